@@ -1,0 +1,188 @@
+//! Users: list, invite, create, delete.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::validation::{Checker, dedup};
+use super::{CatalogError, User, rules};
+use crate::cache::Snapshot;
+use crate::upstream::RemotePcClient;
+use crate::upstream::wire;
+
+/// The users of one account.
+#[derive(Debug, Clone, Copy)]
+pub struct Directory<'a> {
+    client: &'a RemotePcClient,
+}
+
+/// A user to create.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// First name: letters and spaces.
+    pub first_name: String,
+    /// Last name: letters and spaces.
+    pub last_name: String,
+    /// Email, used as the username.
+    pub email: String,
+    /// 6–20 characters of the documented set.
+    pub password: SecretString,
+    /// Require two-factor authentication.
+    pub two_factor: Option<bool>,
+}
+
+/// What `user/invite` did with each email.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InviteOutcome {
+    /// Emails invited.
+    pub invited: Vec<String>,
+    /// Emails RemotePC refused (already in use, already invited, invalid).
+    pub invalid: Vec<String>,
+}
+
+/// Whether an email belonged to an active or an invited user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserKind {
+    /// An active user (`sub_ids`).
+    Active,
+    /// A pending invitation (`invited_ids`).
+    Invited,
+}
+
+/// What `user/delete` did with one email.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeleteOutcome {
+    /// The email.
+    pub email: String,
+    /// Active user or invitation.
+    pub kind: UserKind,
+    /// Whether RemotePC reported `SUCCESS` for it.
+    pub deleted: bool,
+}
+
+impl<'a> Directory<'a> {
+    pub(super) fn new(client: &'a RemotePcClient) -> Self {
+        Self { client }
+    }
+
+    /// Every user, read from all upstream pages.
+    pub async fn snapshot(&self) -> Result<Arc<Snapshot<User>>, CatalogError> {
+        let users = self.client.all_users().await?;
+        Ok(Arc::new(Snapshot::new(
+            users.into_iter().filter_map(User::from_wire),
+        )))
+    }
+
+    /// Invites `emails`; emails RemotePC refuses come back in `invalid`.
+    pub async fn invite(
+        &self,
+        emails: Vec<String>,
+        two_factor: Option<bool>,
+        sso: Option<bool>,
+    ) -> Result<InviteOutcome, CatalogError> {
+        Checker::default()
+            .emails("emails", &emails, true)
+            .finish()?;
+        let request = wire::InviteUsers {
+            email: dedup(emails, true),
+            status_2fa: two_factor.map(u8::from),
+            sso_flag: sso.map(u8::from),
+        };
+        let outcome = self.client.invite_users(&request).await?;
+        Ok(InviteOutcome {
+            invited: outcome.invited_list,
+            invalid: outcome.invalid_list,
+        })
+    }
+
+    /// Creates an active user.
+    pub async fn create(&self, user: NewUser) -> Result<User, CatalogError> {
+        let email = user.email.trim().to_owned();
+        Checker::default()
+            .check(
+                "firstName",
+                rules::person_name_problem("First name", &user.first_name),
+            )
+            .check(
+                "lastName",
+                rules::person_name_problem("Last name", &user.last_name),
+            )
+            .check("email", rules::username_problem(&email))
+            .check(
+                "password",
+                rules::password_problem(user.password.expose_secret()),
+            )
+            .finish()?;
+        let request = wire::CreateUser {
+            firstname: user.first_name.trim().to_owned(),
+            lastname: user.last_name.trim().to_owned(),
+            username: email.clone(),
+            password: user.password.expose_secret().to_owned(),
+            status_2fa: user.two_factor.map(u8::from),
+        };
+        self.client.create_user(&request).await?;
+        Ok(User {
+            username: email,
+            first_name: Some(request.firstname),
+            last_name: Some(request.lastname),
+        })
+    }
+
+    /// Deletes active users and invitations, reporting each email.
+    pub async fn delete(
+        &self,
+        active: Vec<String>,
+        invited: Vec<String>,
+    ) -> Result<Vec<DeleteOutcome>, CatalogError> {
+        let mut checker = Checker::default();
+        checker
+            .emails("activeUsers", &active, false)
+            .emails("invitedUsers", &invited, false)
+            .check(
+                "activeUsers",
+                (active.is_empty() && invited.is_empty())
+                    .then_some("list at least one email in activeUsers or invitedUsers"),
+            )
+            .finish()?;
+        let request = wire::DeleteUsers {
+            sub_ids: dedup(active, true),
+            invited_ids: dedup(invited, true),
+        };
+        let outcome = self.client.delete_users(&request).await?;
+        let mut outcomes = report(
+            request.sub_ids,
+            &outcome.active_user_delete_status,
+            UserKind::Active,
+        );
+        outcomes.extend(report(
+            request.invited_ids,
+            &outcome.invited_user_delete_status,
+            UserKind::Invited,
+        ));
+        Ok(outcomes)
+    }
+}
+
+/// One outcome per email sent, matched case-insensitively against the
+/// statuses RemotePC returned; an email it did not mention was not deleted.
+fn report(
+    emails: Vec<String>,
+    statuses: &BTreeMap<String, String>,
+    kind: UserKind,
+) -> Vec<DeleteOutcome> {
+    emails
+        .into_iter()
+        .map(|email| {
+            let deleted = statuses
+                .iter()
+                .find(|(key, _)| key.trim().eq_ignore_ascii_case(&email))
+                .is_some_and(|(_, status)| status.trim().eq_ignore_ascii_case("success"));
+            DeleteOutcome {
+                email,
+                kind,
+                deleted,
+            }
+        })
+        .collect()
+}

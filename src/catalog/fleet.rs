@@ -1,0 +1,168 @@
+//! Devices and groups: list, assign, unassign, group, remove, comment.
+
+use std::sync::Arc;
+
+use super::validation::{Checker, dedup};
+use super::{CatalogError, Device, rules};
+use crate::cache::Snapshot;
+use crate::upstream::{RemotePcClient, UpstreamError, wire};
+
+/// The devices of one account.
+#[derive(Debug, Clone, Copy)]
+pub struct Fleet<'a> {
+    client: &'a RemotePcClient,
+    remove_batch_size: usize,
+}
+
+/// What happened to one computer of a removal.
+#[derive(Debug, Clone)]
+pub struct RemovalOutcome {
+    /// The computer's host name.
+    pub name: String,
+    /// `None` when removed; else the failure of the call its batch went in.
+    pub error: Option<Arc<UpstreamError>>,
+}
+
+impl<'a> Fleet<'a> {
+    pub(super) fn new(client: &'a RemotePcClient, remove_batch_size: usize) -> Self {
+        Self {
+            client,
+            remove_batch_size,
+        }
+    }
+
+    /// Every device, read from all upstream pages.
+    pub async fn snapshot(&self) -> Result<Arc<Snapshot<Device>>, CatalogError> {
+        let devices = self.client.all_devices().await?;
+        Ok(Arc::new(Snapshot::new(
+            devices.into_iter().filter_map(Device::from_wire),
+        )))
+    }
+
+    /// Assigns computers to a user, or unassigns them.
+    pub async fn assign(
+        &self,
+        username: &str,
+        names: Vec<String>,
+        assign: bool,
+    ) -> Result<Vec<String>, CatalogError> {
+        let username = username.trim();
+        Checker::default()
+            .check(
+                "username",
+                if username.is_empty() {
+                    Some("Username is required")
+                } else {
+                    rules::username_problem(username)
+                },
+            )
+            .computer_names("computerNames", &names)
+            .finish()?;
+        let request = wire::AssignComputers {
+            username: username.to_owned(),
+            computer_names: dedup(names, false),
+        };
+        if assign {
+            self.client.assign_computers(&request).await?;
+        } else {
+            self.client.unassign_computers(&request).await?;
+        }
+        Ok(request.computer_names)
+    }
+
+    /// Creates a group, moving `names` into it.
+    pub async fn create_group(
+        &self,
+        name: &str,
+        names: Vec<String>,
+    ) -> Result<Vec<String>, CatalogError> {
+        let mut checker = Checker::default();
+        checker.check(
+            "name",
+            name.trim()
+                .is_empty()
+                .then_some("Group name cannot be blank"),
+        );
+        if !names.is_empty() {
+            checker.computer_names("computerNames", &names);
+        }
+        checker.finish()?;
+        let names = dedup(names, false);
+        let request = wire::CreateGroup {
+            group_name: name.trim().to_owned(),
+            computer_names: (!names.is_empty()).then(|| names.clone()),
+        };
+        self.client.create_group(&request).await?;
+        Ok(names)
+    }
+
+    /// Moves computers into an existing group.
+    pub async fn move_to_group(
+        &self,
+        group: &str,
+        names: Vec<String>,
+    ) -> Result<Vec<String>, CatalogError> {
+        Checker::default()
+            .check(
+                "groupName",
+                group
+                    .trim()
+                    .is_empty()
+                    .then_some("Group name cannot be blank"),
+            )
+            .computer_names("computerNames", &names)
+            .finish()?;
+        let request = wire::MoveToGroup {
+            group_name: group.trim().to_owned(),
+            computer_names: dedup(names, false),
+        };
+        self.client.move_to_group(&request).await?;
+        Ok(request.computer_names)
+    }
+
+    /// Removes offline computers, in calls of at most `remove_batch_size`
+    /// (RemotePC takes 50 at most), reporting each computer. Batches run one
+    /// after another, and a failed batch does not stop the next.
+    pub async fn remove(&self, names: Vec<String>) -> Result<Vec<RemovalOutcome>, CatalogError> {
+        Checker::default()
+            .computer_names("computerNames", &names)
+            .finish()?;
+        let names = dedup(names, false);
+        let mut outcomes = Vec::with_capacity(names.len());
+        for batch in names.chunks(self.remove_batch_size.clamp(1, rules::REMOVE_LIMIT)) {
+            let request = wire::RemoveComputers {
+                computer_names: batch.to_vec(),
+            };
+            let error = self
+                .client
+                .remove_computers(&request)
+                .await
+                .err()
+                .map(Arc::new);
+            outcomes.extend(batch.iter().map(|name| RemovalOutcome {
+                name: name.clone(),
+                error: error.clone(),
+            }));
+        }
+        Ok(outcomes)
+    }
+
+    /// Sets a computer's comment.
+    pub async fn comment(&self, name: &str, comment: &str) -> Result<(), CatalogError> {
+        Checker::default()
+            .check(
+                "computerName",
+                name.trim()
+                    .is_empty()
+                    .then_some("Computer name cannot be blank"),
+            )
+            .check("comment", rules::comment_problem(comment))
+            .finish()?;
+        let request = wire::AddComment {
+            computer_name: name.trim().to_owned(),
+            comment_desc: comment.to_owned(),
+        };
+        self.client.add_comment(&request).await?;
+        Ok(())
+    }
+}

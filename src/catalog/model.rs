@@ -1,0 +1,151 @@
+//! Domain types built from the wire types: what the gateway knows about a
+//! user or a device, independent of how RemotePC or GraphQL spell it.
+
+use chrono::NaiveDateTime;
+
+use crate::upstream::wire::{WireDevice, WireUser};
+
+/// An active user of a RemotePC account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    /// Email, the user's key.
+    pub username: String,
+    /// First name, when RemotePC gave one.
+    pub first_name: Option<String>,
+    /// Last name, when RemotePC gave one.
+    pub last_name: Option<String>,
+}
+
+impl User {
+    /// A wire user, or `None` when it has no username to key it by.
+    pub fn from_wire(wire: WireUser) -> Option<Self> {
+        let username = non_blank(wire.username)?;
+        Some(Self {
+            username,
+            first_name: non_blank(wire.firstname),
+            last_name: non_blank(wire.lastname),
+        })
+    }
+}
+
+/// Whether a computer is reachable now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeviceStatus {
+    /// RemotePC reports it online.
+    Online,
+    /// RemotePC reports it offline; only offline computers can be removed.
+    Offline,
+    /// RemotePC gave no status, or one this gateway does not know.
+    Unknown,
+}
+
+/// A computer of a RemotePC account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Device {
+    /// Host name, the device's key in every RemotePC call.
+    pub name: String,
+    /// RemotePC's machine id.
+    pub machine_id: Option<String>,
+    /// OS family, e.g. `Windows`.
+    pub os: Option<String>,
+    /// OS version, e.g. `10.0`.
+    pub os_version: Option<String>,
+    /// Last known IP address.
+    pub ip: Option<String>,
+    /// Free-text comment.
+    pub comment: Option<String>,
+    /// Online, offline or unknown.
+    pub status: DeviceStatus,
+    /// Last viewer session as RemotePC wrote it (no time zone).
+    pub last_session_raw: Option<String>,
+    /// `last_session_raw` parsed, when it could be.
+    pub last_session_at: Option<NaiveDateTime>,
+}
+
+impl Device {
+    /// A wire device, or `None` when it has no host name to key it by.
+    pub fn from_wire(wire: WireDevice) -> Option<Self> {
+        let name = non_blank(wire.host_name)?;
+        let last_session_raw = non_blank(wire.viewer_last_session_time);
+        let last_session_at = last_session_raw.as_deref().and_then(parse_session_time);
+        let status = match wire.host_status_text.as_deref().map(str::trim) {
+            Some(status) if status.eq_ignore_ascii_case("online") => DeviceStatus::Online,
+            Some(status) if status.eq_ignore_ascii_case("offline") => DeviceStatus::Offline,
+            _ => DeviceStatus::Unknown,
+        };
+        Some(Self {
+            name,
+            machine_id: non_blank(wire.machine_id),
+            os: non_blank(wire.host_os_text),
+            os_version: non_blank(wire.host_os_version),
+            ip: non_blank(wire.host_ip),
+            comment: non_blank(wire.comments),
+            status,
+            last_session_raw,
+            last_session_at,
+        })
+    }
+}
+
+fn non_blank(value: Option<String>) -> Option<String> {
+    value
+        .map(|text| text.trim().to_owned())
+        .filter(|text| !text.is_empty())
+}
+
+fn parse_session_time(raw: &str) -> Option<NaiveDateTime> {
+    ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(raw, format).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_time_is_parsed_and_the_raw_text_kept() {
+        let device = Device::from_wire(WireDevice {
+            host_name: Some("A".into()),
+            viewer_last_session_time: Some("2023-02-24 11:07:11".into()),
+            host_status_text: Some("OFFLINE".into()),
+            ..WireDevice::default()
+        })
+        .expect("has a name");
+        assert_eq!(
+            device.last_session_raw.as_deref(),
+            Some("2023-02-24 11:07:11")
+        );
+        assert_eq!(
+            device.last_session_at.map(|at| at.to_string()).as_deref(),
+            Some("2023-02-24 11:07:11")
+        );
+        assert_eq!(device.status, DeviceStatus::Offline);
+    }
+
+    #[test]
+    fn odd_session_text_is_kept_unparsed_and_empty_is_absent() {
+        let odd = Device::from_wire(WireDevice {
+            host_name: Some("A".into()),
+            viewer_last_session_time: Some("yesterday".into()),
+            ..WireDevice::default()
+        })
+        .expect("has a name");
+        assert_eq!(odd.last_session_raw.as_deref(), Some("yesterday"));
+        assert_eq!(odd.last_session_at, None);
+        assert_eq!(odd.status, DeviceStatus::Unknown);
+        let empty = Device::from_wire(WireDevice {
+            host_name: Some("B".into()),
+            viewer_last_session_time: Some(String::new()),
+            ..WireDevice::default()
+        })
+        .expect("has a name");
+        assert_eq!(empty.last_session_raw, None);
+    }
+
+    #[test]
+    fn records_without_a_key_are_skipped() {
+        assert!(Device::from_wire(WireDevice::default()).is_none());
+        assert!(User::from_wire(WireUser::default()).is_none());
+    }
+}

@@ -1,0 +1,159 @@
+//! The one table that turns every layer's error into a GraphQL error with an
+//! `extensions.code` clients can branch on. Internal details are logged here,
+//! once, and never sent.
+
+use async_graphql::{Enum, ErrorExtensionValues, Value};
+
+use crate::catalog::{CatalogError, ValidationError};
+use crate::upstream::UpstreamError;
+
+/// What kind of failure an error is; sent as `extensions.code`.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    /// No valid credentials.
+    Unauthenticated,
+    /// The caller lacks a scope.
+    Forbidden,
+    /// The input breaks a rule; nothing was sent to RemotePC.
+    BadUserInput,
+    /// RemotePC refused the call; see `extensions.upstream`.
+    UpstreamRejected,
+    /// RemotePC failed, could not be reached, or answered unusably.
+    UpstreamUnavailable,
+    /// RemotePC did not answer in time.
+    UpstreamTimeout,
+    /// A quota or rate limit was hit.
+    RateLimited,
+    /// A fault of the gateway itself.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The wire spelling, e.g. `UPSTREAM_REJECTED`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
+            ErrorCode::Forbidden => "FORBIDDEN",
+            ErrorCode::BadUserInput => "BAD_USER_INPUT",
+            ErrorCode::UpstreamRejected => "UPSTREAM_REJECTED",
+            ErrorCode::UpstreamUnavailable => "UPSTREAM_UNAVAILABLE",
+            ErrorCode::UpstreamTimeout => "UPSTREAM_TIMEOUT",
+            ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::Internal => "INTERNAL",
+        }
+    }
+}
+
+impl From<&UpstreamError> for ErrorCode {
+    fn from(error: &UpstreamError) -> Self {
+        match error {
+            UpstreamError::Rejected { .. } => ErrorCode::UpstreamRejected,
+            UpstreamError::Timeout { .. } => ErrorCode::UpstreamTimeout,
+            UpstreamError::ServerError { .. }
+            | UpstreamError::Malformed { .. }
+            | UpstreamError::Transport { .. }
+            | UpstreamError::TooLarge { .. } => ErrorCode::UpstreamUnavailable,
+        }
+    }
+}
+
+/// An error with a code and nothing else.
+pub(crate) fn coded(code: ErrorCode, message: impl Into<String>) -> async_graphql::Error {
+    let mut extensions = ErrorExtensionValues::default();
+    extensions.set("code", code.as_str());
+    async_graphql::Error {
+        message: message.into(),
+        source: None,
+        extensions: Some(extensions),
+    }
+}
+
+/// Any catalog error, mapped.
+pub(crate) fn catalog_error(error: CatalogError) -> async_graphql::Error {
+    match error {
+        CatalogError::Invalid(invalid) => validation_error(&invalid),
+        CatalogError::Upstream(upstream) => upstream_error(&upstream),
+        CatalogError::UnknownAccount(_) => {
+            tracing::error!(error = %error, "caller bound to an unconfigured account");
+            coded(ErrorCode::Internal, "internal error")
+        }
+    }
+}
+
+/// `BAD_USER_INPUT` with every violation under `extensions.violations`.
+pub(crate) fn validation_error(error: &ValidationError) -> async_graphql::Error {
+    let violations: Vec<Value> = error
+        .violations
+        .iter()
+        .map(|violation| {
+            let mut entry = async_graphql::indexmap::IndexMap::new();
+            entry.insert(
+                async_graphql::Name::new("field"),
+                Value::from(violation.field.as_str()),
+            );
+            entry.insert(
+                async_graphql::Name::new("rule"),
+                Value::from(violation.rule.as_str()),
+            );
+            Value::Object(entry)
+        })
+        .collect();
+    let mut mapped = coded(ErrorCode::BadUserInput, error.to_string());
+    if let Some(extensions) = mapped.extensions.as_mut() {
+        if let Some(first) = error.violations.first() {
+            extensions.set("field", first.field.as_str());
+        }
+        extensions.set("violations", Value::List(violations));
+    }
+    mapped
+}
+
+/// An upstream failure: its code, the upstream's answer under
+/// `extensions.upstream`, and `outcomeUnknown` when a write may have happened.
+pub(crate) fn upstream_error(error: &UpstreamError) -> async_graphql::Error {
+    let code = ErrorCode::from(error);
+    let outcome_unknown = error.outcome_unknown();
+    let mut message = match error {
+        UpstreamError::Rejected { descriptions, .. } if !descriptions.is_empty() => {
+            format!("RemotePC refused the request: {}", descriptions.join("; "))
+        }
+        _ => error.to_string(),
+    };
+    if outcome_unknown {
+        message.push_str("; the change may or may not have been applied, check before retrying");
+    }
+    let mut mapped = coded(code, message);
+    if let Some(extensions) = mapped.extensions.as_mut() {
+        extensions.set("upstream", upstream_details(error));
+        extensions.set("outcomeUnknown", outcome_unknown);
+    }
+    mapped
+}
+
+fn upstream_details(error: &UpstreamError) -> Value {
+    let mut details = async_graphql::indexmap::IndexMap::new();
+    details.insert(
+        async_graphql::Name::new("endpoint"),
+        Value::from(error.endpoint().path()),
+    );
+    if let Some((http_status, code, descriptions)) = error.answer() {
+        details.insert(
+            async_graphql::Name::new("httpStatus"),
+            Value::from(http_status),
+        );
+        if let Some(code) = code {
+            details.insert(async_graphql::Name::new("code"), Value::from(code));
+        }
+        details.insert(
+            async_graphql::Name::new("descriptions"),
+            Value::List(
+                descriptions
+                    .iter()
+                    .map(|text| Value::from(text.as_str()))
+                    .collect(),
+            ),
+        );
+    }
+    Value::Object(details)
+}

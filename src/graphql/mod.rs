@@ -1,0 +1,83 @@
+//! The GraphQL schema: object types, Relay connections, the nine mutations,
+//! limits on documents, and the error table. Knows nothing of HTTP; reaches
+//! RemotePC only through `catalog`.
+
+mod connection;
+mod error;
+mod limits;
+mod mutation;
+mod objects;
+mod query;
+
+use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+
+pub use error::ErrorCode;
+
+use crate::auth::Caller;
+use crate::catalog::{Catalog, Directory, Fleet};
+use crate::settings::GraphqlSettings;
+
+/// Every query.
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(query::UserQuery, query::DeviceQuery);
+
+/// Every mutation.
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(
+    mutation::UserMutation,
+    mutation::ComputerMutation,
+    mutation::GroupMutation,
+);
+
+/// The served schema.
+pub type GatewaySchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+/// Builds the schema with its limits and the app-wide services.
+pub fn build_schema(catalog: Catalog, limits: &GraphqlSettings) -> GatewaySchema {
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .extension(limits::DocumentGuard {
+        max_nesting: limits.max_document_nesting,
+    })
+    .limit_depth(limits.max_depth)
+    .limit_complexity(limits.max_complexity)
+    .data(catalog)
+    .data(limits.clone())
+    .finish()
+}
+
+/// The schema in SDL, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .finish()
+    .sdl()
+}
+
+fn caller<'c>(ctx: &Context<'c>) -> async_graphql::Result<&'c Caller> {
+    ctx.data::<Caller>()
+}
+
+fn limits<'c>(ctx: &Context<'c>) -> async_graphql::Result<&'c GraphqlSettings> {
+    ctx.data::<GraphqlSettings>()
+}
+
+/// The users of the caller's account.
+fn directory<'c>(ctx: &Context<'c>) -> async_graphql::Result<Directory<'c>> {
+    ctx.data::<Catalog>()?
+        .directory(&caller(ctx)?.account)
+        .map_err(error::catalog_error)
+}
+
+/// The devices and groups of the caller's account.
+fn fleet<'c>(ctx: &Context<'c>) -> async_graphql::Result<Fleet<'c>> {
+    ctx.data::<Catalog>()?
+        .fleet(&caller(ctx)?.account)
+        .map_err(error::catalog_error)
+}

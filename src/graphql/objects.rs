@@ -1,0 +1,136 @@
+//! The output types `User`, `Device` and `Group`, wrapping catalog types.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, Object, Result};
+use chrono::NaiveDateTime;
+
+use super::error::catalog_error;
+use super::fleet;
+use crate::catalog::{self as domain};
+
+/// A user of the RemotePC account.
+pub(crate) struct User(pub(crate) Arc<domain::User>);
+
+#[Object]
+impl User {
+    /// The user's email; RemotePC calls it the username.
+    async fn username(&self) -> &str {
+        &self.0.username
+    }
+
+    /// First name.
+    async fn first_name(&self) -> Option<&str> {
+        self.0.first_name.as_deref()
+    }
+
+    /// Last name.
+    async fn last_name(&self) -> Option<&str> {
+        self.0.last_name.as_deref()
+    }
+}
+
+/// Whether a computer is reachable now.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DeviceStatus {
+    /// Online.
+    Online,
+    /// Offline; only offline computers can be removed.
+    Offline,
+    /// RemotePC gave no status, or one the gateway does not know.
+    Unknown,
+}
+
+impl From<domain::DeviceStatus> for DeviceStatus {
+    fn from(status: domain::DeviceStatus) -> Self {
+        match status {
+            domain::DeviceStatus::Online => DeviceStatus::Online,
+            domain::DeviceStatus::Offline => DeviceStatus::Offline,
+            domain::DeviceStatus::Unknown => DeviceStatus::Unknown,
+        }
+    }
+}
+
+/// A computer of the RemotePC account.
+pub(crate) struct Device(pub(crate) Arc<domain::Device>);
+
+#[Object]
+impl Device {
+    /// Host name: how every RemotePC call addresses the computer.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// RemotePC's machine id.
+    async fn machine_id(&self) -> Option<&str> {
+        self.0.machine_id.as_deref()
+    }
+
+    /// Online, offline, or unknown.
+    async fn status(&self) -> DeviceStatus {
+        self.0.status.into()
+    }
+
+    /// Operating system family, e.g. `Windows`.
+    async fn os(&self) -> Option<&str> {
+        self.0.os.as_deref()
+    }
+
+    /// Operating system version, e.g. `10.0`.
+    async fn os_version(&self) -> Option<&str> {
+        self.0.os_version.as_deref()
+    }
+
+    /// Last known IP address.
+    async fn ip(&self) -> Option<&str> {
+        self.0.ip.as_deref()
+    }
+
+    /// The computer's comment.
+    async fn comment(&self) -> Option<&str> {
+        self.0.comment.as_deref()
+    }
+
+    /// Start of the last viewer session. RemotePC gives no time zone, so this
+    /// is a local date-time of the account; null when absent or unreadable.
+    async fn last_session_at(&self) -> Option<NaiveDateTime> {
+        self.0.last_session_at
+    }
+
+    /// The last session time exactly as RemotePC wrote it.
+    async fn last_session_raw(&self) -> Option<&str> {
+        self.0.last_session_raw.as_deref()
+    }
+}
+
+/// A group of computers, as known to this gateway: RemotePC offers no way to
+/// list groups, so the gateway knows the groups it created or moved
+/// computers into.
+pub(crate) struct Group {
+    pub(crate) name: String,
+    pub(crate) computer_names: Vec<String>,
+}
+
+#[Object]
+impl Group {
+    /// The group's name.
+    async fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Host names of the computers this gateway put in the group.
+    async fn computer_names(&self) -> &[String] {
+        &self.computer_names
+    }
+
+    /// The computers this gateway put in the group that still exist.
+    async fn devices(&self, ctx: &Context<'_>) -> Result<Vec<Device>> {
+        let snapshot = fleet(ctx)?.snapshot().await.map_err(catalog_error)?;
+        Ok(self
+            .computer_names
+            .iter()
+            .filter_map(|name| snapshot.get(name))
+            .map(|device| Device(Arc::clone(device)))
+            .collect())
+    }
+}

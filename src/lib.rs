@@ -1,0 +1,110 @@
+//! remotepc-gateway: a GraphQL gateway in front of the RemotePC Enterprise MSP
+//! REST API. One process on the whitelisted host holds the API key and serves
+//! internal teams a typed GraphQL API.
+//!
+//! Layers, each a module; a request goes down them in this order and nothing
+//! skips one:
+//! - [`settings`]: typed, layered configuration and its validation.
+//! - [`http`]: axum router, middleware, liveness; attaches the caller.
+//! - [`auth`]: who is calling and which account they act on.
+//! - [`graphql`]: the schema, connections, mutations, limits, error codes.
+//! - [`catalog`]: domain services (users, devices, groups) and the vendor's
+//!   input rules.
+//! - [`cache`]: sorted, indexed snapshots of whole collections.
+//! - [`upstream`]: the RemotePC client: wire types, envelopes, paging, errors.
+//! - [`simulator`]: an in-process RemotePC for the demo and the tests.
+//! - [`telemetry`]: logging.
+
+pub mod auth;
+pub mod cache;
+pub mod catalog;
+pub mod graphql;
+pub mod http;
+pub mod settings;
+pub mod simulator;
+pub mod telemetry;
+pub mod upstream;
+
+use std::net::SocketAddr;
+
+use catalog::Catalog;
+use settings::{Settings, SettingsError};
+use upstream::ClientSetupError;
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Settings are invalid.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// An account's client could not be built (key source, URL, TLS).
+    #[error(transparent)]
+    Upstream(#[from] ClientSetupError),
+    /// The listen address is taken or not allowed.
+    #[error("cannot listen on {addr} (server.listen)")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A gateway, bound and wired, not yet serving.
+pub struct App {
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    addr: SocketAddr,
+}
+
+impl App {
+    /// Validates `settings`, builds every layer and binds the listener.
+    pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        settings.validate()?;
+        let catalog = Catalog::new(&settings)?;
+        let default_account = if settings.accounts.contains_key("default") {
+            "default".to_owned()
+        } else {
+            catalog.accounts().next().unwrap_or("default").to_owned()
+        };
+        let schema = graphql::build_schema(catalog, &settings.graphql);
+        let state = http::AppState::new(schema, &default_account);
+        let router = http::router(
+            state,
+            settings.server.body_limit_bytes,
+            settings.server.request_timeout,
+        );
+        let listen = settings.server.listen;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: listen,
+            source,
+        })?;
+        Ok(Self {
+            listener,
+            router,
+            addr,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}

@@ -1,0 +1,160 @@
+//! The `remotepc-gateway` binary: parses arguments, loads settings, sets up
+//! logging and serves until SIGTERM or Ctrl-C. Everything else is `App`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use rand::distr::{Alphanumeric, SampleString};
+use remotepc_gateway::settings::{AccountSettings, Settings};
+use remotepc_gateway::simulator::{Simulator, SimulatorConfig};
+use remotepc_gateway::{App, telemetry};
+
+/// GraphQL gateway in front of the RemotePC Enterprise MSP API.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Settings file, layered over the defaults (see config/default.toml).
+    #[arg(long, global = true, env = "GATEWAY_CONFIG")]
+    config: Option<PathBuf>,
+    /// Start the built-in simulator with sample data and serve it.
+    #[arg(long)]
+    demo: bool,
+    /// Listen address, overriding server.listen.
+    #[arg(long, global = true)]
+    listen: Option<SocketAddr>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the gateway (the default).
+    Serve,
+    /// Run the RemotePC simulator alone.
+    Simulate(SimulateArgs),
+    /// Print the GraphQL schema (SDL), as committed in schema.graphql.
+    PrintSchema,
+}
+
+#[derive(clap::Args)]
+struct SimulateArgs {
+    /// Port on 127.0.0.1.
+    #[arg(long, default_value_t = 9090)]
+    port: u16,
+    /// Users to seed.
+    #[arg(long, default_value_t = 200)]
+    users: usize,
+    /// Devices to seed.
+    #[arg(long, default_value_t = 1_000)]
+    devices: usize,
+    /// The API key it accepts.
+    #[arg(long, env = "SIMULATOR_API_KEY", default_value = "simulator-api-key")]
+    api_key: String,
+    /// Delay added to every call, e.g. 20ms.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "0ms")]
+    latency: Duration,
+    /// Fraction of calls (0–1) answered with a 500.
+    #[arg(long, default_value_t = 0.0)]
+    error_rate: f64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::PrintSchema) => {
+            print!("{}", remotepc_gateway::graphql::sdl());
+            Ok(())
+        }
+        Some(Command::Simulate(args)) => simulate(args).await,
+        Some(Command::Serve) | None if cli.demo => demo(cli.config, cli.listen).await,
+        Some(Command::Serve) | None => serve(cli.config, cli.listen).await,
+    }
+}
+
+async fn serve(config: Option<PathBuf>, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+    let mut settings = Settings::load(config.as_deref())?;
+    if let Some(listen) = listen {
+        settings.server.listen = listen;
+    }
+    telemetry::init(&settings.log, std::io::stdout);
+    let app = App::build(settings).await?;
+    tracing::info!(addr = %app.addr(), "listening");
+    app.run_until_stopped(shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn demo(config: Option<PathBuf>, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+    let mut settings =
+        Settings::layered(Some(include_str!("../config/demo.toml")), config.as_deref())?;
+    if let Some(listen) = listen {
+        settings.server.listen = listen;
+    }
+    telemetry::init(&settings.log, std::io::stdout);
+    let api_key = Alphanumeric.sample_string(&mut rand::rng(), 32);
+    let simulator = Simulator::start(SimulatorConfig {
+        api_key: api_key.clone(),
+        users: settings.demo.users,
+        devices: settings.demo.devices,
+        latency: settings.demo.latency,
+        ..SimulatorConfig::default()
+    })
+    .await
+    .context("cannot start the simulator")?;
+    settings.accounts.insert(
+        "default".to_owned(),
+        AccountSettings::with_inline_key(&simulator.base_url(), &api_key),
+    );
+    let app = App::build(settings).await?;
+    let url = format!("http://{}/graphql", app.addr());
+    println!(
+        "\nremotepc-gateway demo\n  GraphQL:   {url}  (POST)\n  simulator: {} ({} users, {} devices)\n\nTry:\n  curl -s {url} -H 'content-type: application/json' \\\n    -d '{{\"query\":\"{{ devices(first: 3) {{ totalCount edges {{ node {{ name status os lastSessionAt }} }} }} }}\"}}'\n",
+        simulator.base_url(),
+        simulator.state(|state| state.users().count()),
+        simulator.state(|state| state.devices().count()),
+    );
+    app.run_until_stopped(shutdown_signal()).await?;
+    drop(simulator);
+    Ok(())
+}
+
+async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
+    let simulator = Simulator::start(SimulatorConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], args.port)),
+        api_key: args.api_key,
+        users: args.users,
+        devices: args.devices,
+        latency: args.latency,
+        error_rate: args.error_rate,
+        ..SimulatorConfig::default()
+    })
+    .await
+    .context("cannot start the simulator")?;
+    println!("RemotePC simulator at {}", simulator.base_url());
+    shutdown_signal().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,389 @@
+//! Typed settings, layered: built-in defaults → optional file → `GATEWAY__…`
+//! environment variables. Owns validation of rules that span fields; never
+//! reads secrets itself (the upstream layer resolves key sources).
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Everything the gateway can be configured with.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Where and how the HTTP server listens.
+    pub server: ServerSettings,
+    /// Limits on GraphQL documents and pages.
+    pub graphql: GraphqlSettings,
+    /// How every account's upstream client behaves.
+    pub upstream: UpstreamSettings,
+    /// RemotePC accounts by id; a config with one account named `default` is
+    /// the common case.
+    pub accounts: BTreeMap<String, AccountSettings>,
+    /// Log output.
+    pub log: LogSettings,
+    /// Sample data used by `--demo`.
+    pub demo: DemoSettings,
+}
+
+/// HTTP server settings.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address and port to listen on (`127.0.0.1:0` picks a free port).
+    pub listen: SocketAddr,
+    /// Largest accepted request body, in bytes.
+    pub body_limit_bytes: usize,
+    /// Time after which a request is answered with 408.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// How long in-flight requests may run after a shutdown signal.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            body_limit_bytes: 256 * 1024,
+            request_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Limits on GraphQL operations.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GraphqlSettings {
+    /// Deepest bracket nesting (`{`, `[`, `(`) accepted in a document, checked
+    /// before parsing because the parser recurses once per level.
+    pub max_document_nesting: usize,
+    /// Deepest selection set.
+    pub max_depth: usize,
+    /// Largest complexity score of an operation.
+    pub max_complexity: usize,
+    /// Page size when a connection is queried without `first`/`last`.
+    pub default_page_size: usize,
+    /// Largest `first`/`last` accepted.
+    pub max_page_size: usize,
+}
+
+impl Default for GraphqlSettings {
+    fn default() -> Self {
+        Self {
+            max_document_nesting: 64,
+            max_depth: 12,
+            max_complexity: 20_000,
+            default_page_size: 50,
+            max_page_size: 500,
+        }
+    }
+}
+
+/// Upstream client behaviour shared by all accounts.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpstreamSettings {
+    /// Time allowed to open a connection.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Time allowed for a whole upstream call, body included.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Records asked per list page (the vendor's maximum is 500).
+    pub page_size: u32,
+    /// List pages fetched at the same time when reading a whole collection.
+    pub page_fanout: usize,
+    /// Computers per `computer/remove` call (the vendor's maximum is 50).
+    pub remove_batch_size: usize,
+    /// Largest upstream response body accepted, in bytes.
+    pub max_response_bytes: usize,
+}
+
+impl Default for UpstreamSettings {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            page_size: 500,
+            page_fanout: 4,
+            remove_batch_size: 50,
+            max_response_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// One RemotePC account: where it lives and where its key comes from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountSettings {
+    /// Base URL of the MSP API, ending in `/`.
+    #[serde(default = "default_base_url")]
+    pub base_url: String,
+    /// Name of an environment variable holding the API key.
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// Path of a file holding the API key.
+    #[serde(default)]
+    pub api_key_file: Option<PathBuf>,
+    /// A key given in code (demo, tests); never read from config files.
+    #[serde(skip)]
+    pub api_key_inline: Option<SecretString>,
+    /// Local address outbound connections bind to (the whitelisted one).
+    #[serde(default)]
+    pub egress_address: Option<IpAddr>,
+}
+
+impl AccountSettings {
+    /// An account whose key is given in code (the demo, tests).
+    pub fn with_inline_key(base_url: &str, api_key: &str) -> Self {
+        Self {
+            base_url: base_url.to_owned(),
+            api_key_env: None,
+            api_key_file: None,
+            api_key_inline: Some(SecretString::from(api_key.to_owned())),
+            egress_address: None,
+        }
+    }
+}
+
+fn default_base_url() -> String {
+    crate::upstream::VENDOR_BASE_URL.to_owned()
+}
+
+/// Log output settings.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `pretty` for people, `json` for log collectors.
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info,remotepc_gateway=debug`; `RUST_LOG`
+    /// wins when set.
+    pub filter: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Json,
+            filter: "info".to_owned(),
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable, coloured.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Sample data for `--demo`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DemoSettings {
+    /// Users the demo simulator is seeded with.
+    pub users: usize,
+    /// Devices the demo simulator is seeded with.
+    pub devices: usize,
+    /// Latency the demo simulator adds to every call.
+    #[serde(with = "humantime_serde")]
+    pub latency: Duration,
+}
+
+impl Default for DemoSettings {
+    fn default() -> Self {
+        Self {
+            users: 200,
+            devices: 1_000,
+            latency: Duration::from_millis(20),
+        }
+    }
+}
+
+/// Why settings could not be used; each message names the key and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The file or environment could not be read or did not fit the types.
+    #[error("cannot load settings: {0}")]
+    Load(#[from] config::ConfigError),
+    /// A rule spanning several keys is broken.
+    #[error("invalid setting `{key}`: {problem}")]
+    Invalid {
+        /// The dotted key at fault.
+        key: String,
+        /// What is wrong and how to fix it.
+        problem: String,
+    },
+}
+
+impl Settings {
+    /// Loads defaults, then `file` if given, then `GATEWAY__SECTION__KEY`
+    /// environment variables, and validates the result.
+    pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
+        let settings = Self::layered(None, file)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Layers defaults, an embedded TOML text (the demo's), `file` and the
+    /// environment, without validating: the caller may still add accounts.
+    pub fn layered(embedded: Option<&str>, file: Option<&Path>) -> Result<Self, SettingsError> {
+        let mut builder = config::Config::builder();
+        if let Some(embedded) = embedded {
+            builder =
+                builder.add_source(config::File::from_str(embedded, config::FileFormat::Toml));
+        }
+        if let Some(file) = file {
+            builder = builder.add_source(config::File::from(file).required(true));
+        }
+        let settings: Settings = builder
+            .add_source(
+                config::Environment::with_prefix("GATEWAY")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()?
+            .try_deserialize()?;
+        Ok(settings)
+    }
+
+    /// Checks the rules no single field's type can express.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let invalid = |key: &str, problem: &str| SettingsError::Invalid {
+            key: key.to_owned(),
+            problem: problem.to_owned(),
+        };
+        if self.accounts.is_empty() {
+            return Err(invalid(
+                "accounts",
+                "no RemotePC account is configured; add [accounts.default] with base_url and api_key_env or api_key_file",
+            ));
+        }
+        for (id, account) in &self.accounts {
+            let sources = [
+                account.api_key_env.is_some(),
+                account.api_key_file.is_some(),
+                account.api_key_inline.is_some(),
+            ]
+            .iter()
+            .filter(|set| **set)
+            .count();
+            if sources != 1 {
+                return Err(invalid(
+                    &format!("accounts.{id}.api_key_env"),
+                    "set exactly one of api_key_env (an environment variable's name) or api_key_file (a path)",
+                ));
+            }
+            if reqwest::Url::parse(&account.base_url).is_err() {
+                return Err(invalid(
+                    &format!("accounts.{id}.base_url"),
+                    "not an absolute URL (e.g. https://web1.remotepc.com/rpcnew/api/msp/)",
+                ));
+            }
+        }
+        let upstream = &self.upstream;
+        if !(1..=500).contains(&upstream.page_size) {
+            return Err(invalid(
+                "upstream.page_size",
+                "must be between 1 and 500 (the vendor's maximum)",
+            ));
+        }
+        if !(1..=50).contains(&upstream.remove_batch_size) {
+            return Err(invalid(
+                "upstream.remove_batch_size",
+                "must be between 1 and 50 (the vendor's maximum)",
+            ));
+        }
+        if upstream.page_fanout == 0 {
+            return Err(invalid("upstream.page_fanout", "must be at least 1"));
+        }
+        let graphql = &self.graphql;
+        if graphql.default_page_size == 0 || graphql.default_page_size > graphql.max_page_size {
+            return Err(invalid(
+                "graphql.default_page_size",
+                "must be at least 1 and at most graphql.max_page_size",
+            ));
+        }
+        if graphql.max_document_nesting < 8 {
+            return Err(invalid(
+                "graphql.max_document_nesting",
+                "must be at least 8",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(toml: &str) -> Result<Settings, config::ConfigError> {
+        config::Config::builder()
+            .add_source(config::File::from_str(toml, config::FileFormat::Toml))
+            .build()?
+            .try_deserialize()
+    }
+
+    #[test]
+    fn default_toml_documents_the_built_in_defaults() {
+        let documented =
+            parse(include_str!("../config/default.toml")).expect("default.toml parses");
+        let built_in = Settings::default();
+        assert_eq!(documented.server, built_in.server);
+        assert_eq!(documented.graphql, built_in.graphql);
+        assert_eq!(documented.upstream, built_in.upstream);
+        assert_eq!(documented.log, built_in.log);
+        assert_eq!(documented.demo, built_in.demo);
+        assert!(documented.accounts.is_empty());
+    }
+
+    #[test]
+    fn example_configs_parse_and_validate() {
+        for toml in [
+            include_str!("../config/demo.toml"),
+            include_str!("../config/production.example.toml"),
+        ] {
+            let settings = parse(toml).expect("example parses");
+            if !settings.accounts.is_empty() {
+                settings.validate().expect("example validates");
+            }
+        }
+    }
+
+    #[test]
+    fn account_without_key_source_names_the_setting() {
+        let settings =
+            parse("[accounts.default]\nbase_url = \"http://127.0.0.1:1/\"\n").expect("parses");
+        let error = settings
+            .validate()
+            .expect_err("must be refused")
+            .to_string();
+        assert!(error.contains("accounts.default.api_key_env"), "{error}");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let error = parse("[server]\nlisten_addr = \"127.0.0.1:1\"\n").expect_err("unknown key");
+        assert!(error.to_string().contains("listen_addr"), "{error}");
+    }
+
+    #[test]
+    fn no_account_is_refused() {
+        let error = Settings::default()
+            .validate()
+            .expect_err("no account")
+            .to_string();
+        assert!(error.contains("`accounts`"), "{error}");
+    }
+}

@@ -1,0 +1,56 @@
+//! Reading a whole collection: page 1 tells how many pages there are, the
+//! rest are fetched concurrently, at most `page_fanout` at a time.
+
+use futures::{StreamExt, TryStreamExt};
+
+use super::wire::{PageRequest, Pagination, WireDevice, WireUser};
+use super::{RemotePcClient, UpstreamError};
+
+impl RemotePcClient {
+    /// Every user of the account, all pages.
+    pub async fn all_users(&self) -> Result<Vec<WireUser>, UpstreamError> {
+        self.all_pages(|client, page| async move {
+            let page = client.user_page(page).await?;
+            Ok((page.pagination, page.users))
+        })
+        .await
+    }
+
+    /// Every device of the account, all pages.
+    pub async fn all_devices(&self) -> Result<Vec<WireDevice>, UpstreamError> {
+        self.all_pages(|client, page| async move {
+            let page = client.device_page(page).await?;
+            Ok((page.pagination, page.devices))
+        })
+        .await
+    }
+
+    async fn all_pages<T, F, Fut>(&self, fetch: F) -> Result<Vec<T>, UpstreamError>
+    where
+        F: Fn(RemotePcClient, PageRequest) -> Fut,
+        Fut: Future<Output = Result<(Pagination, Vec<T>), UpstreamError>>,
+    {
+        let request = |page_index| PageRequest {
+            page_index,
+            record_per_page: self.page_size,
+        };
+        let (pagination, mut items) = fetch(self.clone(), request(1)).await?;
+        // Trust the page count only within what the record count allows, so a
+        // wrong `total_page_count` cannot make us fetch endlessly.
+        let by_records = pagination
+            .total_records
+            .div_ceil(u64::from(self.page_size.max(1)));
+        let pages = pagination
+            .total_page_count
+            .min(by_records.max(1))
+            .min(u64::from(u32::MAX));
+        let rest: Vec<Vec<T>> = futures::stream::iter(2..=pages as u32)
+            .map(|page| fetch(self.clone(), request(page)))
+            .buffered(self.page_fanout)
+            .map_ok(|(_, page_items)| page_items)
+            .try_collect()
+            .await?;
+        items.extend(rest.into_iter().flatten());
+        Ok(items)
+    }
+}
