@@ -4,16 +4,16 @@
 //!
 //! Layers, each a module; a request goes down them in this order and nothing
 //! skips one:
-//! - [`settings`]: typed, layered configuration and its validation.
-//! - [`http`]: axum router, middleware, liveness; attaches the caller.
-//! - [`auth`]: who is calling and which account they act on.
-//! - [`graphql`]: the schema, connections, mutations, limits, error codes.
-//! - [`catalog`]: domain services (users, devices, groups) and the vendor's
+//! - [`settings`] — typed, layered configuration and its validation.
+//! - [`http`] — axum router, middleware, liveness; attaches the caller.
+//! - [`auth`] — who is calling and which account they act on.
+//! - [`graphql`] — the schema, connections, mutations, limits, error codes.
+//! - [`catalog`] — domain services (users, devices, groups) and the vendor's
 //!   input rules.
-//! - [`cache`]: sorted, indexed snapshots of whole collections.
-//! - [`upstream`]: the RemotePC client: wire types, envelopes, paging, errors.
-//! - [`simulator`]: an in-process RemotePC for the demo and the tests.
-//! - [`telemetry`]: logging.
+//! - [`cache`] — sorted, indexed snapshots of whole collections.
+//! - [`upstream`] — the RemotePC client: wire types, envelopes, paging, errors.
+//! - [`simulator`] — an in-process RemotePC for the demo and the tests.
+//! - [`telemetry`] — logging.
 
 pub mod auth;
 pub mod cache;

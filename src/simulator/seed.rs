@@ -28,7 +28,8 @@ const SYSTEMS: [(&str, &str, &str); 4] = [
     ("LNX", "Linux", "22.04"),
 ];
 
-/// Seeds `users` users and `devices` devices. About a third of the devices are
+/// Seeds `users` users and `devices` devices, named `WIN-000000`, `WIN-000001`,
+/// `MAC-000002`, `LNX-000003`, … by index. About a third of the devices are
 /// online, one in ten has never had a session, one in five has a comment.
 pub(crate) fn seed(users: usize, devices: usize, seed: u64) -> SimState {
     let mut rng = StdRng::seed_from_u64(seed);
@@ -52,7 +53,7 @@ pub(crate) fn seed(users: usize, devices: usize, seed: u64) -> SimState {
         );
     }
     for index in 0..devices {
-        let (prefix, os, version) = SYSTEMS[rng.random_range(0..SYSTEMS.len())];
+        let (prefix, os, version) = SYSTEMS[index % SYSTEMS.len()];
         let host_name = format!("{prefix}-{index:06}");
         let last_session = if rng.random_bool(0.1) {
             String::new()

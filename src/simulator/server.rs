@@ -107,10 +107,10 @@ async fn handle(
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
-    if let Some(fault) = next_fault(&shared, endpoint) {
-        if let Some(response) = apply_fault(fault).await {
-            return response;
-        }
+    if let Some(fault) = next_fault(&shared, endpoint)
+        && let Some(response) = apply_fault(fault).await
+    {
+        return response;
     }
     if !authorized {
         return envelope(Err(SimError {

@@ -152,10 +152,10 @@ fn descriptions(envelope: &Map<String, Value>) -> Vec<String> {
 fn parse_message(message: Value) -> Value {
     if let Value::String(text) = &message {
         let trimmed = text.trim();
-        if trimmed.starts_with('{') || trimmed.starts_with('[') {
-            if let Ok(inner) = serde_json::from_str::<Value>(trimmed) {
-                return inner;
-            }
+        if (trimmed.starts_with('{') || trimmed.starts_with('['))
+            && let Ok(inner) = serde_json::from_str::<Value>(trimmed)
+        {
+            return inner;
         }
     }
     message

@@ -1,0 +1,68 @@
+//! The real binary: the demo serves sample data; bad settings stop the start.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_remotepc-gateway");
+
+#[tokio::test]
+async fn demo_prints_its_url_and_serves_the_sample_data() {
+    let mut demo = Command::new(BINARY)
+        .args(["--demo", "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("binary starts");
+    let mut lines = BufReader::new(demo.stdout.take().expect("stdout")).lines();
+    let url = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.expect("stdout readable") {
+            if let Some(rest) = line.trim().strip_prefix("GraphQL:") {
+                return rest.split_whitespace().next().map(str::to_owned);
+            }
+        }
+        None
+    })
+    .await
+    .expect("demo prints its URL in time")
+    .expect("demo prints its URL");
+
+    let response: serde_json::Value = reqwest::Client::new()
+        .post(&url)
+        .json(&json!({ "query": "{ devices(first: 1) { totalCount } users { totalCount } }" }))
+        .send()
+        .await
+        .expect("demo answers")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        response["data"],
+        json!({ "devices": { "totalCount": 1000 }, "users": { "totalCount": 200 } })
+    );
+}
+
+#[tokio::test]
+async fn an_account_without_key_source_stops_the_start_naming_the_setting() {
+    let config = std::env::temp_dir().join(format!("gateway-no-key-{}.toml", std::process::id()));
+    std::fs::write(
+        &config,
+        "[accounts.default]\nbase_url = \"http://127.0.0.1:9/\"\n",
+    )
+    .expect("temp file");
+    let output = Command::new(BINARY)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .await
+        .expect("binary runs");
+    let _ = std::fs::remove_file(&config);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("accounts.default.api_key_env"), "{stderr}");
+}

@@ -1,0 +1,12 @@
+//! Integration tests: the simulator and the gateway on random loopback ports,
+//! spoken to over real HTTP. One binary, one module per feature.
+
+mod cli;
+mod computers;
+mod groups;
+mod helpers;
+mod limits;
+mod queries;
+mod schema;
+mod upstream_faults;
+mod users;

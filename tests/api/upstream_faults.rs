@@ -1,0 +1,112 @@
+//! Every malformed or failed upstream answer becomes a typed GraphQL error,
+//! and the gateway keeps serving.
+
+use std::time::Duration;
+
+use remotepc_gateway::settings::AccountSettings;
+use remotepc_gateway::simulator::{Fault, SimulatorConfig};
+use remotepc_gateway::upstream::Endpoint;
+use serde_json::json;
+
+use crate::helpers::{error_code, spawn_gateway_with, upstream_descriptions};
+
+const DEVICES: &str = "{ devices(first: 1) { totalCount } }";
+
+#[tokio::test]
+async fn each_broken_answer_is_a_typed_error_and_the_next_query_works() {
+    let gateway = spawn_gateway_with(SimulatorConfig::default(), |settings| {
+        settings.upstream.request_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let cases = [
+        (Fault::Html(502), "UPSTREAM_UNAVAILABLE"),
+        (Fault::Html(200), "UPSTREAM_UNAVAILABLE"),
+        (Fault::EmptyBody, "UPSTREAM_UNAVAILABLE"),
+        (Fault::Truncated, "UPSTREAM_UNAVAILABLE"),
+        (Fault::NotOkStatus, "UPSTREAM_UNAVAILABLE"),
+        (Fault::CodeMismatch, "UPSTREAM_UNAVAILABLE"),
+        (Fault::Status(500), "UPSTREAM_UNAVAILABLE"),
+        (Fault::Reset, "UPSTREAM_UNAVAILABLE"),
+        (Fault::Hang, "UPSTREAM_TIMEOUT"),
+        (
+            Fault::Reject {
+                status: 403,
+                description: "Invalid user plan".into(),
+            },
+            "UPSTREAM_REJECTED",
+        ),
+    ];
+    let mut bodies = Vec::new();
+    for (fault, code) in cases {
+        gateway.sim.fail_next(Endpoint::ComputerList, fault.clone());
+        let failed = gateway.gql(DEVICES, json!({})).await;
+        assert_eq!(error_code(&failed), code, "{fault:?}: {failed}");
+        assert_eq!(failed["data"], serde_json::Value::Null);
+        assert_eq!(
+            failed["errors"][0]["extensions"]["upstream"]["endpoint"], "computer/list",
+            "{fault:?}"
+        );
+        let recovered = gateway.gql(DEVICES, json!({})).await;
+        assert_eq!(
+            recovered["data"]["devices"]["totalCount"], 50,
+            "after {fault:?}: {recovered}"
+        );
+        bodies.push(failed.to_string());
+    }
+    let key = gateway.sim.api_key().to_owned();
+    assert!(
+        bodies.iter().all(|body| !body.contains(&key)),
+        "the API key leaked"
+    );
+}
+
+#[tokio::test]
+async fn a_mutation_that_times_out_is_sent_once_and_reported_as_unknown() {
+    let gateway = spawn_gateway_with(SimulatorConfig::default(), |settings| {
+        settings.upstream.request_timeout = Duration::from_millis(300);
+    })
+    .await;
+    gateway.sim.fail_next(Endpoint::GroupCreate, Fault::Hang);
+    let response = gateway
+        .gql(
+            "mutation { createGroup(input: { name: \"Ops\" }) { group { name } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&response), "UPSTREAM_TIMEOUT");
+    assert_eq!(response["errors"][0]["extensions"]["outcomeUnknown"], true);
+    assert!(
+        response["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("may or may not have been applied")),
+        "{response}"
+    );
+    assert_eq!(gateway.calls(Endpoint::GroupCreate), 1);
+}
+
+#[tokio::test]
+async fn a_wrong_api_key_is_reported_as_an_upstream_refusal_without_the_key() {
+    let gateway = spawn_gateway_with(SimulatorConfig::default(), |settings| {
+        let base_url = settings.accounts["default"].base_url.clone();
+        settings.accounts.insert(
+            "default".to_owned(),
+            AccountSettings::with_inline_key(&base_url, "wrong-key-0123456789"),
+        );
+    })
+    .await;
+    let response = gateway.gql(DEVICES, json!({})).await;
+    assert_eq!(error_code(&response), "UPSTREAM_REJECTED");
+    assert_eq!(
+        response["errors"][0]["extensions"]["upstream"]["httpStatus"],
+        401
+    );
+    assert_eq!(upstream_descriptions(&response), ["Invalid user"]);
+    assert!(!response.to_string().contains("wrong-key-0123456789"));
+    assert!(
+        gateway
+            .sim
+            .requests(Endpoint::ComputerList)
+            .iter()
+            .all(|call| !call.authorized)
+    );
+}
