@@ -66,3 +66,24 @@ async fn an_account_without_key_source_stops_the_start_naming_the_setting() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("accounts.default.api_key_env"), "{stderr}");
 }
+
+#[tokio::test]
+async fn environment_variables_layer_over_the_config_file() {
+    let output = Command::new(BINARY)
+        .arg("serve")
+        .env(
+            "GATEWAY__ACCOUNTS__DEFAULT__API_KEY_ENV",
+            "GATEWAY_TEST_UNSET_KEY_VARIABLE",
+        )
+        .env_remove("GATEWAY_TEST_UNSET_KEY_VARIABLE")
+        .output()
+        .await
+        .expect("binary runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("GATEWAY_TEST_UNSET_KEY_VARIABLE")
+            && stderr.contains("accounts.default.api_key_env"),
+        "the account came from the environment and its key variable is named: {stderr}"
+    );
+}
