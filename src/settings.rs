@@ -20,6 +20,8 @@ pub struct Settings {
     pub graphql: GraphqlSettings,
     /// How every account's upstream client behaves.
     pub upstream: UpstreamSettings,
+    /// How long collection snapshots are trusted.
+    pub cache: CacheSettings,
     /// RemotePC accounts by id; a config with one account named `default` is
     /// the common case.
     pub accounts: BTreeMap<String, AccountSettings>,
@@ -111,9 +113,47 @@ impl Default for UpstreamSettings {
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
             page_size: 500,
-            page_fanout: 4,
+            page_fanout: 20,
             remove_batch_size: 50,
             max_response_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// Freshness of collection snapshots.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheSettings {
+    /// A snapshot younger than this is served without asking RemotePC.
+    #[serde(with = "humantime_serde")]
+    pub ttl: Duration,
+    /// How long past `ttl` a snapshot is still served, while one background
+    /// refresh runs and while RemotePC fails.
+    #[serde(with = "humantime_serde")]
+    pub max_stale: Duration,
+    /// Forced refreshes (`refresh: true`) of one account's collection are at
+    /// least this far apart; also the pause after a failed refresh.
+    #[serde(with = "humantime_serde")]
+    pub min_refresh_interval: Duration,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(30),
+            max_stale: Duration::from_secs(600),
+            min_refresh_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+impl CacheSettings {
+    /// The cache policy these settings describe.
+    pub fn freshness(&self) -> crate::cache::Freshness {
+        crate::cache::Freshness {
+            ttl: self.ttl,
+            max_stale: self.max_stale,
+            min_refresh_interval: self.min_refresh_interval,
         }
     }
 }
@@ -307,6 +347,9 @@ impl Settings {
         if upstream.page_fanout == 0 {
             return Err(invalid("upstream.page_fanout", "must be at least 1"));
         }
+        if self.cache.ttl.is_zero() {
+            return Err(invalid("cache.ttl", "must be longer than 0s"));
+        }
         let graphql = &self.graphql;
         if graphql.default_page_size == 0 || graphql.default_page_size > graphql.max_page_size {
             return Err(invalid(
@@ -343,6 +386,7 @@ mod tests {
         assert_eq!(documented.server, built_in.server);
         assert_eq!(documented.graphql, built_in.graphql);
         assert_eq!(documented.upstream, built_in.upstream);
+        assert_eq!(documented.cache, built_in.cache);
         assert_eq!(documented.log, built_in.log);
         assert_eq!(documented.demo, built_in.demo);
         assert!(documented.accounts.is_empty());

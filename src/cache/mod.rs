@@ -1,6 +1,10 @@
 //! Snapshots of whole collections (all users, all devices of an account),
-//! sorted and indexed by key so lookups are O(1) and cursors are stable.
+//! sorted and indexed by key so lookups are O(1) and cursors are stable, and
+//! the per-account cache that keeps them fresh, coalesces fetches and serves
+//! stale data while RemotePC fails.
 
 mod snapshot;
+mod store;
 
-pub use snapshot::{Keyed, Snapshot};
+pub use snapshot::{Keyed, Snapshot, SortedView};
+pub use store::{Freshness, Served, SnapshotCache};

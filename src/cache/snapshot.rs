@@ -1,9 +1,9 @@
-//! An immutable, sorted, indexed copy of one collection.
+//! An immutable, sorted, indexed copy of one collection, with sorted views
+//! built once per ordering and shared by every query on the snapshot.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
 
 /// An item with a unique key (a username, a host name).
 pub trait Keyed {
@@ -16,40 +16,66 @@ pub trait Keyed {
     }
 }
 
+/// The snapshot's items in one order: `(sort key, position)` pairs sorted by
+/// sort key, then by item key.
+#[derive(Debug)]
+pub struct SortedView {
+    /// Sort key and position in `Snapshot::items`, in view order.
+    pub entries: Vec<(String, u32)>,
+}
+
 /// A whole collection at one moment, sorted by normalized key.
 #[derive(Debug)]
 pub struct Snapshot<T> {
     items: Vec<Arc<T>>,
     keys: Vec<String>,
-    index: HashMap<String, usize>,
-    taken_at: Instant,
+    index: HashMap<String, u32>,
+    /// std `Mutex`: never held across `.await`; views are built once.
+    views: Mutex<HashMap<&'static str, Arc<SortedView>>>,
 }
 
 impl<T: Keyed> Snapshot<T> {
     /// Sorts and indexes `items`; when a key repeats (a record that moved
     /// between pages while they were read), the last one wins.
     pub fn new(items: impl IntoIterator<Item = T>) -> Self {
-        let mut by_key: HashMap<String, T> = HashMap::new();
+        Self::from_shared(items.into_iter().map(Arc::new))
+    }
+
+    fn from_shared(items: impl IntoIterator<Item = Arc<T>>) -> Self {
+        let mut by_key: HashMap<String, Arc<T>> = HashMap::new();
         for item in items {
             by_key.insert(T::normalize(item.key()).into_owned(), item);
         }
-        let mut entries: Vec<(String, T)> = by_key.into_iter().collect();
+        let mut entries: Vec<(String, Arc<T>)> = by_key.into_iter().collect();
         entries.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
         let index = entries
             .iter()
             .enumerate()
-            .map(|(position, (key, _))| (key.clone(), position))
+            .map(|(position, (key, _))| (key.clone(), position as u32))
             .collect();
-        let (keys, items) = entries
-            .into_iter()
-            .map(|(key, item)| (key, Arc::new(item)))
-            .unzip();
+        let (keys, items) = entries.into_iter().unzip();
         Self {
             items,
             keys,
             index,
-            taken_at: Instant::now(),
+            views: Mutex::default(),
         }
+    }
+
+    /// A copy without the items keyed `removed` and with `upserted` added or
+    /// replacing the items of the same key.
+    pub fn with_changes(&self, removed: &[String], upserted: impl IntoIterator<Item = T>) -> Self {
+        let removed: std::collections::HashSet<Cow<'_, str>> = removed
+            .iter()
+            .map(|key| T::normalize(key.as_str()))
+            .collect();
+        let kept = self
+            .keys
+            .iter()
+            .zip(&self.items)
+            .filter(|(key, _)| !removed.contains(key.as_str()))
+            .map(|(_, item)| Arc::clone(item));
+        Self::from_shared(kept.chain(upserted.into_iter().map(Arc::new)))
     }
 
     /// All items, sorted by normalized key.
@@ -66,7 +92,7 @@ impl<T: Keyed> Snapshot<T> {
     pub fn get(&self, key: &str) -> Option<&Arc<T>> {
         self.index
             .get(T::normalize(key).as_ref())
-            .map(|position| &self.items[*position])
+            .map(|position| &self.items[*position as usize])
     }
 
     /// How many items the collection holds.
@@ -79,9 +105,26 @@ impl<T: Keyed> Snapshot<T> {
         self.items.is_empty()
     }
 
-    /// When the snapshot was taken.
-    pub fn taken_at(&self) -> Instant {
-        self.taken_at
+    /// The items ordered by `sort_key`, then by key; built on first use under
+    /// `name` and shared afterwards.
+    pub fn view(&self, name: &'static str, sort_key: impl Fn(&T) -> String) -> Arc<SortedView> {
+        let mut views = self
+            .views
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let view = views.entry(name).or_insert_with(|| {
+            let mut entries: Vec<(String, u32)> = self
+                .items
+                .iter()
+                .enumerate()
+                .map(|(position, item)| (sort_key(item), position as u32))
+                .collect();
+            // Positions follow key order, so ties on the sort key fall back
+            // to the item key.
+            entries.sort_unstable();
+            Arc::new(SortedView { entries })
+        });
+        Arc::clone(view)
     }
 }
 
@@ -107,5 +150,30 @@ mod tests {
         assert_eq!(snapshot.keys(), ["a@x.io", "b@x.io"]);
         assert_eq!(snapshot.get("b@x.IO").map(|item| item.1), Some(3));
         assert!(snapshot.get("c@x.io").is_none());
+    }
+
+    #[test]
+    fn changes_remove_and_upsert_by_key() {
+        let snapshot = Snapshot::new([Email("a@x.io", 1), Email("b@x.io", 2)]);
+        let changed = snapshot.with_changes(
+            &["A@X.IO".to_owned()],
+            [Email("c@x.io", 3), Email("b@x.io", 4)],
+        );
+        assert_eq!(changed.keys(), ["b@x.io", "c@x.io"]);
+        assert_eq!(changed.get("b@x.io").map(|item| item.1), Some(4));
+    }
+
+    #[test]
+    fn views_order_by_sort_key_then_key_and_are_built_once() {
+        let snapshot = Snapshot::new([Email("c@x.io", 1), Email("a@x.io", 2), Email("b@x.io", 1)]);
+        let by_number = snapshot.view("number", |item| item.1.to_string());
+        let order: Vec<&str> = by_number
+            .entries
+            .iter()
+            .map(|(_, position)| snapshot.keys()[*position as usize].as_str())
+            .collect();
+        assert_eq!(order, ["b@x.io", "c@x.io", "a@x.io"]);
+        let again = snapshot.view("number", |_| unreachable!("built once"));
+        assert!(Arc::ptr_eq(&by_number, &again));
     }
 }

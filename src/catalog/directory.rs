@@ -1,20 +1,20 @@
 //! Users: list, invite, create, delete.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
 
 use super::validation::{Checker, dedup};
 use super::{CatalogError, User, rules};
-use crate::cache::Snapshot;
-use crate::upstream::RemotePcClient;
-use crate::upstream::wire;
+use crate::cache::{Served, Snapshot, SnapshotCache};
+use crate::upstream::{RemotePcClient, UpstreamError, wire};
 
 /// The users of one account.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Directory<'a> {
+    account: &'a str,
     client: &'a RemotePcClient,
+    cache: &'a SnapshotCache<User>,
 }
 
 /// A user to create.
@@ -62,16 +62,38 @@ pub struct DeleteOutcome {
 }
 
 impl<'a> Directory<'a> {
-    pub(super) fn new(client: &'a RemotePcClient) -> Self {
-        Self { client }
+    pub(super) fn new(
+        account: &'a str,
+        client: &'a RemotePcClient,
+        cache: &'a SnapshotCache<User>,
+    ) -> Self {
+        Self {
+            account,
+            client,
+            cache,
+        }
     }
 
-    /// Every user, read from all upstream pages.
-    pub async fn snapshot(&self) -> Result<Arc<Snapshot<User>>, CatalogError> {
-        let users = self.client.all_users().await?;
-        Ok(Arc::new(Snapshot::new(
-            users.into_iter().filter_map(User::from_wire),
-        )))
+    /// Every user: the cached snapshot, or all upstream pages read anew.
+    pub async fn users(&self, refresh: bool) -> Result<Served<User>, CatalogError> {
+        let client = self.client.clone();
+        let load = move || async move {
+            let users = client.all_users().await?;
+            Ok(Snapshot::new(users.into_iter().filter_map(User::from_wire)))
+        };
+        self.cache
+            .get(self.account, refresh, load)
+            .await
+            .map_err(CatalogError::Upstream)
+    }
+
+    /// After a write whose outcome is unknown the snapshot may be wrong:
+    /// drop it so the next read fetches anew.
+    fn forget_if_unknown(&self, error: UpstreamError) -> CatalogError {
+        if error.outcome_unknown() {
+            self.cache.invalidate(self.account);
+        }
+        error.into()
     }
 
     /// Invites `emails`; emails RemotePC refuses come back in `invalid`.
@@ -89,7 +111,13 @@ impl<'a> Directory<'a> {
             status_2fa: two_factor.map(u8::from),
             sso_flag: sso.map(u8::from),
         };
-        let outcome = self.client.invite_users(&request).await?;
+        let outcome = self
+            .client
+            .invite_users(&request)
+            .await
+            .map_err(|error| self.forget_if_unknown(error))?;
+        // Whether invitations show in `user/list` is not documented: read anew.
+        self.cache.invalidate(self.account);
         Ok(InviteOutcome {
             invited: outcome.invited_list,
             invalid: outcome.invalid_list,
@@ -121,12 +149,19 @@ impl<'a> Directory<'a> {
             password: user.password.expose_secret().to_owned(),
             status_2fa: user.two_factor.map(u8::from),
         };
-        self.client.create_user(&request).await?;
-        Ok(User {
+        self.client
+            .create_user(&request)
+            .await
+            .map_err(|error| self.forget_if_unknown(error))?;
+        let created = User {
             username: email,
             first_name: Some(request.firstname),
             last_name: Some(request.lastname),
-        })
+        };
+        self.cache.patch(self.account, |users| {
+            users.with_changes(&[], [created.clone()])
+        });
+        Ok(created)
     }
 
     /// Deletes active users and invitations, reporting each email.
@@ -149,7 +184,11 @@ impl<'a> Directory<'a> {
             sub_ids: dedup(active, true),
             invited_ids: dedup(invited, true),
         };
-        let outcome = self.client.delete_users(&request).await?;
+        let outcome = self
+            .client
+            .delete_users(&request)
+            .await
+            .map_err(|error| self.forget_if_unknown(error))?;
         let mut outcomes = report(
             request.sub_ids,
             &outcome.active_user_delete_status,
@@ -160,6 +199,13 @@ impl<'a> Directory<'a> {
             &outcome.invited_user_delete_status,
             UserKind::Invited,
         ));
+        let deleted: Vec<String> = outcomes
+            .iter()
+            .filter(|outcome| outcome.kind == UserKind::Active && outcome.deleted)
+            .map(|outcome| outcome.email.clone())
+            .collect();
+        self.cache
+            .patch(self.account, |users| users.with_changes(&deleted, []));
         Ok(outcomes)
     }
 }

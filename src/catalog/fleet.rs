@@ -4,13 +4,15 @@ use std::sync::Arc;
 
 use super::validation::{Checker, dedup};
 use super::{CatalogError, Device, rules};
-use crate::cache::Snapshot;
+use crate::cache::{Served, Snapshot, SnapshotCache};
 use crate::upstream::{RemotePcClient, UpstreamError, wire};
 
 /// The devices of one account.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Fleet<'a> {
+    account: &'a str,
     client: &'a RemotePcClient,
+    cache: &'a SnapshotCache<Device>,
     remove_batch_size: usize,
 }
 
@@ -24,19 +26,41 @@ pub struct RemovalOutcome {
 }
 
 impl<'a> Fleet<'a> {
-    pub(super) fn new(client: &'a RemotePcClient, remove_batch_size: usize) -> Self {
+    pub(super) fn new(
+        account: &'a str,
+        client: &'a RemotePcClient,
+        cache: &'a SnapshotCache<Device>,
+        remove_batch_size: usize,
+    ) -> Self {
         Self {
+            account,
             client,
+            cache,
             remove_batch_size,
         }
     }
 
-    /// Every device, read from all upstream pages.
-    pub async fn snapshot(&self) -> Result<Arc<Snapshot<Device>>, CatalogError> {
-        let devices = self.client.all_devices().await?;
-        Ok(Arc::new(Snapshot::new(
-            devices.into_iter().filter_map(Device::from_wire),
-        )))
+    /// Every device: the cached snapshot, or all upstream pages read anew.
+    pub async fn devices(&self, refresh: bool) -> Result<Served<Device>, CatalogError> {
+        let client = self.client.clone();
+        let load = move || async move {
+            let devices = client.all_devices().await?;
+            Ok(Snapshot::new(
+                devices.into_iter().filter_map(Device::from_wire),
+            ))
+        };
+        self.cache
+            .get(self.account, refresh, load)
+            .await
+            .map_err(CatalogError::Upstream)
+    }
+
+    /// After a write whose outcome is unknown the snapshot may be wrong:
+    /// drop it so the next read fetches anew.
+    fn forget_if_unknown(&self, error: &UpstreamError) {
+        if error.outcome_unknown() {
+            self.cache.invalidate(self.account);
+        }
     }
 
     /// Assigns computers to a user, or unassigns them.
@@ -62,11 +86,13 @@ impl<'a> Fleet<'a> {
             username: username.to_owned(),
             computer_names: dedup(names, false),
         };
-        if assign {
-            self.client.assign_computers(&request).await?;
+        // Devices do not show assignments, so the snapshot needs no change.
+        let result = if assign {
+            self.client.assign_computers(&request).await
         } else {
-            self.client.unassign_computers(&request).await?;
-        }
+            self.client.unassign_computers(&request).await
+        };
+        result?;
         Ok(request.computer_names)
     }
 
@@ -144,6 +170,13 @@ impl<'a> Fleet<'a> {
                 error: error.clone(),
             }));
         }
+        let removed: Vec<String> = outcomes
+            .iter()
+            .filter(|outcome| outcome.error.is_none())
+            .map(|outcome| outcome.name.clone())
+            .collect();
+        self.cache
+            .patch(self.account, |devices| devices.with_changes(&removed, []));
         Ok(outcomes)
     }
 
@@ -162,7 +195,18 @@ impl<'a> Fleet<'a> {
             computer_name: name.trim().to_owned(),
             comment_desc: comment.to_owned(),
         };
-        self.client.add_comment(&request).await?;
+        self.client
+            .add_comment(&request)
+            .await
+            .inspect_err(|error| self.forget_if_unknown(error))?;
+        self.cache.patch(self.account, |devices| {
+            let commented = devices.get(&request.computer_name).map(|device| Device {
+                comment: Some(request.comment_desc.trim().to_owned())
+                    .filter(|comment| !comment.is_empty()),
+                ..Device::clone(device)
+            });
+            devices.with_changes(&[], commented)
+        });
         Ok(())
     }
 }

@@ -5,19 +5,22 @@
 
 mod directory;
 mod fleet;
+mod listing;
 mod model;
 pub mod rules;
 mod validation;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 pub use directory::{DeleteOutcome, Directory, InviteOutcome, NewUser, UserKind};
 pub use fleet::{Fleet, RemovalOutcome};
+pub use listing::{DeviceFilter, DeviceOrder, Listing, SortOrder, UserFilter, UserOrder};
 pub use model::{Device, DeviceStatus, User};
 pub use validation::{MAX_LIST_LEN, ValidationError, Violation};
 
-use crate::cache::Keyed;
+use crate::cache::{Keyed, SnapshotCache};
 use crate::settings::Settings;
 use crate::upstream::{ClientSetupError, RemotePcClient, UpstreamError};
 
@@ -27,19 +30,28 @@ pub enum CatalogError {
     /// The input breaks a rule; nothing was sent.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
-    /// RemotePC refused or failed.
+    /// RemotePC refused or failed (shared by every caller of a coalesced
+    /// fetch).
     #[error(transparent)]
-    Upstream(#[from] UpstreamError),
+    Upstream(Arc<UpstreamError>),
     /// The caller's account is not configured.
     #[error("account `{0}` is not configured")]
     UnknownAccount(String),
 }
 
-/// The services of every configured account.
-#[derive(Debug, Clone)]
+impl From<UpstreamError> for CatalogError {
+    fn from(error: UpstreamError) -> Self {
+        CatalogError::Upstream(Arc::new(error))
+    }
+}
+
+/// The services of every configured account, and their snapshot caches.
+#[derive(Clone)]
 pub struct Catalog {
     clients: BTreeMap<String, RemotePcClient>,
     remove_batch_size: usize,
+    users: Arc<SnapshotCache<User>>,
+    devices: Arc<SnapshotCache<Device>>,
 }
 
 impl Catalog {
@@ -58,6 +70,8 @@ impl Catalog {
         Ok(Self {
             clients,
             remove_batch_size: settings.upstream.remove_batch_size,
+            users: Arc::new(SnapshotCache::new(settings.cache.freshness())),
+            devices: Arc::new(SnapshotCache::new(settings.cache.freshness())),
         })
     }
 
@@ -67,13 +81,18 @@ impl Catalog {
     }
 
     /// Users of `account`.
-    pub fn directory(&self, account: &str) -> Result<Directory<'_>, CatalogError> {
-        Ok(Directory::new(self.client(account)?))
+    pub fn directory<'a>(&'a self, account: &'a str) -> Result<Directory<'a>, CatalogError> {
+        Ok(Directory::new(account, self.client(account)?, &self.users))
     }
 
     /// Devices and groups of `account`.
-    pub fn fleet(&self, account: &str) -> Result<Fleet<'_>, CatalogError> {
-        Ok(Fleet::new(self.client(account)?, self.remove_batch_size))
+    pub fn fleet<'a>(&'a self, account: &'a str) -> Result<Fleet<'a>, CatalogError> {
+        Ok(Fleet::new(
+            account,
+            self.client(account)?,
+            &self.devices,
+            self.remove_batch_size,
+        ))
     }
 
     fn client(&self, account: &str) -> Result<&RemotePcClient, CatalogError> {

@@ -1,5 +1,6 @@
-//! Relay connections over snapshots: opaque cursors that encode the item's
-//! key (not an offset), so they stay valid when the collection changes.
+//! Relay connections over listings. A cursor encodes the ordering, the
+//! item's sort key and its key, not an offset, so it stays valid when the
+//! snapshot under it is refreshed.
 
 use std::sync::Arc;
 
@@ -8,8 +9,8 @@ use async_graphql::{OutputType, SimpleObject};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::cache::{Keyed, Snapshot};
-use crate::catalog::{ValidationError, Violation};
+use crate::cache::Keyed;
+use crate::catalog::{Listing, ValidationError, Violation};
 use crate::settings::GraphqlSettings;
 
 /// Fields every connection carries besides `edges` and `pageInfo`.
@@ -19,32 +20,43 @@ pub(crate) struct ConnectionTotals {
     pub(crate) total_count: usize,
 }
 
-/// A position in a collection sorted by key.
+/// A position in a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct KeyCursor(String);
+pub(crate) struct SortCursor {
+    order: String,
+    sort_key: String,
+    key: String,
+}
 
-const CURSOR_PREFIX: &str = "k1:";
+const CURSOR_VERSION: &str = "c1";
 
-impl CursorType for KeyCursor {
+impl CursorType for SortCursor {
     type Error = &'static str;
 
     fn decode_cursor(encoded: &str) -> Result<Self, Self::Error> {
         let bytes = URL_SAFE_NO_PAD
             .decode(encoded)
             .map_err(|_| "not a cursor")?;
-        let text = String::from_utf8(bytes).map_err(|_| "not a cursor")?;
-        text.strip_prefix(CURSOR_PREFIX)
-            .map(|key| KeyCursor(key.to_owned()))
-            .ok_or("not a cursor")
+        let [version, order, sort_key, key]: [String; 4] =
+            serde_json::from_slice(&bytes).map_err(|_| "not a cursor")?;
+        if version != CURSOR_VERSION {
+            return Err("not a cursor");
+        }
+        Ok(Self {
+            order,
+            sort_key,
+            key,
+        })
     }
 
     fn encode_cursor(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{}", self.0))
+        let parts = [CURSOR_VERSION, &self.order, &self.sort_key, &self.key];
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&parts).unwrap_or_default())
     }
 }
 
 /// A connection of `Node`s.
-pub(crate) type KeyConnection<Node> = Connection<KeyCursor, Node, ConnectionTotals>;
+pub(crate) type SortConnection<Node> = Connection<SortCursor, Node, ConnectionTotals>;
 
 /// Relay arguments as given.
 #[derive(Debug, Default)]
@@ -59,24 +71,23 @@ pub(crate) struct PageArgs {
     pub(crate) last: Option<i32>,
 }
 
-/// Cuts one page out of `snapshot` and wraps each item with `node`.
+/// Cuts one page out of `listing` and wraps each item with `node`.
 pub(crate) fn paginate<T, Node>(
-    snapshot: &Snapshot<T>,
+    listing: &Listing<T>,
     args: PageArgs,
     limits: &GraphqlSettings,
     node: impl Fn(&Arc<T>) -> Node,
-) -> Result<KeyConnection<Node>, ValidationError>
+) -> Result<SortConnection<Node>, ValidationError>
 where
     T: Keyed,
     Node: OutputType,
 {
-    let window = Window::parse(args, limits)?;
-    let keys = snapshot.keys();
-    let mut start = window
-        .after
-        .map_or(0, |after| keys.partition_point(|key| *key <= after.0));
-    let mut end = window.before.map_or(keys.len(), |before| {
-        keys.partition_point(|key| *key < before.0)
+    let window = Window::parse(args, listing.order, limits)?;
+    let mut start = window.after.map_or(0, |after| {
+        listing.position_after(&after.sort_key, &after.key)
+    });
+    let mut end = window.before.map_or(listing.len(), |before| {
+        listing.position_before(&before.sort_key, &before.key)
     });
     end = end.max(start);
     match window.size {
@@ -85,17 +96,20 @@ where
     }
     let mut connection = Connection::with_additional_fields(
         start > 0,
-        end < keys.len(),
+        end < listing.len(),
         ConnectionTotals {
-            total_count: snapshot.len(),
+            total_count: listing.len(),
         },
     );
     connection.edges = (start..end)
-        .map(|position| {
-            Edge::new(
-                KeyCursor(keys[position].clone()),
-                node(&snapshot.items()[position]),
-            )
+        .map(|index| {
+            let (sort_key, key, item) = listing.entry(index);
+            let cursor = SortCursor {
+                order: listing.order.to_owned(),
+                sort_key: sort_key.to_owned(),
+                key: key.to_owned(),
+            };
+            Edge::new(cursor, node(item))
         })
         .collect();
     Ok(connection)
@@ -107,18 +121,22 @@ enum Size {
 }
 
 struct Window {
-    after: Option<KeyCursor>,
-    before: Option<KeyCursor>,
+    after: Option<SortCursor>,
+    before: Option<SortCursor>,
     size: Size,
 }
 
 impl Window {
-    fn parse(args: PageArgs, limits: &GraphqlSettings) -> Result<Self, ValidationError> {
+    fn parse(
+        args: PageArgs,
+        order: &str,
+        limits: &GraphqlSettings,
+    ) -> Result<Self, ValidationError> {
         let mut violations = Vec::new();
         let first = page_count("first", args.first, limits.max_page_size, &mut violations);
         let last = page_count("last", args.last, limits.max_page_size, &mut violations);
-        let after = cursor("after", args.after, &mut violations);
-        let before = cursor("before", args.before, &mut violations);
+        let after = cursor("after", args.after, order, &mut violations);
+        let before = cursor("before", args.before, order, &mut violations);
         let size = match (first, last) {
             (Some(_), Some(_)) => {
                 violations.push(Violation {
@@ -166,14 +184,37 @@ fn page_count(
 fn cursor(
     field: &str,
     value: Option<String>,
+    order: &str,
     violations: &mut Vec<Violation>,
-) -> Option<KeyCursor> {
-    let decoded = KeyCursor::decode_cursor(value.as_deref()?);
-    if decoded.is_err() {
-        violations.push(Violation {
-            field: field.to_owned(),
-            rule: "not a cursor returned by this connection".to_owned(),
-        });
+) -> Option<SortCursor> {
+    let rule = match SortCursor::decode_cursor(value.as_deref()?) {
+        Ok(cursor) if cursor.order == order => return Some(cursor),
+        Ok(_) => "cursor was returned for another orderBy",
+        Err(_) => "not a cursor returned by this connection",
+    };
+    violations.push(Violation {
+        field: field.to_owned(),
+        rule: rule.to_owned(),
+    });
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_any_text() {
+        let cursor = SortCursor {
+            order: "name".into(),
+            sort_key: "a\"b\u{1f}c".into(),
+            key: "ÄÖ PC/1".into(),
+        };
+        assert_eq!(
+            SortCursor::decode_cursor(&cursor.encode_cursor()),
+            Ok(cursor)
+        );
+        assert!(SortCursor::decode_cursor("bm9wZQ").is_err());
+        assert!(SortCursor::decode_cursor("!!").is_err());
     }
-    decoded.ok()
 }

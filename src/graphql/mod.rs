@@ -2,6 +2,7 @@
 //! limits on documents, and the error table. Knows nothing of HTTP; reaches
 //! RemotePC only through `catalog`.
 
+mod cache_report;
 mod connection;
 mod error;
 mod limits;
@@ -42,6 +43,7 @@ pub fn build_schema(catalog: Catalog, limits: &GraphqlSettings) -> GatewaySchema
     .extension(limits::DocumentGuard {
         max_nesting: limits.max_document_nesting,
     })
+    .extension(cache_report::CacheReporting)
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
     .data(catalog)

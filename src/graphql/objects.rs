@@ -5,6 +5,7 @@ use std::sync::Arc;
 use async_graphql::{Context, Enum, Object, Result};
 use chrono::NaiveDateTime;
 
+use super::cache_report::record;
 use super::error::catalog_error;
 use super::fleet;
 use crate::catalog::{self as domain};
@@ -39,6 +40,16 @@ pub(crate) enum DeviceStatus {
     Offline,
     /// RemotePC gave no status, or one the gateway does not know.
     Unknown,
+}
+
+impl From<DeviceStatus> for domain::DeviceStatus {
+    fn from(status: DeviceStatus) -> Self {
+        match status {
+            DeviceStatus::Online => domain::DeviceStatus::Online,
+            DeviceStatus::Offline => domain::DeviceStatus::Offline,
+            DeviceStatus::Unknown => domain::DeviceStatus::Unknown,
+        }
+    }
 }
 
 impl From<domain::DeviceStatus> for DeviceStatus {
@@ -125,7 +136,9 @@ impl Group {
 
     /// The computers this gateway put in the group that still exist.
     async fn devices(&self, ctx: &Context<'_>) -> Result<Vec<Device>> {
-        let snapshot = fleet(ctx)?.snapshot().await.map_err(catalog_error)?;
+        let served = fleet(ctx)?.devices(false).await.map_err(catalog_error)?;
+        record(ctx, "devices", &served);
+        let snapshot = served.snapshot;
         Ok(self
             .computer_names
             .iter()

@@ -1,13 +1,99 @@
-//! Query roots: users and devices, as connections and by key.
+//! Query roots: users and devices from the cached snapshots, filtered,
+//! ordered and paged, and single lookups by key.
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Object, Result};
+use async_graphql::{Context, Enum, InputObject, Object, Result};
+use chrono::NaiveDateTime;
 
-use super::connection::{KeyConnection, PageArgs, paginate};
+use super::cache_report::record;
+use super::connection::{PageArgs, SortConnection, paginate};
 use super::error::{catalog_error, validation_error};
-use super::objects::{Device, User};
+use super::objects::{Device, DeviceStatus, User};
 use super::{directory, fleet, limits};
+use crate::catalog::{self as domain, Listing};
+
+/// Sort direction.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum OrderDirection {
+    /// Smallest first.
+    #[default]
+    Asc,
+    /// Greatest first.
+    Desc,
+}
+
+/// What devices can be ordered by.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum DeviceOrderField {
+    /// Host name.
+    #[default]
+    Name,
+    /// Last session time; devices without one come first in ASC.
+    LastSession,
+    /// ONLINE, then OFFLINE, then UNKNOWN in ASC.
+    Status,
+    /// OS family, ignoring case.
+    Os,
+}
+
+/// An ordering of devices; ties are broken by name.
+#[derive(InputObject, Debug, Clone, Copy, Default)]
+pub(crate) struct DeviceOrder {
+    /// The field to order by.
+    #[graphql(default)]
+    pub(crate) field: DeviceOrderField,
+    /// The direction.
+    #[graphql(default)]
+    pub(crate) direction: OrderDirection,
+}
+
+/// Which devices to list; every condition given must hold.
+#[derive(InputObject, Debug, Clone, Default)]
+pub(crate) struct DeviceFilter {
+    /// Name contains this, ignoring case.
+    pub(crate) name_contains: Option<String>,
+    /// Status is this.
+    pub(crate) status: Option<DeviceStatus>,
+    /// OS family is this (e.g. `Windows`), ignoring case.
+    pub(crate) os: Option<String>,
+    /// Comment contains this, ignoring case.
+    pub(crate) comment_contains: Option<String>,
+    /// Last session strictly before this (account-local time).
+    pub(crate) last_session_before: Option<NaiveDateTime>,
+    /// Last session strictly after this (account-local time).
+    pub(crate) last_session_after: Option<NaiveDateTime>,
+}
+
+/// What users can be ordered by.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum UserOrderField {
+    /// Username (email).
+    #[default]
+    Username,
+    /// First name, ignoring case.
+    FirstName,
+    /// Last name, ignoring case.
+    LastName,
+}
+
+/// An ordering of users; ties are broken by username.
+#[derive(InputObject, Debug, Clone, Copy, Default)]
+pub(crate) struct UserOrder {
+    /// The field to order by.
+    #[graphql(default)]
+    pub(crate) field: UserOrderField,
+    /// The direction.
+    #[graphql(default)]
+    pub(crate) direction: OrderDirection,
+}
+
+/// Which users to list.
+#[derive(InputObject, Debug, Clone, Default)]
+pub(crate) struct UserFilter {
+    /// Username, first, last or full name contains this, ignoring case.
+    pub(crate) search: Option<String>,
+}
 
 /// Queries on users.
 #[derive(Default)]
@@ -15,33 +101,61 @@ pub(crate) struct UserQuery;
 
 #[Object]
 impl UserQuery {
-    /// Users of the account, sorted by username, as a Relay connection.
+    /// Users of the account, filtered and ordered, as a Relay connection.
+    /// Served from a snapshot of every `user/list` page; `extensions.cache`
+    /// says how old it is. `refresh: true` reads RemotePC anew unless the
+    /// snapshot is younger than `cache.min_refresh_interval`.
+    #[allow(clippy::too_many_arguments)]
     #[graphql(
         complexity = "first.or(last).map_or(50, |n| n.max(0) as usize) * child_complexity + 1"
     )]
     async fn users(
         &self,
         ctx: &Context<'_>,
+        filter: Option<UserFilter>,
+        order_by: Option<UserOrder>,
         after: Option<String>,
         before: Option<String>,
         first: Option<i32>,
         last: Option<i32>,
-    ) -> Result<KeyConnection<User>> {
-        let snapshot = directory(ctx)?.snapshot().await.map_err(catalog_error)?;
+        #[graphql(default)] refresh: bool,
+    ) -> Result<SortConnection<User>> {
+        let served = directory(ctx)?
+            .users(refresh)
+            .await
+            .map_err(catalog_error)?;
+        record(ctx, "users", &served);
+        let filter = domain::UserFilter {
+            search: filter.and_then(|filter| filter.search),
+        };
+        let order = order_by.unwrap_or_default();
+        let field = match order.field {
+            UserOrderField::Username => domain::UserOrder::Username,
+            UserOrderField::FirstName => domain::UserOrder::FirstName,
+            UserOrderField::LastName => domain::UserOrder::LastName,
+        };
+        let listing = Listing::select(
+            served.snapshot,
+            &field,
+            order.direction == OrderDirection::Desc,
+            filter.matcher(),
+        );
         let args = PageArgs {
             after,
             before,
             first,
             last,
         };
-        paginate(&snapshot, args, limits(ctx)?, |user| User(Arc::clone(user)))
+        paginate(&listing, args, limits(ctx)?, |user| User(Arc::clone(user)))
             .map_err(|error| validation_error(&error))
     }
 
     /// One user by username (email, any case); null when there is none.
     async fn user(&self, ctx: &Context<'_>, username: String) -> Result<Option<User>> {
-        let snapshot = directory(ctx)?.snapshot().await.map_err(catalog_error)?;
-        Ok(snapshot
+        let served = directory(ctx)?.users(false).await.map_err(catalog_error)?;
+        record(ctx, "users", &served);
+        Ok(served
+            .snapshot
             .get(username.trim())
             .map(|user| User(Arc::clone(user))))
     }
@@ -53,26 +167,56 @@ pub(crate) struct DeviceQuery;
 
 #[Object]
 impl DeviceQuery {
-    /// Devices of the account, sorted by name, as a Relay connection.
+    /// Devices of the account, filtered and ordered, as a Relay connection.
+    /// Served from a snapshot of every `computer/list` page;
+    /// `extensions.cache` says how old it is. `refresh: true` reads RemotePC
+    /// anew unless the snapshot is younger than `cache.min_refresh_interval`.
+    #[allow(clippy::too_many_arguments)]
     #[graphql(
         complexity = "first.or(last).map_or(50, |n| n.max(0) as usize) * child_complexity + 1"
     )]
     async fn devices(
         &self,
         ctx: &Context<'_>,
+        filter: Option<DeviceFilter>,
+        order_by: Option<DeviceOrder>,
         after: Option<String>,
         before: Option<String>,
         first: Option<i32>,
         last: Option<i32>,
-    ) -> Result<KeyConnection<Device>> {
-        let snapshot = fleet(ctx)?.snapshot().await.map_err(catalog_error)?;
+        #[graphql(default)] refresh: bool,
+    ) -> Result<SortConnection<Device>> {
+        let served = fleet(ctx)?.devices(refresh).await.map_err(catalog_error)?;
+        record(ctx, "devices", &served);
+        let filter = filter.unwrap_or_default();
+        let filter = domain::DeviceFilter {
+            name_contains: filter.name_contains,
+            status: filter.status.map(Into::into),
+            os: filter.os,
+            comment_contains: filter.comment_contains,
+            last_session_before: filter.last_session_before,
+            last_session_after: filter.last_session_after,
+        };
+        let order = order_by.unwrap_or_default();
+        let field = match order.field {
+            DeviceOrderField::Name => domain::DeviceOrder::Name,
+            DeviceOrderField::LastSession => domain::DeviceOrder::LastSession,
+            DeviceOrderField::Status => domain::DeviceOrder::Status,
+            DeviceOrderField::Os => domain::DeviceOrder::Os,
+        };
+        let listing = Listing::select(
+            served.snapshot,
+            &field,
+            order.direction == OrderDirection::Desc,
+            filter.matcher(),
+        );
         let args = PageArgs {
             after,
             before,
             first,
             last,
         };
-        paginate(&snapshot, args, limits(ctx)?, |device| {
+        paginate(&listing, args, limits(ctx)?, |device| {
             Device(Arc::clone(device))
         })
         .map_err(|error| validation_error(&error))
@@ -80,8 +224,10 @@ impl DeviceQuery {
 
     /// One device by its exact name; null when there is none.
     async fn device(&self, ctx: &Context<'_>, name: String) -> Result<Option<Device>> {
-        let snapshot = fleet(ctx)?.snapshot().await.map_err(catalog_error)?;
-        Ok(snapshot
+        let served = fleet(ctx)?.devices(false).await.map_err(catalog_error)?;
+        record(ctx, "devices", &served);
+        Ok(served
+            .snapshot
             .get(name.trim())
             .map(|device| Device(Arc::clone(device))))
     }

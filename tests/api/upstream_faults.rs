@@ -10,12 +10,14 @@ use serde_json::json;
 
 use crate::helpers::{error_code, spawn_gateway_with, upstream_descriptions};
 
-const DEVICES: &str = "{ devices(first: 1) { totalCount } }";
+/// Forces a read of RemotePC, so each query meets the fault queued for it.
+const DEVICES: &str = "{ devices(first: 1, refresh: true) { totalCount } }";
 
 #[tokio::test]
 async fn each_broken_answer_is_a_typed_error_and_the_next_query_works() {
     let gateway = spawn_gateway_with(SimulatorConfig::default(), |settings| {
         settings.upstream.request_timeout = Duration::from_millis(300);
+        settings.cache.min_refresh_interval = Duration::ZERO;
     })
     .await;
     let cases = [

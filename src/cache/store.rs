@@ -1,0 +1,211 @@
+//! One snapshot slot per account: fresh for `ttl`, then served stale while
+//! one background refresh runs, and kept up to `max_stale` past `ttl` while
+//! RemotePC fails. Concurrent misses share one fetch, errors included.
+//! Writes patch the slot and bump its generation, so a refresh that started
+//! before a write can never put the pre-write data back.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
+use tokio::time::Instant;
+
+use super::{Keyed, Snapshot};
+use crate::upstream::UpstreamError;
+
+/// How long snapshots are trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Freshness {
+    /// A snapshot younger than this is served without a refresh.
+    pub ttl: Duration,
+    /// How long past `ttl` a snapshot is still served: while it refreshes,
+    /// and while RemotePC fails.
+    pub max_stale: Duration,
+    /// Forced refreshes of one account's collection are at least this far
+    /// apart; also the pause after a failed background refresh.
+    pub min_refresh_interval: Duration,
+}
+
+/// A snapshot as served, with how old it is.
+#[derive(Debug, Clone)]
+pub struct Served<T> {
+    /// The collection.
+    pub snapshot: Arc<Snapshot<T>>,
+    /// Time since it was read from RemotePC.
+    pub age: Duration,
+    /// Whether it is past `ttl` (a refresh is running or failing).
+    pub stale: bool,
+}
+
+type Fetch<T> = Shared<BoxFuture<'static, Result<Arc<Snapshot<T>>, Arc<UpstreamError>>>>;
+
+struct Cached<T> {
+    snapshot: Arc<Snapshot<T>>,
+    fetched_at: Instant,
+}
+
+struct SlotState<T> {
+    current: Option<Cached<T>>,
+    in_flight: Option<Fetch<T>>,
+    /// Bumped by every write; a fetch started under an older generation
+    /// does not replace the current snapshot.
+    generation: u64,
+    last_failure: Option<Instant>,
+}
+
+struct Slot<T> {
+    /// std `Mutex`: never held across `.await`.
+    state: Mutex<SlotState<T>>,
+}
+
+impl<T> Slot<T> {
+    fn lock(&self) -> MutexGuard<'_, SlotState<T>> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Snapshots of one collection, one slot per account.
+pub struct SnapshotCache<T> {
+    freshness: Freshness,
+    /// std `Mutex`: never held across `.await`.
+    slots: Mutex<HashMap<String, Arc<Slot<T>>>>,
+}
+
+impl<T: Keyed + Send + Sync + 'static> SnapshotCache<T> {
+    /// An empty cache.
+    pub fn new(freshness: Freshness) -> Self {
+        Self {
+            freshness,
+            slots: Mutex::default(),
+        }
+    }
+
+    /// The account's snapshot: cached if young enough, else fetched with
+    /// `load` (shared by every caller waiting at the same time). `refresh`
+    /// asks for a new fetch unless the snapshot is younger than
+    /// `min_refresh_interval`.
+    pub async fn get<F, Fut>(
+        &self,
+        account: &str,
+        refresh: bool,
+        load: F,
+    ) -> Result<Served<T>, Arc<UpstreamError>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Snapshot<T>, UpstreamError>> + Send + 'static,
+    {
+        let slot = self.slot(account);
+        let fetch = {
+            let mut state = slot.lock();
+            let now = Instant::now();
+            if let Some(cached) = &state.current {
+                let age = now.saturating_duration_since(cached.fetched_at);
+                let forced = refresh && age >= self.freshness.min_refresh_interval;
+                let served = Served {
+                    snapshot: Arc::clone(&cached.snapshot),
+                    age,
+                    stale: age >= self.freshness.ttl,
+                };
+                if !forced && age < self.freshness.ttl {
+                    return Ok(served);
+                }
+                if !forced && age < self.freshness.ttl + self.freshness.max_stale {
+                    let backing_off = state.last_failure.is_some_and(|failed| {
+                        now.saturating_duration_since(failed) < self.freshness.min_refresh_interval
+                    });
+                    if state.in_flight.is_none() && !backing_off {
+                        tokio::spawn(Self::join_or_start(&slot, &mut state, load));
+                    }
+                    return Ok(served);
+                }
+            }
+            Self::join_or_start(&slot, &mut state, load)
+        };
+        let snapshot = fetch.await?;
+        Ok(Served {
+            snapshot,
+            age: Duration::ZERO,
+            stale: false,
+        })
+    }
+
+    /// Applies a write the gateway made to the cached snapshot, so the next
+    /// read shows it without a fetch.
+    pub fn patch(&self, account: &str, change: impl FnOnce(&Snapshot<T>) -> Snapshot<T>) {
+        let slot = self.slot(account);
+        let mut state = slot.lock();
+        state.generation += 1;
+        if let Some(cached) = state.current.as_mut() {
+            cached.snapshot = Arc::new(change(&cached.snapshot));
+        }
+    }
+
+    /// Drops the account's snapshot after a write whose effect on the
+    /// collection is unknown; the next read fetches anew.
+    pub fn invalidate(&self, account: &str) {
+        let slot = self.slot(account);
+        let mut state = slot.lock();
+        state.generation += 1;
+        state.current = None;
+    }
+
+    fn slot(&self, account: &str) -> Arc<Slot<T>> {
+        let mut slots = self
+            .slots
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Arc::clone(slots.entry(account.to_owned()).or_insert_with(|| {
+            Arc::new(Slot {
+                state: Mutex::new(SlotState {
+                    current: None,
+                    in_flight: None,
+                    generation: 0,
+                    last_failure: None,
+                }),
+            })
+        }))
+    }
+
+    /// The fetch already running for this slot, or a new one. The fetch
+    /// stores its own result, so it completes the slot whoever polls it.
+    fn join_or_start<F, Fut>(slot: &Arc<Slot<T>>, state: &mut SlotState<T>, load: F) -> Fetch<T>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Snapshot<T>, UpstreamError>> + Send + 'static,
+    {
+        if let Some(fetch) = &state.in_flight {
+            return fetch.clone();
+        }
+        let generation = state.generation;
+        let slot = Arc::clone(slot);
+        let loading = load();
+        let fetch = async move {
+            let result = loading.await.map(Arc::new).map_err(Arc::new);
+            let mut state = slot.lock();
+            state.in_flight = None;
+            match &result {
+                Ok(snapshot) if state.generation == generation => {
+                    state.current = Some(Cached {
+                        snapshot: Arc::clone(snapshot),
+                        fetched_at: Instant::now(),
+                    });
+                    state.last_failure = None;
+                }
+                // A write happened while fetching: the fetched data may
+                // predate it. Keep the patched snapshot; the next read after
+                // `ttl` fetches again.
+                Ok(_) => state.last_failure = None,
+                Err(_) => state.last_failure = Some(Instant::now()),
+            }
+            result
+        }
+        .boxed()
+        .shared();
+        state.in_flight = Some(fetch.clone());
+        fetch
+    }
+}
