@@ -42,12 +42,16 @@ impl<T: Keyed> Snapshot<T> {
     }
 
     fn from_shared(items: impl IntoIterator<Item = Arc<T>>) -> Self {
-        let mut by_key: HashMap<String, Arc<T>> = HashMap::new();
-        for item in items {
-            by_key.insert(T::normalize(item.key()).into_owned(), item);
-        }
-        let mut entries: Vec<(String, Arc<T>)> = by_key.into_iter().collect();
-        entries.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+        let mut entries: Vec<(String, Arc<T>)> = items
+            .into_iter()
+            .map(|item| (T::normalize(item.key()).into_owned(), item))
+            .collect();
+        // Stable: of items with the same key, the last one read ends last,
+        // and the dedup below keeps it.
+        entries.sort_by(|(a, _), (b, _)| a.cmp(b));
+        entries.reverse();
+        entries.dedup_by(|(later, _), (kept, _)| later == kept);
+        entries.reverse();
         let index = entries
             .iter()
             .enumerate()

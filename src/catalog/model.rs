@@ -93,10 +93,55 @@ fn non_blank(value: Option<String>) -> Option<String> {
         .filter(|text| !text.is_empty())
 }
 
+/// `YYYY-MM-DD hh:mm:ss` (RemotePC's format) read directly, being on every
+/// device of every snapshot; other layouts go through chrono's parser.
 fn parse_session_time(raw: &str) -> Option<NaiveDateTime> {
-    ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+    if let Some(parsed) = parse_vendor_time(raw.as_bytes()) {
+        return Some(parsed);
+    }
+    ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
         .iter()
         .find_map(|format| NaiveDateTime::parse_from_str(raw, format).ok())
+}
+
+fn parse_vendor_time(raw: &[u8]) -> Option<NaiveDateTime> {
+    let [
+        y1,
+        y2,
+        y3,
+        y4,
+        b'-',
+        m1,
+        m2,
+        b'-',
+        d1,
+        d2,
+        b' ',
+        h1,
+        h2,
+        b':',
+        n1,
+        n2,
+        b':',
+        s1,
+        s2,
+    ] = *raw
+    else {
+        return None;
+    };
+    let number = |digits: &[u8]| {
+        digits.iter().try_fold(0u32, |value, digit| {
+            digit
+                .is_ascii_digit()
+                .then(|| value * 10 + u32::from(digit - b'0'))
+        })
+    };
+    let date = chrono::NaiveDate::from_ymd_opt(
+        i32::try_from(number(&[y1, y2, y3, y4])?).ok()?,
+        number(&[m1, m2])?,
+        number(&[d1, d2])?,
+    )?;
+    date.and_hms_opt(number(&[h1, h2])?, number(&[n1, n2])?, number(&[s1, s2])?)
 }
 
 #[cfg(test)]
@@ -121,6 +166,30 @@ mod tests {
             Some("2023-02-24 11:07:11")
         );
         assert_eq!(device.status, DeviceStatus::Offline);
+    }
+
+    #[test]
+    fn session_times_parse_strictly() {
+        assert_eq!(
+            parse_session_time("2023-12-31 23:59:59")
+                .map(|at| at.to_string())
+                .as_deref(),
+            Some("2023-12-31 23:59:59")
+        );
+        assert_eq!(
+            parse_session_time("2023-02-24T11:07:11")
+                .map(|at| at.to_string())
+                .as_deref(),
+            Some("2023-02-24 11:07:11")
+        );
+        for bad in [
+            "2023-02-30 11:07:11",
+            "2023-13-01 00:00:00",
+            "2023-01-01 24:00:00",
+            "2023-01-01 0a:00:00",
+        ] {
+            assert_eq!(parse_session_time(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -137,10 +137,16 @@ async fn handle(
             Endpoint::GroupMove => state.move_to_group(&json_body),
             Endpoint::ComputerRemove => state.remove(&json_body),
             Endpoint::CommentAdd => state.add_comment(&json_body),
-            Endpoint::UserList => paging(query.as_deref(), &json_body)
-                .and_then(|(page, size)| state.user_page(page, size)),
-            Endpoint::ComputerList => paging(query.as_deref(), &json_body)
-                .and_then(|(page, size)| state.device_page(page, size)),
+            Endpoint::UserList => {
+                let page = paging(query.as_deref(), &json_body)
+                    .and_then(|(page, size)| state.user_page(page, size));
+                return page_envelope(page);
+            }
+            Endpoint::ComputerList => {
+                let page = paging(query.as_deref(), &json_body)
+                    .and_then(|(page, size)| state.device_page(page, size));
+                return page_envelope(page);
+            }
         }
     };
     envelope(result)
@@ -211,6 +217,19 @@ fn json_response(status: u16, body: &Value) -> Response {
         body.to_string(),
     )
         .into_response()
+}
+
+/// A list page, whose message is already JSON text.
+fn page_envelope(page: Result<String, SimError>) -> Response {
+    match page {
+        Ok(message) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            format!(r#"{{"status":"OK","code":200,"message":{message}}}"#),
+        )
+            .into_response(),
+        Err(error) => envelope(Err(error)),
+    }
 }
 
 fn envelope(result: Result<Value, SimError>) -> Response {

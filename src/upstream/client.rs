@@ -4,10 +4,9 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Method, Url, header};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde::de::{DeserializeOwned, IgnoredAny};
 
-use super::envelope::{decode, interpret};
+use super::envelope::interpret_as;
 use super::wire::{
     AddComment, AssignComputers, CreateGroup, CreateUser, DeleteOutcome, DeleteUsers, DevicePage,
     InviteOutcome, InviteUsers, MoveToGroup, PageRequest, RemoveComputers, UserPage,
@@ -147,18 +146,19 @@ impl RemotePcClient {
 
     /// `GET user/list`, one page.
     pub async fn user_page(&self, page: PageRequest) -> Result<UserPage, UpstreamError> {
-        let message = self.send(Endpoint::UserList, Some(page), &page).await?;
-        decode(Endpoint::UserList, message)
+        self.send(Endpoint::UserList, Some(page), &page).await
     }
 
     /// `GET computer/list`, one page.
     pub async fn device_page(&self, page: PageRequest) -> Result<DevicePage, UpstreamError> {
-        let message = self.send(Endpoint::ComputerList, Some(page), &page).await?;
-        decode(Endpoint::ComputerList, message)
+        self.send(Endpoint::ComputerList, Some(page), &page).await
     }
 
+    /// A write whose success message carries nothing of use (`"SUCCESS"`).
     async fn post(&self, endpoint: Endpoint, body: &impl Serialize) -> Result<(), UpstreamError> {
-        self.send(endpoint, None, body).await.map(drop)
+        self.send::<IgnoredAny>(endpoint, None, body)
+            .await
+            .map(drop)
     }
 
     async fn post_decoded<T: DeserializeOwned>(
@@ -166,19 +166,18 @@ impl RemotePcClient {
         endpoint: Endpoint,
         body: &impl Serialize,
     ) -> Result<T, UpstreamError> {
-        let message = self.send(endpoint, None, body).await?;
-        decode(endpoint, message)
+        self.send(endpoint, None, body).await
     }
 
-    /// One call: the envelope's `message` on success. List calls carry their
+    /// One call, its success message read as `T`. List calls carry their
     /// paging both as query parameters and as a JSON body.
     #[tracing::instrument(name = "upstream", skip_all, fields(account = %self.account, %endpoint))]
-    async fn send(
+    async fn send<T: DeserializeOwned>(
         &self,
         endpoint: Endpoint,
         paging: Option<PageRequest>,
         body: &impl Serialize,
-    ) -> Result<Value, UpstreamError> {
+    ) -> Result<T, UpstreamError> {
         let url = self
             .base_url
             .join(endpoint.path())
@@ -209,7 +208,8 @@ impl RemotePcClient {
                 .await
                 .map_err(|error| self.transport_error(endpoint, error))?;
             let status = response.status().as_u16();
-            let mut body = Vec::new();
+            let expected = response.content_length().unwrap_or(0) as usize;
+            let mut body = Vec::with_capacity(expected.min(self.max_response_bytes));
             while let Some(chunk) = response
                 .chunk()
                 .await
@@ -223,7 +223,7 @@ impl RemotePcClient {
                 }
                 body.extend_from_slice(&chunk);
             }
-            interpret(endpoint, status, &body)
+            interpret_as(endpoint, status, &body)
         }
         .await;
 

@@ -62,6 +62,34 @@ pub(super) fn interpret(
     }
 }
 
+/// Reads an answer straight into an endpoint's payload type. A well-formed
+/// success envelope is parsed once, typed; anything else takes the lenient
+/// path of [`interpret`].
+pub(super) fn interpret_as<T: DeserializeOwned>(
+    endpoint: Endpoint,
+    http_status: u16,
+    body: &[u8],
+) -> Result<T, UpstreamError> {
+    #[derive(serde::Deserialize)]
+    struct Success<T> {
+        status: String,
+        #[serde(default)]
+        code: Option<Value>,
+        message: T,
+    }
+    if (200..300).contains(&http_status)
+        && let Ok(success) = serde_json::from_slice::<Success<T>>(body)
+        && success.status.trim().eq_ignore_ascii_case("ok")
+        && success
+            .code
+            .as_ref()
+            .is_none_or(|code| code_of(code).is_some_and(|code| (200..300).contains(&code)))
+    {
+        return Ok(success.message);
+    }
+    decode(endpoint, interpret(endpoint, http_status, body)?)
+}
+
 /// Decodes a success `message` into an endpoint's payload type.
 pub(super) fn decode<T: DeserializeOwned>(
     endpoint: Endpoint,

@@ -4,12 +4,12 @@
 use futures::{StreamExt, TryStreamExt};
 
 use super::wire::{PageRequest, Pagination, WireDevice, WireUser};
-use super::{RemotePcClient, UpstreamError};
+use super::{Endpoint, RemotePcClient, UpstreamError};
 
 impl RemotePcClient {
     /// Every user of the account, all pages.
     pub async fn all_users(&self) -> Result<Vec<WireUser>, UpstreamError> {
-        self.all_pages(|client, page| async move {
+        self.all_pages(Endpoint::UserList, |client, page| async move {
             let page = client.user_page(page).await?;
             Ok((page.pagination, page.users))
         })
@@ -18,17 +18,22 @@ impl RemotePcClient {
 
     /// Every device of the account, all pages.
     pub async fn all_devices(&self) -> Result<Vec<WireDevice>, UpstreamError> {
-        self.all_pages(|client, page| async move {
+        self.all_pages(Endpoint::ComputerList, |client, page| async move {
             let page = client.device_page(page).await?;
             Ok((page.pagination, page.devices))
         })
         .await
     }
 
-    async fn all_pages<T, F, Fut>(&self, fetch: F) -> Result<Vec<T>, UpstreamError>
+    async fn all_pages<T, F, Fut>(
+        &self,
+        endpoint: Endpoint,
+        fetch: F,
+    ) -> Result<Vec<T>, UpstreamError>
     where
+        T: Send + 'static,
         F: Fn(RemotePcClient, PageRequest) -> Fut,
-        Fut: Future<Output = Result<(Pagination, Vec<T>), UpstreamError>>,
+        Fut: Future<Output = Result<(Pagination, Vec<T>), UpstreamError>> + Send + 'static,
     {
         let request = |page_index| PageRequest {
             page_index,
@@ -44,10 +49,22 @@ impl RemotePcClient {
             .total_page_count
             .min(by_records.max(1))
             .min(u64::from(u32::MAX));
+        // Each page is its own task so that pages are parsed on every core,
+        // not one after another inside this future.
         let rest: Vec<Vec<T>> = futures::stream::iter(2..=pages as u32)
-            .map(|page| fetch(self.clone(), request(page)))
+            .map(|page| tokio::spawn(fetch(self.clone(), request(page))))
             .buffered(self.page_fanout)
-            .map_ok(|(_, page_items)| page_items)
+            .map(|joined| match joined {
+                Ok(page) => page.map(|(_, page_items)| page_items),
+                Err(join_error) => match join_error.try_into_panic() {
+                    Ok(panic) => std::panic::resume_unwind(panic),
+                    Err(_) => Err(UpstreamError::Malformed {
+                        endpoint,
+                        http_status: 0,
+                        reason: "page fetch cancelled during shutdown",
+                    }),
+                },
+            })
             .try_collect()
             .await?;
         items.extend(rest.into_iter().flatten());

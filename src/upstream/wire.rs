@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// `POST user/invite`.
@@ -218,14 +219,58 @@ pub struct WireDevice {
     pub host_status_text: Option<String>,
 }
 
-/// A string, a number or a boolean as text; `null` and other shapes as absent.
+/// A string, a number or a boolean as text; `null` and other shapes as
+/// absent. Visits the value directly: list pages hold thousands of these.
 fn lenient_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
-    Ok(match serde_json::Value::deserialize(deserializer)? {
-        serde_json::Value::String(text) => Some(text),
-        serde_json::Value::Number(number) => Some(number.to_string()),
-        serde_json::Value::Bool(flag) => Some(flag.to_string()),
-        _ => None,
-    })
+    deserializer.deserialize_any(LenientString)
+}
+
+struct LenientString;
+
+impl<'de> Visitor<'de> for LenientString {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
+        Ok(Some(value.to_owned()))
+    }
+    fn visit_string<E: de::Error>(self, value: String) -> Result<Self::Value, E> {
+        Ok(Some(value))
+    }
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<Self::Value, E> {
+        Ok(Some(value.to_string()))
+    }
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<Self::Value, E> {
+        Ok(Some(value.to_string()))
+    }
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<Self::Value, E> {
+        Ok(Some(value.to_string()))
+    }
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<Self::Value, E> {
+        Ok(Some(value.to_string()))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map
+            .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(None)
+    }
 }
 
 /// A list of strings, skipping entries of other shapes.
@@ -280,13 +325,16 @@ mod tests {
     #[test]
     fn devices_tolerate_odd_and_missing_fields() {
         let page: DevicePage = serde_json::from_value(json!({
-            "devices": [{"machine_id": 42, "host_name": "A", "comments": null, "extra": {"x": 1}}],
+            "devices": [{"machine_id": 42, "host_name": "A", "comments": null, "host_ip": ["x"],
+                         "host_os_text": {"a": 1}, "extra": {"x": 1}}],
             "pagination": {"total_records": "1", "total_page_count": 1}
         }))
         .expect("lenient parse");
         let device = &page.devices[0];
         assert_eq!(device.machine_id.as_deref(), Some("42"));
         assert_eq!(device.comments, None);
+        assert_eq!(device.host_ip, None);
+        assert_eq!(device.host_os_text, None);
         assert_eq!(device.host_status_text, None);
         assert_eq!(page.pagination.total_records, 1);
     }
