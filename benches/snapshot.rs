@@ -64,7 +64,7 @@ async fn main() -> anyhow::Result<()> {
         ..SimulatorConfig::default()
     })
     .await?;
-    let account = AccountSettings::with_inline_key(&simulator.base_url(), simulator.api_key());
+    let account = AccountSettings::with_inline_key(&simulator.base_url(), &simulator.api_key());
     let upstream = UpstreamSettings::default();
     let client = RemotePcClient::new("bench", &account, &upstream)?;
 

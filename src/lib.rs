@@ -68,8 +68,15 @@ impl App {
         } else {
             catalog.accounts().next().unwrap_or("default").to_owned()
         };
-        let schema = graphql::build_schema(catalog, &settings.graphql);
-        let state = http::AppState::new(schema, &default_account);
+        if settings
+            .accounts
+            .values()
+            .any(|account| account.api_key_file.is_some())
+        {
+            catalog.watch_keys(settings.upstream.key_reload_interval);
+        }
+        let schema = graphql::build_schema(catalog.clone(), &settings.graphql);
+        let state = http::AppState::new(schema, catalog, &default_account);
         let router = http::router(
             state,
             settings.server.body_limit_bytes,

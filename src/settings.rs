@@ -105,6 +105,33 @@ pub struct UpstreamSettings {
     pub remove_batch_size: usize,
     /// Largest upstream response body accepted, in bytes.
     pub max_response_bytes: usize,
+    /// Most calls in flight to one account at once.
+    pub max_concurrent: usize,
+    /// Calls per second to one account, on average.
+    pub rate_per_second: u32,
+    /// Calls to one account that may go at once after a quiet spell.
+    pub burst: u32,
+    /// How long a call may wait for the rate limit and a free slot before it
+    /// fails with RATE_LIMITED.
+    #[serde(with = "humantime_serde")]
+    pub queue_timeout: Duration,
+    /// Attempts of a list call (GET), retries included; writes are never
+    /// retried once they may have been sent.
+    pub retry_attempts: u32,
+    /// Pause before the first retry; doubled each time, with jitter.
+    #[serde(with = "humantime_serde")]
+    pub retry_initial_backoff: Duration,
+    /// No retry starts later than this after the first attempt.
+    #[serde(with = "humantime_serde")]
+    pub retry_max_elapsed: Duration,
+    /// Consecutive failed calls to one account that open its circuit breaker.
+    pub breaker_failures: u32,
+    /// How long an open breaker fails calls fast before letting one probe by.
+    #[serde(with = "humantime_serde")]
+    pub breaker_cooldown: Duration,
+    /// How often key files are checked for a new key (SIGHUP checks at once).
+    #[serde(with = "humantime_serde")]
+    pub key_reload_interval: Duration,
 }
 
 impl Default for UpstreamSettings {
@@ -116,6 +143,16 @@ impl Default for UpstreamSettings {
             page_fanout: 20,
             remove_batch_size: 50,
             max_response_bytes: 64 * 1024 * 1024,
+            max_concurrent: 20,
+            rate_per_second: 20,
+            burst: 40,
+            queue_timeout: Duration::from_secs(5),
+            retry_attempts: 3,
+            retry_initial_backoff: Duration::from_millis(200),
+            retry_max_elapsed: Duration::from_secs(10),
+            breaker_failures: 5,
+            breaker_cooldown: Duration::from_secs(30),
+            key_reload_interval: Duration::from_secs(5),
         }
     }
 }
@@ -177,6 +214,9 @@ pub struct AccountSettings {
     /// Local address outbound connections bind to (the whitelisted one).
     #[serde(default)]
     pub egress_address: Option<IpAddr>,
+    /// HTTP(S) proxy every call goes through, e.g. `http://proxy:3128`.
+    #[serde(default)]
+    pub proxy: Option<String>,
 }
 
 impl AccountSettings {
@@ -188,6 +228,7 @@ impl AccountSettings {
             api_key_file: None,
             api_key_inline: Some(SecretString::from(api_key.to_owned())),
             egress_address: None,
+            proxy: None,
         }
     }
 }
@@ -324,6 +365,14 @@ impl Settings {
                     "set exactly one of api_key_env (an environment variable's name) or api_key_file (a path)",
                 ));
             }
+            if let Some(proxy) = &account.proxy
+                && reqwest::Proxy::all(proxy).is_err()
+            {
+                return Err(invalid(
+                    &format!("accounts.{id}.proxy"),
+                    "not a proxy URL (e.g. http://proxy.internal:3128)",
+                ));
+            }
             if reqwest::Url::parse(&account.base_url).is_err() {
                 return Err(invalid(
                     &format!("accounts.{id}.base_url"),
@@ -342,6 +391,32 @@ impl Settings {
             return Err(invalid(
                 "upstream.remove_batch_size",
                 "must be between 1 and 50 (the vendor's maximum)",
+            ));
+        }
+        for (key, value) in [
+            ("upstream.max_concurrent", upstream.max_concurrent as u64),
+            (
+                "upstream.rate_per_second",
+                u64::from(upstream.rate_per_second),
+            ),
+            ("upstream.burst", u64::from(upstream.burst)),
+            (
+                "upstream.retry_attempts",
+                u64::from(upstream.retry_attempts),
+            ),
+            (
+                "upstream.breaker_failures",
+                u64::from(upstream.breaker_failures),
+            ),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1"));
+            }
+        }
+        if upstream.key_reload_interval.is_zero() {
+            return Err(invalid(
+                "upstream.key_reload_interval",
+                "must be longer than 0s",
             ));
         }
         if upstream.page_fanout == 0 {

@@ -22,7 +22,7 @@ pub use validation::{MAX_LIST_LEN, ValidationError, Violation};
 
 use crate::cache::{Keyed, SnapshotCache};
 use crate::settings::Settings;
-use crate::upstream::{ClientSetupError, RemotePcClient, UpstreamError};
+use crate::upstream::{AccountHealth, ClientSetupError, RemotePcClient, UpstreamError};
 
 /// Why a catalog operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +93,56 @@ impl Catalog {
             &self.devices,
             self.remove_batch_size,
         ))
+    }
+
+    /// Each account's breaker, key status and egress.
+    pub fn health(&self) -> impl Iterator<Item = (&str, AccountHealth)> {
+        self.clients
+            .iter()
+            .map(|(id, client)| (id.as_str(), client.health()))
+    }
+
+    /// Re-reads every account's key file; logs which keys changed.
+    pub fn reload_keys(&self) {
+        for (account, client) in &self.clients {
+            match client.reload_key() {
+                Ok(true) => tracing::info!(account, "API key reloaded"),
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::warn!(account, error = %error, "cannot re-read the API key; keeping the current one")
+                }
+            }
+        }
+    }
+
+    /// Re-reads key files every `interval`, and at once on SIGHUP, so a key
+    /// rotated in the RemotePC console needs no restart.
+    pub fn watch_keys(&self, interval: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        let catalog = self.clone();
+        // Registered before returning, so a SIGHUP sent right after start is
+        // caught rather than ending the process.
+        #[cfg(unix)]
+        let mut hangup =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                #[cfg(unix)]
+                tokio::select! {
+                    _ = ticker.tick() => {}
+                    Some(()) = async {
+                        match hangup.as_mut() {
+                            Some(signal) => signal.recv().await,
+                            None => std::future::pending().await,
+                        }
+                    } => tracing::info!("SIGHUP: re-reading API keys"),
+                }
+                #[cfg(not(unix))]
+                ticker.tick().await;
+                catalog.reload_keys();
+            }
+        })
     }
 
     fn client(&self, account: &str) -> Result<&RemotePcClient, CatalogError> {

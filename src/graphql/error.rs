@@ -50,9 +50,11 @@ impl From<&UpstreamError> for ErrorCode {
         match error {
             UpstreamError::Rejected { .. } => ErrorCode::UpstreamRejected,
             UpstreamError::Timeout { .. } => ErrorCode::UpstreamTimeout,
+            UpstreamError::Throttled { .. } => ErrorCode::RateLimited,
             UpstreamError::ServerError { .. }
             | UpstreamError::Malformed { .. }
             | UpstreamError::Transport { .. }
+            | UpstreamError::CircuitOpen { .. }
             | UpstreamError::TooLarge { .. } => ErrorCode::UpstreamUnavailable,
         }
     }

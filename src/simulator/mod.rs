@@ -65,6 +65,8 @@ pub struct RecordedCall {
     pub body: serde_json::Value,
     /// Whether it carried the right key.
     pub authorized: bool,
+    /// The `Host` header: the upstream a proxy was asked to reach.
+    pub host: Option<String>,
 }
 
 /// A running simulator. Stops when dropped.
@@ -76,7 +78,8 @@ pub struct Simulator {
 
 /// State shared by the handle and the server.
 struct Shared {
-    api_key: String,
+    /// std `Mutex`: never held across `.await`.
+    api_key: Mutex<String>,
     /// std `Mutex`: never held across `.await`.
     state: Mutex<SimState>,
     faults: Mutex<FaultPlan>,
@@ -110,7 +113,7 @@ impl Simulator {
     /// Seeds the data and starts serving.
     pub async fn start(config: SimulatorConfig) -> std::io::Result<Self> {
         let shared = Arc::new(Shared {
-            api_key: config.api_key.clone(),
+            api_key: Mutex::new(config.api_key.clone()),
             state: Mutex::new(seed::seed(config.users, config.devices, config.seed)),
             faults: Mutex::default(),
             recorded: Mutex::default(),
@@ -142,8 +145,13 @@ impl Simulator {
     }
 
     /// The key it accepts.
-    pub fn api_key(&self) -> &str {
-        &self.shared.api_key
+    pub fn api_key(&self) -> String {
+        lock(&self.shared.api_key).clone()
+    }
+
+    /// Accepts only `key` from now on, as after a rotation in the console.
+    pub fn set_api_key(&self, key: &str) {
+        *lock(&self.shared.api_key) = key.to_owned();
     }
 
     /// Calls received on an endpoint, rejected or not.

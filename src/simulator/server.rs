@@ -88,7 +88,7 @@ async fn handle(
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
-        .is_some_and(|key| key == shared.api_key);
+        .is_some_and(|key| *lock(&shared.api_key) == key);
     {
         let mut recorded = lock(&shared.recorded);
         if recorded.len() >= super::RECORD_LIMIT {
@@ -100,6 +100,10 @@ async fn handle(
             query: query.clone(),
             body: json_body.clone(),
             authorized,
+            host: headers
+                .get(header::HOST)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned),
         });
     }
 

@@ -1,30 +1,77 @@
 //! The HTTP client of one RemotePC account.
 
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, Url, header};
 use serde::Serialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
+use super::breaker::BreakerState;
 use super::envelope::interpret_as;
+use super::gate::Gate;
+use super::key::{KeyStatus, KeyStore};
+use super::retry::RetryPolicy;
 use super::wire::{
     AddComment, AssignComputers, CreateGroup, CreateUser, DeleteOutcome, DeleteUsers, DevicePage,
     InviteOutcome, InviteUsers, MoveToGroup, PageRequest, RemoveComputers, UserPage,
 };
-use super::{ApiKey, Endpoint, KeyError, UpstreamError};
+use super::{Endpoint, KeyError, UpstreamError};
 use crate::settings::{AccountSettings, UpstreamSettings};
 
-/// Talks to one RemotePC account. Cheap to clone.
-#[derive(Debug, Clone)]
+/// Talks to one RemotePC account. Cheap to clone: clones share the
+/// account's limits, breaker, key and health.
+#[derive(Clone)]
 pub struct RemotePcClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     account: String,
     http: reqwest::Client,
     base_url: Url,
-    key: ApiKey,
+    keys: KeyStore,
+    gate: Gate,
+    retry: RetryPolicy,
+    egress: Egress,
     request_timeout: Duration,
     max_response_bytes: usize,
-    pub(super) page_size: u32,
-    pub(super) page_fanout: usize,
+    page_size: u32,
+    page_fanout: usize,
+    /// std `Mutex`: never held across `.await`.
+    last_success: Mutex<Option<Instant>>,
+}
+
+impl std::fmt::Debug for RemotePcClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemotePcClient")
+            .field("account", &self.inner.account)
+            .field("base_url", &self.inner.base_url.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How calls leave this host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Egress {
+    /// The local address calls are sent from, when one is set.
+    pub local_address: Option<IpAddr>,
+    /// The proxy calls go through, without any credentials in it.
+    pub proxy: Option<String>,
+}
+
+/// How an account's upstream is doing, for readiness.
+#[derive(Debug, Clone)]
+pub struct AccountHealth {
+    /// The circuit breaker.
+    pub breaker: BreakerState,
+    /// What RemotePC last said about the key.
+    pub key: KeyStatus,
+    /// Time since the last successful call.
+    pub last_success: Option<Duration>,
+    /// How calls leave this host.
+    pub egress: Egress,
 }
 
 /// Why a client could not be built.
@@ -57,7 +104,7 @@ impl RemotePcClient {
         account: &AccountSettings,
         upstream: &UpstreamSettings,
     ) -> Result<Self, ClientSetupError> {
-        let key = ApiKey::from_account(account_id, account)?;
+        let keys = KeyStore::new(account_id, account)?;
         let mut base = account.base_url.clone();
         if !base.ends_with('/') {
             base.push('/');
@@ -65,6 +112,10 @@ impl RemotePcClient {
         let base_url = Url::parse(&base).map_err(|_| ClientSetupError::BaseUrl {
             account: account_id.to_owned(),
         })?;
+        let http_error = |source| ClientSetupError::Http {
+            account: account_id.to_owned(),
+            source,
+        };
         let mut builder = reqwest::Client::builder()
             .connect_timeout(upstream.connect_timeout)
             .timeout(upstream.request_timeout)
@@ -72,25 +123,66 @@ impl RemotePcClient {
         if let Some(address) = account.egress_address {
             builder = builder.local_address(address);
         }
-        let http = builder.build().map_err(|source| ClientSetupError::Http {
-            account: account_id.to_owned(),
-            source,
-        })?;
+        // Egress is what the whitelist sees, so it follows the settings alone:
+        // no proxy unless one is configured, whatever HTTP_PROXY says.
+        builder = match &account.proxy {
+            Some(proxy) => builder.proxy(reqwest::Proxy::all(proxy).map_err(http_error)?),
+            None => builder.no_proxy(),
+        };
+        let http = builder.build().map_err(http_error)?;
+        let egress = Egress {
+            local_address: account.egress_address,
+            proxy: account.proxy.as_deref().map(without_credentials),
+        };
         Ok(Self {
-            account: account_id.to_owned(),
-            http,
-            base_url,
-            key,
-            request_timeout: upstream.request_timeout,
-            max_response_bytes: upstream.max_response_bytes,
-            page_size: upstream.page_size,
-            page_fanout: upstream.page_fanout,
+            inner: Arc::new(Inner {
+                account: account_id.to_owned(),
+                http,
+                base_url,
+                keys,
+                gate: Gate::new(upstream),
+                retry: RetryPolicy::new(upstream),
+                egress,
+                request_timeout: upstream.request_timeout,
+                max_response_bytes: upstream.max_response_bytes,
+                page_size: upstream.page_size,
+                page_fanout: upstream.page_fanout,
+                last_success: Mutex::new(None),
+            }),
         })
     }
 
     /// The account this client calls for.
     pub fn account(&self) -> &str {
-        &self.account
+        &self.inner.account
+    }
+
+    pub(super) fn page_size(&self) -> u32 {
+        self.inner.page_size
+    }
+
+    pub(super) fn page_fanout(&self) -> usize {
+        self.inner.page_fanout
+    }
+
+    /// Re-reads the key file; `Ok(true)` when the key changed.
+    pub fn reload_key(&self) -> Result<bool, KeyError> {
+        self.inner.keys.reload()
+    }
+
+    /// Breaker, key and egress, for readiness.
+    pub fn health(&self) -> AccountHealth {
+        let last_success = *self
+            .inner
+            .last_success
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        AccountHealth {
+            breaker: self.inner.gate.breaker.state(),
+            key: self.inner.keys.status(),
+            last_success: last_success.map(|at| at.elapsed()),
+            egress: self.inner.egress.clone(),
+        }
     }
 
     /// `POST user/invite`.
@@ -169,32 +261,102 @@ impl RemotePcClient {
         self.send(endpoint, None, body).await
     }
 
-    /// One call, its success message read as `T`. List calls carry their
-    /// paging both as query parameters and as a JSON body.
-    #[tracing::instrument(name = "upstream", skip_all, fields(account = %self.account, %endpoint))]
+    /// One call, its success message read as `T`, retried as the policy
+    /// allows. List calls carry their paging both as query parameters and
+    /// as a JSON body.
+    #[tracing::instrument(name = "upstream", skip_all, fields(account = %self.inner.account, %endpoint))]
     async fn send<T: DeserializeOwned>(
         &self,
         endpoint: Endpoint,
         paging: Option<PageRequest>,
         body: &impl Serialize,
     ) -> Result<T, UpstreamError> {
-        let url = self
-            .base_url
-            .join(endpoint.path())
-            .map_err(|_| UpstreamError::Malformed {
-                endpoint,
-                http_status: 0,
-                reason: "endpoint URL cannot be built from base_url",
-            })?;
+        let started = Instant::now();
+        let mut attempt = 1;
+        loop {
+            let error = match self.attempt(endpoint, paging, body).await {
+                Ok(message) => return Ok(message),
+                Err(error) => error,
+            };
+            let Some(delay) =
+                self.inner
+                    .retry
+                    .next_delay(endpoint, &error, attempt, started.elapsed())
+            else {
+                return Err(error);
+            };
+            tracing::info!(attempt, delay_ms = delay.as_millis() as u64, error = %error, "retrying upstream call");
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    /// One attempt: admission, the exchange, and what it says about the
+    /// account's health.
+    async fn attempt<T: DeserializeOwned>(
+        &self,
+        endpoint: Endpoint,
+        paging: Option<PageRequest>,
+        body: &impl Serialize,
+    ) -> Result<T, UpstreamError> {
+        let _slot = self.inner.gate.admit(endpoint).await?;
+        let result = self.exchange(endpoint, paging, body).await;
+        match &result {
+            Ok(_) => {
+                self.inner.gate.breaker.record_success();
+                self.inner.keys.record(KeyStatus::Accepted);
+                *self
+                    .inner
+                    .last_success
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Instant::now());
+            }
+            Err(error) => {
+                if error.is_upstream_failure() {
+                    self.inner.gate.breaker.record_failure();
+                } else {
+                    // RemotePC answered: it is up, whatever it said.
+                    self.inner.gate.breaker.record_success();
+                }
+                if matches!(
+                    error,
+                    UpstreamError::Rejected {
+                        http_status: 401,
+                        ..
+                    }
+                ) {
+                    self.inner.keys.record(KeyStatus::Rejected);
+                }
+            }
+        }
+        result
+    }
+
+    async fn exchange<T: DeserializeOwned>(
+        &self,
+        endpoint: Endpoint,
+        paging: Option<PageRequest>,
+        body: &impl Serialize,
+    ) -> Result<T, UpstreamError> {
+        let url =
+            self.inner
+                .base_url
+                .join(endpoint.path())
+                .map_err(|_| UpstreamError::Malformed {
+                    endpoint,
+                    http_status: 0,
+                    reason: "endpoint URL cannot be built from base_url",
+                })?;
         let method = if endpoint.is_read() {
             Method::GET
         } else {
             Method::POST
         };
         let mut request = self
+            .inner
             .http
             .request(method, url)
-            .header(header::AUTHORIZATION, self.key.bearer_header())
+            .header(header::AUTHORIZATION, self.inner.keys.header())
             .header(header::ACCEPT, "application/json")
             .json(body);
         if let Some(page) = paging {
@@ -209,16 +371,16 @@ impl RemotePcClient {
                 .map_err(|error| self.transport_error(endpoint, error))?;
             let status = response.status().as_u16();
             let expected = response.content_length().unwrap_or(0) as usize;
-            let mut body = Vec::with_capacity(expected.min(self.max_response_bytes));
+            let mut body = Vec::with_capacity(expected.min(self.inner.max_response_bytes));
             while let Some(chunk) = response
                 .chunk()
                 .await
                 .map_err(|error| self.transport_error(endpoint, error))?
             {
-                if body.len() + chunk.len() > self.max_response_bytes {
+                if body.len() + chunk.len() > self.inner.max_response_bytes {
                     return Err(UpstreamError::TooLarge {
                         endpoint,
-                        limit: self.max_response_bytes,
+                        limit: self.inner.max_response_bytes,
                     });
                 }
                 body.extend_from_slice(&chunk);
@@ -239,7 +401,7 @@ impl RemotePcClient {
         if error.is_timeout() {
             return UpstreamError::Timeout {
                 endpoint,
-                timeout: self.request_timeout,
+                timeout: self.inner.request_timeout,
             };
         }
         UpstreamError::Transport {
@@ -247,5 +409,17 @@ impl RemotePcClient {
             not_sent: error.is_connect(),
             source: error.without_url(),
         }
+    }
+}
+
+/// A proxy URL without `user:password@`, safe to show in readiness.
+fn without_credentials(proxy: &str) -> String {
+    match Url::parse(proxy) {
+        Ok(mut url) => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.to_string()
+        }
+        Err(_) => "[unparsable proxy URL]".to_owned(),
     }
 }

@@ -63,6 +63,24 @@ pub enum UpstreamError {
         #[source]
         source: reqwest::Error,
     },
+    /// The call waited `upstream.queue_timeout` for the rate limit or a free
+    /// slot and was not sent.
+    #[error("too many calls to RemotePC: {endpoint} was not sent after waiting {}ms", waited.as_millis())]
+    Throttled {
+        /// The endpoint not called.
+        endpoint: Endpoint,
+        /// How long it waited.
+        waited: Duration,
+    },
+    /// The account's circuit breaker is open after repeated failures; the
+    /// call was not sent.
+    #[error("RemotePC is failing; {endpoint} not sent, next attempt in {}ms", retry_in.as_millis())]
+    CircuitOpen {
+        /// The endpoint not called.
+        endpoint: Endpoint,
+        /// Time until a probe call is let through.
+        retry_in: Duration,
+    },
     /// The answer was larger than `upstream.max_response_bytes`.
     #[error("RemotePC's answer to {endpoint} exceeded {limit} bytes")]
     TooLarge {
@@ -82,6 +100,8 @@ impl UpstreamError {
             | UpstreamError::Malformed { endpoint, .. }
             | UpstreamError::Timeout { endpoint, .. }
             | UpstreamError::Transport { endpoint, .. }
+            | UpstreamError::Throttled { endpoint, .. }
+            | UpstreamError::CircuitOpen { endpoint, .. }
             | UpstreamError::TooLarge { endpoint, .. } => *endpoint,
         }
     }
@@ -93,13 +113,29 @@ impl UpstreamError {
             return false;
         }
         match self {
-            UpstreamError::Rejected { .. } => false,
+            UpstreamError::Rejected { .. }
+            | UpstreamError::Throttled { .. }
+            | UpstreamError::CircuitOpen { .. } => false,
             UpstreamError::Transport { not_sent, .. } => !not_sent,
             UpstreamError::ServerError { .. }
             | UpstreamError::Malformed { .. }
             | UpstreamError::Timeout { .. }
             | UpstreamError::TooLarge { .. } => true,
         }
+    }
+
+    /// Whether the failure says RemotePC is unhealthy (counts toward the
+    /// breaker); a refusal is a healthy answer, and an unsent call says
+    /// nothing.
+    pub fn is_upstream_failure(&self) -> bool {
+        matches!(
+            self,
+            UpstreamError::ServerError { .. }
+                | UpstreamError::Malformed { .. }
+                | UpstreamError::Timeout { .. }
+                | UpstreamError::Transport { .. }
+                | UpstreamError::TooLarge { .. }
+        )
     }
 
     /// The upstream's answer, where there was one: HTTP status, envelope

@@ -1,9 +1,13 @@
-//! The account's API key: where it comes from, and a type that cannot leak it
-//! through `Debug` or `Display`.
+//! The account's API key: where it comes from, a type that cannot leak it
+//! through `Debug` or `Display`, and the store that swaps in a rotated key
+//! without a restart.
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicU8, Ordering};
 
+use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::settings::AccountSettings;
@@ -57,6 +61,108 @@ impl ApiKey {
                 });
         value.set_sensitive(true);
         value
+    }
+}
+
+/// What RemotePC last said about the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStatus {
+    /// No call has been answered yet.
+    Unverified,
+    /// The last answer accepted it.
+    Accepted,
+    /// The last answer was 401: the key was rotated or revoked.
+    Rejected,
+}
+
+impl KeyStatus {
+    /// Lower-case name, as readiness shows it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyStatus::Unverified => "unverified",
+            KeyStatus::Accepted => "accepted",
+            KeyStatus::Rejected => "rejected",
+        }
+    }
+}
+
+/// An account's current key, ready to send, and where to re-read it from.
+#[derive(Debug)]
+pub(super) struct KeyStore {
+    account: String,
+    file: Option<PathBuf>,
+    /// std `RwLock`: never held across `.await`. The header value is marked
+    /// sensitive, so even its `Debug` does not show the key.
+    header: RwLock<HeaderValue>,
+    /// The file's last content, to tell a rotation from a re-read.
+    loaded: RwLock<ApiKey>,
+    status: AtomicU8,
+}
+
+impl KeyStore {
+    pub(super) fn new(account_id: &str, account: &AccountSettings) -> Result<Self, KeyError> {
+        let key = ApiKey::from_account(account_id, account)?;
+        Ok(Self {
+            account: account_id.to_owned(),
+            file: account.api_key_file.clone(),
+            header: RwLock::new(key.bearer_header()),
+            loaded: RwLock::new(key),
+            status: AtomicU8::new(KeyStatus::Unverified as u8),
+        })
+    }
+
+    /// The `Authorization` header to send now.
+    pub(super) fn header(&self) -> HeaderValue {
+        self.header
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Re-reads the key file, if the key comes from one. `Ok(true)` when the
+    /// key changed.
+    pub(super) fn reload(&self) -> Result<bool, KeyError> {
+        let Some(path) = &self.file else {
+            return Ok(false);
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| KeyError::File {
+            account: self.account.clone(),
+            path: path.clone(),
+            source,
+        })?;
+        let key = ApiKey::new(&text);
+        if key.0.expose_secret().is_empty() {
+            return Err(KeyError::Empty {
+                account: self.account.clone(),
+            });
+        }
+        let mut loaded = self
+            .loaded
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if loaded.0.expose_secret() == key.0.expose_secret() {
+            return Ok(false);
+        }
+        *self
+            .header
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = key.bearer_header();
+        *loaded = key;
+        self.status
+            .store(KeyStatus::Unverified as u8, Ordering::Relaxed);
+        Ok(true)
+    }
+
+    pub(super) fn record(&self, status: KeyStatus) {
+        self.status.store(status as u8, Ordering::Relaxed);
+    }
+
+    pub(super) fn status(&self) -> KeyStatus {
+        match self.status.load(Ordering::Relaxed) {
+            value if value == KeyStatus::Accepted as u8 => KeyStatus::Accepted,
+            value if value == KeyStatus::Rejected as u8 => KeyStatus::Rejected,
+            _ => KeyStatus::Unverified,
+        }
     }
 }
 

@@ -37,14 +37,14 @@ impl RemotePcClient {
     {
         let request = |page_index| PageRequest {
             page_index,
-            record_per_page: self.page_size,
+            record_per_page: self.page_size(),
         };
         let (pagination, mut items) = fetch(self.clone(), request(1)).await?;
         // Trust the page count only within what the record count allows, so a
         // wrong `total_page_count` cannot make us fetch endlessly.
         let by_records = pagination
             .total_records
-            .div_ceil(u64::from(self.page_size.max(1)));
+            .div_ceil(u64::from(self.page_size().max(1)));
         let pages = pagination
             .total_page_count
             .min(by_records.max(1))
@@ -53,7 +53,7 @@ impl RemotePcClient {
         // not one after another inside this future.
         let rest: Vec<Vec<T>> = futures::stream::iter(2..=pages as u32)
             .map(|page| tokio::spawn(fetch(self.clone(), request(page))))
-            .buffered(self.page_fanout)
+            .buffered(self.page_fanout())
             .map(|joined| match joined {
                 Ok(page) => page.map(|(_, page_items)| page_items),
                 Err(join_error) => match join_error.try_into_panic() {

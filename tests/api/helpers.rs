@@ -31,7 +31,7 @@ pub(crate) async fn spawn_gateway_with(
     settings.server.listen = "127.0.0.1:0".parse().expect("address");
     settings.accounts.insert(
         "default".to_owned(),
-        AccountSettings::with_inline_key(&sim.base_url(), sim.api_key()),
+        AccountSettings::with_inline_key(&sim.base_url(), &sim.api_key()),
     );
     tweak(&mut settings);
     let app = App::build(settings).await.expect("gateway starts");
