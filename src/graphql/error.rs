@@ -129,6 +129,9 @@ pub(crate) fn upstream_error(error: &UpstreamError) -> async_graphql::Error {
     if let Some(extensions) = mapped.extensions.as_mut() {
         extensions.set("upstream", upstream_details(error));
         extensions.set("outcomeUnknown", outcome_unknown);
+        if let UpstreamError::CircuitOpen { retry_in, .. } = error {
+            extensions.set("retryAfterMs", retry_in.as_millis() as u64);
+        }
     }
     mapped
 }

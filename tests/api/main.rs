@@ -7,6 +7,7 @@ mod computers;
 mod groups;
 mod helpers;
 mod limits;
+mod protection;
 mod queries;
 mod schema;
 mod upstream_faults;
