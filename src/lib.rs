@@ -12,6 +12,8 @@
 //!   input rules.
 //! - [`cache`] — sorted, indexed snapshots of whole collections.
 //! - [`upstream`] — the RemotePC client: wire types, envelopes, paging, errors.
+//! - [`store`] — durable audit log, idempotency keys, known groups
+//!   (SQLite or PostgreSQL).
 //! - [`simulator`] — an in-process RemotePC for the demo and the tests.
 //! - [`telemetry`] — logging.
 
@@ -22,13 +24,16 @@ pub mod graphql;
 pub mod http;
 pub mod settings;
 pub mod simulator;
+pub mod store;
 pub mod telemetry;
 pub mod upstream;
 
 use std::net::SocketAddr;
 
+use auth::Teams;
 use catalog::Catalog;
 use settings::{Settings, SettingsError};
+use store::{Store, StoreError};
 use upstream::ClientSetupError;
 
 /// Why the gateway could not start.
@@ -40,6 +45,9 @@ pub enum StartError {
     /// An account's client could not be built (key source, URL, TLS).
     #[error(transparent)]
     Upstream(#[from] ClientSetupError),
+    /// The store cannot be opened or migrated (store.url).
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// The listen address is taken or not allowed.
     #[error("cannot listen on {addr} (server.listen)")]
     Bind {
@@ -62,12 +70,8 @@ impl App {
     /// Validates `settings`, builds every layer and binds the listener.
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
         settings.validate()?;
-        let catalog = Catalog::new(&settings)?;
-        let default_account = if settings.accounts.contains_key("default") {
-            "default".to_owned()
-        } else {
-            catalog.accounts().next().unwrap_or("default").to_owned()
-        };
+        let store = Store::open(&settings.store).await?;
+        let catalog = Catalog::new(&settings, store.clone())?;
         if settings
             .accounts
             .values()
@@ -75,8 +79,9 @@ impl App {
         {
             catalog.watch_keys(settings.upstream.key_reload_interval);
         }
-        let schema = graphql::build_schema(catalog.clone(), &settings.graphql);
-        let state = http::AppState::new(schema, catalog, &default_account);
+        let schema = graphql::build_schema(catalog.clone(), store.clone(), &settings.graphql);
+        let teams = Teams::new(&settings.teams);
+        let state = http::AppState::new(schema, catalog, teams, store.clone(), &settings.graphql);
         let router = http::router(
             state,
             settings.server.body_limit_bytes,

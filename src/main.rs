@@ -8,7 +8,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use rand::distr::{Alphanumeric, SampleString};
-use remotepc_gateway::settings::{AccountSettings, Settings};
+use remotepc_gateway::auth::{generate_token, hash_token};
+use remotepc_gateway::settings::{AccountSettings, SCOPES, Settings, StoreSettings, TeamSettings};
 use remotepc_gateway::simulator::{Simulator, SimulatorConfig};
 use remotepc_gateway::{App, telemetry};
 
@@ -37,6 +38,12 @@ enum Command {
     Simulate(SimulateArgs),
     /// Print the GraphQL schema (SDL), as committed in schema.graphql.
     PrintSchema,
+    /// Print the SHA-256 to put in teams.<name>.token_sha256: of TOKEN, or
+    /// of a new random token, printed too.
+    HashToken {
+        /// The token to hash; a new one is made when absent.
+        token: Option<String>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -67,6 +74,19 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Some(Command::PrintSchema) => {
             print!("{}", remotepc_gateway::graphql::sdl());
+            Ok(())
+        }
+        Some(Command::HashToken { token }) => {
+            match token {
+                Some(token) => println!("{}", hash_token(&token)),
+                None => {
+                    let token = generate_token();
+                    println!(
+                        "token:        {token}\ntoken_sha256: {}",
+                        hash_token(&token)
+                    );
+                }
+            }
             Ok(())
         }
         Some(Command::Simulate(args)) => simulate(args).await,
@@ -108,10 +128,32 @@ async fn demo(config: Option<PathBuf>, listen: Option<SocketAddr>) -> anyhow::Re
         "default".to_owned(),
         AccountSettings::with_inline_key(&simulator.base_url(), &api_key),
     );
+    let viewer_token = generate_token();
+    let admin_token = generate_token();
+    for (team, token, scopes) in [
+        ("viewer", &viewer_token, &SCOPES[..1]),
+        ("admin", &admin_token, &SCOPES[..]),
+    ] {
+        settings.teams.insert(
+            team.to_owned(),
+            TeamSettings {
+                token_sha256: hash_token(token),
+                scopes: scopes.iter().map(|scope| (*scope).to_owned()).collect(),
+                account: "default".to_owned(),
+                requests_per_minute: 600,
+                burst: 60,
+                introspection: true,
+            },
+        );
+    }
+    if settings.store.url == StoreSettings::default().url {
+        let path = std::env::temp_dir().join("remotepc-gateway-demo.db");
+        settings.store.url = format!("sqlite://{}?mode=rwc", path.display());
+    }
     let app = App::build(settings).await?;
     let url = format!("http://{}/graphql", app.addr());
     println!(
-        "\nremotepc-gateway demo\n  GraphQL:   {url}  (POST)\n  simulator: {} ({} users, {} devices)\n\nTry:\n  curl -s {url} -H 'content-type: application/json' \\\n    -d '{{\"query\":\"{{ devices(first: 3) {{ totalCount edges {{ node {{ name status os lastSessionAt }} }} }} }}\"}}'\n",
+        "\nremotepc-gateway demo\n  GraphQL:   {url}  (POST)\n  simulator: {} ({} users, {} devices)\n  teams:     viewer (read)      token {viewer_token}\n             admin  (all scopes) token {admin_token}\n\nTry:\n  curl -s {url} -H 'content-type: application/json' -H 'authorization: Bearer {viewer_token}' \\\n    -d '{{\"query\":\"{{ devices(first: 3) {{ totalCount edges {{ node {{ name status os lastSessionAt }} }} }} }}\"}}'\n",
         simulator.base_url(),
         simulator.state(|state| state.users().count()),
         simulator.state(|state| state.devices().count()),

@@ -25,6 +25,10 @@ pub struct Settings {
     /// RemotePC accounts by id; a config with one account named `default` is
     /// the common case.
     pub accounts: BTreeMap<String, AccountSettings>,
+    /// Teams that may call the gateway, by name.
+    pub teams: BTreeMap<String, TeamSettings>,
+    /// The durable store: audit log, idempotency keys, known groups.
+    pub store: StoreSettings,
     /// Log output.
     pub log: LogSettings,
     /// Sample data used by `--demo`.
@@ -73,6 +77,17 @@ pub struct GraphqlSettings {
     pub default_page_size: usize,
     /// Largest `first`/`last` accepted.
     pub max_page_size: usize,
+    /// Most lexical tokens in a document, counted before parsing.
+    pub max_tokens: usize,
+    /// Most fields an operation selects once fragments are expanded;
+    /// defeats fragments that each spread the next one twice.
+    pub max_fields: usize,
+    /// Most aliased fields in a document.
+    pub max_aliases: usize,
+    /// Most fields at the root of an operation.
+    pub max_root_fields: usize,
+    /// Most operations in one batched request.
+    pub max_batch: usize,
 }
 
 impl Default for GraphqlSettings {
@@ -83,6 +98,11 @@ impl Default for GraphqlSettings {
             max_complexity: 20_000,
             default_page_size: 50,
             max_page_size: 500,
+            max_tokens: 10_000,
+            max_fields: 2_000,
+            max_aliases: 50,
+            max_root_fields: 20,
+            max_batch: 10,
         }
     }
 }
@@ -153,6 +173,79 @@ impl Default for UpstreamSettings {
             breaker_failures: 5,
             breaker_cooldown: Duration::from_secs(30),
             key_reload_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Scopes a team may hold.
+pub const SCOPES: [&str; 5] = [
+    "read",
+    "users:write",
+    "computers:write",
+    "groups:write",
+    "audit:read",
+];
+
+/// One team: how it proves who it is, what it may do, and how much.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamSettings {
+    /// SHA-256 of the team's bearer token, in hex (see
+    /// `remotepc-gateway hash-token`); the token itself is never stored.
+    pub token_sha256: String,
+    /// What the team may do: `read`, `users:write`, `computers:write`,
+    /// `groups:write`, `audit:read`.
+    pub scopes: Vec<String>,
+    /// The RemotePC account the team's requests act on.
+    #[serde(default = "default_account")]
+    pub account: String,
+    /// Requests per minute the team may make, on average.
+    #[serde(default = "default_requests_per_minute")]
+    pub requests_per_minute: u32,
+    /// Requests the team may make at once after a quiet spell.
+    #[serde(default = "default_team_burst")]
+    pub burst: u32,
+    /// Whether the team may query the schema (`__schema`, `__type`).
+    #[serde(default = "default_true")]
+    pub introspection: bool,
+}
+
+fn default_account() -> String {
+    "default".to_owned()
+}
+
+fn default_requests_per_minute() -> u32 {
+    600
+}
+
+fn default_team_burst() -> u32 {
+    60
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Where durable state lives.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSettings {
+    /// `sqlite://PATH?mode=rwc` (embedded, the default) or
+    /// `postgres://USER@HOST/DB` (several replicas sharing state).
+    pub url: String,
+    /// Connections kept to the database.
+    pub max_connections: u32,
+    /// How long a response is kept for replay under its idempotency key.
+    #[serde(with = "humantime_serde")]
+    pub idempotency_ttl: Duration,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://remotepc-gateway.db?mode=rwc".to_owned(),
+            max_connections: 8,
+            idempotency_ttl: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -422,6 +515,62 @@ impl Settings {
         if upstream.page_fanout == 0 {
             return Err(invalid("upstream.page_fanout", "must be at least 1"));
         }
+        if self.teams.is_empty() {
+            return Err(invalid(
+                "teams",
+                "no team is configured; add [teams.<name>] with token_sha256 (from `remotepc-gateway hash-token`), scopes and account",
+            ));
+        }
+        for (name, team) in &self.teams {
+            let is_hash = team.token_sha256.len() == 64
+                && team
+                    .token_sha256
+                    .bytes()
+                    .all(|byte| byte.is_ascii_hexdigit());
+            if !is_hash {
+                return Err(invalid(
+                    &format!("teams.{name}.token_sha256"),
+                    "must be 64 hex digits: the SHA-256 of the token (`remotepc-gateway hash-token`)",
+                ));
+            }
+            if let Some(unknown) = team
+                .scopes
+                .iter()
+                .find(|scope| !SCOPES.contains(&scope.as_str()))
+            {
+                return Err(invalid(
+                    &format!("teams.{name}.scopes"),
+                    &format!("unknown scope `{unknown}`; known: {}", SCOPES.join(", ")),
+                ));
+            }
+            if !self.accounts.contains_key(&team.account) {
+                return Err(invalid(
+                    &format!("teams.{name}.account"),
+                    &format!(
+                        "no account `{}` is configured under [accounts]",
+                        team.account
+                    ),
+                ));
+            }
+            if team.requests_per_minute == 0 || team.burst == 0 {
+                return Err(invalid(
+                    &format!("teams.{name}.requests_per_minute"),
+                    "requests_per_minute and burst must be at least 1",
+                ));
+            }
+        }
+        let mut hashes: Vec<String> = self
+            .teams
+            .values()
+            .map(|team| team.token_sha256.to_ascii_lowercase())
+            .collect();
+        hashes.sort();
+        if hashes.windows(2).any(|pair| pair[0] == pair[1]) {
+            return Err(invalid("teams", "two teams have the same token"));
+        }
+        if self.store.max_connections == 0 {
+            return Err(invalid("store.max_connections", "must be at least 1"));
+        }
         if self.cache.ttl.is_zero() {
             return Err(invalid("cache.ttl", "must be longer than 0s"));
         }
@@ -462,6 +611,8 @@ mod tests {
         assert_eq!(documented.graphql, built_in.graphql);
         assert_eq!(documented.upstream, built_in.upstream);
         assert_eq!(documented.cache, built_in.cache);
+        assert_eq!(documented.store, built_in.store);
+        assert!(documented.teams.is_empty());
         assert_eq!(documented.log, built_in.log);
         assert_eq!(documented.demo, built_in.demo);
         assert!(documented.accounts.is_empty());
@@ -478,6 +629,22 @@ mod tests {
                 settings.validate().expect("example validates");
             }
         }
+    }
+
+    #[test]
+    fn team_settings_are_checked() {
+        let base = "[accounts.default]\napi_key_env = \"K\"\n[teams.ops]\nscopes = [\"read\"]\n";
+        let bad_hash = parse(&format!("{base}token_sha256 = \"abc\"\n")).expect("parses");
+        let error = bad_hash.validate().expect_err("refused").to_string();
+        assert!(error.contains("teams.ops.token_sha256"), "{error}");
+        let hash = "a".repeat(64);
+        let bad_scope = parse(&base.replace("\"read\"", "\"admin\"").replace(
+            "[teams.ops]\n",
+            &format!("[teams.ops]\ntoken_sha256 = \"{hash}\"\n"),
+        ))
+        .expect("parses");
+        let error = bad_scope.validate().expect_err("refused").to_string();
+        assert!(error.contains("unknown scope `admin`"), "{error}");
     }
 
     #[test]

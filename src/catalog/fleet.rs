@@ -5,6 +5,7 @@ use std::sync::Arc;
 use super::validation::{Checker, dedup};
 use super::{CatalogError, Device, rules};
 use crate::cache::{Served, Snapshot, SnapshotCache};
+use crate::store::{KnownGroup, Store};
 use crate::upstream::{RemotePcClient, UpstreamError, wire};
 
 /// The devices of one account.
@@ -13,6 +14,7 @@ pub struct Fleet<'a> {
     account: &'a str,
     client: &'a RemotePcClient,
     cache: &'a SnapshotCache<Device>,
+    store: &'a Store,
     remove_batch_size: usize,
 }
 
@@ -30,13 +32,33 @@ impl<'a> Fleet<'a> {
         account: &'a str,
         client: &'a RemotePcClient,
         cache: &'a SnapshotCache<Device>,
+        store: &'a Store,
         remove_batch_size: usize,
     ) -> Self {
         Self {
             account,
             client,
             cache,
+            store,
             remove_batch_size,
+        }
+    }
+
+    /// Groups this gateway created or moved computers into, with the
+    /// computers it moved.
+    pub async fn known_groups(&self) -> Result<Vec<KnownGroup>, CatalogError> {
+        Ok(self.store.groups(self.account).await?)
+    }
+
+    /// Remembers a group change RemotePC accepted. RemotePC made the change
+    /// already, so a store failure is logged rather than failing the call.
+    async fn remember_group(&self, group: &str, team: &str, members: &[String]) {
+        if let Err(error) = self
+            .store
+            .record_group(self.account, group, team, members)
+            .await
+        {
+            tracing::error!(error = %error, group, "group change not remembered");
         }
     }
 
@@ -96,11 +118,12 @@ impl<'a> Fleet<'a> {
         Ok(request.computer_names)
     }
 
-    /// Creates a group, moving `names` into it.
+    /// Creates a group, moving `names` into it, on behalf of `team`.
     pub async fn create_group(
         &self,
         name: &str,
         names: Vec<String>,
+        team: &str,
     ) -> Result<Vec<String>, CatalogError> {
         let mut checker = Checker::default();
         checker.check(
@@ -119,14 +142,16 @@ impl<'a> Fleet<'a> {
             computer_names: (!names.is_empty()).then(|| names.clone()),
         };
         self.client.create_group(&request).await?;
+        self.remember_group(&request.group_name, team, &names).await;
         Ok(names)
     }
 
-    /// Moves computers into an existing group.
+    /// Moves computers into an existing group, on behalf of `team`.
     pub async fn move_to_group(
         &self,
         group: &str,
         names: Vec<String>,
+        team: &str,
     ) -> Result<Vec<String>, CatalogError> {
         Checker::default()
             .check(
@@ -143,6 +168,8 @@ impl<'a> Fleet<'a> {
             computer_names: dedup(names, false),
         };
         self.client.move_to_group(&request).await?;
+        self.remember_group(&request.group_name, team, &request.computer_names)
+            .await;
         Ok(request.computer_names)
     }
 
@@ -177,6 +204,9 @@ impl<'a> Fleet<'a> {
             .collect();
         self.cache
             .patch(self.account, |devices| devices.with_changes(&removed, []));
+        if let Err(error) = self.store.forget_devices(self.account, &removed).await {
+            tracing::error!(error = %error, "removed computers' group membership not forgotten");
+        }
         Ok(outcomes)
     }
 

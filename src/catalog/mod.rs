@@ -22,6 +22,7 @@ pub use validation::{MAX_LIST_LEN, ValidationError, Violation};
 
 use crate::cache::{Keyed, SnapshotCache};
 use crate::settings::Settings;
+use crate::store::{Store, StoreError};
 use crate::upstream::{AccountHealth, ClientSetupError, RemotePcClient, UpstreamError};
 
 /// Why a catalog operation failed.
@@ -34,6 +35,9 @@ pub enum CatalogError {
     /// fetch).
     #[error(transparent)]
     Upstream(Arc<UpstreamError>),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// The caller's account is not configured.
     #[error("account `{0}` is not configured")]
     UnknownAccount(String),
@@ -49,14 +53,16 @@ impl From<UpstreamError> for CatalogError {
 #[derive(Clone)]
 pub struct Catalog {
     clients: BTreeMap<String, RemotePcClient>,
+    store: Store,
     remove_batch_size: usize,
     users: Arc<SnapshotCache<User>>,
     devices: Arc<SnapshotCache<Device>>,
 }
 
 impl Catalog {
-    /// Builds one upstream client per configured account.
-    pub fn new(settings: &Settings) -> Result<Self, ClientSetupError> {
+    /// Builds one upstream client per configured account; groups are
+    /// remembered in `store`.
+    pub fn new(settings: &Settings, store: Store) -> Result<Self, ClientSetupError> {
         let clients = settings
             .accounts
             .iter()
@@ -69,15 +75,11 @@ impl Catalog {
             .collect::<Result<_, ClientSetupError>>()?;
         Ok(Self {
             clients,
+            store,
             remove_batch_size: settings.upstream.remove_batch_size,
             users: Arc::new(SnapshotCache::new(settings.cache.freshness())),
             devices: Arc::new(SnapshotCache::new(settings.cache.freshness())),
         })
-    }
-
-    /// The configured account ids.
-    pub fn accounts(&self) -> impl Iterator<Item = &str> {
-        self.clients.keys().map(String::as_str)
     }
 
     /// Users of `account`.
@@ -91,6 +93,7 @@ impl Catalog {
             account,
             self.client(account)?,
             &self.devices,
+            &self.store,
             self.remove_batch_size,
         ))
     }

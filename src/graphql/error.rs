@@ -8,8 +8,9 @@ use crate::catalog::{CatalogError, ValidationError};
 use crate::upstream::UpstreamError;
 
 /// What kind of failure an error is; sent as `extensions.code`.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorCode {
     /// No valid credentials.
     Unauthenticated,
@@ -76,6 +77,10 @@ pub(crate) fn catalog_error(error: CatalogError) -> async_graphql::Error {
     match error {
         CatalogError::Invalid(invalid) => validation_error(&invalid),
         CatalogError::Upstream(upstream) => upstream_error(&upstream),
+        CatalogError::Store(_) => {
+            tracing::error!(error = %error, "store failed");
+            coded(ErrorCode::Internal, "internal error")
+        }
         CatalogError::UnknownAccount(_) => {
             tracing::error!(error = %error, "caller bound to an unconfigured account");
             coded(ErrorCode::Internal, "internal error")

@@ -72,7 +72,7 @@ fn bad_input(mut error: ServerError) -> ServerError {
 
 /// Whether `{`, `[` and `(` nest deeper than `max` outside strings and
 /// comments.
-pub(crate) fn nesting_exceeds(document: &str, max: usize) -> bool {
+pub fn nesting_exceeds(document: &str, max: usize) -> bool {
     let bytes = document.as_bytes();
     let mut depth = 0usize;
     let mut index = 0;

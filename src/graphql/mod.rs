@@ -2,9 +2,11 @@
 //! limits on documents, and the error table. Knows nothing of HTTP; reaches
 //! RemotePC only through `catalog`.
 
+mod audit;
 mod cache_report;
 mod connection;
 mod error;
+mod guard;
 mod limits;
 mod mutation;
 mod objects;
@@ -13,14 +15,25 @@ mod query;
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
 
 pub use error::ErrorCode;
+pub use limits::nesting_exceeds;
+
+/// The id of the HTTP request an operation came in, for audit records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(pub String);
 
 use crate::auth::Caller;
 use crate::catalog::{Catalog, Directory, Fleet};
 use crate::settings::GraphqlSettings;
+use crate::store::Store;
 
 /// Every query.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(query::UserQuery, query::DeviceQuery);
+pub struct QueryRoot(
+    query::UserQuery,
+    query::DeviceQuery,
+    objects::GroupQuery,
+    audit::AuditQuery,
+);
 
 /// Every mutation.
 #[derive(MergedObject, Default)]
@@ -34,7 +47,7 @@ pub struct MutationRoot(
 pub type GatewaySchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// Builds the schema with its limits and the app-wide services.
-pub fn build_schema(catalog: Catalog, limits: &GraphqlSettings) -> GatewaySchema {
+pub fn build_schema(catalog: Catalog, store: Store, limits: &GraphqlSettings) -> GatewaySchema {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
@@ -47,6 +60,7 @@ pub fn build_schema(catalog: Catalog, limits: &GraphqlSettings) -> GatewaySchema
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
     .data(catalog)
+    .data(store)
     .data(limits.clone())
     .finish()
 }

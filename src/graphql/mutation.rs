@@ -5,15 +5,20 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Enum, InputObject, Object, Result, SimpleObject};
 use secrecy::SecretString;
+use serde::Serialize;
 
+use super::audit::{audited, recorded, redacted};
 use super::error::{ErrorCode, catalog_error, upstream_error};
+use super::guard::RequireScope;
 use super::objects::{Group, User};
-use super::{directory, fleet};
+use super::{caller, directory, fleet};
+use crate::auth::Scope;
 use crate::catalog::{self as domain, NewUser};
 use crate::upstream::UpstreamError;
 
 /// Input of `inviteUsers`.
-#[derive(InputObject)]
+#[derive(InputObject, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct InviteUsersInput {
     /// Emails to invite (at least one).
     pub(crate) emails: Vec<String>,
@@ -24,7 +29,8 @@ pub(crate) struct InviteUsersInput {
 }
 
 /// What `inviteUsers` did with each email.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct InviteUsersPayload {
     /// Emails invited.
     pub(crate) invited: Vec<String>,
@@ -33,7 +39,8 @@ pub(crate) struct InviteUsersPayload {
 }
 
 /// Input of `createUser`.
-#[derive(InputObject)]
+#[derive(InputObject, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct CreateUserInput {
     /// First name: letters a-z, A-Z and spaces.
     pub(crate) first_name: String,
@@ -43,20 +50,23 @@ pub(crate) struct CreateUserInput {
     pub(crate) email: String,
     /// 6–20 characters: A-Z a-z 0-9 and ~`!@#$%^&*()-_+={}|[];\'"<>,.?/
     #[graphql(secret)]
+    #[serde(serialize_with = "redacted")]
     pub(crate) password: String,
     /// Require two-factor authentication.
     pub(crate) two_factor: Option<bool>,
 }
 
 /// The user `createUser` created.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct CreateUserPayload {
     /// The new user.
     pub(crate) user: User,
 }
 
 /// Input of `deleteUsers`; at least one email in either list.
-#[derive(InputObject)]
+#[derive(InputObject, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct DeleteUsersInput {
     /// Emails of active users.
     #[graphql(default)]
@@ -67,7 +77,8 @@ pub(crate) struct DeleteUsersInput {
 }
 
 /// Whether an email was an active user or an invitation.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub(crate) enum UserKind {
     /// An active user.
     Active,
@@ -76,7 +87,8 @@ pub(crate) enum UserKind {
 }
 
 /// The outcome for one email of `deleteUsers`.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct UserDeletion {
     /// The email.
     pub(crate) email: String,
@@ -87,7 +99,8 @@ pub(crate) struct UserDeletion {
 }
 
 /// What `deleteUsers` did with each email.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct DeleteUsersPayload {
     /// One entry per email, in input order.
     pub(crate) results: Vec<UserDeletion>,
@@ -96,7 +109,8 @@ pub(crate) struct DeleteUsersPayload {
 }
 
 /// Input of `assignComputers` and `unassignComputers`.
-#[derive(InputObject)]
+#[derive(InputObject, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct ComputerAssignmentInput {
     /// The user's email.
     pub(crate) username: String,
@@ -105,7 +119,8 @@ pub(crate) struct ComputerAssignmentInput {
 }
 
 /// The assignment `assignComputers` or `unassignComputers` applied.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct ComputerAssignmentPayload {
     /// The user's email.
     pub(crate) username: String,
@@ -114,7 +129,8 @@ pub(crate) struct ComputerAssignmentPayload {
 }
 
 /// Input of `createGroup`.
-#[derive(InputObject)]
+#[derive(InputObject, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct CreateGroupInput {
     /// The new group's name; must not exist yet.
     pub(crate) name: String,
@@ -124,7 +140,8 @@ pub(crate) struct CreateGroupInput {
 }
 
 /// Input of `moveComputersToGroup`.
-#[derive(InputObject)]
+#[derive(InputObject, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct MoveComputersToGroupInput {
     /// An existing group's name.
     pub(crate) group_name: String,
@@ -133,14 +150,16 @@ pub(crate) struct MoveComputersToGroupInput {
 }
 
 /// The group a group mutation created or changed.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct GroupPayload {
     /// The group, with the computers this mutation moved into it.
     pub(crate) group: Group,
 }
 
 /// Input of `removeComputers`.
-#[derive(InputObject)]
+#[derive(InputObject, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct RemoveComputersInput {
     /// Host names of offline computers. Any number: the gateway sends them
     /// in calls of at most 50, RemotePC's limit.
@@ -148,7 +167,8 @@ pub(crate) struct RemoveComputersInput {
 }
 
 /// Why one item of a bulk mutation failed.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct ItemError {
     /// The kind of failure.
     pub(crate) code: ErrorCode,
@@ -176,7 +196,8 @@ impl From<&Arc<UpstreamError>> for ItemError {
 }
 
 /// The outcome for one computer of `removeComputers`.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct ComputerRemoval {
     /// The computer's host name.
     pub(crate) computer_name: String,
@@ -187,7 +208,8 @@ pub(crate) struct ComputerRemoval {
 }
 
 /// What `removeComputers` did with each computer.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct RemoveComputersPayload {
     /// One entry per computer, in input order.
     pub(crate) results: Vec<ComputerRemoval>,
@@ -196,7 +218,8 @@ pub(crate) struct RemoveComputersPayload {
 }
 
 /// Input of `addComputerComment`.
-#[derive(InputObject)]
+#[derive(InputObject, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct AddComputerCommentInput {
     /// The computer's host name.
     pub(crate) computer_name: String,
@@ -205,7 +228,8 @@ pub(crate) struct AddComputerCommentInput {
 }
 
 /// The comment `addComputerComment` set.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct AddComputerCommentPayload {
     /// The computer's host name.
     pub(crate) computer_name: String,
@@ -220,68 +244,80 @@ pub(crate) struct UserMutation;
 #[Object]
 impl UserMutation {
     /// Invites users by email (RemotePC `user/invite`).
+    #[graphql(guard = "RequireScope(Scope::UsersWrite)")]
     async fn invite_users(
         &self,
         ctx: &Context<'_>,
         input: InviteUsersInput,
     ) -> Result<InviteUsersPayload> {
-        let outcome = directory(ctx)?
-            .invite(input.emails, input.two_factor, input.sso)
-            .await
-            .map_err(catalog_error)?;
-        Ok(InviteUsersPayload {
-            invited: outcome.invited,
-            invalid: outcome.invalid,
+        audited(ctx, "inviteUsers", recorded(&input), async {
+            let outcome = directory(ctx)?
+                .invite(input.emails, input.two_factor, input.sso)
+                .await
+                .map_err(catalog_error)?;
+            Ok(InviteUsersPayload {
+                invited: outcome.invited,
+                invalid: outcome.invalid,
+            })
         })
+        .await
     }
 
     /// Creates an active user with a password (RemotePC `user/create`).
+    #[graphql(guard = "RequireScope(Scope::UsersWrite)")]
     async fn create_user(
         &self,
         ctx: &Context<'_>,
         input: CreateUserInput,
     ) -> Result<CreateUserPayload> {
-        let user = directory(ctx)?
-            .create(NewUser {
-                first_name: input.first_name,
-                last_name: input.last_name,
-                email: input.email,
-                password: SecretString::from(input.password),
-                two_factor: input.two_factor,
+        audited(ctx, "createUser", recorded(&input), async {
+            let user = directory(ctx)?
+                .create(NewUser {
+                    first_name: input.first_name,
+                    last_name: input.last_name,
+                    email: input.email,
+                    password: SecretString::from(input.password),
+                    two_factor: input.two_factor,
+                })
+                .await
+                .map_err(catalog_error)?;
+            Ok(CreateUserPayload {
+                user: User(Arc::new(user)),
             })
-            .await
-            .map_err(catalog_error)?;
-        Ok(CreateUserPayload {
-            user: User(Arc::new(user)),
         })
+        .await
     }
 
     /// Deletes active users and invitations, reporting each email
     /// (RemotePC `user/delete`).
+    #[graphql(guard = "RequireScope(Scope::UsersWrite)")]
     async fn delete_users(
         &self,
         ctx: &Context<'_>,
         input: DeleteUsersInput,
     ) -> Result<DeleteUsersPayload> {
-        let outcomes = directory(ctx)?
-            .delete(input.active_users, input.invited_users)
-            .await
-            .map_err(catalog_error)?;
-        let results: Vec<UserDeletion> = outcomes
-            .into_iter()
-            .map(|outcome| UserDeletion {
-                email: outcome.email,
-                kind: match outcome.kind {
-                    domain::UserKind::Active => UserKind::Active,
-                    domain::UserKind::Invited => UserKind::Invited,
-                },
-                deleted: outcome.deleted,
+        audited(ctx, "deleteUsers", recorded(&input), async {
+            let outcomes = directory(ctx)?
+                .delete(input.active_users, input.invited_users)
+                .await
+                .map_err(catalog_error)?;
+            let results: Vec<UserDeletion> = outcomes
+                .into_iter()
+                .map(|outcome| UserDeletion {
+                    email: outcome.email,
+                    kind: match outcome.kind {
+                        domain::UserKind::Active => UserKind::Active,
+                        domain::UserKind::Invited => UserKind::Invited,
+                    },
+                    deleted: outcome.deleted,
+                })
+                .collect();
+            Ok(DeleteUsersPayload {
+                deleted_count: results.iter().filter(|result| result.deleted).count(),
+                results,
             })
-            .collect();
-        Ok(DeleteUsersPayload {
-            deleted_count: results.iter().filter(|result| result.deleted).count(),
-            results,
         })
+        .await
     }
 }
 
@@ -292,62 +328,84 @@ pub(crate) struct ComputerMutation;
 #[Object]
 impl ComputerMutation {
     /// Assigns computers to a user (RemotePC `computer/assign`).
+    #[graphql(guard = "RequireScope(Scope::ComputersWrite)")]
     async fn assign_computers(
         &self,
         ctx: &Context<'_>,
         input: ComputerAssignmentInput,
     ) -> Result<ComputerAssignmentPayload> {
-        assignment(ctx, input, true).await
+        audited(
+            ctx,
+            "assignComputers",
+            recorded(&input),
+            assignment(ctx, input, true),
+        )
+        .await
     }
 
     /// Unassigns computers from a user (RemotePC `computer/unassign`).
+    #[graphql(guard = "RequireScope(Scope::ComputersWrite)")]
     async fn unassign_computers(
         &self,
         ctx: &Context<'_>,
         input: ComputerAssignmentInput,
     ) -> Result<ComputerAssignmentPayload> {
-        assignment(ctx, input, false).await
+        audited(
+            ctx,
+            "unassignComputers",
+            recorded(&input),
+            assignment(ctx, input, false),
+        )
+        .await
     }
 
     /// Removes offline computers from the account, reporting each one
     /// (RemotePC `computer/remove`, in calls of at most 50).
+    #[graphql(guard = "RequireScope(Scope::ComputersWrite)")]
     async fn remove_computers(
         &self,
         ctx: &Context<'_>,
         input: RemoveComputersInput,
     ) -> Result<RemoveComputersPayload> {
-        let outcomes = fleet(ctx)?
-            .remove(input.computer_names)
-            .await
-            .map_err(catalog_error)?;
-        let results: Vec<ComputerRemoval> = outcomes
-            .into_iter()
-            .map(|outcome| ComputerRemoval {
-                removed: outcome.error.is_none(),
-                error: outcome.error.as_ref().map(ItemError::from),
-                computer_name: outcome.name,
+        audited(ctx, "removeComputers", recorded(&input), async {
+            let outcomes = fleet(ctx)?
+                .remove(input.computer_names)
+                .await
+                .map_err(catalog_error)?;
+            let results: Vec<ComputerRemoval> = outcomes
+                .into_iter()
+                .map(|outcome| ComputerRemoval {
+                    removed: outcome.error.is_none(),
+                    error: outcome.error.as_ref().map(ItemError::from),
+                    computer_name: outcome.name,
+                })
+                .collect();
+            Ok(RemoveComputersPayload {
+                removed_count: results.iter().filter(|result| result.removed).count(),
+                results,
             })
-            .collect();
-        Ok(RemoveComputersPayload {
-            removed_count: results.iter().filter(|result| result.removed).count(),
-            results,
         })
+        .await
     }
 
     /// Sets a computer's comment (RemotePC `computer/comments/add`).
+    #[graphql(guard = "RequireScope(Scope::ComputersWrite)")]
     async fn add_computer_comment(
         &self,
         ctx: &Context<'_>,
         input: AddComputerCommentInput,
     ) -> Result<AddComputerCommentPayload> {
-        fleet(ctx)?
-            .comment(&input.computer_name, &input.comment)
-            .await
-            .map_err(catalog_error)?;
-        Ok(AddComputerCommentPayload {
-            computer_name: input.computer_name.trim().to_owned(),
-            comment: input.comment,
+        audited(ctx, "addComputerComment", recorded(&input), async {
+            fleet(ctx)?
+                .comment(&input.computer_name, &input.comment)
+                .await
+                .map_err(catalog_error)?;
+            Ok(AddComputerCommentPayload {
+                computer_name: input.computer_name.trim().to_owned(),
+                comment: input.comment,
+            })
         })
+        .await
     }
 }
 
@@ -373,39 +431,52 @@ pub(crate) struct GroupMutation;
 #[Object]
 impl GroupMutation {
     /// Creates a group, optionally moving computers into it
-    /// (RemotePC `computer/group/create`).
+    /// (RemotePC `computer/group/create`). The gateway remembers it: see
+    /// `groups`.
+    #[graphql(guard = "RequireScope(Scope::GroupsWrite)")]
     async fn create_group(
         &self,
         ctx: &Context<'_>,
         input: CreateGroupInput,
     ) -> Result<GroupPayload> {
-        let computer_names = fleet(ctx)?
-            .create_group(&input.name, input.computer_names)
-            .await
-            .map_err(catalog_error)?;
-        Ok(GroupPayload {
-            group: Group {
-                name: input.name.trim().to_owned(),
-                computer_names,
-            },
+        audited(ctx, "createGroup", recorded(&input), async {
+            let team = &caller(ctx)?.team;
+            let computer_names = fleet(ctx)?
+                .create_group(&input.name, input.computer_names, team)
+                .await
+                .map_err(catalog_error)?;
+            Ok(GroupPayload {
+                group: Group {
+                    name: input.name.trim().to_owned(),
+                    computer_names,
+                    first_seen: None,
+                },
+            })
         })
+        .await
     }
 
     /// Moves computers into an existing group (RemotePC `computer/group/move`).
+    #[graphql(guard = "RequireScope(Scope::GroupsWrite)")]
     async fn move_computers_to_group(
         &self,
         ctx: &Context<'_>,
         input: MoveComputersToGroupInput,
     ) -> Result<GroupPayload> {
-        let computer_names = fleet(ctx)?
-            .move_to_group(&input.group_name, input.computer_names)
-            .await
-            .map_err(catalog_error)?;
-        Ok(GroupPayload {
-            group: Group {
-                name: input.group_name.trim().to_owned(),
-                computer_names,
-            },
+        audited(ctx, "moveComputersToGroup", recorded(&input), async {
+            let team = &caller(ctx)?.team;
+            let computer_names = fleet(ctx)?
+                .move_to_group(&input.group_name, input.computer_names, team)
+                .await
+                .map_err(catalog_error)?;
+            Ok(GroupPayload {
+                group: Group {
+                    name: input.group_name.trim().to_owned(),
+                    computer_names,
+                    first_seen: None,
+                },
+            })
         })
+        .await
     }
 }

@@ -3,12 +3,17 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, Enum, Object, Result};
-use chrono::NaiveDateTime;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::Serialize;
+use serde::ser::SerializeStruct;
 
 use super::cache_report::record;
 use super::error::catalog_error;
 use super::fleet;
+use super::guard::RequireScope;
+use crate::auth::Scope;
 use crate::catalog::{self as domain};
+use crate::store::KnownGroup;
 
 /// A user of the RemotePC account.
 pub(crate) struct User(pub(crate) Arc<domain::User>);
@@ -32,7 +37,8 @@ impl User {
 }
 
 /// Whether a computer is reachable now.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub(crate) enum DeviceStatus {
     /// Online.
     Online,
@@ -120,6 +126,61 @@ impl Device {
 pub(crate) struct Group {
     pub(crate) name: String,
     pub(crate) computer_names: Vec<String>,
+    pub(crate) first_seen: Option<(DateTime<Utc>, String)>,
+}
+
+impl From<KnownGroup> for Group {
+    fn from(group: KnownGroup) -> Self {
+        Self {
+            name: group.name,
+            computer_names: group.members,
+            first_seen: Some((group.first_seen, group.first_seen_by)),
+        }
+    }
+}
+
+impl Serialize for Group {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut group = serializer.serialize_struct("Group", 2)?;
+        group.serialize_field("name", &self.name)?;
+        group.serialize_field("computerNames", &self.computer_names)?;
+        group.end()
+    }
+}
+
+impl Serialize for User {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut user = serializer.serialize_struct("User", 3)?;
+        user.serialize_field("username", &self.0.username)?;
+        user.serialize_field("firstName", &self.0.first_name)?;
+        user.serialize_field("lastName", &self.0.last_name)?;
+        user.end()
+    }
+}
+
+/// Queries on groups.
+#[derive(Default)]
+pub(crate) struct GroupQuery;
+
+#[Object]
+impl GroupQuery {
+    /// Groups known to this gateway: the ones it created or moved computers
+    /// into (RemotePC offers no way to list groups), by name.
+    #[graphql(guard = "RequireScope(Scope::Read)")]
+    async fn groups(&self, ctx: &Context<'_>) -> Result<Vec<Group>> {
+        let groups = fleet(ctx)?.known_groups().await.map_err(catalog_error)?;
+        Ok(groups.into_iter().map(Group::from).collect())
+    }
+
+    /// One group known to this gateway; null when it knows none by that name.
+    #[graphql(guard = "RequireScope(Scope::Read)")]
+    async fn group(&self, ctx: &Context<'_>, name: String) -> Result<Option<Group>> {
+        let groups = fleet(ctx)?.known_groups().await.map_err(catalog_error)?;
+        Ok(groups
+            .into_iter()
+            .find(|group| group.name == name.trim())
+            .map(Group::from))
+    }
 }
 
 #[Object]
@@ -129,9 +190,20 @@ impl Group {
         &self.name
     }
 
-    /// Host names of the computers this gateway put in the group.
+    /// Host names of the computers this gateway put in the group (and did
+    /// not see removed or moved elsewhere since).
     async fn computer_names(&self) -> &[String] {
         &self.computer_names
+    }
+
+    /// When this gateway first created the group or moved computers into it.
+    async fn first_seen_at(&self) -> Option<DateTime<Utc>> {
+        self.first_seen.as_ref().map(|(at, _)| *at)
+    }
+
+    /// The team that did so.
+    async fn first_seen_by(&self) -> Option<&str> {
+        self.first_seen.as_ref().map(|(_, team)| team.as_str())
     }
 
     /// The computers this gateway put in the group that still exist.

@@ -9,8 +9,10 @@ use chrono::NaiveDateTime;
 use super::cache_report::record;
 use super::connection::{PageArgs, SortConnection, paginate};
 use super::error::{catalog_error, validation_error};
+use super::guard::RequireScope;
 use super::objects::{Device, DeviceStatus, User};
 use super::{directory, fleet, limits};
+use crate::auth::Scope;
 use crate::catalog::{self as domain, Listing};
 
 /// Sort direction.
@@ -151,6 +153,7 @@ impl UserQuery {
     }
 
     /// One user by username (email, any case); null when there is none.
+    #[graphql(guard = "RequireScope(Scope::Read)")]
     async fn user(&self, ctx: &Context<'_>, username: String) -> Result<Option<User>> {
         let served = directory(ctx)?.users(false).await.map_err(catalog_error)?;
         record(ctx, "users", &served);
@@ -223,6 +226,7 @@ impl DeviceQuery {
     }
 
     /// One device by its exact name; null when there is none.
+    #[graphql(guard = "RequireScope(Scope::Read)")]
     async fn device(&self, ctx: &Context<'_>, name: String) -> Result<Option<Device>> {
         let served = fleet(ctx)?.devices(false).await.map_err(catalog_error)?;
         record(ctx, "devices", &served);

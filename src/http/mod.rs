@@ -1,40 +1,54 @@
 //! The HTTP surface: router, middleware (trace, body limit, timeout), the
-//! GraphQL endpoint, liveness and readiness. Attaches the `Caller` to each request; the
-//! schema does the rest.
+//! GraphQL endpoint, liveness and readiness. Authenticates each request and
+//! attaches its `Caller`; the schema does the rest.
 
-use std::sync::Arc;
+mod graphql;
+mod health;
+mod idempotency;
+
 use std::time::Duration;
 
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
-use axum::extract::{DefaultBodyLimit, State};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde_json::json;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::auth::Caller;
+use crate::auth::Teams;
 use crate::catalog::Catalog;
 use crate::graphql::GatewaySchema;
-use crate::upstream::{BreakerState, KeyStatus};
+use crate::settings::GraphqlSettings;
+use crate::store::Store;
 
 /// What every handler shares. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     schema: GatewaySchema,
     catalog: Catalog,
-    default_account: Arc<str>,
+    teams: Teams,
+    store: Store,
+    max_batch: usize,
+    max_nesting: usize,
 }
 
 impl AppState {
-    /// Serves `schema`, acting on `default_account` for every request;
-    /// readiness reads the accounts' health from `catalog`.
-    pub fn new(schema: GatewaySchema, catalog: Catalog, default_account: &str) -> Self {
+    /// The services the handlers use, and the limits they apply before
+    /// the schema does.
+    pub fn new(
+        schema: GatewaySchema,
+        catalog: Catalog,
+        teams: Teams,
+        store: Store,
+        limits: &GraphqlSettings,
+    ) -> Self {
         Self {
             schema,
             catalog,
-            default_account: Arc::from(default_account),
+            teams,
+            store,
+            max_batch: limits.max_batch,
+            max_nesting: limits.max_document_nesting,
         }
     }
 }
@@ -42,9 +56,9 @@ impl AppState {
 /// The gateway's routes and middleware.
 pub fn router(state: AppState, body_limit: usize, request_timeout: Duration) -> Router {
     Router::new()
-        .route("/graphql", post(graphql))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .route("/graphql", post(graphql::graphql))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TimeoutLayer::with_status_code(
@@ -52,45 +66,4 @@ pub fn router(state: AppState, body_limit: usize, request_timeout: Duration) -> 
             request_timeout,
         ))
         .layer(TraceLayer::new_for_http())
-}
-
-async fn graphql(State(state): State<AppState>, request: GraphQLRequest) -> GraphQLResponse {
-    let caller = Caller::anonymous(&state.default_account);
-    state
-        .schema
-        .execute(request.into_inner().data(caller))
-        .await
-        .into()
-}
-
-async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({ "status": "ok" }))
-}
-
-/// Per account: breaker, key status, last success, egress. Always 200 while
-/// the process serves: snapshots still answer when RemotePC does not, so
-/// `status` says `degraded` rather than taking the gateway out of service.
-async fn readyz(State(state): State<AppState>) -> Json<serde_json::Value> {
-    let mut degraded = false;
-    let accounts: serde_json::Map<String, serde_json::Value> = state
-        .catalog
-        .health()
-        .map(|(account, health)| {
-            degraded |= health.breaker != BreakerState::Closed || health.key == KeyStatus::Rejected;
-            let report = json!({
-                "breaker": health.breaker.as_str(),
-                "key": health.key.as_str(),
-                "lastSuccessAgoMs": health.last_success.map(|ago| ago.as_millis() as u64),
-                "egress": {
-                    "localAddress": health.egress.local_address.map(|address| address.to_string()),
-                    "proxy": health.egress.proxy,
-                },
-            });
-            (account.to_owned(), report)
-        })
-        .collect();
-    Json(json!({
-        "status": if degraded { "degraded" } else { "ready" },
-        "accounts": accounts,
-    }))
 }

@@ -20,20 +20,27 @@ async fn demo_prints_its_url_and_serves_the_sample_data() {
         .spawn()
         .expect("binary starts");
     let mut lines = BufReader::new(demo.stdout.take().expect("stdout")).lines();
-    let url = tokio::time::timeout(Duration::from_secs(30), async {
+    let (url, token) = tokio::time::timeout(Duration::from_secs(30), async {
+        let mut url = None;
         while let Some(line) = lines.next_line().await.expect("stdout readable") {
-            if let Some(rest) = line.trim().strip_prefix("GraphQL:") {
-                return rest.split_whitespace().next().map(str::to_owned);
+            let line = line.trim();
+            if let Some(rest) = line.strip_prefix("GraphQL:") {
+                url = rest.split_whitespace().next().map(str::to_owned);
+            }
+            if line.contains("viewer (read)") {
+                let token = line.rsplit(' ').next().map(str::to_owned);
+                return url.zip(token);
             }
         }
         None
     })
     .await
     .expect("demo prints its URL in time")
-    .expect("demo prints its URL");
+    .expect("demo prints its URL and a token");
 
     let response: serde_json::Value = reqwest::Client::new()
         .post(&url)
+        .bearer_auth(&token)
         .json(&json!({ "query": "{ devices(first: 1) { totalCount } users { totalCount } }" }))
         .send()
         .await
@@ -69,8 +76,16 @@ async fn an_account_without_key_source_stops_the_start_naming_the_setting() {
 
 #[tokio::test]
 async fn environment_variables_layer_over_the_config_file() {
+    let config =
+        std::env::temp_dir().join(format!("gateway-env-layer-{}.toml", std::process::id()));
+    let team = format!(
+        "[teams.ops]\ntoken_sha256 = \"{}\"\nscopes = [\"read\"]\n",
+        remotepc_gateway::auth::hash_token("ops-token")
+    );
+    std::fs::write(&config, team).expect("temp file");
     let output = Command::new(BINARY)
-        .arg("serve")
+        .args(["serve", "--config"])
+        .arg(&config)
         .env(
             "GATEWAY__ACCOUNTS__DEFAULT__API_KEY_ENV",
             "GATEWAY_TEST_UNSET_KEY_VARIABLE",
@@ -79,6 +94,7 @@ async fn environment_variables_layer_over_the_config_file() {
         .output()
         .await
         .expect("binary runs");
+    let _ = std::fs::remove_file(&config);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

@@ -1,16 +1,51 @@
 //! `spawn_gateway()` and the helpers every test uses.
 
 use remotepc_gateway::App;
-use remotepc_gateway::settings::{AccountSettings, Settings};
+use remotepc_gateway::auth::hash_token;
+use remotepc_gateway::settings::{AccountSettings, SCOPES, Settings, TeamSettings};
 use remotepc_gateway::simulator::{Simulator, SimulatorConfig};
 use remotepc_gateway::upstream::Endpoint;
 use serde_json::{Value, json};
 
-/// A running gateway in front of its own simulator. Both stop with the test.
+/// Token of the test team `admin`, which holds every scope.
+pub(crate) const ADMIN_TOKEN: &str = "admin-test-token-0123456789";
+/// Token of the test team `reader`, which may only read.
+pub(crate) const READER_TOKEN: &str = "reader-test-token-9876543210";
+
+/// A running gateway in front of its own simulator, with its own SQLite
+/// store. Both stop with the test; the store file is removed on drop.
 pub(crate) struct TestGateway {
     pub(crate) url: String,
     pub(crate) sim: Simulator,
+    pub(crate) store_path: std::path::PathBuf,
     http: reqwest::Client,
+}
+
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.store_path.display()));
+        }
+    }
+}
+
+/// A store file no other test uses.
+pub(crate) fn temp_store_path() -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let index = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    std::env::temp_dir().join(format!("gateway-test-{}-{index}.db", std::process::id()))
+}
+
+/// A team with `scopes` whose token is `token`.
+pub(crate) fn team(token: &str, scopes: &[&str]) -> TeamSettings {
+    TeamSettings {
+        token_sha256: hash_token(token),
+        scopes: scopes.iter().map(|scope| (*scope).to_owned()).collect(),
+        account: "default".to_owned(),
+        requests_per_minute: 60_000,
+        burst: 10_000,
+        introspection: true,
+    }
 }
 
 /// A gateway over a simulator with 20 users and 50 devices.
@@ -33,6 +68,14 @@ pub(crate) async fn spawn_gateway_with(
         "default".to_owned(),
         AccountSettings::with_inline_key(&sim.base_url(), &sim.api_key()),
     );
+    settings
+        .teams
+        .insert("admin".to_owned(), team(ADMIN_TOKEN, &SCOPES));
+    settings
+        .teams
+        .insert("reader".to_owned(), team(READER_TOKEN, &["read"]));
+    let store_path = temp_store_path();
+    settings.store.url = format!("sqlite://{}?mode=rwc", store_path.display());
     tweak(&mut settings);
     let app = App::build(settings).await.expect("gateway starts");
     let url = format!("http://{}/graphql", app.addr());
@@ -40,29 +83,42 @@ pub(crate) async fn spawn_gateway_with(
     TestGateway {
         url,
         sim,
+        store_path,
         http: reqwest::Client::new(),
     }
 }
 
 impl TestGateway {
-    /// Runs an operation and returns the whole response body.
+    /// Runs an operation as the `admin` team; returns the response body.
     pub(crate) async fn gql(&self, query: &str, variables: Value) -> Value {
-        let (_, body) = self
-            .post(&json!({ "query": query, "variables": variables }).to_string())
-            .await;
+        self.gql_as(ADMIN_TOKEN, query, variables).await
+    }
+
+    /// Runs an operation with `token`; returns the response body.
+    pub(crate) async fn gql_as(&self, token: &str, query: &str, variables: Value) -> Value {
+        let body = json!({ "query": query, "variables": variables }).to_string();
+        let authorization = format!("Bearer {token}");
+        let (_, body) = self.send(&body, &[("authorization", &authorization)]).await;
         serde_json::from_str(&body).unwrap_or_else(|_| panic!("response is not JSON: {body}"))
     }
 
-    /// Posts a raw body; returns the status and body text.
+    /// Posts a raw body as `admin`; returns the status and body text.
     pub(crate) async fn post(&self, body: &str) -> (u16, String) {
-        let response = self
+        let authorization = format!("Bearer {ADMIN_TOKEN}");
+        self.send(body, &[("authorization", &authorization)]).await
+    }
+
+    /// Posts a raw body with exactly `headers`; returns status and body.
+    pub(crate) async fn send(&self, body: &str, headers: &[(&str, &str)]) -> (u16, String) {
+        let mut request = self
             .http
             .post(&self.url)
             .header("content-type", "application/json")
-            .body(body.to_owned())
-            .send()
-            .await
-            .expect("gateway answers");
+            .body(body.to_owned());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("gateway answers");
         let status = response.status().as_u16();
         (status, response.text().await.expect("body"))
     }

@@ -1,0 +1,217 @@
+//! `POST /graphql`: authenticate, take quota, parse, enforce the batch size,
+//! apply an idempotency key, execute.
+
+use async_graphql::{BatchRequest, Request};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use rand::distr::{Alphanumeric, SampleString};
+use serde_json::json;
+
+use super::AppState;
+use super::idempotency::{self, Idempotent};
+use crate::auth::Team;
+use crate::graphql::{ErrorCode, RequestId};
+
+pub(super) const REQUEST_ID: &str = "x-request-id";
+
+pub(super) async fn graphql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request_id = request_id(&headers);
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok());
+    let team = match state.teams.authenticate(authorization) {
+        Ok(team) => team,
+        Err(error) => {
+            let mut response = refusal(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::Unauthenticated,
+                &error.to_string(),
+                None,
+            );
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return with_request_id(response, &request_id);
+        }
+    };
+    if let Some(refused) = take_quota(team, 1) {
+        return with_request_id(refused, &request_id);
+    }
+    let requests = match serde_json::from_slice::<BatchRequest>(&body) {
+        Ok(BatchRequest::Single(request)) => vec![request],
+        Ok(BatchRequest::Batch(requests)) => requests,
+        Err(_) => {
+            let message = "the body is not a GraphQL request: expected JSON with a `query` (or an array of them)";
+            return with_request_id(
+                refusal(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::BadUserInput,
+                    message,
+                    None,
+                ),
+                &request_id,
+            );
+        }
+    };
+    if requests.is_empty() || requests.len() > state.max_batch {
+        let message = format!(
+            "a batch of {} operations; send 1 to {} (graphql.max_batch)",
+            requests.len(),
+            state.max_batch
+        );
+        return with_request_id(
+            refusal(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadUserInput,
+                &message,
+                None,
+            ),
+            &request_id,
+        );
+    }
+    // A batch spends one quota unit per operation, so batching cannot
+    // dodge the quota.
+    if let Some(refused) = take_quota(team, requests.len() - 1) {
+        return with_request_id(refused, &request_id);
+    }
+    let requests: Vec<Request> = requests
+        .into_iter()
+        .map(|request| {
+            let request = request
+                .data(team.caller().clone())
+                .data(RequestId(request_id.clone()));
+            if team.introspection() {
+                request
+            } else {
+                request.disable_introspection()
+            }
+        })
+        .collect();
+
+    let key = match idempotency::key(&headers) {
+        Ok(key) => key,
+        Err(message) => {
+            return with_request_id(
+                refusal(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::BadUserInput,
+                    message,
+                    None,
+                ),
+                &request_id,
+            );
+        }
+    };
+    let response = match (key, requests.len()) {
+        (Some(key), 1) => {
+            let request = requests.into_iter().next().map(BatchRequest::Single);
+            match request {
+                Some(request) => Idempotent::new(&state, team, key).run(request).await,
+                None => refusal(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::BadUserInput,
+                    "empty batch",
+                    None,
+                ),
+            }
+        }
+        (Some(_), _) => refusal(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadUserInput,
+            "Idempotency-Key applies to one operation: do not batch it",
+            None,
+        ),
+        (None, 1) => match requests.into_iter().next() {
+            Some(request) => json_response(&state.schema.execute(request).await),
+            None => refusal(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadUserInput,
+                "empty batch",
+                None,
+            ),
+        },
+        (None, _) => json_response(
+            &state
+                .schema
+                .execute_batch(BatchRequest::Batch(requests))
+                .await,
+        ),
+    };
+    with_request_id(response, &request_id)
+}
+
+/// Takes `units` from the team's quota; a refusal when it is spent.
+fn take_quota(team: &Team, units: usize) -> Option<Response> {
+    for _ in 0..units {
+        if let Err(wait) = team.take_quota() {
+            let message = format!(
+                "team `{}` is over its quota; retry in {} ms",
+                team.caller().team,
+                wait.as_millis().max(1)
+            );
+            let mut response = refusal(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::RateLimited,
+                &message,
+                Some(wait),
+            );
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            if let Ok(value) = HeaderValue::from_str(&seconds.max(1).to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            return Some(response);
+        }
+    }
+    None
+}
+
+/// The request's id: the caller's `x-request-id` when it is sane, else a
+/// new one.
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get(REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .filter(|id| {
+            (1..=128).contains(&id.len()) && id.bytes().all(|byte| byte.is_ascii_graphic())
+        })
+        .map_or_else(
+            || Alphanumeric.sample_string(&mut rand::rng(), 20),
+            str::to_owned,
+        )
+}
+
+pub(super) fn with_request_id(mut response: Response, request_id: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
+pub(super) fn json_response(body: &impl serde::Serialize) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// A GraphQL error response outside execution.
+pub(super) fn refusal(
+    status: StatusCode,
+    code: ErrorCode,
+    message: &str,
+    retry_after: Option<std::time::Duration>,
+) -> Response {
+    let mut extensions = json!({ "code": code.as_str() });
+    if let Some(wait) = retry_after {
+        extensions["retryAfterMs"] = json!(wait.as_millis().max(1) as u64);
+    }
+    let body =
+        json!({ "data": null, "errors": [{ "message": message, "extensions": extensions }] });
+    (status, json_response(&body)).into_response()
+}

@@ -1,0 +1,50 @@
+//! Liveness and readiness.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::json;
+
+use super::AppState;
+use crate::upstream::{BreakerState, KeyStatus};
+
+pub(super) async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// 503 when the store does not answer (mutations could not be audited).
+/// Otherwise 200, with per account: breaker, key status, last success,
+/// egress; `status` is `degraded` when a breaker is not closed or a key was
+/// rejected, since snapshots still answer then.
+pub(super) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+    let store_ok = state.store.ping().await.is_ok();
+    let mut degraded = false;
+    let accounts: serde_json::Map<String, serde_json::Value> = state
+        .catalog
+        .health()
+        .map(|(account, health)| {
+            degraded |= health.breaker != BreakerState::Closed || health.key == KeyStatus::Rejected;
+            let report = json!({
+                "breaker": health.breaker.as_str(),
+                "key": health.key.as_str(),
+                "lastSuccessAgoMs": health.last_success.map(|ago| ago.as_millis() as u64),
+                "egress": {
+                    "localAddress": health.egress.local_address.map(|address| address.to_string()),
+                    "proxy": health.egress.proxy,
+                },
+            });
+            (account.to_owned(), report)
+        })
+        .collect();
+    let (status, word) = match (store_ok, degraded) {
+        (false, _) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        (true, true) => (StatusCode::OK, "degraded"),
+        (true, false) => (StatusCode::OK, "ready"),
+    };
+    let body = json!({
+        "status": word,
+        "store": if store_ok { "ok" } else { "unreachable" },
+        "accounts": accounts,
+    });
+    (status, Json(body))
+}

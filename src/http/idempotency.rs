@@ -1,0 +1,180 @@
+//! `Idempotency-Key`: a mutation sent again with the same key and the same
+//! request gets the recorded response, without a second upstream call.
+
+use async_graphql::BatchRequest;
+use async_graphql::parser::types::OperationType;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+
+use super::AppState;
+use super::graphql::{json_response, refusal};
+use crate::auth::Team;
+use crate::graphql::ErrorCode;
+use crate::store::Claim;
+
+const HEADER: &str = "idempotency-key";
+
+/// The request's key, if it sent one: 1 to 255 printable ASCII characters.
+pub(super) fn key(headers: &HeaderMap) -> Result<Option<String>, &'static str> {
+    let Some(value) = headers.get(HEADER) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .filter(|key| {
+            (1..=255).contains(&key.len()) && key.bytes().all(|byte| byte.is_ascii_graphic())
+        })
+        .map(|key| Some(key.to_owned()))
+        .ok_or("Idempotency-Key must be 1 to 255 printable ASCII characters")
+}
+
+/// One keyed request of one team.
+pub(super) struct Idempotent<'a> {
+    state: &'a AppState,
+    team: &'a Team,
+    key: String,
+}
+
+impl<'a> Idempotent<'a> {
+    pub(super) fn new(state: &'a AppState, team: &'a Team, key: String) -> Self {
+        Self { state, team, key }
+    }
+
+    /// Runs `request` at most once per key; queries run as usual.
+    pub(super) async fn run(self, request: BatchRequest) -> Response {
+        let BatchRequest::Single(request) = request else {
+            return json_response(&self.state.schema.execute_batch(request).await);
+        };
+        if !is_mutation(&request, self.state.max_nesting) {
+            return json_response(&self.state.schema.execute(request).await);
+        }
+        let team = &self.team.caller().team;
+        let hash = request_hash(&request);
+        match self
+            .state
+            .store
+            .claim_idempotency(team, &self.key, &hash)
+            .await
+        {
+            Ok(Claim::Claimed) => {}
+            Ok(Claim::Replay(body)) => {
+                let mut response = (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    body,
+                )
+                    .into_response();
+                response
+                    .headers_mut()
+                    .insert("idempotent-replayed", HeaderValue::from_static("true"));
+                return response;
+            }
+            Ok(Claim::Mismatch) => {
+                return refusal(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    ErrorCode::BadUserInput,
+                    "this Idempotency-Key was already used for a different request",
+                    None,
+                );
+            }
+            Ok(Claim::InProgress) => {
+                return refusal(
+                    StatusCode::CONFLICT,
+                    ErrorCode::RateLimited,
+                    "a request with this Idempotency-Key is still running; retry later",
+                    Some(std::time::Duration::from_secs(1)),
+                );
+            }
+            Err(error) => {
+                tracing::error!(error = %error, "idempotency store failed");
+                return refusal(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ErrorCode::Internal,
+                    "internal error",
+                    None,
+                );
+            }
+        }
+        let response = self.state.schema.execute(request).await;
+        let body = match serde_json::to_string(&response) {
+            Ok(body) => body,
+            Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        };
+        let stored = if nothing_was_sent(&response) {
+            // Refused before reaching RemotePC: the caller may fix the
+            // request and send it again under the same key.
+            self.state.store.release_idempotency(team, &self.key).await
+        } else {
+            self.state
+                .store
+                .complete_idempotency(team, &self.key, &body)
+                .await
+        };
+        if let Err(error) = stored {
+            tracing::error!(error = %error, "cannot record an idempotent response");
+        }
+        (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response()
+    }
+}
+
+/// Whether the operation the request runs is a mutation. Documents that do
+/// not parse are not: execution reports their errors.
+fn is_mutation(request: &async_graphql::Request, max_nesting: usize) -> bool {
+    if crate::graphql::nesting_exceeds(&request.query, max_nesting) {
+        return false;
+    }
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
+    let wanted = request.operation_name.as_deref();
+    document
+        .operations
+        .iter()
+        .find(|(name, _)| wanted.is_none() || name.map(|name| name.as_str()) == wanted)
+        .is_some_and(|(_, operation)| operation.node.ty == OperationType::Mutation)
+}
+
+fn request_hash(request: &async_graphql::Request) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(request.query.as_bytes());
+    hasher.update([0]);
+    hasher.update(
+        request
+            .operation_name
+            .as_deref()
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    hasher.update([0]);
+    hasher.update(serde_json::to_vec(&request.variables).unwrap_or_default());
+    hasher
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// True when every error says the request was refused before RemotePC was
+/// called and no field succeeded.
+fn nothing_was_sent(response: &async_graphql::Response) -> bool {
+    let refused_locally = |code: &str| {
+        matches!(
+            code,
+            "BAD_USER_INPUT" | "FORBIDDEN" | "RATE_LIMITED" | "UNAUTHENTICATED"
+        )
+    };
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|error| {
+            error
+                .extensions
+                .as_ref()
+                .and_then(|extensions| extensions.get("code"))
+                .is_some_and(|code| matches!(code, async_graphql::Value::String(code) if refused_locally(code)))
+        })
+}

@@ -1,0 +1,190 @@
+//! The audit log: one record per mutation, written before its response.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Store, StoreError, failed};
+
+/// What one mutation did, for whom.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    /// Unique id.
+    pub id: String,
+    /// When the mutation finished.
+    pub at: DateTime<Utc>,
+    /// The calling team.
+    pub team: String,
+    /// The RemotePC account it acted on.
+    pub account: String,
+    /// The HTTP request's id (`x-request-id`).
+    pub request_id: String,
+    /// The mutation's name, e.g. `inviteUsers`.
+    pub operation: String,
+    /// Its input, with passwords redacted.
+    pub input: Value,
+    /// `OK`, or the error code it failed with.
+    pub outcome: String,
+    /// The payload (per-item results) or the error.
+    pub result: Value,
+}
+
+/// Which records to list; all conditions given must hold.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Only this account's.
+    pub account: Option<String>,
+    /// Only this team's.
+    pub team: Option<String>,
+    /// Only this operation's.
+    pub operation: Option<String>,
+    /// Only at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only before this time.
+    pub until: Option<DateTime<Utc>>,
+}
+
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+impl AuditFilter {
+    /// `WHERE …` with `$n` placeholders numbered from 1, and its values.
+    fn clause(&self) -> (String, Vec<Bind>) {
+        let mut conditions = Vec::new();
+        let mut binds = Vec::new();
+        let mut add = |condition: &str, bind: Bind| {
+            binds.push(bind);
+            conditions.push(condition.replace('?', &format!("${}", binds.len())));
+        };
+        if let Some(account) = &self.account {
+            add("account = ?", Bind::Text(account.clone()));
+        }
+        if let Some(team) = &self.team {
+            add("team = ?", Bind::Text(team.clone()));
+        }
+        if let Some(operation) = &self.operation {
+            add("operation = ?", Bind::Text(operation.clone()));
+        }
+        if let Some(since) = self.since {
+            add("at_ms >= ?", Bind::Int(since.timestamp_millis()));
+        }
+        if let Some(until) = self.until {
+            add("at_ms < ?", Bind::Int(until.timestamp_millis()));
+        }
+        let clause = if conditions.is_empty() {
+            "1 = 1".to_owned()
+        } else {
+            conditions.join(" AND ")
+        };
+        (clause, binds)
+    }
+}
+
+fn bind_all<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    binds: Vec<Bind>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for bind in binds {
+        query = match bind {
+            Bind::Text(text) => query.bind(text),
+            Bind::Int(number) => query.bind(number),
+        };
+    }
+    query
+}
+
+impl Store {
+    /// Writes `record`; returns once it is committed.
+    pub async fn record_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_log (id, at_ms, team, account, request_id, operation, input, outcome, result)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&record.id)
+        .bind(record.at.timestamp_millis())
+        .bind(&record.team)
+        .bind(&record.account)
+        .bind(&record.request_id)
+        .bind(&record.operation)
+        .bind(record.input.to_string())
+        .bind(&record.outcome)
+        .bind(record.result.to_string())
+        .execute(&self.pool)
+        .await
+        .map(drop)
+        .map_err(failed("writing an audit record"))
+    }
+
+    /// Records matching `filter`, newest first, strictly older than
+    /// `before` (a record's time and id), at most `limit`.
+    pub async fn audit_records(
+        &self,
+        filter: &AuditFilter,
+        before: Option<(DateTime<Utc>, String)>,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let (mut clause, mut binds) = filter.clause();
+        if let Some((at, id)) = before {
+            let at_ms = at.timestamp_millis();
+            clause.push_str(&format!(
+                " AND (at_ms < ${0} OR (at_ms = ${0} AND id < ${1}))",
+                binds.len() + 1,
+                binds.len() + 2
+            ));
+            binds.push(Bind::Int(at_ms));
+            binds.push(Bind::Text(id));
+        }
+        let sql = format!(
+            "SELECT id, at_ms, team, account, request_id, operation, input, outcome, result
+             FROM audit_log WHERE {clause} ORDER BY at_ms DESC, id DESC LIMIT {limit}"
+        );
+        let rows = bind_all(sqlx::query(&sql), binds)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(failed("reading the audit log"))?;
+        rows.iter().map(record_from_row).collect()
+    }
+
+    /// How many records match `filter`.
+    pub async fn count_audit(&self, filter: &AuditFilter) -> Result<u64, StoreError> {
+        let (clause, binds) = filter.clause();
+        let sql = format!("SELECT COUNT(*) FROM audit_log WHERE {clause}");
+        let row = bind_all(sqlx::query(&sql), binds)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(failed("counting audit records"))?;
+        let count: i64 = row.try_get(0).map_err(failed("counting audit records"))?;
+        Ok(count.max(0) as u64)
+    }
+}
+
+fn record_from_row(row: &AnyRow) -> Result<AuditRecord, StoreError> {
+    let read = failed("reading the audit log");
+    let text = |column: &str| row.try_get::<String, _>(column);
+    let json = |column: &str| -> Result<Value, StoreError> {
+        let raw = row
+            .try_get::<String, _>(column)
+            .map_err(failed("reading the audit log"))?;
+        serde_json::from_str(&raw).map_err(|_| StoreError::Corrupt {
+            what: "audit record",
+        })
+    };
+    let at_ms: i64 = row
+        .try_get("at_ms")
+        .map_err(failed("reading the audit log"))?;
+    Ok(AuditRecord {
+        id: text("id").map_err(failed("reading the audit log"))?,
+        at: DateTime::from_timestamp_millis(at_ms)
+            .ok_or(StoreError::Corrupt { what: "audit time" })?,
+        team: text("team").map_err(failed("reading the audit log"))?,
+        account: text("account").map_err(failed("reading the audit log"))?,
+        request_id: text("request_id").map_err(failed("reading the audit log"))?,
+        operation: text("operation").map_err(failed("reading the audit log"))?,
+        input: json("input")?,
+        outcome: text("outcome").map_err(read)?,
+        result: json("result")?,
+    })
+}

@@ -1,0 +1,76 @@
+//! The schema, in numbered steps applied once each, in order.
+
+use sqlx::AnyPool;
+
+use super::{StoreError, failed};
+
+/// Each step's statements. Append new steps; never edit an applied one.
+const STEPS: &[&[&str]] = &[&[
+    "CREATE TABLE IF NOT EXISTS audit_log (
+        id TEXT PRIMARY KEY,
+        at_ms BIGINT NOT NULL,
+        team TEXT NOT NULL,
+        account TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        operation TEXT NOT NULL,
+        input TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        result TEXT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS audit_log_by_time ON audit_log (at_ms, id)",
+    "CREATE TABLE IF NOT EXISTS idempotency_keys (
+        team TEXT NOT NULL,
+        idem_key TEXT NOT NULL,
+        request_hash TEXT NOT NULL,
+        response TEXT,
+        created_ms BIGINT NOT NULL,
+        expires_ms BIGINT NOT NULL,
+        PRIMARY KEY (team, idem_key)
+    )",
+    "CREATE TABLE IF NOT EXISTS known_groups (
+        account TEXT NOT NULL,
+        name TEXT NOT NULL,
+        created_ms BIGINT NOT NULL,
+        created_by TEXT NOT NULL,
+        PRIMARY KEY (account, name)
+    )",
+    "CREATE TABLE IF NOT EXISTS group_members (
+        account TEXT NOT NULL,
+        device TEXT NOT NULL,
+        group_name TEXT NOT NULL,
+        moved_ms BIGINT NOT NULL,
+        PRIMARY KEY (account, device)
+    )",
+]];
+
+pub(super) async fn run(pool: &AnyPool) -> Result<(), StoreError> {
+    sqlx::query("CREATE TABLE IF NOT EXISTS gateway_schema (version BIGINT NOT NULL)")
+        .execute(pool)
+        .await
+        .map_err(failed("creating the schema table"))?;
+    let applied: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM gateway_schema")
+        .fetch_one(pool)
+        .await
+        .map_err(failed("reading the schema version"))?;
+    let applied = applied.unwrap_or(0);
+    for (index, statements) in STEPS.iter().enumerate() {
+        let version = index as i64 + 1;
+        if version <= applied {
+            continue;
+        }
+        let mut transaction = pool.begin().await.map_err(failed("migrating"))?;
+        for statement in *statements {
+            sqlx::query(statement)
+                .execute(&mut *transaction)
+                .await
+                .map_err(failed("migrating"))?;
+        }
+        sqlx::query("INSERT INTO gateway_schema (version) VALUES ($1)")
+            .bind(version)
+            .execute(&mut *transaction)
+            .await
+            .map_err(failed("migrating"))?;
+        transaction.commit().await.map_err(failed("migrating"))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,101 @@
+//! Durable state: the audit log, idempotency keys and the groups this
+//! gateway created. One code path for SQLite (embedded default, WAL) and
+//! PostgreSQL (replicas sharing state), through sqlx's `Any` driver; the SQL
+//! is kept to what both accept. Knows nothing of GraphQL or HTTP.
+
+mod audit;
+mod groups;
+mod idempotency;
+mod migrations;
+
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
+
+pub use audit::{AuditFilter, AuditRecord};
+pub use groups::KnownGroup;
+pub use idempotency::Claim;
+
+use crate::settings::StoreSettings;
+
+/// Why the store failed. Never contains the database password.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached or refused a statement.
+    #[error("store: {operation} failed")]
+    Database {
+        /// What was being done.
+        operation: &'static str,
+        /// The cause.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A stored value could not be read back.
+    #[error("store: a stored {what} is unreadable")]
+    Corrupt {
+        /// Which kind of value.
+        what: &'static str,
+    },
+}
+
+fn failed(operation: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |source| StoreError::Database { operation, source }
+}
+
+/// The database, migrated and ready. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    idempotency_ttl: Duration,
+}
+
+impl Store {
+    /// Connects to `store.url` (creating a SQLite file if needed) and
+    /// brings its schema up to date.
+    pub async fn open(settings: &StoreSettings) -> Result<Self, StoreError> {
+        install_default_drivers();
+        let sqlite = settings.url.starts_with("sqlite:");
+        let pool = AnyPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(move |connection, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        // WAL lets reads run beside the writer; FULL makes a
+                        // commit durable before the response is sent.
+                        connection.execute("PRAGMA journal_mode = WAL").await?;
+                        connection.execute("PRAGMA synchronous = FULL").await?;
+                        connection.execute("PRAGMA busy_timeout = 5000").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&settings.url)
+            .await
+            .map_err(failed("connecting"))?;
+        migrations::run(&pool).await?;
+        Ok(Self {
+            pool,
+            idempotency_ttl: settings.idempotency_ttl,
+        })
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(failed("ping"))
+    }
+
+    /// Waits for writes in flight and closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
