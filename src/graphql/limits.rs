@@ -1,36 +1,47 @@
-//! Refuses documents that would hurt the process before the parser sees them,
-//! and gives parse and validation errors a `BAD_USER_INPUT` code.
+//! Refuses documents that would hurt the process before the expensive step
+//! sees them, and gives parse and validation errors a `BAD_USER_INPUT` code.
 //!
-//! async-graphql's parser recurses once per nesting level and overflows the
-//! stack (aborting the whole process) on ~1,500 levels of `[[[…]]]`; counting
-//! brackets on the raw text is linear and cannot recurse.
+//! Before parsing, on the raw text: nesting depth and token count. Past
+//! ~300 levels of `{a:{a:…}}` the process overflows its stack after the
+//! parser, so brackets are counted by a loop that cannot recurse.
+//!
+//! After parsing, before validation: fields once fragments are expanded
+//! (validation cost doubles with each fragment that spreads the next one
+//! twice; the expanded count is computed with memoization, so it does not),
+//! aliases, and root fields.
 
 use std::sync::Arc;
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
 };
-use async_graphql::parser::types::ExecutableDocument;
+use std::collections::HashMap;
+
+use async_graphql::parser::types::{
+    ExecutableDocument, FragmentDefinition, Selection, SelectionSet,
+};
+use async_graphql::{Name, Positioned};
 use async_graphql::{ServerError, ServerResult, ValidationResult, Variables};
 
 use super::error::ErrorCode;
 
-/// The extension factory; one `max_nesting` for every request.
+/// The limits every document is held to.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct DocumentGuard {
     pub(crate) max_nesting: usize,
+    pub(crate) max_tokens: usize,
+    pub(crate) max_fields: usize,
+    pub(crate) max_aliases: usize,
+    pub(crate) max_root_fields: usize,
 }
 
 impl ExtensionFactory for DocumentGuard {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(DocumentGuardExtension {
-            max_nesting: self.max_nesting,
-        })
+        Arc::new(DocumentGuardExtension(*self))
     }
 }
 
-struct DocumentGuardExtension {
-    max_nesting: usize,
-}
+struct DocumentGuardExtension(DocumentGuard);
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for DocumentGuardExtension {
@@ -41,14 +52,54 @@ impl Extension for DocumentGuardExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        if nesting_exceeds(query, self.max_nesting) {
-            return Err(bad_input(ServerError::new(
-                format!(
-                    "document is nested more than {} levels deep (graphql.max_document_nesting)",
-                    self.max_nesting
-                ),
+        let limits = &self.0;
+        let refuse = |message: String| Err(bad_input(ServerError::new(message, None)));
+        if nesting_exceeds(query, limits.max_nesting) {
+            return refuse(format!(
+                "document is nested more than {} levels deep (graphql.max_document_nesting)",
+                limits.max_nesting
+            ));
+        }
+        if token_count(query) > limits.max_tokens {
+            return refuse(format!(
+                "document has more than {} tokens (graphql.max_tokens)",
+                limits.max_tokens
+            ));
+        }
+        // Parsed here first: async-graphql's own parse step checks recursion
+        // depth by expanding every fragment spread unmemoized, which is
+        // exponential in the very documents the shape check refuses.
+        let document =
+            async_graphql::parser::parse_query(query).map_err(|error| bad_input(error.into()))?;
+        let shape = Shape::of(&document);
+        if shape.introspects && ctx.data_opt::<IntrospectionDenied>().is_some() {
+            let mut error = ServerError::new(
+                "this team may not query the schema (introspection is off)",
                 None,
-            )));
+            );
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", ErrorCode::Forbidden.as_str());
+            return Err(error);
+        }
+        if shape.fields > limits.max_fields as u64 {
+            return refuse(format!(
+                "operation selects more than {} fields once fragments are expanded (graphql.max_fields)",
+                limits.max_fields
+            ));
+        }
+        if shape.aliases > limits.max_aliases {
+            return refuse(format!(
+                "document has {} aliases; at most {} (graphql.max_aliases)",
+                shape.aliases, limits.max_aliases
+            ));
+        }
+        if shape.root_fields > limits.max_root_fields as u64 {
+            return refuse(format!(
+                "operation has more than {} root fields (graphql.max_root_fields)",
+                limits.max_root_fields
+            ));
         }
         next.run(ctx, query, variables).await.map_err(bad_input)
     }
@@ -114,9 +165,245 @@ pub fn nesting_exceeds(document: &str, max: usize) -> bool {
     false
 }
 
+/// GraphQL tokens in `document`, roughly as the lexer counts them: names
+/// and numbers, punctuators, strings; not white space, commas, comments.
+fn token_count(document: &str) -> usize {
+    let bytes = document.as_bytes();
+    let (mut tokens, mut index) = (0, 0);
+    while index < bytes.len() {
+        let byte = bytes[index];
+        if byte.is_ascii_whitespace() || byte == b',' {
+            index += 1;
+        } else if byte == b'#' {
+            while index < bytes.len() && bytes[index] != b'\n' {
+                index += 1;
+            }
+        } else if byte == b'"' {
+            tokens += 1;
+            let block = bytes[index..].starts_with(b"\"\"\"");
+            index += if block { 3 } else { 1 };
+            while index < bytes.len() {
+                if block && bytes[index..].starts_with(b"\"\"\"") {
+                    index += 3;
+                    break;
+                }
+                if !block && (bytes[index] == b'"' || bytes[index] == b'\n') {
+                    index += 1;
+                    break;
+                }
+                index += if bytes[index] == b'\\' { 2 } else { 1 };
+            }
+        } else if byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-' || byte == b'.' {
+            tokens += 1;
+            while index < bytes.len()
+                && (bytes[index].is_ascii_alphanumeric()
+                    || matches!(bytes[index], b'_' | b'-' | b'.' | b'+'))
+            {
+                index += 1;
+            }
+        } else {
+            tokens += 1;
+            index += 1;
+        }
+    }
+    tokens
+}
+
+/// How big a parsed document is.
+#[derive(Debug, Default, PartialEq)]
+struct Shape {
+    /// Fields of the largest operation, fragments expanded (saturating).
+    fields: u64,
+    /// Aliased fields anywhere in the document.
+    aliases: usize,
+    /// Root fields of the largest operation, fragments expanded.
+    root_fields: u64,
+    /// Whether any field is `__schema` or `__type`.
+    introspects: bool,
+}
+
+/// Request data marking a team that may not query the schema.
+pub struct IntrospectionDenied;
+
+/// Fragment spreads followed in a row before a document counts as
+/// unbounded: real queries nest a handful.
+const MAX_FRAGMENT_CHAIN: usize = 64;
+
+impl Shape {
+    fn of(document: &ExecutableDocument) -> Self {
+        let mut counter = Counter {
+            fragments: &document.fragments,
+            fields: HashMap::new(),
+            roots: HashMap::new(),
+            chain: Vec::new(),
+        };
+        let mut shape = Shape::default();
+        for (_, operation) in document.operations.iter() {
+            let set = &operation.node.selection_set.node;
+            shape.fields = shape.fields.max(counter.fields_in(set));
+            shape.root_fields = shape.root_fields.max(counter.roots_in(set));
+            shape.aliases += aliases_in(set);
+        }
+        for fragment in document.fragments.values() {
+            shape.aliases += aliases_in(&fragment.node.selection_set.node);
+        }
+        let sets = document
+            .operations
+            .iter()
+            .map(|(_, operation)| &operation.node.selection_set.node)
+            .chain(
+                document
+                    .fragments
+                    .values()
+                    .map(|fragment| &fragment.node.selection_set.node),
+            );
+        shape.introspects = sets.into_iter().any(introspects);
+        shape
+    }
+}
+
+/// Counts fields with each fragment's count memoized, so a fragment spread
+/// twice by each of N fragments costs N steps, not 2^N.
+struct Counter<'d> {
+    fragments: &'d HashMap<Name, Positioned<FragmentDefinition>>,
+    fields: HashMap<&'d str, u64>,
+    roots: HashMap<&'d str, u64>,
+    chain: Vec<&'d str>,
+}
+
+impl<'d> Counter<'d> {
+    fn fields_in(&mut self, set: &'d SelectionSet) -> u64 {
+        set.items.iter().fold(0u64, |total, item| {
+            let cost = match &item.node {
+                Selection::Field(field) => {
+                    1u64.saturating_add(self.fields_in(&field.node.selection_set.node))
+                }
+                Selection::InlineFragment(inline) => {
+                    self.fields_in(&inline.node.selection_set.node)
+                }
+                Selection::FragmentSpread(spread) => {
+                    self.fragment(spread.node.fragment_name.node.as_str(), false)
+                }
+            };
+            total.saturating_add(cost)
+        })
+    }
+
+    fn roots_in(&mut self, set: &'d SelectionSet) -> u64 {
+        set.items.iter().fold(0u64, |total, item| {
+            let cost = match &item.node {
+                Selection::Field(_) => 1,
+                Selection::InlineFragment(inline) => self.roots_in(&inline.node.selection_set.node),
+                Selection::FragmentSpread(spread) => {
+                    self.fragment(spread.node.fragment_name.node.as_str(), true)
+                }
+            };
+            total.saturating_add(cost)
+        })
+    }
+
+    /// A fragment's count; cycles and overlong chains count as unbounded
+    /// (validation reports cycles; this only must not loop or recurse deep).
+    fn fragment(&mut self, name: &'d str, roots_only: bool) -> u64 {
+        let memo = if roots_only {
+            &self.roots
+        } else {
+            &self.fields
+        };
+        if let Some(count) = memo.get(name) {
+            return *count;
+        }
+        if self.chain.contains(&name) || self.chain.len() >= MAX_FRAGMENT_CHAIN {
+            return u64::MAX;
+        }
+        let Some((key, fragment)) = self.fragments.get_key_value(name) else {
+            return 0;
+        };
+        self.chain.push(key.as_str());
+        let set = &fragment.node.selection_set.node;
+        let count = if roots_only {
+            self.roots_in(set)
+        } else {
+            self.fields_in(set)
+        };
+        self.chain.pop();
+        let memo = if roots_only {
+            &mut self.roots
+        } else {
+            &mut self.fields
+        };
+        memo.insert(key.as_str(), count);
+        count
+    }
+}
+
+fn introspects(set: &SelectionSet) -> bool {
+    set.items.iter().any(|item| match &item.node {
+        Selection::Field(field) => {
+            matches!(field.node.name.node.as_str(), "__schema" | "__type")
+                || introspects(&field.node.selection_set.node)
+        }
+        Selection::InlineFragment(inline) => introspects(&inline.node.selection_set.node),
+        Selection::FragmentSpread(_) => false,
+    })
+}
+
+fn aliases_in(set: &SelectionSet) -> usize {
+    set.items
+        .iter()
+        .map(|item| match &item.node {
+            Selection::Field(field) => {
+                usize::from(field.node.alias.is_some()) + aliases_in(&field.node.selection_set.node)
+            }
+            Selection::InlineFragment(inline) => aliases_in(&inline.node.selection_set.node),
+            Selection::FragmentSpread(_) => 0,
+        })
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::nesting_exceeds;
+    use super::{Shape, nesting_exceeds, token_count};
+
+    fn shape(document: &str) -> Shape {
+        Shape::of(&async_graphql::parser::parse_query(document).expect("parses"))
+    }
+
+    #[test]
+    fn tokens_are_counted_like_the_lexer() {
+        assert_eq!(token_count("{ a(x: 1.5e3, y: \"s t\") { b } } # c d e"), 14);
+        assert_eq!(token_count("query Q($v: [Int!]!) { f }"), 15);
+    }
+
+    #[test]
+    fn doubling_fragments_are_counted_without_expanding_them() {
+        let mut document = String::from("{ ...F0 }");
+        for level in 0..40 {
+            document.push_str(&format!(
+                " fragment F{level} on Query {{ ...F{} ...F{} }}",
+                level + 1,
+                level + 1
+            ));
+        }
+        document.push_str(" fragment F40 on Query { __typename }");
+        assert_eq!(shape(&document).fields, 1u64 << 40);
+    }
+
+    #[test]
+    fn aliases_and_root_fields() {
+        let counted = shape("{ a: x b: y ...R } fragment R on Query { c: z w }");
+        assert_eq!(counted.aliases, 3);
+        assert_eq!(counted.root_fields, 4);
+        assert_eq!(counted.fields, 4);
+    }
+
+    #[test]
+    fn fragment_cycles_do_not_loop() {
+        assert_eq!(
+            shape("{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }").fields,
+            u64::MAX
+        );
+    }
 
     #[test]
     fn counts_brackets_of_every_kind() {

@@ -15,7 +15,7 @@ mod query;
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
 
 pub use error::ErrorCode;
-pub use limits::nesting_exceeds;
+pub use limits::{IntrospectionDenied, nesting_exceeds};
 
 /// The id of the HTTP request an operation came in, for audit records.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +55,10 @@ pub fn build_schema(catalog: Catalog, store: Store, limits: &GraphqlSettings) ->
     )
     .extension(limits::DocumentGuard {
         max_nesting: limits.max_document_nesting,
+        max_tokens: limits.max_tokens,
+        max_fields: limits.max_fields,
+        max_aliases: limits.max_aliases,
+        max_root_fields: limits.max_root_fields,
     })
     .extension(cache_report::CacheReporting)
     .limit_depth(limits.max_depth)

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::AppState;
 use super::idempotency::{self, Idempotent};
 use crate::auth::Team;
-use crate::graphql::{ErrorCode, RequestId};
+use crate::graphql::{ErrorCode, IntrospectionDenied, RequestId};
 
 pub(super) const REQUEST_ID: &str = "x-request-id";
 
@@ -89,7 +89,7 @@ pub(super) async fn graphql(
             if team.introspection() {
                 request
             } else {
-                request.disable_introspection()
+                request.data(IntrospectionDenied).disable_introspection()
             }
         })
         .collect();

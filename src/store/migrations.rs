@@ -43,13 +43,24 @@ const STEPS: &[&[&str]] = &[&[
     )",
 ]];
 
-pub(super) async fn run(pool: &AnyPool) -> Result<(), StoreError> {
+/// Applies the steps not yet applied, all in one transaction. On
+/// PostgreSQL an advisory lock makes replicas starting together take turns
+/// (concurrent `CREATE TABLE IF NOT EXISTS` can fail there); SQLite
+/// serializes writers by itself.
+pub(super) async fn run(pool: &AnyPool, postgres: bool) -> Result<(), StoreError> {
+    let mut transaction = pool.begin().await.map_err(failed("migrating"))?;
+    if postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock(7305114)")
+            .execute(&mut *transaction)
+            .await
+            .map_err(failed("locking for migration"))?;
+    }
     sqlx::query("CREATE TABLE IF NOT EXISTS gateway_schema (version BIGINT NOT NULL)")
-        .execute(pool)
+        .execute(&mut *transaction)
         .await
         .map_err(failed("creating the schema table"))?;
     let applied: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM gateway_schema")
-        .fetch_one(pool)
+        .fetch_one(&mut *transaction)
         .await
         .map_err(failed("reading the schema version"))?;
     let applied = applied.unwrap_or(0);
@@ -58,7 +69,6 @@ pub(super) async fn run(pool: &AnyPool) -> Result<(), StoreError> {
         if version <= applied {
             continue;
         }
-        let mut transaction = pool.begin().await.map_err(failed("migrating"))?;
         for statement in *statements {
             sqlx::query(statement)
                 .execute(&mut *transaction)
@@ -70,7 +80,6 @@ pub(super) async fn run(pool: &AnyPool) -> Result<(), StoreError> {
             .execute(&mut *transaction)
             .await
             .map_err(failed("migrating"))?;
-        transaction.commit().await.map_err(failed("migrating"))?;
     }
-    Ok(())
+    transaction.commit().await.map_err(failed("migrating"))
 }

@@ -74,7 +74,7 @@ impl Store {
             .connect(&settings.url)
             .await
             .map_err(failed("connecting"))?;
-        migrations::run(&pool).await?;
+        migrations::run(&pool, settings.url.starts_with("postgres")).await?;
         Ok(Self {
             pool,
             idempotency_ttl: settings.idempotency_ttl,

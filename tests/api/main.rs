@@ -4,11 +4,14 @@
 mod cache;
 mod cli;
 mod computers;
+mod durability;
 mod groups;
 mod helpers;
 mod limits;
 mod protection;
 mod queries;
 mod schema;
+mod store;
+mod teams;
 mod upstream_faults;
 mod users;

@@ -1,0 +1,112 @@
+//! An audit record survives the gateway being killed with SIGKILL right
+//! after it answered: it was committed before the response was sent.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use remotepc_gateway::settings::StoreSettings;
+use remotepc_gateway::simulator::{Simulator, SimulatorConfig};
+use remotepc_gateway::store::{AuditFilter, Store};
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+use crate::helpers::temp_store_path;
+
+#[tokio::test]
+async fn the_audit_record_survives_sigkill_right_after_the_response() {
+    let sim = Simulator::start(SimulatorConfig::default())
+        .await
+        .expect("simulator");
+    let store_path = temp_store_path();
+    let store_url = format!("sqlite://{}?mode=rwc", store_path.display());
+    let config =
+        std::env::temp_dir().join(format!("gateway-durability-{}.toml", std::process::id()));
+    let token = "durability-token-000000000";
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[log]\nformat = \"json\"\nfilter = \"info\"\n\
+             [store]\nurl = \"{store_url}\"\n\
+             [accounts.default]\nbase_url = \"{}\"\napi_key_env = \"DURABILITY_TEST_KEY\"\n\
+             [teams.ops]\ntoken_sha256 = \"{}\"\nscopes = [\"read\", \"computers:write\"]\n",
+            sim.base_url(),
+            remotepc_gateway::auth::hash_token(token)
+        ),
+    )
+    .expect("config");
+    let mut gateway = Command::new(env!("CARGO_BIN_EXE_remotepc-gateway"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("DURABILITY_TEST_KEY", sim.api_key())
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("gateway starts");
+    let mut lines = BufReader::new(gateway.stdout.take().expect("stdout")).lines();
+    let addr = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.expect("stdout") {
+            if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line)
+                && event["message"] == "listening"
+            {
+                return event["addr"].as_str().map(str::to_owned);
+            }
+        }
+        None
+    })
+    .await
+    .expect("listening in time")
+    .expect("logs its address");
+
+    let name = sim
+        .state(|state| {
+            state
+                .devices()
+                .next()
+                .map(|device| device.host_name.clone())
+        })
+        .expect("device");
+    let response: serde_json::Value = reqwest::Client::new()
+        .post(format!("http://{addr}/graphql"))
+        .bearer_auth(token)
+        .header("x-request-id", "killed-right-after")
+        .json(&json!({
+            "query": "mutation($n: String!) { addComputerComment(input: { computerName: $n, comment: \"Audited before answering\" }) { comment } }",
+            "variables": { "n": name },
+        }))
+        .send()
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("JSON");
+    gateway.start_kill().expect("SIGKILL");
+    assert_eq!(
+        response["data"]["addComputerComment"]["comment"],
+        "Audited before answering"
+    );
+    gateway.wait().await.expect("reaped");
+
+    let store = Store::open(&StoreSettings {
+        url: store_url,
+        ..StoreSettings::default()
+    })
+    .await
+    .expect("store reopens");
+    let records = store
+        .audit_records(&AuditFilter::default(), None, 10)
+        .await
+        .expect("read");
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].request_id, "killed-right-after");
+    assert_eq!(records[0].operation, "addComputerComment");
+    assert_eq!(records[0].team, "ops");
+    assert_eq!(records[0].outcome, "OK");
+    store.close().await;
+    let _ = std::fs::remove_file(&config);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", store_path.display()));
+    }
+}
