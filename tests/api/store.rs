@@ -14,6 +14,10 @@ use crate::helpers::temp_store_path;
 /// Every backend to test, with a tag unique to this run so rows of other
 /// runs sharing a PostgreSQL database never match.
 async fn backends() -> Vec<(String, Store)> {
+    backends_keeping_keys(Duration::from_secs(60)).await
+}
+
+async fn backends_keeping_keys(idempotency_ttl: Duration) -> Vec<(String, Store)> {
     let mut urls = vec![format!("sqlite://{}?mode=rwc", temp_store_path().display())];
     if let Ok(url) = std::env::var("GATEWAY_TEST_POSTGRES_URL") {
         urls.push(url);
@@ -23,7 +27,7 @@ async fn backends() -> Vec<(String, Store)> {
         let settings = StoreSettings {
             url: url.clone(),
             max_connections: 4,
-            idempotency_ttl: Duration::from_secs(60),
+            idempotency_ttl,
         };
         let store = Store::open(&settings).await.unwrap_or_else(|error| {
             panic!(
@@ -172,6 +176,25 @@ async fn idempotency_keys_claim_replay_refuse_and_release() {
                 .await
                 .expect("claim"),
             Claim::Claimed
+        );
+    }
+}
+
+#[tokio::test]
+async fn idempotency_keys_expire_after_their_ttl() {
+    for (tag, store) in backends_keeping_keys(Duration::from_millis(20)).await {
+        let team = format!("team-{tag}");
+        assert_eq!(store.claim_idempotency(&team, "k", "hash-a").await.expect("claim"), Claim::Claimed);
+        store.complete_idempotency(&team, "k", "{}").await.expect("complete");
+        assert_eq!(
+            store.claim_idempotency(&team, "k", "hash-b").await.expect("claim"),
+            Claim::Mismatch
+        );
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        assert_eq!(
+            store.claim_idempotency(&team, "k", "hash-b").await.expect("claim"),
+            Claim::Claimed,
+            "an expired key is free again"
         );
     }
 }
