@@ -184,15 +184,30 @@ async fn idempotency_keys_claim_replay_refuse_and_release() {
 async fn idempotency_keys_expire_after_their_ttl() {
     for (tag, store) in backends_keeping_keys(Duration::from_millis(20)).await {
         let team = format!("team-{tag}");
-        assert_eq!(store.claim_idempotency(&team, "k", "hash-a").await.expect("claim"), Claim::Claimed);
-        store.complete_idempotency(&team, "k", "{}").await.expect("complete");
         assert_eq!(
-            store.claim_idempotency(&team, "k", "hash-b").await.expect("claim"),
+            store
+                .claim_idempotency(&team, "k", "hash-a")
+                .await
+                .expect("claim"),
+            Claim::Claimed
+        );
+        store
+            .complete_idempotency(&team, "k", "{}")
+            .await
+            .expect("complete");
+        assert_eq!(
+            store
+                .claim_idempotency(&team, "k", "hash-b")
+                .await
+                .expect("claim"),
             Claim::Mismatch
         );
         tokio::time::sleep(Duration::from_millis(40)).await;
         assert_eq!(
-            store.claim_idempotency(&team, "k", "hash-b").await.expect("claim"),
+            store
+                .claim_idempotency(&team, "k", "hash-b")
+                .await
+                .expect("claim"),
             Claim::Claimed,
             "an expired key is free again"
         );
