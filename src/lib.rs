@@ -29,6 +29,7 @@ pub mod telemetry;
 pub mod upstream;
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use auth::Teams;
 use catalog::Catalog;
@@ -64,6 +65,9 @@ pub struct App {
     listener: tokio::net::TcpListener,
     router: axum::Router,
     addr: SocketAddr,
+    store: Store,
+    key_watcher: Option<tokio::task::JoinHandle<()>>,
+    shutdown_grace: Duration,
 }
 
 impl App {
@@ -72,13 +76,11 @@ impl App {
         settings.validate()?;
         let store = Store::open(&settings.store).await?;
         let catalog = Catalog::new(&settings, store.clone())?;
-        if settings
+        let key_watcher = settings
             .accounts
             .values()
             .any(|account| account.api_key_file.is_some())
-        {
-            catalog.watch_keys(settings.upstream.key_reload_interval);
-        }
+            .then(|| catalog.watch_keys(settings.upstream.key_reload_interval));
         let schema = graphql::build_schema(catalog.clone(), store.clone(), &settings.graphql);
         let teams = Teams::new(&settings.teams);
         let state = http::AppState::new(schema, catalog, teams, store.clone(), &settings.graphql);
@@ -102,6 +104,9 @@ impl App {
             listener,
             router,
             addr,
+            store,
+            key_watcher,
+            shutdown_grace: settings.server.shutdown_grace,
         })
     }
 
@@ -110,13 +115,37 @@ impl App {
         self.addr
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    /// Serves until `shutdown` completes; then stops accepting, lets
+    /// in-flight requests finish for at most `server.shutdown_grace`, and
+    /// closes the store.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
+        let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing requests in flight");
+            let _ = stopping.send(());
+        });
+        let grace = self.shutdown_grace;
+        let result = tokio::select! {
+            result = serving => result,
+            () = async move {
+                if stopped.await.is_ok() {
+                    tokio::time::sleep(grace).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            } => {
+                tracing::warn!(grace_ms = grace.as_millis() as u64, "requests still running after the shutdown grace; dropping them");
+                Ok(())
+            }
+        };
+        if let Some(watcher) = self.key_watcher {
+            watcher.abort();
+        }
+        self.store.close().await;
+        result
     }
 }

@@ -108,40 +108,20 @@ pub(super) async fn graphql(
             );
         }
     };
-    let response = match (key, requests.len()) {
-        (Some(key), 1) => {
-            let request = requests.into_iter().next().map(BatchRequest::Single);
-            match request {
-                Some(request) => Idempotent::new(&state, team, key).run(request).await,
-                None => refusal(
-                    StatusCode::BAD_REQUEST,
-                    ErrorCode::BadUserInput,
-                    "empty batch",
-                    None,
-                ),
-            }
-        }
-        (Some(_), _) => refusal(
+    let mut requests = requests.into_iter();
+    let response = match (key, requests.next(), requests.len()) {
+        (Some(key), Some(request), 0) => Idempotent::new(&state, team, key).run(request).await,
+        (Some(_), _, _) => refusal(
             StatusCode::BAD_REQUEST,
             ErrorCode::BadUserInput,
             "Idempotency-Key applies to one operation: do not batch it",
             None,
         ),
-        (None, 1) => match requests.into_iter().next() {
-            Some(request) => json_response(&state.schema.execute(request).await),
-            None => refusal(
-                StatusCode::BAD_REQUEST,
-                ErrorCode::BadUserInput,
-                "empty batch",
-                None,
-            ),
-        },
-        (None, _) => json_response(
-            &state
-                .schema
-                .execute_batch(BatchRequest::Batch(requests))
-                .await,
-        ),
+        (None, Some(request), 0) => json_response(&state.schema.execute(request).await),
+        (None, first, _) => {
+            let batch = first.into_iter().chain(requests).collect();
+            json_response(&state.schema.execute_batch(BatchRequest::Batch(batch)).await)
+        }
     };
     with_request_id(response, &request_id)
 }

@@ -1,7 +1,7 @@
 //! `Idempotency-Key`: a mutation sent again with the same key and the same
 //! request gets the recorded response, without a second upstream call.
 
-use async_graphql::BatchRequest;
+use async_graphql::Request;
 use async_graphql::parser::types::OperationType;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -43,10 +43,7 @@ impl<'a> Idempotent<'a> {
     }
 
     /// Runs `request` at most once per key; queries run as usual.
-    pub(super) async fn run(self, request: BatchRequest) -> Response {
-        let BatchRequest::Single(request) = request else {
-            return json_response(&self.state.schema.execute_batch(request).await);
-        };
+    pub(super) async fn run(self, request: Request) -> Response {
         if !is_mutation(&request, self.state.max_nesting) {
             return json_response(&self.state.schema.execute(request).await);
         }
@@ -124,7 +121,7 @@ impl<'a> Idempotent<'a> {
 
 /// Whether the operation the request runs is a mutation. Documents that do
 /// not parse are not: execution reports their errors.
-fn is_mutation(request: &async_graphql::Request, max_nesting: usize) -> bool {
+fn is_mutation(request: &Request, max_nesting: usize) -> bool {
     if crate::graphql::nesting_exceeds(&request.query, max_nesting) {
         return false;
     }
@@ -139,7 +136,7 @@ fn is_mutation(request: &async_graphql::Request, max_nesting: usize) -> bool {
         .is_some_and(|(_, operation)| operation.node.ty == OperationType::Mutation)
 }
 
-fn request_hash(request: &async_graphql::Request) -> String {
+fn request_hash(request: &Request) -> String {
     let mut hasher = Sha256::new();
     hasher.update(request.query.as_bytes());
     hasher.update([0]);

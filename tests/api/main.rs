@@ -11,6 +11,7 @@ mod limits;
 mod protection;
 mod queries;
 mod schema;
+mod shutdown;
 mod store;
 mod teams;
 mod upstream_faults;

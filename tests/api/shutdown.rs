@@ -1,0 +1,100 @@
+//! Graceful shutdown: requests in flight finish, new ones are refused, and
+//! a request that never finishes does not hold the process past the grace.
+
+use std::time::Duration;
+
+use remotepc_gateway::App;
+use remotepc_gateway::settings::{AccountSettings, SCOPES, Settings};
+use remotepc_gateway::simulator::{Fault, Simulator, SimulatorConfig};
+use remotepc_gateway::upstream::Endpoint;
+use serde_json::json;
+
+use crate::helpers::{ADMIN_TOKEN, team, temp_store_path};
+
+async fn app(sim: &Simulator, grace: Duration) -> App {
+    let mut settings = Settings::default();
+    settings.server.listen = "127.0.0.1:0".parse().expect("address");
+    settings.server.shutdown_grace = grace;
+    settings.upstream.request_timeout = Duration::from_secs(30);
+    settings.accounts.insert(
+        "default".to_owned(),
+        AccountSettings::with_inline_key(&sim.base_url(), &sim.api_key()),
+    );
+    settings
+        .teams
+        .insert("admin".to_owned(), team(ADMIN_TOKEN, &SCOPES));
+    settings.store.url = format!("sqlite://{}?mode=rwc", temp_store_path().display());
+    App::build(settings).await.expect("gateway starts")
+}
+
+async fn query(url: &str) -> reqwest::Result<serde_json::Value> {
+    reqwest::Client::new()
+        .post(url)
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({ "query": "{ devices(first: 1) { totalCount } }" }))
+        .send()
+        .await?
+        .json()
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_in_flight_at_shutdown_is_completed() {
+    let sim = Simulator::start(SimulatorConfig {
+        latency: Duration::from_millis(300),
+        ..SimulatorConfig::default()
+    })
+    .await
+    .expect("simulator");
+    let app = app(&sim, Duration::from_secs(10)).await;
+    let url = format!("http://{}/graphql", app.addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+
+    let in_flight = tokio::spawn({
+        let url = url.clone();
+        async move { query(&url).await }
+    });
+    while sim.calls(Endpoint::ComputerList) == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let _ = stop.send(());
+    let answered = in_flight
+        .await
+        .expect("task")
+        .expect("the in-flight request is answered");
+    assert_eq!(answered["data"]["devices"]["totalCount"], 50);
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("server stops")
+        .expect("task")
+        .expect("clean stop");
+    assert!(query(&url).await.is_err(), "no new requests after shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_never_ends_does_not_outlast_the_grace() {
+    let sim = Simulator::start(SimulatorConfig::default())
+        .await
+        .expect("simulator");
+    sim.fail_next(Endpoint::ComputerList, Fault::Hang);
+    let app = app(&sim, Duration::from_millis(200)).await;
+    let url = format!("http://{}/graphql", app.addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    let hanging = tokio::spawn(async move { query(&url).await });
+    while sim.calls(Endpoint::ComputerList) == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("the grace bounds the shutdown")
+        .expect("task")
+        .expect("stops");
+    hanging.abort();
+}
