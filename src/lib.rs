@@ -15,7 +15,7 @@
 //! - [`store`] — durable audit log, idempotency keys, known groups
 //!   (SQLite or PostgreSQL).
 //! - [`simulator`] — an in-process RemotePC for the demo and the tests.
-//! - [`telemetry`] — logging.
+//! - [`telemetry`] — logging and metrics.
 
 pub mod auth;
 pub mod cache;
@@ -74,6 +74,7 @@ impl App {
     /// Validates `settings`, builds every layer and binds the listener.
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
         settings.validate()?;
+        telemetry::metrics();
         let store = Store::open(&settings.store).await?;
         let catalog = Catalog::new(&settings, store.clone())?;
         let key_watcher = settings

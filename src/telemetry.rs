@@ -1,6 +1,13 @@
-//! Logging: a `tracing` subscriber writing JSON or pretty lines to a writer
-//! the caller chooses (stdout in production, a buffer in tests).
+//! Logging and metrics. Logs: a `tracing` subscriber writing JSON or pretty
+//! lines to a writer the caller chooses. Metrics: one Prometheus recorder
+//! per process, rendered by `GET /metrics`. Labels only ever carry bounded
+//! values (team and account names from settings, endpoint names, outcome
+//! codes, operation names capped in number), never a token or a key.
 
+use std::collections::HashSet;
+use std::sync::{Mutex, OnceLock};
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -18,7 +25,114 @@ where
         .with_env_filter(filter)
         .with_writer(writer);
     let _already_installed = match settings.format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(true)
+            .try_init(),
         LogFormat::Pretty => builder.compact().try_init(),
     };
+}
+
+/// Seconds; upstream calls and GraphQL requests both fall in this range.
+const LATENCY_BUCKETS: [f64; 13] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The process's Prometheus recorder, installed on first use.
+pub fn metrics() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new();
+        let recorder = builder
+            .set_buckets(&LATENCY_BUCKETS)
+            .unwrap_or_else(|_| PrometheusBuilder::new())
+            .build_recorder();
+        let handle = recorder.handle();
+        // Fails only if another recorder was installed first; metrics then
+        // go there and this handle renders an empty page.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+/// Most distinct client-chosen operation names kept as label values; later
+/// ones are counted as `other`, so no client can grow the label set.
+const MAX_OPERATION_NAMES: usize = 200;
+
+/// The label value for a client's `operationName`.
+pub fn operation_label(name: Option<&str>) -> String {
+    static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    let Some(name) = name else {
+        return "anonymous".to_owned();
+    };
+    let well_formed = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_')
+        && !name.as_bytes()[0].is_ascii_digit();
+    if !well_formed {
+        return "other".to_owned();
+    }
+    let mut seen = SEEN
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if seen.contains(name) || (seen.len() < MAX_OPERATION_NAMES && seen.insert(name.to_owned())) {
+        name.to_owned()
+    } else {
+        "other".to_owned()
+    }
+}
+
+/// A GraphQL operation finished (or was refused before running).
+pub fn record_graphql(team: &str, operation: &str, outcome: &str, seconds: f64) {
+    metrics::counter!("gateway_graphql_requests_total", "team" => team.to_owned(), "operation" => operation.to_owned(), "outcome" => outcome.to_owned())
+        .increment(1);
+    metrics::histogram!("gateway_graphql_request_duration_seconds", "operation" => operation.to_owned()).record(seconds);
+}
+
+/// A request was refused by a rate limit: a team's quota (`scope` =
+/// `team`) or an account's upstream limit (`scope` = `upstream`).
+pub fn record_rate_limited(scope: &'static str, name: &str) {
+    metrics::counter!("gateway_rate_limited_total", "scope" => scope, "name" => name.to_owned())
+        .increment(1);
+}
+
+/// An upstream call ended with `outcome` (`ok` or an error kind).
+pub fn record_upstream(
+    account: &str,
+    endpoint: &'static str,
+    outcome: &'static str,
+    seconds: Option<f64>,
+) {
+    metrics::counter!("gateway_upstream_calls_total", "account" => account.to_owned(), "endpoint" => endpoint, "outcome" => outcome)
+        .increment(1);
+    if let Some(seconds) = seconds {
+        metrics::histogram!("gateway_upstream_call_duration_seconds", "account" => account.to_owned(), "endpoint" => endpoint)
+            .record(seconds);
+    }
+}
+
+/// An account's circuit breaker state: 0 closed, 1 open, 0.5 half-open.
+pub fn record_breaker(account: &str, state: f64) {
+    metrics::gauge!("gateway_upstream_breaker_state", "account" => account.to_owned()).set(state);
+}
+
+/// A snapshot was read: `fresh`, `stale`, or `miss` (fetched while the
+/// caller waited), with its age and size.
+pub fn record_cache_read(
+    account: &str,
+    collection: &'static str,
+    result: &'static str,
+    age_seconds: f64,
+    items: usize,
+) {
+    metrics::counter!("gateway_cache_reads_total", "account" => account.to_owned(), "collection" => collection, "result" => result)
+        .increment(1);
+    metrics::gauge!("gateway_cache_snapshot_age_seconds", "account" => account.to_owned(), "collection" => collection)
+        .set(age_seconds);
+    metrics::gauge!("gateway_cache_snapshot_items", "account" => account.to_owned(), "collection" => collection)
+        .set(items as f64);
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::{Keyed, Snapshot};
 use crate::upstream::UpstreamError;
@@ -70,15 +71,18 @@ impl<T> Slot<T> {
 
 /// Snapshots of one collection, one slot per account.
 pub struct SnapshotCache<T> {
+    /// The collection's name, for metrics: `users`, `devices`.
+    collection: &'static str,
     freshness: Freshness,
     /// std `Mutex`: never held across `.await`.
     slots: Mutex<HashMap<String, Arc<Slot<T>>>>,
 }
 
 impl<T: Keyed + Send + Sync + 'static> SnapshotCache<T> {
-    /// An empty cache.
-    pub fn new(freshness: Freshness) -> Self {
+    /// An empty cache of `collection`.
+    pub fn new(collection: &'static str, freshness: Freshness) -> Self {
         Self {
+            collection,
             freshness,
             slots: Mutex::default(),
         }
@@ -111,6 +115,7 @@ impl<T: Keyed + Send + Sync + 'static> SnapshotCache<T> {
                     stale: age >= self.freshness.ttl,
                 };
                 if !forced && age < self.freshness.ttl {
+                    self.observe(account, "fresh", &served);
                     return Ok(served);
                 }
                 if !forced && age < self.freshness.ttl + self.freshness.max_stale {
@@ -118,19 +123,34 @@ impl<T: Keyed + Send + Sync + 'static> SnapshotCache<T> {
                         now.saturating_duration_since(failed) < self.freshness.min_refresh_interval
                     });
                     if state.in_flight.is_none() && !backing_off {
-                        tokio::spawn(Self::join_or_start(&slot, &mut state, load));
+                        tokio::spawn(
+                            Self::join_or_start(&slot, &mut state, load).in_current_span(),
+                        );
                     }
+                    self.observe(account, "stale", &served);
                     return Ok(served);
                 }
             }
             Self::join_or_start(&slot, &mut state, load)
         };
         let snapshot = fetch.await?;
-        Ok(Served {
+        let served = Served {
             snapshot,
             age: Duration::ZERO,
             stale: false,
-        })
+        };
+        self.observe(account, "miss", &served);
+        Ok(served)
+    }
+
+    fn observe(&self, account: &str, result: &'static str, served: &Served<T>) {
+        crate::telemetry::record_cache_read(
+            account,
+            self.collection,
+            result,
+            served.age.as_secs_f64(),
+            served.snapshot.len(),
+        );
     }
 
     /// Applies a write the gateway made to the cached snapshot, so the next
@@ -229,11 +249,14 @@ mod tests {
     }
 
     fn cache() -> SnapshotCache<Item> {
-        SnapshotCache::new(Freshness {
-            ttl: Duration::from_secs(60),
-            max_stale: Duration::from_secs(60),
-            min_refresh_interval: Duration::ZERO,
-        })
+        SnapshotCache::new(
+            "items",
+            Freshness {
+                ttl: Duration::from_secs(60),
+                max_stale: Duration::from_secs(60),
+                min_refresh_interval: Duration::ZERO,
+            },
+        )
     }
 
     async fn value(cache: &SnapshotCache<Item>) -> Option<u8> {

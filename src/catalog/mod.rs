@@ -77,8 +77,8 @@ impl Catalog {
             clients,
             store,
             remove_batch_size: settings.upstream.remove_batch_size,
-            users: Arc::new(SnapshotCache::new(settings.cache.freshness())),
-            devices: Arc::new(SnapshotCache::new(settings.cache.freshness())),
+            users: Arc::new(SnapshotCache::new("users", settings.cache.freshness())),
+            devices: Arc::new(SnapshotCache::new("devices", settings.cache.freshness())),
         })
     }
 

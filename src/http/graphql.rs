@@ -1,7 +1,11 @@
 //! `POST /graphql`: authenticate, take quota, parse, enforce the batch size,
 //! apply an idempotency key, execute.
 
-use async_graphql::{BatchRequest, Request};
+use std::time::Instant;
+
+use tracing::Instrument;
+
+use async_graphql::{BatchRequest, BatchResponse, Request};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -13,6 +17,7 @@ use super::AppState;
 use super::idempotency::{self, Idempotent};
 use crate::auth::Team;
 use crate::graphql::{ErrorCode, IntrospectionDenied, RequestId};
+use crate::telemetry;
 
 pub(super) const REQUEST_ID: &str = "x-request-id";
 
@@ -22,12 +27,24 @@ pub(super) async fn graphql(
     body: Bytes,
 ) -> Response {
     let request_id = request_id(&headers);
+    // Every log line of the request, down to the upstream calls, carries
+    // its id (and, once known, its team).
+    let span =
+        tracing::info_span!("request", request_id = %request_id, team = tracing::field::Empty);
+    handle(state, headers, body, request_id)
+        .instrument(span)
+        .await
+}
+
+async fn handle(state: AppState, headers: HeaderMap, body: Bytes, request_id: String) -> Response {
+    let started = Instant::now();
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok());
     let team = match state.teams.authenticate(authorization) {
         Ok(team) => team,
         Err(error) => {
+            observe_refusal("unauthenticated", ErrorCode::Unauthenticated, started);
             let mut response = refusal(
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::Unauthenticated,
@@ -40,13 +57,17 @@ pub(super) async fn graphql(
             return with_request_id(response, &request_id);
         }
     };
+    let team_name = team.caller().team.as_str();
+    tracing::Span::current().record("team", team_name);
     if let Some(refused) = take_quota(team, 1) {
+        observe_refusal(team_name, ErrorCode::RateLimited, started);
         return with_request_id(refused, &request_id);
     }
     let requests = match serde_json::from_slice::<BatchRequest>(&body) {
         Ok(BatchRequest::Single(request)) => vec![request],
         Ok(BatchRequest::Batch(requests)) => requests,
         Err(_) => {
+            observe_refusal(team_name, ErrorCode::BadUserInput, started);
             let message = "the body is not a GraphQL request: expected JSON with a `query` (or an array of them)";
             return with_request_id(
                 refusal(
@@ -60,6 +81,7 @@ pub(super) async fn graphql(
         }
     };
     if requests.is_empty() || requests.len() > state.max_batch {
+        observe_refusal(team_name, ErrorCode::BadUserInput, started);
         let message = format!(
             "a batch of {} operations; send 1 to {} (graphql.max_batch)",
             requests.len(),
@@ -78,8 +100,13 @@ pub(super) async fn graphql(
     // A batch spends one quota unit per operation, so batching cannot
     // dodge the quota.
     if let Some(refused) = take_quota(team, requests.len() - 1) {
+        observe_refusal(team_name, ErrorCode::RateLimited, started);
         return with_request_id(refused, &request_id);
     }
+    let operations: Vec<String> = requests
+        .iter()
+        .map(|request| telemetry::operation_label(request.operation_name.as_deref()))
+        .collect();
     let requests: Vec<Request> = requests
         .into_iter()
         .map(|request| {
@@ -110,20 +137,78 @@ pub(super) async fn graphql(
     };
     let mut requests = requests.into_iter();
     let response = match (key, requests.next(), requests.len()) {
-        (Some(key), Some(request), 0) => Idempotent::new(&state, team, key).run(request).await,
-        (Some(_), _, _) => refusal(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::BadUserInput,
-            "Idempotency-Key applies to one operation: do not batch it",
-            None,
-        ),
-        (None, Some(request), 0) => json_response(&state.schema.execute(request).await),
+        (Some(key), Some(request), 0) => {
+            let (response, outcome) = Idempotent::new(&state, team, key).run(request).await;
+            telemetry::record_graphql(
+                team_name,
+                &operations[0],
+                &outcome,
+                started.elapsed().as_secs_f64(),
+            );
+            response
+        }
+        (Some(_), _, _) => {
+            observe_refusal(team_name, ErrorCode::BadUserInput, started);
+            refusal(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadUserInput,
+                "Idempotency-Key applies to one operation: do not batch it",
+                None,
+            )
+        }
+        (None, Some(request), 0) => {
+            let response = state.schema.execute(request).await;
+            telemetry::record_graphql(
+                team_name,
+                &operations[0],
+                &outcome(&response),
+                started.elapsed().as_secs_f64(),
+            );
+            json_response(&response)
+        }
         (None, first, _) => {
             let batch = first.into_iter().chain(requests).collect();
-            json_response(&state.schema.execute_batch(BatchRequest::Batch(batch)).await)
+            let responses = state.schema.execute_batch(BatchRequest::Batch(batch)).await;
+            if let BatchResponse::Batch(each) = &responses {
+                for (response, operation) in each.iter().zip(&operations) {
+                    telemetry::record_graphql(
+                        team_name,
+                        operation,
+                        &outcome(response),
+                        started.elapsed().as_secs_f64(),
+                    );
+                }
+            }
+            json_response(&responses)
         }
     };
     with_request_id(response, &request_id)
+}
+
+/// The first error's code, or `ok`.
+pub(super) fn outcome(response: &async_graphql::Response) -> String {
+    response
+        .errors
+        .first()
+        .map(|error| {
+            error
+                .extensions
+                .as_ref()
+                .and_then(|extensions| extensions.get("code"))
+                .and_then(|code| match code {
+                    async_graphql::Value::String(code) => Some(code.clone()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| ErrorCode::Internal.as_str().to_owned())
+        })
+        .unwrap_or_else(|| "ok".to_owned())
+}
+
+fn observe_refusal(team: &str, code: ErrorCode, started: Instant) {
+    if code == ErrorCode::RateLimited {
+        telemetry::record_rate_limited("team", team);
+    }
+    telemetry::record_graphql(team, "none", code.as_str(), started.elapsed().as_secs_f64());
 }
 
 /// Takes `units` from the team's quota; a refusal when it is spent.

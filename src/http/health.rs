@@ -1,4 +1,4 @@
-//! Liveness and readiness.
+//! Liveness, readiness and Prometheus metrics.
 
 use axum::Json;
 use axum::extract::State;
@@ -47,4 +47,15 @@ pub(super) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<s
         "accounts": accounts,
     });
     (status, Json(body))
+}
+
+/// Prometheus text format.
+pub(super) async fn metrics() -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        crate::telemetry::metrics().render(),
+    )
 }

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 use super::AppState;
-use super::graphql::{json_response, refusal};
+use super::graphql::{json_response, outcome, refusal};
 use crate::auth::Team;
 use crate::graphql::ErrorCode;
 use crate::store::Claim;
@@ -42,10 +42,12 @@ impl<'a> Idempotent<'a> {
         Self { state, team, key }
     }
 
-    /// Runs `request` at most once per key; queries run as usual.
-    pub(super) async fn run(self, request: Request) -> Response {
+    /// Runs `request` at most once per key; queries run as usual. Returns
+    /// the response and its outcome for metrics (`replayed` for a replay).
+    pub(super) async fn run(self, request: Request) -> (Response, String) {
         if !is_mutation(&request, self.state.max_nesting) {
-            return json_response(&self.state.schema.execute(request).await);
+            let response = self.state.schema.execute(request).await;
+            return (json_response(&response), outcome(&response));
         }
         let team = &self.team.caller().team;
         let hash = request_hash(&request);
@@ -65,27 +67,25 @@ impl<'a> Idempotent<'a> {
                 response
                     .headers_mut()
                     .insert("idempotent-replayed", HeaderValue::from_static("true"));
-                return response;
+                return (response, "replayed".to_owned());
             }
             Ok(Claim::Mismatch) => {
-                return refusal(
+                let message = "this Idempotency-Key was already used for a different request";
+                return refused(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     ErrorCode::BadUserInput,
-                    "this Idempotency-Key was already used for a different request",
+                    message,
                     None,
                 );
             }
             Ok(Claim::InProgress) => {
-                return refusal(
-                    StatusCode::CONFLICT,
-                    ErrorCode::RateLimited,
-                    "a request with this Idempotency-Key is still running; retry later",
-                    Some(std::time::Duration::from_secs(1)),
-                );
+                let message = "a request with this Idempotency-Key is still running; retry later";
+                let retry = Some(std::time::Duration::from_secs(1));
+                return refused(StatusCode::CONFLICT, ErrorCode::RateLimited, message, retry);
             }
             Err(error) => {
                 tracing::error!(error = %error, "idempotency store failed");
-                return refusal(
+                return refused(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     ErrorCode::Internal,
                     "internal error",
@@ -94,9 +94,10 @@ impl<'a> Idempotent<'a> {
             }
         }
         let response = self.state.schema.execute(request).await;
+        let code = outcome(&response);
         let body = match serde_json::to_string(&response) {
             Ok(body) => body,
-            Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+            Err(_) => return (StatusCode::INTERNAL_SERVER_ERROR.into_response(), code),
         };
         let stored = if nothing_was_sent(&response) {
             // Refused before reaching RemotePC: the caller may fix the
@@ -111,12 +112,26 @@ impl<'a> Idempotent<'a> {
         if let Err(error) = stored {
             tracing::error!(error = %error, "cannot record an idempotent response");
         }
-        (
+        let response = (
             [(axum::http::header::CONTENT_TYPE, "application/json")],
             body,
         )
-            .into_response()
+            .into_response();
+        (response, code)
     }
+}
+
+/// A refusal and its code, for metrics.
+fn refused(
+    status: StatusCode,
+    code: ErrorCode,
+    message: &str,
+    retry_after: Option<std::time::Duration>,
+) -> (Response, String) {
+    (
+        refusal(status, code, message, retry_after),
+        code.as_str().to_owned(),
+    )
 }
 
 /// Whether the operation the request runs is a mutation. Documents that do

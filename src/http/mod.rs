@@ -1,5 +1,5 @@
 //! The HTTP surface: router, middleware (trace, body limit, timeout), the
-//! GraphQL endpoint, liveness and readiness. Authenticates each request and
+//! GraphQL endpoint, liveness, readiness and metrics. Authenticates each request and
 //! attaches its `Caller`; the schema does the rest.
 
 mod graphql;
@@ -12,6 +12,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -59,8 +60,11 @@ pub fn router(state: AppState, body_limit: usize, request_timeout: Duration) -> 
         .route("/graphql", post(graphql::graphql))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
+        // Refuses an announced oversized body at once, before reading it.
+        .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             request_timeout,

@@ -299,8 +299,26 @@ impl RemotePcClient {
         paging: Option<PageRequest>,
         body: &impl Serialize,
     ) -> Result<T, UpstreamError> {
-        let _slot = self.inner.gate.admit(endpoint).await?;
+        let account = self.inner.account.as_str();
+        let _slot = match self.inner.gate.admit(endpoint).await {
+            Ok(slot) => slot,
+            Err(error) => {
+                crate::telemetry::record_upstream(account, endpoint.path(), error.kind(), None);
+                if matches!(error, UpstreamError::Throttled { .. }) {
+                    crate::telemetry::record_rate_limited("upstream", account);
+                }
+                return Err(error);
+            }
+        };
+        let started = Instant::now();
         let result = self.exchange(endpoint, paging, body).await;
+        let outcome = result.as_ref().err().map_or("ok", UpstreamError::kind);
+        crate::telemetry::record_upstream(
+            account,
+            endpoint.path(),
+            outcome,
+            Some(started.elapsed().as_secs_f64()),
+        );
         match &result {
             Ok(_) => {
                 self.inner.gate.breaker.record_success();
@@ -329,6 +347,12 @@ impl RemotePcClient {
                 }
             }
         }
+        let breaker = match self.inner.gate.breaker.state() {
+            BreakerState::Closed => 0.0,
+            BreakerState::HalfOpen => 0.5,
+            BreakerState::Open => 1.0,
+        };
+        crate::telemetry::record_breaker(account, breaker);
         result
     }
 

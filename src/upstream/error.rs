@@ -124,6 +124,20 @@ impl UpstreamError {
         }
     }
 
+    /// A short, fixed name of the failure, for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            UpstreamError::Rejected { .. } => "rejected",
+            UpstreamError::ServerError { .. } => "server_error",
+            UpstreamError::Malformed { .. } => "malformed",
+            UpstreamError::Timeout { .. } => "timeout",
+            UpstreamError::Transport { .. } => "transport",
+            UpstreamError::Throttled { .. } => "throttled",
+            UpstreamError::CircuitOpen { .. } => "circuit_open",
+            UpstreamError::TooLarge { .. } => "too_large",
+        }
+    }
+
     /// Whether the failure says RemotePC is unhealthy (counts toward the
     /// breaker); a refusal is a healthy answer, and an unsent call says
     /// nothing.

@@ -2,6 +2,7 @@
 //! rest are fetched concurrently, at most `page_fanout` at a time.
 
 use futures::{StreamExt, TryStreamExt};
+use tracing::Instrument;
 
 use super::wire::{PageRequest, Pagination, WireDevice, WireUser};
 use super::{Endpoint, RemotePcClient, UpstreamError};
@@ -52,7 +53,7 @@ impl RemotePcClient {
         // Each page is its own task so that pages are parsed on every core,
         // not one after another inside this future.
         let rest: Vec<Vec<T>> = futures::stream::iter(2..=pages as u32)
-            .map(|page| tokio::spawn(fetch(self.clone(), request(page))))
+            .map(|page| tokio::spawn(fetch(self.clone(), request(page)).in_current_span()))
             .buffered(self.page_fanout())
             .map(|joined| match joined {
                 Ok(page) => page.map(|(_, page_items)| page_items),

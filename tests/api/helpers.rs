@@ -178,3 +178,46 @@ pub(crate) fn upstream_descriptions(response: &Value) -> Vec<String> {
         .filter_map(|text| text.as_str().map(str::to_owned))
         .collect()
 }
+
+/// Every log line the test binary writes from the first call on, at TRACE
+/// and for every crate. One global subscriber: a per-thread one
+/// (`set_default`) loses events and spans while other tests run in
+/// parallel, because callsite interest is cached process-wide. Tests pick
+/// their own lines by something unique to them (an account name, a key).
+pub(crate) fn captured_logs() -> String {
+    use std::sync::{Arc, Mutex, OnceLock};
+
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Sink {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| std::io::Error::other("poisoned"))?
+                .extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    let logs = LOGS.get_or_init(|| {
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let sink = logs.clone();
+        let installed = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .json()
+            .with_span_list(true)
+            .with_writer(move || Sink(sink.clone()))
+            .try_init();
+        assert!(
+            installed.is_ok(),
+            "no other global subscriber in the test binary"
+        );
+        logs
+    });
+    let bytes = logs.lock().map(|logs| logs.clone()).unwrap_or_default();
+    String::from_utf8_lossy(&bytes).into_owned()
+}

@@ -8,6 +8,7 @@ mod durability;
 mod groups;
 mod helpers;
 mod limits;
+mod observability;
 mod protection;
 mod queries;
 mod schema;

@@ -1,8 +1,6 @@
 //! Protecting RemotePC and the key: concurrency cap, rate limit, retries,
 //! breaker, egress, key rotation, bounded answers, no secret in any output.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use remotepc_gateway::settings::AccountSettings;
@@ -10,7 +8,7 @@ use remotepc_gateway::simulator::{Fault, SimulatorConfig};
 use remotepc_gateway::upstream::Endpoint;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestGateway, error_code, spawn_gateway_with};
+use crate::helpers::{TestGateway, captured_logs, error_code, spawn_gateway_with};
 
 const REFRESH: &str = "{ devices(first: 1, refresh: true) { totalCount } }";
 
@@ -312,56 +310,32 @@ async fn an_oversized_answer_is_cut_off_with_a_clear_error() {
     );
 }
 
-/// Collects log lines in memory.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::Error::other("poisoned"))?
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn neither_the_key_nor_a_wrong_key_appears_in_any_log_line_or_response() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .json()
-        .with_writer(move || writer.clone())
-        .finish();
-    // The test runtime has one thread, so every task of both gateways logs here.
-    let _guard = tracing::subscriber::set_default(subscriber);
-
+    captured_logs();
     const KEY: &str = "sk-live-4f1c9a7e2b";
     const WRONG_KEY: &str = "sk-old-0d3b8e6a1c";
     let config = || SimulatorConfig {
         api_key: KEY.to_owned(),
         ..SimulatorConfig::default()
     };
-    let tweak = |settings: &mut remotepc_gateway::settings::Settings| {
+    // The account is named so this test can tell its own log lines.
+    let tweak = |settings: &mut remotepc_gateway::settings::Settings, key: &str| {
         settings.upstream.request_timeout = Duration::from_millis(200);
         settings.upstream.retry_initial_backoff = Duration::from_millis(5);
         settings.cache.min_refresh_interval = Duration::ZERO;
-    };
-    let gateway = spawn_gateway_with(config(), tweak).await;
-    let wrong = spawn_gateway_with(config(), |settings| {
-        tweak(settings);
         let base_url = settings.accounts["default"].base_url.clone();
+        settings.accounts.clear();
         settings.accounts.insert(
-            "default".to_owned(),
-            AccountSettings::with_inline_key(&base_url, WRONG_KEY),
+            "leak-check".to_owned(),
+            AccountSettings::with_inline_key(&base_url, key),
         );
-    })
-    .await;
+        for team in settings.teams.values_mut() {
+            team.account = "leak-check".to_owned();
+        }
+    };
+    let gateway = spawn_gateway_with(config(), |settings| tweak(settings, KEY)).await;
+    let wrong = spawn_gateway_with(config(), |settings| tweak(settings, WRONG_KEY)).await;
 
     let mut bodies = Vec::new();
     for fault in [
@@ -391,9 +365,19 @@ async fn neither_the_key_nor_a_wrong_key_appears_in_any_log_line_or_response() {
     bodies.push(readyz(&gateway).await);
     bodies.push(readyz(&wrong).await);
 
-    let logs = String::from_utf8(logs.0.lock().expect("logs").clone()).expect("UTF-8 logs");
-    assert!(logs.contains("upstream call failed"), "logs were captured");
-    assert!(logs.contains("retrying upstream call"));
+    let logs = captured_logs();
+    let mine = |line: &&str| line.contains("\"account\":\"leak-check\"");
+    assert!(
+        logs.lines()
+            .filter(mine)
+            .any(|line| line.contains("upstream call failed")),
+        "this test's failures were logged"
+    );
+    assert!(
+        logs.lines()
+            .filter(mine)
+            .any(|line| line.contains("retrying upstream call"))
+    );
     for secret in [KEY, WRONG_KEY] {
         assert!(!logs.contains(secret), "{secret} leaked into the logs");
         for body in &bodies {

@@ -1,0 +1,171 @@
+//! Metrics and request ids: what an on-call person reads.
+
+use remotepc_gateway::simulator::SimulatorConfig;
+use serde_json::json;
+
+use crate::helpers::{ADMIN_TOKEN, captured_logs, spawn_gateway, spawn_gateway_with};
+
+async fn metrics(url: &str) -> String {
+    reqwest::get(url.replace("/graphql", "/metrics"))
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("text")
+}
+
+/// The value of the first sample of `name` whose labels contain all `labels`.
+fn sample(page: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    page.lines()
+        .filter(|line| line.starts_with(&format!("{name}{{")))
+        .find(|line| labels.iter().all(|label| line.contains(label)))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_count_requests_upstream_calls_and_cache_reads() {
+    let gateway = spawn_gateway_with(
+        SimulatorConfig {
+            api_key: "metrics-probe-key-5150".to_owned(),
+            ..SimulatorConfig::default()
+        },
+        |_| {},
+    )
+    .await;
+    let probe = json!({ "query": "query MetricsProbe { devices(first: 1) { totalCount } }", "operationName": "MetricsProbe" })
+        .to_string();
+    let authorization = format!("Bearer {ADMIN_TOKEN}");
+    gateway
+        .send(&probe, &[("authorization", &authorization)])
+        .await;
+    let first = metrics(&gateway.url).await;
+    let requests = [
+        "operation=\"MetricsProbe\"",
+        "team=\"admin\"",
+        "outcome=\"ok\"",
+    ];
+    assert_eq!(
+        sample(&first, "gateway_graphql_requests_total", &requests),
+        Some(1.0),
+        "{first}"
+    );
+    assert!(
+        sample(
+            &first,
+            "gateway_upstream_calls_total",
+            &["endpoint=\"computer/list\"", "outcome=\"ok\""]
+        )
+        .is_some()
+    );
+    assert!(first.contains("gateway_graphql_request_duration_seconds_bucket"));
+    assert!(first.contains("gateway_cache_reads_total"));
+    assert!(first.contains("gateway_upstream_breaker_state"));
+
+    gateway
+        .send(&probe, &[("authorization", &authorization)])
+        .await;
+    let second = metrics(&gateway.url).await;
+    assert_eq!(
+        sample(&second, "gateway_graphql_requests_total", &requests),
+        Some(2.0)
+    );
+    assert!(
+        sample(
+            &second,
+            "gateway_cache_reads_total",
+            &["collection=\"devices\"", "result=\"fresh\""]
+        ) >= Some(1.0)
+    );
+
+    for secret in [ADMIN_TOKEN, "metrics-probe-key-5150"] {
+        assert!(!second.contains(secret), "{secret} in metrics");
+    }
+}
+
+#[tokio::test]
+async fn client_operation_names_cannot_grow_the_label_set() {
+    let gateway = spawn_gateway().await;
+    let authorization = format!("Bearer {ADMIN_TOKEN}");
+    let odd = json!({ "query": "query { __typename }", "operationName": "not a valid name!" })
+        .to_string();
+    gateway
+        .send(&odd, &[("authorization", &authorization)])
+        .await;
+    let page = metrics(&gateway.url).await;
+    assert!(!page.contains("not a valid name"));
+}
+
+#[tokio::test]
+async fn request_ids_are_echoed_or_made() {
+    let gateway = spawn_gateway().await;
+    let client = reqwest::Client::new();
+    let query = json!({ "query": "{ __typename }" });
+    let given = client
+        .post(&gateway.url)
+        .bearer_auth(ADMIN_TOKEN)
+        .header("x-request-id", "trace-me-7")
+        .json(&query)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(given.headers()["x-request-id"], "trace-me-7");
+    let made = client
+        .post(&gateway.url)
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&query)
+        .send()
+        .await
+        .expect("answered");
+    let id = made.headers()["x-request-id"]
+        .to_str()
+        .expect("ASCII")
+        .to_owned();
+    assert_eq!(id.len(), 20);
+    let refused = client
+        .post(&gateway.url)
+        .json(&query)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(refused.status(), 401);
+    assert!(
+        refused.headers().contains_key("x-request-id"),
+        "refusals carry an id too"
+    );
+}
+
+#[tokio::test]
+async fn every_log_line_of_a_request_carries_its_id() {
+    captured_logs();
+    let gateway = spawn_gateway_with(SimulatorConfig::default(), |settings| {
+        let account = settings.accounts.remove("default").expect("account");
+        settings
+            .accounts
+            .insert("traced-account".to_owned(), account);
+        for team in settings.teams.values_mut() {
+            team.account = "traced-account".to_owned();
+        }
+    })
+    .await;
+    let (_, body) = gateway
+        .send(
+            &json!({ "query": "{ devices(first: 1) { totalCount } }" }).to_string(),
+            &[
+                ("authorization", &format!("Bearer {ADMIN_TOKEN}")),
+                ("x-request-id", "trace-log-9"),
+            ],
+        )
+        .await;
+    assert!(body.contains("totalCount"), "{body}");
+    let logs = captured_logs();
+    let upstream: Vec<&str> = logs
+        .lines()
+        .filter(|line| line.contains("upstream call succeeded") && line.contains("traced-account"))
+        .collect();
+    assert!(!upstream.is_empty(), "the upstream call was logged");
+    assert!(
+        upstream.iter().all(|line| line.contains("trace-log-9")),
+        "{upstream:?}"
+    );
+}
