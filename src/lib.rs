@@ -85,11 +85,7 @@ impl App {
         let schema = graphql::build_schema(catalog.clone(), store.clone(), &settings.graphql);
         let teams = Teams::new(&settings.teams);
         let state = http::AppState::new(schema, catalog, teams, store.clone(), &settings.graphql);
-        let router = http::router(
-            state,
-            settings.server.body_limit_bytes,
-            settings.server.request_timeout,
-        );
+        let router = http::router(state, &settings.server);
         let listen = settings.server.listen;
         let listener = tokio::net::TcpListener::bind(listen)
             .await

@@ -44,6 +44,13 @@ enum Command {
         /// The token to hash; a new one is made when absent.
         token: Option<String>,
     },
+    /// Exit 0 when GET URL answers 2xx within 3 s (the container
+    /// HEALTHCHECK; the runtime image has no curl).
+    Healthcheck {
+        /// The URL to probe.
+        #[arg(default_value = "http://127.0.0.1:8080/healthz")]
+        url: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -90,6 +97,20 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Simulate(args)) => simulate(args).await,
+        Some(Command::Healthcheck { url }) => {
+            let response = reqwest::Client::builder()
+                .timeout(Duration::from_secs(3))
+                .build()?
+                .get(&url)
+                .send()
+                .await?;
+            anyhow::ensure!(
+                response.status().is_success(),
+                "{url} answered {}",
+                response.status()
+            );
+            Ok(())
+        }
         Some(Command::Serve) | None if cli.demo => demo(cli.config, cli.listen).await,
         Some(Command::Serve) | None => serve(cli.config, cli.listen).await,
     }

@@ -49,6 +49,9 @@ pub struct ServerSettings {
     /// How long in-flight requests may run after a shutdown signal.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// Browser origins (`https://app.example.com`) allowed to call the
+    /// gateway; empty: no cross-origin access.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for ServerSettings {
@@ -58,6 +61,7 @@ impl Default for ServerSettings {
             body_limit_bytes: 256 * 1024,
             request_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -514,6 +518,18 @@ impl Settings {
         }
         if upstream.page_fanout == 0 {
             return Err(invalid("upstream.page_fanout", "must be at least 1"));
+        }
+        if let Some(origin) = self.server.cors_origins.iter().find(|origin| {
+            axum::http::HeaderValue::from_str(origin).is_err()
+                || !origin.contains("://")
+                || origin.ends_with('/')
+        }) {
+            return Err(invalid(
+                "server.cors_origins",
+                &format!(
+                    "`{origin}` is not an origin like https://app.example.com (scheme, host, optional port, no path)"
+                ),
+            ));
         }
         if self.teams.is_empty() {
             return Err(invalid(

@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::routing::{get, post};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -19,7 +20,7 @@ use tower_http::trace::TraceLayer;
 use crate::auth::Teams;
 use crate::catalog::Catalog;
 use crate::graphql::GatewaySchema;
-use crate::settings::GraphqlSettings;
+use crate::settings::{GraphqlSettings, ServerSettings};
 use crate::store::Store;
 
 /// What every handler shares. Cheap to clone.
@@ -55,19 +56,44 @@ impl AppState {
 }
 
 /// The gateway's routes and middleware.
-pub fn router(state: AppState, body_limit: usize, request_timeout: Duration) -> Router {
+pub fn router(state: AppState, server: &ServerSettings) -> Router {
     Router::new()
         .route("/graphql", post(graphql::graphql))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .with_state(state)
-        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(DefaultBodyLimit::max(server.body_limit_bytes))
         // Refuses an announced oversized body at once, before reading it.
-        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(RequestBodyLimitLayer::new(server.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            request_timeout,
+            server.request_timeout,
         ))
+        .layer(cors(&server.cors_origins))
         .layer(TraceLayer::new_for_http())
+}
+
+/// Browsers at `origins` may call the gateway with a token; preflights are
+/// answered here. Other origins get no CORS headers, so browsers refuse.
+fn cors(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("x-request-id"),
+            header::RETRY_AFTER,
+            HeaderName::from_static("idempotent-replayed"),
+        ])
+        .max_age(Duration::from_secs(600))
 }

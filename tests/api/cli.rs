@@ -103,3 +103,25 @@ async fn environment_variables_layer_over_the_config_file() {
         "the account came from the environment and its key variable is named: {stderr}"
     );
 }
+
+#[tokio::test]
+async fn healthcheck_exits_zero_only_when_the_gateway_answers() {
+    let gateway = crate::helpers::spawn_gateway().await;
+    let healthz = gateway.url.replace("/graphql", "/healthz");
+    let up = Command::new(BINARY)
+        .args(["healthcheck", &healthz])
+        .output()
+        .await
+        .expect("runs");
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let down = Command::new(BINARY)
+        .args(["healthcheck", "http://127.0.0.1:9/healthz"])
+        .output()
+        .await
+        .expect("runs");
+    assert!(!down.status.success());
+}

@@ -169,3 +169,66 @@ async fn every_log_line_of_a_request_carries_its_id() {
         "{upstream:?}"
     );
 }
+
+#[tokio::test]
+async fn cors_preflight_is_answered_for_allowed_origins_only() {
+    let gateway = spawn_gateway_with(SimulatorConfig::default(), |settings| {
+        settings.server.cors_origins = vec!["https://helpdesk.example.com".to_owned()];
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let preflight = |origin: &'static str| {
+        client
+            .request(reqwest::Method::OPTIONS, &gateway.url)
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type, idempotency-key",
+            )
+            .send()
+    };
+    let allowed = preflight("https://helpdesk.example.com")
+        .await
+        .expect("answered");
+    assert!(allowed.status().is_success());
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://helpdesk.example.com"
+    );
+    let allowed_headers = allowed.headers()["access-control-allow-headers"]
+        .to_str()
+        .expect("ASCII")
+        .to_lowercase();
+    assert!(
+        allowed_headers.contains("authorization") && allowed_headers.contains("idempotency-key")
+    );
+
+    let refused = preflight("https://evil.example.net")
+        .await
+        .expect("answered");
+    assert!(
+        !refused
+            .headers()
+            .contains_key("access-control-allow-origin")
+    );
+
+    let actual = client
+        .post(&gateway.url)
+        .header("origin", "https://helpdesk.example.com")
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(
+        actual.headers()["access-control-allow-origin"],
+        "https://helpdesk.example.com"
+    );
+    assert!(
+        actual.headers()["access-control-expose-headers"]
+            .to_str()
+            .expect("ASCII")
+            .contains("x-request-id")
+    );
+}

@@ -1,0 +1,40 @@
+# remotepc-gateway: build with the same locked release build CI checks, run
+# as a non-root user on a small Debian image.
+#
+#   docker build -t remotepc-gateway .
+#   docker run -p 8080:8080 \
+#     -v /etc/remotepc-gateway/gateway.toml:/etc/remotepc-gateway/gateway.toml:ro \
+#     -v /run/secrets/remotepc-api-key:/run/secrets/remotepc-api-key:ro \
+#     -v remotepc-gateway-data:/var/lib/remotepc-gateway \
+#     -e GATEWAY__SERVER__LISTEN=0.0.0.0:8080 \
+#     remotepc-gateway
+#
+# Settings come from the mounted file and GATEWAY__SECTION__KEY variables;
+# `docker kill -s HUP` re-reads rotated key files.
+
+FROM rust:1.95-slim-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+COPY config ./config
+COPY benches ./benches
+COPY schema.graphql README.md ./
+RUN cargo build --release --locked
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --home-dir /var/lib/remotepc-gateway --create-home gateway \
+    && mkdir -p /etc/remotepc-gateway
+COPY --from=build /src/target/release/remotepc-gateway /usr/local/bin/remotepc-gateway
+COPY config/production.example.toml /etc/remotepc-gateway/gateway.toml
+USER gateway
+WORKDIR /var/lib/remotepc-gateway
+ENV GATEWAY_CONFIG=/etc/remotepc-gateway/gateway.toml \
+    GATEWAY__STORE__URL=sqlite:///var/lib/remotepc-gateway/gateway.db?mode=rwc
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["remotepc-gateway", "healthcheck", "http://127.0.0.1:8080/healthz"]
+ENTRYPOINT ["remotepc-gateway"]
+CMD ["serve"]
