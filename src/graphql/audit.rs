@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::RequestId;
 use super::connection::ConnectionTotals;
-use super::error::{ErrorCode, coded};
+use super::error::{ErrorCode, coded, error_code};
 use super::guard::RequireScope;
 use crate::auth::{Caller, Scope};
 use crate::store::{AuditFilter, AuditRecord, Store};
@@ -33,14 +33,7 @@ pub(crate) async fn audited<P: Serialize>(
             serde_json::to_value(payload).unwrap_or(Value::Null),
         ),
         Err(error) => {
-            let code = error
-                .extensions
-                .as_ref()
-                .and_then(|extensions| extensions.get("code"))
-                .and_then(|code| match code {
-                    async_graphql::Value::String(code) => Some(code.clone()),
-                    _ => None,
-                })
+            let code = error_code(error.extensions.as_ref())
                 .unwrap_or_else(|| ErrorCode::Internal.as_str().to_owned());
             let extensions = error
                 .extensions

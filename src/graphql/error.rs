@@ -61,6 +61,14 @@ impl From<&UpstreamError> for ErrorCode {
     }
 }
 
+/// The `code` of an error's extensions, if it has one.
+pub fn error_code(extensions: Option<&ErrorExtensionValues>) -> Option<String> {
+    match extensions?.get("code")? {
+        Value::String(code) => Some(code.clone()),
+        _ => None,
+    }
+}
+
 /// An error with a code and nothing else.
 pub(crate) fn coded(code: ErrorCode, message: impl Into<String>) -> async_graphql::Error {
     let mut extensions = ErrorExtensionValues::default();

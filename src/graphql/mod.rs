@@ -14,7 +14,7 @@ mod query;
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
 
-pub use error::ErrorCode;
+pub use error::{ErrorCode, error_code};
 pub use limits::{IntrospectionDenied, nesting_exceeds};
 
 /// The id of the HTTP request an operation came in, for audit records.

@@ -16,7 +16,7 @@ use serde_json::json;
 use super::AppState;
 use super::idempotency::{self, Idempotent};
 use crate::auth::Team;
-use crate::graphql::{ErrorCode, IntrospectionDenied, RequestId};
+use crate::graphql::{ErrorCode, IntrospectionDenied, RequestId, error_code};
 use crate::telemetry;
 
 pub(super) const REQUEST_ID: &str = "x-request-id";
@@ -59,6 +59,16 @@ async fn handle(state: AppState, headers: HeaderMap, body: Bytes, request_id: St
     };
     let team_name = team.caller().team.as_str();
     tracing::Span::current().record("team", team_name);
+    let bad_request = |message: &str| {
+        observe_refusal(team_name, ErrorCode::BadUserInput, started);
+        let response = refusal(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadUserInput,
+            message,
+            None,
+        );
+        with_request_id(response, &request_id)
+    };
     if let Some(refused) = take_quota(team, 1) {
         observe_refusal(team_name, ErrorCode::RateLimited, started);
         return with_request_id(refused, &request_id);
@@ -67,35 +77,17 @@ async fn handle(state: AppState, headers: HeaderMap, body: Bytes, request_id: St
         Ok(BatchRequest::Single(request)) => vec![request],
         Ok(BatchRequest::Batch(requests)) => requests,
         Err(_) => {
-            observe_refusal(team_name, ErrorCode::BadUserInput, started);
-            let message = "the body is not a GraphQL request: expected JSON with a `query` (or an array of them)";
-            return with_request_id(
-                refusal(
-                    StatusCode::BAD_REQUEST,
-                    ErrorCode::BadUserInput,
-                    message,
-                    None,
-                ),
-                &request_id,
+            return bad_request(
+                "the body is not a GraphQL request: expected JSON with a `query` (or an array of them)",
             );
         }
     };
     if requests.is_empty() || requests.len() > state.max_batch {
-        observe_refusal(team_name, ErrorCode::BadUserInput, started);
-        let message = format!(
+        return bad_request(&format!(
             "a batch of {} operations; send 1 to {} (graphql.max_batch)",
             requests.len(),
             state.max_batch
-        );
-        return with_request_id(
-            refusal(
-                StatusCode::BAD_REQUEST,
-                ErrorCode::BadUserInput,
-                &message,
-                None,
-            ),
-            &request_id,
-        );
+        ));
     }
     // A batch spends one quota unit per operation, so batching cannot
     // dodge the quota.
@@ -123,17 +115,7 @@ async fn handle(state: AppState, headers: HeaderMap, body: Bytes, request_id: St
 
     let key = match idempotency::key(&headers) {
         Ok(key) => key,
-        Err(message) => {
-            return with_request_id(
-                refusal(
-                    StatusCode::BAD_REQUEST,
-                    ErrorCode::BadUserInput,
-                    message,
-                    None,
-                ),
-                &request_id,
-            );
-        }
+        Err(message) => return bad_request(message),
     };
     let mut requests = requests.into_iter();
     let response = match (key, requests.next(), requests.len()) {
@@ -148,13 +130,7 @@ async fn handle(state: AppState, headers: HeaderMap, body: Bytes, request_id: St
             response
         }
         (Some(_), _, _) => {
-            observe_refusal(team_name, ErrorCode::BadUserInput, started);
-            refusal(
-                StatusCode::BAD_REQUEST,
-                ErrorCode::BadUserInput,
-                "Idempotency-Key applies to one operation: do not batch it",
-                None,
-            )
+            return bad_request("Idempotency-Key applies to one operation: do not batch it");
         }
         (None, Some(request), 0) => {
             let response = state.schema.execute(request).await;
@@ -187,21 +163,13 @@ async fn handle(state: AppState, headers: HeaderMap, body: Bytes, request_id: St
 
 /// The first error's code, or `ok`.
 pub(super) fn outcome(response: &async_graphql::Response) -> String {
-    response
-        .errors
-        .first()
-        .map(|error| {
-            error
-                .extensions
-                .as_ref()
-                .and_then(|extensions| extensions.get("code"))
-                .and_then(|code| match code {
-                    async_graphql::Value::String(code) => Some(code.clone()),
-                    _ => None,
-                })
+    response.errors.first().map_or_else(
+        || "ok".to_owned(),
+        |error| {
+            error_code(error.extensions.as_ref())
                 .unwrap_or_else(|| ErrorCode::Internal.as_str().to_owned())
-        })
-        .unwrap_or_else(|| "ok".to_owned())
+        },
+    )
 }
 
 fn observe_refusal(team: &str, code: ErrorCode, started: Instant) {

@@ -29,6 +29,25 @@ impl Drop for TestGateway {
     }
 }
 
+/// Settings of a test gateway over `sim`: a random port, the teams
+/// `admin` and `reader`, a SQLite store at `store_path`.
+pub(crate) fn test_settings(sim: &Simulator, store_path: &std::path::Path) -> Settings {
+    let mut settings = Settings::default();
+    settings.server.listen = "127.0.0.1:0".parse().expect("address");
+    settings.accounts.insert(
+        "default".to_owned(),
+        AccountSettings::with_inline_key(&sim.base_url(), &sim.api_key()),
+    );
+    settings
+        .teams
+        .insert("admin".to_owned(), team(ADMIN_TOKEN, &SCOPES));
+    settings
+        .teams
+        .insert("reader".to_owned(), team(READER_TOKEN, &["read"]));
+    settings.store.url = format!("sqlite://{}?mode=rwc", store_path.display());
+    settings
+}
+
 /// A store file no other test uses.
 pub(crate) fn temp_store_path() -> std::path::PathBuf {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -62,20 +81,8 @@ pub(crate) async fn spawn_gateway_with(
     let sim = Simulator::start(sim_config)
         .await
         .expect("simulator starts");
-    let mut settings = Settings::default();
-    settings.server.listen = "127.0.0.1:0".parse().expect("address");
-    settings.accounts.insert(
-        "default".to_owned(),
-        AccountSettings::with_inline_key(&sim.base_url(), &sim.api_key()),
-    );
-    settings
-        .teams
-        .insert("admin".to_owned(), team(ADMIN_TOKEN, &SCOPES));
-    settings
-        .teams
-        .insert("reader".to_owned(), team(READER_TOKEN, &["read"]));
     let store_path = temp_store_path();
-    settings.store.url = format!("sqlite://{}?mode=rwc", store_path.display());
+    let mut settings = test_settings(&sim, &store_path);
     tweak(&mut settings);
     let app = App::build(settings).await.expect("gateway starts");
     let url = format!("http://{}/graphql", app.addr());

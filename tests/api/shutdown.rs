@@ -4,26 +4,16 @@
 use std::time::Duration;
 
 use remotepc_gateway::App;
-use remotepc_gateway::settings::{AccountSettings, SCOPES, Settings};
 use remotepc_gateway::simulator::{Fault, Simulator, SimulatorConfig};
 use remotepc_gateway::upstream::Endpoint;
 use serde_json::json;
 
-use crate::helpers::{ADMIN_TOKEN, team, temp_store_path};
+use crate::helpers::{ADMIN_TOKEN, temp_store_path, test_settings};
 
 async fn app(sim: &Simulator, grace: Duration) -> App {
-    let mut settings = Settings::default();
-    settings.server.listen = "127.0.0.1:0".parse().expect("address");
+    let mut settings = test_settings(sim, &temp_store_path());
     settings.server.shutdown_grace = grace;
     settings.upstream.request_timeout = Duration::from_secs(30);
-    settings.accounts.insert(
-        "default".to_owned(),
-        AccountSettings::with_inline_key(&sim.base_url(), &sim.api_key()),
-    );
-    settings
-        .teams
-        .insert("admin".to_owned(), team(ADMIN_TOKEN, &SCOPES));
-    settings.store.url = format!("sqlite://{}?mode=rwc", temp_store_path().display());
     App::build(settings).await.expect("gateway starts")
 }
 
