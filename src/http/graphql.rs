@@ -3,8 +3,6 @@
 
 use std::time::Instant;
 
-use tracing::Instrument;
-
 use async_graphql::{BatchRequest, BatchResponse, Request};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -12,6 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rand::distr::{Alphanumeric, SampleString};
 use serde_json::json;
+use tracing::Instrument;
 
 use super::AppState;
 use super::idempotency::{self, Idempotent};
