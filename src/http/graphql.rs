@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use async_graphql::{BatchRequest, BatchResponse, Request};
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rand::distr::{Alphanumeric, SampleString};
@@ -13,29 +13,59 @@ use serde_json::json;
 use tracing::Instrument;
 
 use super::AppState;
-use super::idempotency::{self, Idempotent};
+use super::idempotency::{self, Idempotent, is_mutation};
+use super::media::MediaType;
 use crate::auth::Team;
 use crate::graphql::{ErrorCode, IntrospectionDenied, RequestId, error_code};
 use crate::telemetry;
 
 pub(super) const REQUEST_ID: &str = "x-request-id";
 
-pub(super) async fn graphql(
+/// Where the operation came from.
+enum Source {
+    /// A POST body: one request or a batch, as JSON.
+    Body(Bytes),
+    /// A GET query string: one query, never a mutation.
+    Query(String),
+}
+
+pub(super) async fn post(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let source = match content_type_is_json(&headers) {
+        true => Source::Body(body),
+        false => return unsupported_media_type(&headers),
+    };
+    traced(state, headers, source).await
+}
+
+pub(super) async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    traced(state, headers, Source::Query(query.unwrap_or_default())).await
+}
+
+/// Every log line of the request, down to the upstream calls, carries its
+/// id (and, once known, its team).
+async fn traced(state: AppState, headers: HeaderMap, source: Source) -> Response {
     let request_id = request_id(&headers);
-    // Every log line of the request, down to the upstream calls, carries
-    // its id (and, once known, its team).
     let span =
         tracing::info_span!("request", request_id = %request_id, team = tracing::field::Empty);
-    handle(state, headers, body, request_id)
+    handle(state, headers, source, request_id)
         .instrument(span)
         .await
 }
 
-async fn handle(state: AppState, headers: HeaderMap, body: Bytes, request_id: String) -> Response {
+async fn handle(
+    state: AppState,
+    headers: HeaderMap,
+    source: Source,
+    request_id: String,
+) -> Response {
     let started = Instant::now();
     let authorization = headers
         .get(header::AUTHORIZATION)
@@ -72,15 +102,50 @@ async fn handle(state: AppState, headers: HeaderMap, body: Bytes, request_id: St
         observe_refusal(team_name, ErrorCode::RateLimited, started);
         return with_request_id(refused, &request_id);
     }
-    let requests = match serde_json::from_slice::<BatchRequest>(&body) {
-        Ok(BatchRequest::Single(request)) => vec![request],
-        Ok(BatchRequest::Batch(requests)) => requests,
-        Err(_) => {
-            return bad_request(
-                "the body is not a GraphQL request: expected JSON with a `query` (or an array of them)",
-            );
-        }
+    let Some(media) = MediaType::negotiate(&headers) else {
+        let message = "Accept must allow application/graphql-response+json or application/json";
+        let response = refusal(
+            StatusCode::NOT_ACCEPTABLE,
+            ErrorCode::BadUserInput,
+            message,
+            None,
+        );
+        return with_request_id(response, &request_id);
     };
+    let requests = match source {
+        Source::Body(body) => match serde_json::from_slice::<BatchRequest>(&body) {
+            Ok(BatchRequest::Single(request)) => vec![request],
+            Ok(BatchRequest::Batch(requests)) => requests,
+            Err(_) => {
+                return bad_request(
+                    "the body is not a GraphQL request: expected JSON with a `query` (or an array of them)",
+                );
+            }
+        },
+        Source::Query(query) => match from_query_string(&query) {
+            Ok(request) if is_mutation(&request, state.max_nesting) => {
+                let message = "mutations are sent with POST (GET is for queries only)";
+                let mut response = refusal(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    ErrorCode::BadUserInput,
+                    message,
+                    None,
+                );
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("POST"));
+                return with_request_id(response, &request_id);
+            }
+            Ok(request) => vec![request],
+            Err(message) => return bad_request(&message),
+        },
+    };
+    if requests
+        .iter()
+        .any(|request| request.query.trim().is_empty())
+    {
+        return bad_request("`query` is missing or empty");
+    }
     if requests.is_empty() || requests.len() > state.max_batch {
         return bad_request(&format!(
             "a batch of {} operations; send 1 to {} (graphql.max_batch)",
@@ -119,7 +184,7 @@ async fn handle(state: AppState, headers: HeaderMap, body: Bytes, request_id: St
     let mut requests = requests.into_iter();
     let response = match (key, requests.next(), requests.len()) {
         (Some(key), Some(request), 0) => {
-            let (response, outcome) = Idempotent::new(&state, team, key).run(request).await;
+            let (response, outcome) = Idempotent::new(&state, team, key).run(request, media).await;
             telemetry::record_graphql(
                 team_name,
                 &operations[0],
@@ -139,7 +204,7 @@ async fn handle(state: AppState, headers: HeaderMap, body: Bytes, request_id: St
                 &outcome(&response),
                 started.elapsed().as_secs_f64(),
             );
-            json_response(&response)
+            media.response(&response)
         }
         (None, first, _) => {
             let batch = first.into_iter().chain(requests).collect();
@@ -154,10 +219,70 @@ async fn handle(state: AppState, headers: HeaderMap, body: Bytes, request_id: St
                     );
                 }
             }
-            json_response(&responses)
+            media.batch(&responses)
         }
     };
     with_request_id(response, &request_id)
+}
+
+/// `Content-Type: application/json` (any parameters); GraphQL over HTTP
+/// requires it of POST bodies.
+fn content_type_is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+}
+
+fn unsupported_media_type(headers: &HeaderMap) -> Response {
+    let message = "POST bodies must be sent as Content-Type: application/json";
+    let response = refusal(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ErrorCode::BadUserInput,
+        message,
+        None,
+    );
+    with_request_id(response, &request_id(headers))
+}
+
+/// A GET request's `query`, `operationName`, `variables` and `extensions`
+/// (the last two as JSON objects).
+fn from_query_string(query: &str) -> Result<Request, String> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+        .map_err(|_| "the query string cannot be decoded".to_owned())?;
+    let value = |name: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    };
+    let json_object = |name: &str| -> Result<Option<serde_json::Value>, String> {
+        match value(name) {
+            None => Ok(None),
+            Some(text) => match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(serde_json::Value::Null) => Ok(None),
+                Ok(object @ serde_json::Value::Object(_)) => Ok(Some(object)),
+                _ => Err(format!("`{name}` must be a JSON object")),
+            },
+        }
+    };
+    let mut request = Request::new(value("query").unwrap_or_default());
+    if let Some(name) = value("operationName").filter(|name| !name.is_empty()) {
+        request = request.operation_name(name);
+    }
+    if let Some(variables) = json_object("variables")? {
+        request = request.variables(async_graphql::Variables::from_json(variables));
+    }
+    if let Some(serde_json::Value::Object(extensions)) = json_object("extensions")? {
+        for (key, value) in extensions {
+            request.extensions.insert(
+                key,
+                async_graphql::Value::from_json(value).unwrap_or_default(),
+            );
+        }
+    }
+    Ok(request)
 }
 
 /// The first error's code, or `ok`.

@@ -8,7 +8,8 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 use super::AppState;
-use super::graphql::{json_response, outcome, refusal};
+use super::graphql::{outcome, refusal};
+use super::media::MediaType;
 use crate::auth::Team;
 use crate::graphql::ErrorCode;
 use crate::store::Claim;
@@ -44,10 +45,10 @@ impl<'a> Idempotent<'a> {
 
     /// Runs `request` at most once per key; queries run as usual. Returns
     /// the response and its outcome for metrics (`replayed` for a replay).
-    pub(super) async fn run(self, request: Request) -> (Response, String) {
+    pub(super) async fn run(self, request: Request, media: MediaType) -> (Response, String) {
         if !is_mutation(&request, self.state.max_nesting) {
             let response = self.state.schema.execute(request).await;
-            return (json_response(&response), outcome(&response));
+            return (media.response(&response), outcome(&response));
         }
         let team = &self.team.caller().team;
         let hash = request_hash(&request);
@@ -59,11 +60,7 @@ impl<'a> Idempotent<'a> {
         {
             Ok(Claim::Claimed) => {}
             Ok(Claim::Replay(body)) => {
-                let mut response = (
-                    [(axum::http::header::CONTENT_TYPE, "application/json")],
-                    body,
-                )
-                    .into_response();
+                let mut response = media.respond(StatusCode::OK, body);
                 response
                     .headers_mut()
                     .insert("idempotent-replayed", HeaderValue::from_static("true"));
@@ -136,7 +133,7 @@ fn refused(
 
 /// Whether the operation the request runs is a mutation. Documents that do
 /// not parse are not: execution reports their errors.
-fn is_mutation(request: &Request, max_nesting: usize) -> bool {
+pub(super) fn is_mutation(request: &Request, max_nesting: usize) -> bool {
     if crate::graphql::nesting_exceeds(&request.query, max_nesting) {
         return false;
     }

@@ -5,6 +5,7 @@
 mod graphql;
 mod health;
 mod idempotency;
+mod media;
 
 use std::time::Duration;
 
@@ -58,7 +59,7 @@ impl AppState {
 /// The gateway's routes and middleware.
 pub fn router(state: AppState, server: &ServerSettings) -> Router {
     Router::new()
-        .route("/graphql", post(graphql::graphql))
+        .route("/graphql", post(graphql::post).get(graphql::get))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

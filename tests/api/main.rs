@@ -7,6 +7,7 @@ mod computers;
 mod durability;
 mod groups;
 mod helpers;
+mod http_spec;
 mod limits;
 mod observability;
 mod protection;

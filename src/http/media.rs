@@ -1,0 +1,98 @@
+//! GraphQL over HTTP: the media type to answer in (negotiated on `Accept`)
+//! and the status codes the specification gives for each.
+
+use async_graphql::{BatchResponse, Value};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// A media type a GraphQL response can be sent as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum MediaType {
+    /// `application/graphql-response+json`: request errors are 4xx.
+    GraphqlResponse,
+    /// `application/json`, the legacy type: well-formed responses are 200.
+    Json,
+}
+
+impl MediaType {
+    /// The type the client accepts, preferring the GraphQL one; `None` when
+    /// it accepts neither. A missing `Accept` means `application/json`, as
+    /// the specification asks of servers supporting legacy clients.
+    pub(super) fn negotiate(headers: &HeaderMap) -> Option<Self> {
+        let Some(accept) = headers
+            .get(header::ACCEPT)
+            .and_then(|value| value.to_str().ok())
+        else {
+            return Some(MediaType::Json);
+        };
+        let types: Vec<String> = accept
+            .split(',')
+            .map(|entry| {
+                entry
+                    .split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .collect();
+        if types
+            .iter()
+            .any(|media| media == "application/graphql-response+json")
+        {
+            Some(MediaType::GraphqlResponse)
+        } else if types
+            .iter()
+            .any(|media| matches!(media.as_str(), "application/json" | "application/*" | "*/*"))
+        {
+            Some(MediaType::Json)
+        } else {
+            None
+        }
+    }
+
+    pub(super) fn content_type(self) -> &'static str {
+        match self {
+            MediaType::GraphqlResponse => "application/graphql-response+json; charset=utf-8",
+            MediaType::Json => "application/json; charset=utf-8",
+        }
+    }
+
+    /// `body` (already JSON) with this type's content type.
+    pub(super) fn respond(self, status: StatusCode, body: String) -> Response {
+        (status, [(header::CONTENT_TYPE, self.content_type())], body).into_response()
+    }
+
+    /// One GraphQL response. With the GraphQL media type, a request error
+    /// (nothing executed: parse, validation, variables, limits) is a 400
+    /// without a `data` entry; everything else is a 200.
+    pub(super) fn response(self, response: &async_graphql::Response) -> Response {
+        let Ok(mut body) = serde_json::to_value(response) else {
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        };
+        let mut status = StatusCode::OK;
+        if self == MediaType::GraphqlResponse && is_request_error(response) {
+            status = StatusCode::BAD_REQUEST;
+            if let Some(object) = body.as_object_mut() {
+                object.remove("data");
+            }
+        }
+        self.respond(status, body.to_string())
+    }
+
+    /// A batch: always 200, each entry as it came.
+    pub(super) fn batch(self, responses: &BatchResponse) -> Response {
+        match serde_json::to_string(responses) {
+            Ok(body) => self.respond(StatusCode::OK, body),
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        }
+    }
+}
+
+/// Errors but no data, and no error belongs to a field: the request failed
+/// before execution.
+fn is_request_error(response: &async_graphql::Response) -> bool {
+    response.data == Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|error| error.path.is_empty())
+}

@@ -1,0 +1,122 @@
+//! GraphQL over HTTP: GET for queries only, content negotiation, and the
+//! status codes the specification gives for each media type.
+
+use remotepc_gateway::upstream::Endpoint;
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_TOKEN, spawn_gateway};
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+
+#[tokio::test]
+async fn get_runs_queries_and_refuses_mutations() {
+    let gateway = spawn_gateway().await;
+    let client = reqwest::Client::new();
+    let get = |query: &str| {
+        client
+            .get(&gateway.url)
+            .bearer_auth(ADMIN_TOKEN)
+            .query(&[("query", query), ("variables", "{\"n\":1}")])
+            .send()
+    };
+    let query = get("query($n: Int) { devices(first: $n) { totalCount } }")
+        .await
+        .expect("answered");
+    assert_eq!(query.status(), 200);
+    assert!(
+        query.headers()["content-type"]
+            .to_str()
+            .expect("ASCII")
+            .starts_with("application/json")
+    );
+    let body: Value = query.json().await.expect("JSON");
+    assert_eq!(body["data"]["devices"]["totalCount"], 50);
+
+    let mutation = get("mutation { createGroup(input: { name: \"Via GET\" }) { group { name } } }")
+        .await
+        .expect("answered");
+    assert_eq!(mutation.status(), 405);
+    assert_eq!(mutation.headers()["allow"], "POST");
+    assert_eq!(gateway.calls(Endpoint::GroupCreate), 0);
+}
+
+#[tokio::test]
+async fn the_response_media_type_follows_accept() {
+    let gateway = spawn_gateway().await;
+    let client = reqwest::Client::new();
+    let post = |accept: &'static str, query: &'static str| {
+        client
+            .post(&gateway.url)
+            .bearer_auth(ADMIN_TOKEN)
+            .header("accept", accept)
+            .json(&json!({ "query": query }))
+            .send()
+    };
+    let modern = post(GRAPHQL_RESPONSE, "{ __typename }")
+        .await
+        .expect("answered");
+    assert_eq!(modern.status(), 200);
+    assert!(
+        modern.headers()["content-type"]
+            .to_str()
+            .expect("ASCII")
+            .starts_with(GRAPHQL_RESPONSE)
+    );
+
+    let invalid_modern = post(GRAPHQL_RESPONSE, "{ nope }").await.expect("answered");
+    assert_eq!(
+        invalid_modern.status(),
+        400,
+        "a request error is a 400 in the GraphQL media type"
+    );
+    let body: Value = invalid_modern.json().await.expect("JSON");
+    assert!(body.get("data").is_none(), "and has no data entry: {body}");
+
+    let invalid_legacy = post("application/json", "{ nope }")
+        .await
+        .expect("answered");
+    assert_eq!(
+        invalid_legacy.status(),
+        200,
+        "application/json keeps 200 for well-formed responses"
+    );
+    assert!(
+        invalid_legacy.headers()["content-type"]
+            .to_str()
+            .expect("ASCII")
+            .starts_with("application/json")
+    );
+
+    let field_error = post(
+        GRAPHQL_RESPONSE,
+        "mutation { addComputerComment(input: { computerName: \"NO-SUCH-PC\", comment: \"Long enough\" }) { comment } }",
+    )
+    .await
+    .expect("answered");
+    assert_eq!(
+        field_error.status(),
+        200,
+        "a field error is not a request error"
+    );
+
+    let html_only = post("text/html", "{ __typename }").await.expect("answered");
+    assert_eq!(html_only.status(), 406);
+}
+
+#[tokio::test]
+async fn post_bodies_must_be_json() {
+    let gateway = spawn_gateway().await;
+    let response = reqwest::Client::new()
+        .post(&gateway.url)
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "text/plain")
+        .body("{ __typename }")
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), 415);
+    let missing_query = gateway
+        .send("{}", &[("authorization", &format!("Bearer {ADMIN_TOKEN}"))])
+        .await;
+    assert_eq!(missing_query.0, 400);
+}
