@@ -1,7 +1,8 @@
 //! The HTTP surface: router, middleware (trace, body limit, timeout), the
-//! GraphQL endpoint, liveness, readiness and metrics. Authenticates each request and
+//! GraphQL endpoint, an offline GraphiQL, liveness, readiness and metrics. Authenticates each request and
 //! attaches its `Caller`; the schema does the rest.
 
+mod graphiql;
 mod graphql;
 mod health;
 mod idempotency;
@@ -59,7 +60,10 @@ impl AppState {
 /// The gateway's routes and middleware.
 pub fn router(state: AppState, server: &ServerSettings) -> Router {
     Router::new()
+        .route("/", get(graphiql::home))
         .route("/graphql", post(graphql::post).get(graphql::get))
+        .route("/graphiql", get(graphiql::page))
+        .route("/graphiql/{file}", get(graphiql::asset))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

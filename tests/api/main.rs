@@ -5,6 +5,7 @@ mod cache;
 mod cli;
 mod computers;
 mod durability;
+mod graphiql;
 mod groups;
 mod helpers;
 mod http_spec;

@@ -1,0 +1,17 @@
+// Starts GraphiQL against this gateway with the team token typed above.
+(function () {
+  var input = document.getElementById('token');
+  var root = ReactDOM.createRoot(document.getElementById('graphiql'));
+  input.value = sessionStorage.getItem('remotepc-gateway-token') || '';
+  function render() {
+    var token = input.value.trim();
+    sessionStorage.setItem('remotepc-gateway-token', token);
+    var fetcher = GraphiQL.createFetcher({
+      url: '/graphql',
+      headers: token ? { authorization: 'Bearer ' + token } : {},
+    });
+    root.render(React.createElement(GraphiQL, { fetcher: fetcher, key: token }));
+  }
+  document.getElementById('use-token').addEventListener('click', render);
+  render();
+})();
