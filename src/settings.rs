@@ -92,6 +92,8 @@ pub struct GraphqlSettings {
     pub max_root_fields: usize,
     /// Most operations in one batched request.
     pub max_batch: usize,
+    /// Bytes of query text kept for automatic persisted queries.
+    pub persisted_queries_bytes: u64,
 }
 
 impl Default for GraphqlSettings {
@@ -107,6 +109,7 @@ impl Default for GraphqlSettings {
             max_aliases: 50,
             max_root_fields: 20,
             max_batch: 10,
+            persisted_queries_bytes: 8 * 1024 * 1024,
         }
     }
 }

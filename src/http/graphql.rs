@@ -15,6 +15,7 @@ use tracing::Instrument;
 use super::AppState;
 use super::idempotency::{self, Idempotent, is_mutation};
 use super::media::MediaType;
+use super::persisted::PersistedError;
 use crate::auth::Team;
 use crate::graphql::{ErrorCode, IntrospectionDenied, RequestId, error_code};
 use crate::telemetry;
@@ -112,7 +113,8 @@ async fn handle(
         );
         return with_request_id(response, &request_id);
     };
-    let requests = match source {
+    let via_get = matches!(source, Source::Query(_));
+    let mut requests = match source {
         Source::Body(body) => match serde_json::from_slice::<BatchRequest>(&body) {
             Ok(BatchRequest::Single(request)) => vec![request],
             Ok(BatchRequest::Batch(requests)) => requests,
@@ -123,23 +125,39 @@ async fn handle(
             }
         },
         Source::Query(query) => match from_query_string(&query) {
-            Ok(request) if is_mutation(&request, state.max_nesting) => {
-                let message = "mutations are sent with POST (GET is for queries only)";
-                let mut response = refusal(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    ErrorCode::BadUserInput,
-                    message,
-                    None,
-                );
-                response
-                    .headers_mut()
-                    .insert(header::ALLOW, HeaderValue::from_static("POST"));
-                return with_request_id(response, &request_id);
-            }
             Ok(request) => vec![request],
             Err(message) => return bad_request(&message),
         },
     };
+    for request in &mut requests {
+        if let Err(error) = state.persisted.resolve(request) {
+            // Apollo clients answer PersistedQueryNotFound by sending the
+            // text; they expect it as a GraphQL error in a 200.
+            let code = match error {
+                PersistedError::NotFound => "PERSISTED_QUERY_NOT_FOUND",
+                _ => ErrorCode::BadUserInput.as_str(),
+            };
+            let body = json!({ "errors": [{ "message": error.message(), "extensions": { "code": code } }] });
+            return with_request_id(media.respond(StatusCode::OK, body.to_string()), &request_id);
+        }
+    }
+    if via_get
+        && requests
+            .iter()
+            .any(|request| is_mutation(request, state.max_nesting))
+    {
+        let message = "mutations are sent with POST (GET is for queries only)";
+        let mut response = refusal(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::BadUserInput,
+            message,
+            None,
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return with_request_id(response, &request_id);
+    }
     if requests
         .iter()
         .any(|request| request.query.trim().is_empty())

@@ -7,6 +7,7 @@ mod graphql;
 mod health;
 mod idempotency;
 mod media;
+mod persisted;
 
 use std::time::Duration;
 
@@ -34,6 +35,7 @@ pub struct AppState {
     store: Store,
     max_batch: usize,
     max_nesting: usize,
+    persisted: persisted::PersistedQueries,
 }
 
 impl AppState {
@@ -53,6 +55,7 @@ impl AppState {
             store,
             max_batch: limits.max_batch,
             max_nesting: limits.max_document_nesting,
+            persisted: persisted::PersistedQueries::new(limits.persisted_queries_bytes),
         }
     }
 }

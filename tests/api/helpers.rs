@@ -109,6 +109,20 @@ impl TestGateway {
         serde_json::from_str(&body).unwrap_or_else(|_| panic!("response is not JSON: {body}"))
     }
 
+    /// Sends an automatic persisted query (`query` absent: hash only) as
+    /// `admin`; returns the response body.
+    pub(crate) async fn gql_apq(&self, query: Option<&str>, extensions: Value) -> Value {
+        let mut body = json!({ "extensions": extensions });
+        if let Some(query) = query {
+            body["query"] = json!(query);
+        }
+        let authorization = format!("Bearer {ADMIN_TOKEN}");
+        let (_, text) = self
+            .send(&body.to_string(), &[("authorization", &authorization)])
+            .await;
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("response is not JSON: {text}"))
+    }
+
     /// Posts a raw body as `admin`; returns the status and body text.
     pub(crate) async fn post(&self, body: &str) -> (u16, String) {
         let authorization = format!("Bearer {ADMIN_TOKEN}");

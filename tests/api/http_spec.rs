@@ -120,3 +120,56 @@ async fn post_bodies_must_be_json() {
         .await;
     assert_eq!(missing_query.0, 400);
 }
+
+fn sha256_hex(text: &str) -> String {
+    remotepc_gateway::auth::hash_token(text)
+}
+
+#[tokio::test]
+async fn persisted_queries_travel_as_hashes_and_meet_every_check() {
+    let gateway = spawn_gateway().await;
+    let query = "{ devices(first: 1) { totalCount } }";
+    let hash = sha256_hex(query);
+    let persisted = |hash: &str| json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+
+    let unknown = gateway.gql_apq(None, persisted(&hash)).await;
+    assert_eq!(unknown["errors"][0]["message"], "PersistedQueryNotFound");
+    assert_eq!(
+        unknown["errors"][0]["extensions"]["code"],
+        "PERSISTED_QUERY_NOT_FOUND"
+    );
+
+    let registered = gateway.gql_apq(Some(query), persisted(&hash)).await;
+    assert_eq!(registered["data"]["devices"]["totalCount"], 50);
+    let by_hash = gateway.gql_apq(None, persisted(&hash)).await;
+    assert_eq!(by_hash["data"]["devices"]["totalCount"], 50);
+
+    let wrong = gateway
+        .gql_apq(Some("{ __typename }"), persisted(&hash))
+        .await;
+    assert!(
+        wrong["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("does not match"))
+    );
+
+    let deep = format!(
+        "{{ devices(after: {}1{}) {{ totalCount }} }}",
+        "{a:".repeat(300),
+        "}".repeat(300)
+    );
+    let refused = gateway
+        .gql_apq(Some(&deep), persisted(&sha256_hex(&deep)))
+        .await;
+    assert!(
+        refused.to_string().contains("graphql.max_document_nesting"),
+        "{refused}"
+    );
+    let replayed = gateway.gql_apq(None, persisted(&sha256_hex(&deep))).await;
+    assert!(
+        replayed
+            .to_string()
+            .contains("graphql.max_document_nesting"),
+        "a stored text is checked again: {replayed}"
+    );
+}
