@@ -13,16 +13,18 @@ use tokio::process::Command;
 
 use crate::helpers::temp_store_path;
 
-#[tokio::test]
-async fn the_audit_record_survives_sigkill_right_after_the_response() {
-    let sim = Simulator::start(SimulatorConfig::default())
-        .await
-        .expect("simulator");
-    let store_path = temp_store_path();
-    let store_url = format!("sqlite://{}?mode=rwc", store_path.display());
-    let config =
-        std::env::temp_dir().join(format!("gateway-durability-{}.toml", std::process::id()));
-    let token = "durability-token-000000000";
+/// The real binary serving `sim` with a SQLite store at `store_url`, and
+/// the address it logged.
+async fn start_binary(
+    sim: &Simulator,
+    store_url: &str,
+    token: &str,
+) -> (tokio::process::Child, String) {
+    let config = std::env::temp_dir().join(format!(
+        "gateway-binary-{}-{}.toml",
+        std::process::id(),
+        token
+    ));
     std::fs::write(
         &config,
         format!(
@@ -59,6 +61,21 @@ async fn the_audit_record_survives_sigkill_right_after_the_response() {
     .await
     .expect("listening in time")
     .expect("logs its address");
+    let _ = std::fs::remove_file(&config);
+    // Keep reading stdout so the gateway never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (gateway, addr)
+}
+
+#[tokio::test]
+async fn the_audit_record_survives_sigkill_right_after_the_response() {
+    let sim = Simulator::start(SimulatorConfig::default())
+        .await
+        .expect("simulator");
+    let store_path = temp_store_path();
+    let store_url = format!("sqlite://{}?mode=rwc", store_path.display());
+    let token = "durability-token-000000000";
+    let (mut gateway, addr) = start_binary(&sim, &store_url, token).await;
 
     let name = sim
         .state(|state| {
@@ -105,7 +122,56 @@ async fn the_audit_record_survives_sigkill_right_after_the_response() {
     assert_eq!(records[0].team, "ops");
     assert_eq!(records[0].outcome, "OK");
     store.close().await;
-    let _ = std::fs::remove_file(&config);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", store_path.display()));
+    }
+}
+
+#[tokio::test]
+async fn sigterm_lets_the_request_in_flight_finish() {
+    let sim = Simulator::start(SimulatorConfig {
+        latency: Duration::from_millis(400),
+        ..SimulatorConfig::default()
+    })
+    .await
+    .expect("simulator");
+    let store_path = temp_store_path();
+    let token = "sigterm-token-000000000000";
+    let (mut gateway, addr) = start_binary(
+        &sim,
+        &format!("sqlite://{}?mode=rwc", store_path.display()),
+        token,
+    )
+    .await;
+    let in_flight = tokio::spawn(
+        reqwest::Client::new()
+            .post(format!("http://{addr}/graphql"))
+            .bearer_auth(token)
+            .json(&json!({ "query": "{ devices(first: 1) { totalCount } }" }))
+            .send(),
+    );
+    while sim.calls(remotepc_gateway::upstream::Endpoint::ComputerList) == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let pid = gateway.id().expect("running").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let response: serde_json::Value = in_flight
+        .await
+        .expect("task")
+        .expect("the request in flight is answered")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(response["data"]["devices"]["totalCount"], 50);
+    let status = tokio::time::timeout(Duration::from_secs(15), gateway.wait())
+        .await
+        .expect("exits after SIGTERM")
+        .expect("reaped");
+    assert!(status.success(), "a clean exit: {status:?}");
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", store_path.display()));
     }
