@@ -7,7 +7,7 @@ use async_graphql::{BatchRequest, BatchResponse, Request};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use rand::distr::{Alphanumeric, SampleString};
 use serde_json::json;
 use tracing::Instrument;
@@ -368,13 +368,6 @@ pub(super) fn with_request_id(mut response: Response, request_id: &str) -> Respo
     response
 }
 
-pub(super) fn json_response(body: &impl serde::Serialize) -> Response {
-    match serde_json::to_vec(body) {
-        Ok(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
-}
-
 /// A GraphQL error response outside execution.
 pub(super) fn refusal(
     status: StatusCode,
@@ -388,5 +381,5 @@ pub(super) fn refusal(
     }
     let body =
         json!({ "data": null, "errors": [{ "message": message, "extensions": extensions }] });
-    (status, json_response(&body)).into_response()
+    MediaType::Json.respond(status, body.to_string())
 }

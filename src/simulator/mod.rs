@@ -195,13 +195,6 @@ impl Simulator {
         lock(&self.shared.faults).outage = fault;
     }
 
-    /// Sets the delay added to every call.
-    pub fn set_latency(&self, latency: Duration) {
-        self.shared
-            .latency_ms
-            .store(latency.as_millis() as u64, Ordering::SeqCst);
-    }
-
     /// Reads or changes the simulated account.
     pub fn state<R>(&self, f: impl FnOnce(&mut SimState) -> R) -> R {
         f(&mut lock(&self.shared.state))

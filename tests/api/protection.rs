@@ -8,7 +8,7 @@ use remotepc_gateway::simulator::{Fault, SimulatorConfig};
 use remotepc_gateway::upstream::Endpoint;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestGateway, captured_logs, error_code, spawn_gateway_with};
+use crate::helpers::{TestGateway, captured_logs, error_code, spawn_gateway_with, temp_store_path};
 
 const REFRESH: &str = "{ devices(first: 1, refresh: true) { totalCount } }";
 
@@ -203,22 +203,44 @@ async fn calls_go_through_the_configured_proxy() {
     assert!(!proxy.to_string().contains("hunter2"));
 }
 
-#[tokio::test]
-async fn a_rotated_key_file_is_used_without_restart() {
-    let directory =
-        std::env::temp_dir().join(format!("gateway-key-{}-{}", std::process::id(), line!()));
+/// A gateway whose key comes from a file holding the simulator's key,
+/// re-read every `reload`; the file's folder, to remove at the end.
+async fn key_file_gateway(
+    reload: Duration,
+) -> (TestGateway, std::path::PathBuf, std::path::PathBuf) {
+    let directory = temp_store_path().with_extension("keys");
     std::fs::create_dir_all(&directory).expect("temp dir");
     let key_file = directory.join("remotepc.key");
+    std::fs::write(&key_file, "simulator-api-key\n").expect("key file");
     let gateway = spawn_gateway_with(SimulatorConfig::default(), |settings| {
         let account = settings.accounts.get_mut("default").expect("account");
-        std::fs::write(&key_file, "simulator-api-key\n").expect("key file");
         account.api_key_inline = None;
         account.api_key_file = Some(key_file.clone());
-        settings.upstream.key_reload_interval = Duration::from_millis(50);
+        settings.upstream.key_reload_interval = reload;
         settings.upstream.retry_attempts = 1;
         settings.cache.min_refresh_interval = Duration::ZERO;
     })
     .await;
+    (gateway, key_file, directory)
+}
+
+/// Retries a forced refresh until it succeeds (the new key is picked up),
+/// for at most two seconds; returns the last response.
+async fn refresh_until_served(gateway: &TestGateway) -> Value {
+    let mut response = Value::Null;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        response = gateway.gql(REFRESH, json!({})).await;
+        if response["errors"].is_null() {
+            break;
+        }
+    }
+    response
+}
+
+#[tokio::test]
+async fn a_rotated_key_file_is_used_without_restart() {
+    let (gateway, key_file, directory) = key_file_gateway(Duration::from_millis(50)).await;
     assert_eq!(
         gateway.gql(REFRESH, json!({})).await["data"]["devices"]["totalCount"],
         50
@@ -236,14 +258,7 @@ async fn a_rotated_key_file_is_used_without_restart() {
     );
 
     std::fs::write(&key_file, "rotated-key-0042\n").expect("rotate");
-    let mut response = Value::Null;
-    for _ in 0..100 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        response = gateway.gql(REFRESH, json!({})).await;
-        if response["errors"].is_null() {
-            break;
-        }
-    }
+    let response = refresh_until_served(&gateway).await;
     assert_eq!(response["data"]["devices"]["totalCount"], 50, "{response}");
     assert!(
         gateway
@@ -262,19 +277,7 @@ async fn a_rotated_key_file_is_used_without_restart() {
 
 #[tokio::test]
 async fn sighup_rereads_the_key_file_at_once() {
-    let directory =
-        std::env::temp_dir().join(format!("gateway-key-{}-{}", std::process::id(), line!()));
-    std::fs::create_dir_all(&directory).expect("temp dir");
-    let key_file = directory.join("remotepc.key");
-    let gateway = spawn_gateway_with(SimulatorConfig::default(), |settings| {
-        let account = settings.accounts.get_mut("default").expect("account");
-        std::fs::write(&key_file, "simulator-api-key").expect("key file");
-        account.api_key_inline = None;
-        account.api_key_file = Some(key_file.clone());
-        settings.upstream.key_reload_interval = Duration::from_secs(3600);
-        settings.cache.min_refresh_interval = Duration::ZERO;
-    })
-    .await;
+    let (gateway, key_file, directory) = key_file_gateway(Duration::from_secs(3600)).await;
     gateway.sim.set_api_key("after-sighup-7");
     std::fs::write(&key_file, "after-sighup-7").expect("rotate");
     let status = std::process::Command::new("kill")
@@ -282,14 +285,7 @@ async fn sighup_rereads_the_key_file_at_once() {
         .status()
         .expect("kill runs");
     assert!(status.success());
-    let mut response = Value::Null;
-    for _ in 0..100 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        response = gateway.gql(REFRESH, json!({})).await;
-        if response["errors"].is_null() {
-            break;
-        }
-    }
+    let response = refresh_until_served(&gateway).await;
     assert_eq!(response["data"]["devices"]["totalCount"], 50, "{response}");
     let _ = std::fs::remove_dir_all(&directory);
 }
