@@ -211,10 +211,10 @@ url = "sqlite://{store}?mode=rwc"
                 let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
                     continue;
                 };
-                if event["message"] == "listening" {
-                    if let Some(addr) = event["addr"].as_str() {
-                        return Ok(addr.to_owned());
-                    }
+                if event["message"] == "listening"
+                    && let Some(addr) = event["addr"].as_str()
+                {
+                    return Ok(addr.to_owned());
                 }
             }
             bail!("the gateway exited before listening")

@@ -84,7 +84,9 @@ impl App {
             .then(|| catalog.watch_keys(settings.upstream.key_reload_interval));
         let schema = graphql::build_schema(catalog.clone(), store.clone(), &settings.graphql);
         let teams = Teams::new(&settings.teams);
-        let state = http::AppState::new(schema, catalog, teams, store.clone(), &settings.graphql);
+        let engine =
+            graphql::Engine::new(schema, catalog.clone(), &settings.graphql, &settings.cache);
+        let state = http::AppState::new(engine, catalog, teams, store.clone(), &settings.graphql);
         let router = http::router(state, &settings.server);
         let listen = settings.server.listen;
         let listener = tokio::net::TcpListener::bind(listen)

@@ -272,6 +272,9 @@ pub struct CacheSettings {
     /// least this far apart; also the pause after a failed refresh.
     #[serde(with = "humantime_serde")]
     pub min_refresh_interval: Duration,
+    /// Bytes of query responses kept for repeated identical queries; 0
+    /// turns the response cache off.
+    pub response_cache_bytes: u64,
 }
 
 impl Default for CacheSettings {
@@ -280,6 +283,7 @@ impl Default for CacheSettings {
             ttl: Duration::from_secs(30),
             max_stale: Duration::from_secs(600),
             min_refresh_interval: Duration::from_secs(5),
+            response_cache_bytes: 16 * 1024 * 1024,
         }
     }
 }

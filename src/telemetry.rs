@@ -136,3 +136,10 @@ pub fn record_cache_read(
     metrics::gauge!("gateway_cache_snapshot_items", "account" => account.to_owned(), "collection" => collection)
         .set(items as f64);
 }
+
+/// A single query met the response cache: `hit` (answered from it), `miss`
+/// (executed and kept) or `not_reusable` (executed; its response could not
+/// be kept: errors, a mutation, a stale snapshot, data besides snapshots).
+pub fn record_response_cache(result: &'static str) {
+    metrics::counter!("gateway_response_cache_total", "result" => result).increment(1);
+}

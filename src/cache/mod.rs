@@ -7,4 +7,4 @@ mod snapshot;
 mod store;
 
 pub use snapshot::{Keyed, Snapshot, SortedView};
-pub use store::{Freshness, Served, SnapshotCache};
+pub use store::{Freshness, Peek, Served, SnapshotCache};

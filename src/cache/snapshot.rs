@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// An item with a unique key (a username, a host name).
@@ -27,11 +28,22 @@ pub struct SortedView {
 /// A whole collection at one moment, sorted by normalized key.
 #[derive(Debug)]
 pub struct Snapshot<T> {
+    /// Unique to this snapshot in the process: a changed copy gets a new
+    /// one, so anything derived from a snapshot can tell whether it is
+    /// still current.
+    version: u64,
     items: Vec<Arc<T>>,
     keys: Vec<String>,
     index: HashMap<String, u32>,
     /// std `Mutex`: never held across `.await`; views are built once.
     views: Mutex<HashMap<&'static str, Arc<SortedView>>>,
+}
+
+impl<T> Snapshot<T> {
+    /// This snapshot's version: different for every snapshot built.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
 }
 
 impl<T: Keyed> Snapshot<T> {
@@ -58,7 +70,9 @@ impl<T: Keyed> Snapshot<T> {
             .map(|(position, (key, _))| (key.clone(), position as u32))
             .collect();
         let (keys, items) = entries.into_iter().unzip();
+        static VERSIONS: AtomicU64 = AtomicU64::new(1);
         Self {
+            version: VERSIONS.fetch_add(1, Ordering::Relaxed),
             items,
             keys,
             index,
@@ -165,6 +179,7 @@ mod tests {
         );
         assert_eq!(changed.keys(), ["b@x.io", "c@x.io"]);
         assert_eq!(changed.get("b@x.io").map(|item| item.1), Some(4));
+        assert_ne!(changed.version(), snapshot.version());
     }
 
     #[test]

@@ -40,6 +40,15 @@ pub struct Served<T> {
     pub stale: bool,
 }
 
+/// The current snapshot's version and age, read without fetching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peek {
+    /// `Snapshot::version` of the snapshot a read would be served now.
+    pub version: u64,
+    /// Time since it was read from RemotePC.
+    pub age: Duration,
+}
+
 type Fetch<T> = Shared<BoxFuture<'static, Result<Arc<Snapshot<T>>, Arc<UpstreamError>>>>;
 
 struct Cached<T> {
@@ -141,6 +150,22 @@ impl<T: Keyed + Send + Sync + 'static> SnapshotCache<T> {
         };
         self.observe(account, "miss", &served);
         Ok(served)
+    }
+
+    /// The account's snapshot if a read would be served it as fresh now;
+    /// `None` when a read would fetch or refresh. Never fetches.
+    pub fn peek(&self, account: &str) -> Option<Peek> {
+        let slots = self
+            .slots
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let state = slots.get(account)?.lock();
+        let cached = state.current.as_ref()?;
+        let age = Instant::now().saturating_duration_since(cached.fetched_at);
+        (age < self.freshness.ttl).then(|| Peek {
+            version: cached.snapshot.version(),
+            age,
+        })
     }
 
     fn observe(&self, account: &str, result: &'static str, served: &Served<T>) {

@@ -20,7 +20,7 @@ pub use listing::{DeviceFilter, DeviceOrder, Listing, SortOrder, UserFilter, Use
 pub use model::{Device, DeviceStatus, User};
 pub use validation::{MAX_LIST_LEN, ValidationError, Violation};
 
-use crate::cache::{Keyed, SnapshotCache};
+use crate::cache::{Keyed, Peek, SnapshotCache};
 use crate::settings::Settings;
 use crate::store::{Store, StoreError};
 use crate::upstream::{AccountHealth, ClientSetupError, RemotePcClient, UpstreamError};
@@ -46,6 +46,26 @@ pub enum CatalogError {
 impl From<UpstreamError> for CatalogError {
     fn from(error: UpstreamError) -> Self {
         CatalogError::Upstream(Arc::new(error))
+    }
+}
+
+/// A collection read whole into snapshots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Collection {
+    // In name order: `extensions.cache` lists collections in `Ord` order.
+    /// Every `computer/list` page.
+    Devices,
+    /// Every `user/list` page.
+    Users,
+}
+
+impl Collection {
+    /// The name in metrics and in `extensions.cache`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Collection::Users => "users",
+            Collection::Devices => "devices",
+        }
     }
 }
 
@@ -77,8 +97,14 @@ impl Catalog {
             clients,
             store,
             remove_batch_size: settings.upstream.remove_batch_size,
-            users: Arc::new(SnapshotCache::new("users", settings.cache.freshness())),
-            devices: Arc::new(SnapshotCache::new("devices", settings.cache.freshness())),
+            users: Arc::new(SnapshotCache::new(
+                Collection::Users.as_str(),
+                settings.cache.freshness(),
+            )),
+            devices: Arc::new(SnapshotCache::new(
+                Collection::Devices.as_str(),
+                settings.cache.freshness(),
+            )),
         })
     }
 
@@ -96,6 +122,15 @@ impl Catalog {
             &self.store,
             self.remove_batch_size,
         ))
+    }
+
+    /// The snapshot of `collection` a read by `account` would be served
+    /// now, if it would be served fresh; never fetches.
+    pub fn peek(&self, account: &str, collection: Collection) -> Option<Peek> {
+        match collection {
+            Collection::Users => self.users.peek(account),
+            Collection::Devices => self.devices.peek(account),
+        }
     }
 
     /// Each account's breaker, key status and egress.

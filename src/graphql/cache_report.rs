@@ -1,88 +1,147 @@
-//! Tells clients how old the data they got is: every response that read a
-//! snapshot carries `extensions.cache.<collection> = { ageMs, stale }`.
+//! What snapshots one operation read: how old they were, for clients
+//! (`extensions.cache.<collection> = { ageMs, stale }`), and which versions,
+//! for the response cache. Resolvers record here; the engine reads it after
+//! execution.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
+use std::time::Duration;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextRequest,
-};
-use async_graphql::{Context, Name, Request, Response, ServerResult, Value};
+use async_graphql::Context;
 
 use crate::cache::Served;
+use crate::catalog::Collection;
 
-/// The snapshots one request read: collection → (age in ms, stale).
-#[derive(Default)]
+/// One collection as an operation read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SnapshotRead {
+    /// `Snapshot::version` of what was read.
+    pub(crate) version: u64,
+    /// Its age when read.
+    pub(crate) age: Duration,
+    /// Whether it was past `cache.ttl`.
+    pub(crate) stale: bool,
+}
+
+/// The snapshots one operation read, and whether its response may be
+/// reused.
+#[derive(Debug, Default)]
 pub(crate) struct CacheReport {
     /// std `Mutex`: never held across `.await`.
-    read: Mutex<BTreeMap<&'static str, (u64, bool)>>,
+    state: Mutex<ReportState>,
 }
 
-/// Records that the request read `collection` as `served`; when a
-/// collection is read twice, the older reading is kept.
-pub(crate) fn record<T>(ctx: &Context<'_>, collection: &'static str, served: &Served<T>) {
-    if let Ok(report) = ctx.data::<Arc<CacheReport>>() {
-        let age_ms = served.age.as_millis() as u64;
-        let mut read = report
-            .read
+#[derive(Debug, Default)]
+struct ReportState {
+    reads: BTreeMap<Collection, SnapshotRead>,
+    /// Something the response depends on is not a snapshot version (a
+    /// forced refresh, two versions of one collection).
+    not_reusable: bool,
+}
+
+impl CacheReport {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ReportState> {
+        self.state
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let entry = read.entry(collection).or_insert((age_ms, served.stale));
-        if age_ms > entry.0 {
-            *entry = (age_ms, served.stale);
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// What was read, and whether the response may be reused.
+    pub(crate) fn take(&self) -> (BTreeMap<Collection, SnapshotRead>, bool) {
+        let mut state = self.lock();
+        (std::mem::take(&mut state.reads), !state.not_reusable)
+    }
+}
+
+/// Records that the operation read `collection` as `served`; when it reads
+/// a collection twice, the older reading is reported.
+pub(crate) fn record<T>(ctx: &Context<'_>, collection: Collection, served: &Served<T>) {
+    let Ok(report) = ctx.data::<std::sync::Arc<CacheReport>>() else {
+        return;
+    };
+    let read = SnapshotRead {
+        version: served.snapshot.version(),
+        age: served.age,
+        stale: served.stale,
+    };
+    let mut guard = report.lock();
+    let state = &mut *guard;
+    match state.reads.get_mut(&collection) {
+        None => {
+            state.reads.insert(collection, read);
+        }
+        Some(seen) => {
+            if seen.version != read.version {
+                state.not_reusable = true;
+            }
+            if read.age > seen.age {
+                *seen = read;
+            }
         }
     }
 }
 
-/// Installs a fresh `CacheReport` per request.
-pub(crate) struct CacheReporting;
-
-impl ExtensionFactory for CacheReporting {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(CacheReportExtension {
-            report: Arc::default(),
-        })
+/// Marks the operation's response as not reusable.
+pub(crate) fn not_reusable(ctx: &Context<'_>) {
+    if let Ok(report) = ctx.data::<std::sync::Arc<CacheReport>>() {
+        report.lock().not_reusable = true;
     }
 }
 
-struct CacheReportExtension {
-    report: Arc<CacheReport>,
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for CacheReportExtension {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        next.run(ctx, request.data(Arc::clone(&self.report))).await
-    }
-
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        let read = std::mem::take(
-            &mut *self
-                .report
-                .read
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+/// `extensions.cache` as JSON: `{"devices":{"ageMs":12,"stale":false}}`,
+/// collections in name order.
+pub(crate) fn write_extension(
+    reads: impl IntoIterator<Item = (Collection, Duration, bool)>,
+    out: &mut Vec<u8>,
+) {
+    out.push(b'{');
+    for (index, (collection, age, stale)) in reads.into_iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        out.push(b'"');
+        out.extend_from_slice(collection.as_str().as_bytes());
+        out.extend_from_slice(b"\":{\"ageMs\":");
+        out.extend_from_slice(
+            itoa::Buffer::new()
+                .format(age.as_millis() as u64)
+                .as_bytes(),
         );
-        if !read.is_empty() {
-            let entries = read
-                .into_iter()
-                .map(|(collection, (age_ms, stale))| {
-                    let mut entry = async_graphql::indexmap::IndexMap::new();
-                    entry.insert(Name::new("ageMs"), Value::from(age_ms));
-                    entry.insert(Name::new("stale"), Value::from(stale));
-                    (Name::new(collection), Value::Object(entry))
-                })
-                .collect();
-            response
-                .extensions
-                .insert("cache".to_owned(), Value::Object(entries));
-        }
-        response
+        out.extend_from_slice(if stale {
+            b",\"stale\":true}"
+        } else {
+            b",\"stale\":false}"
+        });
+    }
+    out.push(b'}');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_extension_is_json_in_collection_order() {
+        let mut out = Vec::new();
+        write_extension(
+            [
+                (Collection::Users, (Duration::from_millis(1500), true)),
+                (Collection::Devices, (Duration::from_micros(999), false)),
+            ]
+            .into_iter()
+            .collect::<BTreeMap<_, _>>()
+            .into_iter()
+            .map(|(collection, (age, stale))| (collection, age, stale)),
+            &mut out,
+        );
+        let parsed: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
+        assert_eq!(
+            parsed,
+            serde_json::json!({
+                "devices": { "ageMs": 0, "stale": false },
+                "users": { "ageMs": 1500, "stale": true },
+            })
+        );
+        assert!(out.starts_with(b"{\"devices\""));
     }
 }

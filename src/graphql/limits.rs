@@ -10,18 +10,13 @@
 //! twice; the expanded count is computed with memoization, so it does not),
 //! aliases, and root fields.
 
-use std::sync::Arc;
-
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
-};
 use std::collections::HashMap;
 
+use async_graphql::ServerError;
 use async_graphql::parser::types::{
     ExecutableDocument, FragmentDefinition, Selection, SelectionSet,
 };
 use async_graphql::{Name, Positioned};
-use async_graphql::{ServerError, ServerResult, ValidationResult, Variables};
 
 use super::error::ErrorCode;
 
@@ -35,44 +30,54 @@ pub(crate) struct DocumentGuard {
     pub(crate) max_root_fields: usize,
 }
 
-impl ExtensionFactory for DocumentGuard {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(DocumentGuardExtension(*self))
+impl From<&crate::settings::GraphqlSettings> for DocumentGuard {
+    fn from(limits: &crate::settings::GraphqlSettings) -> Self {
+        Self {
+            max_nesting: limits.max_document_nesting,
+            max_tokens: limits.max_tokens,
+            max_fields: limits.max_fields,
+            max_aliases: limits.max_aliases,
+            max_root_fields: limits.max_root_fields,
+        }
     }
 }
 
-struct DocumentGuardExtension(DocumentGuard);
+/// A parsed document that passed every limit.
+pub(crate) struct Checked {
+    /// The document.
+    pub(crate) document: ExecutableDocument,
+}
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for DocumentGuardExtension {
-    async fn parse_query(
+impl DocumentGuard {
+    /// Checks `query` against the limits and parses it; the error is the
+    /// GraphQL error to answer with (`BAD_USER_INPUT`, or `FORBIDDEN` for
+    /// introspection a team may not use).
+    pub(crate) fn check(
         &self,
-        ctx: &ExtensionContext<'_>,
         query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let limits = &self.0;
+        introspection_denied: bool,
+    ) -> Result<Checked, ServerError> {
         let refuse = |message: String| Err(bad_input(ServerError::new(message, None)));
-        if nesting_exceeds(query, limits.max_nesting) {
+        if nesting_exceeds(query, self.max_nesting) {
             return refuse(format!(
                 "document is nested more than {} levels deep (graphql.max_document_nesting)",
-                limits.max_nesting
+                self.max_nesting
             ));
         }
-        if token_count(query) > limits.max_tokens {
+        if token_count(query) > self.max_tokens {
             return refuse(format!(
                 "document has more than {} tokens (graphql.max_tokens)",
-                limits.max_tokens
+                self.max_tokens
             ));
         }
-        // Parsed here first: async-graphql's own parse step checks recursion
-        // depth by expanding every fragment spread unmemoized, which is
-        // exponential in the very documents the shape check refuses.
+        // Parsed here, and handed to async-graphql parsed: its own parse
+        // step would check recursion depth by expanding every fragment
+        // spread unmemoized, which is exponential in the very documents
+        // the shape check refuses.
         let document =
             async_graphql::parser::parse_query(query).map_err(|error| bad_input(error.into()))?;
         let shape = Shape::of(&document);
-        if shape.introspects && ctx.data_opt::<IntrospectionDenied>().is_some() {
+        if shape.introspects && introspection_denied {
             let mut error = ServerError::new(
                 "this team may not query the schema (introspection is off)",
                 None,
@@ -83,35 +88,40 @@ impl Extension for DocumentGuardExtension {
                 .set("code", ErrorCode::Forbidden.as_str());
             return Err(error);
         }
-        if shape.fields > limits.max_fields as u64 {
+        if shape.fields > self.max_fields as u64 {
             return refuse(format!(
                 "operation selects more than {} fields once fragments are expanded (graphql.max_fields)",
-                limits.max_fields
+                self.max_fields
             ));
         }
-        if shape.aliases > limits.max_aliases {
+        if shape.aliases > self.max_aliases {
             return refuse(format!(
                 "document has {} aliases; at most {} (graphql.max_aliases)",
-                shape.aliases, limits.max_aliases
+                shape.aliases, self.max_aliases
             ));
         }
-        if shape.root_fields > limits.max_root_fields as u64 {
+        if shape.root_fields > self.max_root_fields as u64 {
             return refuse(format!(
                 "operation has more than {} root fields (graphql.max_root_fields)",
-                limits.max_root_fields
+                self.max_root_fields
             ));
         }
-        next.run(ctx, query, variables).await.map_err(bad_input)
+        Ok(Checked { document })
     }
+}
 
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx)
-            .await
-            .map_err(|errors| errors.into_iter().map(bad_input).collect())
+/// Gives a request error (parse, validation, variables, limits: no path)
+/// without a code the `BAD_USER_INPUT` code. Field errors keep theirs.
+pub(crate) fn classify_request_errors(response: &mut async_graphql::Response) {
+    for error in &mut response.errors {
+        let has_code = error
+            .extensions
+            .as_ref()
+            .is_some_and(|extensions| extensions.get("code").is_some());
+        if error.path.is_empty() && !has_code {
+            let extensions = error.extensions.get_or_insert_with(Default::default);
+            extensions.set("code", ErrorCode::BadUserInput.as_str());
+        }
     }
 }
 
@@ -221,9 +231,6 @@ struct Shape {
     /// Whether any field is `__schema` or `__type`.
     introspects: bool,
 }
-
-/// Request data marking a team that may not query the schema.
-pub struct IntrospectionDenied;
 
 /// Fragment spreads followed in a row before a document counts as
 /// unbounded: real queries nest a handful.

@@ -12,7 +12,7 @@ use super::error::catalog_error;
 use super::fleet;
 use super::guard::RequireScope;
 use crate::auth::Scope;
-use crate::catalog::{self as domain};
+use crate::catalog::{self as domain, Collection};
 use crate::store::KnownGroup;
 
 /// A user of the RemotePC account.
@@ -209,7 +209,7 @@ impl Group {
     /// The computers this gateway put in the group that still exist.
     async fn devices(&self, ctx: &Context<'_>) -> Result<Vec<Device>> {
         let served = fleet(ctx)?.devices(false).await.map_err(catalog_error)?;
-        record(ctx, "devices", &served);
+        record(ctx, Collection::Devices, &served);
         let snapshot = served.snapshot;
         Ok(self
             .computer_names

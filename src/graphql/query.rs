@@ -6,14 +6,14 @@ use std::sync::Arc;
 use async_graphql::{Context, Enum, InputObject, Object, Result};
 use chrono::NaiveDateTime;
 
-use super::cache_report::record;
+use super::cache_report::{not_reusable, record};
 use super::connection::{PageArgs, SortConnection, paginate};
 use super::error::{catalog_error, validation_error};
 use super::guard::RequireScope;
 use super::objects::{Device, DeviceStatus, User};
 use super::{directory, fleet, limits};
 use crate::auth::Scope;
-use crate::catalog::{self as domain, Listing};
+use crate::catalog::{self as domain, Collection, Listing};
 
 /// Sort direction.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -126,7 +126,10 @@ impl UserQuery {
             .users(refresh)
             .await
             .map_err(catalog_error)?;
-        record(ctx, "users", &served);
+        record(ctx, Collection::Users, &served);
+        if refresh {
+            not_reusable(ctx);
+        }
         let filter = domain::UserFilter {
             search: filter.and_then(|filter| filter.search),
         };
@@ -156,7 +159,7 @@ impl UserQuery {
     #[graphql(guard = "RequireScope(Scope::Read)")]
     async fn user(&self, ctx: &Context<'_>, username: String) -> Result<Option<User>> {
         let served = directory(ctx)?.users(false).await.map_err(catalog_error)?;
-        record(ctx, "users", &served);
+        record(ctx, Collection::Users, &served);
         Ok(served
             .snapshot
             .get(username.trim())
@@ -190,7 +193,10 @@ impl DeviceQuery {
         #[graphql(default)] refresh: bool,
     ) -> Result<SortConnection<Device>> {
         let served = fleet(ctx)?.devices(refresh).await.map_err(catalog_error)?;
-        record(ctx, "devices", &served);
+        record(ctx, Collection::Devices, &served);
+        if refresh {
+            not_reusable(ctx);
+        }
         let filter = filter.unwrap_or_default();
         let filter = domain::DeviceFilter {
             name_contains: filter.name_contains,
@@ -229,7 +235,7 @@ impl DeviceQuery {
     #[graphql(guard = "RequireScope(Scope::Read)")]
     async fn device(&self, ctx: &Context<'_>, name: String) -> Result<Option<Device>> {
         let served = fleet(ctx)?.devices(false).await.map_err(catalog_error)?;
-        record(ctx, "devices", &served);
+        record(ctx, Collection::Devices, &served);
         Ok(served
             .snapshot
             .get(name.trim())

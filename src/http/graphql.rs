@@ -17,10 +17,13 @@ use super::idempotency::{self, Idempotent, is_mutation};
 use super::media::MediaType;
 use super::persisted::PersistedError;
 use crate::auth::Team;
-use crate::graphql::{ErrorCode, IntrospectionDenied, RequestId, error_code};
+use crate::graphql::{Answer, ErrorCode, Operation, error_code};
 use crate::telemetry;
 
 pub(super) const REQUEST_ID: &str = "x-request-id";
+/// `hit` when the response cache answered, `miss` when the response was
+/// just kept there; absent when it could not be kept.
+const RESPONSE_CACHE: &str = "x-response-cache";
 
 /// Where the operation came from.
 enum Source {
@@ -181,28 +184,23 @@ async fn handle(
         .iter()
         .map(|request| telemetry::operation_label(request.operation_name.as_deref()))
         .collect();
-    let requests: Vec<Request> = requests
-        .into_iter()
-        .map(|request| {
-            let request = request
-                .data(team.caller().clone())
-                .data(RequestId(request_id.clone()));
-            if team.introspection() {
-                request
-            } else {
-                request.data(IntrospectionDenied).disable_introspection()
-            }
-        })
-        .collect();
+    let caller = team.caller();
+    let mut operations_to_run = requests.into_iter().map(|request| Operation {
+        request,
+        caller: caller.clone(),
+        request_id: request_id.clone(),
+        introspection: team.introspection(),
+    });
 
     let key = match idempotency::key(&headers) {
         Ok(key) => key,
         Err(message) => return bad_request(message),
     };
-    let mut requests = requests.into_iter();
-    let response = match (key, requests.next(), requests.len()) {
-        (Some(key), Some(request), 0) => {
-            let (response, outcome) = Idempotent::new(&state, team, key).run(request, media).await;
+    let response = match (key, operations_to_run.next(), operations_to_run.len()) {
+        (Some(key), Some(operation), 0) => {
+            let (response, outcome) = Idempotent::new(&state, team, key)
+                .run(operation, media)
+                .await;
             telemetry::record_graphql(
                 team_name,
                 &operations[0],
@@ -214,30 +212,41 @@ async fn handle(
         (Some(_), _, _) => {
             return bad_request("Idempotency-Key applies to one operation: do not batch it");
         }
-        (None, Some(request), 0) => {
-            let response = state.schema.execute(request).await;
+        (None, Some(operation), 0) => {
+            let (response, outcome) = match state.engine.answer(operation).await {
+                Answer::Body { body, hit } => {
+                    let mut response = media.respond(StatusCode::OK, body);
+                    response.headers_mut().insert(
+                        RESPONSE_CACHE,
+                        HeaderValue::from_static(if hit { "hit" } else { "miss" }),
+                    );
+                    (response, "ok".to_owned())
+                }
+                Answer::Response(response) => (media.response(&response), outcome(&response)),
+            };
             telemetry::record_graphql(
                 team_name,
                 &operations[0],
-                &outcome(&response),
+                &outcome,
                 started.elapsed().as_secs_f64(),
             );
-            media.response(&response)
+            response
         }
         (None, first, _) => {
-            let batch = first.into_iter().chain(requests).collect();
-            let responses = state.schema.execute_batch(BatchRequest::Batch(batch)).await;
-            if let BatchResponse::Batch(each) = &responses {
-                for (response, operation) in each.iter().zip(&operations) {
-                    telemetry::record_graphql(
-                        team_name,
-                        operation,
-                        &outcome(response),
-                        started.elapsed().as_secs_f64(),
-                    );
-                }
+            // One after the other, as async-graphql runs a batch.
+            let mut responses = Vec::with_capacity(operations.len());
+            for operation in first.into_iter().chain(operations_to_run) {
+                responses.push(state.engine.execute(operation).await);
             }
-            media.batch(&responses)
+            for (response, operation) in responses.iter().zip(&operations) {
+                telemetry::record_graphql(
+                    team_name,
+                    operation,
+                    &outcome(response),
+                    started.elapsed().as_secs_f64(),
+                );
+            }
+            media.batch(&BatchResponse::Batch(responses))
         }
     };
     with_request_id(response, &request_id)

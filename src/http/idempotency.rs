@@ -11,7 +11,7 @@ use super::AppState;
 use super::graphql::{outcome, refusal};
 use super::media::MediaType;
 use crate::auth::Team;
-use crate::graphql::ErrorCode;
+use crate::graphql::{ErrorCode, Operation};
 use crate::store::Claim;
 
 const HEADER: &str = "idempotency-key";
@@ -45,13 +45,13 @@ impl<'a> Idempotent<'a> {
 
     /// Runs `request` at most once per key; queries run as usual. Returns
     /// the response and its outcome for metrics (`replayed` for a replay).
-    pub(super) async fn run(self, request: Request, media: MediaType) -> (Response, String) {
-        if !is_mutation(&request, self.state.max_nesting) {
-            let response = self.state.schema.execute(request).await;
+    pub(super) async fn run(self, operation: Operation, media: MediaType) -> (Response, String) {
+        if !is_mutation(&operation.request, self.state.max_nesting) {
+            let response = self.state.engine.execute(operation).await;
             return (media.response(&response), outcome(&response));
         }
         let team = &self.team.caller().team;
-        let hash = request_hash(&request);
+        let hash = request_hash(&operation.request);
         match self
             .state
             .store
@@ -90,7 +90,7 @@ impl<'a> Idempotent<'a> {
                 );
             }
         }
-        let response = self.state.schema.execute(request).await;
+        let response = self.state.engine.execute(operation).await;
         let code = outcome(&response);
         let body = match serde_json::to_string(&response) {
             Ok(body) => body,

@@ -1,9 +1,13 @@
 //! GraphQL over HTTP: the media type to answer in (negotiated on `Accept`)
 //! and the status codes the specification gives for each.
 
+use std::collections::BTreeMap;
+
 use async_graphql::{BatchResponse, Value};
+use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 
 /// A media type a GraphQL response can be sent as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,25 +63,34 @@ impl MediaType {
     }
 
     /// `body` (already JSON) with this type's content type.
-    pub(super) fn respond(self, status: StatusCode, body: String) -> Response {
-        (status, [(header::CONTENT_TYPE, self.content_type())], body).into_response()
+    pub(super) fn respond(self, status: StatusCode, body: impl Into<Body>) -> Response {
+        (
+            status,
+            [(header::CONTENT_TYPE, self.content_type())],
+            body.into(),
+        )
+            .into_response()
     }
 
     /// One GraphQL response. With the GraphQL media type, a request error
     /// (nothing executed: parse, validation, variables, limits) is a 400
     /// without a `data` entry; everything else is a 200.
+    /// Fields keep the order of the selection: the response is serialized
+    /// as is, not through a `serde_json::Value`, whose maps sort their keys.
     pub(super) fn response(self, response: &async_graphql::Response) -> Response {
-        let Ok(mut body) = serde_json::to_value(response) else {
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        let (status, body) = if self == MediaType::GraphqlResponse && is_request_error(response) {
+            let refused = RequestErrors {
+                errors: &response.errors,
+                extensions: &response.extensions,
+            };
+            (StatusCode::BAD_REQUEST, serde_json::to_vec(&refused))
+        } else {
+            (StatusCode::OK, serde_json::to_vec(response))
         };
-        let mut status = StatusCode::OK;
-        if self == MediaType::GraphqlResponse && is_request_error(response) {
-            status = StatusCode::BAD_REQUEST;
-            if let Some(object) = body.as_object_mut() {
-                object.remove("data");
-            }
+        match body {
+            Ok(body) => self.respond(status, body),
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         }
-        self.respond(status, body.to_string())
     }
 
     /// A batch: always 200, each entry as it came.
@@ -87,6 +100,14 @@ impl MediaType {
             Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         }
     }
+}
+
+/// A request error as the GraphQL media type sends it: without `data`.
+#[derive(Serialize)]
+struct RequestErrors<'a> {
+    errors: &'a [async_graphql::ServerError],
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    extensions: &'a BTreeMap<String, Value>,
 }
 
 /// Errors but no data, and no error belongs to a field: the request failed

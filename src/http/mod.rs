@@ -22,14 +22,14 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::Teams;
 use crate::catalog::Catalog;
-use crate::graphql::GatewaySchema;
+use crate::graphql::Engine;
 use crate::settings::{GraphqlSettings, ServerSettings};
 use crate::store::Store;
 
 /// What every handler shares. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    schema: GatewaySchema,
+    engine: Engine,
     catalog: Catalog,
     teams: Teams,
     store: Store,
@@ -42,14 +42,14 @@ impl AppState {
     /// The services the handlers use, and the limits they apply before
     /// the schema does.
     pub fn new(
-        schema: GatewaySchema,
+        engine: Engine,
         catalog: Catalog,
         teams: Teams,
         store: Store,
         limits: &GraphqlSettings,
     ) -> Self {
         Self {
-            schema,
+            engine,
             catalog,
             teams,
             store,

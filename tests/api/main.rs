@@ -13,6 +13,7 @@ mod limits;
 mod observability;
 mod protection;
 mod queries;
+mod response_cache;
 mod schema;
 mod shutdown;
 mod store;

@@ -1,0 +1,361 @@
+//! Responses to repeated identical queries, answered without executing them
+//! again. An entry is keyed by account, scopes, introspection, the
+//! normalized document, the operation name and the variables, and holds the
+//! versions of the snapshots its response was computed from. It is served
+//! only while each of them is still the current, fresh snapshot, so it never
+//! gives older data than executing the query again would; a write (which
+//! patches a snapshot) or a refresh makes it unreachable at once. Only
+//! queries whose root fields all read snapshots are kept.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_graphql::Request;
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
+};
+
+use super::cache_report::{SnapshotRead, write_extension};
+use crate::auth::Caller;
+use crate::catalog::{Catalog, Collection};
+
+/// Root fields whose responses depend on snapshots and nothing else.
+const SNAPSHOT_ROOT_FIELDS: [&str; 5] = ["users", "user", "devices", "device", "__typename"];
+
+/// What makes two requests the same query for the same audience.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct ResponseKey {
+    account: String,
+    /// One bit per scope held: guards decide on scopes.
+    scopes: u8,
+    introspection: bool,
+    operation: Option<String>,
+    document: String,
+    /// Top-level variables in name order, as JSON.
+    variables: String,
+}
+
+impl ResponseKey {
+    /// The key of `request` sent by `caller`.
+    pub(crate) fn new(caller: &Caller, introspection: bool, request: &Request) -> Self {
+        let scopes = caller
+            .scopes
+            .iter()
+            .fold(0u8, |bits, scope| bits | 1 << (*scope as u8));
+        let mut variables: Vec<_> = request.variables.iter().collect();
+        variables.sort_unstable_by_key(|(name, _)| *name);
+        Self {
+            account: caller.account.clone(),
+            scopes,
+            introspection,
+            operation: request.operation_name.clone(),
+            document: normalize(&request.query),
+            variables: serde_json::to_string(&variables).unwrap_or_default(),
+        }
+    }
+
+    fn weight(&self) -> usize {
+        self.account.len()
+            + self.operation.as_ref().map_or(0, String::len)
+            + self.document.len()
+            + self.variables.len()
+    }
+}
+
+#[derive(Debug)]
+struct CachedResponse {
+    /// The response's `data`, as JSON.
+    data: Vec<u8>,
+    /// The snapshots it was computed from.
+    reads: Vec<(Collection, u64)>,
+}
+
+/// Kept responses, bounded in bytes.
+pub(crate) struct ResponseCache {
+    entries: Option<moka::sync::Cache<ResponseKey, Arc<CachedResponse>>>,
+}
+
+impl ResponseCache {
+    /// Keeps up to `max_bytes` of responses, none longer than `ttl` (after
+    /// which no snapshot it read can still be fresh). 0 bytes: off.
+    pub(crate) fn new(max_bytes: u64, ttl: Duration) -> Self {
+        let entries = (max_bytes > 0).then(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(max_bytes)
+                .weigher(|key: &ResponseKey, value: &Arc<CachedResponse>| {
+                    u32::try_from(key.weight() + value.data.len()).unwrap_or(u32::MAX)
+                })
+                .time_to_live(ttl)
+                .build()
+        });
+        Self { entries }
+    }
+
+    /// Whether responses are kept at all.
+    pub(crate) fn enabled(&self) -> bool {
+        self.entries.is_some()
+    }
+
+    /// The whole response body for `key`, if a response is kept whose
+    /// snapshots are all still current and fresh.
+    pub(crate) fn answer(&self, key: &ResponseKey, catalog: &Catalog) -> Option<Vec<u8>> {
+        let cached = self.entries.as_ref()?.get(key)?;
+        let mut ages = Vec::with_capacity(cached.reads.len());
+        for (collection, version) in &cached.reads {
+            let current = catalog.peek(&key.account, *collection)?;
+            if current.version != *version {
+                return None;
+            }
+            ages.push((*collection, current.age, false));
+        }
+        Some(body(&cached.data, ages))
+    }
+
+    /// Keeps a response whose `data` serialized to `data`, computed from
+    /// the fresh snapshots in `reads`.
+    pub(crate) fn keep(
+        &self,
+        key: ResponseKey,
+        data: Vec<u8>,
+        reads: &BTreeMap<Collection, SnapshotRead>,
+    ) {
+        if let Some(entries) = &self.entries {
+            let reads = reads
+                .iter()
+                .map(|(collection, read)| (*collection, read.version))
+                .collect();
+            entries.insert(key, Arc::new(CachedResponse { data, reads }));
+        }
+    }
+}
+
+/// A response body with `data` and `extensions.cache`, byte for byte as
+/// async-graphql serializes a response without errors.
+pub(crate) fn body(
+    data: &[u8],
+    reads: impl IntoIterator<Item = (Collection, Duration, bool)>,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + 96);
+    out.extend_from_slice(b"{\"data\":");
+    out.extend_from_slice(data);
+    out.extend_from_slice(b",\"extensions\":{\"cache\":");
+    write_extension(reads, &mut out);
+    out.extend_from_slice(b"}}");
+    out
+}
+
+/// Whether the operation `operation_name` picks is a query whose every root
+/// field reads snapshots only (not the store, not the audit log).
+pub(crate) fn reads_only_snapshots(
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+) -> bool {
+    let operation = match (&document.operations, operation_name) {
+        (DocumentOperations::Single(operation), _) => operation,
+        (DocumentOperations::Multiple(operations), Some(name)) => match operations.get(name) {
+            Some(operation) => operation,
+            None => return false,
+        },
+        // A lone named operation is stored as `Multiple` too.
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+            match operations.values().next() {
+                Some(operation) => operation,
+                None => return false,
+            }
+        }
+        (DocumentOperations::Multiple(_), None) => return false,
+    };
+    operation.node.ty == OperationType::Query
+        && root_fields_read_snapshots(document, &operation.node.selection_set.node, 0)
+}
+
+fn root_fields_read_snapshots(
+    document: &ExecutableDocument,
+    set: &SelectionSet,
+    depth: usize,
+) -> bool {
+    // Validated documents have no fragment cycles; the bound is a backstop.
+    if depth > 16 {
+        return false;
+    }
+    set.items.iter().all(|selection| match &selection.node {
+        Selection::Field(field) => SNAPSHOT_ROOT_FIELDS.contains(&field.node.name.node.as_str()),
+        Selection::InlineFragment(fragment) => {
+            root_fields_read_snapshots(document, &fragment.node.selection_set.node, depth + 1)
+        }
+        Selection::FragmentSpread(spread) => document
+            .fragments
+            .get(&spread.node.fragment_name.node)
+            .is_some_and(|fragment| {
+                root_fields_read_snapshots(document, &fragment.node.selection_set.node, depth + 1)
+            }),
+    })
+}
+
+/// The document with its ignored tokens (whitespace, commas, comments)
+/// dropped where they separate nothing and collapsed to one space where
+/// they do; strings are kept verbatim. Documents that differ only in
+/// layout get the same key; documents with different tokens never do.
+pub(crate) fn normalize(document: &str) -> String {
+    let bytes = document.as_bytes();
+    let mut out = String::with_capacity(document.len());
+    let mut separated = false;
+    let mut index = 0;
+    while index < bytes.len() {
+        let byte = bytes[index];
+        match byte {
+            b' ' | b'\t' | b'\n' | b'\r' | b',' => {
+                separated = true;
+                index += 1;
+            }
+            b'#' => {
+                separated = true;
+                while index < bytes.len() && !matches!(bytes[index], b'\n' | b'\r') {
+                    index += 1;
+                }
+            }
+            _ => {
+                if separated && out.as_bytes().last().copied().is_some_and(joins) && joins(byte) {
+                    out.push(' ');
+                }
+                separated = false;
+                let end = if byte == b'"' {
+                    string_end(bytes, index)
+                } else {
+                    // Up to the next byte that matters on its own; slicing
+                    // on ASCII bytes keeps UTF-8 boundaries.
+                    index
+                        + 1
+                        + bytes[index + 1..]
+                            .iter()
+                            .position(|b| {
+                                matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b',' | b'#' | b'"')
+                            })
+                            .unwrap_or(bytes.len() - index - 1)
+                };
+                out.push_str(&document[index..end]);
+                index = end;
+            }
+        }
+    }
+    out
+}
+
+/// Whether a space between a token ending in `a` and one starting with `b`
+/// may separate them: names, numbers, `...` and strings (and, to be safe,
+/// anything not ASCII, which is invalid outside strings).
+fn joins(byte: u8) -> bool {
+    !byte.is_ascii()
+        || byte.is_ascii_alphanumeric()
+        || matches!(byte, b'_' | b'.' | b'-' | b'+' | b'"')
+}
+
+/// Where the string starting at `start` (a `"`) ends: after its closing
+/// quote, or at the end of the text when it is unterminated.
+fn string_end(bytes: &[u8], start: usize) -> usize {
+    if bytes[start..].starts_with(b"\"\"\"") {
+        let mut index = start + 3;
+        while index < bytes.len() {
+            if bytes[index..].starts_with(b"\\\"\"\"") {
+                index += 4;
+            } else if bytes[index..].starts_with(b"\"\"\"") {
+                return index + 3;
+            } else {
+                index += 1;
+            }
+        }
+        return bytes.len();
+    }
+    let mut index = start + 1;
+    while index < bytes.len() {
+        match bytes[index] {
+            b'\\' => index += 2,
+            b'"' => return index + 1,
+            _ => index += 1,
+        }
+    }
+    bytes.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_does_not_change_the_key() {
+        let compact = normalize("query A{devices(first:5){edges{node{name os}}}}");
+        let spread_out = normalize(
+            "query A {\n  # what the helpdesk sees\n  devices(first: 5) {\n    edges { node { name, os } }\n  }\n}\n",
+        );
+        assert_eq!(compact, spread_out);
+        assert_eq!(compact, "query A{devices(first:5){edges{node{name os}}}}");
+    }
+
+    #[test]
+    fn tokens_and_string_contents_do_change_it() {
+        assert_ne!(normalize("{ a b }"), normalize("{ ab }"));
+        assert_ne!(
+            normalize(r#"{ a(s: "x  y") }"#),
+            normalize(r#"{ a(s: "x y") }"#)
+        );
+        assert_ne!(
+            normalize(r##"{ a(s: "# not a comment") }"##),
+            normalize(r#"{ a(s: "") }"#)
+        );
+        assert_ne!(
+            normalize("{ a(s: \"\"\"x ,\n\\\"\"\" y\"\"\") }"),
+            normalize("{ a(s: \"\"\"x \\\"\"\" y\"\"\") }")
+        );
+        // `"" "x"` must not become the block string `"""x"`.
+        assert_eq!(normalize(r#"{ a(l: ["" "x"]) }"#), r#"{a(l:["" "x"])}"#);
+        assert_eq!(normalize("{ a(n: [1 2 -3]) }"), "{a(n:[1 2 -3])}");
+    }
+
+    #[test]
+    fn unterminated_strings_and_non_ascii_do_not_panic() {
+        assert_eq!(normalize("{ a(s: \"ü"), "{a(s:\"ü");
+        assert_eq!(normalize("{ a(s: \"\"\"ü"), "{a(s:\"\"\"ü");
+        assert_eq!(normalize("{ a(s: \"\\"), "{a(s:\"\\");
+        assert_eq!(normalize("{ ü ö }"), "{ü ö}");
+    }
+
+    fn parsed(document: &str) -> ExecutableDocument {
+        async_graphql::parser::parse_query(document).expect("parses")
+    }
+
+    #[test]
+    fn only_queries_on_snapshots_are_kept() {
+        let reads =
+            |document: &str, name: Option<&str>| reads_only_snapshots(&parsed(document), name);
+        assert!(reads(
+            "{ devices { totalCount } user(username: \"a\") { username } }",
+            None
+        ));
+        assert!(reads(
+            "query Q { ...F } fragment F on QueryRoot { devices { totalCount } }",
+            None
+        ));
+        assert!(!reads("{ devices { totalCount } groups { name } }", None));
+        assert!(!reads(
+            "query Q { ... on QueryRoot { auditLog { totalCount } } }",
+            None
+        ));
+        assert!(!reads(
+            "mutation { deleteUsers(usernames: []) { ok } }",
+            None
+        ));
+        assert!(reads(
+            "query A { users { totalCount } } query B { groups { name } }",
+            Some("A")
+        ));
+        assert!(!reads(
+            "query A { users { totalCount } } query B { groups { name } }",
+            Some("B")
+        ));
+        assert!(!reads(
+            "query A { users { totalCount } } query B { groups { name } }",
+            None
+        ));
+    }
+}
