@@ -36,7 +36,8 @@ pub struct Snapshot<T> {
     keys: Vec<String>,
     index: HashMap<String, u32>,
     /// std `Mutex`: never held across `.await`; views are built once.
-    views: Mutex<HashMap<&'static str, Arc<SortedView>>>,
+    /// Keyed by ordering name and facet name ("" for all items).
+    views: Mutex<HashMap<(&'static str, &'static str), Arc<SortedView>>>,
 }
 
 impl<T> Snapshot<T> {
@@ -126,15 +127,29 @@ impl<T: Keyed> Snapshot<T> {
     /// The items ordered by `sort_key`, then by key; built on first use under
     /// `name` and shared afterwards.
     pub fn view(&self, name: &'static str, sort_key: impl Fn(&T) -> String) -> Arc<SortedView> {
+        self.facet_view(name, "", |_| true, sort_key)
+    }
+
+    /// The items `keep` accepts, ordered by `sort_key`, then by key; built
+    /// on first use under `(name, facet)` and shared afterwards. A facet is
+    /// an index: a listing filtered by it reads only the items it holds.
+    pub fn facet_view(
+        &self,
+        name: &'static str,
+        facet: &'static str,
+        keep: impl Fn(&T) -> bool,
+        sort_key: impl Fn(&T) -> String,
+    ) -> Arc<SortedView> {
         let mut views = self
             .views
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let view = views.entry(name).or_insert_with(|| {
+        let view = views.entry((name, facet)).or_insert_with(|| {
             let mut entries: Vec<(String, u32)> = self
                 .items
                 .iter()
                 .enumerate()
+                .filter(|(_, item)| keep(item))
                 .map(|(position, item)| (sort_key(item), position as u32))
                 .collect();
             // Positions follow key order, so ties on the sort key fall back
@@ -194,5 +209,13 @@ mod tests {
         assert_eq!(order, ["b@x.io", "c@x.io", "a@x.io"]);
         let again = snapshot.view("number", |_| unreachable!("built once"));
         assert!(Arc::ptr_eq(&by_number, &again));
+        let ones = snapshot.facet_view(
+            "number",
+            "one",
+            |item| item.1 == 1,
+            |item| item.1.to_string(),
+        );
+        assert_eq!(ones.entries.len(), 2);
+        assert!(!Arc::ptr_eq(&by_number, &ones));
     }
 }

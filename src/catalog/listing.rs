@@ -1,6 +1,7 @@
 //! Filtering and ordering of snapshots: what the list calls of RemotePC
 //! cannot do. A `Listing` is the selected items of one snapshot in one order.
 
+use std::ops::{Bound, Range};
 use std::sync::Arc;
 
 use chrono::NaiveDateTime;
@@ -16,13 +17,42 @@ pub trait SortOrder<T> {
     fn sort_key(&self, item: &T) -> String;
 }
 
+/// A test of one item.
+pub type Predicate<'a, T> = Box<dyn Fn(&T) -> bool + 'a>;
+
+/// How a listing picks its items: a facet (index) of the snapshot to read,
+/// a range of sort keys within it, and a test for what those leave open.
+/// The facet and the range cost a lookup and two binary searches; only
+/// `rest` looks at items one by one.
+pub struct Selection<'a, T> {
+    /// Read only the items of this facet: its name and membership test.
+    pub facet: Option<(&'static str, Predicate<'a, T>)>,
+    /// Lowest and highest sort key of the selected items.
+    pub sort_keys: (Bound<String>, Bound<String>),
+    /// Every other condition; `None` keeps every item of the range.
+    pub rest: Option<Predicate<'a, T>>,
+}
+
+impl<T> Default for Selection<'_, T> {
+    fn default() -> Self {
+        Self {
+            facet: None,
+            sort_keys: (Bound::Unbounded, Bound::Unbounded),
+            rest: None,
+        }
+    }
+}
+
 /// Selected items of a snapshot, in order.
 pub struct Listing<T> {
     /// The snapshot the items come from.
     pub snapshot: Arc<Snapshot<T>>,
     view: Arc<SortedView>,
-    /// Indexes into `view.entries`, in listing order.
-    selected: Vec<u32>,
+    /// The range of `view.entries` within the selection's sort keys.
+    range: Range<usize>,
+    /// Indexes into `view.entries` that `rest` accepted, ascending; `None`
+    /// when the whole range is selected.
+    accepted: Option<Vec<u32>>,
     /// The ordering's name.
     pub order: &'static str,
     /// Whether the listing runs from the greatest sort key down.
@@ -30,29 +60,44 @@ pub struct Listing<T> {
 }
 
 impl<T: Keyed> Listing<T> {
-    /// The items of `snapshot` that `keep` accepts, ordered by `order`.
+    /// The items of `snapshot` that `selection` picks, ordered by `order`.
     pub fn select(
         snapshot: Arc<Snapshot<T>>,
         order: &impl SortOrder<T>,
         descending: bool,
-        keep: impl Fn(&T) -> bool,
+        selection: Selection<'_, T>,
     ) -> Self {
-        let view = snapshot.view(order.name(), |item| order.sort_key(item));
+        let sort_key = |item: &T| order.sort_key(item);
+        let view = match &selection.facet {
+            Some((facet, keep)) => snapshot.facet_view(order.name(), facet, keep, sort_key),
+            None => snapshot.view(order.name(), sort_key),
+        };
+        let entries = &view.entries;
+        let after_low = |bound: &Bound<String>| match bound {
+            Bound::Included(low) => entries.partition_point(|(key, _)| key < low),
+            Bound::Excluded(low) => entries.partition_point(|(key, _)| key <= low),
+            Bound::Unbounded => 0,
+        };
+        let until_high = |bound: &Bound<String>| match bound {
+            Bound::Included(high) => entries.partition_point(|(key, _)| key <= high),
+            Bound::Excluded(high) => entries.partition_point(|(key, _)| key < high),
+            Bound::Unbounded => entries.len(),
+        };
+        let start = after_low(&selection.sort_keys.0);
+        let range = start..until_high(&selection.sort_keys.1).max(start);
         let items = snapshot.items();
-        let mut selected: Vec<u32> = view
-            .entries
-            .iter()
-            .enumerate()
-            .filter(|(_, (_, position))| keep(&items[*position as usize]))
-            .map(|(index, _)| index as u32)
-            .collect();
-        if descending {
-            selected.reverse();
-        }
+        let accepted = selection.rest.map(|keep| {
+            range
+                .clone()
+                .filter(|index| keep(&items[entries[*index].1 as usize]))
+                .map(|index| index as u32)
+                .collect()
+        });
         Self {
             snapshot,
             view,
-            selected,
+            range,
+            accepted,
             order: order.name(),
             descending,
         }
@@ -60,17 +105,28 @@ impl<T: Keyed> Listing<T> {
 
     /// How many items were selected.
     pub fn len(&self) -> usize {
-        self.selected.len()
+        self.accepted
+            .as_ref()
+            .map_or(self.range.len(), |accepted| accepted.len())
     }
 
     /// Whether nothing was selected.
     pub fn is_empty(&self) -> bool {
-        self.selected.is_empty()
+        self.len() == 0
     }
 
     /// The `index`-th item's sort key, key and value.
     pub fn entry(&self, index: usize) -> (&str, &str, &Arc<T>) {
-        let (sort_key, position) = &self.view.entries[self.selected[index] as usize];
+        let ascending = if self.descending {
+            self.len() - 1 - index
+        } else {
+            index
+        };
+        let in_view = match &self.accepted {
+            Some(accepted) => accepted[ascending] as usize,
+            None => self.range.start + ascending,
+        };
+        let (sort_key, position) = &self.view.entries[in_view];
         let position = *position as usize;
         (
             sort_key,
@@ -103,7 +159,7 @@ impl<T: Keyed> Listing<T> {
     }
 
     fn partition(&self, before: impl Fn((&str, &str)) -> bool) -> usize {
-        let (mut low, mut high) = (0, self.selected.len());
+        let (mut low, mut high) = (0, self.len());
         while low < high {
             let middle = (low + high) / 2;
             let (sort_key, key, _) = self.entry(middle);
@@ -146,7 +202,7 @@ impl SortOrder<Device> for DeviceOrder {
             DeviceOrder::Name => device.name.clone(),
             DeviceOrder::LastSession => device
                 .last_session_at
-                .map(|at| at.format("%Y-%m-%dT%H:%M:%S").to_string())
+                .map(session_sort_key)
                 .unwrap_or_default(),
             DeviceOrder::Status => match device.status {
                 DeviceStatus::Online => "0",
@@ -157,6 +213,12 @@ impl SortOrder<Device> for DeviceOrder {
             DeviceOrder::Os => device.os.as_deref().unwrap_or_default().to_lowercase(),
         }
     }
+}
+
+/// A session time as a sort key: fixed width, so that text order is time
+/// order to the nanosecond and a time range is a range of keys.
+fn session_sort_key(at: NaiveDateTime) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.9f").to_string()
 }
 
 /// Which devices to select; every condition set must hold.
@@ -177,26 +239,70 @@ pub struct DeviceFilter {
 }
 
 impl DeviceFilter {
-    /// A predicate with its needles lowered once.
-    pub fn matcher(&self) -> impl Fn(&Device) -> bool + '_ {
-        let name = self.name_contains.as_deref().map(str::to_lowercase);
-        let comment = self.comment_contains.as_deref().map(str::to_lowercase);
-        move |device: &Device| {
-            contains(Some(&device.name), name.as_deref())
-                && self.status.is_none_or(|status| device.status == status)
-                && self.os.as_deref().is_none_or(|os| {
-                    device
-                        .os
-                        .as_deref()
-                        .is_some_and(|own| own.eq_ignore_ascii_case(os))
-                })
-                && contains(device.comment.as_deref(), comment.as_deref())
-                && self
-                    .last_session_before
-                    .is_none_or(|before| device.last_session_at.is_some_and(|at| at < before))
-                && self
-                    .last_session_after
-                    .is_none_or(|after| device.last_session_at.is_some_and(|at| at > after))
+    /// The selection of these devices in `order`: the status is a facet,
+    /// and in last-session order the session bounds are a key range; the
+    /// other conditions are tested item by item.
+    pub fn selection(&self, order: DeviceOrder) -> Selection<'_, Device> {
+        let facet = self.status.map(|status| {
+            let name = match status {
+                DeviceStatus::Online => "status=ONLINE",
+                DeviceStatus::Offline => "status=OFFLINE",
+                DeviceStatus::Unknown => "status=UNKNOWN",
+            };
+            let keep: Box<dyn Fn(&Device) -> bool> =
+                Box::new(move |device| device.status == status);
+            (name, keep)
+        });
+        let by_session = order == DeviceOrder::LastSession;
+        let mut sort_keys = (Bound::Unbounded, Bound::Unbounded);
+        if by_session {
+            // Devices without a session have the empty key: any session
+            // bound leaves them out, as the filter does.
+            if let Some(after) = self.last_session_after {
+                sort_keys.0 = Bound::Excluded(session_sort_key(after));
+            } else if self.last_session_before.is_some() {
+                sort_keys.0 = Bound::Excluded(String::new());
+            }
+            if let Some(before) = self.last_session_before {
+                sort_keys.1 = Bound::Excluded(session_sort_key(before));
+            }
+        }
+        let name = self.name_contains.as_deref().map(Needle::new);
+        let comment = self.comment_contains.as_deref().map(Needle::new);
+        let os = self.os.clone();
+        let (before, after) = match by_session {
+            true => (None, None),
+            false => (self.last_session_before, self.last_session_after),
+        };
+        let rest_needed = name.is_some()
+            || comment.is_some()
+            || os.is_some()
+            || before.is_some()
+            || after.is_some();
+        let rest: Option<Predicate<'_, Device>> = rest_needed.then(|| {
+            Box::new(move |device: &Device| {
+                name.as_ref().is_none_or(|name| name.found_in(&device.name))
+                    && comment.as_ref().is_none_or(|comment| {
+                        device
+                            .comment
+                            .as_deref()
+                            .is_some_and(|text| comment.found_in(text))
+                    })
+                    && os.as_deref().is_none_or(|os| {
+                        device
+                            .os
+                            .as_deref()
+                            .is_some_and(|own| own.eq_ignore_ascii_case(os))
+                    })
+                    && before
+                        .is_none_or(|before| device.last_session_at.is_some_and(|at| at < before))
+                    && after.is_none_or(|after| device.last_session_at.is_some_and(|at| at > after))
+            }) as Predicate<'_, Device>
+        });
+        Selection {
+            facet,
+            sort_keys,
+            rest,
         }
     }
 }
@@ -244,26 +350,191 @@ pub struct UserFilter {
 }
 
 impl UserFilter {
-    /// A predicate with its needle lowered once.
-    pub fn matcher(&self) -> impl Fn(&User) -> bool + '_ {
-        let search = self.search.as_deref().map(str::to_lowercase);
-        move |user: &User| {
-            let Some(search) = search.as_deref() else {
-                return true;
-            };
-            let full_name = format!(
-                "{} {}",
-                user.first_name.as_deref().unwrap_or_default(),
-                user.last_name.as_deref().unwrap_or_default()
-            );
-            contains(Some(&user.username), Some(search)) || contains(Some(&full_name), Some(search))
+    /// The selection of these users: the search is tested user by user.
+    pub fn selection(&self) -> Selection<'_, User> {
+        let Some(search) = self.search.as_deref().map(Needle::new) else {
+            return Selection::default();
+        };
+        Selection {
+            rest: Some(Box::new(move |user: &User| {
+                if search.found_in(&user.username) {
+                    return true;
+                }
+                let full_name = format!(
+                    "{} {}",
+                    user.first_name.as_deref().unwrap_or_default(),
+                    user.last_name.as_deref().unwrap_or_default()
+                );
+                search.found_in(&full_name)
+            })),
+            ..Selection::default()
         }
     }
 }
 
-fn contains(haystack: Option<&str>, needle: Option<&str>) -> bool {
-    match needle {
-        None => true,
-        Some(needle) => haystack.is_some_and(|haystack| haystack.to_lowercase().contains(needle)),
+/// Text searched for ignoring case, lowered once.
+struct Needle {
+    lowered: String,
+}
+
+impl Needle {
+    fn new(text: &str) -> Self {
+        Self {
+            lowered: text.to_lowercase(),
+        }
+    }
+
+    /// Whether `haystack` contains the needle, ignoring case; without
+    /// allocating when both are ASCII.
+    fn found_in(&self, haystack: &str) -> bool {
+        let needle = self.lowered.as_bytes();
+        if haystack.is_ascii() && self.lowered.is_ascii() {
+            return needle.is_empty()
+                || haystack
+                    .as_bytes()
+                    .windows(needle.len())
+                    .any(|window| window.eq_ignore_ascii_case(needle));
+        }
+        haystack.to_lowercase().contains(&self.lowered)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, NaiveDate};
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    use super::*;
+
+    fn device(rng: &mut StdRng, index: usize) -> Device {
+        let start = NaiveDate::from_ymd_opt(2026, 1, 1)
+            .and_then(|day| day.and_hms_opt(0, 0, 0))
+            .expect("a date");
+        // Few distinct seconds, some with fractions: ties and sub-second
+        // order both occur.
+        let at = start
+            + Duration::seconds(rng.random_range(0..40))
+            + Duration::milliseconds(if rng.random_bool(0.3) { 500 } else { 0 });
+        Device {
+            name: format!("PC-{index:03}"),
+            machine_id: None,
+            os: Some(["Windows", "macOS", "Linux"][index % 3].to_owned()),
+            os_version: None,
+            ip: None,
+            comment: rng.random_bool(0.5).then(|| format!("Desk {}", index % 7)),
+            status: [
+                DeviceStatus::Online,
+                DeviceStatus::Offline,
+                DeviceStatus::Unknown,
+            ][rng.random_range(0..3)],
+            last_session_raw: None,
+            last_session_at: rng.random_bool(0.8).then_some(at),
+        }
+    }
+
+    /// The filter as written in the schema, tested on every device.
+    fn reference(filter: &DeviceFilter, device: &Device) -> bool {
+        let contains = |text: Option<&str>, needle: &Option<String>| {
+            needle.as_ref().is_none_or(|needle| {
+                text.is_some_and(|text| text.to_lowercase().contains(&needle.to_lowercase()))
+            })
+        };
+        contains(Some(&device.name), &filter.name_contains)
+            && contains(device.comment.as_deref(), &filter.comment_contains)
+            && filter.status.is_none_or(|status| device.status == status)
+            && filter.os.as_ref().is_none_or(|os| {
+                device
+                    .os
+                    .as_deref()
+                    .is_some_and(|own| own.eq_ignore_ascii_case(os))
+            })
+            && filter
+                .last_session_before
+                .is_none_or(|before| device.last_session_at.is_some_and(|at| at < before))
+            && filter
+                .last_session_after
+                .is_none_or(|after| device.last_session_at.is_some_and(|at| at > after))
+    }
+
+    #[test]
+    fn indexed_selections_equal_filtering_every_device() {
+        let mut rng = StdRng::seed_from_u64(11);
+        let devices: Vec<Device> = (0..300).map(|index| device(&mut rng, index)).collect();
+        let snapshot = Arc::new(Snapshot::new(devices.clone()));
+        let times: Vec<NaiveDateTime> = devices.iter().filter_map(|d| d.last_session_at).collect();
+        let orders = [
+            DeviceOrder::Name,
+            DeviceOrder::LastSession,
+            DeviceOrder::Status,
+            DeviceOrder::Os,
+        ];
+        for round in 0..400 {
+            let pick_time = |rng: &mut StdRng| {
+                rng.random_bool(0.5).then(|| {
+                    let at = times[rng.random_range(0..times.len())];
+                    at + Duration::milliseconds([0, 250, -250][rng.random_range(0..3)])
+                })
+            };
+            let filter = DeviceFilter {
+                status: rng.random_bool(0.6).then(|| {
+                    [
+                        DeviceStatus::Online,
+                        DeviceStatus::Offline,
+                        DeviceStatus::Unknown,
+                    ][rng.random_range(0..3)]
+                }),
+                last_session_before: pick_time(&mut rng),
+                last_session_after: pick_time(&mut rng),
+                name_contains: rng.random_bool(0.2).then(|| "pc-1".to_owned()),
+                comment_contains: rng.random_bool(0.2).then(|| "DESK 3".to_owned()),
+                os: rng.random_bool(0.2).then(|| "windows".to_owned()),
+            };
+            let order = orders[round % orders.len()];
+            let descending = rng.random_bool(0.5);
+            let listing = Listing::select(
+                Arc::clone(&snapshot),
+                &order,
+                descending,
+                filter.selection(order),
+            );
+
+            let mut expected: Vec<(String, &str)> = devices
+                .iter()
+                .filter(|device| reference(&filter, device))
+                .map(|device| (order.sort_key(device), device.name.as_str()))
+                .collect();
+            expected.sort();
+            if descending {
+                expected.reverse();
+            }
+            let listed: Vec<&str> = (0..listing.len())
+                .map(|index| listing.entry(index).1)
+                .collect();
+            let expected: Vec<&str> = expected.into_iter().map(|(_, name)| name).collect();
+            assert_eq!(
+                listed, expected,
+                "{filter:?} by {order:?}, descending {descending}"
+            );
+        }
+    }
+
+    #[test]
+    fn session_keys_order_like_the_times_they_encode() {
+        let at = |text: &str| {
+            NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").expect("a time")
+        };
+        let times = [
+            at("2026-01-01 09:59:59.999"),
+            at("2026-01-01 10:00:00"),
+            at("2026-01-01 10:00:00.000000001"),
+            at("2026-01-01 10:00:00.5"),
+            at("2026-01-01 10:00:01"),
+        ];
+        let keys: Vec<String> = times.iter().map(|time| session_sort_key(*time)).collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+        assert!(keys.iter().all(|key| key.len() == keys[0].len()));
     }
 }

@@ -16,7 +16,9 @@ use std::sync::Arc;
 
 pub use directory::{DeleteOutcome, Directory, InviteOutcome, NewUser, UserKind};
 pub use fleet::{Fleet, RemovalOutcome};
-pub use listing::{DeviceFilter, DeviceOrder, Listing, SortOrder, UserFilter, UserOrder};
+pub use listing::{
+    DeviceFilter, DeviceOrder, Listing, Predicate, Selection, SortOrder, UserFilter, UserOrder,
+};
 pub use model::{Device, DeviceStatus, User};
 pub use validation::{MAX_LIST_LEN, ValidationError, Violation};
 

@@ -143,7 +143,7 @@ impl UserQuery {
             served.snapshot,
             &field,
             order.direction == OrderDirection::Desc,
-            filter.matcher(),
+            filter.selection(),
         );
         let args = PageArgs {
             after,
@@ -217,7 +217,7 @@ impl DeviceQuery {
             served.snapshot,
             &field,
             order.direction == OrderDirection::Desc,
-            filter.matcher(),
+            filter.selection(field),
         );
         let args = PageArgs {
             after,
