@@ -283,7 +283,7 @@ impl Default for CacheSettings {
             ttl: Duration::from_secs(30),
             max_stale: Duration::from_secs(600),
             min_refresh_interval: Duration::from_secs(5),
-            response_cache_bytes: 16 * 1024 * 1024,
+            response_cache_bytes: 8 * 1024 * 1024,
         }
     }
 }
