@@ -143,3 +143,10 @@ pub fn record_cache_read(
 pub fn record_response_cache(result: &'static str) {
     metrics::counter!("gateway_response_cache_total", "result" => result).increment(1);
 }
+
+/// A query with a compiled plan was answered by it (`planned`) or handed to
+/// the schema (`fallback`: a case the plan leaves to async-graphql).
+pub fn record_plan(planned: bool) {
+    let result = if planned { "planned" } else { "fallback" };
+    metrics::counter!("gateway_plan_runs_total", "result" => result).increment(1);
+}

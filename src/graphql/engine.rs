@@ -9,7 +9,8 @@ use async_graphql::{Name, Request, Response, Value};
 
 use super::cache_report::{CacheReport, SnapshotRead};
 use super::limits::{DocumentGuard, classify_request_errors};
-use super::response_cache::{ResponseCache, ResponseKey, body, reads_only_snapshots};
+use super::plan::Plan;
+use super::response_cache::{PlanKey, ResponseCache, ResponseKey, body, reads_only_snapshots};
 use super::{GatewaySchema, RequestId};
 use crate::auth::Caller;
 use crate::catalog::{Catalog, Collection};
@@ -30,15 +31,50 @@ pub struct Operation {
 /// How an operation was answered.
 pub enum Answer {
     /// A whole JSON body without errors (`data` and `extensions`), from the
-    /// response cache (`hit`) or just computed and kept there.
+    /// response cache or a compiled plan.
     Body {
         /// The JSON text.
         body: Vec<u8>,
-        /// Whether it came from the response cache.
-        hit: bool,
+        /// What the response cache did.
+        cache: CacheOutcome,
+        /// What computed it.
+        via: Via,
     },
     /// A response to serialize.
     Response(Response),
+}
+
+/// What the response cache did with an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheOutcome {
+    /// Answered from it.
+    Hit,
+    /// Computed and kept in it.
+    Kept,
+    /// Computed, not kept (it read a stale snapshot).
+    NotKept,
+}
+
+/// What produced an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// The response cache.
+    Cache,
+    /// The operation's compiled plan.
+    Plan,
+    /// async-graphql.
+    Schema,
+}
+
+impl Via {
+    /// The name in the `Server-Timing` header.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Cache => "cache",
+            Via::Plan => "plan",
+            Via::Schema => "schema",
+        }
+    }
 }
 
 /// The schema with the checks and caches around it. Cheap to clone.
@@ -51,8 +87,15 @@ struct Inner {
     schema: GatewaySchema,
     guard: DocumentGuard,
     catalog: Catalog,
+    limits: GraphqlSettings,
     responses: ResponseCache,
+    /// Compiled plans by document and audience; `None` where the operation
+    /// has a shape plans do not cover.
+    plans: moka::sync::Cache<PlanKey, Option<Arc<Plan>>>,
 }
+
+/// Distinct operations whose plans are kept; frontends send a handful each.
+const MAX_PLANS: u64 = 1_000;
 
 impl Engine {
     /// Runs `schema`'s operations under `limits`, keeping responses as
@@ -68,7 +111,9 @@ impl Engine {
                 schema,
                 guard: DocumentGuard::from(limits),
                 catalog,
+                limits: limits.clone(),
                 responses: ResponseCache::new(cache.response_cache_bytes, cache.ttl),
+                plans: moka::sync::Cache::new(MAX_PLANS),
             }),
         }
     }
@@ -76,14 +121,15 @@ impl Engine {
     /// Executes `operation`; never answers from the response cache nor
     /// keeps its response (mutations, batches).
     pub async fn execute(&self, operation: Operation) -> Response {
-        self.run(operation, false).await.into_response()
+        self.run(operation, None).await.into_response()
     }
 
-    /// Answers `operation`, from the response cache when a response to the
-    /// same query is kept and every snapshot it read is still current.
+    /// Answers `operation`: from the response cache when a response to the
+    /// same query is kept and every snapshot it read is still current; else
+    /// by its compiled plan if it has one; else by the schema.
     pub async fn answer(&self, operation: Operation) -> Answer {
-        let responses = &self.inner.responses;
-        if !responses.enabled() {
+        let inner = &self.inner;
+        if !inner.responses.enabled() {
             return Answer::Response(self.execute(operation).await);
         }
         let key = ResponseKey::new(
@@ -91,26 +137,67 @@ impl Engine {
             operation.introspection,
             &operation.request,
         );
-        if let Some(body) = responses.answer(&key, &self.inner.catalog) {
+        if let Some(body) = inner.responses.answer(&key, &inner.catalog) {
             crate::telemetry::record_response_cache("hit");
-            return Answer::Body { body, hit: true };
+            return Answer::Body {
+                body,
+                cache: CacheOutcome::Hit,
+                via: Via::Cache,
+            };
         }
-        let executed = self.run(operation, true).await;
+        let plan_key = key.plan_key();
+        if let Some(Some(plan)) = inner.plans.get(&plan_key) {
+            let planned = plan
+                .run(
+                    &operation.request,
+                    &operation.caller,
+                    &inner.catalog,
+                    &inner.limits,
+                )
+                .await;
+            crate::telemetry::record_plan(planned.is_some());
+            if let Some((data, reads)) = planned {
+                return Answer::Body {
+                    body: body(&data, ages(&reads)),
+                    cache: self.keep(key, data, &reads),
+                    via: Via::Plan,
+                };
+            }
+        }
+        let executed = self.run(operation, Some(plan_key)).await;
         if executed.reusable
             && let Ok(data) = serde_json::to_vec(&executed.response.data)
         {
-            let body = body(&data, ages(&executed.reads));
-            responses.keep(key, data, &executed.reads);
-            crate::telemetry::record_response_cache("miss");
-            return Answer::Body { body, hit: false };
+            return Answer::Body {
+                body: body(&data, ages(&executed.reads)),
+                cache: self.keep(key, data, &executed.reads),
+                via: Via::Schema,
+            };
         }
         crate::telemetry::record_response_cache("not_reusable");
         Answer::Response(executed.into_response())
     }
 
-    /// Checks and executes `operation`; with `reuse`, also says whether its
-    /// response may be kept.
-    async fn run(&self, operation: Operation, reuse: bool) -> Executed {
+    /// Keeps a response computed from `reads` unless one was stale: the
+    /// cache only answers while its snapshots are fresh.
+    fn keep(
+        &self,
+        key: ResponseKey,
+        data: Vec<u8>,
+        reads: &BTreeMap<Collection, SnapshotRead>,
+    ) -> CacheOutcome {
+        if reads.values().any(|read| read.stale) {
+            crate::telemetry::record_response_cache("not_reusable");
+            return CacheOutcome::NotKept;
+        }
+        self.inner.responses.keep(key, data, reads);
+        crate::telemetry::record_response_cache("miss");
+        CacheOutcome::Kept
+    }
+
+    /// Checks and executes `operation`. With a `plan_key`, also says
+    /// whether its response may be reused and, when it may, keeps its plan.
+    async fn run(&self, operation: Operation, plan_key: Option<PlanKey>) -> Executed {
         let Operation {
             mut request,
             caller,
@@ -121,8 +208,11 @@ impl Engine {
             Ok(checked) => checked,
             Err(error) => return Executed::refused(error),
         };
-        let reuse =
-            reuse && reads_only_snapshots(&checked.document, request.operation_name.as_deref());
+        let operation_name = request.operation_name.as_deref();
+        let plan_key = plan_key.filter(|_| reads_only_snapshots(&checked.document, operation_name));
+        let plan = plan_key
+            .as_ref()
+            .map(|_| Plan::compile(&checked.document, operation_name).map(Arc::new));
         request.set_parsed_query(checked.document);
         let report = Arc::new(CacheReport::default());
         request = request
@@ -135,13 +225,13 @@ impl Engine {
         let mut response = self.inner.schema.execute(request).await;
         classify_request_errors(&mut response);
         let (reads, reusable) = report.take();
-        // A response that read a stale snapshot could never be served
-        // again: the cache only answers while its snapshots are fresh.
-        let reusable = reuse
-            && reusable
-            && response.errors.is_empty()
-            && !reads.is_empty()
-            && reads.values().all(|read| !read.stale);
+        let reusable =
+            plan_key.is_some() && reusable && response.errors.is_empty() && !reads.is_empty();
+        // Only an operation the schema accepted for this audience gets a
+        // plan: validation and guards have passed for its document.
+        if reusable && let (Some(plan_key), Some(plan)) = (plan_key, plan) {
+            self.inner.plans.insert(plan_key, plan);
+        }
         Executed {
             response,
             reads,

@@ -11,12 +11,13 @@ mod guard;
 mod limits;
 mod mutation;
 mod objects;
+mod plan;
 mod query;
 mod response_cache;
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
 
-pub use engine::{Answer, Engine, Operation};
+pub use engine::{Answer, CacheOutcome, Engine, Operation, Via};
 pub use error::{ErrorCode, error_code};
 pub use limits::nesting_exceeds;
 

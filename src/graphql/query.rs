@@ -13,6 +13,7 @@ use super::guard::RequireScope;
 use super::objects::{Device, DeviceStatus, User};
 use super::{directory, fleet, limits};
 use crate::auth::Scope;
+use crate::cache::Snapshot;
 use crate::catalog::{self as domain, Collection, Listing};
 
 /// Sort direction.
@@ -130,21 +131,7 @@ impl UserQuery {
         if refresh {
             not_reusable(ctx);
         }
-        let filter = domain::UserFilter {
-            search: filter.and_then(|filter| filter.search),
-        };
-        let order = order_by.unwrap_or_default();
-        let field = match order.field {
-            UserOrderField::Username => domain::UserOrder::Username,
-            UserOrderField::FirstName => domain::UserOrder::FirstName,
-            UserOrderField::LastName => domain::UserOrder::LastName,
-        };
-        let listing = Listing::select(
-            served.snapshot,
-            &field,
-            order.direction == OrderDirection::Desc,
-            filter.selection(),
-        );
+        let listing = user_listing(served.snapshot, filter, order_by);
         let args = PageArgs {
             after,
             before,
@@ -197,28 +184,7 @@ impl DeviceQuery {
         if refresh {
             not_reusable(ctx);
         }
-        let filter = filter.unwrap_or_default();
-        let filter = domain::DeviceFilter {
-            name_contains: filter.name_contains,
-            status: filter.status.map(Into::into),
-            os: filter.os,
-            comment_contains: filter.comment_contains,
-            last_session_before: filter.last_session_before,
-            last_session_after: filter.last_session_after,
-        };
-        let order = order_by.unwrap_or_default();
-        let field = match order.field {
-            DeviceOrderField::Name => domain::DeviceOrder::Name,
-            DeviceOrderField::LastSession => domain::DeviceOrder::LastSession,
-            DeviceOrderField::Status => domain::DeviceOrder::Status,
-            DeviceOrderField::Os => domain::DeviceOrder::Os,
-        };
-        let listing = Listing::select(
-            served.snapshot,
-            &field,
-            order.direction == OrderDirection::Desc,
-            filter.selection(field),
-        );
+        let listing = device_listing(served.snapshot, filter, order_by);
         let args = PageArgs {
             after,
             before,
@@ -241,4 +207,57 @@ impl DeviceQuery {
             .get(name.trim())
             .map(|device| Device(Arc::clone(device))))
     }
+}
+
+/// The users of `snapshot` that `filter` selects, in `order_by`'s order.
+pub(crate) fn user_listing(
+    snapshot: Arc<Snapshot<domain::User>>,
+    filter: Option<UserFilter>,
+    order_by: Option<UserOrder>,
+) -> Listing<domain::User> {
+    let filter = domain::UserFilter {
+        search: filter.and_then(|filter| filter.search),
+    };
+    let order = order_by.unwrap_or_default();
+    let field = match order.field {
+        UserOrderField::Username => domain::UserOrder::Username,
+        UserOrderField::FirstName => domain::UserOrder::FirstName,
+        UserOrderField::LastName => domain::UserOrder::LastName,
+    };
+    Listing::select(
+        snapshot,
+        &field,
+        order.direction == OrderDirection::Desc,
+        filter.selection(),
+    )
+}
+
+/// The devices of `snapshot` that `filter` selects, in `order_by`'s order.
+pub(crate) fn device_listing(
+    snapshot: Arc<Snapshot<domain::Device>>,
+    filter: Option<DeviceFilter>,
+    order_by: Option<DeviceOrder>,
+) -> Listing<domain::Device> {
+    let filter = filter.unwrap_or_default();
+    let filter = domain::DeviceFilter {
+        name_contains: filter.name_contains,
+        status: filter.status.map(Into::into),
+        os: filter.os,
+        comment_contains: filter.comment_contains,
+        last_session_before: filter.last_session_before,
+        last_session_after: filter.last_session_after,
+    };
+    let order = order_by.unwrap_or_default();
+    let field = match order.field {
+        DeviceOrderField::Name => domain::DeviceOrder::Name,
+        DeviceOrderField::LastSession => domain::DeviceOrder::LastSession,
+        DeviceOrderField::Status => domain::DeviceOrder::Status,
+        DeviceOrderField::Os => domain::DeviceOrder::Os,
+    };
+    Listing::select(
+        snapshot,
+        &field,
+        order.direction == OrderDirection::Desc,
+        filter.selection(field),
+    )
 }

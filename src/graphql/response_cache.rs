@@ -11,9 +11,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_graphql::Positioned;
 use async_graphql::Request;
 use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
+    DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection,
+    SelectionSet,
 };
 
 use super::cache_report::{SnapshotRead, write_extension};
@@ -55,12 +57,33 @@ impl ResponseKey {
         }
     }
 
+    /// The key of the plan for this query: the same document for the same
+    /// audience, any account, any variables.
+    pub(crate) fn plan_key(&self) -> PlanKey {
+        PlanKey {
+            scopes: self.scopes,
+            introspection: self.introspection,
+            operation: self.operation.clone(),
+            document: self.document.clone(),
+        }
+    }
+
     fn weight(&self) -> usize {
         self.account.len()
             + self.operation.as_ref().map_or(0, String::len)
             + self.document.len()
             + self.variables.len()
     }
+}
+
+/// What makes two requests the same operation for the same scopes: the
+/// key of compiled plans.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct PlanKey {
+    scopes: u8,
+    introspection: bool,
+    operation: Option<String>,
+    document: String,
 }
 
 #[derive(Debug)]
@@ -151,23 +174,27 @@ pub(crate) fn reads_only_snapshots(
     document: &ExecutableDocument,
     operation_name: Option<&str>,
 ) -> bool {
-    let operation = match (&document.operations, operation_name) {
-        (DocumentOperations::Single(operation), _) => operation,
-        (DocumentOperations::Multiple(operations), Some(name)) => match operations.get(name) {
-            Some(operation) => operation,
-            None => return false,
-        },
-        // A lone named operation is stored as `Multiple` too.
-        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
-            match operations.values().next() {
-                Some(operation) => operation,
-                None => return false,
-            }
-        }
-        (DocumentOperations::Multiple(_), None) => return false,
+    let Some(operation) = selected_operation(document, operation_name) else {
+        return false;
     };
     operation.node.ty == OperationType::Query
         && root_fields_read_snapshots(document, &operation.node.selection_set.node, 0)
+}
+
+/// The operation a request with `operation_name` runs, if there is one.
+pub(crate) fn selected_operation<'d>(
+    document: &'d ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<&'d Positioned<OperationDefinition>> {
+    match (&document.operations, operation_name) {
+        (DocumentOperations::Single(operation), _) => Some(operation),
+        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name),
+        // A lone named operation is stored as `Multiple` too.
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+            operations.values().next()
+        }
+        (DocumentOperations::Multiple(_), None) => None,
+    }
 }
 
 fn root_fields_read_snapshots(

@@ -17,13 +17,14 @@ use super::idempotency::{self, Idempotent, is_mutation};
 use super::media::MediaType;
 use super::persisted::PersistedError;
 use crate::auth::Team;
-use crate::graphql::{Answer, ErrorCode, Operation, error_code};
+use crate::graphql::{Answer, CacheOutcome, ErrorCode, Operation, Via, error_code};
 use crate::telemetry;
 
 pub(super) const REQUEST_ID: &str = "x-request-id";
 /// `hit` when the response cache answered, `miss` when the response was
 /// just kept there; absent when it could not be kept.
 const RESPONSE_CACHE: &str = "x-response-cache";
+const SERVER_TIMING: &str = "server-timing";
 
 /// Where the operation came from.
 enum Source {
@@ -214,15 +215,26 @@ async fn handle(
         }
         (None, Some(operation), 0) => {
             let (response, outcome) = match state.engine.answer(operation).await {
-                Answer::Body { body, hit } => {
+                Answer::Body { body, cache, via } => {
                     let mut response = media.respond(StatusCode::OK, body);
-                    response.headers_mut().insert(
-                        RESPONSE_CACHE,
-                        HeaderValue::from_static(if hit { "hit" } else { "miss" }),
-                    );
+                    server_timing(&mut response, via, started);
+                    let header = match cache {
+                        CacheOutcome::Hit => Some("hit"),
+                        CacheOutcome::Kept => Some("miss"),
+                        CacheOutcome::NotKept => None,
+                    };
+                    if let Some(header) = header {
+                        response
+                            .headers_mut()
+                            .insert(RESPONSE_CACHE, HeaderValue::from_static(header));
+                    }
                     (response, "ok".to_owned())
                 }
-                Answer::Response(response) => (media.response(&response), outcome(&response)),
+                Answer::Response(response) => {
+                    let mut answer = media.response(&response);
+                    server_timing(&mut answer, Via::Schema, started);
+                    (answer, outcome(&response))
+                }
             };
             telemetry::record_graphql(
                 team_name,
@@ -250,6 +262,19 @@ async fn handle(
         }
     };
     with_request_id(response, &request_id)
+}
+
+/// `Server-Timing: gateway;desc="plan";dur=0.12`: what answered and how
+/// long the gateway took, for the browser's developer tools.
+fn server_timing(response: &mut Response, via: Via, started: Instant) {
+    let value = format!(
+        "gateway;desc=\"{}\";dur={:.3}",
+        via.as_str(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        response.headers_mut().insert(SERVER_TIMING, value);
+    }
 }
 
 /// `Content-Type: application/json` (any parameters); GraphQL over HTTP

@@ -11,6 +11,7 @@ mod helpers;
 mod http_spec;
 mod limits;
 mod observability;
+mod plans;
 mod protection;
 mod queries;
 mod response_cache;

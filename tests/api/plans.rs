@@ -1,0 +1,195 @@
+//! Compiled plans answer exactly as async-graphql does: every case is asked
+//! of a gateway that always executes with async-graphql (response cache
+//! off) and of one that answers by plan, over identically seeded
+//! simulators, and the bodies must be the same bytes.
+
+use remotepc_gateway::settings::SCOPES;
+use remotepc_gateway::simulator::SimulatorConfig;
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_TOKEN, TestGateway, spawn_gateway_with, team};
+
+/// A team like `admin` on a second account over the same simulator: its
+/// requests miss the response cache that `admin`'s filled, so they reach
+/// the plan `admin`'s first request compiled.
+const TWIN_TOKEN: &str = "twin-test-token-5555555555";
+
+const DEVICE_FIELDS: &str =
+    "name machineId status os osVersion ip comment lastSessionAt lastSessionRaw";
+
+async fn gateways() -> (TestGateway, TestGateway) {
+    let config = SimulatorConfig {
+        devices: 120,
+        users: 40,
+        ..SimulatorConfig::default()
+    };
+    let reference = spawn_gateway_with(config.clone(), |settings| {
+        settings.cache.response_cache_bytes = 0;
+    })
+    .await;
+    let planned = spawn_gateway_with(config, |settings| {
+        let account = settings.accounts["default"].clone();
+        settings.accounts.insert("second".to_owned(), account);
+        let mut twin = team(TWIN_TOKEN, &SCOPES);
+        twin.account = "second".to_owned();
+        settings.teams.insert("twin".to_owned(), twin);
+    })
+    .await;
+    for gateway in [&reference, &planned] {
+        let name = gateway.devices_by_status(false)[3].clone();
+        gateway.sim.state(|state| {
+            if let Some(device) = state.device_mut(&name) {
+                device.comments = "Said \"hi\" \\ ünïcode\ttab".to_owned();
+            }
+        });
+    }
+    (reference, planned)
+}
+
+/// The body up to its extensions (whose ages differ), and what answered.
+async fn ask(
+    gateway: &TestGateway,
+    token: &str,
+    query: &str,
+    variables: &Value,
+) -> (String, String) {
+    let response = reqwest::Client::new()
+        .post(&gateway.url)
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .expect("gateway answers");
+    let via = response
+        .headers()
+        .get("server-timing")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|timing| timing.split("desc=\"").nth(1))
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or("none")
+        .to_owned();
+    let text = response.text().await.expect("body");
+    let body = text
+        .split(",\"extensions\":")
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    (body, via)
+}
+
+struct Case {
+    query: String,
+    /// Sent first by `admin`: the schema answers and the plan is compiled.
+    warm: Value,
+    /// Sent by `twin` and to the reference.
+    asked: Value,
+    via: &'static str,
+}
+
+fn case(query: impl Into<String>, warm: Value, asked: Value, via: &'static str) -> Case {
+    Case {
+        query: query.into(),
+        warm,
+        asked,
+        via,
+    }
+}
+
+#[tokio::test]
+async fn plans_answer_byte_for_byte_as_the_schema_does() {
+    let (reference, planned) = gateways().await;
+    let page = format!(
+        "query Page($first: Int, $after: String) {{ devices(first: $first, after: $after) {{ totalCount edges {{ cursor node {{ {DEVICE_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }} }} }}"
+    );
+    let (first_page, _) = ask(&reference, ADMIN_TOKEN, &page, &json!({ "first": 7 })).await;
+    let first_page: Value = serde_json::from_str(&format!("{first_page}}}")).expect("JSON");
+    let cursor = first_page["data"]["devices"]["pageInfo"]["endCursor"].clone();
+    assert!(cursor.is_string(), "{first_page}");
+
+    let cases = [
+        case(
+            format!(
+                "{{ devices(first: 50) {{ totalCount edges {{ cursor node {{ {DEVICE_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }} }} }}"
+            ),
+            json!({}),
+            json!({}),
+            "plan",
+        ),
+        case(
+            page.clone(),
+            json!({ "first": 3 }),
+            json!({ "first": 7, "after": cursor }),
+            "plan",
+        ),
+        case(
+            format!(
+                "query B($before: NaiveDateTime!, $first: Int!) {{ devices(first: $first, filter: {{ status: OFFLINE, lastSessionBefore: $before }}, orderBy: {{ field: LAST_SESSION, direction: DESC }}) {{ totalCount edges {{ cursor node {{ {DEVICE_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }} }} }}"
+            ),
+            json!({ "before": "2026-03-01T00:00:00", "first": 5 }),
+            json!({ "before": "2026-08-15T12:30:00", "first": 40 }),
+            "plan",
+        ),
+        case(
+            "query Shapes($last: Int) { fleet: devices(last: $last, orderBy: { field: OS }, filter: { commentContains: \"hI\" }) { __typename count: totalCount pageInfo { __typename hasPreviousPage hasNextPage startCursor endCursor } edges { __typename c: cursor node { __typename n: name comment status } } nodes { name ip } } }",
+            json!({ "last": 1 }),
+            json!({ "last": 4 }),
+            "plan",
+        ),
+        case(
+            "query Nobody($name: String) { devices(filter: { nameContains: $name }) { totalCount pageInfo { startCursor endCursor hasPreviousPage } edges { cursor } } }",
+            json!({ "name": "WIN" }),
+            json!({ "name": "no such device" }),
+            "plan",
+        ),
+        case(
+            "query People($search: String, $first: Int = 6) { users(first: $first, filter: { search: $search }, orderBy: { field: LAST_NAME, direction: DESC }) { totalCount edges { cursor node { username firstName lastName __typename } } pageInfo { hasPreviousPage hasNextPage startCursor endCursor } } }",
+            json!({ "search": "ada" }),
+            json!({ "search": "LOVE" }),
+            "plan",
+        ),
+        // What a plan leaves to async-graphql gives async-graphql's answer.
+        case(
+            page.clone(),
+            json!({ "first": 2 }),
+            json!({ "first": 501 }),
+            "schema",
+        ),
+        case(
+            page.clone(),
+            json!({ "first": 2 }),
+            json!({ "first": 2, "after": "bm9wZQ" }),
+            "schema",
+        ),
+        case(
+            "query Strict($first: Int!) { devices(first: $first) { totalCount } }",
+            json!({ "first": 1 }),
+            json!({}),
+            "schema",
+        ),
+        case(
+            "query Wrong($first: Int) { devices(first: $first) { totalCount } }",
+            json!({ "first": 1 }),
+            json!({ "first": "many" }),
+            "schema",
+        ),
+        case(
+            "query Spread { devices(first: 2) { ...Counted } } fragment Counted on DeviceConnection { totalCount }",
+            json!({}),
+            json!({}),
+            "schema",
+        ),
+        case(
+            "query Skipped($skip: Boolean!) { devices(first: 2) { totalCount @skip(if: $skip) } }",
+            json!({ "skip": false }),
+            json!({ "skip": true }),
+            "schema",
+        ),
+    ];
+    for case in cases {
+        ask(&planned, ADMIN_TOKEN, &case.query, &case.warm).await;
+        let (expected, _) = ask(&reference, ADMIN_TOKEN, &case.query, &case.asked).await;
+        let (answered, via) = ask(&planned, TWIN_TOKEN, &case.query, &case.asked).await;
+        assert_eq!(via, case.via, "{} with {}", case.query, case.asked);
+        assert_eq!(answered, expected, "{} with {}", case.query, case.asked);
+    }
+}
