@@ -110,6 +110,7 @@ impl UserQuery {
     /// snapshot is younger than `cache.min_refresh_interval`.
     #[allow(clippy::too_many_arguments)]
     #[graphql(
+        guard = "RequireScope(Scope::Read)",
         complexity = "first.or(last).map_or(50, |n| n.max(0) as usize) * child_complexity + 1"
     )]
     async fn users(
@@ -166,6 +167,7 @@ impl DeviceQuery {
     /// anew unless the snapshot is younger than `cache.min_refresh_interval`.
     #[allow(clippy::too_many_arguments)]
     #[graphql(
+        guard = "RequireScope(Scope::Read)",
         complexity = "first.or(last).map_or(50, |n| n.max(0) as usize) * child_complexity + 1"
     )]
     async fn devices(

@@ -42,6 +42,33 @@ async fn missing_and_wrong_tokens_get_401_before_any_graphql_work() {
 }
 
 #[tokio::test]
+async fn a_team_without_read_may_list_nothing_and_nothing_is_fetched() {
+    const WRITER_TOKEN: &str = "writer-test-token-4444444444";
+    let gateway = spawn_gateway_with(SimulatorConfig::default(), |settings| {
+        settings
+            .teams
+            .insert("writer".to_owned(), team(WRITER_TOKEN, &["users:write"]));
+    })
+    .await;
+    for query in [
+        "{ devices(first: 1) { totalCount } }",
+        "{ users(first: 1) { totalCount } }",
+        "{ device(name: \"WIN-000000\") { name } }",
+    ] {
+        // Twice: neither a kept response nor a compiled plan may answer it.
+        for _ in 0..2 {
+            let refused = gateway.gql_as(WRITER_TOKEN, query, json!({})).await;
+            assert_eq!(error_code(&refused), "FORBIDDEN", "{query}: {refused}");
+            assert_eq!(refused["errors"][0]["extensions"]["requiredScope"], "read");
+            assert_eq!(refused["data"], Value::Null, "{refused}");
+        }
+    }
+    assert_eq!(gateway.sim.total_calls(), 0);
+    let allowed = gateway.gql_as(READER_TOKEN, COUNT, json!({})).await;
+    assert_eq!(allowed["data"]["devices"]["totalCount"], 50);
+}
+
+#[tokio::test]
 async fn a_read_only_team_may_read_but_not_write_and_nothing_is_sent() {
     let gateway = spawn_gateway().await;
     let read = gateway.gql_as(READER_TOKEN, COUNT, json!({})).await;
