@@ -435,7 +435,11 @@ impl Bench {
         } else {
             Load::scenario_b(first)
         };
-        let name = format!("{scenario}-{devices}-{first}-{}ms", latency.as_millis());
+        let name = format!(
+            "{}-{devices}-{first}-{}ms",
+            scenario.replace('/', ""),
+            latency.as_millis()
+        );
         eprintln!("running {name}");
         let gateway = Gateway::start(simulator, &self.work, &name).await?;
         let sample = gateway.post(&self.client, &load_kind.sample()).await?;

@@ -137,9 +137,10 @@ pub fn record_cache_read(
         .set(items as f64);
 }
 
-/// A single query met the response cache: `hit` (answered from it), `miss`
-/// (executed and kept) or `not_reusable` (executed; its response could not
-/// be kept: errors, a mutation, a stale snapshot, data besides snapshots).
+/// A single query met the response cache: `hit` (answered from it), `kept`
+/// (computed and kept), `miss` (computed, not kept: the first sight of the
+/// query, or a stale snapshot) or `not_reusable` (errors, a mutation, data
+/// besides snapshots).
 pub fn record_response_cache(result: &'static str) {
     metrics::counter!("gateway_response_cache_total", "result" => result).increment(1);
 }

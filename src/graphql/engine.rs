@@ -51,7 +51,7 @@ pub enum CacheOutcome {
     Hit,
     /// Computed and kept in it.
     Kept,
-    /// Computed, not kept (it read a stale snapshot).
+    /// Computed, not kept (first sight of the query, or a stale snapshot).
     NotKept,
 }
 
@@ -178,21 +178,23 @@ impl Engine {
         Answer::Response(executed.into_response())
     }
 
-    /// Keeps a response computed from `reads` unless one was stale: the
-    /// cache only answers while its snapshots are fresh.
+    /// Keeps a response computed from `reads`, unless one was stale (the
+    /// cache only answers while its snapshots are fresh) or it is the
+    /// first time the query is seen.
     fn keep(
         &self,
         key: ResponseKey,
         data: Vec<u8>,
         reads: &BTreeMap<Collection, SnapshotRead>,
     ) -> CacheOutcome {
-        if reads.values().any(|read| read.stale) {
-            crate::telemetry::record_response_cache("not_reusable");
-            return CacheOutcome::NotKept;
+        let kept =
+            reads.values().all(|read| !read.stale) && self.inner.responses.keep(key, data, reads);
+        crate::telemetry::record_response_cache(if kept { "kept" } else { "miss" });
+        if kept {
+            CacheOutcome::Kept
+        } else {
+            CacheOutcome::NotKept
         }
-        self.inner.responses.keep(key, data, reads);
-        crate::telemetry::record_response_cache("miss");
-        CacheOutcome::Kept
     }
 
     /// Checks and executes `operation`. With a `plan_key`, also says

@@ -21,8 +21,9 @@ use crate::graphql::{Answer, CacheOutcome, ErrorCode, Operation, Via, error_code
 use crate::telemetry;
 
 pub(super) const REQUEST_ID: &str = "x-request-id";
-/// `hit` when the response cache answered, `miss` when the response was
-/// just kept there; absent when it could not be kept.
+/// `hit` when the response cache answered, `miss` when it could have but
+/// held no current response; absent for what it never keeps (errors,
+/// mutations, data besides snapshots).
 const RESPONSE_CACHE: &str = "x-response-cache";
 const SERVER_TIMING: &str = "server-timing";
 
@@ -219,15 +220,12 @@ async fn handle(
                     let mut response = media.respond(StatusCode::OK, body);
                     server_timing(&mut response, via, started);
                     let header = match cache {
-                        CacheOutcome::Hit => Some("hit"),
-                        CacheOutcome::Kept => Some("miss"),
-                        CacheOutcome::NotKept => None,
+                        CacheOutcome::Hit => "hit",
+                        CacheOutcome::Kept | CacheOutcome::NotKept => "miss",
                     };
-                    if let Some(header) = header {
-                        response
-                            .headers_mut()
-                            .insert(RESPONSE_CACHE, HeaderValue::from_static(header));
-                    }
+                    response
+                        .headers_mut()
+                        .insert(RESPONSE_CACHE, HeaderValue::from_static(header));
                     (response, "ok".to_owned())
                 }
                 Answer::Response(response) => {
