@@ -102,6 +102,8 @@ fn cors(origins: &[String]) -> CorsLayer {
             HeaderName::from_static("x-request-id"),
             header::RETRY_AFTER,
             HeaderName::from_static("idempotent-replayed"),
+            HeaderName::from_static("x-response-cache"),
+            HeaderName::from_static("server-timing"),
         ])
         .max_age(Duration::from_secs(600))
 }
