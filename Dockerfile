@@ -13,6 +13,10 @@
 # `docker kill -s HUP` re-reads rotated key files.
 
 FROM rust:1.95-slim-bookworm AS build
+# jemalloc (the global allocator) is built from C with make.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends make \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
