@@ -43,7 +43,7 @@ impl<'a> Idempotent<'a> {
         Self { state, team, key }
     }
 
-    /// Runs `request` at most once per key; queries run as usual. Returns
+    /// Runs `operation` at most once per key; queries run as usual. Returns
     /// the response and its outcome for metrics (`replayed` for a replay).
     pub(super) async fn run(self, operation: Operation, media: MediaType) -> (Response, String) {
         if !is_mutation(&operation.request, self.state.max_nesting) {
