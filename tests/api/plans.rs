@@ -193,3 +193,25 @@ async fn plans_answer_byte_for_byte_as_the_schema_does() {
         assert_eq!(answered, expected, "{} with {}", case.query, case.asked);
     }
 }
+
+#[tokio::test]
+async fn a_plan_shows_a_write_made_through_the_gateway_at_once() {
+    let (_, planned) = gateways().await;
+    let name = planned.devices_by_status(true)[0].clone();
+    let query = "query Named($name: String) { devices(filter: { nameContains: $name }) { edges { node { name comment } } } }";
+    ask(&planned, ADMIN_TOKEN, query, &json!({ "name": "WIN" })).await;
+    let (before, via) = ask(&planned, ADMIN_TOKEN, query, &json!({ "name": name })).await;
+    assert_eq!(via, "plan");
+    assert!(!before.contains("Rewired"), "{before}");
+
+    planned
+        .gql(
+            "mutation($input: AddComputerCommentInput!) { addComputerComment(input: $input) { comment } }",
+            json!({ "input": { "computerName": name, "comment": "Rewired" } }),
+        )
+        .await;
+    let (after, via) = ask(&planned, ADMIN_TOKEN, query, &json!({ "name": name })).await;
+
+    assert_eq!(via, "plan");
+    assert!(after.contains("\"comment\":\"Rewired\""), "{after}");
+}
