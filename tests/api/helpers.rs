@@ -109,6 +109,31 @@ impl TestGateway {
         serde_json::from_str(&body).unwrap_or_else(|_| panic!("response is not JSON: {body}"))
     }
 
+    /// Runs an operation with `token`; returns the value of the response
+    /// header `header` (if any) and the body text.
+    pub(crate) async fn gql_with_header(
+        &self,
+        token: &str,
+        query: &str,
+        variables: &Value,
+        header: &str,
+    ) -> (Option<String>, String) {
+        let response = self
+            .http
+            .post(&self.url)
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("gateway answers");
+        let value = response
+            .headers()
+            .get(header)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        (value, response.text().await.expect("body"))
+    }
+
     /// Sends an automatic persisted query (`query` absent: hash only) as
     /// `admin`; returns the response body.
     pub(crate) async fn gql_apq(&self, query: Option<&str>, extensions: Value) -> Value {

@@ -53,22 +53,15 @@ async fn ask(
     query: &str,
     variables: &Value,
 ) -> (String, String) {
-    let response = reqwest::Client::new()
-        .post(&gateway.url)
-        .bearer_auth(token)
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .expect("gateway answers");
-    let via = response
-        .headers()
-        .get("server-timing")
-        .and_then(|value| value.to_str().ok())
+    let (timing, text) = gateway
+        .gql_with_header(token, query, variables, "server-timing")
+        .await;
+    let via = timing
+        .as_deref()
         .and_then(|timing| timing.split("desc=\"").nth(1))
         .and_then(|rest| rest.split('"').next())
         .unwrap_or("none")
         .to_owned();
-    let text = response.text().await.expect("body");
     let body = text
         .split(",\"extensions\":")
         .next()

@@ -17,19 +17,9 @@ struct Answered {
 }
 
 async fn ask(gateway: &TestGateway, token: &str, query: &str, variables: Value) -> Answered {
-    let response = reqwest::Client::new()
-        .post(&gateway.url)
-        .bearer_auth(token)
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .expect("gateway answers");
-    let cache = response
-        .headers()
-        .get("x-response-cache")
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned);
-    let text = response.text().await.expect("body");
+    let (cache, text) = gateway
+        .gql_with_header(token, query, &variables, "x-response-cache")
+        .await;
     let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
     Answered { cache, body, text }
 }
