@@ -30,29 +30,16 @@ pub struct Operation {
 
 /// How an operation was answered.
 pub enum Answer {
-    /// A whole JSON body without errors (`data` and `extensions`), from the
-    /// response cache or a compiled plan.
+    /// A whole JSON body without errors (`data` and `extensions`) of a
+    /// query the response cache applies to.
     Body {
         /// The JSON text.
         body: Vec<u8>,
-        /// What the response cache did.
-        cache: CacheOutcome,
-        /// What computed it.
+        /// What produced it; `Via::Cache` is a response-cache hit.
         via: Via,
     },
     /// A response to serialize.
     Response(Response),
-}
-
-/// What the response cache did with an answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CacheOutcome {
-    /// Answered from it.
-    Hit,
-    /// Computed and kept in it.
-    Kept,
-    /// Computed, not kept (first sight of the query, or a stale snapshot).
-    NotKept,
 }
 
 /// What produced an answer.
@@ -141,7 +128,6 @@ impl Engine {
             crate::telemetry::record_response_cache("hit");
             return Answer::Body {
                 body,
-                cache: CacheOutcome::Hit,
                 via: Via::Cache,
             };
         }
@@ -157,9 +143,10 @@ impl Engine {
                 .await;
             crate::telemetry::record_plan(planned.is_some());
             if let Some((data, reads)) = planned {
+                let body = body(&data, ages(&reads));
+                self.keep(key, data, &reads);
                 return Answer::Body {
-                    body: body(&data, ages(&reads)),
-                    cache: self.keep(key, data, &reads),
+                    body,
                     via: Via::Plan,
                 };
             }
@@ -168,9 +155,10 @@ impl Engine {
         if executed.reusable
             && let Ok(data) = serde_json::to_vec(&executed.response.data)
         {
+            let body = body(&data, ages(&executed.reads));
+            self.keep(key, data, &executed.reads);
             return Answer::Body {
-                body: body(&data, ages(&executed.reads)),
-                cache: self.keep(key, data, &executed.reads),
+                body,
                 via: Via::Schema,
             };
         }
@@ -181,20 +169,10 @@ impl Engine {
     /// Keeps a response computed from `reads`, unless one was stale (the
     /// cache only answers while its snapshots are fresh) or it is the
     /// first time the query is seen.
-    fn keep(
-        &self,
-        key: ResponseKey,
-        data: Vec<u8>,
-        reads: &BTreeMap<Collection, SnapshotRead>,
-    ) -> CacheOutcome {
+    fn keep(&self, key: ResponseKey, data: Vec<u8>, reads: &BTreeMap<Collection, SnapshotRead>) {
         let kept =
             reads.values().all(|read| !read.stale) && self.inner.responses.keep(key, data, reads);
         crate::telemetry::record_response_cache(if kept { "kept" } else { "miss" });
-        if kept {
-            CacheOutcome::Kept
-        } else {
-            CacheOutcome::NotKept
-        }
     }
 
     /// Checks and executes `operation`. With a `plan_key`, also says

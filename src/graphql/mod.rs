@@ -17,7 +17,7 @@ mod response_cache;
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
 
-pub use engine::{Answer, CacheOutcome, Engine, Operation, Via};
+pub use engine::{Answer, Engine, Operation, Via};
 pub use error::{ErrorCode, error_code};
 pub use limits::nesting_exceeds;
 

@@ -17,7 +17,7 @@ use super::idempotency::{self, Idempotent, is_mutation};
 use super::media::MediaType;
 use super::persisted::PersistedError;
 use crate::auth::Team;
-use crate::graphql::{Answer, CacheOutcome, ErrorCode, Operation, Via, error_code};
+use crate::graphql::{Answer, ErrorCode, Operation, Via, error_code};
 use crate::telemetry;
 
 pub(super) const REQUEST_ID: &str = "x-request-id";
@@ -199,10 +199,15 @@ async fn handle(
         Err(message) => return bad_request(message),
     };
     let response = match (key, operations_to_run.next(), operations_to_run.len()) {
-        (Some(key), Some(operation), 0) => {
-            let (response, outcome) = Idempotent::new(&state, team, key)
-                .run(operation, media)
-                .await;
+        (key, Some(operation), 0) => {
+            let (response, outcome) = match key {
+                Some(key) => {
+                    Idempotent::new(&state, team, key)
+                        .run(operation, media)
+                        .await
+                }
+                None => answer(&state, operation, media, started).await,
+            };
             telemetry::record_graphql(
                 team_name,
                 &operations[0],
@@ -213,34 +218,6 @@ async fn handle(
         }
         (Some(_), _, _) => {
             return bad_request("Idempotency-Key applies to one operation: do not batch it");
-        }
-        (None, Some(operation), 0) => {
-            let (response, outcome) = match state.engine.answer(operation).await {
-                Answer::Body { body, cache, via } => {
-                    let mut response = media.respond(StatusCode::OK, body);
-                    server_timing(&mut response, via, started);
-                    let header = match cache {
-                        CacheOutcome::Hit => "hit",
-                        CacheOutcome::Kept | CacheOutcome::NotKept => "miss",
-                    };
-                    response
-                        .headers_mut()
-                        .insert(RESPONSE_CACHE, HeaderValue::from_static(header));
-                    (response, "ok".to_owned())
-                }
-                Answer::Response(response) => {
-                    let mut answer = media.response(&response);
-                    server_timing(&mut answer, Via::Schema, started);
-                    (answer, outcome(&response))
-                }
-            };
-            telemetry::record_graphql(
-                team_name,
-                &operations[0],
-                &outcome,
-                started.elapsed().as_secs_f64(),
-            );
-            response
         }
         (None, first, _) => {
             // One after the other, as async-graphql runs a batch.
@@ -260,6 +237,32 @@ async fn handle(
         }
     };
     with_request_id(response, &request_id)
+}
+
+/// One operation without an Idempotency-Key: the response and its outcome
+/// for metrics.
+async fn answer(
+    state: &AppState,
+    operation: Operation,
+    media: MediaType,
+    started: Instant,
+) -> (Response, String) {
+    match state.engine.answer(operation).await {
+        Answer::Body { body, via } => {
+            let mut response = media.respond(StatusCode::OK, body);
+            server_timing(&mut response, via, started);
+            let cache = if via == Via::Cache { "hit" } else { "miss" };
+            response
+                .headers_mut()
+                .insert(RESPONSE_CACHE, HeaderValue::from_static(cache));
+            (response, "ok".to_owned())
+        }
+        Answer::Response(response) => {
+            let mut answer = media.response(&response);
+            server_timing(&mut answer, Via::Schema, started);
+            (answer, outcome(&response))
+        }
+    }
 }
 
 /// `Server-Timing: gateway;desc="plan";dur=0.12`: what answered and how
