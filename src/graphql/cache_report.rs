@@ -23,6 +23,17 @@ pub(crate) struct SnapshotRead {
     pub(crate) stale: bool,
 }
 
+impl SnapshotRead {
+    /// How `served` was read.
+    pub(crate) fn of<T>(served: &Served<T>) -> Self {
+        Self {
+            version: served.snapshot.version(),
+            age: served.age,
+            stale: served.stale,
+        }
+    }
+}
+
 /// The snapshots one operation read, and whether its response may be
 /// reused.
 #[derive(Debug, Default)]
@@ -59,11 +70,7 @@ pub(crate) fn record<T>(ctx: &Context<'_>, collection: Collection, served: &Serv
     let Ok(report) = ctx.data::<std::sync::Arc<CacheReport>>() else {
         return;
     };
-    let read = SnapshotRead {
-        version: served.snapshot.version(),
-        age: served.age,
-        stale: served.stale,
-    };
+    let read = SnapshotRead::of(served);
     let mut guard = report.lock();
     let state = &mut *guard;
     match state.reads.get_mut(&collection) {

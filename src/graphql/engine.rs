@@ -184,16 +184,16 @@ impl Engine {
             request_id,
             introspection,
         } = operation;
-        let checked = match self.inner.guard.check(&request.query, !introspection) {
-            Ok(checked) => checked,
+        let document = match self.inner.guard.check(&request.query, !introspection) {
+            Ok(document) => document,
             Err(error) => return Executed::refused(error),
         };
         let operation_name = request.operation_name.as_deref();
-        let plan_key = plan_key.filter(|_| reads_only_snapshots(&checked.document, operation_name));
+        let plan_key = plan_key.filter(|_| reads_only_snapshots(&document, operation_name));
         let plan = plan_key
             .as_ref()
-            .map(|_| Plan::compile(&checked.document, operation_name).map(Arc::new));
-        request.set_parsed_query(checked.document);
+            .map(|_| Plan::compile(&document, operation_name).map(Arc::new));
+        request.set_parsed_query(document);
         let report = Arc::new(CacheReport::default());
         request = request
             .data(caller)

@@ -42,21 +42,15 @@ impl From<&crate::settings::GraphqlSettings> for DocumentGuard {
     }
 }
 
-/// A parsed document that passed every limit.
-pub(crate) struct Checked {
-    /// The document.
-    pub(crate) document: ExecutableDocument,
-}
-
 impl DocumentGuard {
-    /// Checks `query` against the limits and parses it; the error is the
-    /// GraphQL error to answer with (`BAD_USER_INPUT`, or `FORBIDDEN` for
+    /// Checks `query` against the limits and parses it, giving the parsed
+    /// document; the error is the GraphQL error to answer with (`BAD_USER_INPUT`, or `FORBIDDEN` for
     /// introspection a team may not use).
     pub(crate) fn check(
         &self,
         query: &str,
         introspection_denied: bool,
-    ) -> Result<Checked, ServerError> {
+    ) -> Result<ExecutableDocument, ServerError> {
         let refuse = |message: String| Err(bad_input(ServerError::new(message, None)));
         if nesting_exceeds(query, self.max_nesting) {
             return refuse(format!(
@@ -106,7 +100,7 @@ impl DocumentGuard {
                 self.max_root_fields
             ));
         }
-        Ok(Checked { document })
+        Ok(document)
     }
 }
 

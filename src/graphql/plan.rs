@@ -318,16 +318,6 @@ impl Plan {
     }
 }
 
-impl SnapshotRead {
-    fn of<T>(served: &crate::cache::Served<T>) -> Self {
-        Self {
-            version: served.snapshot.version(),
-            age: served.age,
-            stale: served.stale,
-        }
-    }
-}
-
 fn write_page_info<Node: OutputType>(
     connection: &SortConnection<Node>,
     fields: &[PageInfoField],
