@@ -601,13 +601,13 @@ impl Bench {
 }
 
 fn ensure_wrk() -> anyhow::Result<()> {
-    let found = |_: ()| {
+    let found = || {
         std::process::Command::new("wrk")
             .arg("--version")
             .output()
             .is_ok()
     };
-    if found(()) {
+    if found() {
         return Ok(());
     }
     eprintln!("wrk not found; installing it with apt-get");
@@ -615,7 +615,7 @@ fn ensure_wrk() -> anyhow::Result<()> {
         .args(["install", "-y", "wrk"])
         .status()
         .context("cannot run apt-get; install wrk")?;
-    ensure!(status.success() && found(()), "could not install wrk");
+    ensure!(status.success() && found(), "could not install wrk");
     Ok(())
 }
 

@@ -269,7 +269,7 @@ impl DeviceFilter {
         }
         let name = self.name_contains.as_deref().map(Needle::new);
         let comment = self.comment_contains.as_deref().map(Needle::new);
-        let os = self.os.clone();
+        let os = self.os.as_deref();
         let (before, after) = match by_session {
             true => (None, None),
             false => (self.last_session_before, self.last_session_after),
@@ -288,7 +288,7 @@ impl DeviceFilter {
                             .as_deref()
                             .is_some_and(|text| comment.found_in(text))
                     })
-                    && os.as_deref().is_none_or(|os| {
+                    && os.is_none_or(|os| {
                         device
                             .os
                             .as_deref()

@@ -323,13 +323,6 @@ fn write_page_info<Node: OutputType>(
     fields: &[PageInfoField],
     out: &mut Vec<u8>,
 ) {
-    let cursor = |edge: Option<&async_graphql::connection::Edge<_, _, _>>| {
-        edge.map(
-            |edge: &async_graphql::connection::Edge<super::connection::SortCursor, Node, _>| {
-                edge.cursor.encode_cursor()
-            },
-        )
-    };
     out.push(b'{');
     for (index, field) in fields.iter().enumerate() {
         if index > 0 {
@@ -346,11 +339,16 @@ fn write_page_info<Node: OutputType>(
             }
             PageInfoField::StartCursor(key) => {
                 out.extend_from_slice(key);
-                write_optional(cursor(connection.edges.first()).as_deref(), out);
+                let first = connection.edges.first();
+                write_optional(
+                    first.map(|edge| edge.cursor.encode_cursor()).as_deref(),
+                    out,
+                );
             }
             PageInfoField::EndCursor(key) => {
                 out.extend_from_slice(key);
-                write_optional(cursor(connection.edges.last()).as_deref(), out);
+                let last = connection.edges.last();
+                write_optional(last.map(|edge| edge.cursor.encode_cursor()).as_deref(), out);
             }
             PageInfoField::Typename(key) => {
                 out.extend_from_slice(key);
