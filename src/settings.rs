@@ -273,7 +273,7 @@ pub struct CacheSettings {
     #[serde(with = "humantime_serde")]
     pub min_refresh_interval: Duration,
     /// Bytes of query responses kept for repeated identical queries; 0
-    /// turns the response cache off.
+    /// turns the response cache off, and compiled plans with it.
     pub response_cache_bytes: u64,
 }
 
