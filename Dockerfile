@@ -10,7 +10,9 @@
 #     remotepc-gateway
 #
 # Settings come from the mounted file and GATEWAY__SECTION__KEY variables;
-# `docker kill -s HUP` re-reads rotated key files.
+# `docker kill -s HUP` re-reads rotated key files. The image holds no config
+# of its own (no teams, no tokens): without the mounted file it does not
+# start. config/production.example.toml is a template to fill in.
 
 FROM rust:1.95-slim-bookworm AS build
 # jemalloc (the global allocator) is built from C with make.
@@ -32,7 +34,6 @@ RUN apt-get update \
     && useradd --system --uid 10001 --home-dir /var/lib/remotepc-gateway --create-home gateway \
     && mkdir -p /etc/remotepc-gateway
 COPY --from=build /src/target/release/remotepc-gateway /usr/local/bin/remotepc-gateway
-COPY config/production.example.toml /etc/remotepc-gateway/gateway.toml
 USER gateway
 WORKDIR /var/lib/remotepc-gateway
 ENV GATEWAY_CONFIG=/etc/remotepc-gateway/gateway.toml \

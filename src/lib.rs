@@ -31,6 +31,9 @@ pub mod upstream;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use tokio::time::Instant;
+use tokio_util::task::TaskTracker;
+
 use auth::Teams;
 use catalog::Catalog;
 use settings::{Settings, SettingsError};
@@ -62,50 +65,71 @@ pub enum StartError {
 
 /// A gateway, bound and wired, not yet serving.
 pub struct App {
-    listener: tokio::net::TcpListener,
-    router: axum::Router,
+    listeners: http::Listeners,
     addr: SocketAddr,
+    admin_addr: Option<SocketAddr>,
+    server: settings::ServerSettings,
     store: Store,
-    key_watcher: Option<tokio::task::JoinHandle<()>>,
-    shutdown_grace: Duration,
+    writes: TaskTracker,
+    /// Key watcher, store sweeper, metrics upkeep: aborted at stop.
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl App {
-    /// Validates `settings`, builds every layer and binds the listener.
+    /// Validates `settings`, builds every layer and binds the listeners.
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
         settings.validate()?;
-        telemetry::metrics();
+        let mut background = vec![telemetry::keep_metrics_bounded(METRICS_UPKEEP)];
         let store = Store::open(&settings.store).await?;
+        background.push(store.sweep_every(settings.store.sweep_interval));
         let catalog = Catalog::new(&settings, store.clone())?;
-        let key_watcher = settings
+        if settings
             .accounts
             .values()
             .any(|account| account.api_key_file.is_some())
-            .then(|| catalog.watch_keys(settings.upstream.key_reload_interval));
+        {
+            background.push(catalog.watch_keys(settings.upstream.key_reload_interval));
+        }
         let schema = graphql::build_schema(catalog.clone(), store.clone(), &settings.graphql);
         let teams = Teams::new(&settings.teams);
-        let engine =
-            graphql::Engine::new(schema, catalog.clone(), &settings.graphql, &settings.cache);
-        let state = http::AppState::new(engine, catalog, teams, store.clone(), &settings.graphql);
-        let router = http::router(state, &settings.server);
-        let listen = settings.server.listen;
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: listen,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind {
-            addr: listen,
-            source,
-        })?;
+        let engine = graphql::Engine::new(
+            schema,
+            catalog.clone(),
+            store.clone(),
+            &settings.graphql,
+            &settings.cache,
+        );
+        let writes = TaskTracker::new();
+        let state = http::AppState::new(
+            engine,
+            catalog,
+            teams,
+            store.clone(),
+            writes.clone(),
+            &settings,
+        );
+        let main = bind(settings.server.listen).await?;
+        let admin = match settings.server.admin_listen {
+            Some(listen) => Some(bind(listen).await?),
+            None => None,
+        };
+        let addr = local_addr(&main, settings.server.listen)?;
+        let admin_addr = match (&admin, settings.server.admin_listen) {
+            (Some(listener), Some(listen)) => Some(local_addr(listener, listen)?),
+            _ => None,
+        };
+        let listeners = http::Listeners {
+            main: (main, http::router(state.clone(), &settings.server)),
+            admin: admin.map(|listener| (listener, http::admin_router(state))),
+        };
         Ok(Self {
-            listener,
-            router,
+            listeners,
             addr,
+            admin_addr,
+            server: settings.server.clone(),
             store,
-            key_watcher,
-            shutdown_grace: settings.server.shutdown_grace,
+            writes,
+            background,
         })
     }
 
@@ -114,37 +138,82 @@ impl App {
         self.addr
     }
 
-    /// Serves until `shutdown` completes; then stops accepting, lets
-    /// in-flight requests finish for at most `server.shutdown_grace`, and
-    /// closes the store.
+    /// The admin address actually bound, when `server.admin_listen` is set.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
+    }
+
+    /// Serves until `shutdown` completes; then stops accepting, and lets
+    /// requests in flight and running writes finish for at most
+    /// `server.shutdown_grace`. Writes still running then are completed in
+    /// the audit log (and under their idempotency keys) as outcome
+    /// unknown; then the store is closed.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
-        let serving = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+        let (stopped, mut stopped_at) = tokio::sync::watch::channel(None::<Instant>);
+        let stop = async move {
             shutdown.await;
-            tracing::info!("shutting down: finishing requests in flight");
-            let _ = stopping.send(());
-        });
-        let grace = self.shutdown_grace;
-        let result = tokio::select! {
-            result = serving => result,
-            () = async move {
-                if stopped.await.is_ok() {
-                    tokio::time::sleep(grace).await;
-                } else {
-                    std::future::pending::<()>().await;
-                }
-            } => {
-                tracing::warn!(grace_ms = grace.as_millis() as u64, "requests still running after the shutdown grace; dropping them");
-                Ok(())
+            tracing::info!("shutting down: finishing requests and writes in flight");
+            let _ = stopped.send(Some(Instant::now()));
+        };
+        let grace = self.server.shutdown_grace;
+        let mut watching = stopped_at.clone();
+        let deadline = async move {
+            match watching.wait_for(Option::is_some).await.map(|at| *at) {
+                Ok(Some(at)) => tokio::time::sleep_until(at + grace).await,
+                _ => std::future::pending().await,
             }
         };
-        if let Some(watcher) = self.key_watcher {
-            watcher.abort();
+        tokio::select! {
+            () = http::serve(self.listeners, &self.server, stop) => {}
+            () = deadline => tracing::warn!(grace_ms = grace.as_millis() as u64, "requests still running after the shutdown grace; dropping them"),
+        }
+        let stopped_at = (*stopped_at.borrow_and_update()).unwrap_or_else(Instant::now);
+        self.writes.close();
+        if tokio::time::timeout_at(stopped_at + grace, self.writes.wait())
+            .await
+            .is_err()
+        {
+            let reason = "the gateway stopped before RemotePC answered";
+            let audits = self.store.abandon_open_audits(reason).await;
+            let keys = self
+                .store
+                .abandon_open_claims(&http::unknown_outcome_body())
+                .await;
+            tracing::warn!(
+                audits,
+                keys,
+                "writes still running after the shutdown grace were recorded as outcome unknown"
+            );
+        }
+        for task in self.background {
+            task.abort();
         }
         self.store.close().await;
-        result
+        Ok(())
     }
+}
+
+/// How often the metrics recorder's histograms are compacted.
+const METRICS_UPKEEP: Duration = Duration::from_secs(5);
+
+async fn bind(listen: SocketAddr) -> Result<tokio::net::TcpListener, StartError> {
+    tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: listen,
+            source,
+        })
+}
+
+fn local_addr(
+    listener: &tokio::net::TcpListener,
+    listen: SocketAddr,
+) -> Result<SocketAddr, StartError> {
+    listener.local_addr().map_err(|source| StartError::Bind {
+        addr: listen,
+        source,
+    })
 }

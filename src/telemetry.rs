@@ -4,7 +4,7 @@
 //! values (team and account names from settings, endpoint names, outcome
 //! codes, operation names capped in number), never a token or a key.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, OnceLock};
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -57,13 +57,14 @@ pub fn metrics() -> &'static PrometheusHandle {
     })
 }
 
-/// Most distinct client-chosen operation names kept as label values; later
-/// ones are counted as `other`, so no client can grow the label set.
-const MAX_OPERATION_NAMES: usize = 200;
+/// Most distinct client-chosen operation names kept as label values per
+/// team; later ones are counted as `other`, so no client can grow the label
+/// set, and no team can use up another's names.
+const MAX_OPERATION_NAMES_PER_TEAM: usize = 100;
 
-/// The label value for a client's `operationName`.
-pub fn operation_label(name: Option<&str>) -> String {
-    static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+/// The label value for `team`'s `operationName`.
+pub fn operation_label(team: &str, name: Option<&str>) -> String {
+    static SEEN: OnceLock<Mutex<HashMap<String, HashSet<String>>>> = OnceLock::new();
     let Some(name) = name else {
         return "anonymous".to_owned();
     };
@@ -79,11 +80,29 @@ pub fn operation_label(name: Option<&str>) -> String {
         .get_or_init(Mutex::default)
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if seen.contains(name) || (seen.len() < MAX_OPERATION_NAMES && seen.insert(name.to_owned())) {
+    let names = seen.entry(team.to_owned()).or_default();
+    if names.contains(name)
+        || (names.len() < MAX_OPERATION_NAMES_PER_TEAM && names.insert(name.to_owned()))
+    {
         name.to_owned()
     } else {
         "other".to_owned()
     }
+}
+
+/// Runs the recorder's upkeep every `interval`: without it, histogram
+/// samples pile up between scrapes (measured: ~23 bytes a request, without
+/// bound, when nobody scrapes `/metrics`).
+pub fn keep_metrics_bounded(interval: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    let handle = metrics();
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            handle.run_upkeep();
+        }
+    })
 }
 
 /// A GraphQL operation finished (or was refused before running).

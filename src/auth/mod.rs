@@ -107,6 +107,33 @@ impl Team {
             .check()
             .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
+
+    /// Takes `units` at once, or none: a request costing more than one unit
+    /// (a batch, a write that makes several RemotePC calls) is refused whole.
+    pub fn take_quota_units(&self, units: u32) -> Result<(), QuotaRefusal> {
+        let Some(units) = NonZeroU32::new(units) else {
+            return Ok(());
+        };
+        match self.quota.check_n(units) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => Err(QuotaRefusal::Wait(
+                not_until.wait_time_from(DefaultClock::default().now()),
+            )),
+            Err(governor::InsufficientCapacity(burst)) => Err(QuotaRefusal::TooLarge { burst }),
+        }
+    }
+}
+
+/// Why a team's quota refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaRefusal {
+    /// Spent for now: retry after this long.
+    Wait(Duration),
+    /// The request costs more units than the team's burst: it never fits.
+    TooLarge {
+        /// The team's burst.
+        burst: u32,
+    },
 }
 
 /// Why a request was not authenticated.

@@ -1,6 +1,8 @@
 //! The audit trail of mutations: each one's record is committed before its
 //! response is sent, whatever the outcome; and the `auditLog` query.
 
+use std::sync::Arc;
+
 use async_graphql::connection::{Connection, CursorType, Edge};
 use async_graphql::{Context, InputObject, Json, Object, Result};
 use base64::Engine;
@@ -10,67 +12,99 @@ use rand::distr::{Alphanumeric, SampleString};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::RequestId;
+use super::RequestIds;
 use super::connection::ConnectionTotals;
 use super::error::{ErrorCode, coded, error_code};
 use super::guard::RequireScope;
+use super::refusals::AuditTrail;
 use crate::auth::{Caller, Scope};
 use crate::store::{AuditFilter, AuditRecord, Store};
 
-/// Runs a mutation's `work` and records it with its `input` (serialized
-/// before `work` consumes it); returns the outcome once the record is
-/// committed.
+/// Runs a mutation's `work`, recorded with its `input` (serialized before
+/// `work` consumes it): the record is committed as `STARTED` before `work`
+/// can call RemotePC, and completed with the outcome before the response.
+/// When the record cannot be written, `work` does not run.
 pub(crate) async fn audited<P: Serialize>(
     ctx: &Context<'_>,
     operation: &'static str,
     input: Value,
     work: impl Future<Output = Result<P>>,
 ) -> Result<P> {
+    let store = ctx.data::<Store>()?;
+    let record = new_record(ctx, operation, input)?;
+    if let Err(error) = store.begin_audit(&record).await {
+        tracing::error!(error = %error, operation, "audit record not written; mutation not run");
+        return Err(coded(
+            ErrorCode::Internal,
+            "the mutation was not run: its audit record could not be written",
+        ));
+    }
+    if let Ok(trail) = ctx.data::<Arc<AuditTrail>>() {
+        trail.mark(ctx.item.node.response_key().node.as_str());
+    }
     let outcome = work.await;
     let (code, result) = match &outcome {
         Ok(payload) => (
             "OK".to_owned(),
             serde_json::to_value(payload).unwrap_or(Value::Null),
         ),
-        Err(error) => {
-            let code = error_code(error.extensions.as_ref())
-                .unwrap_or_else(|| ErrorCode::Internal.as_str().to_owned());
-            let extensions = error
-                .extensions
-                .as_ref()
-                .and_then(|extensions| serde_json::to_value(extensions).ok())
-                .unwrap_or(Value::Null);
-            (
-                code,
-                json!({ "message": error.message, "extensions": extensions }),
-            )
-        }
+        Err(error) => (error_outcome(error), error_result(error)),
     };
-    let caller = ctx.data::<Caller>()?;
-    let record = AuditRecord {
-        id: Alphanumeric.sample_string(&mut rand::rng(), 24),
-        at: Utc::now(),
-        team: caller.team.clone(),
-        account: caller.account.clone(),
-        request_id: ctx
-            .data::<RequestId>()
-            .map(|id| id.0.clone())
-            .unwrap_or_default(),
-        operation: operation.to_owned(),
-        input,
-        outcome: code,
-        result,
-    };
-    if let Err(error) = ctx.data::<Store>()?.record_audit(&record).await {
-        tracing::error!(error = %error, operation, "audit record not written");
+    if let Err(error) = store.finish_audit(&record.id, &code, &result).await {
+        tracing::error!(error = %error, operation, "audit record not completed");
         if outcome.is_ok() {
             return Err(coded(
                 ErrorCode::Internal,
-                "the change was made, but its audit record could not be written",
+                "the change was made, but its audit record could not be completed",
             ));
         }
     }
     outcome
+}
+
+/// A new record of `operation` by the request's caller, outcome `STARTED`.
+fn new_record(ctx: &Context<'_>, operation: &str, input: Value) -> Result<AuditRecord> {
+    let caller = ctx.data::<Caller>()?;
+    let ids = ctx.data::<RequestIds>().cloned().unwrap_or_default();
+    Ok(AuditRecord::started(caller, &ids, operation, input))
+}
+
+impl AuditRecord {
+    /// A record of `operation`, begun now by `caller` in the request `ids`.
+    pub(crate) fn started(
+        caller: &Caller,
+        ids: &RequestIds,
+        operation: &str,
+        input: Value,
+    ) -> AuditRecord {
+        AuditRecord {
+            id: Alphanumeric.sample_string(&mut rand::rng(), 24),
+            at: Utc::now(),
+            team: caller.team.clone(),
+            account: caller.account.clone(),
+            request_id: ids.id.clone(),
+            client_request_id: ids.client.clone(),
+            operation: operation.to_owned(),
+            input,
+            outcome: crate::store::STARTED.to_owned(),
+            result: Value::Null,
+        }
+    }
+}
+
+/// An error's code as an audit outcome.
+pub(crate) fn error_outcome(error: &async_graphql::Error) -> String {
+    error_code(error.extensions.as_ref()).unwrap_or_else(|| ErrorCode::Internal.as_str().to_owned())
+}
+
+/// An error as an audit result: its message and extensions.
+pub(crate) fn error_result(error: &async_graphql::Error) -> Value {
+    let extensions = error
+        .extensions
+        .as_ref()
+        .and_then(|extensions| serde_json::to_value(extensions).ok())
+        .unwrap_or(Value::Null);
+    json!({ "message": error.message, "extensions": extensions })
 }
 
 /// A mutation input as recorded: its JSON, secrets redacted by their
@@ -94,7 +128,7 @@ impl AuditEntry {
         &self.0.id
     }
 
-    /// When the mutation finished.
+    /// When the gateway began the mutation.
     async fn at(&self) -> DateTime<Utc> {
         self.0.at
     }
@@ -104,9 +138,16 @@ impl AuditEntry {
         &self.0.team
     }
 
-    /// The HTTP request's `x-request-id`.
+    /// The id the gateway gave the HTTP request (the `x-request-id` it
+    /// answered with).
     async fn request_id(&self) -> &str {
         &self.0.request_id
+    }
+
+    /// The `x-request-id` the client sent, if any: the client's word, kept
+    /// for correlation, never used as the record's id.
+    async fn client_request_id(&self) -> Option<&str> {
+        self.0.client_request_id.as_deref()
     }
 
     /// The mutation, e.g. `inviteUsers`.
@@ -119,7 +160,10 @@ impl AuditEntry {
         Json(&self.0.input)
     }
 
-    /// `OK`, or the error code it failed with.
+    /// `OK`, or the error code it failed or was refused with; `STARTED`
+    /// while it runs; `OUTCOME_UNKNOWN` when the gateway stopped before
+    /// RemotePC answered (a `STARTED` record that stays so belongs to a
+    /// process that died: its outcome is unknown too).
     async fn outcome(&self) -> &str {
         &self.0.outcome
     }

@@ -10,11 +10,13 @@ use async_graphql::{Name, Request, Response, Value};
 use super::cache_report::{CacheReport, SnapshotRead};
 use super::limits::{DocumentGuard, classify_request_errors};
 use super::plan::Plan;
+use super::refusals::{AuditTrail, mutation_fields, record_refusals};
 use super::response_cache::{PlanKey, ResponseCache, ResponseKey, body, reads_only_snapshots};
-use super::{GatewaySchema, RequestId};
+use super::{GatewaySchema, RequestIds};
 use crate::auth::Caller;
 use crate::catalog::{Catalog, Collection};
 use crate::settings::{CacheSettings, GraphqlSettings};
+use crate::store::Store;
 
 /// One operation and who sends it.
 pub struct Operation {
@@ -22,8 +24,8 @@ pub struct Operation {
     pub request: Request,
     /// The authenticated caller.
     pub caller: Caller,
-    /// The HTTP request's id, for audit records.
-    pub request_id: String,
+    /// The HTTP request's ids, for audit records.
+    pub ids: RequestIds,
     /// Whether the caller may query the schema.
     pub introspection: bool,
 }
@@ -74,6 +76,7 @@ struct Inner {
     schema: GatewaySchema,
     guard: DocumentGuard,
     catalog: Catalog,
+    store: Store,
     limits: GraphqlSettings,
     responses: ResponseCache,
     /// Compiled plans by document and audience; `None` where the operation
@@ -90,6 +93,7 @@ impl Engine {
     pub fn new(
         schema: GatewaySchema,
         catalog: Catalog,
+        store: Store,
         limits: &GraphqlSettings,
         cache: &CacheSettings,
     ) -> Self {
@@ -98,6 +102,7 @@ impl Engine {
                 schema,
                 guard: DocumentGuard::from(limits),
                 catalog,
+                store,
                 limits: limits.clone(),
                 responses: ResponseCache::new(cache.response_cache_bytes, cache.ttl),
                 plans: moka::sync::Cache::new(MAX_PLANS),
@@ -181,7 +186,7 @@ impl Engine {
         let Operation {
             mut request,
             caller,
-            request_id,
+            ids,
             introspection,
         } = operation;
         let document = match self.inner.guard.check(&request.query, !introspection) {
@@ -193,17 +198,24 @@ impl Engine {
         let plan = plan_key
             .as_ref()
             .map(|_| Plan::compile(&document, operation_name).map(Arc::new));
+        let writes = mutation_fields(&document, operation_name, &request.variables);
         request.set_parsed_query(document);
         let report = Arc::new(CacheReport::default());
+        let trail = Arc::new(AuditTrail::default());
         request = request
-            .data(caller)
-            .data(RequestId(request_id))
-            .data(Arc::clone(&report));
+            .data(caller.clone())
+            .data(ids.clone())
+            .data(Arc::clone(&report))
+            .data(Arc::clone(&trail));
         if !introspection {
             request = request.disable_introspection();
         }
         let mut response = self.inner.schema.execute(request).await;
         classify_request_errors(&mut response);
+        if !writes.is_empty() {
+            let store = &self.inner.store;
+            record_refusals(store, &caller, &ids, &writes, &trail, &response).await;
+        }
         let (reads, reusable) = report.take();
         let reusable =
             plan_key.is_some() && reusable && response.errors.is_empty() && !reads.is_empty();

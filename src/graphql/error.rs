@@ -26,6 +26,8 @@ pub enum ErrorCode {
     UpstreamTimeout,
     /// A quota or rate limit was hit.
     RateLimited,
+    /// A request with the same `Idempotency-Key` is still running.
+    Conflict,
     /// A fault of the gateway itself.
     Internal,
 }
@@ -41,6 +43,7 @@ impl ErrorCode {
             ErrorCode::UpstreamUnavailable => "UPSTREAM_UNAVAILABLE",
             ErrorCode::UpstreamTimeout => "UPSTREAM_TIMEOUT",
             ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::Conflict => "CONFLICT",
             ErrorCode::Internal => "INTERNAL",
         }
     }

@@ -13,17 +13,25 @@ mod mutation;
 mod objects;
 mod plan;
 mod query;
+mod refusals;
 mod response_cache;
+mod writes;
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
 
 pub use engine::{Answer, Engine, Operation, Via};
 pub use error::{ErrorCode, error_code};
 pub use limits::nesting_exceeds;
+pub use writes::{WriteProfile, write_profile};
 
-/// The id of the HTTP request an operation came in, for audit records.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestId(pub String);
+/// The ids of the HTTP request an operation came in, for audit records.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RequestIds {
+    /// The id the gateway gave the request (its `x-request-id` answer).
+    pub id: String,
+    /// The `x-request-id` the client sent, if it was printable and short.
+    pub client: Option<String>,
+}
 
 use crate::auth::Caller;
 use crate::catalog::{Catalog, Directory, Fleet};

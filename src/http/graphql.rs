@@ -1,31 +1,27 @@
-//! `POST /graphql`: authenticate, take quota, parse, enforce the batch size,
-//! apply an idempotency key, execute.
+//! `POST /graphql` and `GET /graphql`: authenticate, take quota, read the
+//! batch, check it, then hand it to `run`. Everything that can refuse a
+//! request does so here, before anything is stored or executed.
 
 use std::time::Instant;
 
-use async_graphql::{BatchRequest, BatchResponse, Request};
+use async_graphql::{BatchRequest, Request};
+use axum::Extension;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
-use rand::distr::{Alphanumeric, SampleString};
 use serde_json::json;
-use tracing::Instrument;
 
 use super::AppState;
-use super::idempotency::{self, Idempotent, is_mutation};
+use super::idempotency;
 use super::media::MediaType;
 use super::persisted::PersistedError;
+use super::refusal::{bad_request, over_quota, refusal, too_large};
+use super::run::{self, Job};
 use crate::auth::Team;
-use crate::graphql::{Answer, ErrorCode, Operation, Via, error_code};
+use crate::graphql::{ErrorCode, RequestIds, write_profile};
 use crate::telemetry;
-
-pub(super) const REQUEST_ID: &str = "x-request-id";
-/// `hit` when the response cache answered, `miss` when it could have but
-/// held no current response; absent for what it never keeps (errors,
-/// mutations, data besides snapshots).
-const RESPONSE_CACHE: &str = "x-response-cache";
-const SERVER_TIMING: &str = "server-timing";
 
 /// Where the operation came from.
 enum Source {
@@ -37,41 +33,43 @@ enum Source {
 
 pub(super) async fn post(
     State(state): State<AppState>,
+    Extension(ids): Extension<RequestIds>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let source = match content_type_is_json(&headers) {
-        true => Source::Body(body),
-        false => return unsupported_media_type(&headers),
-    };
-    traced(state, headers, source).await
+    if !content_type_is_json(&headers) {
+        return refusal(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::BadUserInput,
+            "POST bodies must be sent as Content-Type: application/json",
+            None,
+        );
+    }
+    match body {
+        Ok(body) => handle(state, ids, headers, Source::Body(body)).await,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            too_large(state.body_limit)
+        }
+        Err(_) => bad_request("the request body could not be read"),
+    }
 }
 
 pub(super) async fn get(
     State(state): State<AppState>,
+    Extension(ids): Extension<RequestIds>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    traced(state, headers, Source::Query(query.unwrap_or_default())).await
+    handle(
+        state,
+        ids,
+        headers,
+        Source::Query(query.unwrap_or_default()),
+    )
+    .await
 }
 
-/// Every log line of the request, down to the upstream calls, carries its
-/// id (and, once known, its team).
-async fn traced(state: AppState, headers: HeaderMap, source: Source) -> Response {
-    let request_id = request_id(&headers);
-    let span =
-        tracing::info_span!("request", request_id = %request_id, team = tracing::field::Empty);
-    handle(state, headers, source, request_id)
-        .instrument(span)
-        .await
-}
-
-async fn handle(
-    state: AppState,
-    headers: HeaderMap,
-    source: Source,
-    request_id: String,
-) -> Response {
+async fn handle(state: AppState, ids: RequestIds, headers: HeaderMap, source: Source) -> Response {
     let started = Instant::now();
     let authorization = headers
         .get(header::AUTHORIZATION)
@@ -89,26 +87,64 @@ async fn handle(
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            return with_request_id(response, &request_id);
+            return response;
         }
     };
     let team_name = team.caller().team.as_str();
     tracing::Span::current().record("team", team_name);
-    let bad_request = |message: &str| {
-        observe_refusal(team_name, ErrorCode::BadUserInput, started);
-        let response = refusal(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::BadUserInput,
-            message,
-            None,
-        );
-        with_request_id(response, &request_id)
-    };
-    if let Some(refused) = take_quota(team, 1) {
-        observe_refusal(team_name, ErrorCode::RateLimited, started);
-        return with_request_id(refused, &request_id);
+    match admit(&state, team, &headers, source) {
+        Ok(admitted) => {
+            let job = Job {
+                state: state.clone(),
+                caller: team.caller().clone(),
+                introspection: team.introspection(),
+                ids,
+                requests: admitted.requests,
+                key: admitted.key,
+                media: admitted.media,
+                started,
+            };
+            run::respond(job, admitted.writes).await
+        }
+        Err(refused) => {
+            let (response, code) = *refused;
+            observe_refusal(team_name, code, started);
+            response
+        }
     }
-    let Some(media) = MediaType::negotiate(&headers) else {
+}
+
+/// A request that passed every check, ready to run.
+struct Admitted {
+    requests: Vec<Request>,
+    key: Option<String>,
+    media: MediaType,
+    writes: bool,
+}
+
+/// A refusal and the code it is counted under; boxed, as a `Response` is
+/// large beside the happy path's value.
+type Refused = Box<(Response, ErrorCode)>;
+
+/// The checks, in the order that is safe: quota and the batch bound before
+/// anything is stored (persisted texts are registered last).
+fn admit(
+    state: &AppState,
+    team: &Team,
+    headers: &HeaderMap,
+    source: Source,
+) -> Result<Admitted, Refused> {
+    let charge = |units: u32| {
+        team.take_quota_units(units).map_err(|refused| {
+            Box::new((
+                over_quota(&team.caller().team, refused),
+                ErrorCode::RateLimited,
+            ))
+        })
+    };
+    let bad = |message: &str| Box::new((bad_request(message), ErrorCode::BadUserInput));
+    charge(1)?;
+    let Some(media) = MediaType::negotiate(headers) else {
         let message = "Accept must allow application/graphql-response+json or application/json";
         let response = refusal(
             StatusCode::NOT_ACCEPTABLE,
@@ -116,41 +152,41 @@ async fn handle(
             message,
             None,
         );
-        return with_request_id(response, &request_id);
+        return Err(Box::new((response, ErrorCode::BadUserInput)));
     };
     let via_get = matches!(source, Source::Query(_));
-    let mut requests = match source {
-        Source::Body(body) => match serde_json::from_slice::<BatchRequest>(&body) {
-            Ok(BatchRequest::Single(request)) => vec![request],
-            Ok(BatchRequest::Batch(requests)) => requests,
-            Err(_) => {
-                return bad_request(
-                    "the body is not a GraphQL request: expected JSON with a `query` (or an array of them)",
-                );
-            }
-        },
-        Source::Query(query) => match from_query_string(&query) {
-            Ok(request) => vec![request],
-            Err(message) => return bad_request(&message),
-        },
-    };
+    let mut requests = read_requests(source).map_err(|message| bad(&message))?;
+    if requests.is_empty() || requests.len() > state.max_batch {
+        return Err(bad(&format!(
+            "a batch of {} operations; send 1 to {} (graphql.max_batch)",
+            requests.len(),
+            state.max_batch
+        )));
+    }
+    // A batch spends one quota unit per operation, so batching cannot
+    // dodge the quota.
+    charge(u32::try_from(requests.len() - 1).unwrap_or(u32::MAX))?;
+    let mut registrations = Vec::new();
     for request in &mut requests {
-        if let Err(error) = state.persisted.resolve(request) {
-            // Apollo clients answer PersistedQueryNotFound by sending the
-            // text; they expect it as a GraphQL error in a 200.
-            let code = match error {
-                PersistedError::NotFound => "PERSISTED_QUERY_NOT_FOUND",
-                _ => ErrorCode::BadUserInput.as_str(),
-            };
-            let body = json!({ "errors": [{ "message": error.message(), "extensions": { "code": code } }] });
-            return with_request_id(media.respond(StatusCode::OK, body.to_string()), &request_id);
+        match state.persisted.resolve(&team.caller().account, request) {
+            Ok(registration) => registrations.extend(registration),
+            Err(error) => {
+                let response = persisted_refusal(media, error);
+                return Err(Box::new((response, ErrorCode::BadUserInput)));
+            }
         }
     }
-    if via_get
-        && requests
-            .iter()
-            .any(|request| is_mutation(request, state.max_nesting))
+    if requests
+        .iter()
+        .any(|request| request.query.trim().is_empty())
     {
+        return Err(bad("`query` is missing or empty"));
+    }
+    let profiles: Vec<_> = requests
+        .iter()
+        .map(|request| write_profile(request, state.max_nesting, state.remove_batch))
+        .collect();
+    if via_get && profiles.iter().any(|profile| profile.mutation) {
         let message = "mutations are sent with POST (GET is for queries only)";
         let mut response = refusal(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -161,121 +197,57 @@ async fn handle(
         response
             .headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return with_request_id(response, &request_id);
+        return Err(Box::new((response, ErrorCode::BadUserInput)));
     }
-    if requests
-        .iter()
-        .any(|request| request.query.trim().is_empty())
-    {
-        return bad_request("`query` is missing or empty");
-    }
-    if requests.is_empty() || requests.len() > state.max_batch {
-        return bad_request(&format!(
-            "a batch of {} operations; send 1 to {} (graphql.max_batch)",
-            requests.len(),
-            state.max_batch
+    // Each operation paid one unit; every further RemotePC call a mutation
+    // may make costs one more.
+    charge(
+        profiles
+            .iter()
+            .map(|profile| profile.upstream_calls.saturating_sub(1))
+            .sum(),
+    )?;
+    let key = idempotency::key(headers).map_err(bad)?;
+    if key.is_some() && requests.len() > 1 {
+        return Err(bad(
+            "Idempotency-Key applies to one operation: do not batch it",
         ));
     }
-    // A batch spends one quota unit per operation, so batching cannot
-    // dodge the quota.
-    if let Some(refused) = take_quota(team, requests.len() - 1) {
-        observe_refusal(team_name, ErrorCode::RateLimited, started);
-        return with_request_id(refused, &request_id);
+    for registration in registrations {
+        state.persisted.register(registration);
     }
-    let operations: Vec<String> = requests
-        .iter()
-        .map(|request| telemetry::operation_label(request.operation_name.as_deref()))
-        .collect();
-    let caller = team.caller();
-    let mut operations_to_run = requests.into_iter().map(|request| Operation {
-        request,
-        caller: caller.clone(),
-        request_id: request_id.clone(),
-        introspection: team.introspection(),
-    });
-
-    let key = match idempotency::key(&headers) {
-        Ok(key) => key,
-        Err(message) => return bad_request(message),
-    };
-    let response = match (key, operations_to_run.next(), operations_to_run.len()) {
-        (key, Some(operation), 0) => {
-            let (response, outcome) = match key {
-                Some(key) => {
-                    Idempotent::new(&state, team, key)
-                        .run(operation, media)
-                        .await
-                }
-                None => answer(&state, operation, media, started).await,
-            };
-            telemetry::record_graphql(
-                team_name,
-                &operations[0],
-                &outcome,
-                started.elapsed().as_secs_f64(),
-            );
-            response
-        }
-        (Some(_), _, _) => {
-            return bad_request("Idempotency-Key applies to one operation: do not batch it");
-        }
-        (None, first, _) => {
-            // One after the other, as async-graphql runs a batch.
-            let mut responses = Vec::with_capacity(operations.len());
-            for operation in first.into_iter().chain(operations_to_run) {
-                responses.push(state.engine.execute(operation).await);
-            }
-            for (response, operation) in responses.iter().zip(&operations) {
-                telemetry::record_graphql(
-                    team_name,
-                    operation,
-                    &outcome(response),
-                    started.elapsed().as_secs_f64(),
-                );
-            }
-            media.batch(&BatchResponse::Batch(responses))
-        }
-    };
-    with_request_id(response, &request_id)
+    Ok(Admitted {
+        requests,
+        key,
+        media,
+        writes: profiles.iter().any(|profile| profile.mutation),
+    })
 }
 
-/// One operation without an Idempotency-Key: the response and its outcome
-/// for metrics.
-async fn answer(
-    state: &AppState,
-    operation: Operation,
-    media: MediaType,
-    started: Instant,
-) -> (Response, String) {
-    match state.engine.answer(operation).await {
-        Answer::Body { body, via } => {
-            let mut response = media.respond(StatusCode::OK, body);
-            server_timing(&mut response, via, started);
-            let cache = if via == Via::Cache { "hit" } else { "miss" };
-            response
-                .headers_mut()
-                .insert(RESPONSE_CACHE, HeaderValue::from_static(cache));
-            (response, "ok".to_owned())
-        }
-        Answer::Response(response) => {
-            let mut answer = media.response(&response);
-            server_timing(&mut answer, Via::Schema, started);
-            (answer, outcome(&response))
-        }
+fn read_requests(source: Source) -> Result<Vec<Request>, String> {
+    match source {
+        Source::Body(body) => match serde_json::from_slice::<BatchRequest>(&body) {
+            Ok(BatchRequest::Single(request)) => Ok(vec![request]),
+            Ok(BatchRequest::Batch(requests)) => Ok(requests),
+            Err(_) => Err(
+                "the body is not a GraphQL request: expected JSON with a `query` (or an array of them)"
+                    .to_owned(),
+            ),
+        },
+        Source::Query(query) => from_query_string(&query).map(|request| vec![request]),
     }
 }
 
-/// `Server-Timing: gateway;desc="plan";dur=0.12`: what answered and how
-/// long the gateway took, for the browser's developer tools.
-fn server_timing(response: &mut Response, via: Via, started: Instant) {
-    let value = format!(
-        "gateway;desc=\"{}\";dur={:.3}",
-        via.as_str(),
-        started.elapsed().as_secs_f64() * 1000.0
-    );
-    if let Ok(value) = HeaderValue::from_str(&value) {
-        response.headers_mut().insert(SERVER_TIMING, value);
-    }
+/// Apollo clients answer PersistedQueryNotFound by sending the text; they
+/// expect it as a GraphQL error in a 200.
+fn persisted_refusal(media: MediaType, error: PersistedError) -> Response {
+    let code = match error {
+        PersistedError::NotFound => "PERSISTED_QUERY_NOT_FOUND",
+        _ => ErrorCode::BadUserInput.as_str(),
+    };
+    let body =
+        json!({ "errors": [{ "message": error.message(), "extensions": { "code": code } }] });
+    media.respond(StatusCode::OK, body.to_string())
 }
 
 /// `Content-Type: application/json` (any parameters); GraphQL over HTTP
@@ -286,17 +258,6 @@ fn content_type_is_json(headers: &HeaderMap) -> bool {
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.split(';').next())
         .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
-}
-
-fn unsupported_media_type(headers: &HeaderMap) -> Response {
-    let message = "POST bodies must be sent as Content-Type: application/json";
-    let response = refusal(
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        ErrorCode::BadUserInput,
-        message,
-        None,
-    );
-    with_request_id(response, &request_id(headers))
 }
 
 /// A GET request's `query`, `operationName`, `variables` and `extensions`
@@ -338,83 +299,9 @@ fn from_query_string(query: &str) -> Result<Request, String> {
     Ok(request)
 }
 
-/// The first error's code, or `ok`.
-pub(super) fn outcome(response: &async_graphql::Response) -> String {
-    response.errors.first().map_or_else(
-        || "ok".to_owned(),
-        |error| {
-            error_code(error.extensions.as_ref())
-                .unwrap_or_else(|| ErrorCode::Internal.as_str().to_owned())
-        },
-    )
-}
-
 fn observe_refusal(team: &str, code: ErrorCode, started: Instant) {
     if code == ErrorCode::RateLimited {
         telemetry::record_rate_limited("team", team);
     }
     telemetry::record_graphql(team, "none", code.as_str(), started.elapsed().as_secs_f64());
-}
-
-/// Takes `units` from the team's quota; a refusal when it is spent.
-fn take_quota(team: &Team, units: usize) -> Option<Response> {
-    for _ in 0..units {
-        if let Err(wait) = team.take_quota() {
-            let message = format!(
-                "team `{}` is over its quota; retry in {} ms",
-                team.caller().team,
-                wait.as_millis().max(1)
-            );
-            let mut response = refusal(
-                StatusCode::TOO_MANY_REQUESTS,
-                ErrorCode::RateLimited,
-                &message,
-                Some(wait),
-            );
-            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            if let Ok(value) = HeaderValue::from_str(&seconds.max(1).to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            return Some(response);
-        }
-    }
-    None
-}
-
-/// The request's id: the caller's `x-request-id` when it is sane, else a
-/// new one.
-fn request_id(headers: &HeaderMap) -> String {
-    headers
-        .get(REQUEST_ID)
-        .and_then(|value| value.to_str().ok())
-        .filter(|id| {
-            (1..=128).contains(&id.len()) && id.bytes().all(|byte| byte.is_ascii_graphic())
-        })
-        .map_or_else(
-            || Alphanumeric.sample_string(&mut rand::rng(), 20),
-            str::to_owned,
-        )
-}
-
-pub(super) fn with_request_id(mut response: Response, request_id: &str) -> Response {
-    if let Ok(value) = HeaderValue::from_str(request_id) {
-        response.headers_mut().insert(REQUEST_ID, value);
-    }
-    response
-}
-
-/// A GraphQL error response outside execution.
-pub(super) fn refusal(
-    status: StatusCode,
-    code: ErrorCode,
-    message: &str,
-    retry_after: Option<std::time::Duration>,
-) -> Response {
-    let mut extensions = json!({ "code": code.as_str() });
-    if let Some(wait) = retry_after {
-        extensions["retryAfterMs"] = json!(wait.as_millis().max(1) as u64);
-    }
-    let body =
-        json!({ "data": null, "errors": [{ "message": message, "extensions": extensions }] });
-    MediaType::Json.respond(status, body.to_string())
 }

@@ -49,8 +49,12 @@ pub(super) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<s
     (status, Json(body))
 }
 
-/// Prometheus text format.
-pub(super) async fn metrics() -> impl axum::response::IntoResponse {
+/// Prometheus text format. Breaker gauges are read from the breakers now:
+/// a breaker turns half-open by time alone, with no call to report it.
+pub(super) async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+    for (account, health) in state.catalog.health() {
+        crate::telemetry::record_breaker(account, health.breaker.gauge());
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -1,16 +1,18 @@
 //! `Idempotency-Key`: a mutation sent again with the same key and the same
-//! request gets the recorded response, without a second upstream call.
+//! request gets the recorded response, without a second upstream call. A
+//! key is never run twice by the gateway: while its first request runs, a
+//! repeat gets 409 `CONFLICT`; one whose process died gets "outcome
+//! unknown".
 
 use async_graphql::Request;
-use async_graphql::parser::types::OperationType;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 use super::AppState;
-use super::graphql::{outcome, refusal};
 use super::media::MediaType;
-use crate::auth::Team;
+use super::refusal::{refusal, unknown_outcome_body};
+use super::run::outcome;
 use crate::graphql::{ErrorCode, Operation};
 use crate::store::Claim;
 
@@ -34,37 +36,36 @@ pub(super) fn key(headers: &HeaderMap) -> Result<Option<String>, &'static str> {
 /// One keyed request of one team.
 pub(super) struct Idempotent<'a> {
     state: &'a AppState,
-    team: &'a Team,
+    team: &'a str,
     key: String,
 }
 
 impl<'a> Idempotent<'a> {
-    pub(super) fn new(state: &'a AppState, team: &'a Team, key: String) -> Self {
+    pub(super) fn new(state: &'a AppState, team: &'a str, key: String) -> Self {
         Self { state, team, key }
     }
 
     /// Runs `operation` at most once per key; queries run as usual. Returns
     /// the response and its outcome for metrics (`replayed` for a replay).
     pub(super) async fn run(self, operation: Operation, media: MediaType) -> (Response, String) {
-        if !is_mutation(&operation.request, self.state.max_nesting) {
+        if !crate::graphql::write_profile(&operation.request, self.state.max_nesting, 1).mutation {
             let response = self.state.engine.execute(operation).await;
             return (media.response(&response), outcome(&response));
         }
-        let team = &self.team.caller().team;
         let hash = request_hash(&operation.request);
-        match self
-            .state
-            .store
-            .claim_idempotency(team, &self.key, &hash)
-            .await
-        {
+        let store = &self.state.store;
+        match store.claim_idempotency(self.team, &self.key, &hash).await {
             Ok(Claim::Claimed) => {}
-            Ok(Claim::Replay(body)) => {
-                let mut response = media.respond(StatusCode::OK, body);
-                response
-                    .headers_mut()
-                    .insert("idempotent-replayed", HeaderValue::from_static("true"));
-                return (response, "replayed".to_owned());
+            Ok(Claim::Replay(body)) => return replayed(media, body),
+            Ok(Claim::Abandoned) => {
+                let body = unknown_outcome_body();
+                if let Err(error) = store
+                    .complete_idempotency(self.team, &self.key, &body, true)
+                    .await
+                {
+                    tracing::error!(error = %error, "cannot record an abandoned idempotent write");
+                }
+                return replayed(media, body);
             }
             Ok(Claim::Mismatch) => {
                 let message = "this Idempotency-Key was already used for a different request";
@@ -76,46 +77,55 @@ impl<'a> Idempotent<'a> {
                 );
             }
             Ok(Claim::InProgress) => {
-                let message = "a request with this Idempotency-Key is still running; retry later";
+                let message = "a request with this Idempotency-Key is still running; retry later to get its response";
                 let retry = Some(std::time::Duration::from_secs(1));
-                return refused(StatusCode::CONFLICT, ErrorCode::RateLimited, message, retry);
+                return refused(StatusCode::CONFLICT, ErrorCode::Conflict, message, retry);
             }
             Err(error) => {
                 tracing::error!(error = %error, "idempotency store failed");
+                let message = "internal error";
                 return refused(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     ErrorCode::Internal,
-                    "internal error",
+                    message,
                     None,
                 );
             }
         }
+        self.execute_claimed(operation, media).await
+    }
+
+    async fn execute_claimed(self, operation: Operation, media: MediaType) -> (Response, String) {
         let response = self.state.engine.execute(operation).await;
         let code = outcome(&response);
         let body = match serde_json::to_string(&response) {
             Ok(body) => body,
             Err(_) => return (StatusCode::INTERNAL_SERVER_ERROR.into_response(), code),
         };
+        let store = &self.state.store;
         let stored = if nothing_was_sent(&response) {
             // Refused before reaching RemotePC: the caller may fix the
             // request and send it again under the same key.
-            self.state.store.release_idempotency(team, &self.key).await
+            store.release_idempotency(self.team, &self.key).await
         } else {
-            self.state
-                .store
-                .complete_idempotency(team, &self.key, &body)
+            let unknown = body.contains("\"outcomeUnknown\":true");
+            store
+                .complete_idempotency(self.team, &self.key, &body, unknown)
                 .await
         };
         if let Err(error) = stored {
             tracing::error!(error = %error, "cannot record an idempotent response");
         }
-        let response = (
-            [(axum::http::header::CONTENT_TYPE, "application/json")],
-            body,
-        )
-            .into_response();
-        (response, code)
+        (media.respond(StatusCode::OK, body), code)
     }
+}
+
+fn replayed(media: MediaType, body: String) -> (Response, String) {
+    let mut response = media.respond(StatusCode::OK, body);
+    response
+        .headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    (response, "replayed".to_owned())
 }
 
 /// A refusal and its code, for metrics.
@@ -129,23 +139,6 @@ fn refused(
         refusal(status, code, message, retry_after),
         code.as_str().to_owned(),
     )
-}
-
-/// Whether the operation the request runs is a mutation. Documents that do
-/// not parse are not: execution reports their errors.
-pub(super) fn is_mutation(request: &Request, max_nesting: usize) -> bool {
-    if crate::graphql::nesting_exceeds(&request.query, max_nesting) {
-        return false;
-    }
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
-        return false;
-    };
-    let wanted = request.operation_name.as_deref();
-    document
-        .operations
-        .iter()
-        .find(|(name, _)| wanted.is_none() || name.map(|name| name.as_str()) == wanted)
-        .is_some_and(|(_, operation)| operation.node.ty == OperationType::Mutation)
 }
 
 fn request_hash(request: &Request) -> String {

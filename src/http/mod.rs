@@ -8,23 +8,32 @@ mod health;
 mod idempotency;
 mod media;
 mod persisted;
+mod refusal;
+mod request_id;
+mod run;
+mod serve;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::routing::{get, post};
+use tokio_util::task::TaskTracker;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+
+pub use refusal::unknown_outcome_body;
+pub use serve::{Listeners, serve};
 
 use crate::auth::Teams;
 use crate::catalog::Catalog;
 use crate::graphql::Engine;
-use crate::settings::{GraphqlSettings, ServerSettings};
+use crate::settings::{ServerSettings, Settings};
 use crate::store::Store;
 
 /// What every handler shares. One reference count to clone: axum clones
@@ -39,28 +48,39 @@ pub struct Services {
     catalog: Catalog,
     teams: Teams,
     store: Store,
+    /// Requests that write run here, detached from their connection.
+    writes: TaskTracker,
     max_batch: usize,
     max_nesting: usize,
+    remove_batch: usize,
+    body_limit: usize,
+    request_timeout: Duration,
     persisted: persisted::PersistedQueries,
 }
 
 impl AppState {
     /// The services the handlers use, and the limits they apply before
-    /// the schema does.
+    /// the schema does. Writes run on `writes`, which shutdown waits for.
     pub fn new(
         engine: Engine,
         catalog: Catalog,
         teams: Teams,
         store: Store,
-        limits: &GraphqlSettings,
+        writes: TaskTracker,
+        settings: &Settings,
     ) -> Self {
+        let limits = &settings.graphql;
         Self(Arc::new(Services {
             engine,
             catalog,
             teams,
             store,
+            writes,
             max_batch: limits.max_batch,
             max_nesting: limits.max_document_nesting,
+            remove_batch: settings.upstream.remove_batch_size,
+            body_limit: settings.server.body_limit_bytes,
+            request_timeout: settings.server.request_timeout,
             persisted: persisted::PersistedQueries::new(limits.persisted_queries_bytes),
         }))
     }
@@ -74,26 +94,62 @@ impl std::ops::Deref for AppState {
     }
 }
 
-/// The gateway's routes and middleware.
+/// The gateway's routes and middleware. With `server.admin_listen` set,
+/// `/metrics` and `/readyz` are left to `admin_router`.
 pub fn router(state: AppState, server: &ServerSettings) -> Router {
-    Router::new()
+    let mut others = Router::new()
         .route("/", get(graphiql::home))
-        .route("/graphql", post(graphql::post).get(graphql::get))
         .route("/graphiql", get(graphiql::page))
         .route("/graphiql/{file}", get(graphiql::asset))
+        .route("/healthz", get(health::healthz));
+    if server.admin_listen.is_none() {
+        others = others
+            .route("/readyz", get(health::readyz))
+            .route("/metrics", get(health::metrics));
+    }
+    // `/graphql` keeps its own clock: a write must answer with its
+    // outcome unknown rather than be dropped by a timeout layer.
+    let others = others.layer(TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        server.request_timeout,
+    ));
+    let limit = server.body_limit_bytes;
+    Router::new()
+        .route("/graphql", post(graphql::post).get(graphql::get))
+        .merge(others)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            refuse_announced_oversize(limit, request, next)
+        }))
+        .layer(middleware::from_fn(request_id::assign))
+        .layer(cors(&server.cors_origins))
+        .layer(TraceLayer::new_for_http())
+}
+
+/// `/metrics`, `/readyz` and `/healthz`, for `server.admin_listen`.
+pub fn admin_router(state: AppState) -> Router {
+    Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .with_state(state)
-        .layer(DefaultBodyLimit::max(server.body_limit_bytes))
-        // Refuses an announced oversized body at once, before reading it.
-        .layer(RequestBodyLimitLayer::new(server.body_limit_bytes))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            server.request_timeout,
-        ))
-        .layer(cors(&server.cors_origins))
-        .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn(request_id::assign))
+}
+
+/// Refuses a body whose announced length is over the limit at once, before
+/// reading it, with a GraphQL error (bodies sent without a length are cut
+/// off by `DefaultBodyLimit` as they are read).
+async fn refuse_announced_oversize(limit: usize, request: Request, next: Next) -> Response {
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > limit as u64) {
+        return refusal::too_large(limit);
+    }
+    next.run(request).await
 }
 
 /// Browsers at `origins` may call the gateway with a token; preflights are
@@ -110,10 +166,10 @@ fn cors(origins: &[String]) -> CorsLayer {
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
             HeaderName::from_static("idempotency-key"),
-            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static(request_id::REQUEST_ID),
         ])
         .expose_headers([
-            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static(request_id::REQUEST_ID),
             header::RETRY_AFTER,
             HeaderName::from_static("idempotent-replayed"),
             HeaderName::from_static("x-response-cache"),

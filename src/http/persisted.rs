@@ -1,7 +1,10 @@
 //! Automatic persisted queries (Apollo's protocol): a client sends a
 //! query's SHA-256 in `extensions.persistedQuery`; the first time, with the
-//! text, which is kept. Resolved to the query text here, before anything
-//! else reads the request, so every limit and check sees the full text.
+//! text, which is kept. Resolved to the query text before anything else
+//! reads the request, so every limit and check sees the full text; a new
+//! text is registered only once the request passed the batch bound and the
+//! quota. Texts are kept per account: one account's callers cannot learn
+//! which queries another's send.
 
 use std::sync::Arc;
 
@@ -33,29 +36,43 @@ impl PersistedError {
     }
 }
 
-/// Query texts by hash, bounded in total bytes.
+/// Query texts by account and hash, bounded in total bytes.
 #[derive(Clone)]
 pub(super) struct PersistedQueries {
-    texts: Cache<String, Arc<str>>,
+    texts: Cache<(String, String), Arc<str>>,
+}
+
+/// A text to keep once its request is accepted.
+pub(super) struct Registration {
+    key: (String, String),
+    text: Arc<str>,
 }
 
 impl PersistedQueries {
     pub(super) fn new(max_bytes: u64) -> Self {
         Self {
             texts: Cache::builder()
-                .weigher(|hash: &String, text: &Arc<str>| {
-                    (hash.len() + text.len()).try_into().unwrap_or(u32::MAX)
+                .weigher(|(account, hash): &(String, String), text: &Arc<str>| {
+                    (account.len() + hash.len() + text.len())
+                        .try_into()
+                        .unwrap_or(u32::MAX)
                 })
                 .max_capacity(max_bytes)
                 .build(),
         }
     }
 
-    /// Fills in `request.query` from its persisted-query hash, or records
-    /// the text under it. Requests without the extension are left alone.
-    pub(super) fn resolve(&self, request: &mut Request) -> Result<(), PersistedError> {
+    /// Fills in `request.query` from its persisted-query hash in
+    /// `account`; a request bringing its text with the hash gives the text
+    /// to `register` once the request is accepted. Requests without the
+    /// extension are left alone.
+    pub(super) fn resolve(
+        &self,
+        account: &str,
+        request: &mut Request,
+    ) -> Result<Option<Registration>, PersistedError> {
         let Some(extension) = request.extensions.get("persistedQuery") else {
-            return Ok(());
+            return Ok(None);
         };
         let extension = extension
             .clone()
@@ -70,19 +87,27 @@ impl PersistedQueries {
         let (Some(1), Some(hash)) = (version, hash) else {
             return Err(PersistedError::Malformed);
         };
+        let key = (account.to_owned(), hash);
         if request.query.is_empty() {
-            let text = self.texts.get(&hash).ok_or(PersistedError::NotFound)?;
+            let text = self.texts.get(&key).ok_or(PersistedError::NotFound)?;
             request.query = text.to_string();
-            return Ok(());
+            return Ok(None);
         }
         let actual: String = Sha256::digest(request.query.as_bytes())
             .iter()
             .map(|byte| format!("{byte:02x}"))
             .collect();
-        if actual != hash {
+        if actual != key.1 {
             return Err(PersistedError::HashMismatch);
         }
-        self.texts.insert(hash, Arc::from(request.query.as_str()));
-        Ok(())
+        Ok(Some(Registration {
+            key,
+            text: Arc::from(request.query.as_str()),
+        }))
+    }
+
+    /// Keeps a text `resolve` found new.
+    pub(super) fn register(&self, registration: Registration) {
+        self.texts.insert(registration.key, registration.text);
     }
 }

@@ -1,30 +1,37 @@
-//! The audit log: one record per mutation, written before its response.
+//! The audit log: one record per mutation. A mutation that may reach
+//! RemotePC is recorded twice: `STARTED` before its first upstream call, then
+//! completed with its outcome, so a crash leaves "started, outcome unknown"
+//! rather than nothing. Records still open when the process stops are
+//! completed as `OUTCOME_UNKNOWN`.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, failed};
+use super::{Store, StoreError, failed, locked};
 
 /// What one mutation did, for whom.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditRecord {
     /// Unique id.
     pub id: String,
-    /// When the mutation finished.
+    /// When the gateway began the mutation.
     pub at: DateTime<Utc>,
     /// The calling team.
     pub team: String,
     /// The RemotePC account it acted on.
     pub account: String,
-    /// The HTTP request's id (`x-request-id`).
+    /// The id the gateway gave the HTTP request (its `x-request-id` answer).
     pub request_id: String,
+    /// The `x-request-id` the client sent, if any; never trusted as an id.
+    pub client_request_id: Option<String>,
     /// The mutation's name, e.g. `inviteUsers`.
     pub operation: String,
     /// Its input, with passwords redacted.
     pub input: Value,
-    /// `OK`, or the error code it failed with.
+    /// `STARTED` while it runs, then `OK` or the error code it failed with;
+    /// `OUTCOME_UNKNOWN` when the process stopped before it finished.
     pub outcome: String,
     /// The payload (per-item results) or the error.
     pub result: Value,
@@ -96,18 +103,24 @@ fn bind_all<'q>(
     query
 }
 
+/// The outcome of a record whose mutation is still running.
+pub const STARTED: &str = "STARTED";
+/// The outcome of a record the process could not complete.
+pub const OUTCOME_UNKNOWN: &str = "OUTCOME_UNKNOWN";
+
 impl Store {
-    /// Writes `record`; returns once it is committed.
+    /// Writes a complete `record`; returns once it is committed.
     pub async fn record_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO audit_log (id, at_ms, team, account, request_id, operation, input, outcome, result)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO audit_log (id, at_ms, team, account, request_id, client_request_id, operation, input, outcome, result)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&record.id)
         .bind(record.at.timestamp_millis())
         .bind(&record.team)
         .bind(&record.account)
         .bind(&record.request_id)
+        .bind(record.client_request_id.clone())
         .bind(&record.operation)
         .bind(record.input.to_string())
         .bind(&record.outcome)
@@ -116,6 +129,54 @@ impl Store {
         .await
         .map(drop)
         .map_err(failed("writing an audit record"))
+    }
+
+    /// Writes `record` as `STARTED` before its mutation runs; it stays open
+    /// until `finish_audit` (or the process stops: `abandon_open_audits`).
+    pub async fn begin_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
+        let started = AuditRecord {
+            outcome: STARTED.to_owned(),
+            result: Value::Null,
+            ..record.clone()
+        };
+        locked(&self.open_audits).insert(record.id.clone());
+        let written = self.record_audit(&started).await;
+        if written.is_err() {
+            locked(&self.open_audits).remove(&record.id);
+        }
+        written
+    }
+
+    /// Completes an open record with its outcome and result.
+    pub async fn finish_audit(
+        &self,
+        id: &str,
+        outcome: &str,
+        result: &Value,
+    ) -> Result<(), StoreError> {
+        let written = sqlx::query("UPDATE audit_log SET outcome = $1, result = $2 WHERE id = $3")
+            .bind(outcome)
+            .bind(result.to_string())
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(failed("completing an audit record"));
+        locked(&self.open_audits).remove(id);
+        written
+    }
+
+    /// Completes every record still open as `OUTCOME_UNKNOWN` with `reason`:
+    /// the process is stopping before their mutations finished.
+    pub async fn abandon_open_audits(&self, reason: &str) -> usize {
+        let open: Vec<String> = locked(&self.open_audits).iter().cloned().collect();
+        let result = serde_json::json!({ "message": reason, "outcomeUnknown": true });
+        for id in &open {
+            if let Err(error) = self.finish_audit(id, OUTCOME_UNKNOWN, &result).await {
+                tracing::error!(error = %error, audit_id = %id, "unfinished write not recorded as unknown");
+            }
+        }
+        open.len()
     }
 
     /// Records matching `filter`, newest first, strictly older than
@@ -138,7 +199,7 @@ impl Store {
             binds.push(Bind::Text(id));
         }
         let sql = format!(
-            "SELECT id, at_ms, team, account, request_id, operation, input, outcome, result
+            "SELECT id, at_ms, team, account, request_id, client_request_id, operation, input, outcome, result
              FROM audit_log WHERE {clause} ORDER BY at_ms DESC, id DESC LIMIT {limit}"
         );
         let rows = bind_all(sqlx::query(&sql), binds)
@@ -182,6 +243,9 @@ fn record_from_row(row: &AnyRow) -> Result<AuditRecord, StoreError> {
         team: text("team").map_err(failed("reading the audit log"))?,
         account: text("account").map_err(failed("reading the audit log"))?,
         request_id: text("request_id").map_err(failed("reading the audit log"))?,
+        client_request_id: row
+            .try_get::<Option<String>, _>("client_request_id")
+            .map_err(failed("reading the audit log"))?,
         operation: text("operation").map_err(failed("reading the audit log"))?,
         input: json("input")?,
         outcome: text("outcome").map_err(read)?,

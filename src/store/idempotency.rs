@@ -1,14 +1,11 @@
 //! Idempotency keys: the first request with a key claims it; its response
 //! is stored, and a repeat with the same key and request gets that response
-//! without running again.
+//! without running again. A claim is never run a second time: one left
+//! without a response (its process died) is answered as "outcome unknown".
 
 use sqlx::Row;
 
-use super::{Store, StoreError, failed, now_ms};
-
-/// A claim left without a response this long belonged to a request that
-/// died (the process was killed); it may be claimed again.
-const ABANDONED_AFTER_MS: i64 = 120_000;
+use super::{Store, StoreError, failed, locked, now_ms};
 
 /// What a request with an idempotency key may do.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +18,10 @@ pub enum Claim {
     Mismatch,
     /// A request with this key is running now.
     InProgress,
+    /// A request with this key started longer ago than
+    /// `store.idempotency_abandoned_after` and never finished: its outcome
+    /// is unknown. Store the answer with `complete_idempotency`.
+    Abandoned,
 }
 
 impl Store {
@@ -33,13 +34,11 @@ impl Store {
     ) -> Result<Claim, StoreError> {
         let now = now_ms();
         sqlx::query(
-            "DELETE FROM idempotency_keys
-             WHERE team = $1 AND idem_key = $2 AND (expires_ms < $3 OR (response IS NULL AND created_ms < $4))",
+            "DELETE FROM idempotency_keys WHERE team = $1 AND idem_key = $2 AND expires_ms <= $3",
         )
         .bind(team)
         .bind(key)
         .bind(now)
-        .bind(now - ABANDONED_AFTER_MS)
         .execute(&self.pool)
         .await
         .map_err(failed("expiring an idempotency key"))?;
@@ -52,15 +51,16 @@ impl Store {
         .bind(key)
         .bind(request_hash)
         .bind(now)
-        .bind(now.saturating_add(self.idempotency_ttl.as_millis() as i64))
+        .bind(now.saturating_add(millis(self.idempotency.ttl)))
         .execute(&self.pool)
         .await
         .map_err(failed("claiming an idempotency key"))?;
         if inserted.rows_affected() == 1 {
+            locked(&self.open_claims).insert((team.to_owned(), key.to_owned()));
             return Ok(Claim::Claimed);
         }
         let row = sqlx::query(
-            "SELECT request_hash, response FROM idempotency_keys WHERE team = $1 AND idem_key = $2",
+            "SELECT request_hash, response, created_ms FROM idempotency_keys WHERE team = $1 AND idem_key = $2",
         )
         .bind(team)
         .bind(key)
@@ -71,40 +71,58 @@ impl Store {
             // Deleted between our insert and read by another replica's expiry.
             return Ok(Claim::InProgress);
         };
-        let stored_hash: String = row
-            .try_get("request_hash")
-            .map_err(failed("reading an idempotency key"))?;
+        let read = failed("reading an idempotency key");
+        let stored_hash: String = row.try_get("request_hash").map_err(read)?;
         let response: Option<String> = row
             .try_get("response")
             .map_err(failed("reading an idempotency key"))?;
+        let created_ms: i64 = row
+            .try_get("created_ms")
+            .map_err(failed("reading an idempotency key"))?;
+        let abandoned = created_ms <= now - millis(self.idempotency.abandoned_after);
         Ok(match response {
             _ if stored_hash != request_hash => Claim::Mismatch,
-            None => Claim::InProgress,
             Some(response) => Claim::Replay(response),
+            None if abandoned => Claim::Abandoned,
+            None => Claim::InProgress,
         })
     }
 
-    /// Stores the response of a claimed key.
+    /// Stores the response of a claimed key. A response whose outcome is
+    /// unknown is kept for `store.idempotency_unknown_ttl` only: long
+    /// enough that a retry loop cannot send the write twice, short enough
+    /// that a client who checked RemotePC can try again under the same key.
     pub async fn complete_idempotency(
         &self,
         team: &str,
         key: &str,
         response: &str,
+        outcome_unknown: bool,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE idempotency_keys SET response = $1 WHERE team = $2 AND idem_key = $3")
-            .bind(response)
-            .bind(team)
-            .bind(key)
-            .execute(&self.pool)
-            .await
-            .map(drop)
-            .map_err(failed("storing an idempotent response"))
+        let keep = if outcome_unknown {
+            self.idempotency.unknown_ttl
+        } else {
+            self.idempotency.ttl
+        };
+        let written = sqlx::query(
+            "UPDATE idempotency_keys SET response = $1, expires_ms = $2 WHERE team = $3 AND idem_key = $4",
+        )
+        .bind(response)
+        .bind(now_ms().saturating_add(millis(keep)))
+        .bind(team)
+        .bind(key)
+        .execute(&self.pool)
+        .await
+        .map(drop)
+        .map_err(failed("storing an idempotent response"));
+        self.close_claim(team, key);
+        written
     }
 
     /// Gives a claimed key back (nothing was sent upstream), so the same key
     /// may be used again once the request is fixed.
     pub async fn release_idempotency(&self, team: &str, key: &str) -> Result<(), StoreError> {
-        sqlx::query(
+        let released = sqlx::query(
             "DELETE FROM idempotency_keys WHERE team = $1 AND idem_key = $2 AND response IS NULL",
         )
         .bind(team)
@@ -112,6 +130,39 @@ impl Store {
         .execute(&self.pool)
         .await
         .map(drop)
-        .map_err(failed("releasing an idempotency key"))
+        .map_err(failed("releasing an idempotency key"));
+        self.close_claim(team, key);
+        released
     }
+
+    /// Completes every key this process claimed and did not complete with
+    /// `response`, an "outcome unknown" answer: the process is stopping
+    /// before their requests finished.
+    pub async fn abandon_open_claims(&self, response: &str) -> usize {
+        let open: Vec<(String, String)> = locked(&self.open_claims).iter().cloned().collect();
+        for (team, key) in &open {
+            if let Err(error) = self.complete_idempotency(team, key, response, true).await {
+                tracing::error!(error = %error, team, "unfinished idempotent write not recorded");
+            }
+        }
+        open.len()
+    }
+
+    /// Deletes every expired key; returns how many.
+    pub async fn sweep(&self) -> Result<u64, StoreError> {
+        sqlx::query("DELETE FROM idempotency_keys WHERE expires_ms <= $1")
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await
+            .map(|done| done.rows_affected())
+            .map_err(failed("sweeping idempotency keys"))
+    }
+
+    fn close_claim(&self, team: &str, key: &str) {
+        locked(&self.open_claims).remove(&(team.to_owned(), key.to_owned()));
+    }
+}
+
+fn millis(duration: std::time::Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }

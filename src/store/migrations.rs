@@ -5,8 +5,9 @@ use sqlx::AnyPool;
 use super::{StoreError, failed};
 
 /// Each step's statements. Append new steps; never edit an applied one.
-const STEPS: &[&[&str]] = &[&[
-    "CREATE TABLE IF NOT EXISTS audit_log (
+const STEPS: &[&[&str]] = &[
+    &[
+        "CREATE TABLE IF NOT EXISTS audit_log (
         id TEXT PRIMARY KEY,
         at_ms BIGINT NOT NULL,
         team TEXT NOT NULL,
@@ -17,8 +18,8 @@ const STEPS: &[&[&str]] = &[&[
         outcome TEXT NOT NULL,
         result TEXT NOT NULL
     )",
-    "CREATE INDEX IF NOT EXISTS audit_log_by_time ON audit_log (at_ms, id)",
-    "CREATE TABLE IF NOT EXISTS idempotency_keys (
+        "CREATE INDEX IF NOT EXISTS audit_log_by_time ON audit_log (at_ms, id)",
+        "CREATE TABLE IF NOT EXISTS idempotency_keys (
         team TEXT NOT NULL,
         idem_key TEXT NOT NULL,
         request_hash TEXT NOT NULL,
@@ -27,21 +28,29 @@ const STEPS: &[&[&str]] = &[&[
         expires_ms BIGINT NOT NULL,
         PRIMARY KEY (team, idem_key)
     )",
-    "CREATE TABLE IF NOT EXISTS known_groups (
+        "CREATE TABLE IF NOT EXISTS known_groups (
         account TEXT NOT NULL,
         name TEXT NOT NULL,
         created_ms BIGINT NOT NULL,
         created_by TEXT NOT NULL,
         PRIMARY KEY (account, name)
     )",
-    "CREATE TABLE IF NOT EXISTS group_members (
+        "CREATE TABLE IF NOT EXISTS group_members (
         account TEXT NOT NULL,
         device TEXT NOT NULL,
         group_name TEXT NOT NULL,
         moved_ms BIGINT NOT NULL,
         PRIMARY KEY (account, device)
     )",
-]];
+    ],
+    // Audit records are written at a mutation's start and completed at its end;
+    // the client's own request id is kept apart from the gateway's; expired
+    // idempotency keys are swept by expiry.
+    &[
+        "ALTER TABLE audit_log ADD COLUMN client_request_id TEXT",
+        "CREATE INDEX IF NOT EXISTS idempotency_keys_by_expiry ON idempotency_keys (expires_ms)",
+    ],
+];
 
 /// Applies the steps not yet applied, all in one transaction. On
 /// PostgreSQL an advisory lock makes replicas starting together take turns

@@ -8,12 +8,14 @@ mod groups;
 mod idempotency;
 mod migrations;
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 
-pub use audit::{AuditFilter, AuditRecord};
+pub use audit::{AuditFilter, AuditRecord, OUTCOME_UNKNOWN, STARTED};
 pub use groups::KnownGroup;
 pub use idempotency::Claim;
 
@@ -47,7 +49,21 @@ fn failed(operation: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
-    idempotency_ttl: Duration,
+    idempotency: IdempotencyTimes,
+    /// Ids of audit records this process began and has not completed.
+    /// std `Mutex`: never held across `.await`.
+    open_audits: Arc<Mutex<HashSet<String>>>,
+    /// `(team, key)` of idempotency keys this process claimed and has not
+    /// completed. std `Mutex`: never held across `.await`.
+    open_claims: Arc<Mutex<HashSet<(String, String)>>>,
+}
+
+/// How long idempotency keys live in each state.
+#[derive(Clone, Copy, Debug)]
+struct IdempotencyTimes {
+    ttl: Duration,
+    unknown_ttl: Duration,
+    abandoned_after: Duration,
 }
 
 impl Store {
@@ -77,7 +93,31 @@ impl Store {
         migrations::run(&pool, settings.url.starts_with("postgres")).await?;
         Ok(Self {
             pool,
-            idempotency_ttl: settings.idempotency_ttl,
+            idempotency: IdempotencyTimes {
+                ttl: settings.idempotency_ttl,
+                unknown_ttl: settings.idempotency_unknown_ttl,
+                abandoned_after: settings.idempotency_abandoned_after,
+            },
+            open_audits: Arc::default(),
+            open_claims: Arc::default(),
+        })
+    }
+
+    /// Runs `sweep` (expired idempotency keys) every `interval` until the
+    /// handle is aborted.
+    pub fn sweep_every(&self, interval: Duration) -> tokio::task::JoinHandle<()> {
+        let store = self.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                match store.sweep().await {
+                    Ok(0) => {}
+                    Ok(swept) => tracing::debug!(swept, "expired idempotency keys removed"),
+                    Err(error) => tracing::warn!(error = %error, "idempotency sweep failed"),
+                }
+            }
         })
     }
 
@@ -94,6 +134,10 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+fn locked<T>(set: &Mutex<HashSet<T>>) -> MutexGuard<'_, HashSet<T>> {
+    set.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn now_ms() -> i64 {

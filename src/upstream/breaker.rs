@@ -27,6 +27,16 @@ impl BreakerState {
             BreakerState::HalfOpen => "half_open",
         }
     }
+
+    /// The value of `gateway_upstream_breaker_state`: 0 closed, 0.5
+    /// half-open, 1 open.
+    pub fn gauge(self) -> f64 {
+        match self {
+            BreakerState::Closed => 0.0,
+            BreakerState::HalfOpen => 0.5,
+            BreakerState::Open => 1.0,
+        }
+    }
 }
 
 #[derive(Debug, Default)]

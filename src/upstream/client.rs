@@ -347,12 +347,7 @@ impl RemotePcClient {
                 }
             }
         }
-        let breaker = match self.inner.gate.breaker.state() {
-            BreakerState::Closed => 0.0,
-            BreakerState::HalfOpen => 0.5,
-            BreakerState::Open => 1.0,
-        };
-        crate::telemetry::record_breaker(account, breaker);
+        crate::telemetry::record_breaker(account, self.inner.gate.breaker.state().gauge());
         result
     }
 

@@ -1,5 +1,7 @@
-//! An audit record survives the gateway being killed with SIGKILL right
-//! after it answered: it was committed before the response was sent.
+//! The real binary: an audit record survives SIGKILL right after the
+//! answer (committed before it); a write cut off by SIGKILL is left
+//! `STARTED` and its key is never run again; SIGTERM lets requests finish
+//! and records writes that outlive the grace as outcome unknown.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -20,6 +22,17 @@ async fn start_binary(
     store_url: &str,
     token: &str,
 ) -> (tokio::process::Child, String) {
+    start_binary_with(sim, store_url, token, &[]).await
+}
+
+/// As `start_binary`, with settings layered over its config by `GATEWAY__…`
+/// environment variables.
+async fn start_binary_with(
+    sim: &Simulator,
+    store_url: &str,
+    token: &str,
+    settings: &[(&str, &str)],
+) -> (tokio::process::Child, String) {
     let config = std::env::temp_dir().join(format!(
         "gateway-binary-{}-{}.toml",
         std::process::id(),
@@ -31,7 +44,7 @@ async fn start_binary(
             "[server]\nlisten = \"127.0.0.1:0\"\n[log]\nformat = \"json\"\nfilter = \"info\"\n\
              [store]\nurl = \"{store_url}\"\n\
              [accounts.default]\nbase_url = \"{}\"\napi_key_env = \"DURABILITY_TEST_KEY\"\n\
-             [teams.ops]\ntoken_sha256 = \"{}\"\nscopes = [\"read\", \"computers:write\"]\n",
+             [teams.ops]\ntoken_sha256 = \"{}\"\nscopes = [\"read\", \"computers:write\", \"audit:read\"]\n",
             sim.base_url(),
             remotepc_gateway::auth::hash_token(token)
         ),
@@ -41,6 +54,7 @@ async fn start_binary(
         .args(["serve", "--config"])
         .arg(&config)
         .env("DURABILITY_TEST_KEY", sim.api_key())
+        .envs(settings.iter().copied())
         .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -117,7 +131,11 @@ async fn the_audit_record_survives_sigkill_right_after_the_response() {
         .await
         .expect("read");
     assert_eq!(records.len(), 1);
-    assert_eq!(records[0].request_id, "killed-right-after");
+    assert_eq!(
+        records[0].client_request_id.as_deref(),
+        Some("killed-right-after")
+    );
+    assert_ne!(records[0].request_id, "killed-right-after");
     assert_eq!(records[0].operation, "addComputerComment");
     assert_eq!(records[0].team, "ops");
     assert_eq!(records[0].outcome, "OK");
@@ -172,6 +190,153 @@ async fn sigterm_lets_the_request_in_flight_finish() {
         .expect("exits after SIGTERM")
         .expect("reaped");
     assert!(status.success(), "a clean exit: {status:?}");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", store_path.display()));
+    }
+}
+
+const COMMENT: &str = "mutation($n: String!) { addComputerComment(input: { computerName: $n, comment: \"Cut off mid-write\" }) { comment } }";
+
+fn some_device(sim: &Simulator) -> String {
+    sim.state(|state| {
+        state
+            .devices()
+            .next()
+            .map(|device| device.host_name.clone())
+    })
+    .expect("device")
+}
+
+/// Sends `COMMENT` with `key` and does not wait for the answer.
+fn send_comment(
+    addr: &str,
+    token: &str,
+    key: &str,
+    name: &str,
+) -> tokio::task::JoinHandle<reqwest::Result<reqwest::Response>> {
+    tokio::spawn(
+        reqwest::Client::new()
+            .post(format!("http://{addr}/graphql"))
+            .bearer_auth(token)
+            .header("idempotency-key", key)
+            .json(&json!({ "query": COMMENT, "variables": { "n": name } }))
+            .send(),
+    )
+}
+
+async fn audit_outcomes(store_url: &str) -> Vec<(String, String)> {
+    let store = Store::open(&StoreSettings {
+        url: store_url.to_owned(),
+        ..StoreSettings::default()
+    })
+    .await
+    .expect("store reopens");
+    let records = store
+        .audit_records(&AuditFilter::default(), None, 10)
+        .await
+        .expect("read");
+    store.close().await;
+    records
+        .into_iter()
+        .map(|record| (record.operation, record.outcome))
+        .collect()
+}
+
+async fn wait_for_call(sim: &Simulator, endpoint: remotepc_gateway::upstream::Endpoint) {
+    crate::helpers::eventually(
+        "the write to reach the simulator",
+        Duration::from_secs(10),
+        || async { (sim.calls(endpoint) > 0).then_some(()) },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn sigterm_records_a_write_outliving_the_grace_as_outcome_unknown() {
+    use remotepc_gateway::upstream::Endpoint;
+    let sim = Simulator::start(SimulatorConfig::default())
+        .await
+        .expect("simulator");
+    sim.fail_next(
+        Endpoint::CommentAdd,
+        remotepc_gateway::simulator::Fault::Hang,
+    );
+    let store_path = temp_store_path();
+    let store_url = format!("sqlite://{}?mode=rwc", store_path.display());
+    let token = "grace-token-00000000000000";
+    let grace = [("GATEWAY__SERVER__SHUTDOWN_GRACE", "300ms")];
+    let (mut gateway, addr) = start_binary_with(&sim, &store_url, token, &grace).await;
+    let pending = send_comment(&addr, token, "hung-at-shutdown", &some_device(&sim));
+    wait_for_call(&sim, Endpoint::CommentAdd).await;
+    let pid = gateway.id().expect("running").to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let status = tokio::time::timeout(Duration::from_secs(20), gateway.wait())
+        .await
+        .expect("exits within the grace and its bounded wait")
+        .expect("reaped");
+    assert!(status.success(), "{status:?}");
+    pending.abort();
+    assert_eq!(
+        audit_outcomes(&store_url).await,
+        [(
+            "addComputerComment".to_owned(),
+            "OUTCOME_UNKNOWN".to_owned()
+        )]
+    );
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", store_path.display()));
+    }
+}
+
+#[tokio::test]
+async fn a_write_cut_off_by_sigkill_stays_started_and_its_key_never_runs_again() {
+    use remotepc_gateway::upstream::Endpoint;
+    let sim = Simulator::start(SimulatorConfig::default())
+        .await
+        .expect("simulator");
+    sim.fail_next(
+        Endpoint::CommentAdd,
+        remotepc_gateway::simulator::Fault::Hang,
+    );
+    let store_path = temp_store_path();
+    let store_url = format!("sqlite://{}?mode=rwc", store_path.display());
+    let token = "killed-mid-write-token-000";
+    let (mut gateway, addr) = start_binary(&sim, &store_url, token).await;
+    let name = some_device(&sim);
+    let pending = send_comment(&addr, token, "cut-off", &name);
+    wait_for_call(&sim, Endpoint::CommentAdd).await;
+    gateway.start_kill().expect("SIGKILL");
+    gateway.wait().await.expect("reaped");
+    pending.abort();
+    assert_eq!(
+        audit_outcomes(&store_url).await,
+        [("addComputerComment".to_owned(), "STARTED".to_owned())],
+        "the intent was recorded before RemotePC was called"
+    );
+
+    let abandoned = [("GATEWAY__STORE__IDEMPOTENCY_ABANDONED_AFTER", "1ms")];
+    let (_restarted, addr) = start_binary_with(&sim, &store_url, token, &abandoned).await;
+    let retry = send_comment(&addr, token, "cut-off", &name)
+        .await
+        .expect("task")
+        .expect("answered");
+    assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    let body: serde_json::Value = retry.json().await.expect("JSON");
+    assert_eq!(
+        body["errors"][0]["extensions"]["outcomeUnknown"], true,
+        "{body}"
+    );
+    assert_eq!(
+        sim.calls(Endpoint::CommentAdd),
+        1,
+        "the key never runs a second time"
+    );
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", store_path.display()));
     }

@@ -267,3 +267,44 @@ pub(crate) fn captured_logs() -> String {
     let bytes = logs.lock().map(|logs| logs.clone()).unwrap_or_default();
     String::from_utf8_lossy(&bytes).into_owned()
 }
+
+/// Waits until `check` gives `Some`, polling every 10 ms; panics naming
+/// `what` after `deadline`.
+pub(crate) async fn eventually<T, F, Fut>(
+    what: &str,
+    deadline: std::time::Duration,
+    mut check: F,
+) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let until = tokio::time::Instant::now() + deadline;
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(
+            tokio::time::Instant::now() < until,
+            "waited {deadline:?} for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// The audit log as `admin` sees it, newest first: each record's
+/// operation, outcome, team and result.
+pub(crate) async fn audit_log(gateway: &TestGateway) -> Vec<Value> {
+    let log = gateway
+        .gql(
+            "{ auditLog(first: 100) { edges { node { operation outcome team requestId clientRequestId input result } } } }",
+            json!({}),
+        )
+        .await;
+    log["data"]["auditLog"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no audit log in {log}"))
+        .iter()
+        .map(|edge| edge["node"].clone())
+        .collect()
+}

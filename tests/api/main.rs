@@ -21,3 +21,4 @@ mod store;
 mod teams;
 mod upstream_faults;
 mod users;
+mod writes;

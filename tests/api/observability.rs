@@ -97,7 +97,7 @@ async fn client_operation_names_cannot_grow_the_label_set() {
 }
 
 #[tokio::test]
-async fn request_ids_are_echoed_or_made() {
+async fn every_answer_carries_the_gateways_own_request_id() {
     let gateway = spawn_gateway().await;
     let client = reqwest::Client::new();
     let query = json!({ "query": "{ __typename }" });
@@ -109,7 +109,9 @@ async fn request_ids_are_echoed_or_made() {
         .send()
         .await
         .expect("answered");
-    assert_eq!(given.headers()["x-request-id"], "trace-me-7");
+    let own = given.headers()["x-request-id"].to_str().expect("ASCII");
+    assert_ne!(own, "trace-me-7", "a client cannot choose the id");
+    assert_eq!(own.len(), 20);
     let made = client
         .post(&gateway.url)
         .bearer_auth(ADMIN_TOKEN)
@@ -132,6 +134,24 @@ async fn request_ids_are_echoed_or_made() {
     assert!(
         refused.headers().contains_key("x-request-id"),
         "refusals carry an id too"
+    );
+    let oversized = client
+        .post(&gateway.url)
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/json")
+        .body(vec![b' '; 300 * 1024])
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(oversized.status(), 413);
+    assert!(oversized.headers().contains_key("x-request-id"));
+    let body: serde_json::Value = oversized.json().await.expect("a GraphQL error body");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("server.body_limit_bytes")),
+        "{body}"
     );
 }
 

@@ -169,15 +169,15 @@ async fn calls_leave_from_the_configured_local_address() {
 
 #[tokio::test]
 async fn calls_go_through_the_configured_proxy() {
-    // The simulator plays the proxy: the base URL names a host that cannot
-    // resolve, so the call only arrives if it went through the proxy.
+    // The simulator plays the proxy: the base URL names a loopback host
+    // where nothing listens, so the call only arrives through the proxy.
     let gateway = spawn_gateway_with(SimulatorConfig::default(), |settings| {
         if let Some(account) = settings.accounts.get_mut("default") {
             let proxy = account
                 .base_url
                 .replace("/rpcnew/api/msp/", "")
                 .replace("http://", "http://ops:hunter2@");
-            account.base_url = "http://remotepc.invalid/rpcnew/api/msp/".to_owned();
+            account.base_url = "http://remotepc.localhost/rpcnew/api/msp/".to_owned();
             account.proxy = Some(proxy);
         }
     })
@@ -192,7 +192,7 @@ async fn calls_go_through_the_configured_proxy() {
         .into_iter()
         .map(|call| call.host)
         .collect();
-    assert_eq!(hosts, [Some("remotepc.invalid".to_owned())]);
+    assert_eq!(hosts, [Some("remotepc.localhost".to_owned())]);
     let proxy = readyz(&gateway).await["accounts"]["default"]["egress"]["proxy"].clone();
     assert!(
         proxy

@@ -14,6 +14,8 @@ async fn app(sim: &Simulator, grace: Duration) -> App {
     let mut settings = test_settings(sim, &temp_store_path());
     settings.server.shutdown_grace = grace;
     settings.upstream.request_timeout = Duration::from_secs(30);
+    settings.server.request_timeout = Duration::from_secs(60);
+    settings.server.idle_timeout = Duration::from_secs(90);
     App::build(settings).await.expect("gateway starts")
 }
 

@@ -18,6 +18,14 @@ async fn backends() -> Vec<(String, Store)> {
 }
 
 async fn backends_keeping_keys(idempotency_ttl: Duration) -> Vec<(String, Store)> {
+    backends_with(StoreSettings {
+        idempotency_ttl,
+        ..StoreSettings::default()
+    })
+    .await
+}
+
+async fn backends_with(template: StoreSettings) -> Vec<(String, Store)> {
     let mut urls = vec![format!("sqlite://{}?mode=rwc", temp_store_path().display())];
     if let Ok(url) = std::env::var("GATEWAY_TEST_POSTGRES_URL") {
         urls.push(url);
@@ -27,7 +35,7 @@ async fn backends_keeping_keys(idempotency_ttl: Duration) -> Vec<(String, Store)
         let settings = StoreSettings {
             url: url.clone(),
             max_connections: 4,
-            idempotency_ttl,
+            ..template.clone()
         };
         let store = Store::open(&settings).await.unwrap_or_else(|error| {
             panic!(
@@ -52,6 +60,7 @@ fn record(tag: &str, id: &str, team: &str, operation: &str, minutes_ago: i64) ->
         team: team.to_owned(),
         account: format!("account-{tag}"),
         request_id: format!("request-{id}"),
+        client_request_id: None,
         operation: operation.to_owned(),
         input: json!({ "emails": ["a@example.com"], "password": "[redacted]" }),
         outcome: "OK".to_owned(),
@@ -133,7 +142,7 @@ async fn idempotency_keys_claim_replay_refuse_and_release() {
             Claim::InProgress
         );
         store
-            .complete_idempotency(&team, "k1", "{\"data\":1}")
+            .complete_idempotency(&team, "k1", "{\"data\":1}", false)
             .await
             .expect("complete");
         assert_eq!(
@@ -192,7 +201,7 @@ async fn idempotency_keys_expire_after_their_ttl() {
             Claim::Claimed
         );
         store
-            .complete_idempotency(&team, "k", "{}")
+            .complete_idempotency(&team, "k", "{}", false)
             .await
             .expect("complete");
         assert_eq!(
@@ -264,6 +273,150 @@ async fn groups_remember_creations_moves_and_removals() {
                 .await
                 .expect("listed")
                 .is_empty()
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_abandoned_claim_is_answered_as_unknown_and_never_claimed_again_meanwhile() {
+    let settings = StoreSettings {
+        idempotency_abandoned_after: Duration::ZERO,
+        idempotency_unknown_ttl: Duration::from_secs(60),
+        ..StoreSettings::default()
+    };
+    for (tag, store) in backends_with(settings).await {
+        let team = format!("team-{tag}");
+        let claim = || store.claim_idempotency(&team, "k", "hash-a");
+        assert_eq!(claim().await.expect("claim"), Claim::Claimed);
+        assert_eq!(
+            claim().await.expect("claim"),
+            Claim::Abandoned,
+            "a claim older than abandoned_after without a response"
+        );
+        store
+            .complete_idempotency(&team, "k", "{\"unknown\":true}", true)
+            .await
+            .expect("recorded as unknown");
+        assert_eq!(
+            claim().await.expect("claim"),
+            Claim::Replay("{\"unknown\":true}".to_owned())
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_outcome_frees_its_key_after_the_unknown_ttl_only() {
+    let settings = StoreSettings {
+        idempotency_unknown_ttl: Duration::ZERO,
+        ..StoreSettings::default()
+    };
+    for (tag, store) in backends_with(settings).await {
+        let team = format!("team-{tag}");
+        for (key, unknown) in [("known", false), ("unknown", true)] {
+            assert_eq!(
+                store
+                    .claim_idempotency(&team, key, "h")
+                    .await
+                    .expect("claim"),
+                Claim::Claimed
+            );
+            store
+                .complete_idempotency(&team, key, "{}", unknown)
+                .await
+                .expect("complete");
+        }
+        assert_eq!(
+            store
+                .claim_idempotency(&team, "known", "h")
+                .await
+                .expect("claim"),
+            Claim::Replay("{}".to_owned()),
+            "a known outcome stays for idempotency_ttl"
+        );
+        assert_eq!(
+            store
+                .claim_idempotency(&team, "unknown", "h")
+                .await
+                .expect("claim"),
+            Claim::Claimed,
+            "an unknown outcome is kept for idempotency_unknown_ttl (0 here)"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_sweep_deletes_expired_keys_and_keeps_live_ones() {
+    for (tag, store) in backends_keeping_keys(Duration::ZERO).await {
+        let team = format!("team-{tag}");
+        for key in ["a", "b", "c"] {
+            store
+                .claim_idempotency(&team, key, "h")
+                .await
+                .expect("claim");
+            store
+                .complete_idempotency(&team, key, "{\"body\":\"large\"}", false)
+                .await
+                .expect("complete");
+        }
+        assert!(store.sweep().await.expect("swept") >= 3);
+        assert_eq!(store.sweep().await.expect("swept again"), 0);
+    }
+    for (tag, store) in backends().await {
+        let team = format!("team-{tag}");
+        store
+            .claim_idempotency(&team, "live", "h")
+            .await
+            .expect("claim");
+        store.sweep().await.expect("swept");
+        assert_eq!(
+            store
+                .claim_idempotency(&team, "live", "h")
+                .await
+                .expect("claim"),
+            Claim::InProgress,
+            "a live key survives the sweep"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_audit_record_is_started_then_completed_or_abandoned_as_unknown() {
+    for (tag, store) in backends().await {
+        let filter = AuditFilter {
+            account: Some(format!("account-{tag}")),
+            ..AuditFilter::default()
+        };
+        let outcomes = || async {
+            let mut records = store.audit_records(&filter, None, 10).await.expect("read");
+            records.sort_by(|a, b| a.id.cmp(&b.id));
+            records
+                .into_iter()
+                .map(|record| (record.id, record.outcome))
+                .collect::<Vec<_>>()
+        };
+        let finished = record(&tag, "1", "ops", "createUser", 0);
+        let abandoned = record(&tag, "2", "ops", "removeComputers", 0);
+        store.begin_audit(&finished).await.expect("begun");
+        store.begin_audit(&abandoned).await.expect("begun");
+        assert_eq!(
+            outcomes().await,
+            [
+                (finished.id.clone(), "STARTED".to_owned()),
+                (abandoned.id.clone(), "STARTED".to_owned())
+            ],
+            "written before the mutation runs"
+        );
+        store
+            .finish_audit(&finished.id, "OK", &json!({ "done": true }))
+            .await
+            .expect("finished");
+        assert_eq!(store.abandon_open_audits("stopping").await, 1);
+        assert_eq!(
+            outcomes().await,
+            [
+                (finished.id.clone(), "OK".to_owned()),
+                (abandoned.id.clone(), "OUTCOME_UNKNOWN".to_owned())
+            ]
         );
     }
 }

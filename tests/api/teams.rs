@@ -406,7 +406,7 @@ async fn every_mutation_is_audited_with_its_team_request_id_and_redacted_input()
 
     let log = gateway
         .gql(
-            "{ auditLog { totalCount edges { node { team requestId operation input outcome result } } }
+            "{ auditLog { totalCount edges { node { team requestId clientRequestId operation input outcome result } } }
                creates: auditLog(filter: { operation: \"createUser\", team: \"admin\" }) { totalCount }
                nobody: auditLog(filter: { team: \"reader\" }) { totalCount } }",
             json!({}),
@@ -421,7 +421,8 @@ async fn every_mutation_is_audited_with_its_team_request_id_and_redacted_input()
     assert_eq!(newest["outcome"], "BAD_USER_INPUT");
     let created = &data["auditLog"]["edges"][1]["node"];
     assert_eq!(created["team"], "admin");
-    assert_eq!(created["requestId"], "req-audit-42");
+    assert_eq!(created["clientRequestId"], "req-audit-42");
+    assert_ne!(created["requestId"], "req-audit-42", "the gateway's own id");
     assert_eq!(created["outcome"], "OK");
     assert_eq!(created["input"]["password"], "[redacted]");
     assert_eq!(

@@ -10,6 +10,8 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+mod validate;
+
 /// Everything the gateway can be configured with.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -43,9 +45,22 @@ pub struct ServerSettings {
     pub listen: SocketAddr,
     /// Largest accepted request body, in bytes.
     pub body_limit_bytes: usize,
-    /// Time after which a request is answered with 408.
+    /// Time after which a request is answered (504 with a GraphQL error for
+    /// `/graphql`); a write still running then goes on and is audited.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// Time a client has to send a request's headers.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// A connection with no bytes read or written for this long is closed.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Most client connections open at once; later ones wait to be accepted.
+    pub max_connections: usize,
+    /// A second address serving `/metrics` and `/readyz` only (they name
+    /// teams and accounts); when set, the main address no longer serves
+    /// them.
+    pub admin_listen: Option<SocketAddr>,
     /// How long in-flight requests may run after a shutdown signal.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
@@ -60,6 +75,10 @@ impl Default for ServerSettings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             body_limit_bytes: 256 * 1024,
             request_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 10_000,
+            admin_listen: None,
             shutdown_grace: Duration::from_secs(10),
             cors_origins: Vec::new(),
         }
@@ -73,8 +92,12 @@ pub struct GraphqlSettings {
     /// Deepest bracket nesting (`{`, `[`, `(`) accepted in a document, checked
     /// before parsing because the parser recurses once per level.
     pub max_document_nesting: usize,
-    /// Deepest selection set.
+    /// Deepest selection set, not counting fields inside `__schema` and
+    /// `__type`.
     pub max_depth: usize,
+    /// Deepest selection set inside `__schema`/`__type` (the standard
+    /// introspection query nests 13 levels).
+    pub max_introspection_depth: usize,
     /// Largest complexity score of an operation.
     pub max_complexity: usize,
     /// Page size when a connection is queried without `first`/`last`.
@@ -101,6 +124,7 @@ impl Default for GraphqlSettings {
         Self {
             max_document_nesting: 64,
             max_depth: 12,
+            max_introspection_depth: 20,
             max_complexity: 20_000,
             default_page_size: 50,
             max_page_size: 500,
@@ -132,6 +156,9 @@ pub struct UpstreamSettings {
     pub remove_batch_size: usize,
     /// Largest upstream response body accepted, in bytes.
     pub max_response_bytes: usize,
+    /// Most records one collection (users, devices) may hold; a list claiming
+    /// more is refused before its pages are read.
+    pub max_collection_records: u64,
     /// Most calls in flight to one account at once.
     pub max_concurrent: usize,
     /// Calls per second to one account, on average.
@@ -165,11 +192,12 @@ impl Default for UpstreamSettings {
     fn default() -> Self {
         Self {
             connect_timeout: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(20),
             page_size: 500,
             page_fanout: 20,
             remove_batch_size: 50,
             max_response_bytes: 64 * 1024 * 1024,
+            max_collection_records: 200_000,
             max_concurrent: 20,
             rate_per_second: 20,
             burst: 40,
@@ -245,6 +273,17 @@ pub struct StoreSettings {
     /// How long a response is kept for replay under its idempotency key.
     #[serde(with = "humantime_serde")]
     pub idempotency_ttl: Duration,
+    /// How long an "outcome unknown" answer is replayed under its key;
+    /// after that the key may be used again.
+    #[serde(with = "humantime_serde")]
+    pub idempotency_unknown_ttl: Duration,
+    /// A claimed key with no response after this long belonged to a process
+    /// that died: a retry is answered "outcome unknown", never run again.
+    #[serde(with = "humantime_serde")]
+    pub idempotency_abandoned_after: Duration,
+    /// How often expired idempotency keys are deleted.
+    #[serde(with = "humantime_serde")]
+    pub sweep_interval: Duration,
 }
 
 impl Default for StoreSettings {
@@ -253,6 +292,9 @@ impl Default for StoreSettings {
             url: "sqlite://remotepc-gateway.db?mode=rwc".to_owned(),
             max_connections: 8,
             idempotency_ttl: Duration::from_secs(24 * 3600),
+            idempotency_unknown_ttl: Duration::from_secs(300),
+            idempotency_abandoned_after: Duration::from_secs(600),
+            sweep_interval: Duration::from_secs(60),
         }
     }
 }
@@ -275,6 +317,8 @@ pub struct CacheSettings {
     /// Bytes of query responses kept for repeated identical queries; 0
     /// turns the response cache off, and compiled plans with it.
     pub response_cache_bytes: u64,
+    /// Bytes of compiled plans kept (documents and plans weighed).
+    pub plan_cache_bytes: u64,
 }
 
 impl Default for CacheSettings {
@@ -284,6 +328,7 @@ impl Default for CacheSettings {
             max_stale: Duration::from_secs(600),
             min_refresh_interval: Duration::from_secs(5),
             response_cache_bytes: 8 * 1024 * 1024,
+            plan_cache_bytes: 4 * 1024 * 1024,
         }
     }
 }
@@ -441,181 +486,12 @@ impl Settings {
             .try_deserialize()?;
         Ok(settings)
     }
-
-    /// Checks the rules no single field's type can express.
-    pub fn validate(&self) -> Result<(), SettingsError> {
-        let invalid = |key: &str, problem: &str| SettingsError::Invalid {
-            key: key.to_owned(),
-            problem: problem.to_owned(),
-        };
-        if self.accounts.is_empty() {
-            return Err(invalid(
-                "accounts",
-                "no RemotePC account is configured; add [accounts.default] with base_url and api_key_env or api_key_file",
-            ));
-        }
-        for (id, account) in &self.accounts {
-            let sources = [
-                account.api_key_env.is_some(),
-                account.api_key_file.is_some(),
-                account.api_key_inline.is_some(),
-            ]
-            .iter()
-            .filter(|set| **set)
-            .count();
-            if sources != 1 {
-                return Err(invalid(
-                    &format!("accounts.{id}.api_key_env"),
-                    "set exactly one of api_key_env (an environment variable's name) or api_key_file (a path)",
-                ));
-            }
-            if let Some(proxy) = &account.proxy
-                && reqwest::Proxy::all(proxy).is_err()
-            {
-                return Err(invalid(
-                    &format!("accounts.{id}.proxy"),
-                    "not a proxy URL (e.g. http://proxy.internal:3128)",
-                ));
-            }
-            if reqwest::Url::parse(&account.base_url).is_err() {
-                return Err(invalid(
-                    &format!("accounts.{id}.base_url"),
-                    "not an absolute URL (e.g. https://web1.remotepc.com/rpcnew/api/msp/)",
-                ));
-            }
-        }
-        let upstream = &self.upstream;
-        if !(1..=500).contains(&upstream.page_size) {
-            return Err(invalid(
-                "upstream.page_size",
-                "must be between 1 and 500 (the vendor's maximum)",
-            ));
-        }
-        if !(1..=50).contains(&upstream.remove_batch_size) {
-            return Err(invalid(
-                "upstream.remove_batch_size",
-                "must be between 1 and 50 (the vendor's maximum)",
-            ));
-        }
-        for (key, value) in [
-            ("upstream.max_concurrent", upstream.max_concurrent as u64),
-            (
-                "upstream.rate_per_second",
-                u64::from(upstream.rate_per_second),
-            ),
-            ("upstream.burst", u64::from(upstream.burst)),
-            (
-                "upstream.retry_attempts",
-                u64::from(upstream.retry_attempts),
-            ),
-            (
-                "upstream.breaker_failures",
-                u64::from(upstream.breaker_failures),
-            ),
-        ] {
-            if value == 0 {
-                return Err(invalid(key, "must be at least 1"));
-            }
-        }
-        if upstream.key_reload_interval.is_zero() {
-            return Err(invalid(
-                "upstream.key_reload_interval",
-                "must be longer than 0s",
-            ));
-        }
-        if upstream.page_fanout == 0 {
-            return Err(invalid("upstream.page_fanout", "must be at least 1"));
-        }
-        if let Some(origin) = self.server.cors_origins.iter().find(|origin| {
-            axum::http::HeaderValue::from_str(origin).is_err()
-                || !origin.contains("://")
-                || origin.ends_with('/')
-        }) {
-            return Err(invalid(
-                "server.cors_origins",
-                &format!(
-                    "`{origin}` is not an origin like https://app.example.com (scheme, host, optional port, no path)"
-                ),
-            ));
-        }
-        if self.teams.is_empty() {
-            return Err(invalid(
-                "teams",
-                "no team is configured; add [teams.<name>] with token_sha256 (from `remotepc-gateway hash-token`), scopes and account",
-            ));
-        }
-        for (name, team) in &self.teams {
-            let is_hash = team.token_sha256.len() == 64
-                && team
-                    .token_sha256
-                    .bytes()
-                    .all(|byte| byte.is_ascii_hexdigit());
-            if !is_hash {
-                return Err(invalid(
-                    &format!("teams.{name}.token_sha256"),
-                    "must be 64 hex digits: the SHA-256 of the token (`remotepc-gateway hash-token`)",
-                ));
-            }
-            if let Some(unknown) = team
-                .scopes
-                .iter()
-                .find(|scope| !SCOPES.contains(&scope.as_str()))
-            {
-                return Err(invalid(
-                    &format!("teams.{name}.scopes"),
-                    &format!("unknown scope `{unknown}`; known: {}", SCOPES.join(", ")),
-                ));
-            }
-            if !self.accounts.contains_key(&team.account) {
-                return Err(invalid(
-                    &format!("teams.{name}.account"),
-                    &format!(
-                        "no account `{}` is configured under [accounts]",
-                        team.account
-                    ),
-                ));
-            }
-            if team.requests_per_minute == 0 || team.burst == 0 {
-                return Err(invalid(
-                    &format!("teams.{name}.requests_per_minute"),
-                    "requests_per_minute and burst must be at least 1",
-                ));
-            }
-        }
-        let mut hashes: Vec<String> = self
-            .teams
-            .values()
-            .map(|team| team.token_sha256.to_ascii_lowercase())
-            .collect();
-        hashes.sort();
-        if hashes.windows(2).any(|pair| pair[0] == pair[1]) {
-            return Err(invalid("teams", "two teams have the same token"));
-        }
-        if self.store.max_connections == 0 {
-            return Err(invalid("store.max_connections", "must be at least 1"));
-        }
-        if self.cache.ttl.is_zero() {
-            return Err(invalid("cache.ttl", "must be longer than 0s"));
-        }
-        let graphql = &self.graphql;
-        if graphql.default_page_size == 0 || graphql.default_page_size > graphql.max_page_size {
-            return Err(invalid(
-                "graphql.default_page_size",
-                "must be at least 1 and at most graphql.max_page_size",
-            ));
-        }
-        if graphql.max_document_nesting < 8 {
-            return Err(invalid(
-                "graphql.max_document_nesting",
-                "must be at least 8",
-            ));
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use sha2::{Digest, Sha256};
+
     use super::*;
 
     fn parse(toml: &str) -> Result<Settings, config::ConfigError> {
@@ -628,7 +504,7 @@ mod tests {
     #[test]
     fn default_toml_documents_the_built_in_defaults() {
         let documented =
-            parse(include_str!("../config/default.toml")).expect("default.toml parses");
+            parse(include_str!("../../config/default.toml")).expect("default.toml parses");
         let built_in = Settings::default();
         assert_eq!(documented.server, built_in.server);
         assert_eq!(documented.graphql, built_in.graphql);
@@ -642,16 +518,98 @@ mod tests {
     }
 
     #[test]
-    fn example_configs_parse_and_validate() {
+    fn example_configs_parse() {
         for toml in [
-            include_str!("../config/demo.toml"),
-            include_str!("../config/production.example.toml"),
+            include_str!("../../config/demo.toml"),
+            include_str!("../../config/production.example.toml"),
         ] {
-            let settings = parse(toml).expect("example parses");
-            if !settings.accounts.is_empty() {
-                settings.validate().expect("example validates");
-            }
+            parse(toml).expect("example parses");
         }
+    }
+
+    #[test]
+    fn the_production_example_does_not_start_until_its_placeholders_are_replaced() {
+        let example = include_str!("../../config/production.example.toml");
+        let error = parse(example)
+            .expect("parses")
+            .validate()
+            .expect_err("placeholders refused")
+            .to_string();
+        assert!(error.contains("teams.helpdesk.token_sha256"), "{error}");
+        let filled = example
+            .replace(
+                "REPLACE-WITH-THE-HASH-PRINTED-BY-hash-token",
+                &"1".repeat(64),
+            )
+            .replace(
+                "REPLACE-WITH-ANOTHER-HASH-PRINTED-BY-hash-token",
+                &"2".repeat(64),
+            );
+        parse(&filled)
+            .expect("parses")
+            .validate()
+            .expect("valid once filled in");
+    }
+
+    #[test]
+    fn hashes_of_guessable_tokens_are_refused() {
+        for token in ["test", "test2", "Admin1", "changeme", "1234", "secret123"] {
+            let hash = Sha256::digest(token.as_bytes())
+                .iter()
+                .map(|byte| format!("{byte:02x}"))
+                .collect::<String>();
+            let toml = format!(
+                "[accounts.default]\napi_key_env = \"K\"\n[teams.ops]\nscopes = [\"read\"]\ntoken_sha256 = \"{hash}\"\n"
+            );
+            let error = parse(&toml)
+                .expect("parses")
+                .validate()
+                .expect_err("guessable")
+                .to_string();
+            assert!(error.contains("guessable token"), "{token}: {error}");
+        }
+    }
+
+    #[test]
+    fn plain_http_is_refused_except_on_loopback() {
+        let account = |url: &str| {
+            format!(
+                "[accounts.default]\nbase_url = \"{url}\"\napi_key_env = \"K\"\n[teams.ops]\nscopes = [\"read\"]\ntoken_sha256 = \"{}\"\n",
+                "a".repeat(64)
+            )
+        };
+        for refused in ["http://web1.remotepc.com/api/", "http://10.0.0.8/api/"] {
+            let error = parse(&account(refused))
+                .expect("parses")
+                .validate()
+                .expect_err("plain http")
+                .to_string();
+            assert!(error.contains("accounts.default.base_url"), "{error}");
+        }
+        for allowed in [
+            "http://127.0.0.1:9090/api/",
+            "http://localhost:1/",
+            "http://[::1]:2/",
+            "https://web1.remotepc.com/rpcnew/api/msp/",
+        ] {
+            parse(&account(allowed))
+                .expect("parses")
+                .validate()
+                .unwrap_or_else(|error| panic!("{allowed}: {error}"));
+        }
+    }
+
+    #[test]
+    fn the_request_timeout_leaves_room_for_an_upstream_call() {
+        let mut settings = parse(&format!(
+            "[accounts.default]\napi_key_env = \"K\"\n[teams.ops]\nscopes = [\"read\"]\ntoken_sha256 = \"{}\"\n",
+            "a".repeat(64)
+        ))
+        .expect("parses");
+        settings.validate().expect("defaults leave room");
+        settings.server.request_timeout = settings.upstream.request_timeout;
+        let error = settings.validate().expect_err("no room").to_string();
+        assert!(error.contains("server.request_timeout"), "{error}");
     }
 
     #[test]

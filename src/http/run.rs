@@ -1,0 +1,169 @@
+//! Running an admitted request. A request that writes runs as its own task
+//! on the write tracker: the client leaving, `server.request_timeout` or
+//! the shutdown grace cannot cut it short between two RemotePC calls, so it
+//! always completes its audit record and idempotency key. Reads run in the
+//! request and are dropped with it.
+
+use std::time::Instant;
+
+use async_graphql::{BatchResponse, Request};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tracing::Instrument;
+
+use super::AppState;
+use super::idempotency::Idempotent;
+use super::media::MediaType;
+use super::refusal::timed_out;
+use crate::auth::Caller;
+use crate::graphql::{Answer, ErrorCode, Operation, RequestIds, Via, error_code};
+use crate::telemetry;
+
+/// `hit` when the response cache answered, `miss` when it could have but
+/// held no current response; absent for what it never keeps (errors,
+/// mutations, data besides snapshots).
+const RESPONSE_CACHE: &str = "x-response-cache";
+const SERVER_TIMING: &str = "server-timing";
+
+/// An admitted request and everything needed to answer it, owned, so it
+/// can outlive the connection it came on.
+pub(super) struct Job {
+    pub(super) state: AppState,
+    pub(super) caller: Caller,
+    pub(super) introspection: bool,
+    pub(super) ids: RequestIds,
+    pub(super) requests: Vec<Request>,
+    pub(super) key: Option<String>,
+    pub(super) media: MediaType,
+    pub(super) started: Instant,
+}
+
+/// Answers `job` within `server.request_timeout`; a job that `writes` runs
+/// detached and goes on after the answer if it must.
+pub(super) async fn respond(job: Job, writes: bool) -> Response {
+    let timeout = job.state.request_timeout;
+    if !writes {
+        return tokio::time::timeout(timeout, job.run())
+            .await
+            .unwrap_or_else(|_| timed_out(timeout, false));
+    }
+    let writes = job.state.writes.clone();
+    let task = writes.spawn(job.run().in_current_span());
+    match tokio::time::timeout(timeout, task).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(_)) => {
+            tracing::error!("a write task failed; its audit record says how far it got");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+        Err(_) => timed_out(timeout, true),
+    }
+}
+
+impl Job {
+    async fn run(self) -> Response {
+        let team = self.caller.team.clone();
+        let labels: Vec<String> = self
+            .requests
+            .iter()
+            .map(|request| telemetry::operation_label(&team, request.operation_name.as_deref()))
+            .collect();
+        let started = self.started;
+        let record = |label: &str, outcome: &str| {
+            telemetry::record_graphql(&team, label, outcome, started.elapsed().as_secs_f64());
+        };
+        let (state, media, key) = (self.state.clone(), self.media, self.key.clone());
+        let mut operations = self.operations();
+        if operations.len() == 1
+            && let Some(operation) = operations.pop()
+        {
+            let (response, outcome) = match key {
+                Some(key) => {
+                    Idempotent::new(&state, &team, key)
+                        .run(operation, media)
+                        .await
+                }
+                None => answer(&state, operation, media, started).await,
+            };
+            record(&labels[0], &outcome);
+            return response;
+        }
+        // One after the other, as async-graphql runs a batch.
+        let mut responses = Vec::with_capacity(operations.len());
+        for operation in operations {
+            responses.push(state.engine.execute(operation).await);
+        }
+        for (response, label) in responses.iter().zip(&labels) {
+            record(label, &outcome(response));
+        }
+        media.batch(&BatchResponse::Batch(responses))
+    }
+
+    fn operations(self) -> Vec<Operation> {
+        let Job {
+            caller,
+            introspection,
+            ids,
+            requests,
+            ..
+        } = self;
+        requests
+            .into_iter()
+            .map(|request| Operation {
+                request,
+                caller: caller.clone(),
+                ids: ids.clone(),
+                introspection,
+            })
+            .collect()
+    }
+}
+
+/// One operation without an Idempotency-Key: the response and its outcome
+/// for metrics.
+async fn answer(
+    state: &AppState,
+    operation: Operation,
+    media: MediaType,
+    started: Instant,
+) -> (Response, String) {
+    match state.engine.answer(operation).await {
+        Answer::Body { body, via } => {
+            let mut response = media.respond(StatusCode::OK, body);
+            server_timing(&mut response, via, started);
+            let cache = if via == Via::Cache { "hit" } else { "miss" };
+            response
+                .headers_mut()
+                .insert(RESPONSE_CACHE, HeaderValue::from_static(cache));
+            (response, "ok".to_owned())
+        }
+        Answer::Response(response) => {
+            let mut answer = media.response(&response);
+            server_timing(&mut answer, Via::Schema, started);
+            (answer, outcome(&response))
+        }
+    }
+}
+
+/// `Server-Timing: gateway;desc="plan";dur=0.12`: what answered and how
+/// long the gateway took, for the browser's developer tools.
+fn server_timing(response: &mut Response, via: Via, started: Instant) {
+    let value = format!(
+        "gateway;desc=\"{}\";dur={:.3}",
+        via.as_str(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        response.headers_mut().insert(SERVER_TIMING, value);
+    }
+}
+
+/// The first error's code, or `ok`.
+pub(super) fn outcome(response: &async_graphql::Response) -> String {
+    response.errors.first().map_or_else(
+        || "ok".to_owned(),
+        |error| {
+            error_code(error.extensions.as_ref())
+                .unwrap_or_else(|| ErrorCode::Internal.as_str().to_owned())
+        },
+    )
+}

@@ -1,0 +1,207 @@
+//! The accept loop: hyper's connection builder driven by hand, because
+//! `axum::serve` sets none of the limits a shared gateway needs. Headers
+//! must arrive within `server.header_read_timeout`; a connection with no
+//! bytes moving for `server.idle_timeout` is closed; at most
+//! `server.max_connections` are open at once. On shutdown every connection
+//! is told to finish its request in flight and close.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::time::{Instant, Sleep};
+use tower::Service;
+
+use crate::settings::ServerSettings;
+
+/// Bound listeners and what they serve.
+pub struct Listeners {
+    /// The main address: GraphQL, GraphiQL, health.
+    pub main: (TcpListener, Router),
+    /// `server.admin_listen`, when set.
+    pub admin: Option<(TcpListener, Router)>,
+}
+
+/// Serves `listeners` until `stop` completes, then waits for open
+/// connections to finish what they are doing (the caller bounds this).
+pub async fn serve(listeners: Listeners, server: &ServerSettings, stop: impl Future<Output = ()>) {
+    let limits = Limits::from(server);
+    let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(server.max_connections));
+    let main = accept(&listeners.main, &limits, &slots, &graceful);
+    let admin = async {
+        match &listeners.admin {
+            Some(admin) => accept(admin, &limits, &Arc::new(Semaphore::new(64)), &graceful).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = main => {}
+        () = admin => {}
+        () = stop => {}
+    }
+    graceful.shutdown().await;
+}
+
+#[derive(Clone, Copy)]
+struct Limits {
+    header_read: Duration,
+    idle: Duration,
+}
+
+impl From<&ServerSettings> for Limits {
+    fn from(server: &ServerSettings) -> Self {
+        Self {
+            header_read: server.header_read_timeout,
+            idle: server.idle_timeout,
+        }
+    }
+}
+
+async fn accept(
+    (listener, router): &(TcpListener, Router),
+    limits: &Limits,
+    slots: &Arc<Semaphore>,
+    graceful: &GracefulShutdown,
+) {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read);
+    loop {
+        let Ok(slot) = Arc::clone(slots).acquire_owned().await else {
+            return;
+        };
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                // Out of file descriptors and the like: pause rather than spin.
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+            router.clone().call(request)
+        });
+        let io = TokioIo::new(IdleTimeout::new(stream, limits.idle));
+        let connection = builder
+            .serve_connection_with_upgrades(io, service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            // Errors here are the client's doing (reset, timeout, garbage).
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+}
+
+/// A stream that fails with `TimedOut` once no byte was read or written
+/// for `idle`.
+struct IdleTimeout<S> {
+    inner: S,
+    idle: Duration,
+    deadline: Pin<Box<Sleep>>,
+}
+
+impl<S> IdleTimeout<S> {
+    fn new(inner: S, idle: Duration) -> Self {
+        Self {
+            inner,
+            idle,
+            deadline: Box::pin(tokio::time::sleep(idle)),
+        }
+    }
+
+    fn moved(&mut self) {
+        self.deadline.as_mut().reset(Instant::now() + self.idle);
+    }
+
+    fn expired(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
+        ready!(self.deadline.as_mut().poll(cx));
+        Poll::Ready(io::Error::new(io::ErrorKind::TimedOut, "connection idle"))
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for IdleTimeout<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(result) => {
+                if buf.filled().len() > before {
+                    this.moved();
+                }
+                Poll::Ready(result)
+            }
+            Poll::Pending => this.expired(cx).map(Err),
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for IdleTimeout<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_write(cx, buf) {
+            Poll::Ready(result) => {
+                if matches!(result, Ok(written) if written > 0) {
+                    this.moved();
+                }
+                Poll::Ready(result)
+            }
+            Poll::Pending => this.expired(cx).map(Err),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_write_vectored(cx, bufs) {
+            Poll::Ready(result) => {
+                if matches!(result, Ok(written) if written > 0) {
+                    this.moved();
+                }
+                Poll::Ready(result)
+            }
+            Poll::Pending => this.expired(cx).map(Err),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
