@@ -2,7 +2,10 @@
 //! one background refresh runs, and kept up to `max_stale` past `ttl` while
 //! RemotePC fails. Concurrent misses share one fetch, errors included.
 //! Writes patch the slot and bump its generation, so a refresh that started
-//! before a write can never put the pre-write data back.
+//! before a write can never put the pre-write data back. A write whose
+//! outcome is unknown marks the snapshot suspect: the next read fetches
+//! anew, and while RemotePC fails the suspect snapshot is still served
+//! (within `max_stale`), marked as such.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -36,8 +39,12 @@ pub struct Served<T> {
     pub snapshot: Arc<Snapshot<T>>,
     /// Time since it was read from RemotePC.
     pub age: Duration,
-    /// Whether it is past `ttl` (a refresh is running or failing).
+    /// Whether it is past `ttl` (a refresh is running or failing), or
+    /// suspect.
     pub stale: bool,
+    /// Whether a write with an unknown outcome happened since it was read:
+    /// it may not show that write.
+    pub suspect: bool,
 }
 
 /// The current snapshot's version and age, read without fetching.
@@ -47,6 +54,14 @@ pub struct Peek {
     pub version: u64,
     /// Time since it was read from RemotePC.
     pub age: Duration,
+}
+
+/// What a read does.
+enum Decision<T> {
+    /// Serve this snapshot; the label says which (`fresh`, `stale`).
+    Serve(Served<T>, &'static str),
+    /// Wait for a fetch; serve the suspect snapshot if it fails.
+    Fetch(Option<Served<T>>),
 }
 
 type Fetch<T> = Shared<BoxFuture<'static, Result<Arc<Snapshot<T>>, Arc<UpstreamError>>>>;
@@ -63,6 +78,10 @@ struct SlotState<T> {
     /// does not replace the current snapshot.
     generation: u64,
     last_failure: Option<Instant>,
+    /// A write whose outcome is unknown happened since `current` was read.
+    suspect: bool,
+    /// A task drives `in_flight` to its end whether or not readers wait.
+    driven: bool,
 }
 
 struct Slot<T> {
@@ -112,44 +131,101 @@ impl<T: Keyed + Send + Sync + 'static> SnapshotCache<T> {
         Fut: Future<Output = Result<Snapshot<T>, UpstreamError>> + Send + 'static,
     {
         let slot = self.slot(account);
-        let fetch = {
+        let (fetch, fallback) = {
             let mut state = slot.lock();
-            let now = Instant::now();
-            if let Some(cached) = &state.current {
-                let age = now.saturating_duration_since(cached.fetched_at);
-                let forced = refresh && age >= self.freshness.min_refresh_interval;
-                let served = Served {
-                    snapshot: Arc::clone(&cached.snapshot),
-                    age,
-                    stale: age >= self.freshness.ttl,
-                };
-                if !forced && age < self.freshness.ttl {
-                    self.observe(account, "fresh", &served);
+            match self.decide(&mut state, refresh) {
+                Decision::Serve(served, result) => {
+                    if result == "stale" {
+                        self.refresh_in_background(&slot, &mut state, load);
+                    }
+                    self.observe(account, result, &served);
                     return Ok(served);
                 }
-                if !forced && age < self.freshness.ttl + self.freshness.max_stale {
-                    let backing_off = state.last_failure.is_some_and(|failed| {
-                        now.saturating_duration_since(failed) < self.freshness.min_refresh_interval
-                    });
-                    if state.in_flight.is_none() && !backing_off {
-                        tokio::spawn(
-                            Self::join_or_start(&slot, &mut state, load).in_current_span(),
-                        );
-                    }
-                    self.observe(account, "stale", &served);
-                    return Ok(served);
+                // A fetch is running, or one failed just now: answer at once.
+                Decision::Fetch(Some(suspect)) if !self.may_start(&state) => {
+                    self.refresh_in_background(&slot, &mut state, load);
+                    self.observe(account, "suspect", &suspect);
+                    return Ok(suspect);
+                }
+                Decision::Fetch(fallback) => {
+                    (Self::join_or_start(&slot, &mut state, load), fallback)
                 }
             }
-            Self::join_or_start(&slot, &mut state, load)
         };
-        let snapshot = fetch.await?;
+        match (fetch.await, fallback) {
+            (Ok(snapshot), _) => {
+                let served = Served {
+                    snapshot,
+                    age: Duration::ZERO,
+                    stale: false,
+                    suspect: false,
+                };
+                self.observe(account, "miss", &served);
+                Ok(served)
+            }
+            // Stale-if-error: a suspect snapshot beats no answer.
+            (Err(_), Some(suspect)) => {
+                self.observe(account, "suspect", &suspect);
+                Ok(suspect)
+            }
+            (Err(error), None) => Err(error),
+        }
+    }
+
+    /// What a read finds in `state`: a snapshot to serve as is (`fresh`, or
+    /// `stale` while a refresh runs), or a fetch to wait for, with the
+    /// suspect snapshot to serve if it fails.
+    fn decide(&self, state: &mut SlotState<T>, refresh: bool) -> Decision<T> {
+        let Some(cached) = &state.current else {
+            return Decision::Fetch(None);
+        };
+        let age = Instant::now().saturating_duration_since(cached.fetched_at);
         let served = Served {
-            snapshot,
-            age: Duration::ZERO,
-            stale: false,
+            snapshot: Arc::clone(&cached.snapshot),
+            age,
+            stale: age >= self.freshness.ttl || state.suspect,
+            suspect: state.suspect,
         };
-        self.observe(account, "miss", &served);
-        Ok(served)
+        let forced = refresh && age >= self.freshness.min_refresh_interval;
+        let servable = age < self.freshness.ttl + self.freshness.max_stale;
+        if state.suspect && servable {
+            return Decision::Fetch(Some(served));
+        }
+        if !forced && age < self.freshness.ttl {
+            return Decision::Serve(served, "fresh");
+        }
+        if !forced && servable {
+            return Decision::Serve(served, "stale");
+        }
+        Decision::Fetch(None)
+    }
+
+    /// Whether a fetch may start now: none is running, and the last one
+    /// did not fail within `min_refresh_interval`.
+    fn may_start(&self, state: &SlotState<T>) -> bool {
+        state.in_flight.is_none() && !self.backing_off(state)
+    }
+
+    fn backing_off(&self, state: &SlotState<T>) -> bool {
+        state.last_failure.is_some_and(|failed| {
+            Instant::now().saturating_duration_since(failed) < self.freshness.min_refresh_interval
+        })
+    }
+
+    /// Makes sure a refresh runs without a reader waiting for it: starts
+    /// one (unless backing off), or drives the one in flight if its readers
+    /// all left (a fetch nobody polls does not progress).
+    fn refresh_in_background<F, Fut>(&self, slot: &Arc<Slot<T>>, state: &mut SlotState<T>, load: F)
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Snapshot<T>, UpstreamError>> + Send + 'static,
+    {
+        if state.driven || (state.in_flight.is_none() && self.backing_off(state)) {
+            return;
+        }
+        let fetch = Self::join_or_start(slot, state, load);
+        state.driven = true;
+        tokio::spawn(fetch.map(drop).in_current_span());
     }
 
     /// The account's snapshot if a read would be served it as fresh now;
@@ -162,7 +238,7 @@ impl<T: Keyed + Send + Sync + 'static> SnapshotCache<T> {
         let state = slots.get(account)?.lock();
         let cached = state.current.as_ref()?;
         let age = Instant::now().saturating_duration_since(cached.fetched_at);
-        (age < self.freshness.ttl).then(|| Peek {
+        (age < self.freshness.ttl && !state.suspect).then(|| Peek {
             version: cached.snapshot.version(),
             age,
         })
@@ -189,13 +265,16 @@ impl<T: Keyed + Send + Sync + 'static> SnapshotCache<T> {
         }
     }
 
-    /// Drops the account's snapshot after a write whose effect on the
-    /// collection is unknown; the next read fetches anew.
-    pub fn invalidate(&self, account: &str) {
+    /// Marks the account's snapshot suspect after a write whose effect on
+    /// the collection is unknown: the next read fetches anew, and serves
+    /// the suspect snapshot (marked so) if that fetch fails or while a
+    /// failed one backs off. A fetch already running may predate the write,
+    /// so it does not clear the mark.
+    pub fn mark_suspect(&self, account: &str) {
         let slot = self.slot(account);
         let mut state = slot.lock();
         state.generation += 1;
-        state.current = None;
+        state.suspect = true;
     }
 
     fn slot(&self, account: &str) -> Arc<Slot<T>> {
@@ -210,6 +289,8 @@ impl<T: Keyed + Send + Sync + 'static> SnapshotCache<T> {
                     in_flight: None,
                     generation: 0,
                     last_failure: None,
+                    suspect: false,
+                    driven: false,
                 }),
             })
         }))
@@ -232,6 +313,7 @@ impl<T: Keyed + Send + Sync + 'static> SnapshotCache<T> {
             let result = loading.await.map(Arc::new).map_err(Arc::new);
             let mut state = slot.lock();
             state.in_flight = None;
+            state.driven = false;
             match &result {
                 Ok(snapshot) if state.generation == generation => {
                     state.current = Some(Cached {
@@ -239,6 +321,7 @@ impl<T: Keyed + Send + Sync + 'static> SnapshotCache<T> {
                         fetched_at: Instant::now(),
                     });
                     state.last_failure = None;
+                    state.suspect = false;
                 }
                 // A write happened while fetching: the fetched data may
                 // predate it. Keep the patched snapshot; the next read after

@@ -88,10 +88,11 @@ impl<'a> Directory<'a> {
     }
 
     /// After a write whose outcome is unknown the snapshot may be wrong:
-    /// drop it so the next read fetches anew.
-    fn forget_if_unknown(&self, error: UpstreamError) -> CatalogError {
+    /// the next read fetches anew, and serves it marked suspect while
+    /// RemotePC fails.
+    fn suspect_if_unknown(&self, error: UpstreamError) -> CatalogError {
         if error.outcome_unknown() {
-            self.cache.invalidate(self.account);
+            self.cache.mark_suspect(self.account);
         }
         error.into()
     }
@@ -115,9 +116,10 @@ impl<'a> Directory<'a> {
             .client
             .invite_users(&request)
             .await
-            .map_err(|error| self.forget_if_unknown(error))?;
-        // Whether invitations show in `user/list` is not documented: read anew.
-        self.cache.invalidate(self.account);
+            .map_err(|error| self.suspect_if_unknown(error))?;
+        // Whether invitations show in `user/list` is not documented: read
+        // anew (and keep serving this one if RemotePC fails meanwhile).
+        self.cache.mark_suspect(self.account);
         Ok(InviteOutcome {
             invited: outcome.invited_list,
             invalid: outcome.invalid_list,
@@ -152,7 +154,7 @@ impl<'a> Directory<'a> {
         self.client
             .create_user(&request)
             .await
-            .map_err(|error| self.forget_if_unknown(error))?;
+            .map_err(|error| self.suspect_if_unknown(error))?;
         let created = User {
             username: email,
             first_name: Some(request.firstname),
@@ -188,7 +190,7 @@ impl<'a> Directory<'a> {
             .client
             .delete_users(&request)
             .await
-            .map_err(|error| self.forget_if_unknown(error))?;
+            .map_err(|error| self.suspect_if_unknown(error))?;
         let mut outcomes = report(
             request.sub_ids,
             &outcome.active_user_delete_status,

@@ -78,10 +78,11 @@ impl<'a> Fleet<'a> {
     }
 
     /// After a write whose outcome is unknown the snapshot may be wrong:
-    /// drop it so the next read fetches anew.
-    fn forget_if_unknown(&self, error: &UpstreamError) {
+    /// the next read fetches anew, and serves it marked suspect while
+    /// RemotePC fails.
+    fn suspect_if_unknown(&self, error: &UpstreamError) {
         if error.outcome_unknown() {
-            self.cache.invalidate(self.account);
+            self.cache.mark_suspect(self.account);
         }
     }
 
@@ -190,6 +191,7 @@ impl<'a> Fleet<'a> {
                 .client
                 .remove_computers(&request)
                 .await
+                .inspect_err(|error| self.suspect_if_unknown(error))
                 .err()
                 .map(Arc::new);
             outcomes.extend(batch.iter().map(|name| RemovalOutcome {
@@ -228,7 +230,7 @@ impl<'a> Fleet<'a> {
         self.client
             .add_comment(&request)
             .await
-            .inspect_err(|error| self.forget_if_unknown(error))?;
+            .inspect_err(|error| self.suspect_if_unknown(error))?;
         self.cache.patch(self.account, |devices| {
             let commented = devices.get(&request.computer_name).map(|device| Device {
                 comment: Some(request.comment_desc.trim().to_owned())

@@ -1,5 +1,5 @@
 //! What snapshots one operation read: how old they were, for clients
-//! (`extensions.cache.<collection> = { ageMs, stale }`), and which versions,
+//! (`extensions.cache.<collection> = { ageMs, stale, suspect? }`), and which versions,
 //! for the response cache. Resolvers record here; the engine reads it after
 //! execution.
 
@@ -19,8 +19,33 @@ pub(crate) struct SnapshotRead {
     pub(crate) version: u64,
     /// Its age when read.
     pub(crate) age: Duration,
-    /// Whether it was past `cache.ttl`.
+    /// Whether it was past `cache.ttl`, or suspect.
     pub(crate) stale: bool,
+    /// Whether a write with an unknown outcome happened since it was read.
+    pub(crate) suspect: bool,
+}
+
+/// How current a read snapshot was, as `extensions.cache` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Staleness {
+    /// Younger than `cache.ttl`: `"stale":false`.
+    Fresh,
+    /// Past `cache.ttl`, served while a refresh runs or fails.
+    Stale,
+    /// A write with an unknown outcome happened since it was read, and
+    /// reading anew failed: `"stale":true,"suspect":true`.
+    Suspect,
+}
+
+impl SnapshotRead {
+    /// What `extensions.cache` says of this read.
+    pub(crate) fn staleness(&self) -> Staleness {
+        match (self.suspect, self.stale) {
+            (true, _) => Staleness::Suspect,
+            (false, true) => Staleness::Stale,
+            (false, false) => Staleness::Fresh,
+        }
+    }
 }
 
 impl SnapshotRead {
@@ -30,6 +55,7 @@ impl SnapshotRead {
             version: served.snapshot.version(),
             age: served.age,
             stale: served.stale,
+            suspect: served.suspect,
         }
     }
 }
@@ -98,11 +124,11 @@ pub(crate) fn not_reusable(ctx: &Context<'_>) {
 /// `extensions.cache` as JSON: `{"devices":{"ageMs":12,"stale":false}}`,
 /// collections in name order.
 pub(crate) fn write_extension(
-    reads: impl IntoIterator<Item = (Collection, Duration, bool)>,
+    reads: impl IntoIterator<Item = (Collection, Duration, Staleness)>,
     out: &mut Vec<u8>,
 ) {
     out.push(b'{');
-    for (index, (collection, age, stale)) in reads.into_iter().enumerate() {
+    for (index, (collection, age, staleness)) in reads.into_iter().enumerate() {
         if index > 0 {
             out.push(b',');
         }
@@ -114,10 +140,10 @@ pub(crate) fn write_extension(
                 .format(age.as_millis() as u64)
                 .as_bytes(),
         );
-        out.extend_from_slice(if stale {
-            b",\"stale\":true}"
-        } else {
-            b",\"stale\":false}"
+        out.extend_from_slice(match staleness {
+            Staleness::Fresh => b",\"stale\":false}".as_slice(),
+            Staleness::Stale => b",\"stale\":true}",
+            Staleness::Suspect => b",\"stale\":true,\"suspect\":true}",
         });
     }
     out.push(b'}');
@@ -132,8 +158,14 @@ mod tests {
         let mut out = Vec::new();
         write_extension(
             [
-                (Collection::Users, (Duration::from_millis(1500), true)),
-                (Collection::Devices, (Duration::from_micros(999), false)),
+                (
+                    Collection::Users,
+                    (Duration::from_millis(1500), Staleness::Suspect),
+                ),
+                (
+                    Collection::Devices,
+                    (Duration::from_micros(999), Staleness::Fresh),
+                ),
             ]
             .into_iter()
             .collect::<BTreeMap<_, _>>()
@@ -146,7 +178,7 @@ mod tests {
             parsed,
             serde_json::json!({
                 "devices": { "ageMs": 0, "stale": false },
-                "users": { "ageMs": 1500, "stale": true },
+                "users": { "ageMs": 1500, "stale": true, "suspect": true },
             })
         );
         assert!(out.starts_with(b"{\"devices\""));

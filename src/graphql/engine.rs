@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_graphql::{Name, Request, Response, Value};
 
-use super::cache_report::{CacheReport, SnapshotRead};
+use super::cache_report::{CacheReport, SnapshotRead, Staleness};
 use super::limits::{DocumentGuard, classify_request_errors};
 use super::plan::Plan;
 use super::refusals::{AuditTrail, mutation_fields, record_refusals};
@@ -261,19 +261,25 @@ impl Executed {
 
 fn ages(
     reads: &BTreeMap<Collection, SnapshotRead>,
-) -> impl Iterator<Item = (Collection, std::time::Duration, bool)> + '_ {
+) -> impl Iterator<Item = (Collection, std::time::Duration, Staleness)> + '_ {
     reads
         .iter()
-        .map(|(collection, read)| (*collection, read.age, read.stale))
+        .map(|(collection, read)| (*collection, read.age, read.staleness()))
 }
 
 fn extension_value(reads: &BTreeMap<Collection, SnapshotRead>) -> Value {
     Value::Object(
         ages(reads)
-            .map(|(collection, age, stale)| {
+            .map(|(collection, age, staleness)| {
                 let mut entry = async_graphql::indexmap::IndexMap::new();
                 entry.insert(Name::new("ageMs"), Value::from(age.as_millis() as u64));
-                entry.insert(Name::new("stale"), Value::from(stale));
+                entry.insert(
+                    Name::new("stale"),
+                    Value::from(staleness != Staleness::Fresh),
+                );
+                if staleness == Staleness::Suspect {
+                    entry.insert(Name::new("suspect"), Value::from(true));
+                }
                 (Name::new(collection.as_str()), Value::Object(entry))
             })
             .collect(),

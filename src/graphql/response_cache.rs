@@ -20,7 +20,7 @@ use async_graphql::parser::types::{
     SelectionSet,
 };
 
-use super::cache_report::{SnapshotRead, write_extension};
+use super::cache_report::{SnapshotRead, Staleness, write_extension};
 use crate::auth::Caller;
 use crate::catalog::{Catalog, Collection};
 
@@ -167,7 +167,7 @@ impl ResponseCache {
             if current.version != *version {
                 return None;
             }
-            ages.push((*collection, current.age, false));
+            ages.push((*collection, current.age, Staleness::Fresh));
         }
         Some(body(&cached.data, ages))
     }
@@ -199,7 +199,7 @@ impl ResponseCache {
 /// async-graphql serializes a response without errors.
 pub(crate) fn body(
     data: &[u8],
-    reads: impl IntoIterator<Item = (Collection, Duration, bool)>,
+    reads: impl IntoIterator<Item = (Collection, Duration, Staleness)>,
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + 96);
     out.extend_from_slice(b"{\"data\":");

@@ -31,4 +31,12 @@ pub enum Fault {
     Hang,
     /// Cut the connection after the headers.
     Reset,
+    /// A redirect with this status to `location`, as a misconfigured proxy
+    /// or a hostile upstream would send.
+    Redirect {
+        /// 301, 302, 303, 307 or 308.
+        status: u16,
+        /// Where it points.
+        location: String,
+    },
 }

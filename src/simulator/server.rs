@@ -307,6 +307,11 @@ async fn apply_fault(fault: Fault) -> Option<Response> {
             });
             Response::new(Body::from_stream(broken))
         }
+        Fault::Redirect { status, location } => (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::TEMPORARY_REDIRECT),
+            [(header::LOCATION, location)],
+        )
+            .into_response(),
     };
     Some(response)
 }

@@ -75,6 +75,9 @@ pub struct SimState {
     pub(crate) invited: BTreeSet<String>,
     pub(crate) devices: BTreeMap<String, SimDevice>,
     pub(crate) groups: BTreeSet<String>,
+    /// The record count list calls claim, whatever the records hold (a
+    /// broken upstream); pages past the real records come back empty.
+    pub claimed_total: Option<usize>,
 }
 
 impl SimState {
@@ -303,7 +306,8 @@ impl SimState {
 
     /// One page of `user/list`, as the message's JSON text.
     pub(crate) fn user_page(&self, page: usize, per_page: usize) -> Result<String, SimError> {
-        let users = page_of(self.users.values(), page, per_page, self.users.len())?
+        let total = self.claimed_total.unwrap_or(self.users.len());
+        let users = page_of(self.users.values(), page, per_page, total)?
             .map(|user| UserOut {
                 firstname: &user.firstname,
                 lastname: &user.lastname,
@@ -311,14 +315,15 @@ impl SimState {
             })
             .collect();
         to_json(&UserPageOut {
-            pagination: Pagination::new(page, per_page, self.users.len()),
+            pagination: Pagination::new(page, per_page, total),
             users,
         })
     }
 
     /// One page of `computer/list`, as the message's JSON text.
     pub(crate) fn device_page(&self, page: usize, per_page: usize) -> Result<String, SimError> {
-        let devices = page_of(self.devices.values(), page, per_page, self.devices.len())?
+        let total = self.claimed_total.unwrap_or(self.devices.len());
+        let devices = page_of(self.devices.values(), page, per_page, total)?
             .map(|device| DeviceOut {
                 machine_id: &device.machine_id,
                 host_name: &device.host_name,
@@ -332,7 +337,7 @@ impl SimState {
             .collect();
         to_json(&DevicePageOut {
             devices,
-            pagination: Pagination::new(page, per_page, self.devices.len()),
+            pagination: Pagination::new(page, per_page, total),
         })
     }
 

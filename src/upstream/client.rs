@@ -39,6 +39,7 @@ struct Inner {
     max_response_bytes: usize,
     page_size: u32,
     page_fanout: usize,
+    max_collection_records: u64,
     /// std `Mutex`: never held across `.await`.
     last_success: Mutex<Option<Instant>>,
 }
@@ -117,6 +118,9 @@ impl RemotePcClient {
             source,
         };
         let mut builder = reqwest::Client::builder()
+            // A 3xx becomes an error: following it would resend the body
+            // and the key elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(upstream.connect_timeout)
             .timeout(upstream.request_timeout)
             .user_agent(concat!("remotepc-gateway/", env!("CARGO_PKG_VERSION")));
@@ -147,6 +151,7 @@ impl RemotePcClient {
                 max_response_bytes: upstream.max_response_bytes,
                 page_size: upstream.page_size,
                 page_fanout: upstream.page_fanout,
+                max_collection_records: upstream.max_collection_records,
                 last_success: Mutex::new(None),
             }),
         })
@@ -163,6 +168,10 @@ impl RemotePcClient {
 
     pub(super) fn page_fanout(&self) -> usize {
         self.inner.page_fanout
+    }
+
+    pub(super) fn max_collection_records(&self) -> u64 {
+        self.inner.max_collection_records
     }
 
     /// Re-reads the key file; `Ok(true)` when the key changed.

@@ -19,6 +19,13 @@ pub(super) fn interpret(
         http_status,
         reason,
     };
+    if (300..400).contains(&http_status) {
+        // Following one would resend the body (a password, the key) to
+        // wherever the answer points.
+        return Err(malformed(
+            "RemotePC answered with a redirect, which is never followed",
+        ));
+    }
     let failed = |code: Option<u16>, descriptions: Vec<String>| {
         status_error(endpoint, http_status, code, descriptions)
     };
@@ -148,8 +155,31 @@ fn code_of_status(status: &str) -> Option<u16> {
 }
 
 /// `errors[].description`, trimmed; a plain string `message` when there are
-/// none, since some error answers carry their text there.
+/// none, since some error answers carry their text there. At most
+/// `MAX_DESCRIPTIONS` of at most `MAX_DESCRIPTION_CHARS` each: they are
+/// copied into GraphQL errors, audit records and logs.
 fn descriptions(envelope: &Map<String, Value>) -> Vec<String> {
+    let mut found = all_descriptions(envelope);
+    if found.len() > MAX_DESCRIPTIONS {
+        let more = found.len() - (MAX_DESCRIPTIONS - 1);
+        found.truncate(MAX_DESCRIPTIONS - 1);
+        found.push(format!("… and {more} more"));
+    }
+    for text in &mut found {
+        if let Some((cut, _)) = text.char_indices().nth(MAX_DESCRIPTION_CHARS) {
+            text.truncate(cut);
+            text.push('…');
+        }
+    }
+    found
+}
+
+/// Most upstream error descriptions kept from one answer.
+const MAX_DESCRIPTIONS: usize = 20;
+/// Longest upstream error description kept, in characters.
+const MAX_DESCRIPTION_CHARS: usize = 300;
+
+fn all_descriptions(envelope: &Map<String, Value>) -> Vec<String> {
     let from_errors: Vec<String> = envelope
         .get("errors")
         .and_then(Value::as_array)
@@ -195,6 +225,36 @@ mod tests {
     use serde_json::json;
 
     const EP: Endpoint = Endpoint::UserInvite;
+
+    #[test]
+    fn descriptions_are_capped_in_number_and_length() {
+        let errors: Vec<_> = (0..2_000)
+            .map(|index| json!({ "description": format!("{index}{}", "x".repeat(5_000)) }))
+            .collect();
+        let body = json!({ "status": "BAD_REQUEST", "code": 400, "errors": errors }).to_string();
+        let Err(UpstreamError::Rejected { descriptions, .. }) = interpret(EP, 400, body.as_bytes())
+        else {
+            panic!("a rejection");
+        };
+        assert_eq!(descriptions.len(), MAX_DESCRIPTIONS);
+        assert!(
+            descriptions[..19]
+                .iter()
+                .all(|text| text.chars().count() == MAX_DESCRIPTION_CHARS + 1)
+        );
+        assert_eq!(descriptions[19], "… and 1981 more");
+        assert!(descriptions.iter().map(String::len).sum::<usize>() < 20_000);
+    }
+
+    #[test]
+    fn a_redirect_is_an_error_not_followed() {
+        let error = interpret(EP, 307, b"").expect_err("a redirect");
+        assert!(error.to_string().contains("redirect"), "{error}");
+        assert!(
+            error.outcome_unknown(),
+            "a write answered with a redirect may have been applied"
+        );
+    }
 
     fn answer(status: u16, body: &str) -> Result<Value, UpstreamError> {
         interpret(EP, status, body.as_bytes())

@@ -1,7 +1,10 @@
 //! Reading a whole collection: page 1 tells how many pages there are, the
-//! rest are fetched concurrently, at most `page_fanout` at a time.
+//! rest are fetched concurrently, at most `page_fanout` at a time. A list
+//! claiming more than `max_collection_records` is refused after page 1;
+//! reading stops at the first short or empty page, and page fetches stop
+//! when nobody waits for the read any more.
 
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use tracing::Instrument;
 
 use super::wire::{PageRequest, Pagination, WireDevice, WireUser};
@@ -36,39 +39,90 @@ impl RemotePcClient {
         F: Fn(RemotePcClient, PageRequest) -> Fut,
         Fut: Future<Output = Result<(Pagination, Vec<T>), UpstreamError>> + Send + 'static,
     {
+        let page_size = self.page_size().max(1);
         let request = |page_index| PageRequest {
             page_index,
-            record_per_page: self.page_size(),
+            record_per_page: page_size,
         };
         let (pagination, mut items) = fetch(self.clone(), request(1)).await?;
-        // Trust the page count only within what the record count allows, so a
-        // wrong `total_page_count` cannot make us fetch endlessly.
-        let by_records = pagination
-            .total_records
-            .div_ceil(u64::from(self.page_size().max(1)));
+        let limit = self.max_collection_records();
+        if pagination.total_records > limit {
+            return Err(too_many(endpoint));
+        }
+        if items.len() < page_size as usize {
+            return Ok(items);
+        }
+        // Trust the page count only within what the record count allows.
         let pages = pagination
             .total_page_count
-            .min(by_records.max(1))
+            .min(
+                pagination
+                    .total_records
+                    .div_ceil(u64::from(page_size))
+                    .max(1),
+            )
             .min(u64::from(u32::MAX));
         // Each page is its own task so that pages are parsed on every core,
-        // not one after another inside this future.
-        let rest: Vec<Vec<T>> = futures::stream::iter(2..=pages as u32)
-            .map(|page| tokio::spawn(fetch(self.clone(), request(page)).in_current_span()))
-            .buffered(self.page_fanout())
-            .map(|joined| match joined {
-                Ok(page) => page.map(|(_, page_items)| page_items),
+        // not one after another inside this future; a task is aborted when
+        // the read is dropped (nobody waits for it any more).
+        let mut rest = futures::stream::iter(2..=pages as u32)
+            .map(|page| {
+                AbortOnDrop(tokio::spawn(
+                    fetch(self.clone(), request(page)).in_current_span(),
+                ))
+            })
+            .buffered(self.page_fanout());
+        while let Some(joined) = rest.next().await {
+            let page = match joined {
+                Ok(page) => page?.1,
                 Err(join_error) => match join_error.try_into_panic() {
                     Ok(panic) => std::panic::resume_unwind(panic),
-                    Err(_) => Err(UpstreamError::Malformed {
-                        endpoint,
-                        http_status: 0,
-                        reason: "page fetch cancelled during shutdown",
-                    }),
+                    Err(_) => {
+                        return Err(UpstreamError::Malformed {
+                            endpoint,
+                            http_status: 0,
+                            reason: "page fetch cancelled during shutdown",
+                        });
+                    }
                 },
-            })
-            .try_collect()
-            .await?;
-        items.extend(rest.into_iter().flatten());
+            };
+            let short = page.len() < page_size as usize;
+            items.extend(page);
+            if items.len() as u64 > limit {
+                return Err(too_many(endpoint));
+            }
+            if short {
+                break;
+            }
+        }
         Ok(items)
+    }
+}
+
+fn too_many(endpoint: Endpoint) -> UpstreamError {
+    UpstreamError::Malformed {
+        endpoint,
+        http_status: 200,
+        reason: "the list holds more records than upstream.max_collection_records allows",
+    }
+}
+
+/// A spawned page fetch that is aborted when dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Future for AbortOnDrop<T> {
+    type Output = Result<T, tokio::task::JoinError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -113,3 +113,75 @@ async fn a_wrong_api_key_is_reported_as_an_upstream_refusal_without_the_key() {
             .all(|call| !call.authorized)
     );
 }
+
+#[tokio::test]
+async fn a_redirect_is_an_error_and_the_body_is_never_resent_elsewhere() {
+    let elsewhere = remotepc_gateway::simulator::Simulator::start(SimulatorConfig::default())
+        .await
+        .expect("second simulator");
+    let gateway = spawn_gateway_with(SimulatorConfig::default(), |_| {}).await;
+    let create = "mutation { createUser(input: { firstName: \"Ada\", lastName: \"King\", email: \"ada@example.com\", password: \"Sup3r-secret!\" }) { user { username } } }";
+    for location in [
+        format!("{}user/create", elsewhere.base_url()),
+        format!("{}user/invite", gateway.sim.base_url()),
+    ] {
+        gateway.sim.fail_next(
+            Endpoint::UserCreate,
+            Fault::Redirect {
+                status: 307,
+                location,
+            },
+        );
+        let answer = gateway.gql(create, json!({})).await;
+        assert_eq!(error_code(&answer), "UPSTREAM_UNAVAILABLE", "{answer}");
+        assert!(
+            answer["errors"][0]["message"]
+                .as_str()
+                .is_some_and(|message| message.contains("redirect"))
+        );
+    }
+    assert_eq!(
+        elsewhere.total_calls(),
+        0,
+        "nothing followed the redirect off-site"
+    );
+    assert_eq!(gateway.calls(Endpoint::UserInvite), 0, "nor on-site");
+    assert_eq!(gateway.calls(Endpoint::UserCreate), 2);
+}
+
+#[tokio::test]
+async fn a_list_claiming_more_than_max_collection_records_is_refused_after_one_page() {
+    let gateway = spawn_gateway_with(SimulatorConfig::default(), |_| {}).await;
+    gateway
+        .sim
+        .state(|state| state.claimed_total = Some(1_000_000_000_000));
+    let answer = gateway.gql(DEVICES, json!({})).await;
+    assert_eq!(error_code(&answer), "UPSTREAM_UNAVAILABLE", "{answer}");
+    assert!(
+        answer["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("upstream.max_collection_records")),
+        "{answer}"
+    );
+    assert_eq!(gateway.calls(Endpoint::ComputerList), 1);
+}
+
+#[tokio::test]
+async fn reading_stops_at_the_first_short_page_whatever_the_list_claims() {
+    let gateway = spawn_gateway_with(SimulatorConfig::default(), |settings| {
+        settings.upstream.page_size = 10;
+        settings.upstream.page_fanout = 4;
+    })
+    .await;
+    // 50 devices: pages 1–5 full, page 6 empty, though 100,000 are claimed.
+    gateway
+        .sim
+        .state(|state| state.claimed_total = Some(100_000));
+    let answer = gateway.gql(DEVICES, json!({})).await;
+    assert_eq!(answer["data"]["devices"]["totalCount"], 50, "{answer}");
+    let calls = gateway.calls(Endpoint::ComputerList);
+    assert!(
+        (6..=6 + 4).contains(&calls),
+        "pages up to the empty one, plus at most the fan-out already in flight: {calls}"
+    );
+}

@@ -246,3 +246,50 @@ async fn refused_mutations_are_audited_with_their_code_and_the_callers_ids() {
     );
     assert_eq!(gateway.sim.total_calls(), 0, "none reached RemotePC");
 }
+
+#[tokio::test]
+async fn after_a_write_with_an_unknown_outcome_the_snapshot_is_still_served_while_remotepc_fails() {
+    let gateway = spawn_gateway_with(SimulatorConfig::default(), |settings| {
+        settings.upstream.request_timeout = Duration::from_millis(300);
+        settings.upstream.retry_attempts = 1;
+        settings.cache.min_refresh_interval = Duration::ZERO;
+    })
+    .await;
+    let listing = "{ devices(first: 1) { totalCount } }";
+    let before = gateway.gql(listing, json!({})).await;
+    assert_eq!(before["data"]["devices"]["totalCount"], 50);
+
+    gateway.sim.fail_next(Endpoint::CommentAdd, Fault::Hang);
+    let name = gateway.devices_by_status(true)[0].clone();
+    let unknown = gateway
+        .gql(
+            "mutation($n: String!) { addComputerComment(input: { computerName: $n, comment: \"Maybe applied\" }) { comment } }",
+            json!({ "n": name }),
+        )
+        .await;
+    assert_eq!(unknown["errors"][0]["extensions"]["outcomeUnknown"], true);
+
+    gateway.sim.set_outage(Some(Fault::Status(500)));
+    let during = gateway.gql(listing, json!({})).await;
+    assert_eq!(during["data"]["devices"]["totalCount"], 50, "{during}");
+    assert_eq!(
+        during["extensions"]["cache"]["devices"],
+        json!({ "ageMs": during["extensions"]["cache"]["devices"]["ageMs"], "stale": true, "suspect": true })
+    );
+    assert!(
+        gateway.calls(Endpoint::ComputerList) >= 2,
+        "it tried to read anew"
+    );
+
+    gateway.sim.set_outage(None);
+    let after = gateway.gql(listing, json!({})).await;
+    assert_eq!(
+        after["extensions"]["cache"]["devices"]["stale"], false,
+        "{after}"
+    );
+    assert!(
+        after["extensions"]["cache"]["devices"]
+            .get("suspect")
+            .is_none()
+    );
+}
