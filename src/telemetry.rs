@@ -139,6 +139,12 @@ pub fn record_breaker(account: &str, state: f64) {
     metrics::gauge!("gateway_upstream_breaker_state", "account" => account.to_owned()).set(state);
 }
 
+/// Bytes held by compiled plans and by the response cache.
+pub fn record_cache_bytes(plans: u64, responses: u64) {
+    metrics::gauge!("gateway_plan_cache_bytes").set(plans as f64);
+    metrics::gauge!("gateway_response_cache_bytes").set(responses as f64);
+}
+
 /// A snapshot was read: `fresh`, `stale`, or `miss` (fetched while the
 /// caller waited), with its age and size.
 pub fn record_cache_read(

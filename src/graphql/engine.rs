@@ -80,12 +80,13 @@ struct Inner {
     limits: GraphqlSettings,
     responses: ResponseCache,
     /// Compiled plans by document and audience; `None` where the operation
-    /// has a shape plans do not cover.
+    /// has a shape plans do not cover. Weighed in bytes.
     plans: moka::sync::Cache<PlanKey, Option<Arc<Plan>>>,
 }
 
-/// Distinct operations whose plans are kept; frontends send a handful each.
-const MAX_PLANS: u64 = 1_000;
+/// Documents longer than this never get a plan: frontends' queries are a
+/// few hundred bytes, and a plan holds its document's parts.
+const MAX_PLANNED_DOCUMENT: usize = 16 * 1024;
 
 impl Engine {
     /// Runs `schema`'s operations under `limits`, keeping responses as
@@ -105,9 +106,21 @@ impl Engine {
                 store,
                 limits: limits.clone(),
                 responses: ResponseCache::new(cache.response_cache_bytes, cache.ttl),
-                plans: moka::sync::Cache::new(MAX_PLANS),
+                plans: moka::sync::Cache::builder()
+                    .max_capacity(cache.plan_cache_bytes)
+                    .weigher(|key: &PlanKey, plan: &Option<Arc<Plan>>| key.weight(plan.is_some()))
+                    .build(),
             }),
         }
+    }
+
+    /// Bytes held by compiled plans and by kept responses, as weighed.
+    pub fn cache_bytes(&self) -> (u64, u64) {
+        self.inner.plans.run_pending_tasks();
+        (
+            self.inner.plans.weighted_size(),
+            self.inner.responses.weighted_size(),
+        )
     }
 
     /// Executes `operation`; never answers from the response cache nor
@@ -136,8 +149,11 @@ impl Engine {
                 via: Via::Cache,
             };
         }
-        let plan_key = key.plan_key();
-        if let Some(Some(plan)) = inner.plans.get(&plan_key) {
+        let plan_key = (key.document_len() <= MAX_PLANNED_DOCUMENT).then(|| key.plan_key());
+        if let Some(Some(plan)) = plan_key
+            .as_ref()
+            .and_then(|plan_key| inner.plans.get(plan_key))
+        {
             let planned = plan
                 .run(
                     &operation.request,
@@ -156,7 +172,7 @@ impl Engine {
                 };
             }
         }
-        let executed = self.run(operation, Some(plan_key)).await;
+        let executed = self.run(operation, plan_key).await;
         if executed.reusable
             && let Ok(data) = serde_json::to_vec(&executed.response.data)
         {

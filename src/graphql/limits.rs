@@ -18,6 +18,7 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{Name, Positioned};
 
+use super::depth::{Depth, MAX_INTROSPECTION_LISTS};
 use super::error::ErrorCode;
 
 /// The limits every document is held to.
@@ -28,6 +29,8 @@ pub(crate) struct DocumentGuard {
     pub(crate) max_fields: usize,
     pub(crate) max_aliases: usize,
     pub(crate) max_root_fields: usize,
+    pub(crate) max_depth: usize,
+    pub(crate) max_introspection_depth: usize,
 }
 
 impl From<&crate::settings::GraphqlSettings> for DocumentGuard {
@@ -38,6 +41,8 @@ impl From<&crate::settings::GraphqlSettings> for DocumentGuard {
             max_fields: limits.max_fields,
             max_aliases: limits.max_aliases,
             max_root_fields: limits.max_root_fields,
+            max_depth: limits.max_depth,
+            max_introspection_depth: limits.max_introspection_depth,
         }
     }
 }
@@ -100,7 +105,33 @@ impl DocumentGuard {
                 self.max_root_fields
             ));
         }
+        self.check_depth(&document)?;
         Ok(document)
+    }
+
+    fn check_depth(&self, document: &ExecutableDocument) -> Result<(), ServerError> {
+        let refuse = |message: String| Err(bad_input(ServerError::new(message, None)));
+        let depth = Depth::of(document);
+        if depth.regular > self.max_depth {
+            return refuse(format!(
+                "operation nests fields more than {} levels deep (graphql.max_depth)",
+                self.max_depth
+            ));
+        }
+        if depth.introspection > self.max_introspection_depth {
+            return refuse(format!(
+                "introspection nests fields more than {} levels deep (graphql.max_introspection_depth)",
+                self.max_introspection_depth
+            ));
+        }
+        if depth.introspection_lists >= MAX_INTROSPECTION_LISTS {
+            return refuse(format!(
+                "introspection nests fields, inputFields, interfaces or possibleTypes {} deep; at most {}",
+                depth.introspection_lists,
+                MAX_INTROSPECTION_LISTS - 1
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -5,6 +5,7 @@
 mod audit;
 mod cache_report;
 mod connection;
+mod depth;
 mod engine;
 mod error;
 mod guard;
@@ -69,7 +70,6 @@ pub fn build_schema(catalog: Catalog, store: Store, limits: &GraphqlSettings) ->
         MutationRoot::default(),
         EmptySubscription,
     )
-    .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
     .data(catalog)
     .data(store)

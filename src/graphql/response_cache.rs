@@ -61,6 +61,11 @@ impl ResponseKey {
 
     /// The key of the plan for this query: the same document for the same
     /// audience, any account, any variables.
+    /// Bytes of document text the key holds.
+    pub(crate) fn document_len(&self) -> usize {
+        self.document.len()
+    }
+
     pub(crate) fn plan_key(&self) -> PlanKey {
         PlanKey {
             scopes: self.scopes,
@@ -86,6 +91,21 @@ pub(crate) struct PlanKey {
     introspection: bool,
     operation: Option<String>,
     document: String,
+}
+
+impl PlanKey {
+    /// Bytes this key and a plan compiled from its document hold, roughly:
+    /// a plan keeps the document's arguments, variables and aliases
+    /// parsed, which take about twice their text.
+    pub(crate) fn weight(&self, planned: bool) -> u32 {
+        let text = self.document.len() + self.operation.as_ref().map_or(0, String::len);
+        let plan = if planned {
+            2 * self.document.len() + 512
+        } else {
+            0
+        };
+        u32::try_from(64 + text + plan).unwrap_or(u32::MAX)
+    }
 }
 
 #[derive(Debug)]
@@ -150,6 +170,14 @@ impl ResponseCache {
             entries,
             doorkeeper: Doorkeeper::new(),
         }
+    }
+
+    /// Bytes of responses kept, as weighed.
+    pub(crate) fn weighted_size(&self) -> u64 {
+        self.entries.as_ref().map_or(0, |entries| {
+            entries.run_pending_tasks();
+            entries.weighted_size()
+        })
     }
 
     /// Whether responses are kept at all.

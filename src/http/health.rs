@@ -55,6 +55,8 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl axum::respons
     for (account, health) in state.catalog.health() {
         crate::telemetry::record_breaker(account, health.breaker.gauge());
     }
+    let (plans, responses) = state.engine.cache_bytes();
+    crate::telemetry::record_cache_bytes(plans, responses);
     (
         [(
             axum::http::header::CONTENT_TYPE,

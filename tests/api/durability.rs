@@ -3,83 +3,15 @@
 //! `STARTED` and its key is never run again; SIGTERM lets requests finish
 //! and records writes that outlive the grace as outcome unknown.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use remotepc_gateway::settings::StoreSettings;
 use remotepc_gateway::simulator::{Simulator, SimulatorConfig};
 use remotepc_gateway::store::{AuditFilter, Store};
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
 
 use crate::helpers::temp_store_path;
-
-/// The real binary serving `sim` with a SQLite store at `store_url`, and
-/// the address it logged.
-async fn start_binary(
-    sim: &Simulator,
-    store_url: &str,
-    token: &str,
-) -> (tokio::process::Child, String) {
-    start_binary_with(sim, store_url, token, &[]).await
-}
-
-/// As `start_binary`, with settings layered over its config by `GATEWAY__…`
-/// environment variables.
-async fn start_binary_with(
-    sim: &Simulator,
-    store_url: &str,
-    token: &str,
-    settings: &[(&str, &str)],
-) -> (tokio::process::Child, String) {
-    let config = std::env::temp_dir().join(format!(
-        "gateway-binary-{}-{}.toml",
-        std::process::id(),
-        token
-    ));
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\n[log]\nformat = \"json\"\nfilter = \"info\"\n\
-             [store]\nurl = \"{store_url}\"\n\
-             [accounts.default]\nbase_url = \"{}\"\napi_key_env = \"DURABILITY_TEST_KEY\"\n\
-             [teams.ops]\ntoken_sha256 = \"{}\"\nscopes = [\"read\", \"computers:write\", \"audit:read\"]\n",
-            sim.base_url(),
-            remotepc_gateway::auth::hash_token(token)
-        ),
-    )
-    .expect("config");
-    let mut gateway = Command::new(env!("CARGO_BIN_EXE_remotepc-gateway"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("DURABILITY_TEST_KEY", sim.api_key())
-        .envs(settings.iter().copied())
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("gateway starts");
-    let mut lines = BufReader::new(gateway.stdout.take().expect("stdout")).lines();
-    let addr = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.expect("stdout") {
-            if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line)
-                && event["message"] == "listening"
-            {
-                return event["addr"].as_str().map(str::to_owned);
-            }
-        }
-        None
-    })
-    .await
-    .expect("listening in time")
-    .expect("logs its address");
-    let _ = std::fs::remove_file(&config);
-    // Keep reading stdout so the gateway never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (gateway, addr)
-}
+use crate::process::{start_binary, start_binary_with};
 
 #[tokio::test]
 async fn the_audit_record_survives_sigkill_right_after_the_response() {

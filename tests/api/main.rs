@@ -4,14 +4,17 @@
 mod cache;
 mod cli;
 mod computers;
+mod connections;
 mod durability;
 mod graphiql;
 mod groups;
 mod helpers;
 mod http_spec;
+mod introspection;
 mod limits;
 mod observability;
 mod plans;
+mod process;
 mod protection;
 mod queries;
 mod response_cache;

@@ -270,8 +270,13 @@ async fn every_query_limit_refuses_with_a_message_naming_it() {
     )
     .await;
 
-    let deep = "{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } } } }";
-    refused_quickly(&gateway, query(deep), "nested too deep").await;
+    // 23 levels inside introspection; graphql.max_introspection_depth is 20.
+    let deep = format!(
+        "{{ __schema {{ types {{ fields {{ type {{ {}name{} }} }} }} }} }}",
+        "ofType { ".repeat(18),
+        " }".repeat(18)
+    );
+    refused_quickly(&gateway, query(&deep), "graphql.max_introspection_depth").await;
 
     let heavy: String = (0..4)
         .map(|index| format!("d{index}: devices(first: 500) {{ edges {{ node {{ name machineId status os osVersion ip comment lastSessionAt lastSessionRaw }} }} }} "))
