@@ -144,7 +144,7 @@ impl Settings {
         }
         if server
             .admin_listen
-            .is_some_and(|admin| admin == server.listen)
+            .is_some_and(|admin| admin.port() != 0 && admin == server.listen)
         {
             return Err(invalid(
                 "server.admin_listen",

@@ -18,6 +18,7 @@ mod process;
 mod protection;
 mod queries;
 mod response_cache;
+mod review;
 mod schema;
 mod shutdown;
 mod store;
