@@ -166,27 +166,64 @@ async fn demo(config: Option<PathBuf>, listen: Option<SocketAddr>) -> anyhow::Re
                 token_sha256: hash_token(token),
                 scopes: scopes.iter().map(|scope| (*scope).to_owned()).collect(),
                 account: "default".to_owned(),
-                requests_per_minute: 600,
-                burst: 60,
+                requests_per_minute: DEMO_REQUESTS_PER_MINUTE,
+                burst: DEMO_BURST,
                 introspection: true,
             },
         );
     }
+    let data = DemoData::create()?;
     if settings.store.url == StoreSettings::default().url {
-        let path = std::env::temp_dir().join("remotepc-gateway-demo.db");
-        settings.store.url = format!("sqlite://{}?mode=rwc", path.display());
+        settings.store.url = format!("sqlite://{}?mode=rwc", data.0.join("demo.db").display());
     }
     let app = App::build(settings).await?;
-    let url = format!("http://{}/graphql", app.addr());
+    let base = format!("http://{}", app.addr());
     println!(
-        "\nremotepc-gateway demo\n  GraphQL:   {url}  (POST)\n  simulator: {} ({} users, {} devices)\n  teams:     viewer (read)      token {viewer_token}\n             admin  (all scopes) token {admin_token}\n\nTry:\n  curl -s {url} -H 'content-type: application/json' -H 'authorization: Bearer {viewer_token}' \\\n    -d '{{\"query\":\"{{ devices(first: 3) {{ totalCount edges {{ node {{ name status os lastSessionAt }} }} }} }}\"}}'\n",
+        "\nremotepc-gateway demo\n  GraphQL:   {base}/graphql  (POST or GET)\n  GraphiQL:  {base}/graphiql  (paste a token in its bar)\n  simulator: {} ({} users, {} devices)\n  store:     {}\n  teams:     viewer (read)      token {viewer_token}\n             admin  (all scopes) token {admin_token}\n             quota {DEMO_REQUESTS_PER_MINUTE} requests a minute, burst {DEMO_BURST}: tools and fuzzers will not run out\n\nTry:\n  curl -s {base}/graphql -H 'content-type: application/json' -H 'authorization: Bearer {viewer_token}' \\\n    -d '{{\"query\":\"{{ devices(first: 3) {{ totalCount edges {{ node {{ name status os lastSessionAt }} }} }} }}\"}}'\n",
         simulator.base_url(),
         simulator.state(|state| state.users().count()),
         simulator.state(|state| state.devices().count()),
+        data.0.display(),
     );
     app.run_until_stopped(shutdown_signal()).await?;
     drop(simulator);
     Ok(())
+}
+
+/// The demo's teams may make this many requests a minute, and this many at
+/// once: a person with GraphiQL, a codegen tool or a fuzzer never meets
+/// the quota (production teams keep theirs).
+const DEMO_REQUESTS_PER_MINUTE: u32 = 1_000_000;
+const DEMO_BURST: u32 = 100_000;
+
+/// The demo's own folder for its store: new for every run, readable by its
+/// owner only, removed at exit. Not a fixed path in the shared temp folder,
+/// where another user could plant a file or a link first, and two demos
+/// would share a database.
+struct DemoData(PathBuf);
+
+impl DemoData {
+    fn create() -> anyhow::Result<Self> {
+        let name = format!(
+            "remotepc-gateway-demo-{}-{}",
+            std::process::id(),
+            Alphanumeric.sample_string(&mut rand::rng(), 8)
+        );
+        let path = std::env::temp_dir().join(name);
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(&path)
+            .with_context(|| format!("cannot create the demo's folder {}", path.display()))?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for DemoData {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {

@@ -9,8 +9,17 @@ use tokio::process::Command;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_remotepc-gateway");
 
+/// What the demo's banner says.
+#[derive(Default)]
+struct Banner {
+    graphql: Option<String>,
+    graphiql: Option<String>,
+    store: Option<String>,
+    viewer: Option<String>,
+}
+
 #[tokio::test]
-async fn demo_prints_its_url_and_serves_the_sample_data() {
+async fn demo_prints_its_urls_and_serves_the_sample_data_without_running_out_of_quota() {
     let mut demo = Command::new(BINARY)
         .args(["--demo", "--listen", "127.0.0.1:0"])
         .env("RUST_LOG", "warn")
@@ -20,37 +29,79 @@ async fn demo_prints_its_url_and_serves_the_sample_data() {
         .spawn()
         .expect("binary starts");
     let mut lines = BufReader::new(demo.stdout.take().expect("stdout")).lines();
-    let (url, token) = tokio::time::timeout(Duration::from_secs(30), async {
-        let mut url = None;
+    let banner = tokio::time::timeout(Duration::from_secs(30), async {
+        let mut banner = Banner::default();
+        let first_word = |rest: &str| rest.split_whitespace().next().map(str::to_owned);
         while let Some(line) = lines.next_line().await.expect("stdout readable") {
             let line = line.trim();
             if let Some(rest) = line.strip_prefix("GraphQL:") {
-                url = rest.split_whitespace().next().map(str::to_owned);
-            }
-            if line.contains("viewer (read)") {
-                let token = line.rsplit(' ').next().map(str::to_owned);
-                return url.zip(token);
+                banner.graphql = first_word(rest);
+            } else if let Some(rest) = line.strip_prefix("GraphiQL:") {
+                banner.graphiql = first_word(rest);
+            } else if let Some(rest) = line.strip_prefix("store:") {
+                banner.store = first_word(rest);
+            } else if line.contains("viewer (read)") {
+                banner.viewer = line.rsplit(' ').next().map(str::to_owned);
+                return banner;
             }
         }
-        None
+        banner
     })
     .await
-    .expect("demo prints its URL in time")
-    .expect("demo prints its URL and a token");
+    .expect("demo prints its banner in time");
+    let (Some(url), Some(graphiql), Some(store), Some(token)) =
+        (banner.graphql, banner.graphiql, banner.store, banner.viewer)
+    else {
+        panic!("the banner names GraphQL, GraphiQL, the store and a token");
+    };
 
-    let response: serde_json::Value = reqwest::Client::new()
-        .post(&url)
-        .bearer_auth(&token)
-        .json(&json!({ "query": "{ devices(first: 1) { totalCount } users { totalCount } }" }))
+    let client = reqwest::Client::new();
+    let page = client
+        .get(&graphiql)
         .send()
         .await
-        .expect("demo answers")
-        .json()
+        .expect("GraphiQL answers");
+    assert_eq!(page.status(), 200);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&store)
+            .expect("the store folder exists")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700, "{store} is private to its owner");
+    }
+    // The old demo quota (burst 60) refused a tool's 61st request at once.
+    let query = json!({ "query": "{ devices(first: 1) { totalCount } users { totalCount } }" });
+    for _ in 0..200 {
+        let response: serde_json::Value = client
+            .post(&url)
+            .bearer_auth(&token)
+            .json(&query)
+            .send()
+            .await
+            .expect("demo answers")
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(
+            response["data"],
+            json!({ "devices": { "totalCount": 1000 }, "users": { "totalCount": 200 } }),
+            "{response}"
+        );
+    }
+    let pid = demo.id().expect("running").to_string();
+    let stopped = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    assert!(stopped.expect("kill runs").success());
+    tokio::time::timeout(Duration::from_secs(20), demo.wait())
         .await
-        .expect("JSON");
-    assert_eq!(
-        response["data"],
-        json!({ "devices": { "totalCount": 1000 }, "users": { "totalCount": 200 } })
+        .expect("the demo stops on SIGTERM")
+        .expect("reaped");
+    assert!(
+        !std::path::Path::new(&store).exists(),
+        "the demo removes its folder"
     );
 }
 

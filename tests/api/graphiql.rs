@@ -72,3 +72,32 @@ async fn graphiql_and_every_asset_it_loads_come_from_the_gateway() {
         .expect("answered");
     assert_eq!(missing.status(), 404);
 }
+
+#[tokio::test]
+async fn graphiql_cannot_be_framed_nor_run_foreign_scripts() {
+    let gateway = spawn_gateway().await;
+    let page = reqwest::get(gateway.url.replace("/graphql", "/graphiql"))
+        .await
+        .expect("answered");
+    let header = |name: &str| {
+        page.headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let policy = header("content-security-policy");
+    for directive in [
+        "script-src 'self'",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(policy.contains(directive), "{directive} in {policy}");
+    }
+    assert_eq!(header("x-frame-options"), "DENY");
+    let html = page.text().await.expect("text");
+    assert!(
+        html.contains("<form id=\"bar\">") && html.contains("type=\"submit\""),
+        "the token bar is a form, so Enter applies the token"
+    );
+}

@@ -12,6 +12,10 @@
     });
     root.render(React.createElement(GraphiQL, { fetcher: fetcher, key: token }));
   }
-  document.getElementById('use-token').addEventListener('click', render);
+  // A form, so Enter in the token field applies it as the button does.
+  document.getElementById('bar').addEventListener('submit', function (event) {
+    event.preventDefault();
+    render();
+  });
   render();
 })();
