@@ -40,3 +40,39 @@ pub enum Fault {
         location: String,
     },
 }
+
+/// Faults met at random, for soaks: each call independently meets at most
+/// one, with these probabilities (0–1; their sum at most 1).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct FaultMix {
+    /// HTTP 500 with the vendor's error envelope.
+    pub server_errors: f64,
+    /// The connection cut after the headers.
+    pub resets: f64,
+    /// JSON cut in the middle, an HTML page or an empty body, in turn.
+    pub malformed: f64,
+    /// No answer at all.
+    pub hangs: f64,
+}
+
+impl FaultMix {
+    /// The fault for a roll in [0, 1), if any.
+    pub(crate) fn pick(&self, roll: f64) -> Option<Fault> {
+        let mut edge = self.server_errors;
+        if roll < edge {
+            return Some(Fault::Status(500));
+        }
+        edge += self.resets;
+        if roll < edge {
+            return Some(Fault::Reset);
+        }
+        edge += self.malformed;
+        if roll < edge {
+            let kinds = [Fault::Truncated, Fault::Html(200), Fault::EmptyBody];
+            let index = ((edge - roll) / self.malformed.max(f64::MIN_POSITIVE) * 3.0) as usize;
+            return Some(kinds[index.min(2)].clone());
+        }
+        edge += self.hangs;
+        (roll < edge).then_some(Fault::Hang)
+    }
+}

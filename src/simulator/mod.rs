@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-pub use faults::Fault;
+pub use faults::{Fault, FaultMix};
 pub use state::{SimDevice, SimState, SimUser};
 
 use crate::upstream::Endpoint;
@@ -96,6 +96,7 @@ struct Shared {
 struct FaultPlan {
     queued: HashMap<Endpoint, VecDeque<Fault>>,
     outage: Option<Fault>,
+    mix: Option<FaultMix>,
 }
 
 /// Most recorded calls kept, so a long demo does not grow without bound.
@@ -193,6 +194,12 @@ impl Simulator {
     /// Applies `fault` to every call until cleared with `None`.
     pub fn set_outage(&self, fault: Option<Fault>) {
         lock(&self.shared.faults).outage = fault;
+    }
+
+    /// Meets calls with random faults from `mix` until cleared with `None`
+    /// (after queued faults and an outage).
+    pub fn set_fault_mix(&self, mix: Option<FaultMix>) {
+        lock(&self.shared.faults).mix = mix;
     }
 
     /// Reads or changes the simulated account.

@@ -168,6 +168,12 @@ fn next_fault(shared: &Shared, endpoint: Endpoint) -> Option<Fault> {
     if let Some(fault) = &faults.outage {
         return Some(fault.clone());
     }
+    if let Some(fault) = faults
+        .mix
+        .and_then(|mix| mix.pick(rand::rng().random_range(0.0..1.0)))
+    {
+        return Some(fault);
+    }
     drop(faults);
     let rate = shared.error_rate_ppm.load(Ordering::SeqCst);
     (rate > 0 && rand::rng().random_range(0..1_000_000) < rate).then_some(Fault::Status(500))

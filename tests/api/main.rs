@@ -21,6 +21,7 @@ mod response_cache;
 mod review;
 mod schema;
 mod shutdown;
+mod soak;
 mod store;
 mod teams;
 mod upstream_faults;

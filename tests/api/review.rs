@@ -219,3 +219,53 @@ async fn expired_idempotency_keys_are_swept_in_the_background() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn the_breaker_gauge_says_half_open_as_soon_as_readiness_does() {
+    let token = "breaker-probe-token-000000";
+    let gateway = spawn_gateway_with(SimulatorConfig::default(), |settings| {
+        let default = settings.accounts["default"].clone();
+        settings
+            .accounts
+            .insert("breaker-probe".to_owned(), default);
+        let mut probe = team(token, &["read"]);
+        probe.account = "breaker-probe".to_owned();
+        settings.teams.insert("probe".to_owned(), probe);
+        settings.upstream.breaker_failures = 1;
+        settings.upstream.breaker_cooldown = Duration::from_millis(50);
+        settings.upstream.retry_attempts = 1;
+    })
+    .await;
+    gateway
+        .sim
+        .set_outage(Some(remotepc_gateway::simulator::Fault::Status(500)));
+    let query = json!({ "query": "{ devices(first: 1) { totalCount } }" });
+    let (_, failed) = send_as(&gateway, token, &query).await;
+    assert_eq!(error_code(&failed), "UPSTREAM_UNAVAILABLE");
+    let readyz = gateway.url.replace("/graphql", "/readyz");
+    eventually(
+        "readiness to say half-open",
+        Duration::from_secs(10),
+        || async {
+            let ready: Value = reqwest::get(&readyz).await.ok()?.json().await.ok()?;
+            (ready["accounts"]["breaker-probe"]["breaker"] == "half_open").then_some(())
+        },
+    )
+    .await;
+    let page = reqwest::get(gateway.url.replace("/graphql", "/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        page.lines().any(|line| line
+            .starts_with("gateway_upstream_breaker_state{account=\"breaker-probe\"}")
+            && line.ends_with(" 0.5")),
+        "{}",
+        page.lines()
+            .filter(|line| line.contains("breaker_state"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
