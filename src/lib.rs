@@ -2,12 +2,13 @@
 //! REST API. One process on the whitelisted host holds the API key and serves
 //! internal teams a typed GraphQL API.
 //!
-//! Layers, each a module; a request goes down them in this order and nothing
-//! skips one:
+//! Layers, each a module; a request goes down them in this order:
 //! - [`settings`] — typed, layered configuration and its validation.
-//! - [`http`] — axum router, middleware, liveness; attaches the caller.
-//! - [`auth`] — who is calling and which account they act on.
-//! - [`graphql`] — the schema, connections, mutations, limits, error codes.
+//! - [`http`] — accept loop, router, middleware, request ids; admits or
+//!   refuses each request and runs writes detached from their connection.
+//! - [`auth`] — who is calling, which account they act on, their quota.
+//! - [`graphql`] — the schema, connections, mutations, limits, error codes,
+//!   the audit of each mutation.
 //! - [`catalog`] — domain services (users, devices, groups) and the vendor's
 //!   input rules.
 //! - [`cache`] — sorted, indexed snapshots of whole collections.
@@ -16,6 +17,12 @@
 //!   (SQLite or PostgreSQL).
 //! - [`simulator`] — an in-process RemotePC for the demo and the tests.
 //! - [`telemetry`] — logging and metrics.
+//!
+//! Arrows that skip a layer today, each with its reason (the pipeline issue
+//! puts them behind services): `http` → `store` for idempotency keys, which
+//! wrap a whole request; `graphql` → `store` for audit records, written
+//! around each resolver; `settings` → `cache` and `upstream`, whose
+//! sections build their policies; the simulator uses `catalog::rules`.
 
 pub mod auth;
 pub mod cache;

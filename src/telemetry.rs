@@ -80,7 +80,12 @@ pub fn operation_label(team: &str, name: Option<&str>) -> String {
         .get_or_init(Mutex::default)
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let names = seen.entry(team.to_owned()).or_default();
+    if !seen.contains_key(team) {
+        seen.insert(team.to_owned(), HashSet::new());
+    }
+    let Some(names) = seen.get_mut(team) else {
+        return "other".to_owned();
+    };
     if names.contains(name)
         || (names.len() < MAX_OPERATION_NAMES_PER_TEAM && names.insert(name.to_owned()))
     {

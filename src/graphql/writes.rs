@@ -20,7 +20,9 @@ pub struct WriteProfile {
 /// The profile of `request`. Documents that do not parse are no mutation:
 /// execution reports their errors.
 pub fn write_profile(request: &Request, max_nesting: usize, remove_batch: usize) -> WriteProfile {
-    if nesting_exceeds(&request.query, max_nesting) {
+    // A mutation needs the keyword: queries, nearly every request, are not
+    // parsed here.
+    if !request.query.contains("mutation") || nesting_exceeds(&request.query, max_nesting) {
         return WriteProfile::default();
     }
     let Ok(document) = async_graphql::parser::parse_query(&request.query) else {

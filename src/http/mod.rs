@@ -1,6 +1,8 @@
-//! The HTTP surface: router, middleware (trace, body limit, timeout), the
-//! GraphQL endpoint, an offline GraphiQL, liveness, readiness and metrics. Authenticates each request and
-//! attaches its `Caller`; the schema does the rest.
+//! The HTTP surface: the accept loop, router, middleware (request ids,
+//! trace, body limit, timeouts), the GraphQL endpoint, an offline GraphiQL,
+//! liveness, readiness and metrics. Authenticates each request, admits or
+//! refuses it, and runs writes detached from their connection; the schema
+//! does the rest.
 
 mod graphiql;
 mod graphql;
@@ -127,19 +129,10 @@ pub fn router(state: AppState, server: &ServerSettings) -> Router {
         .layer(TraceLayer::new_for_http())
 }
 
-/// `/metrics`, `/readyz` and `/healthz`, for `server.admin_listen`.
-pub fn admin_router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
-        .with_state(state)
-        .layer(middleware::from_fn(request_id::assign))
-}
-
 /// Refuses a body whose announced length is over the limit at once, before
-/// reading it, with a GraphQL error (bodies sent without a length are cut
-/// off by `DefaultBodyLimit` as they are read).
+/// reading it, with a GraphQL error. A body sent without a length is cut
+/// off by `DefaultBodyLimit` as it is read, and `graphql::post` answers it
+/// the same way.
 async fn refuse_announced_oversize(limit: usize, request: Request, next: Next) -> Response {
     let announced = request
         .headers()
@@ -150,6 +143,16 @@ async fn refuse_announced_oversize(limit: usize, request: Request, next: Next) -
         return refusal::too_large(limit);
     }
     next.run(request).await
+}
+
+/// `/metrics`, `/readyz` and `/healthz`, for `server.admin_listen`.
+pub fn admin_router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .with_state(state)
+        .layer(middleware::from_fn(request_id::assign))
 }
 
 /// Browsers at `origins` may call the gateway with a token; preflights are

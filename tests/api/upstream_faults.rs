@@ -185,3 +185,43 @@ async fn reading_stops_at_the_first_short_page_whatever_the_list_claims() {
         "pages up to the empty one, plus at most the fan-out already in flight: {calls}"
     );
 }
+
+#[tokio::test]
+async fn a_read_nobody_waits_for_starts_no_more_pages() {
+    let gateway = spawn_gateway_with(
+        SimulatorConfig {
+            latency: Duration::from_millis(200),
+            ..SimulatorConfig::default()
+        },
+        |settings| {
+            settings.upstream.page_size = 1;
+            settings.upstream.page_fanout = 2;
+        },
+    )
+    .await;
+    // 50 pages of one device, 200 ms each, two at a time: 5 s to read all.
+    let gone = reqwest::Client::new()
+        .post(&gateway.url)
+        .bearer_auth(crate::helpers::ADMIN_TOKEN)
+        .timeout(Duration::from_millis(500))
+        .json(&json!({ "query": "{ devices(first: 1) { totalCount } }" }))
+        .send()
+        .await;
+    assert!(gone.is_err(), "the client left before the read finished");
+    let when_left = gateway.calls(Endpoint::ComputerList);
+    // Pages already asked for may still be answered; none is started after.
+    let settled = crate::helpers::eventually(
+        "pages in flight to finish",
+        Duration::from_secs(5),
+        || async {
+            let before = gateway.calls(Endpoint::ComputerList);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            (gateway.calls(Endpoint::ComputerList) == before).then_some(before)
+        },
+    )
+    .await;
+    assert!(
+        settled <= when_left + 2,
+        "{settled} list calls, {when_left} when the client left: the read went on"
+    );
+}
