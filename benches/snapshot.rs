@@ -66,7 +66,12 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     let account = AccountSettings::with_inline_key(&simulator.base_url(), &simulator.api_key());
     let upstream = UpstreamSettings::default();
-    let client = RemotePcClient::new("bench", &account, &upstream)?;
+    let client = RemotePcClient::new(
+        "bench",
+        &account,
+        &upstream,
+        remotepc_gateway::clock::Clock::system(),
+    )?;
 
     let mut page_times = Vec::new();
     for _ in 0..RUNS {

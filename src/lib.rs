@@ -4,6 +4,8 @@
 //!
 //! Layers, each a module; a request goes down them in this order:
 //! - [`settings`] — typed, layered configuration and its validation.
+//! - [`clock`] — time for the gateway's own rules, movable in tests (a leaf
+//!   like `settings`).
 //! - [`http`] — accept loop, router, middleware, request ids; admits or
 //!   refuses each request and runs writes detached from their connection.
 //! - [`auth`] — who is calling, which account they act on, their quota.
@@ -27,6 +29,7 @@
 pub mod auth;
 pub mod cache;
 pub mod catalog;
+pub mod clock;
 pub mod graphql;
 pub mod http;
 pub mod settings;
@@ -43,6 +46,7 @@ use tokio_util::task::TaskTracker;
 
 use auth::Teams;
 use catalog::Catalog;
+use clock::Clock;
 use settings::{Settings, SettingsError};
 use store::{Store, StoreError};
 use upstream::ClientSetupError;
@@ -85,11 +89,16 @@ pub struct App {
 impl App {
     /// Validates `settings`, builds every layer and binds the listeners.
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        Self::build_with_clock(settings, Clock::system()).await
+    }
+
+    /// As `build`, reading time from `clock` (tests move it forward).
+    pub async fn build_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartError> {
         settings.validate()?;
         let mut background = vec![telemetry::keep_metrics_bounded(METRICS_UPKEEP)];
-        let store = Store::open(&settings.store).await?;
+        let store = Store::open_with_clock(&settings.store, clock.clone()).await?;
         background.push(store.sweep_every(settings.store.sweep_interval));
-        let catalog = Catalog::new(&settings, store.clone())?;
+        let catalog = Catalog::new(&settings, store.clone(), &clock)?;
         if settings
             .accounts
             .values()

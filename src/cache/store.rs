@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::{Keyed, Snapshot};
+use crate::clock::Clock;
 use crate::upstream::UpstreamError;
 
 /// How long snapshots are trusted.
@@ -102,16 +103,18 @@ pub struct SnapshotCache<T> {
     /// The collection's name, for metrics: `users`, `devices`.
     collection: &'static str,
     freshness: Freshness,
+    clock: Clock,
     /// std `Mutex`: never held across `.await`.
     slots: Mutex<HashMap<String, Arc<Slot<T>>>>,
 }
 
 impl<T: Keyed + Send + Sync + 'static> SnapshotCache<T> {
     /// An empty cache of `collection`.
-    pub fn new(collection: &'static str, freshness: Freshness) -> Self {
+    pub fn new(collection: &'static str, freshness: Freshness, clock: Clock) -> Self {
         Self {
             collection,
             freshness,
+            clock,
             slots: Mutex::default(),
         }
     }
@@ -148,7 +151,7 @@ impl<T: Keyed + Send + Sync + 'static> SnapshotCache<T> {
                     return Ok(suspect);
                 }
                 Decision::Fetch(fallback) => {
-                    (Self::join_or_start(&slot, &mut state, load), fallback)
+                    (self.join_or_start(&slot, &mut state, load), fallback)
                 }
             }
         };
@@ -179,7 +182,10 @@ impl<T: Keyed + Send + Sync + 'static> SnapshotCache<T> {
         let Some(cached) = &state.current else {
             return Decision::Fetch(None);
         };
-        let age = Instant::now().saturating_duration_since(cached.fetched_at);
+        let age = self
+            .clock
+            .now()
+            .saturating_duration_since(cached.fetched_at);
         let served = Served {
             snapshot: Arc::clone(&cached.snapshot),
             age,
@@ -208,7 +214,7 @@ impl<T: Keyed + Send + Sync + 'static> SnapshotCache<T> {
 
     fn backing_off(&self, state: &SlotState<T>) -> bool {
         state.last_failure.is_some_and(|failed| {
-            Instant::now().saturating_duration_since(failed) < self.freshness.min_refresh_interval
+            self.clock.now().saturating_duration_since(failed) < self.freshness.min_refresh_interval
         })
     }
 
@@ -223,7 +229,7 @@ impl<T: Keyed + Send + Sync + 'static> SnapshotCache<T> {
         if state.driven || (state.in_flight.is_none() && self.backing_off(state)) {
             return;
         }
-        let fetch = Self::join_or_start(slot, state, load);
+        let fetch = self.join_or_start(slot, state, load);
         state.driven = true;
         tokio::spawn(fetch.map(drop).in_current_span());
     }
@@ -237,7 +243,10 @@ impl<T: Keyed + Send + Sync + 'static> SnapshotCache<T> {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let state = slots.get(account)?.lock();
         let cached = state.current.as_ref()?;
-        let age = Instant::now().saturating_duration_since(cached.fetched_at);
+        let age = self
+            .clock
+            .now()
+            .saturating_duration_since(cached.fetched_at);
         (age < self.freshness.ttl && !state.suspect).then(|| Peek {
             version: cached.snapshot.version(),
             age,
@@ -298,7 +307,12 @@ impl<T: Keyed + Send + Sync + 'static> SnapshotCache<T> {
 
     /// The fetch already running for this slot, or a new one. The fetch
     /// stores its own result, so it completes the slot whoever polls it.
-    fn join_or_start<F, Fut>(slot: &Arc<Slot<T>>, state: &mut SlotState<T>, load: F) -> Fetch<T>
+    fn join_or_start<F, Fut>(
+        &self,
+        slot: &Arc<Slot<T>>,
+        state: &mut SlotState<T>,
+        load: F,
+    ) -> Fetch<T>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Snapshot<T>, UpstreamError>> + Send + 'static,
@@ -308,6 +322,7 @@ impl<T: Keyed + Send + Sync + 'static> SnapshotCache<T> {
         }
         let generation = state.generation;
         let slot = Arc::clone(slot);
+        let clock = self.clock.clone();
         let loading = load();
         let fetch = async move {
             let result = loading.await.map(Arc::new).map_err(Arc::new);
@@ -318,7 +333,7 @@ impl<T: Keyed + Send + Sync + 'static> SnapshotCache<T> {
                 Ok(snapshot) if state.generation == generation => {
                     state.current = Some(Cached {
                         snapshot: Arc::clone(snapshot),
-                        fetched_at: Instant::now(),
+                        fetched_at: clock.now(),
                     });
                     state.last_failure = None;
                     state.suspect = false;
@@ -327,7 +342,7 @@ impl<T: Keyed + Send + Sync + 'static> SnapshotCache<T> {
                 // predate it. Keep the patched snapshot; the next read after
                 // `ttl` fetches again.
                 Ok(_) => state.last_failure = None,
-                Err(_) => state.last_failure = Some(Instant::now()),
+                Err(_) => state.last_failure = Some(clock.now()),
             }
             result
         }

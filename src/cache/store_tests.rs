@@ -22,6 +22,7 @@ fn cache() -> SnapshotCache<Item> {
             max_stale: Duration::from_secs(60),
             min_refresh_interval: Duration::ZERO,
         },
+        crate::clock::Clock::system(),
     )
 }
 

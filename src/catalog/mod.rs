@@ -23,6 +23,7 @@ pub use model::{Device, DeviceStatus, User};
 pub use validation::{MAX_LIST_LEN, ValidationError, Violation};
 
 use crate::cache::{Keyed, Peek, SnapshotCache};
+use crate::clock::Clock;
 use crate::settings::Settings;
 use crate::store::{Store, StoreError};
 use crate::upstream::{AccountHealth, ClientSetupError, RemotePcClient, UpstreamError};
@@ -84,14 +85,14 @@ pub struct Catalog {
 impl Catalog {
     /// Builds one upstream client per configured account; groups are
     /// remembered in `store`.
-    pub fn new(settings: &Settings, store: Store) -> Result<Self, ClientSetupError> {
+    pub fn new(settings: &Settings, store: Store, clock: &Clock) -> Result<Self, ClientSetupError> {
         let clients = settings
             .accounts
             .iter()
             .map(|(id, account)| {
                 Ok((
                     id.clone(),
-                    RemotePcClient::new(id, account, &settings.upstream)?,
+                    RemotePcClient::new(id, account, &settings.upstream, clock.clone())?,
                 ))
             })
             .collect::<Result<_, ClientSetupError>>()?;
@@ -102,10 +103,12 @@ impl Catalog {
             users: Arc::new(SnapshotCache::new(
                 Collection::Users.as_str(),
                 settings.cache.freshness(),
+                clock.clone(),
             )),
             devices: Arc::new(SnapshotCache::new(
                 Collection::Devices.as_str(),
                 settings.cache.freshness(),
+                clock.clone(),
             )),
         })
     }

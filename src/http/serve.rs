@@ -21,6 +21,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::time::{Instant, Sleep};
+use tokio_util::sync::CancellationToken;
 use tower::Service;
 
 use crate::settings::ServerSettings;
@@ -34,15 +35,22 @@ pub struct Listeners {
 }
 
 /// Serves `listeners` until `stop` completes, then waits for open
-/// connections to finish what they are doing (the caller bounds this).
+/// connections to finish what they are doing. The caller bounds this wait
+/// by dropping the future, which ends every connection still open (a
+/// write goes on: it runs detached from its connection).
 pub async fn serve(listeners: Listeners, server: &ServerSettings, stop: impl Future<Output = ()>) {
     let limits = Limits::from(server);
     let graceful = GracefulShutdown::new();
+    let ended = CancellationToken::new();
+    let _end_connections_when_dropped = ended.clone().drop_guard();
     let slots = Arc::new(Semaphore::new(server.max_connections));
-    let main = accept(&listeners.main, &limits, &slots, &graceful);
+    let main = accept(&listeners.main, &limits, &slots, &graceful, &ended);
     let admin = async {
         match &listeners.admin {
-            Some(admin) => accept(admin, &limits, &Arc::new(Semaphore::new(64)), &graceful).await,
+            Some(admin) => {
+                let slots = Arc::new(Semaphore::new(64));
+                accept(admin, &limits, &slots, &graceful, &ended).await;
+            }
             None => std::future::pending().await,
         }
     };
@@ -74,6 +82,7 @@ async fn accept(
     limits: &Limits,
     slots: &Arc<Semaphore>,
     graceful: &GracefulShutdown,
+    ended: &CancellationToken,
 ) {
     let mut builder = Builder::new(TokioExecutor::new());
     builder
@@ -103,9 +112,13 @@ async fn accept(
             .serve_connection_with_upgrades(io, service)
             .into_owned();
         let connection = graceful.watch(connection);
+        let ended = ended.clone();
         tokio::spawn(async move {
             // Errors here are the client's doing (reset, timeout, garbage).
-            let _ = connection.await;
+            tokio::select! {
+                _ = connection => {}
+                () = ended.cancelled() => {}
+            }
             drop(slot);
         });
     }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::{Store, StoreError, failed, now_ms};
+use super::{Store, StoreError, failed};
 
 /// A group as this gateway knows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,7 +28,7 @@ impl Store {
         team: &str,
         members: &[String],
     ) -> Result<(), StoreError> {
-        let now = now_ms();
+        let now = self.now_ms();
         let mut transaction = self
             .pool
             .begin()

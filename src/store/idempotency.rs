@@ -5,7 +5,7 @@
 
 use sqlx::Row;
 
-use super::{Store, StoreError, failed, locked, now_ms};
+use super::{Store, StoreError, failed, locked};
 
 /// What a request with an idempotency key may do.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,7 +32,7 @@ impl Store {
         key: &str,
         request_hash: &str,
     ) -> Result<Claim, StoreError> {
-        let now = now_ms();
+        let now = self.now_ms();
         sqlx::query(
             "DELETE FROM idempotency_keys WHERE team = $1 AND idem_key = $2 AND expires_ms <= $3",
         )
@@ -108,7 +108,7 @@ impl Store {
             "UPDATE idempotency_keys SET response = $1, expires_ms = $2 WHERE team = $3 AND idem_key = $4",
         )
         .bind(response)
-        .bind(now_ms().saturating_add(millis(keep)))
+        .bind(self.now_ms().saturating_add(millis(keep)))
         .bind(team)
         .bind(key)
         .execute(&self.pool)
@@ -151,7 +151,7 @@ impl Store {
     /// Deletes every expired key; returns how many.
     pub async fn sweep(&self) -> Result<u64, StoreError> {
         sqlx::query("DELETE FROM idempotency_keys WHERE expires_ms <= $1")
-            .bind(now_ms())
+            .bind(self.now_ms())
             .execute(&self.pool)
             .await
             .map(|done| done.rows_affected())

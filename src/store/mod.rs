@@ -19,6 +19,7 @@ pub use audit::{AuditFilter, AuditRecord, OUTCOME_UNKNOWN, STARTED};
 pub use groups::KnownGroup;
 pub use idempotency::Claim;
 
+use crate::clock::Clock;
 use crate::settings::StoreSettings;
 
 /// Why the store failed. Never contains the database password.
@@ -49,6 +50,7 @@ fn failed(operation: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
+    clock: Clock,
     idempotency: IdempotencyTimes,
     /// Ids of audit records this process began and has not completed.
     /// std `Mutex`: never held across `.await`.
@@ -70,6 +72,14 @@ impl Store {
     /// Connects to `store.url` (creating a SQLite file if needed) and
     /// brings its schema up to date.
     pub async fn open(settings: &StoreSettings) -> Result<Self, StoreError> {
+        Self::open_with_clock(settings, Clock::system()).await
+    }
+
+    /// As `open`, reading time (key expiry) from `clock`.
+    pub async fn open_with_clock(
+        settings: &StoreSettings,
+        clock: Clock,
+    ) -> Result<Self, StoreError> {
         install_default_drivers();
         let sqlite = settings.url.starts_with("sqlite:");
         let pool = AnyPoolOptions::new()
@@ -93,6 +103,7 @@ impl Store {
         migrations::run(&pool, settings.url.starts_with("postgres")).await?;
         Ok(Self {
             pool,
+            clock,
             idempotency: IdempotencyTimes {
                 ttl: settings.idempotency_ttl,
                 unknown_ttl: settings.idempotency_unknown_ttl,
@@ -140,6 +151,8 @@ fn locked<T>(set: &Mutex<HashSet<T>>) -> MutexGuard<'_, HashSet<T>> {
     set.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+impl Store {
+    fn now_ms(&self) -> i64 {
+        self.clock.unix_ms()
+    }
 }

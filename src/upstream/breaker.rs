@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::clock::Clock;
+
 /// Whether calls to an account go through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BreakerState {
@@ -51,15 +53,17 @@ struct Inner {
 pub(super) struct Breaker {
     failures_to_open: u32,
     cooldown: Duration,
+    clock: Clock,
     /// std `Mutex`: never held across `.await`.
     inner: Mutex<Inner>,
 }
 
 impl Breaker {
-    pub(super) fn new(failures_to_open: u32, cooldown: Duration) -> Self {
+    pub(super) fn new(failures_to_open: u32, cooldown: Duration, clock: Clock) -> Self {
         Self {
             failures_to_open: failures_to_open.max(1),
             cooldown,
+            clock,
             inner: Mutex::default(),
         }
     }
@@ -76,7 +80,7 @@ impl Breaker {
         let Some(opened_at) = inner.opened_at else {
             return Ok(());
         };
-        let now = Instant::now();
+        let now = self.clock.now();
         let open_for = now.saturating_duration_since(opened_at);
         if open_for < self.cooldown {
             return Err(self.cooldown - open_for);
@@ -103,7 +107,7 @@ impl Breaker {
         if inner.probe_started.take().is_some()
             || inner.consecutive_failures >= self.failures_to_open
         {
-            inner.opened_at = Some(Instant::now());
+            inner.opened_at = Some(self.clock.now());
         }
     }
 
@@ -111,7 +115,11 @@ impl Breaker {
         let inner = self.lock();
         match inner.opened_at {
             None => BreakerState::Closed,
-            Some(opened_at) if opened_at.elapsed() < self.cooldown => BreakerState::Open,
+            Some(opened_at)
+                if self.clock.now().saturating_duration_since(opened_at) < self.cooldown =>
+            {
+                BreakerState::Open
+            }
             Some(_) => BreakerState::HalfOpen,
         }
     }
@@ -123,7 +131,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn opens_after_consecutive_failures_and_closes_after_a_good_probe() {
-        let breaker = Breaker::new(3, Duration::from_secs(10));
+        let breaker = Breaker::new(3, Duration::from_secs(10), Clock::system());
         for _ in 0..2 {
             breaker.record_failure();
         }

@@ -18,6 +18,7 @@ use super::wire::{
     InviteOutcome, InviteUsers, MoveToGroup, PageRequest, RemoveComputers, UserPage,
 };
 use super::{Endpoint, KeyError, UpstreamError};
+use crate::clock::Clock;
 use crate::settings::{AccountSettings, UpstreamSettings};
 
 /// Talks to one RemotePC account. Cheap to clone: clones share the
@@ -104,6 +105,7 @@ impl RemotePcClient {
         account_id: &str,
         account: &AccountSettings,
         upstream: &UpstreamSettings,
+        clock: Clock,
     ) -> Result<Self, ClientSetupError> {
         let keys = KeyStore::new(account_id, account)?;
         let mut base = account.base_url.clone();
@@ -144,7 +146,7 @@ impl RemotePcClient {
                 http,
                 base_url,
                 keys,
-                gate: Gate::new(upstream),
+                gate: Gate::new(upstream, clock),
                 retry: RetryPolicy::new(upstream),
                 egress,
                 request_timeout: upstream.request_timeout,

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use super::breaker::Breaker;
 use super::{Endpoint, UpstreamError};
+use crate::clock::Clock;
 use crate::settings::UpstreamSettings;
 
 /// What a call must pass before it is sent.
@@ -23,11 +24,11 @@ pub(super) struct Gate {
 }
 
 impl Gate {
-    pub(super) fn new(settings: &UpstreamSettings) -> Self {
+    pub(super) fn new(settings: &UpstreamSettings, clock: Clock) -> Self {
         let per_second = NonZeroU32::new(settings.rate_per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(settings.burst).unwrap_or(NonZeroU32::MIN);
         Self {
-            breaker: Breaker::new(settings.breaker_failures, settings.breaker_cooldown),
+            breaker: Breaker::new(settings.breaker_failures, settings.breaker_cooldown, clock),
             limiter: RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst)),
             slots: Arc::new(Semaphore::new(settings.max_concurrent.max(1))),
             queue_timeout: settings.queue_timeout,

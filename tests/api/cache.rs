@@ -8,21 +8,16 @@ use remotepc_gateway::simulator::{Fault, SimulatorConfig};
 use remotepc_gateway::upstream::Endpoint;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestGateway, error_code, spawn_gateway, spawn_gateway_with};
+use crate::helpers::{TestGateway, error_code, eventually, spawn_gateway, spawn_gateway_with};
 
 const COUNT: &str = "{ devices(first: 1) { totalCount } }";
 
 async fn wait_for_calls(gateway: &TestGateway, endpoint: Endpoint, calls: u64) {
-    for _ in 0..200 {
-        if gateway.calls(endpoint) >= calls {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!(
-        "{endpoint} was called {} times, expected {calls}",
-        gateway.calls(endpoint)
-    );
+    let what = format!("{calls} calls of {endpoint}");
+    eventually(&what, Duration::from_secs(5), || async {
+        (gateway.calls(endpoint) >= calls).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -69,7 +64,7 @@ async fn within_the_ttl_no_upstream_call_then_one_background_refresh() {
     }
     assert_eq!(gateway.calls(Endpoint::ComputerList), 1);
 
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    gateway.clock.advance(Duration::from_millis(350));
     let stale = gateway.gql(COUNT, json!({})).await;
     assert_eq!(
         stale["extensions"]["cache"]["devices"]["stale"], true,
@@ -98,19 +93,18 @@ async fn a_failing_upstream_gets_stale_data_then_unavailable_then_recovery() {
     gateway.gql(COUNT, json!({})).await;
     gateway.sim.set_outage(Some(Fault::Status(503)));
 
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    gateway.clock.advance(Duration::from_millis(250));
     for _ in 0..3 {
         let stale = gateway.gql(COUNT, json!({})).await;
         assert_eq!(stale["data"]["devices"]["totalCount"], 50, "{stale}");
         assert_eq!(stale["extensions"]["cache"]["devices"]["stale"], true);
-        tokio::time::sleep(Duration::from_millis(60)).await;
+        // Past min_refresh_interval, so the next read may try again.
+        gateway.clock.advance(Duration::from_millis(60));
     }
-    assert!(
-        gateway.calls(Endpoint::ComputerList) >= 2,
-        "refreshes were tried"
-    );
+    // Refreshes were tried, in the background.
+    wait_for_calls(&gateway, Endpoint::ComputerList, 2).await;
 
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    gateway.clock.advance(Duration::from_millis(700));
     let unavailable = gateway.gql(COUNT, json!({})).await;
     assert_eq!(
         error_code(&unavailable),
@@ -121,14 +115,8 @@ async fn a_failing_upstream_gets_stale_data_then_unavailable_then_recovery() {
     // The breaker opened during the outage; once RemotePC answers again the
     // gateway finds out by itself within a cool-down.
     gateway.sim.set_outage(None);
-    let mut recovered = json!(null);
-    for _ in 0..50 {
-        recovered = gateway.gql(COUNT, json!({})).await;
-        if recovered["data"]["devices"]["totalCount"] == 50 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    gateway.clock.advance(Duration::from_millis(100));
+    let recovered = gateway.gql(COUNT, json!({})).await;
     assert_eq!(
         recovered["data"]["devices"]["totalCount"], 50,
         "{recovered}"
@@ -150,7 +138,7 @@ async fn refresh_is_bounded_by_the_minimum_interval() {
         1,
         "too soon to refresh again"
     );
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    gateway.clock.advance(Duration::from_millis(350));
     gateway.gql(refresh, json!({})).await;
     assert_eq!(gateway.calls(Endpoint::ComputerList), 2);
 }

@@ -10,7 +10,7 @@ use remotepc_gateway::simulator::{Simulator, SimulatorConfig};
 use remotepc_gateway::store::{AuditFilter, Store};
 use serde_json::json;
 
-use crate::helpers::temp_store_path;
+use crate::helpers::{temp_store_path, until_called};
 use crate::process::{start_binary, start_binary_with};
 
 #[tokio::test]
@@ -100,9 +100,7 @@ async fn sigterm_lets_the_request_in_flight_finish() {
             .json(&json!({ "query": "{ devices(first: 1) { totalCount } }" }))
             .send(),
     );
-    while sim.calls(remotepc_gateway::upstream::Endpoint::ComputerList) == 0 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    until_called(&sim, remotepc_gateway::upstream::Endpoint::ComputerList).await;
     let pid = gateway.id().expect("running").to_string();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid])
@@ -174,15 +172,6 @@ async fn audit_outcomes(store_url: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn wait_for_call(sim: &Simulator, endpoint: remotepc_gateway::upstream::Endpoint) {
-    crate::helpers::eventually(
-        "the write to reach the simulator",
-        Duration::from_secs(10),
-        || async { (sim.calls(endpoint) > 0).then_some(()) },
-    )
-    .await;
-}
-
 #[tokio::test]
 async fn sigterm_records_a_write_outliving_the_grace_as_outcome_unknown() {
     use remotepc_gateway::upstream::Endpoint;
@@ -199,7 +188,7 @@ async fn sigterm_records_a_write_outliving_the_grace_as_outcome_unknown() {
     let grace = [("GATEWAY__SERVER__SHUTDOWN_GRACE", "300ms")];
     let (mut gateway, addr) = start_binary_with(&sim, &store_url, token, &grace).await;
     let pending = send_comment(&addr, token, "hung-at-shutdown", &some_device(&sim));
-    wait_for_call(&sim, Endpoint::CommentAdd).await;
+    until_called(&sim, Endpoint::CommentAdd).await;
     let pid = gateway.id().expect("running").to_string();
     assert!(
         std::process::Command::new("kill")
@@ -242,7 +231,7 @@ async fn a_write_cut_off_by_sigkill_stays_started_and_its_key_never_runs_again()
     let (mut gateway, addr) = start_binary(&sim, &store_url, token).await;
     let name = some_device(&sim);
     let pending = send_comment(&addr, token, "cut-off", &name);
-    wait_for_call(&sim, Endpoint::CommentAdd).await;
+    until_called(&sim, Endpoint::CommentAdd).await;
     gateway.start_kill().expect("SIGKILL");
     gateway.wait().await.expect("reaped");
     pending.abort();

@@ -2,6 +2,7 @@
 
 use remotepc_gateway::App;
 use remotepc_gateway::auth::hash_token;
+use remotepc_gateway::clock::Clock;
 use remotepc_gateway::settings::{AccountSettings, SCOPES, Settings, TeamSettings};
 use remotepc_gateway::simulator::{Simulator, SimulatorConfig};
 use remotepc_gateway::upstream::Endpoint;
@@ -18,6 +19,9 @@ pub(crate) struct TestGateway {
     pub(crate) url: String,
     pub(crate) sim: Simulator,
     pub(crate) store_path: std::path::PathBuf,
+    /// The gateway's clock: `advance` it instead of sleeping through a TTL
+    /// or a cool-down.
+    pub(crate) clock: Clock,
     http: reqwest::Client,
 }
 
@@ -84,13 +88,17 @@ pub(crate) async fn spawn_gateway_with(
     let store_path = temp_store_path();
     let mut settings = test_settings(&sim, &store_path);
     tweak(&mut settings);
-    let app = App::build(settings).await.expect("gateway starts");
+    let clock = Clock::adjustable();
+    let app = App::build_with_clock(settings, clock.clone())
+        .await
+        .expect("gateway starts");
     let url = format!("http://{}/graphql", app.addr());
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     TestGateway {
         url,
         sim,
         store_path,
+        clock,
         http: reqwest::Client::new(),
     }
 }
@@ -307,4 +315,13 @@ pub(crate) async fn audit_log(gateway: &TestGateway) -> Vec<Value> {
         .iter()
         .map(|edge| edge["node"].clone())
         .collect()
+}
+
+/// Waits until the simulator has received a call on `endpoint`.
+pub(crate) async fn until_called(sim: &Simulator, endpoint: Endpoint) {
+    let what = format!("a call of {endpoint} to reach the simulator");
+    eventually(&what, std::time::Duration::from_secs(10), || async {
+        (sim.calls(endpoint) > 0).then_some(())
+    })
+    .await;
 }

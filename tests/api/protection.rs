@@ -8,7 +8,9 @@ use remotepc_gateway::simulator::{Fault, SimulatorConfig};
 use remotepc_gateway::upstream::Endpoint;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestGateway, captured_logs, error_code, spawn_gateway_with, temp_store_path};
+use crate::helpers::{
+    TestGateway, captured_logs, error_code, eventually, spawn_gateway_with, temp_store_path,
+};
 
 const REFRESH: &str = "{ devices(first: 1, refresh: true) { totalCount } }";
 
@@ -131,7 +133,7 @@ async fn the_breaker_opens_after_repeated_failures_and_closes_after_recovery() {
     assert_eq!(ready["accounts"]["default"]["breaker"], "open");
 
     gateway.sim.set_outage(None);
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    gateway.clock.advance(Duration::from_millis(350));
     let recovered = gateway.gql(REFRESH, json!({})).await;
     assert_eq!(
         recovered["data"]["devices"]["totalCount"], 50,
@@ -224,18 +226,18 @@ async fn key_file_gateway(
     (gateway, key_file, directory)
 }
 
-/// Retries a forced refresh until it succeeds (the new key is picked up),
-/// for at most two seconds; returns the last response.
+/// Retries a forced refresh until it succeeds (the new key is picked up
+/// from its file); returns that response.
 async fn refresh_until_served(gateway: &TestGateway) -> Value {
-    let mut response = Value::Null;
-    for _ in 0..100 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        response = gateway.gql(REFRESH, json!({})).await;
-        if response["errors"].is_null() {
-            break;
-        }
-    }
-    response
+    eventually(
+        "the new key to be picked up",
+        Duration::from_secs(5),
+        || async {
+            let response = gateway.gql(REFRESH, json!({})).await;
+            response["errors"].is_null().then_some(response)
+        },
+    )
+    .await
 }
 
 #[tokio::test]

@@ -38,7 +38,7 @@ async fn kept(gateway: &TestGateway, token: &str, query: &str, variables: Value)
 async fn a_repeated_query_is_answered_from_the_cache_with_its_current_age() {
     let gateway = spawn_gateway().await;
     let first = kept(&gateway, ADMIN_TOKEN, PAGE, json!({ "first": 3 })).await;
-    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    gateway.clock.advance(std::time::Duration::from_millis(30));
     let again = ask(&gateway, ADMIN_TOKEN, PAGE, json!({ "first": 3 })).await;
     let relaid = ask(
         &gateway,

@@ -8,7 +8,7 @@ use remotepc_gateway::simulator::{Fault, Simulator, SimulatorConfig};
 use remotepc_gateway::upstream::Endpoint;
 use serde_json::json;
 
-use crate::helpers::{ADMIN_TOKEN, temp_store_path, test_settings};
+use crate::helpers::{ADMIN_TOKEN, temp_store_path, test_settings, until_called};
 
 async fn app(sim: &Simulator, grace: Duration) -> App {
     let mut settings = test_settings(sim, &temp_store_path());
@@ -49,9 +49,7 @@ async fn a_request_in_flight_at_shutdown_is_completed() {
         let url = url.clone();
         async move { query(&url).await }
     });
-    while sim.calls(Endpoint::ComputerList) == 0 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    until_called(&sim, Endpoint::ComputerList).await;
     let _ = stop.send(());
     let answered = in_flight
         .await
@@ -79,14 +77,24 @@ async fn a_request_that_never_ends_does_not_outlast_the_grace() {
         let _ = stopped.await;
     }));
     let hanging = tokio::spawn(async move { query(&url).await });
-    while sim.calls(Endpoint::ComputerList) == 0 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    until_called(&sim, Endpoint::ComputerList).await;
+    let stopping = tokio::time::Instant::now();
     let _ = stop.send(());
     tokio::time::timeout(Duration::from_secs(10), server)
         .await
         .expect("the grace bounds the shutdown")
         .expect("task")
         .expect("stops");
-    hanging.abort();
+    assert!(
+        stopping.elapsed() >= Duration::from_millis(200),
+        "the request in flight was given the whole grace"
+    );
+    let dropped = tokio::time::timeout(Duration::from_secs(10), hanging)
+        .await
+        .expect("the client learns the request was dropped")
+        .expect("task");
+    assert!(
+        dropped.is_err(),
+        "dropped at the end of the grace, not answered"
+    );
 }

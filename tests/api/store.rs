@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
+use remotepc_gateway::clock::Clock;
 use remotepc_gateway::settings::StoreSettings;
 use remotepc_gateway::store::{AuditFilter, AuditRecord, Claim, Store};
 use serde_json::json;
@@ -26,6 +27,10 @@ async fn backends_keeping_keys(idempotency_ttl: Duration) -> Vec<(String, Store)
 }
 
 async fn backends_with(template: StoreSettings) -> Vec<(String, Store)> {
+    backends_with_clock(template, Clock::system()).await
+}
+
+async fn backends_with_clock(template: StoreSettings, clock: Clock) -> Vec<(String, Store)> {
     let mut urls = vec![format!("sqlite://{}?mode=rwc", temp_store_path().display())];
     if let Ok(url) = std::env::var("GATEWAY_TEST_POSTGRES_URL") {
         urls.push(url);
@@ -37,7 +42,8 @@ async fn backends_with(template: StoreSettings) -> Vec<(String, Store)> {
             max_connections: 4,
             ..template.clone()
         };
-        let store = Store::open(&settings).await.unwrap_or_else(|error| {
+        let opened = Store::open_with_clock(&settings, clock.clone()).await;
+        let store = opened.unwrap_or_else(|error| {
             panic!(
                 "store at {} opens: {error}",
                 url.split('?').next().unwrap_or_default()
@@ -191,7 +197,12 @@ async fn idempotency_keys_claim_replay_refuse_and_release() {
 
 #[tokio::test]
 async fn idempotency_keys_expire_after_their_ttl() {
-    for (tag, store) in backends_keeping_keys(Duration::from_millis(20)).await {
+    let clock = Clock::adjustable();
+    let settings = StoreSettings {
+        idempotency_ttl: Duration::from_secs(3600),
+        ..StoreSettings::default()
+    };
+    for (tag, store) in backends_with_clock(settings, clock.clone()).await {
         let team = format!("team-{tag}");
         assert_eq!(
             store
@@ -211,7 +222,7 @@ async fn idempotency_keys_expire_after_their_ttl() {
                 .expect("claim"),
             Claim::Mismatch
         );
-        tokio::time::sleep(Duration::from_millis(40)).await;
+        clock.advance(Duration::from_secs(3600));
         assert_eq!(
             store
                 .claim_idempotency(&team, "k", "hash-b")
