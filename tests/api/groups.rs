@@ -103,3 +103,36 @@ async fn group_input_is_validated_locally() {
         0
     );
 }
+
+#[tokio::test]
+async fn groups_show_what_this_gateway_created_and_moved() {
+    let gateway = spawn_gateway().await;
+    let names = gateway.devices_by_status(false);
+    gateway
+        .gql(
+            "mutation($n: [String!]!) { createGroup(input: { name: \"Front office\", computerNames: $n }) { group { name } } }",
+            json!({ "n": [names[0]] }),
+        )
+        .await;
+    gateway
+        .gql(
+            "mutation($n: [String!]!) { moveComputersToGroup(input: { groupName: \"Front office\", computerNames: $n }) { group { name } } }",
+            json!({ "n": [names[1], names[2]] }),
+        )
+        .await;
+    let groups = gateway
+        .gql("{ groups { name computerNames firstSeenBy devices { name } } group(name: \"Front office\") { name } }", json!({}))
+        .await;
+    let mut expected = vec![names[0].clone(), names[1].clone(), names[2].clone()];
+    expected.sort();
+    assert_eq!(
+        groups["data"]["groups"],
+        json!([{
+            "name": "Front office",
+            "computerNames": expected,
+            "firstSeenBy": "admin",
+            "devices": expected.iter().map(|name| json!({ "name": name })).collect::<Vec<_>>(),
+        }])
+    );
+    assert_eq!(groups["data"]["group"]["name"], "Front office");
+}

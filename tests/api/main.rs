@@ -1,6 +1,7 @@
 //! Integration tests: the simulator and the gateway on random loopback ports,
 //! spoken to over real HTTP. One binary, one module per feature.
 
+mod audit;
 mod cache;
 mod cli;
 mod computers;
@@ -10,6 +11,7 @@ mod graphiql;
 mod groups;
 mod helpers;
 mod http_spec;
+mod idempotency;
 mod introspection;
 mod limits;
 mod observability;

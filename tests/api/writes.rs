@@ -10,8 +10,7 @@ use remotepc_gateway::upstream::Endpoint;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    ADMIN_TOKEN, READER_TOKEN, TestGateway, audit_log, error_code, eventually, spawn_gateway,
-    spawn_gateway_with,
+    ADMIN_TOKEN, TestGateway, audit_log, error_code, eventually, spawn_gateway_with,
 };
 
 const REMOVE: &str =
@@ -197,54 +196,6 @@ async fn an_upstream_timeout_reaches_the_client_before_the_request_timeout() {
         1,
         "a write is never retried"
     );
-}
-
-#[tokio::test]
-async fn refused_mutations_are_audited_with_their_code_and_the_callers_ids() {
-    let gateway = spawn_gateway().await;
-    let comment = "mutation { addComputerComment(input: { computerName: \"PC\", comment: \"Refused by scope\" }) { comment } }";
-    let forbidden = gateway.gql_as(READER_TOKEN, comment, json!({})).await;
-    assert_eq!(error_code(&forbidden), "FORBIDDEN");
-    let coerced = gateway
-        .gql(
-            "mutation { addComputerComment(input: { computerName: 5, comment: \"x\" }) { comment } }",
-            json!({}),
-        )
-        .await;
-    assert_eq!(error_code(&coerced), "BAD_USER_INPUT");
-    let variables = gateway
-        .gql(
-            "mutation($p: String!) { createUser(input: { firstName: \"A\", lastName: \"B\", email: 3, password: $p }) { user { email } } }",
-            json!({ "p": "Sup3r-secret!" }),
-        )
-        .await;
-    assert_eq!(error_code(&variables), "BAD_USER_INPUT");
-
-    let log = audit_log(&gateway).await;
-    let outcomes: Vec<(&str, &str, &str)> = log
-        .iter()
-        .map(|record| {
-            (
-                record["operation"].as_str().unwrap_or_default(),
-                record["outcome"].as_str().unwrap_or_default(),
-                record["team"].as_str().unwrap_or_default(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        outcomes,
-        [
-            ("createUser", "BAD_USER_INPUT", "admin"),
-            ("addComputerComment", "BAD_USER_INPUT", "admin"),
-            ("addComputerComment", "FORBIDDEN", "reader"),
-        ]
-    );
-    assert_eq!(log[0]["input"]["input"]["password"], "[redacted]");
-    assert!(
-        !log.iter()
-            .any(|record| record.to_string().contains("Sup3r-secret!"))
-    );
-    assert_eq!(gateway.sim.total_calls(), 0, "none reached RemotePC");
 }
 
 #[tokio::test]

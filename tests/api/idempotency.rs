@@ -1,0 +1,67 @@
+//! Idempotency keys from the client's side: one upstream call per key, and
+//! a key refused before sending can be used again.
+
+use remotepc_gateway::upstream::Endpoint;
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_TOKEN, error_code, spawn_gateway};
+
+fn body(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+}
+
+const COMMENT: &str = "mutation($n: String!, $c: String!) { addComputerComment(input: { computerName: $n, comment: $c }) { computerName comment } }";
+
+#[tokio::test]
+async fn the_same_idempotency_key_twice_makes_one_upstream_call() {
+    let gateway = spawn_gateway().await;
+    let name = gateway.devices_by_status(true)[0].clone();
+    let request =
+        json!({ "query": COMMENT, "variables": { "n": name, "c": "Replaced the keyboard" } })
+            .to_string();
+    let headers = [
+        ("authorization", &*format!("Bearer {ADMIN_TOKEN}")),
+        ("idempotency-key", "order-1234"),
+    ];
+
+    let (first_status, first) = gateway.send(&request, &headers).await;
+    let (second_status, second) = gateway.send(&request, &headers).await;
+    assert_eq!((first_status, second_status), (200, 200));
+    assert_eq!(first, second);
+    assert_eq!(
+        body(&first)["data"]["addComputerComment"]["comment"],
+        "Replaced the keyboard"
+    );
+    assert_eq!(gateway.calls(Endpoint::CommentAdd), 1);
+
+    let other =
+        json!({ "query": COMMENT, "variables": { "n": name, "c": "Something else entirely" } })
+            .to_string();
+    let (status, mismatch) = gateway.send(&other, &headers).await;
+    assert_eq!(status, 422);
+    assert!(mismatch.contains("different request"), "{mismatch}");
+    assert_eq!(gateway.calls(Endpoint::CommentAdd), 1);
+}
+
+#[tokio::test]
+async fn a_key_refused_before_sending_can_be_used_again_once_fixed() {
+    let gateway = spawn_gateway().await;
+    let name = gateway.devices_by_status(true)[0].clone();
+    let headers = [
+        ("authorization", &*format!("Bearer {ADMIN_TOKEN}")),
+        ("idempotency-key", "fix-and-retry"),
+    ];
+    let too_short =
+        json!({ "query": COMMENT, "variables": { "n": name, "c": "short" } }).to_string();
+    let (_, refused) = gateway.send(&too_short, &headers).await;
+    assert_eq!(error_code(&body(&refused)), "BAD_USER_INPUT");
+
+    let fixed =
+        json!({ "query": COMMENT, "variables": { "n": name, "c": "Long enough now" } }).to_string();
+    let (_, done) = gateway.send(&fixed, &headers).await;
+    assert_eq!(
+        body(&done)["data"]["addComputerComment"]["comment"],
+        "Long enough now"
+    );
+    assert_eq!(gateway.calls(Endpoint::CommentAdd), 1);
+}
