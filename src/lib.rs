@@ -24,7 +24,8 @@
 //! puts them behind services): `http` → `store` for idempotency keys, which
 //! wrap a whole request; `graphql` → `store` for audit records, written
 //! around each resolver; `settings` → `cache` and `upstream`, whose
-//! sections build their policies; the simulator uses `catalog::rules`.
+//! sections build their policies. The simulator states the vendor's rules
+//! itself, apart from `catalog::rules`, so that each checks the other.
 
 pub mod auth;
 pub mod cache;

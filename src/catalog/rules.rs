@@ -1,6 +1,7 @@
 //! The vendor's documented input rules, as pure functions returning the
-//! vendor's own wording. The gateway validates with them before sending, and
-//! the simulator enforces them as RemotePC does.
+//! vendor's own wording. The gateway validates with them before sending.
+//! The simulator states them again on its own (`simulator::vendor_rules`),
+//! and a test holds the two statements to each other.
 
 /// Shortest and longest accepted password.
 pub const PASSWORD_LENGTH: std::ops::RangeInclusive<usize> = 6..=20;

@@ -7,6 +7,7 @@ mod faults;
 mod seed;
 mod server;
 mod state;
+mod vendor_rules;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;

@@ -15,8 +15,8 @@ use rand::Rng;
 use serde_json::{Value, json};
 
 use super::state::SimError;
+use super::vendor_rules;
 use super::{Fault, RecordedCall, Shared, lock};
-use crate::catalog::rules;
 use crate::upstream::Endpoint;
 
 /// The vendor's path prefix, kept so base URLs look alike.
@@ -203,10 +203,10 @@ fn paging(query: Option<&str>, body: &Value) -> Result<(usize, usize), SimError>
         Some(value) => number(value).ok_or_else(invalid)?,
     };
     let size = match read("recordPerPage") {
-        None => rules::PAGE_LIMIT,
+        None => vendor_rules::MAX_PER_PAGE,
         Some(value) => number(value).filter(|size| *size > 0).ok_or_else(invalid)?,
     };
-    Ok((page, size.min(rules::PAGE_LIMIT)))
+    Ok((page, size.min(vendor_rules::MAX_PER_PAGE)))
 }
 
 fn status_name(status: u16) -> &'static str {

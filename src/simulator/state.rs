@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::catalog::rules;
+use super::vendor_rules;
 
 /// A refusal: HTTP status and the vendor's descriptions.
 #[derive(Debug, Clone, PartialEq)]
@@ -127,7 +127,7 @@ impl SimState {
             let key = email.trim().to_ascii_lowercase();
             let taken = self.users.contains_key(&key) || self.invited.contains(&key);
             all_taken &= taken;
-            if taken || !rules::is_valid_email(email.trim()) {
+            if taken || !vendor_rules::email_ok(email.trim()) {
                 invalid.push(email);
             } else {
                 self.invited.insert(key);
@@ -148,10 +148,10 @@ impl SimState {
         let username = string_field(body, "username").trim().to_owned();
         let password = string_field(body, "password");
         let mut problems: Vec<String> = [
-            rules::person_name_problem("First name", &firstname),
-            rules::person_name_problem("Last name", &lastname),
-            rules::username_problem(&username).map(str::to_owned),
-            rules::password_problem(&password).map(str::to_owned),
+            vendor_rules::name_error("First name", &firstname),
+            vendor_rules::name_error("Last name", &lastname),
+            vendor_rules::username_error(&username).map(str::to_owned),
+            vendor_rules::password_error(&password).map(str::to_owned),
         ]
         .into_iter()
         .flatten()
@@ -269,7 +269,7 @@ impl SimState {
 
     pub(crate) fn remove(&mut self, body: &Value) -> SimResult {
         let names = self.required_names(body)?;
-        if names.len() > rules::REMOVE_LIMIT {
+        if names.len() > vendor_rules::MAX_REMOVE {
             return Err(SimError::bad_request("Computer limit exceeded"));
         }
         self.require_devices(&names)?;
@@ -293,7 +293,7 @@ impl SimState {
             return Err(SimError::bad_request("Computer name cannot be blank"));
         }
         let comment = string_field(body, "comment_desc");
-        if let Some(problem) = rules::comment_problem(&comment) {
+        if let Some(problem) = vendor_rules::comment_error(&comment) {
             return Err(SimError::bad_request(problem));
         }
         let device = self
