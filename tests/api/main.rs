@@ -15,6 +15,7 @@ mod idempotency;
 mod introspection;
 mod limits;
 mod observability;
+mod plan_generator;
 mod plans;
 mod process;
 mod protection;

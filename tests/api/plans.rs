@@ -12,12 +12,12 @@ use crate::helpers::{ADMIN_TOKEN, TestGateway, spawn_gateway_with, team};
 /// A team like `admin` on a second account over the same simulator: its
 /// requests miss the response cache that `admin`'s filled, so they reach
 /// the plan `admin`'s first request compiled.
-const TWIN_TOKEN: &str = "twin-test-token-5555555555";
+pub(crate) const TWIN_TOKEN: &str = "twin-test-token-5555555555";
 
 const DEVICE_FIELDS: &str =
     "name machineId status os osVersion ip comment lastSessionAt lastSessionRaw";
 
-async fn gateways() -> (TestGateway, TestGateway) {
+pub(crate) async fn gateways() -> (TestGateway, TestGateway) {
     let config = SimulatorConfig {
         devices: 120,
         users: 40,
@@ -41,13 +41,24 @@ async fn gateways() -> (TestGateway, TestGateway) {
             if let Some(device) = state.device_mut(&name) {
                 device.comments = "Said \"hi\" \\ ünïcode\ttab".to_owned();
             }
+            let odd = ["</script>", "\u{1}control", "emoji 🚀", "  spaced  "];
+            let names: Vec<String> = state
+                .devices()
+                .take(odd.len())
+                .map(|d| d.host_name.clone())
+                .collect();
+            for (name, comment) in names.iter().zip(odd) {
+                if let Some(device) = state.device_mut(name) {
+                    device.comments = comment.to_owned();
+                }
+            }
         });
     }
     (reference, planned)
 }
 
 /// The body up to its extensions (whose ages differ), and what answered.
-async fn ask(
+pub(crate) async fn ask(
     gateway: &TestGateway,
     token: &str,
     query: &str,
