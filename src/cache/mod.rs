@@ -3,8 +3,8 @@
 //! the per-account cache that keeps them fresh, coalesces fetches and serves
 //! stale data while RemotePC fails.
 
+mod slots;
 mod snapshot;
-mod store;
 
+pub use slots::{Freshness, Peek, Served, SnapshotCache};
 pub use snapshot::{Keyed, Snapshot, SortedView};
-pub use store::{Freshness, Peek, Served, SnapshotCache};

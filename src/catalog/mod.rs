@@ -22,7 +22,7 @@ pub use listing::{
 pub use model::{Device, DeviceStatus, User};
 pub use validation::{MAX_LIST_LEN, ValidationError, Violation};
 
-use crate::cache::{Keyed, Peek, SnapshotCache};
+use crate::cache::{Freshness, Keyed, Peek, SnapshotCache};
 use crate::clock::Clock;
 use crate::settings::Settings;
 use crate::store::{Store, StoreError};
@@ -102,12 +102,12 @@ impl Catalog {
             remove_batch_size: settings.upstream.remove_batch_size,
             users: Arc::new(SnapshotCache::new(
                 Collection::Users.as_str(),
-                settings.cache.freshness(),
+                Freshness::from(&settings.cache),
                 clock.clone(),
             )),
             devices: Arc::new(SnapshotCache::new(
                 Collection::Devices.as_str(),
-                settings.cache.freshness(),
+                Freshness::from(&settings.cache),
                 clock.clone(),
             )),
         })

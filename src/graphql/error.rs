@@ -28,6 +28,9 @@ pub enum ErrorCode {
     RateLimited,
     /// A request with the same `Idempotency-Key` is still running.
     Conflict,
+    /// An automatic persisted query's hash is unknown: send its text with
+    /// it (Apollo clients do so by themselves).
+    PersistedQueryNotFound,
     /// A fault of the gateway itself.
     Internal,
 }
@@ -44,6 +47,7 @@ impl ErrorCode {
             ErrorCode::UpstreamTimeout => "UPSTREAM_TIMEOUT",
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::Conflict => "CONFLICT",
+            ErrorCode::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             ErrorCode::Internal => "INTERNAL",
         }
     }
@@ -70,6 +74,18 @@ pub fn error_code(extensions: Option<&ErrorExtensionValues>) -> Option<String> {
         Value::String(code) => Some(code.clone()),
         _ => None,
     }
+}
+
+/// The code a response is counted under in metrics: its first error's
+/// code, or `ok`.
+pub fn outcome(response: &async_graphql::Response) -> String {
+    response.errors.first().map_or_else(
+        || "ok".to_owned(),
+        |error| {
+            error_code(error.extensions.as_ref())
+                .unwrap_or_else(|| ErrorCode::Internal.as_str().to_owned())
+        },
+    )
 }
 
 /// An error with a code and nothing else.

@@ -21,7 +21,7 @@ mod writes;
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
 
 pub use engine::{Answer, Engine, Operation, Via};
-pub use error::{ErrorCode, error_code};
+pub use error::{ErrorCode, error_code, outcome};
 pub use limits::nesting_exceeds;
 pub use writes::{WriteProfile, write_profile};
 

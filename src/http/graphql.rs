@@ -9,15 +9,14 @@ use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::Response;
-use serde_json::json;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::idempotency;
 use super::media::MediaType;
 use super::persisted::PersistedError;
-use super::refusal::{bad_request, over_quota, refusal, too_large};
+use super::refusal::Refusal;
 use super::run::{self, Job};
 use crate::auth::Team;
 use crate::graphql::{ErrorCode, RequestIds, write_profile};
@@ -38,19 +37,16 @@ pub(super) async fn post(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     if !content_type_is_json(&headers) {
-        return refusal(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ErrorCode::BadUserInput,
-            "POST bodies must be sent as Content-Type: application/json",
-            None,
-        );
+        let message = "POST bodies must be sent as Content-Type: application/json";
+        let status = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+        return Refusal::new(status, ErrorCode::BadUserInput, message).into_response();
     }
     match body {
         Ok(body) => handle(state, ids, headers, Source::Body(body)).await,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            too_large(state.body_limit)
+            Refusal::too_large(state.body_limit).into_response()
         }
-        Err(_) => bad_request("the request body could not be read"),
+        Err(_) => Refusal::bad_request("the request body could not be read").into_response(),
     }
 }
 
@@ -78,16 +74,10 @@ async fn handle(state: AppState, ids: RequestIds, headers: HeaderMap, source: So
         Ok(team) => team,
         Err(error) => {
             observe_refusal("unauthenticated", ErrorCode::Unauthenticated, started);
-            let mut response = refusal(
-                StatusCode::UNAUTHORIZED,
-                ErrorCode::Unauthenticated,
-                &error.to_string(),
-                None,
-            );
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            return response;
+            let code = ErrorCode::Unauthenticated;
+            return Refusal::new(StatusCode::UNAUTHORIZED, code, error.to_string())
+                .header(header::WWW_AUTHENTICATE, "Bearer")
+                .into_response();
         }
     };
     let team_name = team.caller().team.as_str();
@@ -107,9 +97,8 @@ async fn handle(state: AppState, ids: RequestIds, headers: HeaderMap, source: So
             run::respond(job, admitted.writes).await
         }
         Err(refused) => {
-            let (response, code) = *refused;
-            observe_refusal(team_name, code, started);
-            response
+            observe_refusal(team_name, refused.code, started);
+            refused.into_response()
         }
     }
 }
@@ -122,9 +111,8 @@ struct Admitted {
     writes: bool,
 }
 
-/// A refusal and the code it is counted under; boxed, as a `Response` is
-/// large beside the happy path's value.
-type Refused = Box<(Response, ErrorCode)>;
+/// Boxed: a refusal is large beside the happy path's value.
+type Refused = Box<Refusal>;
 
 /// The checks, in the order that is safe: quota and the batch bound before
 /// anything is stored (persisted texts are registered last).
@@ -135,24 +123,19 @@ fn admit(
     source: Source,
 ) -> Result<Admitted, Refused> {
     let charge = |units: u32| {
-        team.take_quota_units(units).map_err(|refused| {
-            Box::new((
-                over_quota(&team.caller().team, refused),
-                ErrorCode::RateLimited,
-            ))
-        })
+        team.take_quota_units(units)
+            .map_err(|refused| Box::new(Refusal::over_quota(&team.caller().team, refused)))
     };
-    let bad = |message: &str| Box::new((bad_request(message), ErrorCode::BadUserInput));
+    let bad = |message: &str| Box::new(Refusal::bad_request(message));
     charge(1)?;
     let Some(media) = MediaType::negotiate(headers) else {
         let message = "Accept must allow application/graphql-response+json or application/json";
-        let response = refusal(
-            StatusCode::NOT_ACCEPTABLE,
+        let status = StatusCode::NOT_ACCEPTABLE;
+        return Err(Box::new(Refusal::new(
+            status,
             ErrorCode::BadUserInput,
             message,
-            None,
-        );
-        return Err(Box::new((response, ErrorCode::BadUserInput)));
+        )));
     };
     let via_get = matches!(source, Source::Query(_));
     let mut requests = read_requests(source).map_err(|message| bad(&message))?;
@@ -170,10 +153,7 @@ fn admit(
     for request in &mut requests {
         match state.persisted.resolve(&team.caller().account, request) {
             Ok(registration) => registrations.extend(registration),
-            Err(error) => {
-                let response = persisted_refusal(media, error);
-                return Err(Box::new((response, ErrorCode::BadUserInput)));
-            }
+            Err(error) => return Err(Box::new(persisted_refusal(media, error))),
         }
     }
     if requests
@@ -188,16 +168,9 @@ fn admit(
         .collect();
     if via_get && profiles.iter().any(|profile| profile.mutation) {
         let message = "mutations are sent with POST (GET is for queries only)";
-        let mut response = refusal(
-            StatusCode::METHOD_NOT_ALLOWED,
-            ErrorCode::BadUserInput,
-            message,
-            None,
-        );
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return Err(Box::new((response, ErrorCode::BadUserInput)));
+        let status = StatusCode::METHOD_NOT_ALLOWED;
+        let refusal = Refusal::new(status, ErrorCode::BadUserInput, message);
+        return Err(Box::new(refusal.header(header::ALLOW, "POST")));
     }
     // Each operation paid one unit; every further RemotePC call a mutation
     // may make costs one more.
@@ -240,14 +213,12 @@ fn read_requests(source: Source) -> Result<Vec<Request>, String> {
 
 /// Apollo clients answer PersistedQueryNotFound by sending the text; they
 /// expect it as a GraphQL error in a 200.
-fn persisted_refusal(media: MediaType, error: PersistedError) -> Response {
+fn persisted_refusal(media: MediaType, error: PersistedError) -> Refusal {
     let code = match error {
-        PersistedError::NotFound => "PERSISTED_QUERY_NOT_FOUND",
-        _ => ErrorCode::BadUserInput.as_str(),
+        PersistedError::NotFound => ErrorCode::PersistedQueryNotFound,
+        _ => ErrorCode::BadUserInput,
     };
-    let body =
-        json!({ "errors": [{ "message": error.message(), "extensions": { "code": code } }] });
-    media.respond(StatusCode::OK, body.to_string())
+    Refusal::new(StatusCode::OK, code, error.message()).in_media(media)
 }
 
 /// `Content-Type: application/json` (any parameters); GraphQL over HTTP

@@ -11,9 +11,8 @@ use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::media::MediaType;
-use super::refusal::{refusal, unknown_outcome_body};
-use super::run::outcome;
-use crate::graphql::{ErrorCode, Operation};
+use super::refusal::{Refusal, unknown_outcome_body};
+use crate::graphql::{ErrorCode, Operation, outcome};
 use crate::store::Claim;
 
 const HEADER: &str = "idempotency-key";
@@ -135,10 +134,11 @@ fn refused(
     message: &str,
     retry_after: Option<std::time::Duration>,
 ) -> (Response, String) {
-    (
-        refusal(status, code, message, retry_after),
-        code.as_str().to_owned(),
-    )
+    let mut refusal = Refusal::new(status, code, message);
+    if let Some(wait) = retry_after {
+        refusal = refusal.retry_after(wait);
+    }
+    (refusal.into_response(), code.as_str().to_owned())
 }
 
 fn request_hash(request: &Request) -> String {

@@ -1,104 +1,160 @@
 //! Answers given outside execution: refusals (auth, quota, media type,
-//! malformed requests, limits) and timeouts, each a GraphQL error body with
-//! its `extensions.code` from the one error table.
+//! malformed requests, limits, persisted queries) and timeouts. One
+//! `Refusal` type: an HTTP status, a code from the one error table
+//! (`graphql::ErrorCode`), a message, and the headers that go with it,
+//! sent as a GraphQL error body.
 
 use std::time::Duration;
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::Response;
-use serde_json::json;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
 
 use super::media::MediaType;
 use crate::auth::QuotaRefusal;
 use crate::graphql::ErrorCode;
 
-/// A GraphQL error response outside execution.
-pub(super) fn refusal(
-    status: StatusCode,
-    code: ErrorCode,
-    message: &str,
+/// A request refused (or cut short) outside execution.
+#[derive(Debug)]
+pub(super) struct Refusal {
+    pub(super) status: StatusCode,
+    pub(super) code: ErrorCode,
+    message: String,
     retry_after: Option<Duration>,
-) -> Response {
-    let mut extensions = json!({ "code": code.as_str() });
-    if let Some(wait) = retry_after {
-        extensions["retryAfterMs"] = json!(wait.as_millis().max(1) as u64);
-    }
-    let body =
-        json!({ "data": null, "errors": [{ "message": message, "extensions": extensions }] });
-    let mut response = MediaType::Json.respond(status, body.to_string());
-    if let Some(wait) = retry_after {
-        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        if let Ok(value) = HeaderValue::from_str(&seconds.max(1).to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
+    /// Extra `extensions` entries (`outcomeUnknown`).
+    extensions: Vec<(&'static str, Value)>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    /// GraphQL-level answers travel with the `data` entry left out and the
+    /// negotiated media type (persisted queries, which Apollo clients read).
+    media: Option<MediaType>,
+}
+
+impl Refusal {
+    pub(super) fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+            extensions: Vec::new(),
+            headers: Vec::new(),
+            media: None,
         }
     }
-    response
-}
 
-/// 429 for a team over its quota.
-pub(super) fn over_quota(team: &str, refused: QuotaRefusal) -> Response {
-    match refused {
-        QuotaRefusal::Wait(wait) => refusal(
-            StatusCode::TOO_MANY_REQUESTS,
-            ErrorCode::RateLimited,
-            &format!(
-                "team `{team}` is over its quota; retry in {} ms",
-                wait.as_millis().max(1)
+    /// 400 with `BAD_USER_INPUT`.
+    pub(super) fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::BadUserInput, message)
+    }
+
+    /// 413 for a body over `server.body_limit_bytes`.
+    pub(super) fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::BadUserInput,
+            format!("the request body is larger than {limit} bytes (server.body_limit_bytes)"),
+        )
+    }
+
+    /// 429 for a team over its quota.
+    pub(super) fn over_quota(team: &str, refused: QuotaRefusal) -> Self {
+        let (status, code) = (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited);
+        match refused {
+            QuotaRefusal::Wait(wait) => Self::new(
+                status,
+                code,
+                format!(
+                    "team `{team}` is over its quota; retry in {} ms",
+                    wait.as_millis().max(1)
+                ),
+            )
+            .retry_after(wait),
+            QuotaRefusal::TooLarge { burst } => Self::new(
+                status,
+                code,
+                format!(
+                    "this request costs more quota units than team `{team}` may spend at once ({burst}, teams.{team}.burst): every RemotePC call a mutation makes is a unit; split it"
+                ),
             ),
-            Some(wait),
-        ),
-        QuotaRefusal::TooLarge { burst } => refusal(
-            StatusCode::TOO_MANY_REQUESTS,
-            ErrorCode::RateLimited,
-            &format!(
-                "this request costs more quota units than team `{team}` may spend at once ({burst}, teams.{team}.burst): every RemotePC call a mutation makes is a unit; split it"
-            ),
-            None,
-        ),
+        }
+    }
+
+    /// 504 when `server.request_timeout` ran out. A write is not cut short:
+    /// it goes on, and its audit record and idempotency key get its outcome.
+    pub(super) fn timed_out(timeout: Duration, write: bool) -> Self {
+        let timeout = humantime::format_duration(timeout);
+        let refusal = Self::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            ErrorCode::UpstreamTimeout,
+            if write {
+                format!(
+                    "the mutation is still running after {timeout} (server.request_timeout); it will finish and its audit record will hold the outcome; retry with the same Idempotency-Key to get it"
+                )
+            } else {
+                format!("no answer within {timeout} (server.request_timeout)")
+            },
+        );
+        if write {
+            refusal.extension("outcomeUnknown", json!(true))
+        } else {
+            refusal
+        }
+    }
+
+    /// Says when to try again: `Retry-After` and `extensions.retryAfterMs`.
+    pub(super) fn retry_after(mut self, wait: Duration) -> Self {
+        self.retry_after = Some(wait);
+        self
+    }
+
+    pub(super) fn extension(mut self, name: &'static str, value: Value) -> Self {
+        self.extensions.push((name, value));
+        self
+    }
+
+    pub(super) fn header(mut self, name: HeaderName, value: &'static str) -> Self {
+        self.headers.push((name, HeaderValue::from_static(value)));
+        self
+    }
+
+    /// Sent as a GraphQL answer in `media`, without a `data` entry.
+    pub(super) fn in_media(mut self, media: MediaType) -> Self {
+        self.media = Some(media);
+        self
+    }
+
+    fn body(&self) -> String {
+        let mut extensions = json!({ "code": self.code.as_str() });
+        if let Some(wait) = self.retry_after {
+            extensions["retryAfterMs"] = json!(wait.as_millis().max(1) as u64);
+        }
+        for (name, value) in &self.extensions {
+            extensions[*name] = value.clone();
+        }
+        let error = json!({ "message": self.message, "extensions": extensions });
+        match self.media {
+            Some(_) => json!({ "errors": [error] }),
+            None => json!({ "data": null, "errors": [error] }),
+        }
+        .to_string()
     }
 }
 
-/// 400 with `BAD_USER_INPUT`.
-pub(super) fn bad_request(message: &str) -> Response {
-    refusal(
-        StatusCode::BAD_REQUEST,
-        ErrorCode::BadUserInput,
-        message,
-        None,
-    )
-}
-
-/// 413 for a body over `server.body_limit_bytes`.
-pub(super) fn too_large(limit: usize) -> Response {
-    refusal(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        ErrorCode::BadUserInput,
-        &format!("the request body is larger than {limit} bytes (server.body_limit_bytes)"),
-        None,
-    )
-}
-
-/// 504 when `server.request_timeout` ran out. A write is not cut short: it
-/// goes on, and its audit record and idempotency key get its outcome.
-pub(super) fn timed_out(timeout: Duration, write: bool) -> Response {
-    let message = if write {
-        format!(
-            "the mutation is still running after {} (server.request_timeout); it will finish and its audit record will hold the outcome; retry with the same Idempotency-Key to get it",
-            humantime::format_duration(timeout)
-        )
-    } else {
-        format!(
-            "no answer within {} (server.request_timeout)",
-            humantime::format_duration(timeout)
-        )
-    };
-    let mut extensions = json!({ "code": ErrorCode::UpstreamTimeout.as_str() });
-    if write {
-        extensions["outcomeUnknown"] = json!(true);
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let media = self.media.unwrap_or(MediaType::Json);
+        let mut response = media.respond(self.status, self.body());
+        if let Some(wait) = self.retry_after {
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            if let Ok(value) = HeaderValue::from_str(&seconds.max(1).to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        for (name, value) in self.headers {
+            response.headers_mut().insert(name, value);
+        }
+        response
     }
-    let body =
-        json!({ "data": null, "errors": [{ "message": message, "extensions": extensions }] });
-    MediaType::Json.respond(StatusCode::GATEWAY_TIMEOUT, body.to_string())
 }
 
 /// The answer stored under an idempotency key whose write never finished

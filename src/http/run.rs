@@ -14,9 +14,9 @@ use tracing::Instrument;
 use super::AppState;
 use super::idempotency::Idempotent;
 use super::media::MediaType;
-use super::refusal::timed_out;
+use super::refusal::Refusal;
 use crate::auth::Caller;
-use crate::graphql::{Answer, ErrorCode, Operation, RequestIds, Via, error_code};
+use crate::graphql::{Answer, Operation, RequestIds, Via, outcome};
 use crate::telemetry;
 
 /// `hit` when the response cache answered, `miss` when it could have but
@@ -45,7 +45,7 @@ pub(super) async fn respond(job: Job, writes: bool) -> Response {
     if !writes {
         return tokio::time::timeout(timeout, job.run())
             .await
-            .unwrap_or_else(|_| timed_out(timeout, false));
+            .unwrap_or_else(|_| Refusal::timed_out(timeout, false).into_response());
     }
     let writes = job.state.writes.clone();
     let task = writes.spawn(job.run().in_current_span());
@@ -55,7 +55,7 @@ pub(super) async fn respond(job: Job, writes: bool) -> Response {
             tracing::error!("a write task failed; its audit record says how far it got");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
-        Err(_) => timed_out(timeout, true),
+        Err(_) => Refusal::timed_out(timeout, true).into_response(),
     }
 }
 
@@ -155,15 +155,4 @@ fn server_timing(response: &mut Response, via: Via, started: Instant) {
     if let Ok(value) = HeaderValue::from_str(&value) {
         response.headers_mut().insert(SERVER_TIMING, value);
     }
-}
-
-/// The first error's code, or `ok`.
-pub(super) fn outcome(response: &async_graphql::Response) -> String {
-    response.errors.first().map_or_else(
-        || "ok".to_owned(),
-        |error| {
-            error_code(error.extensions.as_ref())
-                .unwrap_or_else(|| ErrorCode::Internal.as_str().to_owned())
-        },
-    )
 }

@@ -212,6 +212,9 @@ impl Default for UpstreamSettings {
     }
 }
 
+/// RemotePC's own base URL, the default of `accounts.<id>.base_url`.
+pub const VENDOR_BASE_URL: &str = "https://web1.remotepc.com/rpcnew/api/msp/";
+
 /// Scopes a team may hold.
 pub const SCOPES: [&str; 5] = [
     "read",
@@ -333,17 +336,6 @@ impl Default for CacheSettings {
     }
 }
 
-impl CacheSettings {
-    /// The cache policy these settings describe.
-    pub fn freshness(&self) -> crate::cache::Freshness {
-        crate::cache::Freshness {
-            ttl: self.ttl,
-            max_stale: self.max_stale,
-            min_refresh_interval: self.min_refresh_interval,
-        }
-    }
-}
-
 /// One RemotePC account: where it lives and where its key comes from.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -383,7 +375,7 @@ impl AccountSettings {
 }
 
 fn default_base_url() -> String {
-    crate::upstream::VENDOR_BASE_URL.to_owned()
+    VENDOR_BASE_URL.to_owned()
 }
 
 /// Log output settings.

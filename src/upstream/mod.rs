@@ -26,4 +26,4 @@ pub use error::UpstreamError;
 pub use key::{ApiKey, KeyError, KeyStatus};
 
 /// The vendor's production base URL, the default of `accounts.<id>.base_url`.
-pub const VENDOR_BASE_URL: &str = "https://web1.remotepc.com/rpcnew/api/msp/";
+pub use crate::settings::VENDOR_BASE_URL;

@@ -18,6 +18,7 @@ use tracing::Instrument;
 
 use super::{Keyed, Snapshot};
 use crate::clock::Clock;
+use crate::settings::CacheSettings;
 use crate::upstream::UpstreamError;
 
 /// How long snapshots are trusted.
@@ -31,6 +32,16 @@ pub struct Freshness {
     /// Forced refreshes of one account's collection are at least this far
     /// apart; also the pause after a failed background refresh.
     pub min_refresh_interval: Duration,
+}
+
+impl From<&CacheSettings> for Freshness {
+    fn from(settings: &CacheSettings) -> Self {
+        Self {
+            ttl: settings.ttl,
+            max_stale: settings.max_stale,
+            min_refresh_interval: settings.min_refresh_interval,
+        }
+    }
 }
 
 /// A snapshot as served, with how old it is.
@@ -354,5 +365,5 @@ impl<T: Keyed + Send + Sync + 'static> SnapshotCache<T> {
 }
 
 #[cfg(test)]
-#[path = "store_tests.rs"]
+#[path = "slots_tests.rs"]
 mod tests;
