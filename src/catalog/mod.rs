@@ -26,6 +26,7 @@ use crate::cache::{Freshness, Keyed, Peek, SnapshotCache};
 use crate::clock::Clock;
 use crate::settings::Settings;
 use crate::store::{Store, StoreError};
+pub use crate::upstream::count_writes;
 use crate::upstream::{AccountHealth, ClientSetupError, RemotePcClient, UpstreamError};
 
 /// Why a catalog operation failed.

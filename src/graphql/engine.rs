@@ -123,6 +123,12 @@ impl Engine {
         )
     }
 
+    /// Executes `operation` as `execute` does, and says how many of its
+    /// write calls may have reached RemotePC (0: it is safe to send again).
+    pub async fn execute_counting_writes(&self, operation: Operation) -> (Response, u32) {
+        crate::catalog::count_writes(self.execute(operation)).await
+    }
+
     /// Executes `operation`; never answers from the response cache nor
     /// keeps its response (mutations, batches).
     pub async fn execute(&self, operation: Operation) -> Response {

@@ -95,14 +95,15 @@ impl<'a> Idempotent<'a> {
     }
 
     async fn execute_claimed(self, operation: Operation, media: MediaType) -> (Response, String) {
-        let response = self.state.engine.execute(operation).await;
+        let (response, may_have_reached) =
+            self.state.engine.execute_counting_writes(operation).await;
         let code = outcome(&response);
         let body = match serde_json::to_string(&response) {
             Ok(body) => body,
             Err(_) => return (StatusCode::INTERNAL_SERVER_ERROR.into_response(), code),
         };
         let store = &self.state.store;
-        let stored = if nothing_was_sent(&response) {
+        let stored = if may_have_reached == 0 {
             // Refused before reaching RemotePC: the caller may fix the
             // request and send it again under the same key.
             store.release_idempotency(self.team, &self.key).await
@@ -159,24 +160,4 @@ fn request_hash(request: &Request) -> String {
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect()
-}
-
-/// True when every error says the request was refused before RemotePC was
-/// called and no field succeeded.
-fn nothing_was_sent(response: &async_graphql::Response) -> bool {
-    let refused_locally = |code: &str| {
-        matches!(
-            code,
-            "BAD_USER_INPUT" | "FORBIDDEN" | "RATE_LIMITED" | "UNAUTHENTICATED"
-        )
-    };
-    response.data == async_graphql::Value::Null
-        && !response.errors.is_empty()
-        && response.errors.iter().all(|error| {
-            error
-                .extensions
-                .as_ref()
-                .and_then(|extensions| extensions.get("code"))
-                .is_some_and(|code| matches!(code, async_graphql::Value::String(code) if refused_locally(code)))
-        })
 }

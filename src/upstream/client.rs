@@ -323,6 +323,11 @@ impl RemotePcClient {
         };
         let started = Instant::now();
         let result = self.exchange(endpoint, paging, body).await;
+        let refused_connection =
+            matches!(result, Err(UpstreamError::Transport { not_sent: true, .. }));
+        if !endpoint.is_read() && !refused_connection {
+            super::witness::may_have_reached();
+        }
         let outcome = result.as_ref().err().map_or("ok", UpstreamError::kind);
         crate::telemetry::record_upstream(
             account,

@@ -18,12 +18,14 @@ mod key;
 mod pagination;
 mod retry;
 pub mod wire;
+mod witness;
 
 pub use breaker::BreakerState;
 pub use client::{AccountHealth, ClientSetupError, Egress, RemotePcClient};
 pub use endpoint::Endpoint;
 pub use error::UpstreamError;
 pub use key::{ApiKey, KeyError, KeyStatus};
+pub use witness::count_writes;
 
 /// The vendor's production base URL, the default of `accounts.<id>.base_url`.
 pub use crate::settings::VENDOR_BASE_URL;

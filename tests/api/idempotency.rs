@@ -65,3 +65,55 @@ async fn a_key_refused_before_sending_can_be_used_again_once_fixed() {
     );
     assert_eq!(gateway.calls(Endpoint::CommentAdd), 1);
 }
+
+#[tokio::test]
+async fn a_key_whose_write_never_left_is_free_and_one_that_may_have_landed_is_not() {
+    let gateway = crate::helpers::spawn_gateway_with(Default::default(), |settings| {
+        settings.upstream.breaker_failures = 1;
+        settings.upstream.breaker_cooldown = std::time::Duration::from_secs(30);
+    })
+    .await;
+    let name = gateway.devices_by_status(true)[0].clone();
+    let send = |key: &'static str| {
+        let request = json!({ "query": COMMENT, "variables": { "n": name, "c": "Breaker test" } });
+        let authorization = format!("Bearer {ADMIN_TOKEN}");
+        let gateway = &gateway;
+        async move {
+            let headers = [
+                ("authorization", authorization.as_str()),
+                ("idempotency-key", key),
+            ];
+            let (_, text) = gateway.send(&request.to_string(), &headers).await;
+            body(&text)
+        }
+    };
+    gateway
+        .sim
+        .set_outage(Some(remotepc_gateway::simulator::Fault::Status(500)));
+    let landed = send("reached-remotepc").await;
+    assert_eq!(
+        landed["errors"][0]["extensions"]["outcomeUnknown"], true,
+        "{landed}"
+    );
+    let refused = send("never-left").await;
+    assert_eq!(
+        error_code(&refused),
+        "UPSTREAM_UNAVAILABLE",
+        "the breaker is open: {refused}"
+    );
+    assert_eq!(gateway.calls(Endpoint::CommentAdd), 1);
+
+    gateway.sim.set_outage(None);
+    gateway.clock.advance(std::time::Duration::from_secs(31));
+    let retried = send("never-left").await;
+    assert!(
+        retried["errors"].is_null(),
+        "a key whose write never left runs: {retried}"
+    );
+    let replayed = send("reached-remotepc").await;
+    assert_eq!(
+        replayed, landed,
+        "a key whose write may have landed replays its answer"
+    );
+    assert_eq!(gateway.calls(Endpoint::CommentAdd), 2);
+}
