@@ -122,33 +122,15 @@ fn admit(
     headers: &HeaderMap,
     source: Source,
 ) -> Result<Admitted, Refused> {
-    let charge = |units: u32| {
-        team.take_quota_units(units)
-            .map_err(|refused| Box::new(Refusal::over_quota(&team.caller().team, refused)))
-    };
-    let bad = |message: &str| Box::new(Refusal::bad_request(message));
-    charge(1)?;
+    charge(team, 1)?;
     let Some(media) = MediaType::negotiate(headers) else {
         let message = "Accept must allow application/graphql-response+json or application/json";
         let status = StatusCode::NOT_ACCEPTABLE;
-        return Err(Box::new(Refusal::new(
-            status,
-            ErrorCode::BadUserInput,
-            message,
-        )));
+        let refusal = Refusal::new(status, ErrorCode::BadUserInput, message);
+        return Err(Box::new(refusal));
     };
     let via_get = matches!(source, Source::Query(_));
-    let mut requests = read_requests(source).map_err(|message| bad(&message))?;
-    if requests.is_empty() || requests.len() > state.max_batch {
-        return Err(bad(&format!(
-            "a batch of {} operations; send 1 to {} (graphql.max_batch)",
-            requests.len(),
-            state.max_batch
-        )));
-    }
-    // A batch spends one quota unit per operation, so batching cannot
-    // dodge the quota.
-    charge(u32::try_from(requests.len() - 1).unwrap_or(u32::MAX))?;
+    let mut requests = read_batch(state, team, source)?;
     let mut registrations = Vec::new();
     for request in &mut requests {
         match state.persisted.resolve(&team.caller().account, request) {
@@ -162,24 +144,7 @@ fn admit(
     {
         return Err(bad("`query` is missing or empty"));
     }
-    let profiles: Vec<_> = requests
-        .iter()
-        .map(|request| write_profile(request, state.max_nesting, state.remove_batch))
-        .collect();
-    if via_get && profiles.iter().any(|profile| profile.mutation) {
-        let message = "mutations are sent with POST (GET is for queries only)";
-        let status = StatusCode::METHOD_NOT_ALLOWED;
-        let refusal = Refusal::new(status, ErrorCode::BadUserInput, message);
-        return Err(Box::new(refusal.header(header::ALLOW, "POST")));
-    }
-    // Each operation paid one unit; every further RemotePC call a mutation
-    // may make costs one more.
-    charge(
-        profiles
-            .iter()
-            .map(|profile| profile.upstream_calls.saturating_sub(1))
-            .sum(),
-    )?;
+    let writes = charge_writes(state, team, &requests, via_get)?;
     let key = idempotency::key(headers).map_err(bad)?;
     if key.is_some() && requests.len() > 1 {
         return Err(bad(
@@ -193,8 +158,62 @@ fn admit(
         requests,
         key,
         media,
-        writes: profiles.iter().any(|profile| profile.mutation),
+        writes,
     })
+}
+
+/// Takes `units` of the team's quota, all or none.
+fn charge(team: &Team, units: u32) -> Result<(), Refused> {
+    team.take_quota_units(units)
+        .map_err(|refused| Box::new(Refusal::over_quota(&team.caller().team, refused)))
+}
+
+fn bad(message: &str) -> Refused {
+    Box::new(Refusal::bad_request(message))
+}
+
+/// The requests of the body or query string, within `graphql.max_batch`;
+/// a batch spends one quota unit per operation, so batching cannot dodge
+/// the quota.
+fn read_batch(state: &AppState, team: &Team, source: Source) -> Result<Vec<Request>, Refused> {
+    let requests = read_requests(source).map_err(|message| bad(&message))?;
+    if requests.is_empty() || requests.len() > state.max_batch {
+        return Err(bad(&format!(
+            "a batch of {} operations; send 1 to {} (graphql.max_batch)",
+            requests.len(),
+            state.max_batch
+        )));
+    }
+    charge(team, u32::try_from(requests.len() - 1).unwrap_or(u32::MAX))?;
+    Ok(requests)
+}
+
+/// Whether the requests write. Mutations are refused over GET; each
+/// operation paid one unit, and every further RemotePC call a mutation may
+/// make costs one more.
+fn charge_writes(
+    state: &AppState,
+    team: &Team,
+    requests: &[Request],
+    via_get: bool,
+) -> Result<bool, Refused> {
+    let profiles: Vec<_> = requests
+        .iter()
+        .map(|request| write_profile(request, state.max_nesting, state.remove_batch))
+        .collect();
+    let writes = profiles.iter().any(|profile| profile.mutation);
+    if via_get && writes {
+        let message = "mutations are sent with POST (GET is for queries only)";
+        let status = StatusCode::METHOD_NOT_ALLOWED;
+        let refusal = Refusal::new(status, ErrorCode::BadUserInput, message);
+        return Err(Box::new(refusal.header(header::ALLOW, "POST")));
+    }
+    let further_calls = profiles
+        .iter()
+        .map(|profile| profile.upstream_calls.saturating_sub(1))
+        .sum();
+    charge(team, further_calls)?;
+    Ok(writes)
 }
 
 fn read_requests(source: Source) -> Result<Vec<Request>, String> {

@@ -59,6 +59,18 @@ impl Store {
             locked(&self.open_claims).insert((team.to_owned(), key.to_owned()));
             return Ok(Claim::Claimed);
         }
+        self.existing_claim(team, key, request_hash, now).await
+    }
+
+    /// What the key's row says to a request that did not claim it.
+    async fn existing_claim(
+        &self,
+        team: &str,
+        key: &str,
+        request_hash: &str,
+        now: i64,
+    ) -> Result<Claim, StoreError> {
+        let read = || failed("reading an idempotency key");
         let row = sqlx::query(
             "SELECT request_hash, response, created_ms FROM idempotency_keys WHERE team = $1 AND idem_key = $2",
         )
@@ -66,19 +78,14 @@ impl Store {
         .bind(key)
         .fetch_optional(&self.pool)
         .await
-        .map_err(failed("reading an idempotency key"))?;
+        .map_err(read())?;
         let Some(row) = row else {
             // Deleted between our insert and read by another replica's expiry.
             return Ok(Claim::InProgress);
         };
-        let read = failed("reading an idempotency key");
-        let stored_hash: String = row.try_get("request_hash").map_err(read)?;
-        let response: Option<String> = row
-            .try_get("response")
-            .map_err(failed("reading an idempotency key"))?;
-        let created_ms: i64 = row
-            .try_get("created_ms")
-            .map_err(failed("reading an idempotency key"))?;
+        let stored_hash: String = row.try_get("request_hash").map_err(read())?;
+        let response: Option<String> = row.try_get("response").map_err(read())?;
+        let created_ms: i64 = row.try_get("created_ms").map_err(read())?;
         let abandoned = created_ms <= now - millis(self.idempotency.abandoned_after);
         Ok(match response {
             _ if stored_hash != request_hash => Claim::Mismatch,

@@ -335,7 +335,15 @@ impl RemotePcClient {
             outcome,
             Some(started.elapsed().as_secs_f64()),
         );
-        match &result {
+        self.learn_from(&result);
+        crate::telemetry::record_breaker(account, self.inner.gate.breaker.state().gauge());
+        result
+    }
+
+    /// What an answer says of the account's health: the breaker, the key,
+    /// the last success.
+    fn learn_from<T>(&self, result: &Result<T, UpstreamError>) {
+        match result {
             Ok(_) => {
                 self.inner.gate.breaker.record_success();
                 self.inner.keys.record(KeyStatus::Accepted);
@@ -363,8 +371,6 @@ impl RemotePcClient {
                 }
             }
         }
-        crate::telemetry::record_breaker(account, self.inner.gate.breaker.state().gauge());
-        result
     }
 
     async fn exchange<T: DeserializeOwned>(

@@ -44,7 +44,7 @@ impl RemotePcClient {
             page_index,
             record_per_page: page_size,
         };
-        let (pagination, mut items) = fetch(self.clone(), request(1)).await?;
+        let (pagination, items) = fetch(self.clone(), request(1)).await?;
         let limit = self.max_collection_records();
         if pagination.total_records > limit {
             return Err(too_many(endpoint));
@@ -62,15 +62,29 @@ impl RemotePcClient {
                     .max(1),
             )
             .min(u64::from(u32::MAX));
-        // Each page is its own task so that pages are parsed on every core,
-        // not one after another inside this future; a task is aborted when
-        // the read is dropped (nobody waits for it any more).
-        let mut rest = futures::stream::iter(2..=pages as u32)
-            .map(|page| {
-                AbortOnDrop(tokio::spawn(
-                    fetch(self.clone(), request(page)).in_current_span(),
-                ))
-            })
+        let rest = (2..=pages as u32).map(|page| fetch(self.clone(), request(page)));
+        self.read_rest(endpoint, rest, items, limit).await
+    }
+
+    /// Pages 2 and on, at most `page_fanout` at a time, appended in order to
+    /// `items` until a short page or the record limit. Each page is its own
+    /// task so that pages are parsed on every core, not one after another
+    /// inside this future; a task is aborted when the read is dropped
+    /// (nobody waits for it any more).
+    async fn read_rest<T, Fut>(
+        &self,
+        endpoint: Endpoint,
+        pages: impl Iterator<Item = Fut>,
+        mut items: Vec<T>,
+        limit: u64,
+    ) -> Result<Vec<T>, UpstreamError>
+    where
+        T: Send + 'static,
+        Fut: Future<Output = Result<(Pagination, Vec<T>), UpstreamError>> + Send + 'static,
+    {
+        let page_size = self.page_size().max(1) as usize;
+        let mut rest = futures::stream::iter(pages)
+            .map(|page| AbortOnDrop(tokio::spawn(page.in_current_span())))
             .buffered(self.page_fanout());
         while let Some(joined) = rest.next().await {
             let page = match joined {
@@ -86,7 +100,7 @@ impl RemotePcClient {
                     }
                 },
             };
-            let short = page.len() < page_size as usize;
+            let short = page.len() < page_size;
             items.extend(page);
             if items.len() as u64 > limit {
                 return Err(too_many(endpoint));
