@@ -19,6 +19,7 @@ use async_graphql::parser::types::{
 use async_graphql::{Name, Positioned};
 
 use super::depth::{Depth, MAX_INTROSPECTION_LISTS};
+use super::document::{nesting_exceeds, token_count};
 use super::error::ErrorCode;
 
 /// The limits every document is held to.
@@ -154,94 +155,6 @@ fn bad_input(mut error: ServerError) -> ServerError {
     let extensions = error.extensions.get_or_insert_with(Default::default);
     extensions.set("code", ErrorCode::BadUserInput.as_str());
     error
-}
-
-/// Whether `{`, `[` and `(` nest deeper than `max` outside strings and
-/// comments.
-pub fn nesting_exceeds(document: &str, max: usize) -> bool {
-    let bytes = document.as_bytes();
-    let mut depth = 0usize;
-    let mut index = 0;
-    while index < bytes.len() {
-        match bytes[index] {
-            b'#' => {
-                while index < bytes.len() && bytes[index] != b'\n' && bytes[index] != b'\r' {
-                    index += 1;
-                }
-            }
-            b'"' if bytes[index..].starts_with(b"\"\"\"") => {
-                index += 3;
-                while index < bytes.len() && !bytes[index..].starts_with(b"\"\"\"") {
-                    index += if bytes[index..].starts_with(b"\\\"\"\"") {
-                        4
-                    } else {
-                        1
-                    };
-                }
-                index += 2;
-            }
-            b'"' => {
-                index += 1;
-                while index < bytes.len() && bytes[index] != b'"' && bytes[index] != b'\n' {
-                    index += if bytes[index] == b'\\' { 2 } else { 1 };
-                }
-            }
-            b'{' | b'[' | b'(' => {
-                depth += 1;
-                if depth > max {
-                    return true;
-                }
-            }
-            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        index += 1;
-    }
-    false
-}
-
-/// GraphQL tokens in `document`, roughly as the lexer counts them: names
-/// and numbers, punctuators, strings; not white space, commas, comments.
-fn token_count(document: &str) -> usize {
-    let bytes = document.as_bytes();
-    let (mut tokens, mut index) = (0, 0);
-    while index < bytes.len() {
-        let byte = bytes[index];
-        if byte.is_ascii_whitespace() || byte == b',' {
-            index += 1;
-        } else if byte == b'#' {
-            while index < bytes.len() && bytes[index] != b'\n' {
-                index += 1;
-            }
-        } else if byte == b'"' {
-            tokens += 1;
-            let block = bytes[index..].starts_with(b"\"\"\"");
-            index += if block { 3 } else { 1 };
-            while index < bytes.len() {
-                if block && bytes[index..].starts_with(b"\"\"\"") {
-                    index += 3;
-                    break;
-                }
-                if !block && (bytes[index] == b'"' || bytes[index] == b'\n') {
-                    index += 1;
-                    break;
-                }
-                index += if bytes[index] == b'\\' { 2 } else { 1 };
-            }
-        } else if byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-' || byte == b'.' {
-            tokens += 1;
-            while index < bytes.len()
-                && (bytes[index].is_ascii_alphanumeric()
-                    || matches!(bytes[index], b'_' | b'-' | b'.' | b'+'))
-            {
-                index += 1;
-            }
-        } else {
-            tokens += 1;
-            index += 1;
-        }
-    }
-    tokens
 }
 
 /// How big a parsed document is.

@@ -1,13 +1,7 @@
-use super::{Shape, nesting_exceeds, token_count};
+use super::Shape;
 
 fn shape(document: &str) -> Shape {
     Shape::of(&async_graphql::parser::parse_query(document).expect("parses"))
-}
-
-#[test]
-fn tokens_are_counted_like_the_lexer() {
-    assert_eq!(token_count("{ a(x: 1.5e3, y: \"s t\") { b } } # c d e"), 14);
-    assert_eq!(token_count("query Q($v: [Int!]!) { f }"), 15);
 }
 
 #[test]
@@ -38,24 +32,4 @@ fn fragment_cycles_do_not_loop() {
         shape("{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }").fields,
         u64::MAX
     );
-}
-
-#[test]
-fn counts_brackets_of_every_kind() {
-    assert!(!nesting_exceeds("{ a(x: [1]) { b } }", 3));
-    assert!(nesting_exceeds("{ a(x: [1]) { b } }", 2));
-    assert!(nesting_exceeds(&"[".repeat(10_000), 64));
-}
-
-#[test]
-fn ignores_brackets_in_strings_and_comments() {
-    let document = "{ a(x: \"[[[[\\\"[[\", y: \"\"\"{{{{\"\"\") # ((((\n }";
-    assert!(!nesting_exceeds(document, 2));
-}
-
-#[test]
-fn unterminated_strings_do_not_panic() {
-    for document in ["\"", "\"\"\"", "\"\\", "#", "{\"\"\"\\\"\"\""] {
-        let _ = nesting_exceeds(document, 1);
-    }
 }

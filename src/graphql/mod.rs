@@ -6,6 +6,7 @@ mod audit;
 mod cache_report;
 mod connection;
 mod depth;
+mod document;
 mod engine;
 mod error;
 mod guard;
@@ -20,9 +21,9 @@ mod writes;
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
 
+pub use document::nesting_exceeds;
 pub use engine::{Answer, Engine, Operation, Via};
 pub use error::{ErrorCode, error_code, outcome};
-pub use limits::nesting_exceeds;
 pub use writes::{WriteProfile, write_profile};
 
 /// The ids of the HTTP request an operation came in, for audit records.

@@ -21,6 +21,7 @@ use async_graphql::parser::types::{
 };
 
 use super::cache_report::{SnapshotRead, Staleness, write_extension};
+use super::document::normalize;
 use crate::auth::Caller;
 use crate::catalog::{Catalog, Collection};
 
@@ -288,91 +289,6 @@ fn root_fields_read_snapshots(
                 root_fields_read_snapshots(document, &fragment.node.selection_set.node, depth + 1)
             }),
     })
-}
-
-/// The document with its ignored tokens (whitespace, commas, comments)
-/// dropped where they separate nothing and collapsed to one space where
-/// they do; strings are kept verbatim. Documents that differ only in
-/// layout get the same key; documents with different tokens never do.
-pub(crate) fn normalize(document: &str) -> String {
-    let bytes = document.as_bytes();
-    let mut out = String::with_capacity(document.len());
-    let mut separated = false;
-    let mut index = 0;
-    while index < bytes.len() {
-        let byte = bytes[index];
-        match byte {
-            b' ' | b'\t' | b'\n' | b'\r' | b',' => {
-                separated = true;
-                index += 1;
-            }
-            b'#' => {
-                separated = true;
-                while index < bytes.len() && !matches!(bytes[index], b'\n' | b'\r') {
-                    index += 1;
-                }
-            }
-            _ => {
-                if separated && out.as_bytes().last().copied().is_some_and(joins) && joins(byte) {
-                    out.push(' ');
-                }
-                separated = false;
-                let end = if byte == b'"' {
-                    string_end(bytes, index)
-                } else {
-                    // Up to the next byte that matters on its own; slicing
-                    // on ASCII bytes keeps UTF-8 boundaries.
-                    index
-                        + 1
-                        + bytes[index + 1..]
-                            .iter()
-                            .position(|b| {
-                                matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b',' | b'#' | b'"')
-                            })
-                            .unwrap_or(bytes.len() - index - 1)
-                };
-                out.push_str(&document[index..end]);
-                index = end;
-            }
-        }
-    }
-    out
-}
-
-/// Whether a space between a token ending in `a` and one starting with `b`
-/// may separate them: names, numbers, `...` and strings (and, to be safe,
-/// anything not ASCII, which is invalid outside strings).
-fn joins(byte: u8) -> bool {
-    !byte.is_ascii()
-        || byte.is_ascii_alphanumeric()
-        || matches!(byte, b'_' | b'.' | b'-' | b'+' | b'"')
-}
-
-/// Where the string starting at `start` (a `"`) ends: after its closing
-/// quote, or at the end of the text when it is unterminated.
-fn string_end(bytes: &[u8], start: usize) -> usize {
-    if bytes[start..].starts_with(b"\"\"\"") {
-        let mut index = start + 3;
-        while index < bytes.len() {
-            if bytes[index..].starts_with(b"\\\"\"\"") {
-                index += 4;
-            } else if bytes[index..].starts_with(b"\"\"\"") {
-                return index + 3;
-            } else {
-                index += 1;
-            }
-        }
-        return bytes.len();
-    }
-    let mut index = start + 1;
-    while index < bytes.len() {
-        match bytes[index] {
-            b'\\' => index += 2,
-            b'"' => return index + 1,
-            _ => index += 1,
-        }
-    }
-    bytes.len()
 }
 
 #[cfg(test)]

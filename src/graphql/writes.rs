@@ -5,7 +5,7 @@
 
 use async_graphql::Request;
 
-use super::limits::nesting_exceeds;
+use super::document::nesting_exceeds;
 use super::refusals::mutation_fields;
 
 /// The writes one request asks for.

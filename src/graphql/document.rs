@@ -1,0 +1,218 @@
+//! Reading a document's raw text, once, with one set of rules: GraphQL's
+//! lexical grammar cut down to what the gateway needs before (or instead
+//! of) parsing. Ignored: white space, commas, comments. Strings (`"…"` and
+//! `"""…"""`, escapes honoured) are one piece each; names and numbers are
+//! words; every other byte is a punctuator. The nesting check, the token
+//! count and the normalization that keys the response cache all read the
+//! text through `Pieces`, so they agree on what a token is.
+
+/// One lexical piece of a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Piece<'a> {
+    /// A name, a number, `...`, or anything not ASCII (invalid outside
+    /// strings; kept whole so that normalization never merges it).
+    Word(&'a str),
+    /// A string or block string, quotes included, verbatim.
+    Str(&'a str),
+    /// One punctuator byte: `{`, `(`, `:`, `$`, …
+    Punct(u8),
+}
+
+/// The pieces of a document, each with whether ignored text came before it.
+pub(crate) struct Pieces<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Pieces<'a> {
+    pub(crate) fn of(text: &'a str) -> Self {
+        Self { text, at: 0 }
+    }
+}
+
+impl<'a> Iterator for Pieces<'a> {
+    /// Whether white space, a comma or a comment came before, and the piece.
+    type Item = (bool, Piece<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let bytes = self.text.as_bytes();
+        let start = self.at;
+        self.at = skip_ignored(bytes, self.at);
+        let separated = self.at > start;
+        let first = *bytes.get(self.at)?;
+        let begin = self.at;
+        let piece = if first == b'"' {
+            self.at = string_end(bytes, begin);
+            Piece::Str(&self.text[begin..self.at])
+        } else if is_word_byte(first) {
+            self.at += bytes[begin..]
+                .iter()
+                .take_while(|byte| is_word_byte(**byte))
+                .count();
+            Piece::Word(&self.text[begin..self.at])
+        } else {
+            self.at += 1;
+            Piece::Punct(first)
+        };
+        Some((separated, piece))
+    }
+}
+
+fn is_word_byte(byte: u8) -> bool {
+    !byte.is_ascii() || byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'.' | b'-' | b'+')
+}
+
+/// Past white space, commas and comments from `at`.
+fn skip_ignored(bytes: &[u8], mut at: usize) -> usize {
+    while let Some(byte) = bytes.get(at) {
+        match byte {
+            b' ' | b'\t' | b'\n' | b'\r' | b',' => at += 1,
+            b'#' => {
+                while at < bytes.len() && !matches!(bytes[at], b'\n' | b'\r') {
+                    at += 1;
+                }
+            }
+            _ => break,
+        }
+    }
+    at
+}
+
+/// Where the string starting at `start` (a `"`) ends: after its closing
+/// quote; at a line end for an unterminated one-line string (GraphQL
+/// strings cannot span lines); at the end of the text otherwise.
+fn string_end(bytes: &[u8], start: usize) -> usize {
+    if bytes[start..].starts_with(b"\"\"\"") {
+        let mut index = start + 3;
+        while index < bytes.len() {
+            if bytes[index..].starts_with(b"\\\"\"\"") {
+                index += 4;
+            } else if bytes[index..].starts_with(b"\"\"\"") {
+                return index + 3;
+            } else {
+                index += 1;
+            }
+        }
+        return bytes.len();
+    }
+    let mut index = start + 1;
+    while index < bytes.len() {
+        match bytes[index] {
+            b'\\' => index += 2,
+            b'"' => return index + 1,
+            b'\n' | b'\r' => return index,
+            _ => index += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// Whether `{`, `[` and `(` nest deeper than `max` outside strings and
+/// comments. A loop, not recursion: it runs before the parser, which
+/// recurses once per level.
+pub fn nesting_exceeds(document: &str, max: usize) -> bool {
+    let mut depth = 0usize;
+    for (_, piece) in Pieces::of(document) {
+        match piece {
+            Piece::Punct(b'{' | b'[' | b'(') => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            Piece::Punct(b'}' | b']' | b')') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Lexical tokens in `document`: names and numbers, punctuators, strings.
+pub(crate) fn token_count(document: &str) -> usize {
+    Pieces::of(document).count()
+}
+
+/// `document` with its layout taken out: ignored text dropped where it
+/// separates nothing and one space where it separates two words or
+/// strings. Documents that differ only in layout give the same text;
+/// documents with different tokens never do.
+pub(crate) fn normalize(document: &str) -> String {
+    let mut out = String::with_capacity(document.len());
+    let mut previous_joins = false;
+    for (separated, piece) in Pieces::of(document) {
+        let (text, joins) = match piece {
+            Piece::Word(text) | Piece::Str(text) => (text, true),
+            Piece::Punct(byte) => {
+                out.push(char::from(byte));
+                previous_joins = false;
+                continue;
+            }
+        };
+        if separated && previous_joins {
+            out.push(' ');
+        }
+        out.push_str(text);
+        previous_joins = joins;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_counted_like_the_lexer() {
+        assert_eq!(token_count("{ a(x: 1.5e3, y: \"s t\") { b } } # c d e"), 14);
+        assert_eq!(token_count("query Q($v: [Int!]!) { f }"), 15);
+    }
+
+    #[test]
+    fn counts_brackets_of_every_kind() {
+        assert!(!nesting_exceeds("{ a(x: [1]) { b } }", 3));
+        assert!(nesting_exceeds("{ a(x: [1]) { b } }", 2));
+        assert!(nesting_exceeds(&"[".repeat(10_000), 64));
+    }
+
+    #[test]
+    fn ignores_brackets_in_strings_and_comments() {
+        let document = "{ a(x: \"[[[[\\\"[[\", y: \"\"\"{{{{\"\"\") # ((((\n }";
+        assert!(!nesting_exceeds(document, 2));
+    }
+
+    #[test]
+    fn unterminated_strings_do_not_panic() {
+        for document in [
+            "\"",
+            "\"\"\"",
+            "\"\\",
+            "#",
+            "{\"\"\"\\\"\"\"",
+            "é\"",
+            "\"\n{",
+        ] {
+            let _ = nesting_exceeds(document, 1);
+            let _ = token_count(document);
+            let _ = normalize(document);
+        }
+    }
+
+    #[test]
+    fn layout_does_not_change_the_normalized_text_and_tokens_do() {
+        let compact = normalize("query A{devices(first:5){edges{node{name os}}}}");
+        let spread_out = normalize(
+            "# a comment\nquery A {\n  devices(first: 5) {\n    edges { node { name, os } }\n  }\n}\n",
+        );
+        assert_eq!(compact, spread_out);
+        assert_eq!(compact, "query A{devices(first:5){edges{node{name os}}}}");
+        assert_ne!(normalize("{ a b }"), normalize("{ ab }"));
+        assert_ne!(
+            normalize(r#"{ a(s: "x  y") }"#),
+            normalize(r#"{ a(s: "x y") }"#)
+        );
+        assert_eq!(
+            normalize(r##"{ a(s: "# not a comment") }"##),
+            r##"{a(s:"# not a comment")}"##
+        );
+    }
+}

@@ -1,0 +1,233 @@
+//! The mutations' input objects and payloads, as the schema shows them and
+//! as audit records store them (serialized, passwords redacted).
+
+use std::sync::Arc;
+
+use async_graphql::{Enum, InputObject, SimpleObject};
+use serde::Serialize;
+
+use crate::graphql::audit::redacted;
+use crate::graphql::error::{ErrorCode, upstream_error};
+use crate::graphql::objects::{Group, User};
+use crate::upstream::UpstreamError;
+
+/// Input of `inviteUsers`.
+#[derive(InputObject, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct InviteUsersInput {
+    /// Emails to invite (at least one).
+    pub(crate) emails: Vec<String>,
+    /// Require two-factor authentication.
+    pub(crate) two_factor: Option<bool>,
+    /// Sign in with SSO.
+    pub(crate) sso: Option<bool>,
+}
+
+/// What `inviteUsers` did with each email.
+#[derive(SimpleObject, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct InviteUsersPayload {
+    /// Emails invited.
+    pub(crate) invited: Vec<String>,
+    /// Emails RemotePC refused (already in use, already invited, invalid).
+    pub(crate) invalid: Vec<String>,
+}
+
+/// Input of `createUser`.
+#[derive(InputObject, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CreateUserInput {
+    /// First name: letters a-z, A-Z and spaces.
+    pub(crate) first_name: String,
+    /// Last name: letters a-z, A-Z and spaces.
+    pub(crate) last_name: String,
+    /// Email; becomes the username.
+    pub(crate) email: String,
+    /// 6–20 characters: A-Z a-z 0-9 and ~`!@#$%^&*()-_+={}|[];\'"<>,.?/
+    #[graphql(secret)]
+    #[serde(serialize_with = "redacted")]
+    pub(crate) password: String,
+    /// Require two-factor authentication.
+    pub(crate) two_factor: Option<bool>,
+}
+
+/// The user `createUser` created.
+#[derive(SimpleObject, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CreateUserPayload {
+    /// The new user.
+    pub(crate) user: User,
+}
+
+/// Input of `deleteUsers`; at least one email in either list.
+#[derive(InputObject, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DeleteUsersInput {
+    /// Emails of active users.
+    #[graphql(default)]
+    pub(crate) active_users: Vec<String>,
+    /// Emails of pending invitations.
+    #[graphql(default)]
+    pub(crate) invited_users: Vec<String>,
+}
+
+/// Whether an email was an active user or an invitation.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub(crate) enum UserKind {
+    /// An active user.
+    Active,
+    /// A pending invitation.
+    Invited,
+}
+
+/// The outcome for one email of `deleteUsers`.
+#[derive(SimpleObject, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct UserDeletion {
+    /// The email.
+    pub(crate) email: String,
+    /// Active user or invitation.
+    pub(crate) kind: UserKind,
+    /// Whether RemotePC deleted it.
+    pub(crate) deleted: bool,
+}
+
+/// What `deleteUsers` did with each email.
+#[derive(SimpleObject, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DeleteUsersPayload {
+    /// One entry per email, in input order.
+    pub(crate) results: Vec<UserDeletion>,
+    /// How many were deleted.
+    pub(crate) deleted_count: usize,
+}
+
+/// Input of `assignComputers` and `unassignComputers`.
+#[derive(InputObject, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ComputerAssignmentInput {
+    /// The user's email.
+    pub(crate) username: String,
+    /// Host names of the computers (at least one).
+    pub(crate) computer_names: Vec<String>,
+}
+
+/// The assignment `assignComputers` or `unassignComputers` applied.
+#[derive(SimpleObject, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ComputerAssignmentPayload {
+    /// The user's email.
+    pub(crate) username: String,
+    /// Host names of the computers.
+    pub(crate) computer_names: Vec<String>,
+}
+
+/// Input of `createGroup`.
+#[derive(InputObject, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CreateGroupInput {
+    /// The new group's name; must not exist yet.
+    pub(crate) name: String,
+    /// Computers to move into the new group.
+    #[graphql(default)]
+    pub(crate) computer_names: Vec<String>,
+}
+
+/// Input of `moveComputersToGroup`.
+#[derive(InputObject, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MoveComputersToGroupInput {
+    /// An existing group's name.
+    pub(crate) group_name: String,
+    /// Host names of the computers (at least one).
+    pub(crate) computer_names: Vec<String>,
+}
+
+/// The group a group mutation created or changed.
+#[derive(SimpleObject, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct GroupPayload {
+    /// The group, with the computers this mutation moved into it.
+    pub(crate) group: Group,
+}
+
+/// Input of `removeComputers`.
+#[derive(InputObject, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RemoveComputersInput {
+    /// Host names of offline computers. Any number: the gateway sends them
+    /// in calls of at most 50, RemotePC's limit.
+    pub(crate) computer_names: Vec<String>,
+}
+
+/// Why one item of a bulk mutation failed.
+#[derive(SimpleObject, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ItemError {
+    /// The kind of failure.
+    pub(crate) code: ErrorCode,
+    /// What went wrong.
+    pub(crate) message: String,
+    /// RemotePC's own descriptions, when it gave some.
+    pub(crate) descriptions: Vec<String>,
+    /// Whether the change may have been applied although it failed.
+    pub(crate) outcome_unknown: bool,
+}
+
+impl From<&Arc<UpstreamError>> for ItemError {
+    fn from(error: &Arc<UpstreamError>) -> Self {
+        let mapped = upstream_error(error);
+        Self {
+            code: ErrorCode::from(error.as_ref()),
+            message: mapped.message,
+            descriptions: error
+                .answer()
+                .map(|(_, _, descriptions)| descriptions.to_vec())
+                .unwrap_or_default(),
+            outcome_unknown: error.outcome_unknown(),
+        }
+    }
+}
+
+/// The outcome for one computer of `removeComputers`.
+#[derive(SimpleObject, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ComputerRemoval {
+    /// The computer's host name.
+    pub(crate) computer_name: String,
+    /// Whether it was removed.
+    pub(crate) removed: bool,
+    /// Why not, when it was not.
+    pub(crate) error: Option<ItemError>,
+}
+
+/// What `removeComputers` did with each computer.
+#[derive(SimpleObject, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RemoveComputersPayload {
+    /// One entry per computer, in input order.
+    pub(crate) results: Vec<ComputerRemoval>,
+    /// How many were removed.
+    pub(crate) removed_count: usize,
+}
+
+/// Input of `addComputerComment`.
+#[derive(InputObject, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AddComputerCommentInput {
+    /// The computer's host name.
+    pub(crate) computer_name: String,
+    /// The comment, 6–250 characters.
+    pub(crate) comment: String,
+}
+
+/// The comment `addComputerComment` set.
+#[derive(SimpleObject, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AddComputerCommentPayload {
+    /// The computer's host name.
+    pub(crate) computer_name: String,
+    /// The comment now set.
+    pub(crate) comment: String,
+}
