@@ -10,6 +10,7 @@ mod document;
 mod engine;
 mod error;
 mod guard;
+mod json_out;
 mod limits;
 mod mutation;
 mod objects;

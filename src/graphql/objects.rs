@@ -11,6 +11,7 @@ use super::cache_report::record;
 use super::error::catalog_error;
 use super::fleet;
 use super::guard::RequireScope;
+use super::json_out::{write_date_time, write_optional, write_str};
 use crate::auth::Scope;
 use crate::catalog::{self as domain, Collection};
 use crate::store::KnownGroup;
@@ -122,6 +123,76 @@ impl Device {
     }
 }
 
+/// How a compiled plan writes one field of a node: its name in the schema
+/// and its JSON, as the object above resolves it. Declared beside the
+/// objects so that adding a field touches one place; a test holds each
+/// table to the schema.
+pub(crate) type FieldWriter<T> = (&'static str, fn(&T, &mut Vec<u8>));
+
+/// A node type compiled plans can write.
+pub(crate) trait PlannedNode: Sized + 'static {
+    /// Its name, for `__typename`.
+    const TYPENAME: &'static str;
+    /// Every field a plan may select, with how it is written.
+    const FIELDS: &'static [FieldWriter<Self>];
+}
+
+impl PlannedNode for domain::User {
+    const TYPENAME: &'static str = "User";
+    const FIELDS: &'static [FieldWriter<Self>] = &[
+        ("username", |user, out| write_str(&user.username, out)),
+        ("firstName", |user, out| {
+            write_optional(user.first_name.as_deref(), out)
+        }),
+        ("lastName", |user, out| {
+            write_optional(user.last_name.as_deref(), out)
+        }),
+    ];
+}
+
+impl PlannedNode for domain::Device {
+    const TYPENAME: &'static str = "Device";
+    const FIELDS: &'static [FieldWriter<Self>] = &[
+        ("name", |device, out| write_str(&device.name, out)),
+        ("machineId", |device, out| {
+            write_optional(device.machine_id.as_deref(), out)
+        }),
+        ("status", |device, out| {
+            write_str(status_name(device.status), out)
+        }),
+        ("os", |device, out| {
+            write_optional(device.os.as_deref(), out)
+        }),
+        ("osVersion", |device, out| {
+            write_optional(device.os_version.as_deref(), out)
+        }),
+        ("ip", |device, out| {
+            write_optional(device.ip.as_deref(), out)
+        }),
+        ("comment", |device, out| {
+            write_optional(device.comment.as_deref(), out)
+        }),
+        ("lastSessionAt", |device, out| {
+            match device.last_session_at {
+                Some(at) => write_date_time(at, out),
+                None => out.extend_from_slice(b"null"),
+            }
+        }),
+        ("lastSessionRaw", |device, out| {
+            write_optional(device.last_session_raw.as_deref(), out)
+        }),
+    ];
+}
+
+/// A status as the schema's enum spells it.
+fn status_name(status: domain::DeviceStatus) -> &'static str {
+    match DeviceStatus::from(status) {
+        DeviceStatus::Online => "ONLINE",
+        DeviceStatus::Offline => "OFFLINE",
+        DeviceStatus::Unknown => "UNKNOWN",
+    }
+}
+
 /// A group of computers, as known to this gateway: RemotePC offers no way to
 /// list groups, so the gateway knows the groups it created or moved
 /// computers into.
@@ -219,5 +290,59 @@ impl Group {
             .filter_map(|name| snapshot.get(name))
             .map(|device| Device(Arc::clone(device)))
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fields of `type NAME { … }` in the served schema.
+    fn schema_fields(name: &str) -> Vec<String> {
+        let sdl = crate::graphql::sdl();
+        let start = sdl
+            .find(&format!("type {name} {{"))
+            .expect("type in the schema");
+        let body = &sdl[start..];
+        let body = &body[..body.find("\n}").expect("closing brace")];
+        let mut in_description = false;
+        body.lines()
+            .skip(1)
+            .map(str::trim)
+            .filter(|line| {
+                // Descriptions are `"""` blocks of their own lines, or one
+                // `"…"` line.
+                if *line == "\"\"\"" {
+                    in_description = !in_description;
+                    return false;
+                }
+                !in_description && !line.is_empty() && !line.starts_with('"')
+            })
+            .filter_map(|line| line.split([':', '(']).next().map(str::to_owned))
+            .collect()
+    }
+
+    /// Every field of the object is in its plan table, or named here as
+    /// one plans leave to async-graphql.
+    fn check<T: PlannedNode>(name: &str, not_planned: &[&str]) {
+        let planned: Vec<&str> = T::FIELDS.iter().map(|(field, _)| *field).collect();
+        for field in schema_fields(name) {
+            assert!(
+                planned.contains(&field.as_str()) || not_planned.contains(&field.as_str()),
+                "{name}.{field} is served but missing from its plan table"
+            );
+        }
+        for field in planned {
+            assert!(
+                schema_fields(name).iter().any(|served| served == field),
+                "{name}.{field} is not served"
+            );
+        }
+    }
+
+    #[test]
+    fn the_plan_tables_cover_every_field_of_the_served_objects() {
+        check::<domain::User>("User", &[]);
+        check::<domain::Device>("Device", &[]);
     }
 }

@@ -1,0 +1,324 @@
+//! Compiled plans for the hottest operations: a query whose one root field
+//! is the `users` or `devices` connection, selecting plain fields. Once
+//! async-graphql has validated and executed such a document for a caller's
+//! scopes, later requests with it are answered by a plan that writes the
+//! JSON straight from the snapshot, with async-graphql's own input coercion
+//! and the same paging code. Anything a plan does not cover exactly
+//! (fragments, directives, missing variables, a refresh, a page past the
+//! complexity limit, any error) goes to async-graphql instead; a test
+//! compares both outputs byte for byte.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_graphql::connection::CursorType;
+use async_graphql::parser::types::VariableDefinition;
+use async_graphql::{InputType, Name, OutputType, Positioned, Request};
+// The argument values of a document, variables not yet put in; async-graphql
+// re-exports only the constant kind.
+use async_graphql_value::{ConstValue, Value};
+
+mod compile;
+
+use super::cache_report::SnapshotRead;
+use super::connection::{PageArgs, SortConnection, paginate};
+use super::json_out::{write_bool, write_optional, write_str};
+use super::objects::PlannedNode;
+use super::objects::{Device, User};
+use super::query::{self, device_listing, user_listing};
+use crate::auth::Caller;
+use crate::catalog::{Catalog, Collection};
+use crate::settings::GraphqlSettings;
+
+/// Which connection the root field is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Root {
+    Users,
+    Devices,
+}
+
+/// A JSON object key, written with its quotes and colon.
+type Key = Vec<u8>;
+
+#[derive(Debug)]
+enum ConnectionField {
+    TotalCount(Key),
+    Typename(Key, &'static str),
+    PageInfo(Key, Vec<PageInfoField>),
+    Edges(Key, Vec<EdgeField>),
+    Nodes(Key, Vec<NodeField>),
+}
+
+#[derive(Debug)]
+enum PageInfoField {
+    HasPreviousPage(Key),
+    HasNextPage(Key),
+    StartCursor(Key),
+    EndCursor(Key),
+    Typename(Key),
+}
+
+#[derive(Debug)]
+enum EdgeField {
+    Cursor(Key),
+    Node(Key, Vec<NodeField>),
+    Typename(Key, &'static str),
+}
+
+/// How a node field is written: `__typename`, or the field at this index
+/// of the node type's field table (`PlannedNode::FIELDS`).
+#[derive(Debug, Clone, Copy)]
+enum NodeWrite {
+    Typename,
+    Field(usize),
+}
+
+type NodeField = (Key, NodeWrite);
+
+/// One operation, compiled.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    root: Root,
+    root_key: Key,
+    arguments: Vec<(Positioned<Name>, Positioned<Value>)>,
+    variables: Vec<VariableDefinition>,
+    fields: Vec<ConnectionField>,
+    /// Complexity of one item's selection, counted as async-graphql does
+    /// or higher, so a plan never accepts a page the schema would refuse.
+    complexity_per_item: usize,
+}
+
+impl Plan {
+    /// Answers the operation for `caller`: the JSON of `data` and the
+    /// snapshot read. `None`: let async-graphql answer it.
+    pub(crate) async fn run(
+        &self,
+        request: &Request,
+        caller: &Caller,
+        catalog: &Catalog,
+        limits: &GraphqlSettings,
+    ) -> Option<(Vec<u8>, BTreeMap<Collection, SnapshotRead>)> {
+        let arguments = self.arguments(request)?;
+        let parse = |name: &str| arguments.get(name).cloned();
+        // `refresh` defaults to false; a forced refresh is the schema's.
+        if let Some(refresh) = parse("refresh")
+            && <bool as InputType>::parse(Some(refresh)).ok()?
+        {
+            return None;
+        }
+        let page = PageArgs {
+            after: Option::<String>::parse(parse("after")).ok()?,
+            before: Option::<String>::parse(parse("before")).ok()?,
+            first: Option::<i32>::parse(parse("first")).ok()?,
+            last: Option::<i32>::parse(parse("last")).ok()?,
+        };
+        let items = page
+            .first
+            .or(page.last)
+            .map_or(50, |count| count.max(0) as usize);
+        if items
+            .saturating_mul(self.complexity_per_item)
+            .saturating_add(1)
+            > limits.max_complexity
+        {
+            return None;
+        }
+        let mut out = Vec::with_capacity(16 * 1024);
+        out.push(b'{');
+        out.extend_from_slice(&self.root_key);
+        let read = match self.root {
+            Root::Devices => {
+                let served = catalog
+                    .fleet(&caller.account)
+                    .ok()?
+                    .devices(false)
+                    .await
+                    .ok()?;
+                let listing = device_listing(
+                    Arc::clone(&served.snapshot),
+                    Option::<query::DeviceFilter>::parse(parse("filter")).ok()?,
+                    Option::<query::DeviceOrder>::parse(parse("orderBy")).ok()?,
+                );
+                let connection =
+                    paginate(&listing, page, limits, |device| Device(Arc::clone(device))).ok()?;
+                self.write_connection(&connection, |device| device.0.as_ref(), &mut out);
+                (Collection::Devices, SnapshotRead::of(&served))
+            }
+            Root::Users => {
+                let served = catalog
+                    .directory(&caller.account)
+                    .ok()?
+                    .users(false)
+                    .await
+                    .ok()?;
+                let listing = user_listing(
+                    Arc::clone(&served.snapshot),
+                    Option::<query::UserFilter>::parse(parse("filter")).ok()?,
+                    Option::<query::UserOrder>::parse(parse("orderBy")).ok()?,
+                );
+                let connection =
+                    paginate(&listing, page, limits, |user| User(Arc::clone(user))).ok()?;
+                self.write_connection(&connection, |user| user.0.as_ref(), &mut out);
+                (Collection::Users, SnapshotRead::of(&served))
+            }
+        };
+        out.push(b'}');
+        Some((out, BTreeMap::from([read])))
+    }
+
+    /// The root field's arguments with variables put in. `None` when a
+    /// variable is missing without a default, or null where declared
+    /// non-null: async-graphql decides those cases.
+    fn arguments(&self, request: &Request) -> Option<BTreeMap<String, ConstValue>> {
+        let mut variables = BTreeMap::new();
+        for definition in &self.variables {
+            let name = &definition.name.node;
+            let value = match request.variables.get(name) {
+                Some(ConstValue::Null) if !definition.var_type.node.nullable => return None,
+                Some(value) => value.clone(),
+                None => definition.default_value.as_ref()?.node.clone(),
+            };
+            variables.insert(name.clone(), value);
+        }
+        self.arguments
+            .iter()
+            .map(|(name, value)| {
+                let value = value
+                    .node
+                    .clone()
+                    .into_const_with(|variable| variables.get(&variable).cloned().ok_or(()))
+                    .ok()?;
+                Some((name.node.to_string(), value))
+            })
+            .collect()
+    }
+
+    fn write_connection<Node: OutputType, Item: PlannedNode>(
+        &self,
+        connection: &SortConnection<Node>,
+        item: impl Fn(&Node) -> &Item,
+        out: &mut Vec<u8>,
+    ) {
+        out.push(b'{');
+        for (index, field) in self.fields.iter().enumerate() {
+            if index > 0 {
+                out.push(b',');
+            }
+            match field {
+                ConnectionField::TotalCount(key) => {
+                    out.extend_from_slice(key);
+                    let total = connection.additional_fields.total_count;
+                    out.extend_from_slice(itoa::Buffer::new().format(total).as_bytes());
+                }
+                ConnectionField::Typename(key, name) => {
+                    out.extend_from_slice(key);
+                    write_str(name, out);
+                }
+                ConnectionField::PageInfo(key, fields) => {
+                    out.extend_from_slice(key);
+                    write_page_info(connection, fields, out);
+                }
+                ConnectionField::Edges(key, fields) => {
+                    out.extend_from_slice(key);
+                    out.push(b'[');
+                    for (position, edge) in connection.edges.iter().enumerate() {
+                        if position > 0 {
+                            out.push(b',');
+                        }
+                        out.push(b'{');
+                        for (index, field) in fields.iter().enumerate() {
+                            if index > 0 {
+                                out.push(b',');
+                            }
+                            match field {
+                                EdgeField::Cursor(key) => {
+                                    out.extend_from_slice(key);
+                                    write_str(&edge.cursor.encode_cursor(), out);
+                                }
+                                EdgeField::Node(key, fields) => {
+                                    out.extend_from_slice(key);
+                                    write_node(item(&edge.node), fields, out);
+                                }
+                                EdgeField::Typename(key, name) => {
+                                    out.extend_from_slice(key);
+                                    write_str(name, out);
+                                }
+                            }
+                        }
+                        out.push(b'}');
+                    }
+                    out.push(b']');
+                }
+                ConnectionField::Nodes(key, fields) => {
+                    out.extend_from_slice(key);
+                    out.push(b'[');
+                    for (position, edge) in connection.edges.iter().enumerate() {
+                        if position > 0 {
+                            out.push(b',');
+                        }
+                        write_node(item(&edge.node), fields, out);
+                    }
+                    out.push(b']');
+                }
+            }
+        }
+        out.push(b'}');
+    }
+}
+
+fn write_page_info<Node: OutputType>(
+    connection: &SortConnection<Node>,
+    fields: &[PageInfoField],
+    out: &mut Vec<u8>,
+) {
+    out.push(b'{');
+    for (index, field) in fields.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        match field {
+            PageInfoField::HasPreviousPage(key) => {
+                out.extend_from_slice(key);
+                write_bool(connection.has_previous_page, out);
+            }
+            PageInfoField::HasNextPage(key) => {
+                out.extend_from_slice(key);
+                write_bool(connection.has_next_page, out);
+            }
+            PageInfoField::StartCursor(key) => {
+                out.extend_from_slice(key);
+                let first = connection.edges.first();
+                write_optional(
+                    first.map(|edge| edge.cursor.encode_cursor()).as_deref(),
+                    out,
+                );
+            }
+            PageInfoField::EndCursor(key) => {
+                out.extend_from_slice(key);
+                let last = connection.edges.last();
+                write_optional(last.map(|edge| edge.cursor.encode_cursor()).as_deref(), out);
+            }
+            PageInfoField::Typename(key) => {
+                out.extend_from_slice(key);
+                write_str("PageInfo", out);
+            }
+        }
+    }
+    out.push(b'}');
+}
+
+/// One node, its fields in selection order.
+fn write_node<T: PlannedNode>(item: &T, fields: &[NodeField], out: &mut Vec<u8>) {
+    out.push(b'{');
+    for (index, (key, write)) in fields.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(key);
+        match write {
+            NodeWrite::Typename => write_str(T::TYPENAME, out),
+            NodeWrite::Field(field) => (T::FIELDS[*field].1)(item, out),
+        }
+    }
+    out.push(b'}');
+}
