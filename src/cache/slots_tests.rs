@@ -9,7 +9,7 @@ impl Keyed for Item {
     fn key(&self) -> &str {
         self.0
     }
-    fn normalize(key: &str) -> Cow<'_, str> {
+    fn comparable(key: &str) -> Cow<'_, str> {
         Cow::Borrowed(key)
     }
 }

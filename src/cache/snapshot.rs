@@ -12,7 +12,7 @@ pub trait Keyed {
     fn key(&self) -> &str;
 
     /// The form keys are compared in (e.g. lower case for emails).
-    fn normalize(key: &str) -> Cow<'_, str> {
+    fn comparable(key: &str) -> Cow<'_, str> {
         Cow::Borrowed(key)
     }
 }
@@ -57,7 +57,7 @@ impl<T: Keyed> Snapshot<T> {
     fn from_shared(items: impl IntoIterator<Item = Arc<T>>) -> Self {
         let mut entries: Vec<(String, Arc<T>)> = items
             .into_iter()
-            .map(|item| (T::normalize(item.key()).into_owned(), item))
+            .map(|item| (T::comparable(item.key()).into_owned(), item))
             .collect();
         // Stable: of items with the same key, the last one read ends last,
         // and the dedup below keeps it.
@@ -86,7 +86,7 @@ impl<T: Keyed> Snapshot<T> {
     pub fn with_changes(&self, removed: &[String], upserted: impl IntoIterator<Item = T>) -> Self {
         let removed: std::collections::HashSet<Cow<'_, str>> = removed
             .iter()
-            .map(|key| T::normalize(key.as_str()))
+            .map(|key| T::comparable(key.as_str()))
             .collect();
         let kept = self
             .keys
@@ -110,7 +110,7 @@ impl<T: Keyed> Snapshot<T> {
     /// The item with this key, if any.
     pub fn get(&self, key: &str) -> Option<&Arc<T>> {
         self.index
-            .get(T::normalize(key).as_ref())
+            .get(T::comparable(key).as_ref())
             .map(|position| &self.items[*position as usize])
     }
 
@@ -172,7 +172,7 @@ mod tests {
         fn key(&self) -> &str {
             self.0
         }
-        fn normalize(key: &str) -> Cow<'_, str> {
+        fn comparable(key: &str) -> Cow<'_, str> {
             Cow::Owned(key.to_ascii_lowercase())
         }
     }

@@ -202,7 +202,7 @@ impl Keyed for User {
     }
 
     /// Emails compare case-insensitively.
-    fn normalize(key: &str) -> Cow<'_, str> {
+    fn comparable(key: &str) -> Cow<'_, str> {
         if key.bytes().any(|byte| byte.is_ascii_uppercase()) {
             Cow::Owned(key.to_ascii_lowercase())
         } else {

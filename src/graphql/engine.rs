@@ -32,16 +32,18 @@ pub struct Operation {
 
 /// How an operation was answered.
 pub enum Answer {
-    /// A whole JSON body without errors (`data` and `extensions`) of a
-    /// query the response cache applies to.
-    Body {
+    /// Written as JSON already: a body without errors (`data` and
+    /// `extensions`) of a query the response cache applies to, from the
+    /// cache, a plan or the schema.
+    Written {
         /// The JSON text.
         body: Vec<u8>,
         /// What produced it; `Via::Cache` is a response-cache hit.
         via: Via,
     },
-    /// A response to serialize.
-    Response(Response),
+    /// Executed by the schema, to be serialized (errors, mutations, what
+    /// the response cache never keeps).
+    Executed(Response),
 }
 
 /// What produced an answer.
@@ -141,7 +143,7 @@ impl Engine {
     pub async fn answer(&self, operation: Operation) -> Answer {
         let inner = &self.inner;
         if !inner.responses.enabled() {
-            return Answer::Response(self.execute(operation).await);
+            return Answer::Executed(self.execute(operation).await);
         }
         let key = ResponseKey::new(
             &operation.caller,
@@ -150,7 +152,7 @@ impl Engine {
         );
         if let Some(body) = inner.responses.answer(&key, &inner.catalog) {
             crate::telemetry::record_response_cache("hit");
-            return Answer::Body {
+            return Answer::Written {
                 body,
                 via: Via::Cache,
             };
@@ -172,7 +174,7 @@ impl Engine {
             if let Some((data, reads)) = planned {
                 let body = body(&data, ages(&reads));
                 self.keep(key, data, &reads);
-                return Answer::Body {
+                return Answer::Written {
                     body,
                     via: Via::Plan,
                 };
@@ -184,13 +186,13 @@ impl Engine {
         {
             let body = body(&data, ages(&executed.reads));
             self.keep(key, data, &executed.reads);
-            return Answer::Body {
+            return Answer::Written {
                 body,
                 via: Via::Schema,
             };
         }
         crate::telemetry::record_response_cache("not_reusable");
-        Answer::Response(executed.into_response())
+        Answer::Executed(executed.into_response())
     }
 
     /// Keeps a response computed from `reads`, unless one was stale (the

@@ -127,7 +127,7 @@ async fn answer(
     started: Instant,
 ) -> (Response, String) {
     match state.engine.answer(operation).await {
-        Answer::Body { body, via } => {
+        Answer::Written { body, via } => {
             let mut response = media.respond(StatusCode::OK, body);
             server_timing(&mut response, via, started);
             let cache = if via == Via::Cache { "hit" } else { "miss" };
@@ -136,7 +136,7 @@ async fn answer(
                 .insert(RESPONSE_CACHE, HeaderValue::from_static(cache));
             (response, "ok".to_owned())
         }
-        Answer::Response(response) => {
+        Answer::Executed(response) => {
             let mut answer = media.response(&response);
             server_timing(&mut answer, Via::Schema, started);
             (answer, outcome(&response))
