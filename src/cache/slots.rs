@@ -19,7 +19,6 @@ use tracing::Instrument;
 use super::{Keyed, Snapshot};
 use crate::clock::Clock;
 use crate::settings::CacheSettings;
-use crate::upstream::UpstreamError;
 
 /// How long snapshots are trusted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,16 +75,16 @@ enum Decision<T> {
     Fetch(Option<Served<T>>),
 }
 
-type Fetch<T> = Shared<BoxFuture<'static, Result<Arc<Snapshot<T>>, Arc<UpstreamError>>>>;
+type Fetch<T, E> = Shared<BoxFuture<'static, Result<Arc<Snapshot<T>>, Arc<E>>>>;
 
 struct Cached<T> {
     snapshot: Arc<Snapshot<T>>,
     fetched_at: Instant,
 }
 
-struct SlotState<T> {
+struct SlotState<T, E> {
     current: Option<Cached<T>>,
-    in_flight: Option<Fetch<T>>,
+    in_flight: Option<Fetch<T, E>>,
     /// Bumped by every write; a fetch started under an older generation
     /// does not replace the current snapshot.
     generation: u64,
@@ -96,30 +95,31 @@ struct SlotState<T> {
     driven: bool,
 }
 
-struct Slot<T> {
+struct Slot<T, E> {
     /// std `Mutex`: never held across `.await`.
-    state: Mutex<SlotState<T>>,
+    state: Mutex<SlotState<T, E>>,
 }
 
-impl<T> Slot<T> {
-    fn lock(&self) -> MutexGuard<'_, SlotState<T>> {
+impl<T, E> Slot<T, E> {
+    fn lock(&self) -> MutexGuard<'_, SlotState<T, E>> {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
-/// Snapshots of one collection, one slot per account.
-pub struct SnapshotCache<T> {
+/// Snapshots of one collection, one slot per account, read by loaders
+/// failing with `E`.
+pub struct SnapshotCache<T, E> {
     /// The collection's name, for metrics: `users`, `devices`.
     collection: &'static str,
     freshness: Freshness,
     clock: Clock,
     /// std `Mutex`: never held across `.await`.
-    slots: Mutex<HashMap<String, Arc<Slot<T>>>>,
+    slots: Mutex<HashMap<String, Arc<Slot<T, E>>>>,
 }
 
-impl<T: Keyed + Send + Sync + 'static> SnapshotCache<T> {
+impl<T: Keyed + Send + Sync + 'static, E: Send + Sync + 'static> SnapshotCache<T, E> {
     /// An empty cache of `collection`.
     pub fn new(collection: &'static str, freshness: Freshness, clock: Clock) -> Self {
         Self {
@@ -139,10 +139,10 @@ impl<T: Keyed + Send + Sync + 'static> SnapshotCache<T> {
         account: &str,
         refresh: bool,
         load: F,
-    ) -> Result<Served<T>, Arc<UpstreamError>>
+    ) -> Result<Served<T>, Arc<E>>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Snapshot<T>, UpstreamError>> + Send + 'static,
+        Fut: Future<Output = Result<Snapshot<T>, E>> + Send + 'static,
     {
         let slot = self.slot(account);
         let (fetch, fallback) = {
@@ -189,7 +189,7 @@ impl<T: Keyed + Send + Sync + 'static> SnapshotCache<T> {
     /// What a read finds in `state`: a snapshot to serve as is (`fresh`, or
     /// `stale` while a refresh runs), or a fetch to wait for, with the
     /// suspect snapshot to serve if it fails.
-    fn decide(&self, state: &mut SlotState<T>, refresh: bool) -> Decision<T> {
+    fn decide(&self, state: &mut SlotState<T, E>, refresh: bool) -> Decision<T> {
         let Some(cached) = &state.current else {
             return Decision::Fetch(None);
         };
@@ -219,11 +219,11 @@ impl<T: Keyed + Send + Sync + 'static> SnapshotCache<T> {
 
     /// Whether a fetch may start now: none is running, and the last one
     /// did not fail within `min_refresh_interval`.
-    fn may_start(&self, state: &SlotState<T>) -> bool {
+    fn may_start(&self, state: &SlotState<T, E>) -> bool {
         state.in_flight.is_none() && !self.backing_off(state)
     }
 
-    fn backing_off(&self, state: &SlotState<T>) -> bool {
+    fn backing_off(&self, state: &SlotState<T, E>) -> bool {
         state.last_failure.is_some_and(|failed| {
             self.clock.now().saturating_duration_since(failed) < self.freshness.min_refresh_interval
         })
@@ -232,10 +232,14 @@ impl<T: Keyed + Send + Sync + 'static> SnapshotCache<T> {
     /// Makes sure a refresh runs without a reader waiting for it: starts
     /// one (unless backing off), or drives the one in flight if its readers
     /// all left (a fetch nobody polls does not progress).
-    fn refresh_in_background<F, Fut>(&self, slot: &Arc<Slot<T>>, state: &mut SlotState<T>, load: F)
-    where
+    fn refresh_in_background<F, Fut>(
+        &self,
+        slot: &Arc<Slot<T, E>>,
+        state: &mut SlotState<T, E>,
+        load: F,
+    ) where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Snapshot<T>, UpstreamError>> + Send + 'static,
+        Fut: Future<Output = Result<Snapshot<T>, E>> + Send + 'static,
     {
         if state.driven || (state.in_flight.is_none() && self.backing_off(state)) {
             return;
@@ -297,7 +301,7 @@ impl<T: Keyed + Send + Sync + 'static> SnapshotCache<T> {
         state.suspect = true;
     }
 
-    fn slot(&self, account: &str) -> Arc<Slot<T>> {
+    fn slot(&self, account: &str) -> Arc<Slot<T, E>> {
         let mut slots = self
             .slots
             .lock()
@@ -320,13 +324,13 @@ impl<T: Keyed + Send + Sync + 'static> SnapshotCache<T> {
     /// stores its own result, so it completes the slot whoever polls it.
     fn join_or_start<F, Fut>(
         &self,
-        slot: &Arc<Slot<T>>,
-        state: &mut SlotState<T>,
+        slot: &Arc<Slot<T, E>>,
+        state: &mut SlotState<T, E>,
         load: F,
-    ) -> Fetch<T>
+    ) -> Fetch<T, E>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Snapshot<T>, UpstreamError>> + Send + 'static,
+        Fut: Future<Output = Result<Snapshot<T>, E>> + Send + 'static,
     {
         if let Some(fetch) = &state.in_flight {
             return fetch.clone();

@@ -14,7 +14,11 @@ impl Keyed for Item {
     }
 }
 
-fn cache() -> SnapshotCache<Item> {
+/// A loader's error: the cache needs no particular type.
+#[derive(Debug)]
+struct Failed;
+
+fn cache() -> SnapshotCache<Item, Failed> {
     SnapshotCache::new(
         "items",
         Freshness {
@@ -26,7 +30,7 @@ fn cache() -> SnapshotCache<Item> {
     )
 }
 
-async fn value(cache: &SnapshotCache<Item>) -> Option<u8> {
+async fn value(cache: &SnapshotCache<Item, Failed>) -> Option<u8> {
     let served = cache
         .get("acme", false, || async {
             Ok(Snapshot::new([Item("a", 0)]))
@@ -63,18 +67,16 @@ async fn a_refresh_started_before_a_write_does_not_undo_it() {
     assert_eq!(value(&cache).await, Some(2), "the patched snapshot stays");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn concurrent_misses_share_one_fetch_and_its_error() {
     let cache = cache();
     let calls = std::sync::atomic::AtomicUsize::new(0);
     let load = || {
         calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         async {
+            // Paused time: this sleep ends only once every caller waits.
             tokio::time::sleep(Duration::from_millis(20)).await;
-            Err(UpstreamError::Timeout {
-                endpoint: crate::upstream::Endpoint::UserList,
-                timeout: Duration::from_millis(20),
-            })
+            Err(Failed)
         }
     };
     let results = futures::future::join_all((0..10).map(|_| cache.get("acme", false, load))).await;

@@ -14,7 +14,7 @@ use crate::upstream::{RemotePcClient, UpstreamError, wire};
 pub struct Directory<'a> {
     account: &'a str,
     client: &'a RemotePcClient,
-    cache: &'a SnapshotCache<User>,
+    cache: &'a SnapshotCache<User, UpstreamError>,
 }
 
 /// A user to create.
@@ -65,7 +65,7 @@ impl<'a> Directory<'a> {
     pub(super) fn new(
         account: &'a str,
         client: &'a RemotePcClient,
-        cache: &'a SnapshotCache<User>,
+        cache: &'a SnapshotCache<User, UpstreamError>,
     ) -> Self {
         Self {
             account,

@@ -13,7 +13,7 @@ use crate::upstream::{RemotePcClient, UpstreamError, wire};
 pub struct Fleet<'a> {
     account: &'a str,
     client: &'a RemotePcClient,
-    cache: &'a SnapshotCache<Device>,
+    cache: &'a SnapshotCache<Device, UpstreamError>,
     store: &'a Store,
     remove_batch_size: usize,
 }
@@ -31,7 +31,7 @@ impl<'a> Fleet<'a> {
     pub(super) fn new(
         account: &'a str,
         client: &'a RemotePcClient,
-        cache: &'a SnapshotCache<Device>,
+        cache: &'a SnapshotCache<Device, UpstreamError>,
         store: &'a Store,
         remove_batch_size: usize,
     ) -> Self {

@@ -79,8 +79,8 @@ pub struct Catalog {
     clients: BTreeMap<String, RemotePcClient>,
     store: Store,
     remove_batch_size: usize,
-    users: Arc<SnapshotCache<User>>,
-    devices: Arc<SnapshotCache<Device>>,
+    users: Arc<SnapshotCache<User, UpstreamError>>,
+    devices: Arc<SnapshotCache<Device, UpstreamError>>,
 }
 
 impl Catalog {
