@@ -233,47 +233,85 @@ pub(crate) fn upstream_descriptions(response: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Every log line the test binary writes from the first call on, at TRACE
-/// and for every crate. One global subscriber: a per-thread one
-/// (`set_default`) loses events and spans while other tests run in
-/// parallel, because callsite interest is cached process-wide. Tests pick
-/// their own lines by something unique to them (an account name, a key).
-pub(crate) fn captured_logs() -> String {
-    use std::sync::{Arc, Mutex, OnceLock};
+/// The log lines of one test, at TRACE and for every crate, from `start`
+/// on: what the test's thread logs (its gateway and simulator run there,
+/// on the test's current-thread runtime). Other tests log nothing, and
+/// their lines never mix in. One global subscriber routes each event to
+/// the buffer of the thread that emits it; its filter asks per event,
+/// because a per-thread subscriber (`set_default`) loses events while
+/// other tests run (callsite interest is cached process-wide).
+pub(crate) struct LogCapture {
+    lines: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
 
-    struct Sink(Arc<Mutex<Vec<u8>>>);
+thread_local! {
+    static CAPTURING: std::cell::RefCell<Option<std::sync::Arc<std::sync::Mutex<Vec<u8>>>>> =
+        const { std::cell::RefCell::new(None) };
+}
 
-    impl std::io::Write for Sink {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0
-                .lock()
-                .map_err(|_| std::io::Error::other("poisoned"))?
-                .extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
+impl LogCapture {
+    pub(crate) fn start() -> Self {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        use tracing_subscriber::{Layer, filter};
+
+        static INSTALLED: std::sync::Once = std::sync::Once::new();
+        INSTALLED.call_once(|| {
+            let capturing =
+                filter::filter_fn(|_| CAPTURING.with(|buffer| buffer.borrow().is_some()));
+            let layer = tracing_subscriber::fmt::layer()
+                .json()
+                .with_span_list(true)
+                .with_writer(|| ThreadSink)
+                .with_filter(filter::LevelFilter::TRACE)
+                .with_filter(capturing);
+            let installed = tracing_subscriber::registry().with(layer).try_init();
+            assert!(
+                installed.is_ok(),
+                "no other global subscriber in the test binary"
+            );
+        });
+        let lines = std::sync::Arc::default();
+        CAPTURING.with(|buffer| *buffer.borrow_mut() = Some(std::sync::Arc::clone(&lines)));
+        Self { lines }
     }
 
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    let logs = LOGS.get_or_init(|| {
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let sink = logs.clone();
-        let installed = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .json()
-            .with_span_list(true)
-            .with_writer(move || Sink(sink.clone()))
-            .try_init();
-        assert!(
-            installed.is_ok(),
-            "no other global subscriber in the test binary"
-        );
-        logs
-    });
-    let bytes = logs.lock().map(|logs| logs.clone()).unwrap_or_default();
-    String::from_utf8_lossy(&bytes).into_owned()
+    /// Everything logged so far.
+    pub(crate) fn text(&self) -> String {
+        let bytes = self
+            .lines
+            .lock()
+            .map(|lines| lines.clone())
+            .unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl Drop for LogCapture {
+    fn drop(&mut self) {
+        CAPTURING.with(|buffer| *buffer.borrow_mut() = None);
+    }
+}
+
+/// Writes to the capture of the current thread, if any.
+struct ThreadSink;
+
+impl std::io::Write for ThreadSink {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        CAPTURING.with(|buffer| {
+            if let Some(lines) = buffer.borrow().as_ref() {
+                lines
+                    .lock()
+                    .map_err(|_| std::io::Error::other("poisoned"))?
+                    .extend_from_slice(bytes);
+            }
+            Ok(bytes.len())
+        })
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Waits until `check` gives `Some`, polling every 10 ms; panics naming

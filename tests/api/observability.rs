@@ -3,7 +3,7 @@
 use remotepc_gateway::simulator::SimulatorConfig;
 use serde_json::json;
 
-use crate::helpers::{ADMIN_TOKEN, captured_logs, spawn_gateway, spawn_gateway_with};
+use crate::helpers::{ADMIN_TOKEN, LogCapture, spawn_gateway, spawn_gateway_with};
 
 async fn metrics(url: &str) -> String {
     reqwest::get(url.replace("/graphql", "/metrics"))
@@ -157,7 +157,7 @@ async fn every_answer_carries_the_gateways_own_request_id() {
 
 #[tokio::test]
 async fn every_log_line_of_a_request_carries_its_id() {
-    captured_logs();
+    let capture = LogCapture::start();
     let gateway = spawn_gateway_with(SimulatorConfig::default(), |settings| {
         let account = settings.accounts.remove("default").expect("account");
         settings
@@ -178,7 +178,7 @@ async fn every_log_line_of_a_request_carries_its_id() {
         )
         .await;
     assert!(body.contains("totalCount"), "{body}");
-    let logs = captured_logs();
+    let logs = capture.text();
     let upstream: Vec<&str> = logs
         .lines()
         .filter(|line| line.contains("upstream call succeeded") && line.contains("traced-account"))

@@ -9,7 +9,7 @@ use remotepc_gateway::upstream::Endpoint;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    TestGateway, captured_logs, error_code, eventually, spawn_gateway_with, temp_store_path,
+    LogCapture, TestGateway, error_code, eventually, spawn_gateway_with, temp_store_path,
 };
 
 const REFRESH: &str = "{ devices(first: 1, refresh: true) { totalCount } }";
@@ -310,7 +310,7 @@ async fn an_oversized_answer_is_cut_off_with_a_clear_error() {
 
 #[tokio::test]
 async fn neither_the_key_nor_a_wrong_key_appears_in_any_log_line_or_response() {
-    captured_logs();
+    let capture = LogCapture::start();
     const KEY: &str = "sk-live-4f1c9a7e2b";
     const WRONG_KEY: &str = "sk-old-0d3b8e6a1c";
     let config = || SimulatorConfig {
@@ -363,7 +363,7 @@ async fn neither_the_key_nor_a_wrong_key_appears_in_any_log_line_or_response() {
     bodies.push(readyz(&gateway).await);
     bodies.push(readyz(&wrong).await);
 
-    let logs = captured_logs();
+    let logs = capture.text();
     let mine = |line: &&str| line.contains("\"account\":\"leak-check\"");
     assert!(
         logs.lines()
