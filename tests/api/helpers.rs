@@ -257,8 +257,9 @@ impl LogCapture {
 
         static INSTALLED: std::sync::Once = std::sync::Once::new();
         INSTALLED.call_once(|| {
-            let capturing =
-                filter::filter_fn(|_| CAPTURING.with(|buffer| buffer.borrow().is_some()));
+            let capturing = filter::dynamic_filter_fn(|_, _| {
+                CAPTURING.with(|buffer| buffer.borrow().is_some())
+            });
             let layer = tracing_subscriber::fmt::layer()
                 .json()
                 .with_span_list(true)
