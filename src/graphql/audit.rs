@@ -234,33 +234,14 @@ impl AuditQuery {
             since: filter.since,
             until: filter.until,
         };
-        let first = match first {
-            None => 50,
-            Some(first @ 0..=500) => first as usize,
-            Some(_) => {
-                return Err(coded(
-                    ErrorCode::BadUserInput,
-                    "first: must be between 0 and 500",
-                ));
-            }
-        };
-        let after = match after.as_deref().map(AuditCursor::decode_cursor) {
-            None => None,
-            Some(Ok(cursor)) => Some((cursor.0, cursor.1)),
-            Some(Err(_)) => {
-                return Err(coded(
-                    ErrorCode::BadUserInput,
-                    "after: not a cursor returned by auditLog",
-                ));
-            }
-        };
+        let (first, after) = audit_page(first, after)?;
         let internal = |error: crate::store::StoreError| {
             tracing::error!(error = %error, "audit log unreadable");
             coded(ErrorCode::Internal, "internal error")
         };
         let has_previous = after.is_some();
         let mut records = store
-            .audit_records(&filter, after, first + 1)
+            .audit_records(&filter, after.map(|cursor| (cursor.0, cursor.1)), first + 1)
             .await
             .map_err(internal)?;
         let total_count = store.count_audit(&filter).await.map_err(internal)? as usize;
@@ -282,4 +263,25 @@ impl AuditQuery {
             .collect();
         Ok(connection)
     }
+}
+
+/// `first` (default 50, at most 500) and `after` of an `auditLog` page.
+fn audit_page(first: Option<i32>, after: Option<String>) -> Result<(usize, Option<AuditCursor>)> {
+    let first = match first {
+        None => 50,
+        Some(first @ 0..=500) => first as usize,
+        Some(_) => {
+            let message = "first: must be between 0 and 500";
+            return Err(coded(ErrorCode::BadUserInput, message));
+        }
+    };
+    let after = match after.as_deref().map(AuditCursor::decode_cursor) {
+        None => None,
+        Some(Ok(cursor)) => Some(cursor),
+        Some(Err(_)) => {
+            let message = "after: not a cursor returned by auditLog";
+            return Err(coded(ErrorCode::BadUserInput, message));
+        }
+    };
+    Ok((first, after))
 }

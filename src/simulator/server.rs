@@ -89,12 +89,9 @@ async fn handle(
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
         .is_some_and(|key| *lock(&shared.api_key) == key);
-    {
-        let mut recorded = lock(&shared.recorded);
-        if recorded.len() >= super::RECORD_LIMIT {
-            recorded.remove(0);
-        }
-        recorded.push(RecordedCall {
+    record(
+        &shared,
+        RecordedCall {
             endpoint,
             peer,
             query: query.clone(),
@@ -104,9 +101,8 @@ async fn handle(
                 .get(header::HOST)
                 .and_then(|value| value.to_str().ok())
                 .map(str::to_owned),
-        });
-    }
-
+        },
+    );
     let latency = shared.latency_ms.load(Ordering::SeqCst);
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
@@ -129,31 +125,41 @@ async fn handle(
         }));
     }
 
-    let result = {
-        let mut state = lock(&shared.state);
-        match endpoint {
-            Endpoint::UserInvite => state.invite(&json_body),
-            Endpoint::UserCreate => state.create_user(&json_body),
-            Endpoint::UserDelete => state.delete_users(&json_body),
-            Endpoint::ComputerAssign => state.assign(&json_body, true),
-            Endpoint::ComputerUnassign => state.assign(&json_body, false),
-            Endpoint::GroupCreate => state.create_group(&json_body),
-            Endpoint::GroupMove => state.move_to_group(&json_body),
-            Endpoint::ComputerRemove => state.remove(&json_body),
-            Endpoint::CommentAdd => state.add_comment(&json_body),
-            Endpoint::UserList => {
-                let page = paging(query.as_deref(), &json_body)
-                    .and_then(|(page, size)| state.user_page(page, size));
-                return page_envelope(page);
-            }
-            Endpoint::ComputerList => {
-                let page = paging(query.as_deref(), &json_body)
-                    .and_then(|(page, size)| state.device_page(page, size));
-                return page_envelope(page);
-            }
+    answer(&shared, endpoint, query.as_deref(), &json_body)
+}
+
+/// What the account answers to a call that got past keys and faults.
+fn answer(shared: &Shared, endpoint: Endpoint, query: Option<&str>, body: &Value) -> Response {
+    let mut state = lock(&shared.state);
+    let result = match endpoint {
+        Endpoint::UserInvite => state.invite(body),
+        Endpoint::UserCreate => state.create_user(body),
+        Endpoint::UserDelete => state.delete_users(body),
+        Endpoint::ComputerAssign => state.assign(body, true),
+        Endpoint::ComputerUnassign => state.assign(body, false),
+        Endpoint::GroupCreate => state.create_group(body),
+        Endpoint::GroupMove => state.move_to_group(body),
+        Endpoint::ComputerRemove => state.remove(body),
+        Endpoint::CommentAdd => state.add_comment(body),
+        Endpoint::UserList => {
+            let page = paging(query, body).and_then(|(page, size)| state.user_page(page, size));
+            return page_envelope(page);
+        }
+        Endpoint::ComputerList => {
+            let page = paging(query, body).and_then(|(page, size)| state.device_page(page, size));
+            return page_envelope(page);
         }
     };
     envelope(result)
+}
+
+/// Keeps `call`, dropping the oldest past `RECORD_LIMIT`.
+fn record(shared: &Shared, call: RecordedCall) {
+    let mut recorded = lock(&shared.recorded);
+    if recorded.len() >= super::RECORD_LIMIT {
+        recorded.remove(0);
+    }
+    recorded.push(call);
 }
 
 fn next_fault(shared: &Shared, endpoint: Endpoint) -> Option<Fault> {
