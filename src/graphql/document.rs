@@ -198,21 +198,40 @@ mod tests {
     }
 
     #[test]
-    fn layout_does_not_change_the_normalized_text_and_tokens_do() {
+    fn layout_does_not_change_the_key() {
         let compact = normalize("query A{devices(first:5){edges{node{name os}}}}");
         let spread_out = normalize(
-            "# a comment\nquery A {\n  devices(first: 5) {\n    edges { node { name, os } }\n  }\n}\n",
+            "query A {\n  # what the helpdesk sees\n  devices(first: 5) {\n    edges { node { name, os } }\n  }\n}\n",
         );
         assert_eq!(compact, spread_out);
         assert_eq!(compact, "query A{devices(first:5){edges{node{name os}}}}");
+    }
+
+    #[test]
+    fn tokens_and_string_contents_do_change_it() {
         assert_ne!(normalize("{ a b }"), normalize("{ ab }"));
         assert_ne!(
             normalize(r#"{ a(s: "x  y") }"#),
             normalize(r#"{ a(s: "x y") }"#)
         );
-        assert_eq!(
+        assert_ne!(
             normalize(r##"{ a(s: "# not a comment") }"##),
-            r##"{a(s:"# not a comment")}"##
+            normalize(r#"{ a(s: "") }"#)
         );
+        assert_ne!(
+            normalize("{ a(s: \"\"\"x ,\n\\\"\"\" y\"\"\") }"),
+            normalize("{ a(s: \"\"\"x \\\"\"\" y\"\"\") }")
+        );
+        // `"" "x"` must not become the block string `"""x"`.
+        assert_eq!(normalize(r#"{ a(l: ["" "x"]) }"#), r#"{a(l:["" "x"])}"#);
+        assert_eq!(normalize("{ a(n: [1 2 -3]) }"), "{a(n:[1 2 -3])}");
+    }
+
+    #[test]
+    fn unterminated_strings_and_non_ascii_do_not_panic() {
+        assert_eq!(normalize("{ a(s: \"ü"), "{a(s:\"ü");
+        assert_eq!(normalize("{ a(s: \"\"\"ü"), "{a(s:\"\"\"ü");
+        assert_eq!(normalize("{ a(s: \"\\"), "{a(s:\"\\");
+        assert_eq!(normalize("{ ü ö }"), "{ü ö}");
     }
 }

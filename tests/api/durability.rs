@@ -72,9 +72,7 @@ async fn the_audit_record_survives_sigkill_right_after_the_response() {
     assert_eq!(records[0].team, "ops");
     assert_eq!(records[0].outcome, "OK");
     store.close().await;
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", store_path.display()));
-    }
+    crate::helpers::remove_store(&store_path);
 }
 
 #[tokio::test]
@@ -120,9 +118,7 @@ async fn sigterm_lets_the_request_in_flight_finish() {
         .expect("exits after SIGTERM")
         .expect("reaped");
     assert!(status.success(), "a clean exit: {status:?}");
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", store_path.display()));
-    }
+    crate::helpers::remove_store(&store_path);
 }
 
 const COMMENT: &str = "mutation($n: String!) { addComputerComment(input: { computerName: $n, comment: \"Cut off mid-write\" }) { comment } }";
@@ -210,9 +206,7 @@ async fn sigterm_records_a_write_outliving_the_grace_as_outcome_unknown() {
             "OUTCOME_UNKNOWN".to_owned()
         )]
     );
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", store_path.display()));
-    }
+    crate::helpers::remove_store(&store_path);
 }
 
 #[tokio::test]
@@ -258,7 +252,5 @@ async fn a_write_cut_off_by_sigkill_stays_started_and_its_key_never_runs_again()
         1,
         "the key never runs a second time"
     );
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", store_path.display()));
-    }
+    crate::helpers::remove_store(&store_path);
 }

@@ -27,9 +27,14 @@ pub(crate) struct TestGateway {
 
 impl Drop for TestGateway {
     fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", self.store_path.display()));
-        }
+        remove_store(&self.store_path);
+    }
+}
+
+/// Removes a SQLite store file and its WAL companions.
+pub(crate) fn remove_store(path: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
 }
 

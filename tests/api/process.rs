@@ -135,7 +135,5 @@ async fn compiled_plans_are_bounded_in_bytes_however_large_the_documents() {
         held <= f64::from(limit),
         "{held} bytes of plans, limit {limit}"
     );
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", store_path.display()));
-    }
+    crate::helpers::remove_store(&store_path);
 }
