@@ -1,0 +1,137 @@
+use chrono::{Duration, NaiveDate, NaiveDateTime};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::devices::session_sort_key;
+use super::*;
+use crate::catalog::{Device, DeviceStatus};
+
+fn device(rng: &mut StdRng, index: usize) -> Device {
+    let start = NaiveDate::from_ymd_opt(2026, 1, 1)
+        .and_then(|day| day.and_hms_opt(0, 0, 0))
+        .expect("a date");
+    // Few distinct seconds, some with fractions: ties and sub-second
+    // order both occur.
+    let at = start
+        + Duration::seconds(rng.random_range(0..40))
+        + Duration::milliseconds(if rng.random_bool(0.3) { 500 } else { 0 });
+    Device {
+        name: format!("PC-{index:03}"),
+        machine_id: None,
+        os: Some(["Windows", "macOS", "Linux"][index % 3].to_owned()),
+        os_version: None,
+        ip: None,
+        comment: rng.random_bool(0.5).then(|| format!("Desk {}", index % 7)),
+        status: [
+            DeviceStatus::Online,
+            DeviceStatus::Offline,
+            DeviceStatus::Unknown,
+        ][rng.random_range(0..3)],
+        last_session_raw: None,
+        last_session_at: rng.random_bool(0.8).then_some(at),
+    }
+}
+
+/// The filter as written in the schema, tested on every device.
+fn reference(filter: &DeviceFilter, device: &Device) -> bool {
+    let contains = |text: Option<&str>, needle: &Option<String>| {
+        needle.as_ref().is_none_or(|needle| {
+            text.is_some_and(|text| text.to_lowercase().contains(&needle.to_lowercase()))
+        })
+    };
+    contains(Some(&device.name), &filter.name_contains)
+        && contains(device.comment.as_deref(), &filter.comment_contains)
+        && filter.status.is_none_or(|status| device.status == status)
+        && filter.os.as_ref().is_none_or(|os| {
+            device
+                .os
+                .as_deref()
+                .is_some_and(|own| own.eq_ignore_ascii_case(os))
+        })
+        && filter
+            .last_session_before
+            .is_none_or(|before| device.last_session_at.is_some_and(|at| at < before))
+        && filter
+            .last_session_after
+            .is_none_or(|after| device.last_session_at.is_some_and(|at| at > after))
+}
+
+#[test]
+fn indexed_selections_equal_filtering_every_device() {
+    let mut rng = StdRng::seed_from_u64(11);
+    let devices: Vec<Device> = (0..300).map(|index| device(&mut rng, index)).collect();
+    let snapshot = Arc::new(Snapshot::new(devices.clone()));
+    let times: Vec<NaiveDateTime> = devices.iter().filter_map(|d| d.last_session_at).collect();
+    let orders = [
+        DeviceOrder::Name,
+        DeviceOrder::LastSession,
+        DeviceOrder::Status,
+        DeviceOrder::Os,
+    ];
+    for round in 0..400 {
+        let pick_time = |rng: &mut StdRng| {
+            rng.random_bool(0.5).then(|| {
+                let at = times[rng.random_range(0..times.len())];
+                at + Duration::milliseconds([0, 250, -250][rng.random_range(0..3)])
+            })
+        };
+        let filter = DeviceFilter {
+            status: rng.random_bool(0.6).then(|| {
+                [
+                    DeviceStatus::Online,
+                    DeviceStatus::Offline,
+                    DeviceStatus::Unknown,
+                ][rng.random_range(0..3)]
+            }),
+            last_session_before: pick_time(&mut rng),
+            last_session_after: pick_time(&mut rng),
+            name_contains: rng.random_bool(0.2).then(|| "pc-1".to_owned()),
+            comment_contains: rng.random_bool(0.2).then(|| "DESK 3".to_owned()),
+            os: rng.random_bool(0.2).then(|| "windows".to_owned()),
+        };
+        let order = orders[round % orders.len()];
+        let descending = rng.random_bool(0.5);
+        let listing = Listing::select(
+            Arc::clone(&snapshot),
+            &order,
+            descending,
+            filter.selection(order),
+        );
+
+        let mut expected: Vec<(String, &str)> = devices
+            .iter()
+            .filter(|device| reference(&filter, device))
+            .map(|device| (order.sort_key(device), device.name.as_str()))
+            .collect();
+        expected.sort();
+        if descending {
+            expected.reverse();
+        }
+        let listed: Vec<&str> = (0..listing.len())
+            .map(|index| listing.entry(index).1)
+            .collect();
+        let expected: Vec<&str> = expected.into_iter().map(|(_, name)| name).collect();
+        assert_eq!(
+            listed, expected,
+            "{filter:?} by {order:?}, descending {descending}"
+        );
+    }
+}
+
+#[test]
+fn session_keys_order_like_the_times_they_encode() {
+    let at =
+        |text: &str| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").expect("a time");
+    let times = [
+        at("2026-01-01 09:59:59.999"),
+        at("2026-01-01 10:00:00"),
+        at("2026-01-01 10:00:00.000000001"),
+        at("2026-01-01 10:00:00.5"),
+        at("2026-01-01 10:00:01"),
+    ];
+    let keys: Vec<String> = times.iter().map(|time| session_sort_key(*time)).collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+    assert!(keys.iter().all(|key| key.len() == keys[0].len()));
+}
