@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use async_graphql::connection::CursorType;
+use async_graphql::connection::{CursorType, Edge, EmptyFields};
 use async_graphql::parser::types::VariableDefinition;
 use async_graphql::{InputType, Name, OutputType, Positioned, Request};
 // The argument values of a document, variables not yet put in; async-graphql
@@ -21,7 +21,7 @@ use async_graphql_value::{ConstValue, Value};
 mod compile;
 
 use super::cache_report::SnapshotRead;
-use super::connection::{PageArgs, SortConnection, paginate};
+use super::connection::{PageArgs, SortConnection, SortCursor, paginate};
 use super::json_out::{write_bool, write_optional, write_str};
 use super::objects::PlannedNode;
 use super::objects::{Device, User};
@@ -99,8 +99,50 @@ impl Plan {
         limits: &GraphqlSettings,
     ) -> Option<(Vec<u8>, BTreeMap<Collection, SnapshotRead>)> {
         let arguments = self.arguments(request)?;
-        let parse = |name: &str| arguments.get(name).cloned();
-        // `refresh` defaults to false; a forced refresh is the schema's.
+        let page = self.page(&arguments, limits)?;
+        let mut out = Vec::with_capacity(16 * 1024);
+        out.push(b'{');
+        out.extend_from_slice(&self.root_key);
+        let read = match self.root {
+            Root::Devices => {
+                let fleet = catalog.fleet(&caller.account).ok()?;
+                let served = fleet.devices(false).await.ok()?;
+                let listing = device_listing(
+                    Arc::clone(&served.snapshot),
+                    Option::<query::DeviceFilter>::parse(argument(&arguments, "filter")).ok()?,
+                    Option::<query::DeviceOrder>::parse(argument(&arguments, "orderBy")).ok()?,
+                );
+                let connection =
+                    paginate(&listing, page, limits, |device| Device(Arc::clone(device))).ok()?;
+                self.write_connection(&connection, |device| device.0.as_ref(), &mut out);
+                (Collection::Devices, SnapshotRead::of(&served))
+            }
+            Root::Users => {
+                let directory = catalog.directory(&caller.account).ok()?;
+                let served = directory.users(false).await.ok()?;
+                let listing = user_listing(
+                    Arc::clone(&served.snapshot),
+                    Option::<query::UserFilter>::parse(argument(&arguments, "filter")).ok()?,
+                    Option::<query::UserOrder>::parse(argument(&arguments, "orderBy")).ok()?,
+                );
+                let connection =
+                    paginate(&listing, page, limits, |user| User(Arc::clone(user))).ok()?;
+                self.write_connection(&connection, |user| user.0.as_ref(), &mut out);
+                (Collection::Users, SnapshotRead::of(&served))
+            }
+        };
+        out.push(b'}');
+        Some((out, BTreeMap::from([read])))
+    }
+
+    /// The page asked for, if a plan may answer it: not a forced refresh
+    /// (that is the schema's), and within `graphql.max_complexity`.
+    fn page(
+        &self,
+        arguments: &BTreeMap<String, ConstValue>,
+        limits: &GraphqlSettings,
+    ) -> Option<PageArgs> {
+        let parse = |name: &str| argument(arguments, name);
         if let Some(refresh) = parse("refresh")
             && <bool as InputType>::parse(Some(refresh)).ok()?
         {
@@ -115,55 +157,11 @@ impl Plan {
         let items = page
             .first
             .or(page.last)
-            .map_or(50, |count| count.max(0) as usize);
-        if items
+            .map_or(limits.default_page_size, |count| count.max(0) as usize);
+        let complexity = items
             .saturating_mul(self.complexity_per_item)
-            .saturating_add(1)
-            > limits.max_complexity
-        {
-            return None;
-        }
-        let mut out = Vec::with_capacity(16 * 1024);
-        out.push(b'{');
-        out.extend_from_slice(&self.root_key);
-        let read = match self.root {
-            Root::Devices => {
-                let served = catalog
-                    .fleet(&caller.account)
-                    .ok()?
-                    .devices(false)
-                    .await
-                    .ok()?;
-                let listing = device_listing(
-                    Arc::clone(&served.snapshot),
-                    Option::<query::DeviceFilter>::parse(parse("filter")).ok()?,
-                    Option::<query::DeviceOrder>::parse(parse("orderBy")).ok()?,
-                );
-                let connection =
-                    paginate(&listing, page, limits, |device| Device(Arc::clone(device))).ok()?;
-                self.write_connection(&connection, |device| device.0.as_ref(), &mut out);
-                (Collection::Devices, SnapshotRead::of(&served))
-            }
-            Root::Users => {
-                let served = catalog
-                    .directory(&caller.account)
-                    .ok()?
-                    .users(false)
-                    .await
-                    .ok()?;
-                let listing = user_listing(
-                    Arc::clone(&served.snapshot),
-                    Option::<query::UserFilter>::parse(parse("filter")).ok()?,
-                    Option::<query::UserOrder>::parse(parse("orderBy")).ok()?,
-                );
-                let connection =
-                    paginate(&listing, page, limits, |user| User(Arc::clone(user))).ok()?;
-                self.write_connection(&connection, |user| user.0.as_ref(), &mut out);
-                (Collection::Users, SnapshotRead::of(&served))
-            }
-        };
-        out.push(b'}');
-        Some((out, BTreeMap::from([read])))
+            .saturating_add(1);
+        (complexity <= limits.max_complexity).then_some(page)
     }
 
     /// The root field's arguments with variables put in. `None` when a
@@ -225,27 +223,7 @@ impl Plan {
                         if position > 0 {
                             out.push(b',');
                         }
-                        out.push(b'{');
-                        for (index, field) in fields.iter().enumerate() {
-                            if index > 0 {
-                                out.push(b',');
-                            }
-                            match field {
-                                EdgeField::Cursor(key) => {
-                                    out.extend_from_slice(key);
-                                    write_str(&edge.cursor.encode_cursor(), out);
-                                }
-                                EdgeField::Node(key, fields) => {
-                                    out.extend_from_slice(key);
-                                    write_node(item(&edge.node), fields, out);
-                                }
-                                EdgeField::Typename(key, name) => {
-                                    out.extend_from_slice(key);
-                                    write_str(name, out);
-                                }
-                            }
-                        }
-                        out.push(b'}');
+                        write_edge(edge, item(&edge.node), fields, out);
                     }
                     out.push(b']');
                 }
@@ -307,6 +285,38 @@ fn write_page_info<Node: OutputType>(
     out.push(b'}');
 }
 
+/// One edge, its fields in selection order.
+fn write_edge<Node, T: PlannedNode>(
+    edge: &Edge<SortCursor, Node, EmptyFields>,
+    item: &T,
+    fields: &[EdgeField],
+    out: &mut Vec<u8>,
+) where
+    Node: OutputType,
+{
+    out.push(b'{');
+    for (index, field) in fields.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        match field {
+            EdgeField::Cursor(key) => {
+                out.extend_from_slice(key);
+                write_str(&edge.cursor.encode_cursor(), out);
+            }
+            EdgeField::Node(key, fields) => {
+                out.extend_from_slice(key);
+                write_node(item, fields, out);
+            }
+            EdgeField::Typename(key, name) => {
+                out.extend_from_slice(key);
+                write_str(name, out);
+            }
+        }
+    }
+    out.push(b'}');
+}
+
 /// One node, its fields in selection order.
 fn write_node<T: PlannedNode>(item: &T, fields: &[NodeField], out: &mut Vec<u8>) {
     out.push(b'{');
@@ -321,4 +331,9 @@ fn write_node<T: PlannedNode>(item: &T, fields: &[NodeField], out: &mut Vec<u8>)
         }
     }
     out.push(b'}');
+}
+
+/// One argument's value, if given.
+fn argument(arguments: &BTreeMap<String, ConstValue>, name: &str) -> Option<ConstValue> {
+    arguments.get(name).cloned()
 }
