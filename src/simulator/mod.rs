@@ -4,6 +4,7 @@
 //! against it; it never calls out.
 
 mod faults;
+mod pages;
 mod seed;
 mod server;
 mod state;

@@ -53,45 +53,48 @@ pub(crate) fn seed(users: usize, devices: usize, seed: u64) -> SimState {
         );
     }
     for index in 0..devices {
-        let (prefix, os, version) = SYSTEMS[index % SYSTEMS.len()];
-        let host_name = format!("{prefix}-{index:06}");
-        let last_session = if rng.random_bool(0.1) {
-            String::new()
-        } else {
-            format!(
-                "2026-{:02}-{:02} {:02}:{:02}:{:02}",
-                rng.random_range(1..=11),
-                rng.random_range(1..=28),
-                rng.random_range(0..24),
-                rng.random_range(0..60),
-                rng.random_range(0..60)
-            )
-        };
-        let comments = if rng.random_bool(0.2) {
-            format!("Asset tag {}", rng.random_range(10_000..99_999))
-        } else {
-            String::new()
-        };
-        state.devices.insert(
-            host_name.clone(),
-            SimDevice {
-                machine_id: format!("{:016x}", rng.random::<u64>()),
-                host_name,
-                os: os.to_owned(),
-                os_version: version.to_owned(),
-                ip: format!(
-                    "10.{}.{}.{}",
-                    index / 65_536 % 256,
-                    index / 256 % 256,
-                    index % 256
-                ),
-                last_session,
-                comments,
-                online: rng.random_bool(0.35),
-                assigned_to: Default::default(),
-                group: None,
-            },
-        );
+        let device = device(&mut rng, index);
+        state.devices.insert(device.host_name.clone(), device);
     }
     state
+}
+
+/// Device `index`. The random draws keep their order (session, comment,
+/// machine id, status): the seeded data every test knows depends on it.
+fn device(rng: &mut StdRng, index: usize) -> SimDevice {
+    let (prefix, os, version) = SYSTEMS[index % SYSTEMS.len()];
+    let last_session = if rng.random_bool(0.1) {
+        String::new()
+    } else {
+        format!(
+            "2026-{:02}-{:02} {:02}:{:02}:{:02}",
+            rng.random_range(1..=11),
+            rng.random_range(1..=28),
+            rng.random_range(0..24),
+            rng.random_range(0..60),
+            rng.random_range(0..60)
+        )
+    };
+    let comments = if rng.random_bool(0.2) {
+        format!("Asset tag {}", rng.random_range(10_000..99_999))
+    } else {
+        String::new()
+    };
+    SimDevice {
+        machine_id: format!("{:016x}", rng.random::<u64>()),
+        host_name: format!("{prefix}-{index:06}"),
+        os: os.to_owned(),
+        os_version: version.to_owned(),
+        ip: format!(
+            "10.{}.{}.{}",
+            index / 65_536 % 256,
+            index / 256 % 256,
+            index % 256
+        ),
+        last_session,
+        comments,
+        online: rng.random_bool(0.35),
+        assigned_to: Default::default(),
+        group: None,
+    }
 }
