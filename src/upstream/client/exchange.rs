@@ -45,37 +45,44 @@ impl RemotePcClient {
         }
 
         let started = Instant::now();
-        let result = async {
-            let mut response = request
-                .send()
-                .await
-                .map_err(|error| self.transport_error(endpoint, error))?;
-            let status = response.status().as_u16();
-            let expected = response.content_length().unwrap_or(0) as usize;
-            let mut body = Vec::with_capacity(expected.min(self.inner.max_response_bytes));
-            while let Some(chunk) = response
-                .chunk()
-                .await
-                .map_err(|error| self.transport_error(endpoint, error))?
-            {
-                if body.len() + chunk.len() > self.inner.max_response_bytes {
-                    return Err(UpstreamError::TooLarge {
-                        endpoint,
-                        limit: self.inner.max_response_bytes,
-                    });
-                }
-                body.extend_from_slice(&chunk);
-            }
-            interpret_as(endpoint, status, &body)
-        }
-        .await;
-
+        let result = match self.send_and_read(endpoint, request).await {
+            Ok((status, body)) => interpret_as(endpoint, status, &body),
+            Err(error) => Err(error),
+        };
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match &result {
             Ok(_) => tracing::debug!(elapsed_ms, "upstream call succeeded"),
             Err(error) => tracing::warn!(elapsed_ms, error = %error, "upstream call failed"),
         }
         result
+    }
+
+    /// Sends `request` and reads its answer's status and body, at most
+    /// `upstream.max_response_bytes` of it.
+    async fn send_and_read(
+        &self,
+        endpoint: Endpoint,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(u16, Vec<u8>), UpstreamError> {
+        let limit = self.inner.max_response_bytes;
+        let mut response = request
+            .send()
+            .await
+            .map_err(|error| self.transport_error(endpoint, error))?;
+        let status = response.status().as_u16();
+        let expected = response.content_length().unwrap_or(0) as usize;
+        let mut body = Vec::with_capacity(expected.min(limit));
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|error| self.transport_error(endpoint, error))?
+        {
+            if body.len() + chunk.len() > limit {
+                return Err(UpstreamError::TooLarge { endpoint, limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((status, body))
     }
 
     fn transport_error(&self, endpoint: Endpoint, error: reqwest::Error) -> UpstreamError {
