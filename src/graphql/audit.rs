@@ -18,6 +18,7 @@ use super::error::{ErrorCode, coded, error_code};
 use super::guard::RequireScope;
 use super::refusals::AuditTrail;
 use crate::auth::{Caller, Scope};
+use crate::settings::GraphqlSettings;
 use crate::store::{AuditFilter, AuditRecord, Store};
 
 /// Runs a mutation's `work`, recorded with its `input` (serialized before
@@ -234,7 +235,7 @@ impl AuditQuery {
             since: filter.since,
             until: filter.until,
         };
-        let (first, after) = audit_page(first, after)?;
+        let (first, after) = audit_page(ctx.data::<GraphqlSettings>()?, first, after)?;
         let internal = |error: crate::store::StoreError| {
             tracing::error!(error = %error, "audit log unreadable");
             coded(ErrorCode::Internal, "internal error")
@@ -265,13 +266,22 @@ impl AuditQuery {
     }
 }
 
-/// `first` (default 50, at most 500) and `after` of an `auditLog` page.
-fn audit_page(first: Option<i32>, after: Option<String>) -> Result<(usize, Option<AuditCursor>)> {
-    let first = match first {
-        None => 50,
-        Some(first @ 0..=500) => first as usize,
+/// `first` and `after` of an `auditLog` page; `first` defaults to
+/// `graphql.default_page_size` and is at most `graphql.max_page_size`, as
+/// for the other connections.
+fn audit_page(
+    limits: &GraphqlSettings,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<(usize, Option<AuditCursor>)> {
+    let first = match first.map(usize::try_from) {
+        None => limits.default_page_size,
+        Some(Ok(first)) if first <= limits.max_page_size => first,
         Some(_) => {
-            let message = "first: must be between 0 and 500";
+            let message = format!(
+                "first: must be between 0 and {} (graphql.max_page_size)",
+                limits.max_page_size
+            );
             return Err(coded(ErrorCode::BadUserInput, message));
         }
     };

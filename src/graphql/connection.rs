@@ -56,6 +56,12 @@ impl CursorType for SortCursor {
 }
 
 /// A connection of `Node`s.
+/// The page size a connection's complexity assumes when neither `first`
+/// nor `last` is given. The schema's complexity attributes and compiled
+/// plans both count with it, so a plan never accepts a page the schema
+/// would refuse.
+pub(crate) const UNSIZED_PAGE_COMPLEXITY: usize = 50;
+
 pub(crate) type SortConnection<Node> = Connection<SortCursor, Node, ConnectionTotals>;
 
 /// Relay arguments as given.

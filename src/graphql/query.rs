@@ -111,7 +111,7 @@ impl UserQuery {
     #[allow(clippy::too_many_arguments)]
     #[graphql(
         guard = "RequireScope(Scope::Read)",
-        complexity = "first.or(last).map_or(50, |n| n.max(0) as usize) * child_complexity + 1"
+        complexity = "first.or(last).map_or(super::connection::UNSIZED_PAGE_COMPLEXITY, |n| n.max(0) as usize) * child_complexity + 1"
     )]
     async fn users(
         &self,
@@ -168,7 +168,7 @@ impl DeviceQuery {
     #[allow(clippy::too_many_arguments)]
     #[graphql(
         guard = "RequireScope(Scope::Read)",
-        complexity = "first.or(last).map_or(50, |n| n.max(0) as usize) * child_complexity + 1"
+        complexity = "first.or(last).map_or(super::connection::UNSIZED_PAGE_COMPLEXITY, |n| n.max(0) as usize) * child_complexity + 1"
     )]
     async fn devices(
         &self,

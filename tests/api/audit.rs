@@ -111,3 +111,36 @@ async fn refused_mutations_are_audited_with_their_code_and_the_callers_ids() {
     );
     assert_eq!(gateway.sim.total_calls(), 0, "none reached RemotePC");
 }
+
+#[tokio::test]
+async fn the_audit_log_pages_by_the_same_settings_as_every_connection() {
+    let gateway = crate::helpers::spawn_gateway_with(Default::default(), |settings| {
+        settings.graphql.default_page_size = 2;
+        settings.graphql.max_page_size = 5;
+    })
+    .await;
+    let refused =
+        "mutation { addComputerComment(input: { computerName: \"PC\", comment: 5 }) { comment } }";
+    for _ in 0..3 {
+        gateway.gql(refused, json!({})).await;
+    }
+    let page = gateway
+        .gql("{ auditLog { totalCount edges { cursor } } }", json!({}))
+        .await;
+    assert_eq!(page["data"]["auditLog"]["totalCount"], 3, "{page}");
+    assert_eq!(
+        page["data"]["auditLog"]["edges"].as_array().map(Vec::len),
+        Some(2),
+        "graphql.default_page_size"
+    );
+    let too_many = gateway
+        .gql("{ auditLog(first: 6) { totalCount } }", json!({}))
+        .await;
+    assert_eq!(error_code(&too_many), "BAD_USER_INPUT");
+    assert!(
+        too_many["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("graphql.max_page_size")),
+        "{too_many}"
+    );
+}

@@ -21,7 +21,7 @@ use async_graphql_value::{ConstValue, Value};
 mod compile;
 
 use super::cache_report::SnapshotRead;
-use super::connection::{PageArgs, SortConnection, SortCursor, paginate};
+use super::connection::{PageArgs, SortConnection, SortCursor, UNSIZED_PAGE_COMPLEXITY, paginate};
 use super::json_out::{write_bool, write_optional, write_str};
 use super::objects::PlannedNode;
 use super::objects::{Device, User};
@@ -157,7 +157,7 @@ impl Plan {
         let items = page
             .first
             .or(page.last)
-            .map_or(limits.default_page_size, |count| count.max(0) as usize);
+            .map_or(UNSIZED_PAGE_COMPLEXITY, |count| count.max(0) as usize);
         let complexity = items
             .saturating_mul(self.complexity_per_item)
             .saturating_add(1);
