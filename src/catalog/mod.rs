@@ -53,6 +53,15 @@ impl From<UpstreamError> for CatalogError {
     }
 }
 
+/// What readiness reports.
+#[derive(Debug)]
+pub struct Readiness<'a> {
+    /// Whether the store answers a ping.
+    pub store_answers: bool,
+    /// Each account's upstream health, by account id.
+    pub accounts: Vec<(&'a str, AccountHealth)>,
+}
+
 /// A collection read whole into snapshots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Collection {
@@ -136,6 +145,15 @@ impl Catalog {
         match collection {
             Collection::Users => self.users.peek(account),
             Collection::Devices => self.devices.peek(account),
+        }
+    }
+
+    /// Whether the gateway can serve: the store answers (mutations can be
+    /// audited), and each account's breaker, key status and egress.
+    pub async fn readiness(&self) -> Readiness<'_> {
+        Readiness {
+            store_answers: self.store.ping().await.is_ok(),
+            accounts: self.health().collect(),
         }
     }
 

@@ -17,11 +17,12 @@ pub(super) async fn healthz() -> Json<serde_json::Value> {
 /// egress; `status` is `degraded` when a breaker is not closed or a key was
 /// rejected, since snapshots still answer then.
 pub(super) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
-    let store_ok = state.store.ping().await.is_ok();
+    let readiness = state.catalog.readiness().await;
+    let store_ok = readiness.store_answers;
     let mut degraded = false;
-    let accounts: serde_json::Map<String, serde_json::Value> = state
-        .catalog
-        .health()
+    let accounts: serde_json::Map<String, serde_json::Value> = readiness
+        .accounts
+        .into_iter()
         .map(|(account, health)| {
             degraded |= health.breaker != BreakerState::Closed || health.key == KeyStatus::Rejected;
             let report = json!({
