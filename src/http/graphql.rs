@@ -93,8 +93,9 @@ async fn handle(state: AppState, ids: RequestIds, headers: HeaderMap, source: So
                 key: admitted.key,
                 media: admitted.media,
                 started,
+                writes: admitted.writes,
             };
-            run::respond(job, admitted.writes).await
+            run::respond(job).await
         }
         Err(refused) => {
             observe_refusal(team_name, refused.code, started);

@@ -44,10 +44,16 @@ impl<'a> Idempotent<'a> {
         Self { state, team, key }
     }
 
-    /// Runs `operation` at most once per key; queries run as usual. Returns
-    /// the response and its outcome for metrics (`replayed` for a replay).
-    pub(super) async fn run(self, operation: Operation, media: MediaType) -> (Response, String) {
-        if !crate::graphql::write_profile(&operation.request, self.state.max_nesting, 1).mutation {
+    /// Runs `operation` at most once per key; a query (`mutation` false, as
+    /// admission read the document) runs as usual. Returns the response and
+    /// its outcome for metrics (`replayed` for a replay).
+    pub(super) async fn run(
+        self,
+        operation: Operation,
+        media: MediaType,
+        mutation: bool,
+    ) -> (Response, String) {
+        if !mutation {
             let response = self.state.engine.execute(operation).await;
             return (media.response(&response), outcome(&response));
         }

@@ -36,13 +36,15 @@ pub(super) struct Job {
     pub(super) key: Option<String>,
     pub(super) media: MediaType,
     pub(super) started: Instant,
+    /// Whether its operations include a mutation, as admission read it.
+    pub(super) writes: bool,
 }
 
-/// Answers `job` within `server.request_timeout`; a job that `writes` runs
+/// Answers `job` within `server.request_timeout`; a job that writes runs
 /// detached and goes on after the answer if it must.
-pub(super) async fn respond(job: Job, writes: bool) -> Response {
+pub(super) async fn respond(job: Job) -> Response {
     let timeout = job.state.request_timeout;
-    if !writes {
+    if !job.writes {
         return tokio::time::timeout(timeout, job.run())
             .await
             .unwrap_or_else(|_| Refusal::timed_out(timeout, false).into_response());
@@ -71,20 +73,25 @@ impl Job {
         let record = |label: &str, outcome: &str| {
             telemetry::record_graphql(&team, label, outcome, started.elapsed().as_secs_f64());
         };
-        let (state, media, key) = (self.state.clone(), self.media, self.key.clone());
+        let (state, media, key, writes) = (
+            self.state.clone(),
+            self.media,
+            self.key.clone(),
+            self.writes,
+        );
         let mut operations = self.operations();
-        if operations.len() == 1
-            && let Some(operation) = operations.pop()
+        if let ([label], Some(operation)) = (labels.as_slice(), operations.pop())
+            && operations.is_empty()
         {
             let (response, outcome) = match key {
                 Some(key) => {
                     Idempotent::new(&state, &team, key)
-                        .run(operation, media)
+                        .run(operation, media, writes)
                         .await
                 }
                 None => answer(&state, operation, media, started).await,
             };
-            record(&labels[0], &outcome);
+            record(label, &outcome);
             return response;
         }
         // One after the other, as async-graphql runs a batch.
