@@ -369,3 +369,13 @@ pub(crate) async fn until_called(sim: &Simulator, endpoint: Endpoint) {
     })
     .await;
 }
+
+/// The `/metrics` page of the gateway whose GraphQL URL is `url`.
+pub(crate) async fn metrics(url: &str) -> String {
+    reqwest::get(url.replace("/graphql", "/metrics"))
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("text")
+}

@@ -3,16 +3,7 @@
 use remotepc_gateway::simulator::SimulatorConfig;
 use serde_json::json;
 
-use crate::helpers::{ADMIN_TOKEN, LogCapture, spawn_gateway, spawn_gateway_with};
-
-async fn metrics(url: &str) -> String {
-    reqwest::get(url.replace("/graphql", "/metrics"))
-        .await
-        .expect("metrics answer")
-        .text()
-        .await
-        .expect("text")
-}
+use crate::helpers::{ADMIN_TOKEN, LogCapture, metrics, spawn_gateway, spawn_gateway_with};
 
 /// The value of the first sample of `name` whose labels contain all `labels`.
 fn sample(page: &str, name: &str, labels: &[&str]) -> Option<f64> {

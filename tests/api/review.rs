@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::helpers::{
-    TestGateway, error_code, eventually, spawn_gateway_with, team, temp_store_path, test_settings,
+    TestGateway, error_code, eventually, metrics, spawn_gateway_with, team, temp_store_path,
+    test_settings,
 };
 
 async fn send_as(gateway: &TestGateway, token: &str, body: &Value) -> (u16, Value) {
@@ -137,12 +138,7 @@ async fn one_teams_junk_operation_names_do_not_crowd_out_anothers() {
     }
     let body = json!({ "query": "query VictimDashboard { __typename }", "operationName": "VictimDashboard" });
     send_as(&gateway, victim, &body).await;
-    let page = reqwest::get(gateway.url.replace("/graphql", "/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let page = metrics(&gateway.url).await;
     assert!(
         page.contains("operation=\"VictimDashboard\""),
         "the victim's name is its own"
@@ -252,12 +248,7 @@ async fn the_breaker_gauge_says_half_open_as_soon_as_readiness_does() {
         },
     )
     .await;
-    let page = reqwest::get(gateway.url.replace("/graphql", "/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let page = metrics(&gateway.url).await;
     assert!(
         page.lines().any(|line| line
             .starts_with("gateway_upstream_breaker_state{account=\"breaker-probe\"}")

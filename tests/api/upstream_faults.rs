@@ -194,6 +194,7 @@ async fn a_read_nobody_waits_for_starts_no_more_pages() {
             ..SimulatorConfig::default()
         },
         |settings| {
+            // One device a page, 200 ms each (the simulator's latency).
             settings.upstream.page_size = 1;
             settings.upstream.page_fanout = 2;
         },
@@ -210,12 +211,17 @@ async fn a_read_nobody_waits_for_starts_no_more_pages() {
     assert!(gone.is_err(), "the client left before the read finished");
     let when_left = gateway.calls(Endpoint::ComputerList);
     // Pages already asked for may still be answered; none is started after.
+    // "None started" is an absence, so it is watched over a window: longer
+    // than one page's latency, a read that went on would show a new call in
+    // it. Not a clock: a slow machine can only make this test pass late,
+    // never fail wrongly, since pages in flight are allowed for.
+    let page_latency = Duration::from_millis(200);
     let settled = crate::helpers::eventually(
         "pages in flight to finish",
         Duration::from_secs(5),
         || async {
             let before = gateway.calls(Endpoint::ComputerList);
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            tokio::time::sleep(page_latency + Duration::from_millis(100)).await;
             (gateway.calls(Endpoint::ComputerList) == before).then_some(before)
         },
     )
