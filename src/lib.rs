@@ -3,29 +3,33 @@
 //! internal teams a typed GraphQL API.
 //!
 //! Layers, each a module; a request goes down them in this order:
-//! - [`settings`] — typed, layered configuration and its validation.
-//! - [`clock`] — time for the gateway's own rules, movable in tests (a leaf
-//!   like `settings`).
 //! - [`http`] — accept loop, router, middleware, request ids; admits or
 //!   refuses each request and runs writes detached from their connection.
 //! - [`auth`] — who is calling, which account they act on, their quota.
-//! - [`graphql`] — the schema, connections, mutations, limits, error codes,
-//!   the audit of each mutation.
-//! - [`catalog`] — domain services (users, devices, groups) and the vendor's
-//!   input rules.
-//! - [`cache`] — sorted, indexed snapshots of whole collections.
-//! - [`upstream`] — the RemotePC client: wire types, envelopes, paging, errors.
+//! - [`graphql`] — the schema (objects, queries, mutations and their audit,
+//!   guards, error codes) and the serving path (document, limits, response
+//!   cache, plans, execution).
+//! - [`catalog`] — domain services (users, devices, groups), the vendor's
+//!   input rules, and the services over the gateway's own records (audit
+//!   log, idempotency ledger).
+//! - [`cache`] — sorted, indexed snapshots of whole collections, generic
+//!   over what they hold and how it is loaded.
+//! - [`upstream`] — the RemotePC client: wire types, envelopes, paging,
+//!   errors, breaker.
 //! - [`store`] — durable audit log, idempotency keys, known groups
-//!   (SQLite or PostgreSQL).
-//! - [`simulator`] — an in-process RemotePC for the demo and the tests.
-//! - [`telemetry`] — logging and metrics.
+//!   (SQLite or PostgreSQL); reached only through `catalog`.
 //!
-//! Arrows that skip a layer today, each with its reason (the pipeline issue
-//! puts them behind services): `http` → `store` for idempotency keys, which
-//! wrap a whole request; `graphql` → `store` for audit records, written
-//! around each resolver; `settings` → `cache` and `upstream`, whose
-//! sections build their policies. The simulator states the vendor's rules
-//! itself, apart from `catalog::rules`, so that each checks the other.
+//! Beside them: [`settings`] and [`clock`] are leaves every layer reads;
+//! [`telemetry`] (logging and metrics) is read by every layer and reads
+//! only `settings`; [`simulator`] is an in-process RemotePC for the demo and
+//! the tests, and states the vendor's rules itself, apart from
+//! `catalog::rules`, so that each checks the other.
+//!
+//! `catalog` uses `cache` and `upstream` side by side: the cache knows
+//! nothing of RemotePC, the catalog loads it through the client. The
+//! catalog re-exports the upstream's error and health types, which are part
+//! of its answers, so that no layer above names `upstream`. `lib.rs` itself
+//! wires every layer and, at shutdown, completes the store's open records.
 
 pub mod auth;
 pub mod cache;
@@ -107,24 +111,16 @@ impl App {
         {
             background.push(catalog.watch_keys(settings.upstream.key_reload_interval));
         }
-        let schema = graphql::build_schema(catalog.clone(), store.clone(), &settings.graphql);
+        let schema = graphql::build_schema(catalog.clone(), &settings.graphql);
         let teams = Teams::new(&settings.teams);
-        let engine = graphql::Engine::new(
+        let operations = graphql::OperationRunner::new(
             schema,
             catalog.clone(),
-            store.clone(),
             &settings.graphql,
             &settings.cache,
         );
         let writes = TaskTracker::new();
-        let state = http::AppState::new(
-            engine,
-            catalog,
-            teams,
-            store.clone(),
-            writes.clone(),
-            &settings,
-        );
+        let state = http::AppState::new(operations, catalog, teams, writes.clone(), &settings);
         let main = bind(settings.server.listen).await?;
         let admin = match settings.server.admin_listen {
             Some(listen) => Some(bind(listen).await?),

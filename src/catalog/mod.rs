@@ -7,6 +7,7 @@ mod directory;
 mod fleet;
 mod listing;
 mod model;
+mod records;
 pub mod rules;
 mod validation;
 
@@ -14,20 +15,30 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+pub use crate::store::KnownGroup;
 pub use directory::{DeleteOutcome, Directory, InviteOutcome, NewUser, UserKind};
 pub use fleet::{Fleet, RemovalOutcome};
 pub use listing::{
     DeviceFilter, DeviceOrder, Listing, Predicate, Selection, SortOrder, UserFilter, UserOrder,
 };
 pub use model::{Device, DeviceStatus, User};
+pub use records::{
+    AuditFilter, AuditLog, AuditRecord, Claim, IdempotencyLedger, OUTCOME_UNKNOWN, STARTED,
+    StoreError,
+};
 pub use validation::{MAX_LIST_LEN, ValidationError, Violation};
 
-use crate::cache::{Freshness, Keyed, Peek, SnapshotCache};
+// Listings answer with the cache's snapshots; callers name them through
+// the catalog.
+use crate::cache::{Freshness, SnapshotCache};
+pub use crate::cache::{Keyed, Peek, Served, Snapshot};
 use crate::clock::Clock;
 use crate::settings::Settings;
-use crate::store::{Store, StoreError};
-pub use crate::upstream::count_writes;
-use crate::upstream::{AccountHealth, ClientSetupError, RemotePcClient, UpstreamError};
+use crate::store::Store;
+// The upstream's error and health are part of this layer's answers; callers
+// name them through it rather than reaching past it.
+pub use crate::upstream::{AccountHealth, BreakerState, KeyStatus, UpstreamError, count_writes};
+use crate::upstream::{ClientSetupError, RemotePcClient};
 
 /// Why a catalog operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -137,6 +148,16 @@ impl Catalog {
             &self.store,
             self.remove_batch_size,
         ))
+    }
+
+    /// The audit log of every account's mutations.
+    pub fn audit_log(&self) -> AuditLog {
+        AuditLog::new(self.store.clone())
+    }
+
+    /// The idempotency keys of every team.
+    pub fn idempotency_ledger(&self) -> IdempotencyLedger {
+        IdempotencyLedger::new(self.store.clone())
     }
 
     /// The snapshot of `collection` a read by `account` would be served

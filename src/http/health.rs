@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use serde_json::json;
 
 use super::AppState;
-use crate::upstream::{BreakerState, KeyStatus};
+use crate::catalog::{BreakerState, KeyStatus};
 
 pub(super) async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
@@ -56,7 +56,7 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl axum::respons
     for (account, health) in state.catalog.health() {
         crate::telemetry::record_breaker(account, health.breaker.gauge());
     }
-    let (plans, responses) = state.engine.cache_bytes();
+    let (plans, responses) = state.operations.cache_bytes();
     crate::telemetry::record_cache_bytes(plans, responses);
     (
         [(

@@ -12,8 +12,8 @@ use sha2::{Digest, Sha256};
 use super::AppState;
 use super::media::MediaType;
 use super::refusal::{Refusal, unknown_outcome_body};
+use crate::catalog::Claim;
 use crate::graphql::{ErrorCode, Operation, outcome};
-use crate::store::Claim;
 
 const HEADER: &str = "idempotency-key";
 
@@ -54,20 +54,17 @@ impl<'a> Idempotent<'a> {
         mutation: bool,
     ) -> (Response, String) {
         if !mutation {
-            let response = self.state.engine.execute(operation).await;
+            let response = self.state.operations.execute(operation).await;
             return (media.response(&response), outcome(&response));
         }
         let hash = request_hash(&operation.request);
-        let store = &self.state.store;
-        match store.claim_idempotency(self.team, &self.key, &hash).await {
+        let ledger = &self.state.idempotency;
+        match ledger.claim(self.team, &self.key, &hash).await {
             Ok(Claim::Claimed) => {}
             Ok(Claim::Replay(body)) => return replayed(media, body),
             Ok(Claim::Abandoned) => {
                 let body = unknown_outcome_body();
-                if let Err(error) = store
-                    .complete_idempotency(self.team, &self.key, &body, true)
-                    .await
-                {
+                if let Err(error) = ledger.complete(self.team, &self.key, &body, true).await {
                     tracing::error!(error = %error, "cannot record an abandoned idempotent write");
                 }
                 return replayed(media, body);
@@ -101,23 +98,24 @@ impl<'a> Idempotent<'a> {
     }
 
     async fn execute_claimed(self, operation: Operation, media: MediaType) -> (Response, String) {
-        let (response, may_have_reached) =
-            self.state.engine.execute_counting_writes(operation).await;
+        let (response, may_have_reached) = self
+            .state
+            .operations
+            .execute_counting_writes(operation)
+            .await;
         let code = outcome(&response);
         let body = match serde_json::to_string(&response) {
             Ok(body) => body,
             Err(_) => return (StatusCode::INTERNAL_SERVER_ERROR.into_response(), code),
         };
-        let store = &self.state.store;
+        let ledger = &self.state.idempotency;
         let stored = if may_have_reached == 0 {
             // Refused before reaching RemotePC: the caller may fix the
             // request and send it again under the same key.
-            store.release_idempotency(self.team, &self.key).await
+            ledger.release(self.team, &self.key).await
         } else {
             let unknown = body.contains("\"outcomeUnknown\":true");
-            store
-                .complete_idempotency(self.team, &self.key, &body, unknown)
-                .await
+            ledger.complete(self.team, &self.key, &body, unknown).await
         };
         if let Err(error) = stored {
             tracing::error!(error = %error, "cannot record an idempotent response");

@@ -33,10 +33,9 @@ pub use refusal::unknown_outcome_body;
 pub use serve::{Listeners, serve};
 
 use crate::auth::Teams;
-use crate::catalog::Catalog;
-use crate::graphql::Engine;
+use crate::catalog::{Catalog, IdempotencyLedger};
+use crate::graphql::OperationRunner;
 use crate::settings::{ServerSettings, Settings};
-use crate::store::Store;
 
 /// What every handler shares. One reference count to clone: axum clones
 /// the state for every request, and cloning the services one by one (the
@@ -46,10 +45,10 @@ pub struct AppState(Arc<Services>);
 
 /// The services behind `AppState`.
 pub struct Services {
-    engine: Engine,
+    operations: OperationRunner,
     catalog: Catalog,
     teams: Teams,
-    store: Store,
+    idempotency: IdempotencyLedger,
     /// Requests that write run here, detached from their connection.
     writes: TaskTracker,
     max_batch: usize,
@@ -64,19 +63,18 @@ impl AppState {
     /// The services the handlers use, and the limits they apply before
     /// the schema does. Writes run on `writes`, which shutdown waits for.
     pub fn new(
-        engine: Engine,
+        operations: OperationRunner,
         catalog: Catalog,
         teams: Teams,
-        store: Store,
         writes: TaskTracker,
         settings: &Settings,
     ) -> Self {
         let limits = &settings.graphql;
         Self(Arc::new(Services {
-            engine,
+            operations,
+            idempotency: catalog.idempotency_ledger(),
             catalog,
             teams,
-            store,
             writes,
             max_batch: limits.max_batch,
             max_nesting: limits.max_document_nesting,

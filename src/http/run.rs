@@ -97,7 +97,7 @@ impl Job {
         // One after the other, as async-graphql runs a batch.
         let mut responses = Vec::with_capacity(operations.len());
         for operation in operations {
-            responses.push(state.engine.execute(operation).await);
+            responses.push(state.operations.execute(operation).await);
         }
         for (response, label) in responses.iter().zip(&labels) {
             record(label, &outcome(response));
@@ -133,7 +133,7 @@ async fn answer(
     media: MediaType,
     started: Instant,
 ) -> (Response, String) {
-    match state.engine.answer(operation).await {
+    match state.operations.answer(operation).await {
         Answer::Written { body, via } => {
             let mut response = media.respond(StatusCode::OK, body);
             server_timing(&mut response, via, started);

@@ -9,7 +9,7 @@ use async_graphql::{OutputType, SimpleObject};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::cache::Keyed;
+use crate::catalog::Keyed;
 use crate::catalog::{Listing, ValidationError, Violation};
 use crate::settings::GraphqlSettings;
 

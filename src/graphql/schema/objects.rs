@@ -13,8 +13,8 @@ use super::fleet;
 use super::guard::RequireScope;
 use super::json_out::{write_date_time, write_optional, write_str};
 use crate::auth::Scope;
+use crate::catalog::KnownGroup;
 use crate::catalog::{self as domain, Collection};
-use crate::store::KnownGroup;
 
 /// A user of the RemotePC account.
 pub(crate) struct User(pub(crate) Arc<domain::User>);

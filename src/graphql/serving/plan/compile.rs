@@ -10,8 +10,8 @@ use async_graphql::parser::types::{
 
 use super::{ConnectionField, EdgeField, Key, NodeField, NodeWrite, PageInfoField, Plan, Root};
 use crate::catalog as domain;
-use crate::graphql::json_out::write_str;
-use crate::graphql::objects::PlannedNode;
+use crate::graphql::schema::json_out::write_str;
+use crate::graphql::schema::objects::PlannedNode;
 
 /// What compiling needs to reject anything unusual.
 struct Compiler {
@@ -29,7 +29,7 @@ impl Plan {
             return None;
         }
         let operation =
-            crate::graphql::response_cache::selected_operation(document, operation_name)?;
+            crate::graphql::serving::response_cache::selected_operation(document, operation_name)?;
         let operation = &operation.node;
         if operation.ty != OperationType::Query || !operation.directives.is_empty() {
             return None;

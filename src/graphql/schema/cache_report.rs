@@ -1,6 +1,6 @@
 //! What snapshots one operation read: how old they were, for clients
 //! (`extensions.cache.<collection> = { ageMs, stale, suspect? }`), and which versions,
-//! for the response cache. Resolvers record here; the engine reads it after
+//! for the response cache. Resolvers record here; the runner reads it after
 //! execution.
 
 use std::collections::BTreeMap;
@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use async_graphql::Context;
 
-use crate::cache::Served;
 use crate::catalog::Collection;
+use crate::catalog::Served;
 
 /// One collection as an operation read it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

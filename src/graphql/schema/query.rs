@@ -13,7 +13,7 @@ use super::guard::RequireScope;
 use super::objects::{Device, DeviceStatus, User};
 use super::{directory, fleet, limits};
 use crate::auth::Scope;
-use crate::cache::Snapshot;
+use crate::catalog::Snapshot;
 use crate::catalog::{self as domain, Collection, Listing};
 
 /// Sort direction.

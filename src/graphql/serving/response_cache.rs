@@ -20,10 +20,10 @@ use async_graphql::parser::types::{
     SelectionSet,
 };
 
-use super::cache_report::{SnapshotRead, Staleness, write_extension};
 use super::document::normalize;
 use crate::auth::Caller;
 use crate::catalog::{Catalog, Collection};
+use crate::graphql::schema::cache_report::{SnapshotRead, Staleness, write_extension};
 
 /// Root fields whose responses depend on snapshots and nothing else.
 const SNAPSHOT_ROOT_FIELDS: [&str; 5] = ["users", "user", "devices", "device", "__typename"];

@@ -12,14 +12,14 @@ use rand::distr::{Alphanumeric, SampleString};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::RequestIds;
 use super::connection::ConnectionTotals;
 use super::error::{ErrorCode, coded, error_code};
 use super::guard::RequireScope;
-use super::refusals::AuditTrail;
+use crate::graphql::RequestIds;
+
 use crate::auth::{Caller, Scope};
+use crate::catalog::{AuditFilter, AuditLog, AuditRecord};
 use crate::settings::GraphqlSettings;
-use crate::store::{AuditFilter, AuditRecord, Store};
 
 /// Runs a mutation's `work`, recorded with its `input` (serialized before
 /// `work` consumes it): the record is committed as `STARTED` before `work`
@@ -31,9 +31,9 @@ pub(crate) async fn audited<P: Serialize>(
     input: Value,
     work: impl Future<Output = Result<P>>,
 ) -> Result<P> {
-    let store = ctx.data::<Store>()?;
+    let audit_log = ctx.data::<AuditLog>()?;
     let record = new_record(ctx, operation, input)?;
-    if let Err(error) = store.begin_audit(&record).await {
+    if let Err(error) = audit_log.begin(&record).await {
         tracing::error!(error = %error, operation, "audit record not written; mutation not run");
         return Err(coded(
             ErrorCode::Internal,
@@ -51,7 +51,7 @@ pub(crate) async fn audited<P: Serialize>(
         ),
         Err(error) => (error_outcome(error), error_result(error)),
     };
-    if let Err(error) = store.finish_audit(&record.id, &code, &result).await {
+    if let Err(error) = audit_log.finish(&record.id, &code, &result).await {
         tracing::error!(error = %error, operation, "audit record not completed");
         if outcome.is_ok() {
             return Err(coded(
@@ -87,7 +87,7 @@ impl AuditRecord {
             client_request_id: ids.client.clone(),
             operation: operation.to_owned(),
             input,
-            outcome: crate::store::STARTED.to_owned(),
+            outcome: crate::catalog::STARTED.to_owned(),
             result: Value::Null,
         }
     }
@@ -226,7 +226,7 @@ impl AuditQuery {
         after: Option<String>,
     ) -> Result<Connection<AuditCursor, AuditEntry, ConnectionTotals>> {
         let caller = ctx.data::<Caller>()?;
-        let store = ctx.data::<Store>()?;
+        let audit_log = ctx.data::<AuditLog>()?;
         let filter = filter.unwrap_or_default();
         let filter = AuditFilter {
             account: Some(caller.account.clone()),
@@ -236,16 +236,16 @@ impl AuditQuery {
             until: filter.until,
         };
         let (first, after) = audit_page(ctx.data::<GraphqlSettings>()?, first, after)?;
-        let internal = |error: crate::store::StoreError| {
+        let internal = |error: crate::catalog::StoreError| {
             tracing::error!(error = %error, "audit log unreadable");
             coded(ErrorCode::Internal, "internal error")
         };
         let has_previous = after.is_some();
-        let mut records = store
-            .audit_records(&filter, after.map(|cursor| (cursor.0, cursor.1)), first + 1)
+        let mut records = audit_log
+            .page(&filter, after.map(|cursor| (cursor.0, cursor.1)), first + 1)
             .await
             .map_err(internal)?;
-        let total_count = store.count_audit(&filter).await.map_err(internal)? as usize;
+        let total_count = audit_log.count(&filter).await.map_err(internal)? as usize;
         let has_next = records.len() > first;
         records.truncate(first);
         let mut connection = Connection::with_additional_fields(
@@ -294,4 +294,28 @@ fn audit_page(
         }
     };
     Ok((first, after))
+}
+
+/// The root fields of one operation that recorded themselves through
+/// `audited`; the others get a refusal record after execution.
+#[derive(Debug, Default)]
+pub(crate) struct AuditTrail {
+    /// std `Mutex`: never held across `.await`.
+    marked: std::sync::Mutex<Vec<String>>,
+}
+
+impl AuditTrail {
+    pub(crate) fn mark(&self, response_key: &str) {
+        self.lock().push(response_key.to_owned());
+    }
+
+    pub(crate) fn has(&self, response_key: &str) -> bool {
+        self.lock().iter().any(|marked| marked == response_key)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
+        self.marked
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }

@@ -9,34 +9,11 @@ use async_graphql::parser::types::{
 use async_graphql::{Positioned, Variables};
 use serde_json::{Value, json};
 
-use super::RequestIds;
-use super::error::{ErrorCode, error_code};
 use crate::auth::Caller;
-use crate::store::{AuditRecord, Store};
-
-/// The root fields of one operation that recorded themselves through
-/// `audited`; the others get a refusal record after execution.
-#[derive(Debug, Default)]
-pub(crate) struct AuditTrail {
-    /// std `Mutex`: never held across `.await`.
-    marked: std::sync::Mutex<Vec<String>>,
-}
-
-impl AuditTrail {
-    pub(super) fn mark(&self, response_key: &str) {
-        self.lock().push(response_key.to_owned());
-    }
-
-    fn has(&self, response_key: &str) -> bool {
-        self.lock().iter().any(|marked| marked == response_key)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
-        self.marked
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
+use crate::catalog::{AuditLog, AuditRecord};
+use crate::graphql::RequestIds;
+use crate::graphql::schema::audit::AuditTrail;
+use crate::graphql::schema::error::{ErrorCode, error_code};
 
 /// One root field of a mutation operation, as sent.
 #[derive(Debug, Clone, PartialEq)]
@@ -161,7 +138,7 @@ fn redact(value: Value) -> Value {
 /// a guard, by argument coercion, by validation, or never run because an
 /// earlier mutation of the operation failed.
 pub(crate) async fn record_refusals(
-    store: &Store,
+    audit_log: &AuditLog,
     caller: &Caller,
     ids: &RequestIds,
     fields: &[MutationField],
@@ -190,7 +167,7 @@ pub(crate) async fn record_refusals(
         let mut record = AuditRecord::started(caller, ids, &field.name, field.arguments.clone());
         record.outcome = outcome;
         record.result = json!({ "message": message, "refused": true });
-        if let Err(error) = store.record_audit(&record).await {
+        if let Err(error) = audit_log.record_refused(&record).await {
             tracing::error!(error = %error, operation = %field.name, "refused mutation not recorded");
         }
     }

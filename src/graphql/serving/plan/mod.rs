@@ -20,14 +20,16 @@ use async_graphql_value::{ConstValue, Value};
 
 mod compile;
 
-use super::cache_report::SnapshotRead;
-use super::connection::{PageArgs, SortConnection, SortCursor, UNSIZED_PAGE_COMPLEXITY, paginate};
-use super::json_out::{write_bool, write_optional, write_str};
-use super::objects::PlannedNode;
-use super::objects::{Device, User};
-use super::query::{self, device_listing, user_listing};
 use crate::auth::Caller;
 use crate::catalog::{Catalog, Collection};
+use crate::graphql::schema::cache_report::SnapshotRead;
+use crate::graphql::schema::connection::{
+    PageArgs, SortConnection, SortCursor, UNSIZED_PAGE_COMPLEXITY, paginate,
+};
+use crate::graphql::schema::json_out::{write_bool, write_optional, write_str};
+use crate::graphql::schema::objects::PlannedNode;
+use crate::graphql::schema::objects::{Device, User};
+use crate::graphql::schema::query::{self, device_listing, user_listing};
 use crate::settings::GraphqlSettings;
 
 /// Which connection the root field is.

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use async_graphql::{Enum, InputObject, SimpleObject};
 use serde::Serialize;
 
-use crate::graphql::audit::redacted;
-use crate::graphql::error::{ErrorCode, upstream_error};
-use crate::graphql::objects::{Group, User};
-use crate::upstream::UpstreamError;
+use crate::catalog::UpstreamError;
+use crate::graphql::schema::audit::redacted;
+use crate::graphql::schema::error::{ErrorCode, upstream_error};
+use crate::graphql::schema::objects::{Group, User};
 
 /// Input of `inviteUsers`.
 #[derive(InputObject, Serialize)]

@@ -4,8 +4,8 @@
 
 use async_graphql::{Enum, ErrorExtensionValues, Value};
 
+use crate::catalog::UpstreamError;
 use crate::catalog::{CatalogError, ValidationError};
-use crate::upstream::UpstreamError;
 
 /// What kind of failure an error is; sent as `extensions.code`.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -7,16 +7,17 @@ use std::sync::Arc;
 
 use async_graphql::{Name, Request, Response, Value};
 
-use super::cache_report::{CacheReport, SnapshotRead, Staleness};
 use super::limits::{DocumentGuard, classify_request_errors};
 use super::plan::Plan;
-use super::refusals::{AuditTrail, mutation_fields, record_refusals};
+use super::refusals::{mutation_fields, record_refusals};
 use super::response_cache::{PlanKey, ResponseCache, ResponseKey, body, reads_only_snapshots};
-use super::{GatewaySchema, RequestIds};
 use crate::auth::Caller;
-use crate::catalog::{Catalog, Collection};
+use crate::catalog::{AuditLog, Catalog, Collection};
+use crate::graphql::RequestIds;
+use crate::graphql::schema::GatewaySchema;
+use crate::graphql::schema::audit::AuditTrail;
+use crate::graphql::schema::cache_report::{CacheReport, SnapshotRead, Staleness};
 use crate::settings::{CacheSettings, GraphqlSettings};
-use crate::store::Store;
 
 /// One operation and who sends it.
 pub struct Operation {
@@ -70,7 +71,7 @@ impl Via {
 
 /// The schema with the checks and caches around it. Cheap to clone.
 #[derive(Clone)]
-pub struct Engine {
+pub struct OperationRunner {
     inner: Arc<Inner>,
 }
 
@@ -78,7 +79,7 @@ struct Inner {
     schema: GatewaySchema,
     guard: DocumentGuard,
     catalog: Catalog,
-    store: Store,
+    audit_log: AuditLog,
     limits: GraphqlSettings,
     responses: ResponseCache,
     /// Compiled plans by document and audience; `None` where the operation
@@ -90,13 +91,12 @@ struct Inner {
 /// few hundred bytes, and a plan holds its document's parts.
 const MAX_PLANNED_DOCUMENT: usize = 16 * 1024;
 
-impl Engine {
+impl OperationRunner {
     /// Runs `schema`'s operations under `limits`, keeping responses as
     /// `cache` says.
     pub fn new(
         schema: GatewaySchema,
         catalog: Catalog,
-        store: Store,
         limits: &GraphqlSettings,
         cache: &CacheSettings,
     ) -> Self {
@@ -104,8 +104,8 @@ impl Engine {
             inner: Arc::new(Inner {
                 schema,
                 guard: DocumentGuard::from(limits),
+                audit_log: catalog.audit_log(),
                 catalog,
-                store,
                 limits: limits.clone(),
                 responses: ResponseCache::new(cache.response_cache_bytes, cache.ttl),
                 plans: moka::sync::Cache::builder()
@@ -237,8 +237,8 @@ impl Engine {
         let mut response = self.inner.schema.execute(request).await;
         classify_request_errors(&mut response);
         if !writes.is_empty() {
-            let store = &self.inner.store;
-            record_refusals(store, &caller, &ids, &writes, &trail, &response).await;
+            let audit_log = &self.inner.audit_log;
+            record_refusals(audit_log, &caller, &ids, &writes, &trail, &response).await;
         }
         let (reads, reusable) = report.take();
         let reusable =

@@ -20,7 +20,7 @@ use async_graphql::{Name, Positioned};
 
 use super::depth::{Depth, MAX_INTROSPECTION_LISTS};
 use super::document::{nesting_exceeds, token_count};
-use super::error::ErrorCode;
+use crate::graphql::schema::error::ErrorCode;
 
 /// The limits every document is held to.
 #[derive(Debug, Clone, Copy)]

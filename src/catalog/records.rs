@@ -1,0 +1,97 @@
+//! The gateway's own records, as services: the audit log of mutations and
+//! the ledger of idempotency keys. They hold the store so that `http` and
+//! `graphql` do not; the record types are the store's, named here so that
+//! callers import them from the service they use.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::store::Store;
+pub use crate::store::{AuditFilter, AuditRecord, Claim, OUTCOME_UNKNOWN, STARTED, StoreError};
+
+/// The durable audit log: every mutation, begun before it can reach
+/// RemotePC and finished after.
+#[derive(Clone, Debug)]
+pub struct AuditLog {
+    store: Store,
+}
+
+impl AuditLog {
+    pub(super) fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    /// Commits `record` as `STARTED`; nothing may be sent until it returns
+    /// `Ok`.
+    pub async fn begin(&self, record: &AuditRecord) -> Result<(), StoreError> {
+        self.store.begin_audit(record).await
+    }
+
+    /// Completes a begun record with its outcome and result.
+    pub async fn finish(&self, id: &str, outcome: &str, result: &Value) -> Result<(), StoreError> {
+        self.store.finish_audit(id, outcome, result).await
+    }
+
+    /// Writes a complete record of a mutation refused before it ran.
+    pub async fn record_refused(&self, record: &AuditRecord) -> Result<(), StoreError> {
+        self.store.record_audit(record).await
+    }
+
+    /// Records matching `filter`, newest first, strictly older than
+    /// `before`, at most `limit`.
+    pub async fn page(
+        &self,
+        filter: &AuditFilter,
+        before: Option<(DateTime<Utc>, String)>,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        self.store.audit_records(filter, before, limit).await
+    }
+
+    /// How many records match `filter`.
+    pub async fn count(&self, filter: &AuditFilter) -> Result<u64, StoreError> {
+        self.store.count_audit(filter).await
+    }
+}
+
+/// Which `Idempotency-Key` of which team ran which request, and what it
+/// answered.
+#[derive(Clone, Debug)]
+pub struct IdempotencyLedger {
+    store: Store,
+}
+
+impl IdempotencyLedger {
+    pub(super) fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    /// Claims `key` of `team` for the request hashed as `request_hash`.
+    pub async fn claim(
+        &self,
+        team: &str,
+        key: &str,
+        request_hash: &str,
+    ) -> Result<Claim, StoreError> {
+        self.store.claim_idempotency(team, key, request_hash).await
+    }
+
+    /// Stores the response of a claimed key; an unknown outcome is kept for
+    /// a shorter time.
+    pub async fn complete(
+        &self,
+        team: &str,
+        key: &str,
+        response: &str,
+        outcome_unknown: bool,
+    ) -> Result<(), StoreError> {
+        self.store
+            .complete_idempotency(team, key, response, outcome_unknown)
+            .await
+    }
+
+    /// Gives a claimed key back: nothing reached RemotePC.
+    pub async fn release(&self, team: &str, key: &str) -> Result<(), StoreError> {
+        self.store.release_idempotency(team, key).await
+    }
+}

@@ -1,0 +1,14 @@
+//! The serving path of one operation: the document read once (nesting,
+//! tokens, normalization, operation selection), the limits and write
+//! profile taken from it, then an answer from the response cache, from a
+//! compiled plan over a cached snapshot, or from execution; refused
+//! mutations are recorded after.
+
+pub(crate) mod depth;
+pub(crate) mod document;
+pub(crate) mod limits;
+pub(crate) mod plan;
+pub(crate) mod refusals;
+pub(crate) mod response_cache;
+pub(crate) mod runner;
+pub(crate) mod writes;
