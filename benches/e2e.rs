@@ -98,7 +98,7 @@ impl Load {
 
     fn scenario_b(first: usize) -> Self {
         let query = format!(
-            "query B($before: NaiveDateTime!, $first: Int!) {{ devices(first: $first, filter: {{ status: OFFLINE, lastSessionBefore: $before }}, orderBy: {{ field: LAST_SESSION, direction: DESC }}) {{ totalCount edges {{ cursor node {{ {DEVICE_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }} }} }}"
+            "query B($before: DateTime!, $first: Int!) {{ devices(first: $first, filter: {{ status: OFFLINE, lastSessionBefore: $before }}, orderBy: {{ field: LAST_SESSION, direction: DESC }}) {{ totalCount edges {{ cursor node {{ {DEVICE_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }} }} }}"
         );
         Self::RandomBefore { query, first }
     }

@@ -91,7 +91,11 @@ async fn main() -> anyhow::Result<()> {
         let started = Instant::now();
         let devices = client.all_devices().await?;
         fetch_times.push(started.elapsed());
-        let snapshot = Snapshot::new(devices.into_iter().filter_map(Device::from_wire));
+        let snapshot = Snapshot::new(
+            devices
+                .into_iter()
+                .filter_map(|wire| Device::from_wire(wire, chrono_tz::Tz::UTC)),
+        );
         full_times.push(started.elapsed());
         assert_eq!(snapshot.len(), RECORDS);
     }
@@ -106,7 +110,7 @@ async fn main() -> anyhow::Result<()> {
         wire_devices
             .clone()
             .into_iter()
-            .filter_map(Device::from_wire),
+            .filter_map(|wire| Device::from_wire(wire, chrono_tz::Tz::UTC)),
     );
     let users = Snapshot::new(wire_users.clone().into_iter().filter_map(User::from_wire));
     let bare = LIVE_BYTES.load(Ordering::SeqCst) - before;

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use chrono_tz::Tz;
+
 use super::validation::{Checker, dedup};
 use super::{CatalogError, Device, rules};
 use crate::cache::{Served, Snapshot, SnapshotCache};
@@ -16,6 +18,7 @@ pub struct Fleet<'a> {
     cache: &'a SnapshotCache<Device, UpstreamError>,
     store: &'a Store,
     remove_batch_size: usize,
+    zone: Tz,
 }
 
 /// What happened to one computer of a removal.
@@ -34,6 +37,7 @@ impl<'a> Fleet<'a> {
         cache: &'a SnapshotCache<Device, UpstreamError>,
         store: &'a Store,
         remove_batch_size: usize,
+        zone: Tz,
     ) -> Self {
         Self {
             account,
@@ -41,6 +45,7 @@ impl<'a> Fleet<'a> {
             cache,
             store,
             remove_batch_size,
+            zone,
         }
     }
 
@@ -65,10 +70,13 @@ impl<'a> Fleet<'a> {
     /// Every device: the cached snapshot, or all upstream pages read anew.
     pub async fn devices(&self, refresh: bool) -> Result<Served<Device>, CatalogError> {
         let client = self.client.clone();
+        let zone = self.zone;
         let load = move || async move {
             let devices = client.all_devices().await?;
             Ok(Snapshot::new(
-                devices.into_iter().filter_map(Device::from_wire),
+                devices
+                    .into_iter()
+                    .filter_map(|wire| Device::from_wire(wire, zone)),
             ))
         };
         self.cache

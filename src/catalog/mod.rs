@@ -15,13 +15,15 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use chrono_tz::Tz;
+
 pub use crate::store::KnownGroup;
 pub use directory::{DeleteOutcome, Directory, InviteOutcome, NewUser, UserKind};
 pub use fleet::{Fleet, RemovalOutcome};
 pub use listing::{
     DeviceFilter, DeviceOrder, Listing, Predicate, Selection, SortOrder, UserFilter, UserOrder,
 };
-pub use model::{Device, DeviceStatus, User};
+pub use model::{Device, DeviceStatus, User, local_instant};
 pub use records::{
     AuditFilter, AuditLog, AuditRecord, Claim, IdempotencyLedger, OUTCOME_UNKNOWN, STARTED,
     StoreError,
@@ -97,6 +99,7 @@ impl Collection {
 #[derive(Clone)]
 pub struct Catalog {
     clients: BTreeMap<String, RemotePcClient>,
+    zones: BTreeMap<String, Tz>,
     store: Store,
     remove_batch_size: usize,
     users: Arc<SnapshotCache<User, UpstreamError>>,
@@ -117,8 +120,14 @@ impl Catalog {
                 ))
             })
             .collect::<Result<_, ClientSetupError>>()?;
+        let zones = settings
+            .accounts
+            .iter()
+            .map(|(id, account)| (id.clone(), account.time_zone))
+            .collect();
         Ok(Self {
             clients,
+            zones,
             store,
             remove_batch_size: settings.upstream.remove_batch_size,
             users: Arc::new(SnapshotCache::new(
@@ -147,7 +156,13 @@ impl Catalog {
             &self.devices,
             &self.store,
             self.remove_batch_size,
+            self.time_zone(account),
         ))
+    }
+
+    /// The time zone of `account`'s local times (UTC when unknown).
+    pub fn time_zone(&self, account: &str) -> Tz {
+        self.zones.get(account).copied().unwrap_or(Tz::UTC)
     }
 
     /// The audit log of every account's mutations.

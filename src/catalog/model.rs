@@ -1,7 +1,8 @@
 //! Domain types built from the wire types: what the gateway knows about a
 //! user or a device, independent of how RemotePC or GraphQL spell it.
 
-use chrono::NaiveDateTime;
+use chrono::{DateTime, FixedOffset, LocalResult, NaiveDateTime, TimeDelta, TimeZone, Utc};
+use chrono_tz::Tz;
 
 use crate::upstream::wire::{WireDevice, WireUser};
 
@@ -58,16 +59,27 @@ pub struct Device {
     pub status: DeviceStatus,
     /// Last viewer session as RemotePC wrote it (no time zone).
     pub last_session_raw: Option<String>,
-    /// `last_session_raw` parsed, when it could be.
-    pub last_session_at: Option<NaiveDateTime>,
+    /// `last_session_raw` parsed, when it could be, with the offset of the
+    /// account's time zone at that time.
+    pub last_session_at: Option<DateTime<FixedOffset>>,
 }
 
 impl Device {
-    /// A wire device, or `None` when it has no host name to key it by.
-    pub fn from_wire(wire: WireDevice) -> Option<Self> {
+    /// The last session as the account's wall-clock time, which filters
+    /// and the session order compare.
+    pub fn session_local(&self) -> Option<NaiveDateTime> {
+        self.last_session_at.map(|at| at.naive_local())
+    }
+
+    /// A wire device of an account whose local times are in `zone`, or
+    /// `None` when it has no host name to key it by.
+    pub fn from_wire(wire: WireDevice, zone: Tz) -> Option<Self> {
         let name = non_blank(wire.host_name)?;
         let last_session_raw = non_blank(wire.viewer_last_session_time);
-        let last_session_at = last_session_raw.as_deref().and_then(parse_session_time);
+        let last_session_at = last_session_raw
+            .as_deref()
+            .and_then(parse_session_time)
+            .map(|at| local_instant(zone, at).with_timezone(&zone).fixed_offset());
         let status = match wire.host_status_text.as_deref().map(str::trim) {
             Some(status) if status.eq_ignore_ascii_case("online") => DeviceStatus::Online,
             Some(status) if status.eq_ignore_ascii_case("offline") => DeviceStatus::Offline,
@@ -84,6 +96,20 @@ impl Device {
             last_session_raw,
             last_session_at,
         })
+    }
+}
+
+/// The instant of a wall-clock time of `zone`: the earlier one when the
+/// clock went back; when it skipped forward, the time read with the offset
+/// from before the change (so 02:30 on a spring-forward night is 03:30).
+pub fn local_instant(zone: Tz, at: NaiveDateTime) -> DateTime<Utc> {
+    match zone.from_local_datetime(&at) {
+        LocalResult::Single(found) | LocalResult::Ambiguous(found, _) => found.to_utc(),
+        LocalResult::None => {
+            let before = zone.offset_from_utc_datetime(&(at - TimeDelta::days(1)));
+            let offset = chrono::Offset::fix(&before).local_minus_utc();
+            (at - TimeDelta::seconds(i64::from(offset))).and_utc()
+        }
     }
 }
 
@@ -150,22 +176,59 @@ mod tests {
 
     #[test]
     fn session_time_is_parsed_and_the_raw_text_kept() {
-        let device = Device::from_wire(WireDevice {
-            host_name: Some("A".into()),
-            viewer_last_session_time: Some("2023-02-24 11:07:11".into()),
-            host_status_text: Some("OFFLINE".into()),
-            ..WireDevice::default()
-        })
+        let device = Device::from_wire(
+            WireDevice {
+                host_name: Some("A".into()),
+                viewer_last_session_time: Some("2023-02-24 11:07:11".into()),
+                host_status_text: Some("OFFLINE".into()),
+                ..WireDevice::default()
+            },
+            Tz::UTC,
+        )
         .expect("has a name");
         assert_eq!(
             device.last_session_raw.as_deref(),
             Some("2023-02-24 11:07:11")
         );
         assert_eq!(
-            device.last_session_at.map(|at| at.to_string()).as_deref(),
-            Some("2023-02-24 11:07:11")
+            device.last_session_at.map(|at| at.to_rfc3339()).as_deref(),
+            Some("2023-02-24T11:07:11+00:00")
         );
         assert_eq!(device.status, DeviceStatus::Offline);
+    }
+
+    #[test]
+    fn session_times_carry_the_account_zone_offset() {
+        let at = |raw: &str| {
+            Device::from_wire(
+                WireDevice {
+                    host_name: Some("A".into()),
+                    viewer_last_session_time: Some(raw.into()),
+                    ..WireDevice::default()
+                },
+                "Europe/Paris".parse().expect("zone"),
+            )
+            .and_then(|device| device.last_session_at)
+            .map(|at| at.to_rfc3339())
+        };
+        assert_eq!(
+            at("2026-01-15 09:00:00").as_deref(),
+            Some("2026-01-15T09:00:00+01:00")
+        );
+        assert_eq!(
+            at("2026-07-15 09:00:00").as_deref(),
+            Some("2026-07-15T09:00:00+02:00")
+        );
+        // Clocks went from 02:00 to 03:00 on 2026-03-29: 02:30 never was.
+        assert_eq!(
+            at("2026-03-29 02:30:00").as_deref(),
+            Some("2026-03-29T03:30:00+02:00")
+        );
+        // And from 03:00 back to 02:00 on 2026-10-25: the first 02:30.
+        assert_eq!(
+            at("2026-10-25 02:30:00").as_deref(),
+            Some("2026-10-25T02:30:00+02:00")
+        );
     }
 
     #[test]
@@ -194,27 +257,33 @@ mod tests {
 
     #[test]
     fn odd_session_text_is_kept_unparsed_and_empty_is_absent() {
-        let odd = Device::from_wire(WireDevice {
-            host_name: Some("A".into()),
-            viewer_last_session_time: Some("yesterday".into()),
-            ..WireDevice::default()
-        })
+        let odd = Device::from_wire(
+            WireDevice {
+                host_name: Some("A".into()),
+                viewer_last_session_time: Some("yesterday".into()),
+                ..WireDevice::default()
+            },
+            Tz::UTC,
+        )
         .expect("has a name");
         assert_eq!(odd.last_session_raw.as_deref(), Some("yesterday"));
         assert_eq!(odd.last_session_at, None);
         assert_eq!(odd.status, DeviceStatus::Unknown);
-        let empty = Device::from_wire(WireDevice {
-            host_name: Some("B".into()),
-            viewer_last_session_time: Some(String::new()),
-            ..WireDevice::default()
-        })
+        let empty = Device::from_wire(
+            WireDevice {
+                host_name: Some("B".into()),
+                viewer_last_session_time: Some(String::new()),
+                ..WireDevice::default()
+            },
+            Tz::UTC,
+        )
         .expect("has a name");
         assert_eq!(empty.last_session_raw, None);
     }
 
     #[test]
     fn records_without_a_key_are_skipped() {
-        assert!(Device::from_wire(WireDevice::default()).is_none());
+        assert!(Device::from_wire(WireDevice::default(), Tz::UTC).is_none());
         assert!(User::from_wire(WireUser::default()).is_none());
     }
 }

@@ -81,6 +81,15 @@ pub struct AccountSettings {
     /// HTTP(S) proxy every call goes through, e.g. `http://proxy:3128`.
     #[serde(default)]
     pub proxy: Option<String>,
+    /// The IANA time zone RemotePC's local times are in (e.g.
+    /// `Europe/Paris`); date-times are answered with its offset and dates
+    /// without one are read in it.
+    #[serde(default = "utc")]
+    pub time_zone: chrono_tz::Tz,
+}
+
+fn utc() -> chrono_tz::Tz {
+    chrono_tz::Tz::UTC
 }
 
 impl AccountSettings {
@@ -93,6 +102,7 @@ impl AccountSettings {
             api_key_inline: Some(SecretString::from(api_key.to_owned())),
             egress_address: None,
             proxy: None,
+            time_zone: utc(),
         }
     }
 }

@@ -40,6 +40,8 @@ pub struct AuditRecord {
 /// Which records to list; all conditions given must hold.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
+    /// Only the record with this id.
+    pub id: Option<String>,
     /// Only this account's.
     pub account: Option<String>,
     /// Only this team's.
@@ -66,6 +68,9 @@ impl AuditFilter {
             binds.push(bind);
             conditions.push(condition.replace('?', &format!("${}", binds.len())));
         };
+        if let Some(id) = &self.id {
+            add("id = ?", Bind::Text(id.clone()));
+        }
         if let Some(account) = &self.account {
             add("account = ?", Bind::Text(account.clone()));
         }

@@ -108,11 +108,11 @@ async fn every_query_limit_refuses_with_a_message_naming_it() {
     let mut doubling = String::from("{ ...F0 }");
     for level in 0..30 {
         doubling.push_str(&format!(
-            " fragment F{level} on QueryRoot {{ ...F{next} ...F{next} }}",
+            " fragment F{level} on Query {{ ...F{next} ...F{next} }}",
             next = level + 1
         ));
     }
-    doubling.push_str(" fragment F30 on QueryRoot { __typename }");
+    doubling.push_str(" fragment F30 on Query { __typename }");
     refused_quickly(&gateway, query(&doubling), "graphql.max_fields").await;
 
     let aliases: String = (0..51)

@@ -7,6 +7,7 @@ mod cli;
 mod computers;
 mod connections;
 mod durability;
+mod frontend;
 mod graphiql;
 mod groups;
 mod helpers;

@@ -14,7 +14,8 @@ use serde_json::{Map, Value, json};
 use crate::helpers::ADMIN_TOKEN;
 use crate::plans::{TWIN_TOKEN, ask, gateways};
 
-const DEVICE_FIELDS: [&str; 9] = [
+const DEVICE_FIELDS: [&str; 10] = [
+    "id",
     "name",
     "machineId",
     "status",
@@ -25,7 +26,7 @@ const DEVICE_FIELDS: [&str; 9] = [
     "lastSessionAt",
     "lastSessionRaw",
 ];
-const USER_FIELDS: [&str; 3] = ["username", "firstName", "lastName"];
+const USER_FIELDS: [&str; 4] = ["id", "username", "firstName", "lastName"];
 const PAGE_INFO: [&str; 4] = ["hasNextPage", "hasPreviousPage", "startCursor", "endCursor"];
 const ODD_STRINGS: [&str; 8] = ["", "wIn", "é", "\"", "\\", "no such thing", "0", "ünï"];
 
@@ -112,14 +113,21 @@ impl Generator {
         (*ODD_STRINGS.choose(&mut self.rng).unwrap_or(&"")).to_owned()
     }
 
+    /// A time in one of the forms browsers send: with an offset or `Z`,
+    /// local with or without seconds, or a date.
     fn date(&mut self) -> Value {
         let month = self.rng.random_range(1..=12);
         let day = self.rng.random_range(1..=28);
-        json!(format!(
-            "202{}-{month:02}-{day:02}T{:02}:30:00",
-            self.rng.random_range(3..7),
-            self.rng.random_range(0..24)
-        ))
+        let date = format!("202{}-{month:02}-{day:02}", self.rng.random_range(3..7));
+        let hour = self.rng.random_range(0..24);
+        let suffix = ["", ":00", ":00Z", ":00+05:30", ":00-08:00", "DATE"]
+            .choose(&mut self.rng)
+            .copied()
+            .unwrap_or_default();
+        match suffix {
+            "DATE" => json!(date),
+            suffix => json!(format!("{date}T{hour:02}:30{suffix}")),
+        }
     }
 
     fn device_filter(&mut self) -> Value {

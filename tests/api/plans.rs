@@ -15,7 +15,7 @@ use crate::helpers::{ADMIN_TOKEN, TestGateway, spawn_gateway_with, team};
 pub(crate) const TWIN_TOKEN: &str = "twin-test-token-5555555555";
 
 const DEVICE_FIELDS: &str =
-    "name machineId status os osVersion ip comment lastSessionAt lastSessionRaw";
+    "id name machineId status os osVersion ip comment lastSessionAt lastSessionRaw";
 
 pub(crate) async fn gateways() -> (TestGateway, TestGateway) {
     let config = SimulatorConfig {
@@ -23,11 +23,19 @@ pub(crate) async fn gateways() -> (TestGateway, TestGateway) {
         users: 40,
         ..SimulatorConfig::default()
     };
+    // A zone with daylight saving time, so offsets differ across the year.
+    let zone: chrono_tz::Tz = "America/New_York".parse().expect("zone");
     let reference = spawn_gateway_with(config.clone(), |settings| {
         settings.cache.response_cache_bytes = 0;
+        if let Some(account) = settings.accounts.get_mut("default") {
+            account.time_zone = zone;
+        }
     })
     .await;
     let planned = spawn_gateway_with(config, |settings| {
+        if let Some(account) = settings.accounts.get_mut("default") {
+            account.time_zone = zone;
+        }
         let account = settings.accounts["default"].clone();
         settings.accounts.insert("second".to_owned(), account);
         let mut twin = team(TWIN_TOKEN, &SCOPES);
@@ -127,7 +135,7 @@ async fn plans_answer_byte_for_byte_as_the_schema_does() {
         ),
         case(
             format!(
-                "query B($before: NaiveDateTime!, $first: Int!) {{ devices(first: $first, filter: {{ status: OFFLINE, lastSessionBefore: $before }}, orderBy: {{ field: LAST_SESSION, direction: DESC }}) {{ totalCount edges {{ cursor node {{ {DEVICE_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }} }} }}"
+                "query B($before: DateTime!, $first: Int!) {{ devices(first: $first, filter: {{ status: OFFLINE, lastSessionBefore: $before }}, orderBy: {{ field: LAST_SESSION, direction: DESC }}) {{ totalCount edges {{ cursor node {{ {DEVICE_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }} }} }}"
             ),
             json!({ "before": "2026-03-01T00:00:00", "first": 5 }),
             json!({ "before": "2026-08-15T12:30:00", "first": 40 }),

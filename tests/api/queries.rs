@@ -106,9 +106,10 @@ async fn device_lookup_returns_typed_fields() {
     assert_eq!(device["osVersion"], expected.os_version.as_str());
     assert_eq!(device["ip"], expected.ip.as_str());
     assert_eq!(device["lastSessionRaw"], expected.last_session.as_str());
+    // RemotePC's local time, in the account's zone (UTC by default).
     assert_eq!(
         device["lastSessionAt"],
-        expected.last_session.replace(' ', "T").as_str()
+        format!("{}Z", expected.last_session.replace(' ', "T")).as_str()
     );
 }
 

@@ -193,7 +193,7 @@ async fn introspection_can_be_turned_off_per_team() {
     .await;
     let introspection = "{ __schema { queryType { name } } }";
     let open = gateway.gql(introspection, json!({})).await;
-    assert_eq!(open["data"]["__schema"]["queryType"]["name"], "QueryRoot");
+    assert_eq!(open["data"]["__schema"]["queryType"]["name"], "Query");
     let closed = gateway
         .gql_as("closed-token-00000000000", introspection, json!({}))
         .await;

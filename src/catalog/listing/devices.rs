@@ -37,7 +37,7 @@ impl SortOrder<Device> for DeviceOrder {
             DeviceOrder::Name => device.name.clone(),
             DeviceOrder::LastSession => device
                 .last_session_at
-                .map(session_sort_key)
+                .map(|at| session_sort_key(at.naive_local()))
                 .unwrap_or_default(),
             DeviceOrder::Status => match device.status {
                 DeviceStatus::Online => "0",
@@ -67,9 +67,9 @@ pub struct DeviceFilter {
     pub os: Option<String>,
     /// Comment contains this, ignoring case.
     pub comment_contains: Option<String>,
-    /// Last session strictly before this.
+    /// Last session strictly before this wall-clock time of the account.
     pub last_session_before: Option<NaiveDateTime>,
-    /// Last session strictly after this.
+    /// Last session strictly after this wall-clock time of the account.
     pub last_session_after: Option<NaiveDateTime>,
 }
 
@@ -140,8 +140,8 @@ impl DeviceFilter {
                             .is_some_and(|own| own.eq_ignore_ascii_case(os))
                     })
                     && before
-                        .is_none_or(|before| device.last_session_at.is_some_and(|at| at < before))
-                    && after.is_none_or(|after| device.last_session_at.is_some_and(|at| at > after))
+                        .is_none_or(|before| device.session_local().is_some_and(|at| at < before))
+                    && after.is_none_or(|after| device.session_local().is_some_and(|at| at > after))
             }) as Predicate<'_, Device>
         })
     }

@@ -28,7 +28,7 @@ fn device(rng: &mut StdRng, index: usize) -> Device {
             DeviceStatus::Unknown,
         ][rng.random_range(0..3)],
         last_session_raw: None,
-        last_session_at: rng.random_bool(0.8).then_some(at),
+        last_session_at: rng.random_bool(0.8).then_some(at.and_utc().fixed_offset()),
     }
 }
 
@@ -50,10 +50,10 @@ fn reference(filter: &DeviceFilter, device: &Device) -> bool {
         })
         && filter
             .last_session_before
-            .is_none_or(|before| device.last_session_at.is_some_and(|at| at < before))
+            .is_none_or(|before| device.session_local().is_some_and(|at| at < before))
         && filter
             .last_session_after
-            .is_none_or(|after| device.last_session_at.is_some_and(|at| at > after))
+            .is_none_or(|after| device.session_local().is_some_and(|at| at > after))
 }
 
 #[test]
@@ -61,7 +61,7 @@ fn indexed_selections_equal_filtering_every_device() {
     let mut rng = StdRng::seed_from_u64(11);
     let devices: Vec<Device> = (0..300).map(|index| device(&mut rng, index)).collect();
     let snapshot = Arc::new(Snapshot::new(devices.clone()));
-    let times: Vec<NaiveDateTime> = devices.iter().filter_map(|d| d.last_session_at).collect();
+    let times: Vec<NaiveDateTime> = devices.iter().filter_map(|d| d.session_local()).collect();
     let orders = [
         DeviceOrder::Name,
         DeviceOrder::LastSession,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use async_graphql::connection::{Connection, CursorType, Edge};
-use async_graphql::{Context, InputObject, Json, Object, Result};
+use async_graphql::{Context, ID, InputObject, Json, Object, Result};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -15,10 +15,12 @@ use serde_json::{Value, json};
 use super::connection::ConnectionTotals;
 use super::error::{ErrorCode, coded, error_code};
 use super::guard::RequireScope;
+use super::node::{NodeKind, global_id};
+use super::timestamp::Timestamp;
 use crate::graphql::RequestIds;
 
 use crate::auth::{Caller, Scope};
-use crate::catalog::{AuditFilter, AuditLog, AuditRecord};
+use crate::catalog::{AuditFilter, AuditLog, AuditRecord, Catalog};
 use crate::settings::GraphqlSettings;
 
 /// Runs a mutation's `work`, recorded with its `input` (serialized before
@@ -120,18 +122,23 @@ pub(crate) fn redacted<S: serde::Serializer>(_: &str, serializer: S) -> Result<S
 }
 
 /// One mutation, as recorded.
-pub(crate) struct AuditEntry(AuditRecord);
+pub(crate) struct AuditEntry(pub(crate) AuditRecord);
 
 #[Object]
 impl AuditEntry {
-    /// Unique id.
-    async fn id(&self) -> &str {
+    /// A global id (`Node`).
+    pub(crate) async fn id(&self) -> ID {
+        global_id(NodeKind::AuditEntry, &self.0.id)
+    }
+
+    /// The record's own id, as stored (what logs and the database show).
+    async fn record_id(&self) -> &str {
         &self.0.id
     }
 
     /// When the gateway began the mutation.
-    async fn at(&self) -> DateTime<Utc> {
-        self.0.at
+    async fn at(&self) -> Timestamp {
+        Timestamp::utc(self.0.at)
     }
 
     /// The team that ran it.
@@ -183,9 +190,9 @@ pub(crate) struct AuditLogFilter {
     /// Only this mutation's, e.g. `createUser`.
     pub(crate) operation: Option<String>,
     /// Only at or after this time.
-    pub(crate) since: Option<DateTime<Utc>>,
+    pub(crate) since: Option<Timestamp>,
     /// Only before this time.
-    pub(crate) until: Option<DateTime<Utc>>,
+    pub(crate) until: Option<Timestamp>,
 }
 
 /// A position in the audit log: a record's time and id.
@@ -227,13 +234,19 @@ impl AuditQuery {
     ) -> Result<Connection<AuditCursor, AuditEntry, ConnectionTotals>> {
         let caller = ctx.data::<Caller>()?;
         let audit_log = ctx.data::<AuditLog>()?;
+        let zone = ctx.data::<Catalog>()?.time_zone(&caller.account);
         let filter = filter.unwrap_or_default();
         let filter = AuditFilter {
             account: Some(caller.account.clone()),
             team: filter.team,
             operation: filter.operation,
-            since: filter.since,
-            until: filter.until,
+            since: (filter.since)
+                .map(|at| at.instant_in(zone, "filter.since"))
+                .transpose()?,
+            until: (filter.until)
+                .map(|at| at.instant_in(zone, "filter.until"))
+                .transpose()?,
+            ..AuditFilter::default()
         };
         let (first, after) = audit_page(ctx.data::<GraphqlSettings>()?, first, after)?;
         let internal = |error: crate::catalog::StoreError| {

@@ -4,33 +4,37 @@
 
 use async_graphql::ScalarType;
 use async_graphql_value::ConstValue;
+use chrono::{DateTime, FixedOffset};
 
-/// `at` as async-graphql writes a `NaiveDateTime` (chrono's
-/// `%Y-%m-%dT%H:%M:%S%.f`), without chrono's format interpreter, which was
-/// a tenth of a planned page's CPU. Unusual years and leap seconds go
-/// through chrono.
-pub(crate) fn write_date_time(at: chrono::NaiveDateTime, out: &mut Vec<u8>) {
+use super::timestamp::Timestamp;
+
+/// `at` as the `DateTime` scalar writes it (RFC 3339, sub-seconds as 0,
+/// 3, 6 or 9 digits, `Z` for UTC), without chrono's format interpreter,
+/// which was a tenth of a planned page's CPU. Unusual years, leap seconds
+/// and offsets with seconds go through the scalar itself.
+pub(crate) fn write_date_time(at: DateTime<FixedOffset>, out: &mut Vec<u8>) {
     use chrono::{Datelike, Timelike};
-    let nanos = at.nanosecond();
-    if !(0..=9999).contains(&at.year()) || nanos >= 1_000_000_000 {
-        if let ConstValue::String(text) = ScalarType::to_value(&at) {
+    let local = at.naive_local();
+    let nanos = local.nanosecond();
+    let offset = at.offset().local_minus_utc();
+    if !(0..=9999).contains(&local.year()) || nanos >= 1_000_000_000 || offset % 60 != 0 {
+        if let ConstValue::String(text) = ScalarType::to_value(&Timestamp::Instant(at)) {
             write_str(&text, out);
         }
         return;
     }
     out.push(b'"');
-    write_padded(at.year() as u32, 4, out);
+    write_padded(local.year() as u32, 4, out);
     for (separator, value) in [
-        (b'-', at.month()),
-        (b'-', at.day()),
-        (b'T', at.hour()),
-        (b':', at.minute()),
-        (b':', at.second()),
+        (b'-', local.month()),
+        (b'-', local.day()),
+        (b'T', local.hour()),
+        (b':', local.minute()),
+        (b':', local.second()),
     ] {
         out.push(separator);
         write_padded(value, 2, out);
     }
-    // `%.f`: nothing for whole seconds, else 3, 6 or 9 digits.
     if nanos != 0 {
         out.push(b'.');
         if nanos.is_multiple_of(1_000_000) {
@@ -41,7 +45,21 @@ pub(crate) fn write_date_time(at: chrono::NaiveDateTime, out: &mut Vec<u8>) {
             write_padded(nanos, 9, out);
         }
     }
+    write_offset(offset, out);
     out.push(b'"');
+}
+
+/// `Z`, or `+hh:mm` / `-hh:mm`, for an offset of whole minutes.
+fn write_offset(seconds: i32, out: &mut Vec<u8>) {
+    if seconds == 0 {
+        out.push(b'Z');
+        return;
+    }
+    out.push(if seconds < 0 { b'-' } else { b'+' });
+    let minutes = seconds.unsigned_abs() / 60;
+    write_padded(minutes / 60, 2, out);
+    out.push(b':');
+    write_padded(minutes % 60, 2, out);
 }
 
 /// `value` in decimal, left-padded with zeros to `width` digits.
@@ -79,7 +97,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn date_times_are_written_as_async_graphql_writes_them() {
+    fn date_times_are_written_as_the_scalar_writes_them() {
         let start = NaiveDate::from_ymd_opt(2026, 1, 1)
             .and_then(|day| day.and_hms_opt(0, 0, 0))
             .expect("a date");
@@ -102,10 +120,25 @@ mod tests {
             at += steps[index % steps.len()];
             others.push(Some(at));
         }
-        for at in others.into_iter().flatten() {
+        let offsets = [
+            0,
+            3_600,
+            -3 * 3_600 - 1_800,
+            5 * 3_600 + 2_700,
+            14 * 3_600,
+            37,
+        ];
+        for (index, at) in others.into_iter().flatten().enumerate() {
+            let Some(offset) = FixedOffset::east_opt(offsets[index % offsets.len()]) else {
+                continue;
+            };
+            let Some(at) = at.and_local_timezone(offset).single() else {
+                continue;
+            };
             let mut written = Vec::new();
             write_date_time(at, &mut written);
-            let expected = serde_json::to_vec(&ScalarType::to_value(&at)).expect("JSON");
+            let expected =
+                serde_json::to_vec(&ScalarType::to_value(&Timestamp::Instant(at))).expect("JSON");
             assert_eq!(
                 String::from_utf8_lossy(&written),
                 String::from_utf8_lossy(&expected)

@@ -10,8 +10,10 @@ pub(crate) mod error;
 mod guard;
 pub(crate) mod json_out;
 mod mutation;
+pub(crate) mod node;
 pub(crate) mod objects;
 pub(crate) mod query;
+pub(crate) mod timestamp;
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
 
@@ -21,7 +23,9 @@ use crate::settings::GraphqlSettings;
 
 /// Every query.
 #[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
 pub struct QueryRoot(
+    node::NodeQuery,
     query::UserQuery,
     query::DeviceQuery,
     objects::GroupQuery,
@@ -30,6 +34,7 @@ pub struct QueryRoot(
 
 /// Every mutation.
 #[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
 pub struct MutationRoot(
     mutation::UserMutation,
     mutation::ComputerMutation,
@@ -65,7 +70,7 @@ pub fn sdl() -> String {
         EmptySubscription,
     )
     .finish()
-    .sdl()
+    .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }
 
 fn caller<'c>(ctx: &Context<'c>) -> async_graphql::Result<&'c Caller> {

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Enum, Object, Result};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use async_graphql::{Context, Enum, ID, Object, Result};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::ser::SerializeStruct;
 
@@ -12,6 +12,8 @@ use super::error::catalog_error;
 use super::fleet;
 use super::guard::RequireScope;
 use super::json_out::{write_date_time, write_optional, write_str};
+use super::node::{NodeKind, global_id, write_global_id};
+use super::timestamp::Timestamp;
 use crate::auth::Scope;
 use crate::catalog::KnownGroup;
 use crate::catalog::{self as domain, Collection};
@@ -23,6 +25,11 @@ pub(crate) struct User(pub(crate) Arc<domain::User>);
 // spares a FuturesUnordered per node (a tenth of a 50-node page's CPU).
 #[Object(serial)]
 impl User {
+    /// A global id (`Node`).
+    pub(crate) async fn id(&self) -> ID {
+        global_id(NodeKind::User, &self.0.username)
+    }
+
     /// The user's email; RemotePC calls it the username.
     async fn username(&self) -> &str {
         &self.0.username
@@ -76,6 +83,11 @@ pub(crate) struct Device(pub(crate) Arc<domain::Device>);
 
 #[Object(serial)]
 impl Device {
+    /// A global id (`Node`).
+    pub(crate) async fn id(&self) -> ID {
+        global_id(NodeKind::Device, &self.0.name)
+    }
+
     /// Host name: how every RemotePC call addresses the computer.
     async fn name(&self) -> &str {
         &self.0.name
@@ -111,10 +123,11 @@ impl Device {
         self.0.comment.as_deref()
     }
 
-    /// Start of the last viewer session. RemotePC gives no time zone, so this
-    /// is a local date-time of the account; null when absent or unreadable.
-    async fn last_session_at(&self) -> Option<NaiveDateTime> {
-        self.0.last_session_at
+    /// Start of the last viewer session, with the offset of the account's
+    /// time zone (`accounts.<id>.time_zone`: RemotePC writes local times
+    /// without one); null when absent or unreadable.
+    async fn last_session_at(&self) -> Option<Timestamp> {
+        self.0.last_session_at.map(Timestamp::Instant)
     }
 
     /// The last session time exactly as RemotePC wrote it.
@@ -140,6 +153,9 @@ pub(crate) trait PlannedNode: Sized + 'static {
 impl PlannedNode for domain::User {
     const TYPENAME: &'static str = "User";
     const FIELDS: &'static [FieldWriter<Self>] = &[
+        ("id", |user, out| {
+            write_global_id(NodeKind::User, &user.username, out)
+        }),
         ("username", |user, out| write_str(&user.username, out)),
         ("firstName", |user, out| {
             write_optional(user.first_name.as_deref(), out)
@@ -153,6 +169,9 @@ impl PlannedNode for domain::User {
 impl PlannedNode for domain::Device {
     const TYPENAME: &'static str = "Device";
     const FIELDS: &'static [FieldWriter<Self>] = &[
+        ("id", |device, out| {
+            write_global_id(NodeKind::Device, &device.name, out)
+        }),
         ("name", |device, out| write_str(&device.name, out)),
         ("machineId", |device, out| {
             write_optional(device.machine_id.as_deref(), out)
@@ -258,6 +277,11 @@ impl GroupQuery {
 
 #[Object]
 impl Group {
+    /// A global id (`Node`).
+    pub(crate) async fn id(&self) -> ID {
+        global_id(NodeKind::Group, &self.name)
+    }
+
     /// The group's name.
     async fn name(&self) -> &str {
         &self.name
@@ -270,8 +294,8 @@ impl Group {
     }
 
     /// When this gateway first created the group or moved computers into it.
-    async fn first_seen_at(&self) -> Option<DateTime<Utc>> {
-        self.first_seen.as_ref().map(|(at, _)| *at)
+    async fn first_seen_at(&self) -> Option<Timestamp> {
+        self.first_seen.as_ref().map(|(at, _)| Timestamp::utc(*at))
     }
 
     /// The team that did so.
@@ -281,16 +305,36 @@ impl Group {
 
     /// The computers this gateway put in the group that still exist.
     async fn devices(&self, ctx: &Context<'_>) -> Result<Vec<Device>> {
-        let served = fleet(ctx)?.devices(false).await.map_err(catalog_error)?;
-        record(ctx, Collection::Devices, &served);
-        let snapshot = served.snapshot;
-        Ok(self
-            .computer_names
-            .iter()
-            .filter_map(|name| snapshot.get(name))
-            .map(|device| Device(Arc::clone(device)))
-            .collect())
+        devices_named(ctx, &self.computer_names).await
     }
+}
+
+/// The devices of the caller's account with these names, in order, as the
+/// snapshot (patched by the caller's own writes) has them; names no longer
+/// there are left out.
+pub(crate) async fn devices_named(ctx: &Context<'_>, names: &[String]) -> Result<Vec<Device>> {
+    let served = fleet(ctx)?.devices(false).await.map_err(catalog_error)?;
+    record(ctx, Collection::Devices, &served);
+    let snapshot = served.snapshot;
+    Ok(names
+        .iter()
+        .filter_map(|name| snapshot.get(name))
+        .map(|device| Device(Arc::clone(device)))
+        .collect())
+}
+
+/// The user of the caller's account with this username, as the snapshot
+/// has it.
+pub(crate) async fn user_named(ctx: &Context<'_>, username: &str) -> Result<Option<User>> {
+    let served = super::directory(ctx)?
+        .users(false)
+        .await
+        .map_err(catalog_error)?;
+    record(ctx, Collection::Users, &served);
+    Ok(served
+        .snapshot
+        .get(username)
+        .map(|user| User(Arc::clone(user))))
 }
 
 #[cfg(test)]
@@ -302,6 +346,7 @@ mod tests {
         let sdl = crate::graphql::sdl();
         let start = sdl
             .find(&format!("type {name} {{"))
+            .or_else(|| sdl.find(&format!("type {name} implements ")))
             .expect("type in the schema");
         let body = &sdl[start..];
         let body = &body[..body.find("\n}").expect("closing brace")];

@@ -4,17 +4,18 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, Enum, InputObject, Object, Result};
-use chrono::NaiveDateTime;
+use chrono_tz::Tz;
 
 use super::cache_report::{not_reusable, record};
 use super::connection::{PageArgs, SortConnection, paginate};
 use super::error::{catalog_error, validation_error};
 use super::guard::RequireScope;
 use super::objects::{Device, DeviceStatus, User};
-use super::{directory, fleet, limits};
+use super::timestamp::Timestamp;
+use super::{caller, directory, fleet, limits};
 use crate::auth::Scope;
-use crate::catalog::Snapshot;
 use crate::catalog::{self as domain, Collection, Listing};
+use crate::catalog::{Catalog, Snapshot};
 
 /// Sort direction.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -62,10 +63,12 @@ pub(crate) struct DeviceFilter {
     pub(crate) os: Option<String>,
     /// Comment contains this, ignoring case.
     pub(crate) comment_contains: Option<String>,
-    /// Last session strictly before this (account-local time).
-    pub(crate) last_session_before: Option<NaiveDateTime>,
-    /// Last session strictly after this (account-local time).
-    pub(crate) last_session_after: Option<NaiveDateTime>,
+    /// Last session strictly before this time; one without offset is read
+    /// in the account's time zone.
+    pub(crate) last_session_before: Option<Timestamp>,
+    /// Last session strictly after this time; one without offset is read
+    /// in the account's time zone.
+    pub(crate) last_session_after: Option<Timestamp>,
 }
 
 /// What users can be ordered by.
@@ -186,7 +189,8 @@ impl DeviceQuery {
         if refresh {
             not_reusable(ctx);
         }
-        let listing = device_listing(served.snapshot, filter, order_by);
+        let zone = ctx.data::<Catalog>()?.time_zone(&caller(ctx)?.account);
+        let listing = device_listing(served.snapshot, filter, order_by, zone)?;
         let args = PageArgs {
             after,
             before,
@@ -239,15 +243,19 @@ pub(crate) fn device_listing(
     snapshot: Arc<Snapshot<domain::Device>>,
     filter: Option<DeviceFilter>,
     order_by: Option<DeviceOrder>,
-) -> Listing<domain::Device> {
+    zone: Tz,
+) -> Result<Listing<domain::Device>> {
     let filter = filter.unwrap_or_default();
+    let bound = |at: Option<Timestamp>, argument: &str| {
+        at.map(|at| at.local_in(zone, argument)).transpose()
+    };
     let filter = domain::DeviceFilter {
         name_contains: filter.name_contains,
         status: filter.status.map(Into::into),
         os: filter.os,
         comment_contains: filter.comment_contains,
-        last_session_before: filter.last_session_before,
-        last_session_after: filter.last_session_after,
+        last_session_before: bound(filter.last_session_before, "filter.lastSessionBefore")?,
+        last_session_after: bound(filter.last_session_after, "filter.lastSessionAfter")?,
     };
     let order = order_by.unwrap_or_default();
     let field = match order.field {
@@ -256,10 +264,10 @@ pub(crate) fn device_listing(
         DeviceOrderField::Status => domain::DeviceOrder::Status,
         DeviceOrderField::Os => domain::DeviceOrder::Os,
     };
-    Listing::select(
+    Ok(Listing::select(
         snapshot,
         &field,
         order.direction == OrderDirection::Desc,
         filter.selection(field),
-    )
+    ))
 }

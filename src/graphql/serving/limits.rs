@@ -136,18 +136,28 @@ impl DocumentGuard {
     }
 }
 
-/// Gives a request error (parse, validation, variables, limits: no path)
-/// without a code the `BAD_USER_INPUT` code. Field errors keep theirs.
+/// Gives every error a code. A request error (parse, validation,
+/// variables, limits: no path) and an argument async-graphql could not
+/// coerce are `BAD_USER_INPUT`; any other field error without one is the
+/// gateway's own fault, `INTERNAL`. Errors with a code keep it.
 pub(crate) fn classify_request_errors(response: &mut async_graphql::Response) {
     for error in &mut response.errors {
         let has_code = error
             .extensions
             .as_ref()
             .is_some_and(|extensions| extensions.get("code").is_some());
-        if error.path.is_empty() && !has_code {
-            let extensions = error.extensions.get_or_insert_with(Default::default);
-            extensions.set("code", ErrorCode::BadUserInput.as_str());
+        if has_code {
+            continue;
         }
+        let coercion = error.message.starts_with("Failed to parse \"")
+            || error.message.starts_with("Invalid value for argument");
+        let code = if error.path.is_empty() || coercion {
+            ErrorCode::BadUserInput
+        } else {
+            ErrorCode::Internal
+        };
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        extensions.set("code", code.as_str());
     }
 }
 

@@ -308,12 +308,12 @@ mod tests {
             None
         ));
         assert!(reads(
-            "query Q { ...F } fragment F on QueryRoot { devices { totalCount } }",
+            "query Q { ...F } fragment F on Query { devices { totalCount } }",
             None
         ));
         assert!(!reads("{ devices { totalCount } groups { name } }", None));
         assert!(!reads(
-            "query Q { ... on QueryRoot { auditLog { totalCount } } }",
+            "query Q { ... on Query { auditLog { totalCount } } }",
             None
         ));
         assert!(!reads(

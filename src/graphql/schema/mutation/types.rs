@@ -3,13 +3,14 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Enum, InputObject, SimpleObject};
+use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Result, SimpleObject};
 use serde::Serialize;
 
 use crate::catalog::UpstreamError;
 use crate::graphql::schema::audit::redacted;
 use crate::graphql::schema::error::{ErrorCode, upstream_error};
-use crate::graphql::schema::objects::{Group, User};
+use crate::graphql::schema::node::{NodeKind, global_id};
+use crate::graphql::schema::objects::{Device, Group, User, devices_named, user_named};
 
 /// Input of `inviteUsers`.
 #[derive(InputObject, Serialize)]
@@ -95,12 +96,26 @@ pub(crate) struct UserDeletion {
 
 /// What `deleteUsers` did with each email.
 #[derive(SimpleObject, Serialize)]
+#[graphql(complex)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct DeleteUsersPayload {
     /// One entry per email, in input order.
     pub(crate) results: Vec<UserDeletion>,
     /// How many were deleted.
     pub(crate) deleted_count: usize,
+}
+
+#[ComplexObject]
+impl DeleteUsersPayload {
+    /// Global ids of the users deleted, for evicting them from a client
+    /// cache.
+    async fn deleted_ids(&self) -> Vec<ID> {
+        self.results
+            .iter()
+            .filter(|result| result.deleted)
+            .map(|result| global_id(NodeKind::User, &result.email))
+            .collect()
+    }
 }
 
 /// Input of `assignComputers` and `unassignComputers`.
@@ -115,12 +130,27 @@ pub(crate) struct ComputerAssignmentInput {
 
 /// The assignment `assignComputers` or `unassignComputers` applied.
 #[derive(SimpleObject, Serialize)]
+#[graphql(complex)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ComputerAssignmentPayload {
     /// The user's email.
     pub(crate) username: String,
     /// Host names of the computers.
     pub(crate) computer_names: Vec<String>,
+}
+
+#[ComplexObject]
+impl ComputerAssignmentPayload {
+    /// The user, as the gateway's snapshot has it; null when it has no
+    /// such user.
+    async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        user_named(ctx, &self.username).await
+    }
+
+    /// The computers, as the gateway's snapshot has them.
+    async fn devices(&self, ctx: &Context<'_>) -> Result<Vec<Device>> {
+        devices_named(ctx, &self.computer_names).await
+    }
 }
 
 /// Input of `createGroup`.
@@ -204,12 +234,26 @@ pub(crate) struct ComputerRemoval {
 
 /// What `removeComputers` did with each computer.
 #[derive(SimpleObject, Serialize)]
+#[graphql(complex)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct RemoveComputersPayload {
     /// One entry per computer, in input order.
     pub(crate) results: Vec<ComputerRemoval>,
     /// How many were removed.
     pub(crate) removed_count: usize,
+}
+
+#[ComplexObject]
+impl RemoveComputersPayload {
+    /// Global ids of the computers removed, for evicting them from a
+    /// client cache.
+    async fn removed_ids(&self) -> Vec<ID> {
+        self.results
+            .iter()
+            .filter(|result| result.removed)
+            .map(|result| global_id(NodeKind::Device, &result.computer_name))
+            .collect()
+    }
 }
 
 /// Input of `addComputerComment`.
@@ -224,10 +268,22 @@ pub(crate) struct AddComputerCommentInput {
 
 /// The comment `addComputerComment` set.
 #[derive(SimpleObject, Serialize)]
+#[graphql(complex)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct AddComputerCommentPayload {
     /// The computer's host name.
     pub(crate) computer_name: String,
     /// The comment now set.
     pub(crate) comment: String,
+}
+
+#[ComplexObject]
+impl AddComputerCommentPayload {
+    /// The computer with its new comment, as the gateway's snapshot has it
+    /// (a normalized client cache updates itself from it); null when the
+    /// snapshot no longer holds it.
+    async fn device(&self, ctx: &Context<'_>) -> Result<Option<Device>> {
+        let names = std::slice::from_ref(&self.computer_name);
+        Ok(devices_named(ctx, names).await?.pop())
+    }
 }

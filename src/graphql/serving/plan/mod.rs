@@ -113,7 +113,9 @@ impl Plan {
                     Arc::clone(&served.snapshot),
                     Option::<query::DeviceFilter>::parse(argument(&arguments, "filter")).ok()?,
                     Option::<query::DeviceOrder>::parse(argument(&arguments, "orderBy")).ok()?,
-                );
+                    catalog.time_zone(&caller.account),
+                )
+                .ok()?;
                 let connection =
                     paginate(&listing, page, limits, |device| Device(Arc::clone(device))).ok()?;
                 self.write_connection(&connection, |device| device.0.as_ref(), &mut out);
