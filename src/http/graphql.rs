@@ -36,18 +36,19 @@ pub(super) async fn post(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    if !content_type_is_json(&headers) {
-        let message = "POST bodies must be sent as Content-Type: application/json";
-        let status = StatusCode::UNSUPPORTED_MEDIA_TYPE;
-        return Refusal::new(status, ErrorCode::BadUserInput, message).into_response();
-    }
-    match body {
-        Ok(body) => handle(state, ids, headers, Source::Body(body)).await,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            Refusal::too_large(state.body_limit).into_response()
+    let refusal = match body {
+        _ if !content_type_is_json(&headers) => {
+            let message = "POST bodies must be sent as Content-Type: application/json";
+            let status = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+            Refusal::new(status, ErrorCode::BadUserInput, message)
         }
-        Err(_) => Refusal::bad_request("the request body could not be read").into_response(),
-    }
+        Ok(body) => return handle(state, ids, headers, Source::Body(body)).await,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Refusal::too_large(state.body_limit)
+        }
+        Err(_) => Refusal::bad_request("the request body could not be read"),
+    };
+    refusal.answering(&headers).into_response()
 }
 
 pub(super) async fn get(
@@ -77,6 +78,7 @@ async fn handle(state: AppState, ids: RequestIds, headers: HeaderMap, source: So
             let code = ErrorCode::Unauthenticated;
             return Refusal::new(StatusCode::UNAUTHORIZED, code, error.to_string())
                 .header(header::WWW_AUTHENTICATE, "Bearer")
+                .answering(&headers)
                 .into_response();
         }
     };
@@ -99,7 +101,7 @@ async fn handle(state: AppState, ids: RequestIds, headers: HeaderMap, source: So
         }
         Err(refused) => {
             observe_refusal(team_name, refused.code, started);
-            refused.into_response()
+            refused.answering(&headers).into_response()
         }
     }
 }

@@ -72,6 +72,7 @@ impl<'a> Idempotent<'a> {
             Ok(Claim::Mismatch) => {
                 let message = "this Idempotency-Key was already used for a different request";
                 return refused(
+                    media,
                     StatusCode::UNPROCESSABLE_ENTITY,
                     ErrorCode::BadUserInput,
                     message,
@@ -81,12 +82,19 @@ impl<'a> Idempotent<'a> {
             Ok(Claim::InProgress) => {
                 let message = "a request with this Idempotency-Key is still running; retry later to get its response";
                 let retry = Some(std::time::Duration::from_secs(1));
-                return refused(StatusCode::CONFLICT, ErrorCode::Conflict, message, retry);
+                return refused(
+                    media,
+                    StatusCode::CONFLICT,
+                    ErrorCode::Conflict,
+                    message,
+                    retry,
+                );
             }
             Err(error) => {
                 tracing::error!(error = %error, "idempotency store failed");
                 let message = "internal error";
                 return refused(
+                    media,
                     StatusCode::INTERNAL_SERVER_ERROR,
                     ErrorCode::Internal,
                     message,
@@ -134,12 +142,13 @@ fn replayed(media: MediaType, body: String) -> (Response, String) {
 
 /// A refusal and its code, for metrics.
 fn refused(
+    media: MediaType,
     status: StatusCode,
     code: ErrorCode,
     message: &str,
     retry_after: Option<std::time::Duration>,
 ) -> (Response, String) {
-    let mut refusal = Refusal::new(status, code, message);
+    let mut refusal = Refusal::new(status, code, message).in_media(media);
     if let Some(wait) = retry_after {
         refusal = refusal.retry_after(wait);
     }

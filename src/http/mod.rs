@@ -138,7 +138,8 @@ async fn refuse_announced_oversize(limit: usize, request: Request, next: Next) -
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
     if announced.is_some_and(|length| length > limit as u64) {
-        return refusal::Refusal::too_large(limit).into_response();
+        let refusal = refusal::Refusal::too_large(limit).answering(request.headers());
+        return refusal.into_response();
     }
     next.run(request).await
 }

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -24,9 +24,10 @@ pub(super) struct Refusal {
     /// Extra `extensions` entries (`outcomeUnknown`).
     extensions: Vec<(&'static str, Value)>,
     headers: Vec<(HeaderName, HeaderValue)>,
-    /// GraphQL-level answers travel with the `data` entry left out and the
-    /// negotiated media type (persisted queries, which Apollo clients read).
-    media: Option<MediaType>,
+    /// The media type the client asked for (`application/json` when it
+    /// asked for none the gateway speaks), so that client libraries read
+    /// the `errors` body instead of raising a transport error.
+    media: MediaType,
 }
 
 impl Refusal {
@@ -38,7 +39,7 @@ impl Refusal {
             retry_after: None,
             extensions: Vec::new(),
             headers: Vec::new(),
-            media: None,
+            media: MediaType::Json,
         }
     }
 
@@ -117,10 +118,16 @@ impl Refusal {
         self
     }
 
-    /// Sent as a GraphQL answer in `media`, without a `data` entry.
+    /// Sent in `media`.
     pub(super) fn in_media(mut self, media: MediaType) -> Self {
-        self.media = Some(media);
+        self.media = media;
         self
+    }
+
+    /// Sent in the media type the request's `Accept` asks for.
+    pub(super) fn answering(self, headers: &HeaderMap) -> Self {
+        let media = MediaType::negotiate(headers).unwrap_or(MediaType::Json);
+        self.in_media(media)
     }
 
     fn body(&self) -> String {
@@ -131,19 +138,15 @@ impl Refusal {
         for (name, value) in &self.extensions {
             extensions[*name] = value.clone();
         }
+        // Nothing was executed: a request error has no `data` entry.
         let error = json!({ "message": self.message, "extensions": extensions });
-        match self.media {
-            Some(_) => json!({ "errors": [error] }),
-            None => json!({ "data": null, "errors": [error] }),
-        }
-        .to_string()
+        json!({ "errors": [error] }).to_string()
     }
 }
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        let media = self.media.unwrap_or(MediaType::Json);
-        let mut response = media.respond(self.status, self.body());
+        let mut response = self.media.respond(self.status, self.body());
         if let Some(wait) = self.retry_after {
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             if let Ok(value) = HeaderValue::from_str(&seconds.max(1).to_string()) {

@@ -44,10 +44,15 @@ pub(super) struct Job {
 /// detached and goes on after the answer if it must.
 pub(super) async fn respond(job: Job) -> Response {
     let timeout = job.state.request_timeout;
+    let media = job.media;
     if !job.writes {
         return tokio::time::timeout(timeout, job.run())
             .await
-            .unwrap_or_else(|_| Refusal::timed_out(timeout, false).into_response());
+            .unwrap_or_else(|_| {
+                Refusal::timed_out(timeout, false)
+                    .in_media(media)
+                    .into_response()
+            });
     }
     let writes = job.state.writes.clone();
     let task = writes.spawn(job.run().in_current_span());
@@ -57,7 +62,9 @@ pub(super) async fn respond(job: Job) -> Response {
             tracing::error!("a write task failed; its audit record says how far it got");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
-        Err(_) => Refusal::timed_out(timeout, true).into_response(),
+        Err(_) => Refusal::timed_out(timeout, true)
+            .in_media(media)
+            .into_response(),
     }
 }
 

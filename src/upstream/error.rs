@@ -106,6 +106,28 @@ impl UpstreamError {
         }
     }
 
+    /// Whether RemotePC refused because a computer, user or group it was
+    /// asked about does not exist: a 404, or a refusal saying so
+    /// (`User not found`, `Computer(s) not found`, `Group name does not
+    /// exists`).
+    pub fn names_missing(&self) -> bool {
+        let UpstreamError::Rejected {
+            http_status,
+            code,
+            descriptions,
+            ..
+        } = self
+        else {
+            return false;
+        };
+        *http_status == 404
+            || *code == Some(404)
+            || descriptions.iter().any(|description| {
+                let description = description.to_ascii_lowercase();
+                description.contains("not found") || description.contains("does not exist")
+            })
+    }
+
     /// Whether a write may have taken effect although it failed: the caller
     /// must check before trying again.
     pub fn outcome_unknown(&self) -> bool {

@@ -71,7 +71,7 @@ async fn assign_then_unassign_changes_the_users_computers() {
 }
 
 #[tokio::test]
-async fn assignment_refusals_come_from_upstream_with_their_description() {
+async fn assignment_to_a_missing_user_or_computer_is_not_found_with_the_names() {
     let gateway = spawn_gateway().await;
     let device = gateway.devices_by_status(false)[0].clone();
     let unknown_user = gateway
@@ -80,7 +80,11 @@ async fn assignment_refusals_come_from_upstream_with_their_description() {
             json!({ "input": { "username": "nobody@example.com", "computerNames": [device] } }),
         )
         .await;
-    assert_eq!(error_code(&unknown_user), "UPSTREAM_REJECTED");
+    assert_eq!(error_code(&unknown_user), "NOT_FOUND");
+    assert_eq!(
+        unknown_user["errors"][0]["extensions"]["names"],
+        json!(["nobody@example.com", device])
+    );
     assert_eq!(upstream_descriptions(&unknown_user), ["User not found"]);
     assert_eq!(
         unknown_user["errors"][0]["extensions"]["upstream"]["httpStatus"],
@@ -93,6 +97,7 @@ async fn assignment_refusals_come_from_upstream_with_their_description() {
             json!({ "input": { "username": gateway.some_user(), "computerNames": ["NO-SUCH-PC"] } }),
         )
         .await;
+    assert_eq!(error_code(&unknown_computer), "NOT_FOUND");
     assert_eq!(
         upstream_descriptions(&unknown_computer),
         ["Computer(s) not found"]
@@ -253,7 +258,7 @@ async fn add_computer_comment_sets_the_comment() {
 }
 
 #[tokio::test]
-async fn comment_on_an_unknown_computer_is_refused_upstream() {
+async fn comment_on_an_unknown_computer_is_not_found() {
     let gateway = spawn_gateway().await;
     let response = gateway
         .gql(
@@ -261,7 +266,11 @@ async fn comment_on_an_unknown_computer_is_refused_upstream() {
             json!({ "input": { "computerName": "NO-SUCH-PC", "comment": "hello there" } }),
         )
         .await;
-    assert_eq!(error_code(&response), "UPSTREAM_REJECTED");
+    assert_eq!(error_code(&response), "NOT_FOUND");
+    assert_eq!(
+        response["errors"][0]["extensions"]["names"],
+        json!(["NO-SUCH-PC"])
+    );
     assert_eq!(upstream_descriptions(&response), ["Computer(s) not found"]);
 }
 

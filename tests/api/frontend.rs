@@ -229,3 +229,109 @@ async fn every_argument_coercion_error_has_a_code() {
         );
     }
 }
+
+/// Posts `body` with `headers`; returns status, content type and JSON body.
+async fn refusal(url: &str, body: &str, headers: &[(&str, &str)]) -> (u16, String, Value) {
+    let mut request = reqwest::Client::new().post(url).body(body.to_owned());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("gateway answers");
+    let status = response.status().as_u16();
+    let media = response
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let text = response.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
+    (status, media, body)
+}
+
+#[tokio::test]
+async fn refusals_answer_in_the_media_type_the_client_asked_for() {
+    let gateway = spawn_gateway_with(SimulatorConfig::default(), |settings| {
+        if let Some(reader) = settings.teams.get_mut("reader") {
+            reader.requests_per_minute = 1;
+            reader.burst = 1;
+        }
+        settings.server.body_limit_bytes = 4_096;
+    })
+    .await;
+    let graphql = "application/graphql-response+json";
+    let json_body = "application/json";
+    let query = r#"{"query":"{ devices { totalCount } }"}"#;
+    let reader = format!("Bearer {READER_TOKEN}");
+    let admin = format!("Bearer {}", crate::helpers::ADMIN_TOKEN);
+    let big = format!(
+        r#"{{"query":"{{ devices {{ totalCount }} }}","x":"{}"}}"#,
+        "y".repeat(5_000)
+    );
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16, &'a str);
+    let cases: [Case; 5] = [
+        (
+            query,
+            vec![("content-type", json_body)],
+            401,
+            "UNAUTHENTICATED",
+        ),
+        (
+            query,
+            vec![
+                ("content-type", json_body),
+                ("authorization", "Bearer wrong"),
+            ],
+            401,
+            "UNAUTHENTICATED",
+        ),
+        (
+            query,
+            vec![("content-type", "text/plain"), ("authorization", &admin)],
+            415,
+            "BAD_USER_INPUT",
+        ),
+        (
+            &big,
+            vec![("content-type", json_body), ("authorization", &admin)],
+            413,
+            "BAD_USER_INPUT",
+        ),
+        (
+            "[]",
+            vec![("content-type", json_body), ("authorization", &admin)],
+            400,
+            "BAD_USER_INPUT",
+        ),
+    ];
+    for (body, mut headers, status, code) in cases {
+        headers.push(("accept", graphql));
+        let (got, media, answer) = refusal(&gateway.url, body, &headers).await;
+        assert_eq!(
+            (got, answer["errors"][0]["extensions"]["code"].as_str()),
+            (status, Some(code)),
+            "{answer}"
+        );
+        assert!(media.starts_with(graphql), "{status}: {media}");
+        assert!(
+            answer.get("data").is_none(),
+            "a request error has no data: {answer}"
+        );
+    }
+    let headers = [
+        ("content-type", json_body),
+        ("authorization", reader.as_str()),
+        ("accept", graphql),
+    ];
+    let _ = refusal(&gateway.url, query, &headers).await;
+    let (status, media, answer) = refusal(&gateway.url, query, &headers).await;
+    assert_eq!(
+        (status, error_code(&answer)),
+        (429, "RATE_LIMITED"),
+        "{answer}"
+    );
+    assert!(media.starts_with(graphql), "{media}");
+    // A legacy client still gets application/json.
+    let (_, media, _) = refusal(&gateway.url, query, &[("content-type", json_body)]).await;
+    assert!(media.starts_with(json_body), "{media}");
+}

@@ -18,6 +18,9 @@ pub enum ErrorCode {
     Forbidden,
     /// The input breaks a rule; nothing was sent to RemotePC.
     BadUserInput,
+    /// A computer, user or group named in the input does not exist;
+    /// `extensions.names` lists the names RemotePC was asked about.
+    NotFound,
     /// RemotePC refused the call; see `extensions.upstream`.
     UpstreamRejected,
     /// RemotePC failed, could not be reached, or answered unusably.
@@ -42,6 +45,7 @@ impl ErrorCode {
             ErrorCode::Unauthenticated => "UNAUTHENTICATED",
             ErrorCode::Forbidden => "FORBIDDEN",
             ErrorCode::BadUserInput => "BAD_USER_INPUT",
+            ErrorCode::NotFound => "NOT_FOUND",
             ErrorCode::UpstreamRejected => "UPSTREAM_REJECTED",
             ErrorCode::UpstreamUnavailable => "UPSTREAM_UNAVAILABLE",
             ErrorCode::UpstreamTimeout => "UPSTREAM_TIMEOUT",
@@ -56,6 +60,7 @@ impl ErrorCode {
 impl From<&UpstreamError> for ErrorCode {
     fn from(error: &UpstreamError) -> Self {
         match error {
+            UpstreamError::Rejected { .. } if error.names_missing() => ErrorCode::NotFound,
             UpstreamError::Rejected { .. } => ErrorCode::UpstreamRejected,
             UpstreamError::Timeout { .. } => ErrorCode::UpstreamTimeout,
             UpstreamError::Throttled { .. } => ErrorCode::RateLimited,
@@ -149,6 +154,10 @@ pub(crate) fn upstream_error(error: &UpstreamError) -> async_graphql::Error {
     let code = ErrorCode::from(error);
     let outcome_unknown = error.outcome_unknown();
     let mut message = match error {
+        UpstreamError::Rejected { descriptions, .. } if error.names_missing() => {
+            let said = descriptions.join("; ");
+            format!("no such computer, user or group on RemotePC ({said})")
+        }
         UpstreamError::Rejected { descriptions, .. } if !descriptions.is_empty() => {
             format!("RemotePC refused the request: {}", descriptions.join("; "))
         }
@@ -193,4 +202,26 @@ fn upstream_details(error: &UpstreamError) -> Value {
         );
     }
     Value::Object(details)
+}
+
+/// Adds `extensions.names` to a `NOT_FOUND` error: the names of the input
+/// RemotePC was asked about, so the UI can point at them.
+pub(crate) fn naming<'n>(
+    names: impl IntoIterator<Item = &'n str>,
+) -> impl FnOnce(async_graphql::Error) -> async_graphql::Error {
+    let names: Vec<Value> = names
+        .into_iter()
+        .map(|name| Value::from(name.trim()))
+        .collect();
+    move |mut error| {
+        let not_found = error
+            .extensions
+            .as_ref()
+            .and_then(|extensions| extensions.get("code"))
+            .is_some_and(|code| *code == Value::from(ErrorCode::NotFound.as_str()));
+        if let (true, Some(extensions)) = (not_found, error.extensions.as_mut()) {
+            extensions.set("names", Value::List(names));
+        }
+        error
+    }
 }

@@ -9,7 +9,7 @@ use async_graphql::{Context, Object, Result};
 use secrecy::SecretString;
 
 use super::audit::{audited, recorded};
-use super::error::catalog_error;
+use super::error::{catalog_error, naming};
 use super::guard::RequireScope;
 use super::objects::{Group, User};
 use super::{caller, directory, fleet};
@@ -179,7 +179,8 @@ impl ComputerMutation {
             fleet(ctx)?
                 .comment(&input.computer_name, &input.comment)
                 .await
-                .map_err(catalog_error)?;
+                .map_err(catalog_error)
+                .map_err(naming([input.computer_name.as_str()]))?;
             Ok(AddComputerCommentPayload {
                 computer_name: input.computer_name.trim().to_owned(),
                 comment: input.comment,
@@ -194,10 +195,14 @@ async fn assignment(
     input: ComputerAssignmentInput,
     assign: bool,
 ) -> Result<ComputerAssignmentPayload> {
+    let names = std::iter::once(input.username.as_str())
+        .chain(input.computer_names.iter().map(String::as_str));
+    let not_found = naming(names);
     let computer_names = fleet(ctx)?
-        .assign(&input.username, input.computer_names, assign)
+        .assign(&input.username, input.computer_names.clone(), assign)
         .await
-        .map_err(catalog_error)?;
+        .map_err(catalog_error)
+        .map_err(not_found)?;
     Ok(ComputerAssignmentPayload {
         username: input.username.trim().to_owned(),
         computer_names,
@@ -221,10 +226,12 @@ impl GroupMutation {
     ) -> Result<GroupPayload> {
         audited(ctx, "createGroup", recorded(&input), async {
             let team = &caller(ctx)?.team;
+            let not_found = naming(input.computer_names.iter().map(String::as_str));
             let computer_names = fleet(ctx)?
-                .create_group(&input.name, input.computer_names, team)
+                .create_group(&input.name, input.computer_names.clone(), team)
                 .await
-                .map_err(catalog_error)?;
+                .map_err(catalog_error)
+                .map_err(not_found)?;
             Ok(GroupPayload {
                 group: Group {
                     name: input.name.trim().to_owned(),
@@ -245,10 +252,14 @@ impl GroupMutation {
     ) -> Result<GroupPayload> {
         audited(ctx, "moveComputersToGroup", recorded(&input), async {
             let team = &caller(ctx)?.team;
+            let names = std::iter::once(input.group_name.as_str())
+                .chain(input.computer_names.iter().map(String::as_str));
+            let not_found = naming(names);
             let computer_names = fleet(ctx)?
-                .move_to_group(&input.group_name, input.computer_names, team)
+                .move_to_group(&input.group_name, input.computer_names.clone(), team)
                 .await
-                .map_err(catalog_error)?;
+                .map_err(catalog_error)
+                .map_err(not_found)?;
             Ok(GroupPayload {
                 group: Group {
                     name: input.group_name.trim().to_owned(),
