@@ -4,6 +4,7 @@
 //! refuses it, and runs writes detached from their connection; the schema
 //! does the rest.
 
+mod cors;
 mod graphiql;
 mod graphql;
 mod health;
@@ -13,6 +14,7 @@ mod persisted;
 mod refusal;
 mod request_id;
 mod run;
+mod sdl;
 mod serve;
 
 use std::sync::Arc;
@@ -20,12 +22,11 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio_util::task::TaskTracker;
-use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -57,6 +58,8 @@ pub struct Services {
     body_limit: usize,
     request_timeout: Duration,
     persisted: persisted::PersistedQueries,
+    /// The served schema as SDL, for `GET /schema.graphql`.
+    schema_sdl: axum::body::Bytes,
 }
 
 impl AppState {
@@ -82,6 +85,7 @@ impl AppState {
             body_limit: settings.server.body_limit_bytes,
             request_timeout: settings.server.request_timeout,
             persisted: persisted::PersistedQueries::new(limits.persisted_queries_bytes),
+            schema_sdl: axum::body::Bytes::from(crate::graphql::sdl()),
         }))
     }
 }
@@ -116,6 +120,7 @@ pub fn router(state: AppState, server: &ServerSettings) -> Router {
     let limit = server.body_limit_bytes;
     Router::new()
         .route("/graphql", post(graphql::post).get(graphql::get))
+        .route("/schema.graphql", get(sdl::schema))
         .merge(others)
         .with_state(state)
         .layer(DefaultBodyLimit::max(limit))
@@ -123,7 +128,7 @@ pub fn router(state: AppState, server: &ServerSettings) -> Router {
             refuse_announced_oversize(limit, request, next)
         }))
         .layer(middleware::from_fn(request_id::assign))
-        .layer(cors(&server.cors_origins))
+        .layer(cors::layer(server))
         .layer(TraceLayer::new_for_http())
 }
 
@@ -152,30 +157,4 @@ pub fn admin_router(state: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .with_state(state)
         .layer(middleware::from_fn(request_id::assign))
-}
-
-/// Browsers at `origins` may call the gateway with a token; preflights are
-/// answered here. Other origins get no CORS headers, so browsers refuse.
-fn cors(origins: &[String]) -> CorsLayer {
-    let origins: Vec<HeaderValue> = origins
-        .iter()
-        .filter_map(|origin| HeaderValue::from_str(origin).ok())
-        .collect();
-    CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([Method::GET, Method::POST])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            HeaderName::from_static("idempotency-key"),
-            HeaderName::from_static(request_id::REQUEST_ID),
-        ])
-        .expose_headers([
-            HeaderName::from_static(request_id::REQUEST_ID),
-            header::RETRY_AFTER,
-            HeaderName::from_static("idempotent-replayed"),
-            HeaderName::from_static("x-response-cache"),
-            HeaderName::from_static("server-timing"),
-        ])
-        .max_age(Duration::from_secs(600))
 }

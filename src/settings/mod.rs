@@ -67,8 +67,18 @@ pub struct ServerSettings {
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
     /// Browser origins (`https://app.example.com`) allowed to call the
-    /// gateway; empty: no cross-origin access.
+    /// gateway; empty: no cross-origin access. From the environment:
+    /// comma-separated.
     pub cors_origins: Vec<String>,
+    /// Request headers browsers may send besides the standard ones
+    /// (authorization, content-type, accept, idempotency-key, x-request-id,
+    /// Apollo's client-awareness and operation-name headers, W3C trace
+    /// context). From the environment: comma-separated.
+    pub cors_allow_headers: Vec<String>,
+    /// Also allow `http://localhost:<any port>` and `http://127.0.0.1:<any
+    /// port>`: development servers (Vite, Next) pick their port. Meant for
+    /// the demo and a developer's machine, never production.
+    pub cors_allow_loopback_dev: bool,
 }
 
 impl Default for ServerSettings {
@@ -83,6 +93,8 @@ impl Default for ServerSettings {
             admin_listen: None,
             shutdown_grace: Duration::from_secs(10),
             cors_origins: Vec::new(),
+            cors_allow_headers: Vec::new(),
+            cors_allow_loopback_dev: false,
         }
     }
 }
@@ -380,7 +392,10 @@ impl Settings {
                 config::Environment::with_prefix("GATEWAY")
                     .prefix_separator("__")
                     .separator("__")
-                    .try_parsing(true),
+                    .try_parsing(true)
+                    .list_separator(",")
+                    .with_list_parse_key("server.cors_origins")
+                    .with_list_parse_key("server.cors_allow_headers"),
             )
             .build()?
             .try_deserialize()?;

@@ -163,6 +163,16 @@ impl Settings {
                 ),
             ));
         }
+        if let Some(name) = server
+            .cors_allow_headers
+            .iter()
+            .find(|name| axum::http::HeaderName::from_bytes(name.trim().as_bytes()).is_err())
+        {
+            return Err(invalid(
+                "server.cors_allow_headers",
+                &format!("`{name}` is not a header name"),
+            ));
+        }
         Ok(())
     }
 

@@ -335,3 +335,31 @@ async fn refusals_answer_in_the_media_type_the_client_asked_for() {
     let (_, media, _) = refusal(&gateway.url, query, &[("content-type", json_body)]).await;
     assert!(media.starts_with(json_body), "{media}");
 }
+
+#[tokio::test]
+async fn the_schema_file_is_served_for_codegen_behind_the_token() {
+    let gateway = spawn_gateway_with(SimulatorConfig::default(), |settings| {
+        if let Some(reader) = settings.teams.get_mut("reader") {
+            reader.introspection = false;
+        }
+    })
+    .await;
+    let url = gateway.url.replace("/graphql", "/schema.graphql");
+    let fetch = |token: Option<&'static str>| {
+        let mut request = reqwest::Client::new().get(&url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move {
+            let response = request.send().await.expect("answered");
+            let status = response.status().as_u16();
+            (status, response.text().await.expect("body"))
+        }
+    };
+    let (status, sdl) = fetch(Some(crate::helpers::ADMIN_TOKEN)).await;
+    assert_eq!(status, 200);
+    assert_eq!(sdl, remotepc_gateway::graphql::sdl(), "the served schema");
+    assert!(sdl.contains("type Query {") && sdl.contains("interface Node"));
+    assert_eq!(fetch(None).await.0, 401);
+    assert_eq!(fetch(Some(READER_TOKEN)).await.0, 403, "introspection off");
+}

@@ -6,6 +6,7 @@ mod cache;
 mod cli;
 mod computers;
 mod connections;
+mod cors;
 mod durability;
 mod frontend;
 mod graphiql;

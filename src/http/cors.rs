@@ -1,0 +1,146 @@
+//! CORS for browser frontends on other origins: the listed origins (and,
+//! for development, any loopback port), the headers client libraries send
+//! by default, and a log line naming the setting when an origin is
+//! refused, since the browser itself only says "Failed to fetch".
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use super::request_id;
+use crate::settings::ServerSettings;
+
+/// Headers browsers may send without a setting: auth and content
+/// negotiation, idempotency and request ids, Apollo Client's
+/// `clientAwareness` and operation-name headers, and W3C trace context.
+const STANDARD_HEADERS: [&str; 11] = [
+    "authorization",
+    "content-type",
+    "accept",
+    "idempotency-key",
+    request_id::REQUEST_ID,
+    "apollographql-client-name",
+    "apollographql-client-version",
+    "x-apollo-operation-name",
+    "apollo-require-preflight",
+    "traceparent",
+    "tracestate",
+];
+
+/// Refused origins already logged; bounded so that a scan of made-up
+/// origins cannot grow it.
+const MAX_LOGGED_ORIGINS: usize = 256;
+
+/// The CORS layer `server` asks for.
+pub(super) fn layer(server: &ServerSettings) -> CorsLayer {
+    let allowed: HashSet<Vec<u8>> = server
+        .cors_origins
+        .iter()
+        .map(|origin| origin.as_bytes().to_vec())
+        .collect();
+    let loopback_dev = server.cors_allow_loopback_dev;
+    let logged = Arc::new(Mutex::new(HashSet::new()));
+    let headers = STANDARD_HEADERS
+        .iter()
+        .map(|name| name.to_string())
+        .chain(
+            server
+                .cors_allow_headers
+                .iter()
+                .map(|name| name.trim().to_ascii_lowercase()),
+        )
+        .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
+        .collect::<Vec<_>>();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, parts| {
+            let allowed = allowed.contains(origin.as_bytes())
+                || (loopback_dev && is_loopback_dev(origin.as_bytes()));
+            if !allowed && !same_origin(origin, parts) {
+                log_refusal_once(&logged, origin);
+            }
+            allowed
+        }))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers(headers)
+        .expose_headers([
+            HeaderName::from_static(request_id::REQUEST_ID),
+            header::RETRY_AFTER,
+            HeaderName::from_static("idempotent-replayed"),
+            HeaderName::from_static("x-response-cache"),
+            HeaderName::from_static("server-timing"),
+        ])
+        .max_age(Duration::from_secs(600))
+}
+
+/// `http://localhost:<port>` or `http://127.0.0.1:<port>` (or without a
+/// port).
+fn is_loopback_dev(origin: &[u8]) -> bool {
+    ["http://localhost", "http://127.0.0.1", "http://[::1]"]
+        .iter()
+        .any(|host| match origin.strip_prefix(host.as_bytes()) {
+            Some([]) => true,
+            Some([b':', port @ ..]) => {
+                !port.is_empty() && port.len() <= 5 && port.iter().all(u8::is_ascii_digit)
+            }
+            _ => false,
+        })
+}
+
+/// The page was served by the gateway itself (GraphiQL): browsers send
+/// `Origin` on its POSTs too, and need no CORS headers for it.
+fn same_origin(origin: &HeaderValue, parts: &Parts) -> bool {
+    let Some(host) = parts.headers.get(header::HOST) else {
+        return false;
+    };
+    let origin = origin.as_bytes();
+    let after_scheme = origin
+        .iter()
+        .position(|byte| *byte == b'/')
+        .map_or(origin, |index| &origin[(index + 2).min(origin.len())..]);
+    after_scheme == host.as_bytes()
+}
+
+fn log_refusal_once(logged: &Mutex<HashSet<Vec<u8>>>, origin: &HeaderValue) {
+    let mut logged = logged
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if logged.len() >= MAX_LOGGED_ORIGINS || !logged.insert(origin.as_bytes().to_vec()) {
+        return;
+    }
+    let origin = String::from_utf8_lossy(origin.as_bytes());
+    tracing::warn!(
+        %origin,
+        "CORS: a browser page at this origin was refused; to allow it, add it to server.cors_origins (GATEWAY__SERVER__CORS_ORIGINS, comma-separated)"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_dev_origins_are_any_port_of_localhost_only() {
+        for origin in [
+            "http://localhost:5173",
+            "http://127.0.0.1:3000",
+            "http://localhost",
+            "http://[::1]:8081",
+        ] {
+            assert!(is_loopback_dev(origin.as_bytes()), "{origin}");
+        }
+        for origin in [
+            "https://localhost:5173",
+            "http://localhost.evil.com",
+            "http://localhost:5173.evil.com",
+            "http://127.0.0.1:",
+            "http://127.0.0.10:80",
+            "http://example.com",
+        ] {
+            assert!(!is_loopback_dev(origin.as_bytes()), "{origin}");
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! `GET /schema.graphql`: the served schema as SDL, for codegen tools
+//! (GraphQL Codegen, `gql.tada`, Relay's compiler) that read a schema file
+//! rather than introspect. The same token as `/graphql`, and the same
+//! rule: a team with introspection off may not read it.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::refusal::Refusal;
+use crate::graphql::ErrorCode;
+
+pub(super) async fn schema(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok());
+    let team = match state.teams.authenticate(authorization) {
+        Ok(team) => team,
+        Err(error) => {
+            let code = ErrorCode::Unauthenticated;
+            return Refusal::new(StatusCode::UNAUTHORIZED, code, error.to_string())
+                .header(header::WWW_AUTHENTICATE, "Bearer")
+                .into_response();
+        }
+    };
+    if !team.introspection() {
+        let message = "this team may not read the schema (introspection is off)";
+        return Refusal::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message).into_response();
+    }
+    let mut response = state.schema_sdl.clone().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/graphql; charset=utf-8"),
+    );
+    response
+}
