@@ -1,5 +1,8 @@
 //! The `remotepc-gateway` binary: parses arguments, loads settings, sets up
-//! logging and serves until SIGTERM or Ctrl-C. Everything else is `App`.
+//! logging and serves until SIGTERM or Ctrl-C. Everything else is `App`;
+//! `demo` (the binary's only module) wires the sample setup.
+
+mod demo;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,9 +10,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use rand::distr::{Alphanumeric, SampleString};
 use remotepc_gateway::auth::{generate_token, hash_token};
-use remotepc_gateway::settings::{AccountSettings, SCOPES, Settings, StoreSettings, TeamSettings};
+use remotepc_gateway::settings::Settings;
 use remotepc_gateway::simulator::{Simulator, SimulatorConfig};
 use remotepc_gateway::{App, telemetry};
 
@@ -28,6 +30,13 @@ struct Cli {
     /// Start the built-in simulator with sample data and serve it.
     #[arg(long)]
     demo: bool,
+    /// The demo's folder (store and team tokens, kept across restarts).
+    /// Default: $XDG_DATA_HOME/remotepc-gateway/demo.
+    #[arg(long, requires = "demo")]
+    demo_dir: Option<PathBuf>,
+    /// Give the demo new team tokens and an empty store.
+    #[arg(long, requires = "demo")]
+    demo_reset: bool,
     /// Listen address, overriding server.listen.
     #[arg(long, global = true)]
     listen: Option<SocketAddr>,
@@ -116,7 +125,15 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Some(Command::Serve) | None if cli.demo => demo(cli.config, cli.listen).await,
+        Some(Command::Serve) | None if cli.demo => {
+            let args = demo::DemoArgs {
+                config: cli.config,
+                listen: cli.listen,
+                dir: cli.demo_dir,
+                reset: cli.demo_reset,
+            };
+            demo::run(args, shutdown_signal()).await
+        }
         Some(Command::Serve) | None => serve(cli.config, cli.listen).await,
     }
 }
@@ -131,99 +148,6 @@ async fn serve(config: Option<PathBuf>, listen: Option<SocketAddr>) -> anyhow::R
     tracing::info!(addr = %app.addr(), "listening");
     app.run_until_stopped(shutdown_signal()).await?;
     Ok(())
-}
-
-async fn demo(config: Option<PathBuf>, listen: Option<SocketAddr>) -> anyhow::Result<()> {
-    let mut settings =
-        Settings::layered(Some(include_str!("../config/demo.toml")), config.as_deref())?;
-    if let Some(listen) = listen {
-        settings.server.listen = listen;
-    }
-    telemetry::init(&settings.log, std::io::stdout);
-    let api_key = Alphanumeric.sample_string(&mut rand::rng(), 32);
-    let simulator = Simulator::start(SimulatorConfig {
-        api_key: api_key.clone(),
-        users: settings.demo.users,
-        devices: settings.demo.devices,
-        latency: settings.demo.latency,
-        ..SimulatorConfig::default()
-    })
-    .await
-    .context("cannot start the simulator")?;
-    settings.accounts.insert(
-        "default".to_owned(),
-        AccountSettings::with_inline_key(&simulator.base_url(), &api_key),
-    );
-    let viewer_token = generate_token();
-    let admin_token = generate_token();
-    for (team, token, scopes) in [
-        ("viewer", &viewer_token, &SCOPES[..1]),
-        ("admin", &admin_token, &SCOPES[..]),
-    ] {
-        settings.teams.insert(
-            team.to_owned(),
-            TeamSettings {
-                token_sha256: hash_token(token),
-                scopes: scopes.iter().map(|scope| (*scope).to_owned()).collect(),
-                account: "default".to_owned(),
-                requests_per_minute: DEMO_REQUESTS_PER_MINUTE,
-                burst: DEMO_BURST,
-                introspection: true,
-            },
-        );
-    }
-    let data = DemoData::create()?;
-    if settings.store.url == StoreSettings::default().url {
-        settings.store.url = format!("sqlite://{}?mode=rwc", data.0.join("demo.db").display());
-    }
-    let app = App::build(settings).await?;
-    let base = format!("http://{}", app.addr());
-    println!(
-        "\nremotepc-gateway demo\n  GraphQL:   {base}/graphql  (POST or GET)\n  GraphiQL:  {base}/graphiql  (paste a token in its bar)\n  simulator: {} ({} users, {} devices)\n  store:     {}\n  teams:     viewer (read)      token {viewer_token}\n             admin  (all scopes) token {admin_token}\n             quota {DEMO_REQUESTS_PER_MINUTE} requests a minute, burst {DEMO_BURST}: tools and fuzzers will not run out\n\nTry:\n  curl -s {base}/graphql -H 'content-type: application/json' -H 'authorization: Bearer {viewer_token}' \\\n    -d '{{\"query\":\"{{ devices(first: 3) {{ totalCount edges {{ node {{ name status os lastSessionAt }} }} }} }}\"}}'\n",
-        simulator.base_url(),
-        simulator.state(|state| state.users().count()),
-        simulator.state(|state| state.devices().count()),
-        data.0.display(),
-    );
-    app.run_until_stopped(shutdown_signal()).await?;
-    drop(simulator);
-    Ok(())
-}
-
-/// The demo's teams may make this many requests a minute, and this many at
-/// once: a person with GraphiQL, a codegen tool or a fuzzer never meets
-/// the quota (production teams keep theirs).
-const DEMO_REQUESTS_PER_MINUTE: u32 = 1_000_000;
-const DEMO_BURST: u32 = 100_000;
-
-/// The demo's own folder for its store: new for every run, readable by its
-/// owner only, removed at exit. Not a fixed path in the shared temp folder,
-/// where another user could plant a file or a link first, and two demos
-/// would share a database.
-struct DemoData(PathBuf);
-
-impl DemoData {
-    fn create() -> anyhow::Result<Self> {
-        let name = format!(
-            "remotepc-gateway-demo-{}-{}",
-            std::process::id(),
-            Alphanumeric.sample_string(&mut rand::rng(), 8)
-        );
-        let path = std::env::temp_dir().join(name);
-        let mut builder = std::fs::DirBuilder::new();
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder
-            .create(&path)
-            .with_context(|| format!("cannot create the demo's folder {}", path.display()))?;
-        Ok(Self(path))
-    }
-}
-
-impl Drop for DemoData {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {

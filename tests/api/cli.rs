@@ -16,12 +16,16 @@ struct Banner {
     graphiql: Option<String>,
     store: Option<String>,
     viewer: Option<String>,
+    cors: Option<String>,
 }
 
-#[tokio::test]
-async fn demo_prints_its_urls_and_serves_the_sample_data_without_running_out_of_quota() {
+/// Starts the demo with its folder at `dir` (and `extra` arguments); the
+/// process and what its banner said.
+async fn start_demo(dir: &std::path::Path, extra: &[&str]) -> (tokio::process::Child, Banner) {
     let mut demo = Command::new(BINARY)
-        .args(["--demo", "--listen", "127.0.0.1:0"])
+        .args(["--demo", "--listen", "127.0.0.1:0", "--demo-dir"])
+        .arg(dir)
+        .args(extra)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -42,6 +46,8 @@ async fn demo_prints_its_urls_and_serves_the_sample_data_without_running_out_of_
                 banner.store = first_word(rest);
             } else if line.contains("viewer (read)") {
                 banner.viewer = line.rsplit(' ').next().map(str::to_owned);
+            } else if let Some(rest) = line.strip_prefix("CORS:") {
+                banner.cors = Some(rest.trim().to_owned());
                 return banner;
             }
         }
@@ -49,11 +55,38 @@ async fn demo_prints_its_urls_and_serves_the_sample_data_without_running_out_of_
     })
     .await
     .expect("demo prints its banner in time");
-    let (Some(url), Some(graphiql), Some(store), Some(token)) =
-        (banner.graphql, banner.graphiql, banner.store, banner.viewer)
-    else {
-        panic!("the banner names GraphQL, GraphiQL, the store and a token");
+    // Keep reading stdout so the demo never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (demo, banner)
+}
+
+/// Stops the demo as Ctrl-C or SIGTERM would.
+async fn stop_demo(mut demo: tokio::process::Child) {
+    let pid = demo.id().expect("running").to_string();
+    let stopped = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    assert!(stopped.expect("kill runs").success());
+    tokio::time::timeout(Duration::from_secs(20), demo.wait())
+        .await
+        .expect("the demo stops on SIGTERM")
+        .expect("reaped");
+}
+
+#[tokio::test]
+async fn demo_prints_its_urls_and_serves_the_sample_data_without_running_out_of_quota() {
+    let dir = std::env::temp_dir().join(format!("gateway-demo-test-{}", std::process::id()));
+    let (demo, banner) = start_demo(&dir, &[]).await;
+    let (Some(url), Some(graphiql), Some(store), Some(token), Some(cors)) = (
+        banner.graphql,
+        banner.graphiql,
+        banner.store,
+        banner.viewer,
+        banner.cors,
+    ) else {
+        panic!("the banner names GraphQL, GraphiQL, the store, a token and CORS");
     };
+    assert!(cors.contains("http://localhost:<any port>"), "{cors}");
 
     let client = reqwest::Client::new();
     let page = client
@@ -90,19 +123,20 @@ async fn demo_prints_its_urls_and_serves_the_sample_data_without_running_out_of_
             "{response}"
         );
     }
-    let pid = demo.id().expect("running").to_string();
-    let stopped = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status();
-    assert!(stopped.expect("kill runs").success());
-    tokio::time::timeout(Duration::from_secs(20), demo.wait())
-        .await
-        .expect("the demo stops on SIGTERM")
-        .expect("reaped");
-    assert!(
-        !std::path::Path::new(&store).exists(),
-        "the demo removes its folder"
+    stop_demo(demo).await;
+
+    let (again, banner) = start_demo(&dir, &[]).await;
+    assert_eq!(
+        banner.viewer.as_deref(),
+        Some(token.as_str()),
+        "tokens survive a restart"
     );
+    stop_demo(again).await;
+    let (reset, banner) = start_demo(&dir, &["--demo-reset"]).await;
+    let new_token = banner.viewer.expect("a token");
+    assert_ne!(new_token, token, "--demo-reset makes new tokens");
+    stop_demo(reset).await;
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
