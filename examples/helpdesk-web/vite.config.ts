@@ -1,0 +1,9 @@
+import { defineConfig } from 'vite';
+import react from '@vitejs/plugin-react';
+
+export default defineConfig({
+  plugins: [react()],
+  // The demo allows any localhost port; 127.0.0.1 keeps one origin spelling.
+  server: { host: '127.0.0.1' },
+  preview: { host: '127.0.0.1' },
+});
