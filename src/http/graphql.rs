@@ -75,9 +75,7 @@ async fn handle(state: AppState, ids: RequestIds, headers: HeaderMap, source: So
         Ok(team) => team,
         Err(error) => {
             observe_refusal("unauthenticated", ErrorCode::Unauthenticated, started);
-            let code = ErrorCode::Unauthenticated;
-            return Refusal::new(StatusCode::UNAUTHORIZED, code, error.to_string())
-                .header(header::WWW_AUTHENTICATE, "Bearer")
+            return Refusal::unauthenticated(error)
                 .answering(&headers)
                 .into_response();
         }

@@ -43,6 +43,16 @@ impl Refusal {
         }
     }
 
+    /// 401 with `UNAUTHENTICATED` and a `WWW-Authenticate` challenge.
+    pub(super) fn unauthenticated(why: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthenticated,
+            why.to_string(),
+        )
+        .header(header::WWW_AUTHENTICATE, "Bearer")
+    }
+
     /// 400 with `BAD_USER_INPUT`.
     pub(super) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, ErrorCode::BadUserInput, message)

@@ -18,15 +18,15 @@ pub(super) async fn schema(State(state): State<AppState>, headers: HeaderMap) ->
     let team = match state.teams.authenticate(authorization) {
         Ok(team) => team,
         Err(error) => {
-            let code = ErrorCode::Unauthenticated;
-            return Refusal::new(StatusCode::UNAUTHORIZED, code, error.to_string())
-                .header(header::WWW_AUTHENTICATE, "Bearer")
+            return Refusal::unauthenticated(error)
+                .answering(&headers)
                 .into_response();
         }
     };
     if !team.introspection() {
         let message = "this team may not read the schema (introspection is off)";
-        return Refusal::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message).into_response();
+        let refusal = Refusal::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message);
+        return refusal.answering(&headers).into_response();
     }
     let mut response = state.schema_sdl.clone().into_response();
     response.headers_mut().insert(

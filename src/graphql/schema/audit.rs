@@ -249,16 +249,12 @@ impl AuditQuery {
             ..AuditFilter::default()
         };
         let (first, after) = audit_page(ctx.data::<GraphqlSettings>()?, first, after)?;
-        let internal = |error: crate::catalog::StoreError| {
-            tracing::error!(error = %error, "audit log unreadable");
-            coded(ErrorCode::Internal, "internal error")
-        };
         let has_previous = after.is_some();
         let mut records = audit_log
             .page(&filter, after.map(|cursor| (cursor.0, cursor.1)), first + 1)
             .await
-            .map_err(internal)?;
-        let total_count = audit_log.count(&filter).await.map_err(internal)? as usize;
+            .map_err(unreadable)?;
+        let total_count = audit_log.count(&filter).await.map_err(unreadable)? as usize;
         let has_next = records.len() > first;
         records.truncate(first);
         let mut connection = Connection::with_additional_fields(
@@ -331,4 +327,10 @@ impl AuditTrail {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// The audit log could not be read: logged here, `INTERNAL` to the client.
+pub(crate) fn unreadable(error: crate::catalog::StoreError) -> async_graphql::Error {
+    tracing::error!(error = %error, "audit log unreadable");
+    coded(ErrorCode::Internal, "internal error")
 }

@@ -14,13 +14,19 @@ impl Guard for RequireScope {
         if caller.has(self.0) {
             return Ok(());
         }
-        let mut error = coded(
-            ErrorCode::Forbidden,
-            format!("team `{}` lacks the scope `{}`", caller.team, self.0),
-        );
-        if let Some(extensions) = error.extensions.as_mut() {
-            extensions.set("requiredScope", self.0.as_str());
-        }
-        Err(error)
+        Err(forbidden(caller, self.0))
     }
+}
+
+/// `FORBIDDEN` for `caller`, naming the scope it lacks in
+/// `extensions.requiredScope`.
+pub(crate) fn forbidden(caller: &Caller, scope: Scope) -> async_graphql::Error {
+    let mut error = coded(
+        ErrorCode::Forbidden,
+        format!("team `{}` lacks the scope `{scope}`", caller.team),
+    );
+    if let Some(extensions) = error.extensions.as_mut() {
+        extensions.set("requiredScope", scope.as_str());
+    }
+    error
 }

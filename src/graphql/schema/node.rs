@@ -3,19 +3,17 @@
 //! normalized client caches (Apollo, urql Graphcache, Relay) key and
 //! refetch every object without hand-written key fields.
 
-use std::sync::Arc;
-
 use async_graphql::{Context, ID, Interface, Object, Result};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::audit::AuditEntry;
-use super::cache_report::record;
+use super::audit::{AuditEntry, unreadable};
 use super::error::{ErrorCode, catalog_error, coded};
-use super::objects::{Device, Group, User};
-use super::{caller, directory, fleet, limits};
+use super::guard::forbidden;
+use super::objects::{Device, Group, User, devices_named, user_named};
+use super::{caller, fleet, limits};
 use crate::auth::Scope;
-use crate::catalog::{AuditFilter, AuditLog, Collection};
+use crate::catalog::{AuditFilter, AuditLog};
 
 /// The kinds of object a global id can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,32 +143,14 @@ async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
     };
     let caller = caller(ctx)?;
     if !caller.has(kind.scope()) {
-        let mut error = coded(
-            ErrorCode::Forbidden,
-            format!("team `{}` lacks the scope `{}`", caller.team, kind.scope()),
-        );
-        if let Some(extensions) = error.extensions.as_mut() {
-            extensions.set("requiredScope", kind.scope().as_str());
-        }
-        return Err(error);
+        return Err(forbidden(caller, kind.scope()));
     }
     Ok(match kind {
-        NodeKind::Device => {
-            let served = fleet(ctx)?.devices(false).await.map_err(catalog_error)?;
-            record(ctx, Collection::Devices, &served);
-            served
-                .snapshot
-                .get(&key)
-                .map(|device| Node::Device(Device(Arc::clone(device))))
-        }
-        NodeKind::User => {
-            let served = directory(ctx)?.users(false).await.map_err(catalog_error)?;
-            record(ctx, Collection::Users, &served);
-            served
-                .snapshot
-                .get(&key)
-                .map(|user| Node::User(User(Arc::clone(user))))
-        }
+        NodeKind::Device => devices_named(ctx, std::slice::from_ref(&key))
+            .await?
+            .pop()
+            .map(Node::Device),
+        NodeKind::User => user_named(ctx, &key).await?.map(Node::User),
         NodeKind::Group => {
             let groups = fleet(ctx)?.known_groups().await.map_err(catalog_error)?;
             groups
@@ -184,11 +164,8 @@ async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
                 account: Some(caller.account.clone()),
                 ..AuditFilter::default()
             };
-            let records = ctx.data::<AuditLog>()?.page(&filter, None, 1).await;
-            let records = records.map_err(|error| {
-                tracing::error!(error = %error, "audit log unreadable");
-                coded(ErrorCode::Internal, "internal error")
-            })?;
+            let audit_log = ctx.data::<AuditLog>()?;
+            let records = audit_log.page(&filter, None, 1).await.map_err(unreadable)?;
             records
                 .into_iter()
                 .next()
