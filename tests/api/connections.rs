@@ -66,6 +66,63 @@ async fn a_silent_connection_is_closed_after_the_idle_timeout() {
 }
 
 #[tokio::test]
+async fn a_busy_connection_outlives_the_idle_timeout() {
+    let gateway = spawn_gateway_with(SimulatorConfig::default(), |settings| {
+        settings.server.idle_timeout = Duration::from_millis(1_000);
+    })
+    .await;
+    let mut stream = TcpStream::connect(address(&gateway))
+        .await
+        .expect("connects");
+    // Real time must pass here: the idle timer is the server's own. Four
+    // requests 400 ms apart keep the connection busy for 1.6 s, longer
+    // than the 1 s idle timeout, never idle for more than 400 ms.
+    for request in 0..4 {
+        if request > 0 {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+        }
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n")
+            .await
+            .expect("sent on the same connection");
+        let answer = tokio::time::timeout(Duration::from_secs(10), read_response(&mut stream))
+            .await
+            .expect("answered in time");
+        assert!(
+            answer.starts_with("HTTP/1.1 200"),
+            "request {request}: {answer}"
+        );
+    }
+}
+
+/// One whole HTTP/1.1 response (headers, then `Content-Length` bytes);
+/// empty when the server closed the connection first.
+async fn read_response(stream: &mut TcpStream) -> String {
+    let mut received = Vec::new();
+    let mut chunk = [0_u8; 1024];
+    loop {
+        let text = String::from_utf8_lossy(&received).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|line| {
+                    line.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|n| n.trim().parse::<usize>().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            if received.len() >= end + 4 + length {
+                return text;
+            }
+        }
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return String::from_utf8_lossy(&received).into_owned(),
+            Ok(read) => received.extend_from_slice(&chunk[..read]),
+        }
+    }
+}
+
+#[tokio::test]
 async fn connections_past_the_cap_wait_for_a_free_one() {
     let gateway = spawn_gateway_with(SimulatorConfig::default(), |settings| {
         settings.server.max_connections = 2;
