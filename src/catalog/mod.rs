@@ -1,7 +1,9 @@
 //! Domain services over one RemotePC account each: `Directory` (users) and
 //! `Fleet` (devices, groups). They validate input by the vendor's rules before
-//! anything is sent and read collections as snapshots. They know nothing of
-//! GraphQL or HTTP.
+//! anything is sent and read collections as snapshots. Beside them, the
+//! services over the gateway's own records (`AuditLog`, `IdempotencyLedger`),
+//! so that no layer above holds the store. They know nothing of GraphQL or
+//! HTTP.
 
 mod directory;
 mod fleet;
