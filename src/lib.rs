@@ -49,7 +49,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 
-use auth::Teams;
+use auth::Authenticator;
 use catalog::Catalog;
 use clock::Clock;
 use settings::{Settings, SettingsError};
@@ -112,7 +112,8 @@ impl App {
             background.push(catalog.watch_keys(settings.upstream.key_reload_interval));
         }
         let schema = graphql::build_schema(catalog.clone(), &settings.graphql);
-        let teams = Teams::new(&settings.teams);
+        let authenticator = Authenticator::new(&settings, &clock);
+        background.extend(authenticator.refresh_keys().await);
         let operations = graphql::OperationRunner::new(
             schema,
             catalog.clone(),
@@ -120,7 +121,13 @@ impl App {
             &settings.cache,
         );
         let writes = TaskTracker::new();
-        let state = http::AppState::new(operations, catalog, teams, writes.clone(), &settings);
+        let state = http::AppState::new(
+            operations,
+            catalog,
+            authenticator,
+            writes.clone(),
+            &settings,
+        );
         let main = bind(settings.server.listen).await?;
         let admin = match settings.server.admin_listen {
             Some(listen) => Some(bind(listen).await?),

@@ -1,20 +1,21 @@
-//! Who is calling: bearer tokens → teams, their scopes, their RemotePC
-//! account and their quota. Tokens are held only as SHA-256 hashes and
-//! compared in constant time; a token never reaches a log or an error.
+//! Who is calling: team tokens (services, scripts) and people's JWTs from
+//! identity providers (browser frontends), each with scopes, a RemotePC
+//! account and a quota. Team tokens are held only as SHA-256 hashes and
+//! compared in constant time; no token reaches a log or an error.
 
-use std::collections::BTreeMap;
+mod authenticator;
+pub mod oidc;
+mod teams;
+
+pub use authenticator::{Authenticator, Credential};
+pub use teams::{Team, Teams};
+
 use std::fmt;
-use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use rand::distr::{Alphanumeric, SampleString};
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
-
-use crate::settings::TeamSettings;
 
 /// A permission a team may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -43,7 +44,7 @@ impl Scope {
         }
     }
 
-    fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         [
             Scope::Read,
             Scope::UsersWrite,
@@ -65,12 +66,49 @@ impl fmt::Display for Scope {
 /// The identity a GraphQL request acts under.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
-    /// The team's name, as written in audit records and logs.
+    /// The team's name, or `<provider>/<role>` for a person: the audit
+    /// record's `team` and the metrics' label (bounded: never a person).
     pub team: String,
     /// The RemotePC account the team's requests go to.
     pub account: String,
     /// What the team may do.
     pub scopes: Vec<Scope>,
+    /// Who exactly: the person, or the team itself.
+    pub actor: Actor,
+}
+
+/// Whether a person or a team acted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActorKind {
+    /// A person signed in through an identity provider.
+    Person,
+    /// A team token (a service or a script).
+    Team,
+}
+
+impl ActorKind {
+    /// As stored and shown: `PERSON` or `TEAM`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::Person => "PERSON",
+            ActorKind::Team => "TEAM",
+        }
+    }
+}
+
+/// Who acted, as audit records name them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// Person or team.
+    pub kind: ActorKind,
+    /// The token's `sub`, or the team's name.
+    pub subject: String,
+    /// Display name or email, when the token has one.
+    pub name: Option<String>,
+    /// The provider's `iss`, for a person.
+    pub issuer: Option<String>,
+    /// The role (`<provider>/<value>`) or team it acted through.
+    pub via: String,
 }
 
 impl Caller {
@@ -80,47 +118,19 @@ impl Caller {
     }
 }
 
-/// A configured team.
-pub struct Team {
-    caller: Caller,
-    token_hash: [u8; 32],
-    introspection: bool,
-    quota: DefaultDirectRateLimiter,
-}
-
-impl Team {
-    /// The identity its requests act under.
-    pub fn caller(&self) -> &Caller {
-        &self.caller
-    }
-
-    /// Whether it may query the schema.
-    pub fn introspection(&self) -> bool {
-        self.introspection
-    }
-
-    /// Takes one request from the team's quota; when it is spent, says how
-    /// long until the next request is allowed. Never waits: a team over its
-    /// quota must not hold up anyone.
-    pub fn take_quota(&self) -> Result<(), Duration> {
-        self.quota
-            .check()
-            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
-    }
-
-    /// Takes `units` at once, or none: a request costing more than one unit
-    /// (a batch, a write that makes several RemotePC calls) is refused whole.
-    pub fn take_quota_units(&self, units: u32) -> Result<(), QuotaRefusal> {
-        let Some(units) = NonZeroU32::new(units) else {
-            return Ok(());
-        };
-        match self.quota.check_n(units) {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(not_until)) => Err(QuotaRefusal::Wait(
-                not_until.wait_time_from(DefaultClock::default().now()),
-            )),
-            Err(governor::InsufficientCapacity(burst)) => Err(QuotaRefusal::TooLarge { burst }),
-        }
+/// A governor answer as a quota refusal.
+fn quota_answer(
+    answer: Result<
+        Result<(), governor::NotUntil<governor::clock::QuantaInstant>>,
+        governor::InsufficientCapacity,
+    >,
+) -> Result<(), QuotaRefusal> {
+    match answer {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(not_until)) => Err(QuotaRefusal::Wait(
+            not_until.wait_time_from(DefaultClock::default().now()),
+        )),
+        Err(governor::InsufficientCapacity(burst)) => Err(QuotaRefusal::TooLarge { burst }),
     }
 }
 
@@ -148,63 +158,53 @@ pub enum AuthError {
     /// No team has this token.
     #[error("invalid bearer token")]
     Unknown,
+    /// A JWT longer than any real one.
+    #[error("the bearer token is too large")]
+    TooLarge,
+    /// Shaped like a JWT but unreadable, or from no configured provider.
+    #[error("the JWT is malformed or from an unknown issuer")]
+    MalformedToken,
+    /// Signed with an algorithm the provider is not configured for (never
+    /// `none` or HMAC).
+    #[error("the JWT's algorithm is not accepted")]
+    Algorithm,
+    /// Signed with a key the provider does not publish.
+    #[error("the JWT is signed with an unknown key")]
+    UnknownKey,
+    /// The signature does not match.
+    #[error("the JWT's signature is invalid")]
+    BadSignature,
+    /// Past `exp`.
+    #[error("the JWT has expired")]
+    Expired,
+    /// Before `nbf`.
+    #[error("the JWT is not valid yet")]
+    NotYetValid,
+    /// `aud` names none of the accepted audiences.
+    #[error("the JWT is for another audience")]
+    WrongAudience,
+    /// `iss` is not the provider's.
+    #[error("the JWT is from another issuer")]
+    WrongIssuer,
+    /// `exp`, `iss`, `aud` or `sub` is missing.
+    #[error("the JWT lacks a required claim (exp, iss, aud, sub)")]
+    MissingClaim,
+    /// Signed in, but no claim value maps to a role: 403, not 401.
+    #[error(
+        "signed in, but none of your roles may use this gateway; ask for a role mapped under auth.oidc.<provider>.roles"
+    )]
+    NoRole,
 }
 
-/// Every configured team.
-#[derive(Clone)]
-pub struct Teams {
-    teams: Arc<Vec<Team>>,
-}
-
-impl Teams {
-    /// Builds the teams of `settings` (validated by `Settings::validate`).
-    pub fn new(settings: &BTreeMap<String, TeamSettings>) -> Self {
-        let teams = settings
-            .iter()
-            .map(|(name, team)| {
-                let per_minute =
-                    NonZeroU32::new(team.requests_per_minute).unwrap_or(NonZeroU32::MIN);
-                let burst = NonZeroU32::new(team.burst).unwrap_or(NonZeroU32::MIN);
-                Team {
-                    caller: Caller {
-                        team: name.clone(),
-                        account: team.account.clone(),
-                        scopes: team
-                            .scopes
-                            .iter()
-                            .filter_map(|scope| Scope::parse(scope))
-                            .collect(),
-                    },
-                    token_hash: decode_hash(&team.token_sha256),
-                    introspection: team.introspection,
-                    quota: RateLimiter::direct(Quota::per_minute(per_minute).allow_burst(burst)),
-                }
-            })
-            .collect();
-        Self {
-            teams: Arc::new(teams),
-        }
-    }
-
-    /// The team whose token the `Authorization` header carries. Every team's
-    /// hash is compared, in constant time, so timing tells nothing.
-    pub fn authenticate(&self, authorization: Option<&str>) -> Result<&Team, AuthError> {
-        let header = authorization.ok_or(AuthError::Missing)?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|token| !token.is_empty())
-            .ok_or(AuthError::Malformed)?;
-        let presented: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let mut found = None;
-        for team in self.teams.iter() {
-            if bool::from(team.token_hash.ct_eq(&presented)) {
-                found = Some(team);
-            }
-        }
-        found.ok_or(AuthError::Unknown)
-    }
+/// The token of an `Authorization: Bearer <token>` header.
+pub(crate) fn bearer(authorization: Option<&str>) -> Result<&str, AuthError> {
+    let header = authorization.ok_or(AuthError::Missing)?;
+    header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+        .ok_or(AuthError::Malformed)
 }
 
 /// The SHA-256 of `token`, in hex, as `teams.<name>.token_sha256` wants it.
@@ -220,20 +220,12 @@ pub fn generate_token() -> String {
     Alphanumeric.sample_string(&mut rand::rng(), 40)
 }
 
-fn decode_hash(hex: &str) -> [u8; 32] {
-    let mut hash = [0u8; 32];
-    for (index, byte) in hash.iter_mut().enumerate() {
-        *byte = hex
-            .get(index * 2..index * 2 + 2)
-            .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-            .unwrap_or(0);
-    }
-    hash
-}
-
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+    use crate::settings::TeamSettings;
 
     fn teams() -> Teams {
         let team = |token: &str, scopes: &[&str]| TeamSettings {

@@ -27,8 +27,8 @@ pub use listing::{
 };
 pub use model::{Device, DeviceStatus, User, local_instant};
 pub use records::{
-    AuditFilter, AuditLog, AuditRecord, Claim, IdempotencyLedger, OUTCOME_UNKNOWN, STARTED,
-    StoreError,
+    AuditActor, AuditFilter, AuditLog, AuditRecord, Claim, IdempotencyLedger, OUTCOME_UNKNOWN,
+    STARTED, StoreError,
 };
 pub use validation::{MAX_LIST_LEN, ValidationError, Violation};
 

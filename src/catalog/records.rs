@@ -7,7 +7,9 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::store::Store;
-pub use crate::store::{AuditFilter, AuditRecord, Claim, OUTCOME_UNKNOWN, STARTED, StoreError};
+pub use crate::store::{
+    AuditActor, AuditFilter, AuditRecord, Claim, OUTCOME_UNKNOWN, STARTED, StoreError,
+};
 
 /// The durable audit log: every mutation, begun before it can reach
 /// RemotePC and finished after.

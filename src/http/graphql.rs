@@ -18,7 +18,7 @@ use super::media::MediaType;
 use super::persisted::PersistedError;
 use super::refusal::Refusal;
 use super::run::{self, Job};
-use crate::auth::Team;
+use crate::auth::{AuthError, Credential};
 use crate::graphql::{ErrorCode, RequestIds, write_profile};
 use crate::telemetry;
 
@@ -68,21 +68,12 @@ pub(super) async fn get(
 
 async fn handle(state: AppState, ids: RequestIds, headers: HeaderMap, source: Source) -> Response {
     let started = Instant::now();
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok());
-    let team = match state.teams.authenticate(authorization) {
+    let team = match authenticate(&state, &headers, started).await {
         Ok(team) => team,
-        Err(error) => {
-            observe_refusal("unauthenticated", ErrorCode::Unauthenticated, started);
-            return Refusal::unauthenticated(error)
-                .answering(&headers)
-                .into_response();
-        }
+        Err(refused) => return refused,
     };
     let team_name = team.caller().team.as_str();
-    tracing::Span::current().record("team", team_name);
-    match admit(&state, team, &headers, source) {
+    match admit(&state, &team, &headers, source) {
         Ok(admitted) => {
             let job = Job {
                 state: state.clone(),
@@ -104,6 +95,42 @@ async fn handle(state: AppState, ids: RequestIds, headers: HeaderMap, source: So
     }
 }
 
+/// Who the request is from, recorded in its span (the team or role, and
+/// the subject: never a token or an email); else the refusal.
+pub(super) async fn authenticate<'s>(
+    state: &'s AppState,
+    headers: &HeaderMap,
+    started: Instant,
+) -> Result<Credential<'s>, Response> {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok());
+    match state.authenticator.authenticate(authorization).await {
+        Ok(credential) => {
+            let caller = credential.caller();
+            let span = tracing::Span::current();
+            span.record("team", caller.team.as_str());
+            span.record("subject", caller.actor.subject.as_str());
+            Ok(credential)
+        }
+        Err(AuthError::NoRole) => {
+            observe_refusal("unauthenticated", ErrorCode::Forbidden, started);
+            let refusal = Refusal::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::Forbidden,
+                AuthError::NoRole.to_string(),
+            );
+            Err(refusal.answering(headers).into_response())
+        }
+        Err(error) => {
+            observe_refusal("unauthenticated", ErrorCode::Unauthenticated, started);
+            Err(Refusal::unauthenticated(error)
+                .answering(headers)
+                .into_response())
+        }
+    }
+}
+
 /// A request that passed every check, ready to run.
 struct Admitted {
     requests: Vec<Request>,
@@ -119,7 +146,7 @@ type Refused = Box<Refusal>;
 /// anything is stored (persisted texts are registered last).
 fn admit(
     state: &AppState,
-    team: &Team,
+    team: &Credential<'_>,
     headers: &HeaderMap,
     source: Source,
 ) -> Result<Admitted, Refused> {
@@ -164,7 +191,7 @@ fn admit(
 }
 
 /// Takes `units` of the team's quota, all or none.
-fn charge(team: &Team, units: u32) -> Result<(), Refused> {
+fn charge(team: &Credential<'_>, units: u32) -> Result<(), Refused> {
     team.take_quota_units(units)
         .map_err(|refused| Box::new(Refusal::over_quota(&team.caller().team, refused)))
 }
@@ -176,7 +203,11 @@ fn bad(message: &str) -> Refused {
 /// The requests of the body or query string, within `graphql.max_batch`;
 /// a batch spends one quota unit per operation, so batching cannot dodge
 /// the quota.
-fn read_batch(state: &AppState, team: &Team, source: Source) -> Result<Vec<Request>, Refused> {
+fn read_batch(
+    state: &AppState,
+    team: &Credential<'_>,
+    source: Source,
+) -> Result<Vec<Request>, Refused> {
     let requests = read_requests(source).map_err(|message| bad(&message))?;
     if requests.is_empty() || requests.len() > state.max_batch {
         return Err(bad(&format!(
@@ -194,7 +225,7 @@ fn read_batch(state: &AppState, team: &Team, source: Source) -> Result<Vec<Reque
 /// make costs one more.
 fn charge_writes(
     state: &AppState,
-    team: &Team,
+    team: &Credential<'_>,
     requests: &[Request],
     via_get: bool,
 ) -> Result<bool, Refused> {

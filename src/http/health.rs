@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use serde_json::json;
 
 use super::AppState;
+use crate::auth::oidc::KeyHealth;
 use crate::catalog::{BreakerState, KeyStatus};
 
 pub(super) async fn healthz() -> Json<serde_json::Value> {
@@ -14,8 +15,9 @@ pub(super) async fn healthz() -> Json<serde_json::Value> {
 
 /// 503 when the store does not answer (mutations could not be audited).
 /// Otherwise 200, with per account: breaker, key status, last success,
-/// egress; `status` is `degraded` when a breaker is not closed or a key was
-/// rejected, since snapshots still answer then.
+/// egress; per identity provider whether its keys are fresh; `status` is
+/// `degraded` when a breaker is not closed, a key was rejected or a
+/// provider's keys are stale, since requests are still served then.
 pub(super) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     let readiness = state.catalog.readiness().await;
     let store_ok = readiness.store_answers;
@@ -37,6 +39,21 @@ pub(super) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<s
             (account.to_owned(), report)
         })
         .collect();
+    let providers: serde_json::Map<String, serde_json::Value> = state
+        .authenticator
+        .key_health()
+        .into_iter()
+        .map(|(name, health)| {
+            // Stale keys still verify tokens; the provider is down, not us.
+            degraded |= health != KeyHealth::Fresh;
+            let word = match health {
+                KeyHealth::Fresh => "ok",
+                KeyHealth::Stale(_) => "stale",
+                KeyHealth::Unfetched => "unfetched",
+            };
+            (name, json!(word))
+        })
+        .collect();
     let (status, word) = match (store_ok, degraded) {
         (false, _) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         (true, true) => (StatusCode::OK, "degraded"),
@@ -46,6 +63,7 @@ pub(super) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<s
         "status": word,
         "store": if store_ok { "ok" } else { "unreachable" },
         "accounts": accounts,
+        "identityProviders": providers,
     });
     (status, Json(body))
 }

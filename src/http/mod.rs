@@ -33,7 +33,7 @@ use tower_http::trace::TraceLayer;
 pub use refusal::unknown_outcome_body;
 pub use serve::{Listeners, serve};
 
-use crate::auth::Teams;
+use crate::auth::Authenticator;
 use crate::catalog::{Catalog, IdempotencyLedger};
 use crate::graphql::OperationRunner;
 use crate::settings::{ServerSettings, Settings};
@@ -48,7 +48,7 @@ pub struct AppState(Arc<Services>);
 pub struct Services {
     operations: OperationRunner,
     catalog: Catalog,
-    teams: Teams,
+    authenticator: Authenticator,
     idempotency: IdempotencyLedger,
     /// Requests that write run here, detached from their connection.
     writes: TaskTracker,
@@ -68,7 +68,7 @@ impl AppState {
     pub fn new(
         operations: OperationRunner,
         catalog: Catalog,
-        teams: Teams,
+        authenticator: Authenticator,
         writes: TaskTracker,
         settings: &Settings,
     ) -> Self {
@@ -77,7 +77,7 @@ impl AppState {
             operations,
             idempotency: catalog.idempotency_ledger(),
             catalog,
-            teams,
+            authenticator,
             writes,
             max_batch: limits.max_batch,
             max_nesting: limits.max_document_nesting,

@@ -33,6 +33,7 @@ pub(super) async fn assign(mut request: Request, next: Next) -> Response {
         request_id = %ids.id,
         client_request_id = ids.client.as_deref().unwrap_or(""),
         team = tracing::field::Empty,
+        subject = tracing::field::Empty,
     );
     let id = ids.id.clone();
     request.extensions_mut().insert(ids);

@@ -12,16 +12,10 @@ use super::refusal::Refusal;
 use crate::graphql::ErrorCode;
 
 pub(super) async fn schema(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok());
-    let team = match state.teams.authenticate(authorization) {
+    let team = match super::graphql::authenticate(&state, &headers, std::time::Instant::now()).await
+    {
         Ok(team) => team,
-        Err(error) => {
-            return Refusal::unauthenticated(error)
-                .answering(&headers)
-                .into_response();
-        }
+        Err(refused) => return refused,
     };
     if !team.introspection() {
         let message = "this team may not read the schema (introspection is off)";

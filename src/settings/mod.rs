@@ -9,10 +9,12 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod access;
+mod oidc;
 mod server;
 mod validate;
 
 pub use access::{AccountSettings, SCOPES, TeamSettings, VENDOR_BASE_URL};
+pub use oidc::{ASYMMETRIC_ALGORITHMS, AuthSettings, OidcSettings, RoleSettings};
 pub use server::ServerSettings;
 
 /// Everything the gateway can be configured with.
@@ -32,6 +34,8 @@ pub struct Settings {
     pub accounts: BTreeMap<String, AccountSettings>,
     /// Teams that may call the gateway, by name.
     pub teams: BTreeMap<String, TeamSettings>,
+    /// People signing in through identity providers (JWTs).
+    pub auth: AuthSettings,
     /// The durable store: audit log, idempotency keys, known groups.
     pub store: StoreSettings,
     /// Log output.

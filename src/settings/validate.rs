@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::{SCOPES, Settings, SettingsError};
 
-fn invalid(key: &str, problem: &str) -> SettingsError {
+pub(super) fn invalid(key: &str, problem: &str) -> SettingsError {
     SettingsError::Invalid {
         key: key.to_owned(),
         problem: problem.to_owned(),
@@ -21,6 +21,7 @@ impl Settings {
         self.validate_upstream()?;
         self.validate_server()?;
         self.validate_teams()?;
+        self.validate_oidc()?;
         self.validate_rest()
     }
 
@@ -177,10 +178,10 @@ impl Settings {
     }
 
     fn validate_teams(&self) -> Result<(), SettingsError> {
-        if self.teams.is_empty() {
+        if self.teams.is_empty() && self.auth.oidc.is_empty() {
             return Err(invalid(
                 "teams",
-                "no team is configured; add [teams.<name>] with token_sha256 (from `remotepc-gateway hash-token`), scopes and account",
+                "no team is configured; add [teams.<name>] with token_sha256 (from `remotepc-gateway hash-token`), scopes and account, or an identity provider under [auth.oidc.<name>]",
             ));
         }
         for (name, team) in &self.teams {

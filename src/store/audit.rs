@@ -18,8 +18,10 @@ pub struct AuditRecord {
     pub id: String,
     /// When the gateway began the mutation.
     pub at: DateTime<Utc>,
-    /// The calling team.
+    /// The calling team, or `<provider>/<role>` for a person.
     pub team: String,
+    /// Who exactly acted.
+    pub actor: AuditActor,
     /// The RemotePC account it acted on.
     pub account: String,
     /// The id the gateway gave the HTTP request (its `x-request-id` answer).
@@ -37,11 +39,28 @@ pub struct AuditRecord {
     pub result: Value,
 }
 
+/// Who acted, as stored beside a record.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AuditActor {
+    /// `PERSON` or `TEAM`.
+    pub kind: String,
+    /// The person's `sub`, or the team's name.
+    pub subject: String,
+    /// The person's display name or email, if their token had one.
+    pub name: Option<String>,
+    /// The person's identity provider (`iss`).
+    pub issuer: Option<String>,
+    /// The role or team it acted through.
+    pub via: String,
+}
+
 /// Which records to list; all conditions given must hold.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
     /// Only the record with this id.
     pub id: Option<String>,
+    /// Only this actor's (a person's `sub` or a team's name).
+    pub actor: Option<String>,
     /// Only this account's.
     pub account: Option<String>,
     /// Only this team's.
@@ -70,6 +89,9 @@ impl AuditFilter {
         };
         if let Some(id) = &self.id {
             add("id = ?", Bind::Text(id.clone()));
+        }
+        if let Some(actor) = &self.actor {
+            add("actor_subject = ?", Bind::Text(actor.clone()));
         }
         if let Some(account) = &self.account {
             add("account = ?", Bind::Text(account.clone()));
@@ -117,8 +139,9 @@ impl Store {
     /// Writes a complete `record`; returns once it is committed.
     pub async fn record_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO audit_log (id, at_ms, team, account, request_id, client_request_id, operation, input, outcome, result)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO audit_log (id, at_ms, team, account, request_id, client_request_id, operation, input, outcome, result,
+                actor_kind, actor_subject, actor_name, actor_issuer, actor_via)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(&record.id)
         .bind(record.at.timestamp_millis())
@@ -130,6 +153,11 @@ impl Store {
         .bind(record.input.to_string())
         .bind(&record.outcome)
         .bind(record.result.to_string())
+        .bind(&record.actor.kind)
+        .bind(&record.actor.subject)
+        .bind(record.actor.name.clone())
+        .bind(record.actor.issuer.clone())
+        .bind(&record.actor.via)
         .execute(&self.pool)
         .await
         .map(drop)
@@ -204,7 +232,8 @@ impl Store {
             binds.push(Bind::Text(id));
         }
         let sql = format!(
-            "SELECT id, at_ms, team, account, request_id, client_request_id, operation, input, outcome, result
+            "SELECT id, at_ms, team, account, request_id, client_request_id, operation, input, outcome, result,
+                actor_kind, actor_subject, actor_name, actor_issuer, actor_via
              FROM audit_log WHERE {clause} ORDER BY at_ms DESC, id DESC LIMIT {limit}"
         );
         let rows = bind_all(sqlx::query(&sql), binds)
@@ -246,6 +275,7 @@ fn record_from_row(row: &AnyRow) -> Result<AuditRecord, StoreError> {
         at: DateTime::from_timestamp_millis(at_ms)
             .ok_or(StoreError::Corrupt { what: "audit time" })?,
         team: text("team").map_err(failed("reading the audit log"))?,
+        actor: actor_from_row(row)?,
         account: text("account").map_err(failed("reading the audit log"))?,
         request_id: text("request_id").map_err(failed("reading the audit log"))?,
         client_request_id: row
@@ -255,5 +285,19 @@ fn record_from_row(row: &AnyRow) -> Result<AuditRecord, StoreError> {
         input: json("input")?,
         outcome: text("outcome").map_err(read)?,
         result: json("result")?,
+    })
+}
+
+fn actor_from_row(row: &AnyRow) -> Result<AuditActor, StoreError> {
+    let optional = |column: &str| {
+        row.try_get::<Option<String>, _>(column)
+            .map_err(failed("reading the audit log"))
+    };
+    Ok(AuditActor {
+        kind: optional("actor_kind")?.unwrap_or_default(),
+        subject: optional("actor_subject")?.unwrap_or_default(),
+        name: optional("actor_name")?,
+        issuer: optional("actor_issuer")?,
+        via: optional("actor_via")?.unwrap_or_default(),
     })
 }

@@ -50,6 +50,17 @@ const STEPS: &[&[&str]] = &[
         "ALTER TABLE audit_log ADD COLUMN client_request_id TEXT",
         "CREATE INDEX IF NOT EXISTS idempotency_keys_by_expiry ON idempotency_keys (expires_ms)",
     ],
+    // Who acted: a person signed in through an identity provider, or a
+    // team; older records were all teams.
+    &[
+        "ALTER TABLE audit_log ADD COLUMN actor_kind TEXT",
+        "ALTER TABLE audit_log ADD COLUMN actor_subject TEXT",
+        "ALTER TABLE audit_log ADD COLUMN actor_name TEXT",
+        "ALTER TABLE audit_log ADD COLUMN actor_issuer TEXT",
+        "ALTER TABLE audit_log ADD COLUMN actor_via TEXT",
+        "UPDATE audit_log SET actor_kind = 'TEAM', actor_subject = team, actor_via = team WHERE actor_kind IS NULL",
+        "CREATE INDEX IF NOT EXISTS audit_log_by_actor ON audit_log (account, actor_subject, at_ms)",
+    ],
 ];
 
 /// Applies the steps not yet applied, all in one transaction. On

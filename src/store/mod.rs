@@ -15,7 +15,7 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 
-pub use audit::{AuditFilter, AuditRecord, OUTCOME_UNKNOWN, STARTED};
+pub use audit::{AuditActor, AuditFilter, AuditRecord, OUTCOME_UNKNOWN, STARTED};
 pub use groups::KnownGroup;
 pub use idempotency::Claim;
 

@@ -17,6 +17,7 @@ mod idempotency;
 mod introspection;
 mod limits;
 mod observability;
+mod oidc;
 mod plan_generator;
 mod plans;
 mod process;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{TimeDelta, Utc};
 use remotepc_gateway::clock::Clock;
 use remotepc_gateway::settings::StoreSettings;
-use remotepc_gateway::store::{AuditFilter, AuditRecord, Claim, Store};
+use remotepc_gateway::store::{AuditActor, AuditFilter, AuditRecord, Claim, Store};
 use serde_json::json;
 
 use crate::helpers::temp_store_path;
@@ -64,6 +64,13 @@ fn record(tag: &str, id: &str, team: &str, operation: &str, minutes_ago: i64) ->
         id: format!("{tag}-{id}"),
         at: Utc::now() - TimeDelta::minutes(minutes_ago),
         team: team.to_owned(),
+        actor: AuditActor {
+            kind: "TEAM".to_owned(),
+            subject: team.to_owned(),
+            name: None,
+            issuer: None,
+            via: team.to_owned(),
+        },
         account: format!("account-{tag}"),
         request_id: format!("request-{id}"),
         client_request_id: None,

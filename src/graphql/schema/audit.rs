@@ -20,7 +20,7 @@ use super::timestamp::Timestamp;
 use crate::graphql::RequestIds;
 
 use crate::auth::{Caller, Scope};
-use crate::catalog::{AuditFilter, AuditLog, AuditRecord, Catalog};
+use crate::catalog::{AuditActor, AuditFilter, AuditLog, AuditRecord, Catalog};
 use crate::settings::GraphqlSettings;
 
 /// Runs a mutation's `work`, recorded with its `input` (serialized before
@@ -84,6 +84,13 @@ impl AuditRecord {
             id: Alphanumeric.sample_string(&mut rand::rng(), 24),
             at: Utc::now(),
             team: caller.team.clone(),
+            actor: AuditActor {
+                kind: caller.actor.kind.as_str().to_owned(),
+                subject: caller.actor.subject.clone(),
+                name: caller.actor.name.clone(),
+                issuer: caller.actor.issuer.clone(),
+                via: caller.actor.via.clone(),
+            },
             account: caller.account.clone(),
             request_id: ids.id.clone(),
             client_request_id: ids.client.clone(),
@@ -141,9 +148,15 @@ impl AuditEntry {
         Timestamp::utc(self.0.at)
     }
 
-    /// The team that ran it.
+    /// The team that ran it, or `<provider>/<role>` for a person.
     async fn team(&self) -> &str {
         &self.0.team
+    }
+
+    /// Who exactly ran it: a person signed in through an identity
+    /// provider, or a team token.
+    async fn actor(&self) -> AuditActorView<'_> {
+        AuditActorView(&self.0.actor)
     }
 
     /// The id the gateway gave the HTTP request (the `x-request-id` it
@@ -185,8 +198,10 @@ impl AuditEntry {
 /// Which audit records to list.
 #[derive(InputObject, Default)]
 pub(crate) struct AuditLogFilter {
-    /// Only this team's.
+    /// Only this team's (or `<provider>/<role>`'s).
     pub(crate) team: Option<String>,
+    /// Only this actor's: a person's subject (`sub`) or a team's name.
+    pub(crate) actor: Option<String>,
     /// Only this mutation's, e.g. `createUser`.
     pub(crate) operation: Option<String>,
     /// Only at or after this time.
@@ -239,6 +254,7 @@ impl AuditQuery {
         let filter = AuditFilter {
             account: Some(caller.account.clone()),
             team: filter.team,
+            actor: filter.actor,
             operation: filter.operation,
             since: (filter.since)
                 .map(|at| at.instant_in(zone, "filter.since"))
@@ -333,4 +349,48 @@ impl AuditTrail {
 pub(crate) fn unreadable(error: crate::catalog::StoreError) -> async_graphql::Error {
     tracing::error!(error = %error, "audit log unreadable");
     coded(ErrorCode::Internal, "internal error")
+}
+
+/// Who ran a mutation.
+pub(crate) struct AuditActorView<'a>(&'a AuditActor);
+
+/// Whether a person or a team acted.
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ActorKind {
+    /// A person signed in through an identity provider.
+    Person,
+    /// A team token: a service or a script.
+    Team,
+}
+
+#[Object(name = "Actor")]
+impl AuditActorView<'_> {
+    /// Person or team.
+    async fn kind(&self) -> ActorKind {
+        if self.0.kind == "PERSON" {
+            ActorKind::Person
+        } else {
+            ActorKind::Team
+        }
+    }
+
+    /// The person's subject (`sub` of their token), or the team's name.
+    async fn subject(&self) -> &str {
+        &self.0.subject
+    }
+
+    /// The person's display name or email, when their token had one.
+    async fn name(&self) -> Option<&str> {
+        self.0.name.as_deref()
+    }
+
+    /// The person's identity provider (`iss`).
+    async fn issuer(&self) -> Option<&str> {
+        self.0.issuer.as_deref()
+    }
+
+    /// The role (`<provider>/<claim value>`) or team it acted through.
+    async fn via(&self) -> &str {
+        &self.0.via
+    }
 }

@@ -1,0 +1,126 @@
+//! One door for every bearer token: a JWT (three base64url parts) goes to
+//! the provider whose `iss` it claims, anything else to the teams. A team
+//! token never has a JWT's shape, so the two cannot be mistaken.
+
+use std::sync::Arc;
+
+use super::oidc::{self, KeyHealth, MAX_TOKEN_BYTES, Person, Provider};
+use super::{AuthError, Caller, QuotaRefusal, Team, Teams, bearer};
+use crate::clock::Clock;
+use crate::settings::Settings;
+
+/// Who a request proved to be.
+pub enum Credential<'a> {
+    /// A team token.
+    Team(&'a Team),
+    /// A person's JWT.
+    Person(Person),
+}
+
+impl Credential<'_> {
+    /// The identity the request acts under.
+    pub fn caller(&self) -> &Caller {
+        match self {
+            Credential::Team(team) => team.caller(),
+            Credential::Person(person) => &person.caller,
+        }
+    }
+
+    /// Whether it may query the schema.
+    pub fn introspection(&self) -> bool {
+        match self {
+            Credential::Team(team) => team.introspection(),
+            Credential::Person(person) => person.introspection,
+        }
+    }
+
+    /// Takes `units` from the team's quota, or from the person's own.
+    pub fn take_quota_units(&self, units: u32) -> Result<(), QuotaRefusal> {
+        match self {
+            Credential::Team(team) => team.take_quota_units(units),
+            Credential::Person(person) => person.take_quota_units(units),
+        }
+    }
+}
+
+/// Teams and identity providers.
+#[derive(Clone)]
+pub struct Authenticator {
+    teams: Teams,
+    providers: Arc<Vec<Provider>>,
+}
+
+impl Authenticator {
+    /// The teams and providers of `settings`; providers' keys are fetched
+    /// by `refresh_keys`.
+    pub fn new(settings: &Settings, clock: &Clock) -> Self {
+        Self {
+            teams: Teams::new(&settings.teams),
+            providers: Arc::new(
+                settings
+                    .auth
+                    .oidc
+                    .iter()
+                    .map(|(name, provider)| Provider::new(name, provider, clock.clone()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Who the `Authorization` header proves.
+    pub async fn authenticate(
+        &self,
+        authorization: Option<&str>,
+    ) -> Result<Credential<'_>, AuthError> {
+        let token = bearer(authorization)?;
+        if !oidc::looks_like_jwt(token) {
+            return self.teams.authenticate(authorization).map(Credential::Team);
+        }
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(AuthError::TooLarge);
+        }
+        let claims = oidc::peek_claims(token).ok_or(AuthError::MalformedToken)?;
+        let provider = self
+            .providers
+            .iter()
+            .find(|provider| provider.issued(&claims))
+            .ok_or(AuthError::MalformedToken)?;
+        provider.authenticate(token).await.map(Credential::Person)
+    }
+
+    /// Each provider's name and whether its keys are fresh.
+    pub fn key_health(&self) -> Vec<(String, KeyHealth)> {
+        self.providers
+            .iter()
+            .map(|provider| (provider.name().to_owned(), provider.health()))
+            .collect()
+    }
+
+    /// Fetches every provider's keys now (at start), then every
+    /// `jwks_refresh` in the background.
+    pub async fn refresh_keys(&self) -> Option<tokio::task::JoinHandle<()>> {
+        if self.providers.is_empty() {
+            return None;
+        }
+        for provider in self.providers.iter() {
+            provider.refresh().await;
+        }
+        let providers = Arc::clone(&self.providers);
+        Some(tokio::spawn(async move {
+            let every = providers
+                .iter()
+                .map(Provider::refresh_interval)
+                .min()
+                .unwrap_or(std::time::Duration::from_secs(600));
+            let mut ticker = tokio::time::interval(every);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            ticker.tick().await;
+            loop {
+                ticker.tick().await;
+                for provider in providers.iter() {
+                    provider.refresh().await;
+                }
+            }
+        }))
+    }
+}

@@ -1,0 +1,381 @@
+//! People signing in through OpenID Connect providers: their JWTs are
+//! checked against the provider's published keys (signature, `iss`, `aud`,
+//! `exp`, `nbf`, an asymmetric algorithm), and a claim maps them to roles.
+//! Keys are fetched at start and in the background; an unknown `kid`
+//! causes at most one extra fetch per `jwks_min_refresh`; while the
+//! provider is unreachable the last good keys keep working.
+
+use std::collections::BTreeMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::clock::Clock;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::Value;
+
+use super::{Actor, ActorKind, AuthError, Caller, Scope};
+use crate::settings::{OidcSettings, RoleSettings};
+
+/// Tokens longer than this are refused unread: real ID and access tokens
+/// are a few kilobytes.
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// People's quotas are remembered per subject; past this many, the ones
+/// idle longest are forgotten (a forgotten person starts with a full
+/// burst again).
+const MAX_REMEMBERED_SUBJECTS: usize = 100_000;
+
+/// What a claim value grants.
+pub struct Role {
+    /// `<provider>/<claim value>`: audit records' `via`, metrics' team label.
+    pub(super) label: String,
+    pub(super) scopes: Vec<Scope>,
+    pub(super) account: String,
+    pub(super) introspection: bool,
+    pub(super) quota: DefaultKeyedRateLimiter<String>,
+}
+
+/// A person, signed in, with the roles their token maps to.
+pub struct Person {
+    pub(super) caller: Caller,
+    pub(super) introspection: bool,
+    /// The role whose account and quota the person acts under: the first
+    /// of their roles by name.
+    pub(super) role: Arc<Role>,
+}
+
+/// Whether a provider's keys could be fetched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyHealth {
+    /// Never fetched yet.
+    Unfetched,
+    /// The last fetch worked.
+    Fresh,
+    /// The last fetch failed; the keys of an earlier one are used.
+    Stale(String),
+}
+
+/// One configured provider.
+pub struct Provider {
+    name: String,
+    settings: OidcSettings,
+    algorithms: Vec<Algorithm>,
+    keys: RwLock<Arc<JwkSet>>,
+    last_fetch: Mutex<Option<Instant>>,
+    health: Mutex<KeyHealth>,
+    roles: BTreeMap<String, Arc<Role>>,
+    http: reqwest::Client,
+    clock: Clock,
+}
+
+impl Provider {
+    /// The provider `name` as `settings` describe it; keys are not fetched
+    /// yet (`refresh`).
+    pub fn new(name: &str, settings: &OidcSettings, clock: Clock) -> Self {
+        let roles = settings
+            .roles
+            .iter()
+            .map(|(value, role)| (value.clone(), Arc::new(role_of(name, value, role))))
+            .collect();
+        Self {
+            name: name.to_owned(),
+            algorithms: settings
+                .algorithms
+                .iter()
+                .filter_map(|algorithm| algorithm.parse().ok())
+                .filter(|algorithm| {
+                    !matches!(
+                        algorithm,
+                        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+                    )
+                })
+                .collect(),
+            settings: settings.clone(),
+            keys: RwLock::new(Arc::new(JwkSet { keys: Vec::new() })),
+            last_fetch: Mutex::new(None),
+            health: Mutex::new(KeyHealth::Unfetched),
+            roles,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_default(),
+            clock,
+        }
+    }
+
+    /// The provider's name in settings.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The `iss` its tokens carry.
+    pub fn issuer(&self) -> &str {
+        &self.settings.issuer
+    }
+
+    /// Whether its keys could be fetched last time.
+    pub fn health(&self) -> KeyHealth {
+        lock(&self.health).clone()
+    }
+
+    /// How often keys are fetched in the background.
+    pub fn refresh_interval(&self) -> Duration {
+        self.settings.jwks_refresh
+    }
+
+    /// Fetches the keys (through discovery unless `jwks_url` is set); on
+    /// failure keeps the ones it had.
+    pub async fn refresh(&self) {
+        *lock(&self.last_fetch) = Some(self.clock.now());
+        match self.fetch_keys().await {
+            Ok(keys) => {
+                *self
+                    .keys
+                    .write()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(keys);
+                *lock(&self.health) = KeyHealth::Fresh;
+            }
+            Err(problem) => {
+                tracing::warn!(provider = %self.name, problem = %problem, "cannot fetch the identity provider's keys; keeping the last good ones");
+                *lock(&self.health) = KeyHealth::Stale(problem);
+            }
+        }
+    }
+
+    async fn fetch_keys(&self) -> Result<JwkSet, String> {
+        let jwks_url = match &self.settings.jwks_url {
+            Some(url) => url.clone(),
+            None => {
+                let discovery = format!(
+                    "{}/.well-known/openid-configuration",
+                    self.settings.issuer.trim_end_matches('/')
+                );
+                let document: Value = self.get_json(&discovery).await?;
+                document["jwks_uri"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or("the discovery document has no jwks_uri")?
+            }
+        };
+        let keys: Value = self.get_json(&jwks_url).await?;
+        serde_json::from_value(keys).map_err(|_| "the JWKS is not a key set".to_owned())
+    }
+
+    async fn get_json(&self, url: &str) -> Result<Value, String> {
+        let response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|error| format!("GET {url}: {error}"))?;
+        if !response.status().is_success() {
+            return Err(format!("GET {url}: HTTP {}", response.status().as_u16()));
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|error| format!("GET {url}: {error}"))?;
+        serde_json::from_slice(&body).map_err(|_| format!("GET {url}: not JSON"))
+    }
+
+    /// Whether this provider issued `token`, by its unverified `iss`.
+    pub fn issued(&self, claims: &Value) -> bool {
+        claims["iss"].as_str() == Some(self.settings.issuer.as_str())
+    }
+
+    /// The person `token` proves, or why not. An unknown `kid` fetches the
+    /// keys again, at most once per `jwks_min_refresh`.
+    pub async fn authenticate(&self, token: &str) -> Result<Person, AuthError> {
+        let named =
+            peek_part(token, 0).and_then(|header| header["alg"].as_str().map(str::to_owned));
+        let accepted = named
+            .as_deref()
+            .and_then(|name| name.parse::<Algorithm>().ok())
+            .is_some_and(|algorithm| self.algorithms.contains(&algorithm));
+        if !accepted {
+            return Err(AuthError::Algorithm);
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::MalformedToken)?;
+        if !self.algorithms.contains(&header.alg) {
+            return Err(AuthError::Algorithm);
+        }
+        let kid = header.kid.ok_or(AuthError::UnknownKey)?;
+        let key = match self.key(&kid, header.alg) {
+            Some(key) => key,
+            None => {
+                if self.may_refetch() {
+                    self.refresh().await;
+                }
+                self.key(&kid, header.alg).ok_or(AuthError::UnknownKey)?
+            }
+        };
+        let claims = self.verify(token, &key, header.alg)?;
+        self.person(&claims)
+    }
+
+    fn may_refetch(&self) -> bool {
+        lock(&self.last_fetch).is_none_or(|last| {
+            self.clock.now().duration_since(last) >= self.settings.jwks_min_refresh
+        })
+    }
+
+    fn key(&self, kid: &str, algorithm: Algorithm) -> Option<DecodingKey> {
+        let keys = Arc::clone(
+            &self
+                .keys
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        let jwk = keys.find(kid)?;
+        if let Some(own) = jwk.common.key_algorithm
+            && format!("{own:?}") != format!("{algorithm:?}")
+        {
+            return None;
+        }
+        DecodingKey::from_jwk(jwk).ok()
+    }
+
+    fn verify(
+        &self,
+        token: &str,
+        key: &DecodingKey,
+        algorithm: Algorithm,
+    ) -> Result<Value, AuthError> {
+        use jsonwebtoken::errors::ErrorKind;
+        let mut validation = Validation::new(algorithm);
+        validation.set_issuer(&[&self.settings.issuer]);
+        validation.set_audience(&self.settings.audiences);
+        validation.leeway = self.settings.leeway.as_secs();
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        jsonwebtoken::decode::<Value>(token, key, &validation)
+            .map(|data| data.claims)
+            .map_err(|error| match error.kind() {
+                ErrorKind::ExpiredSignature => AuthError::Expired,
+                ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+                ErrorKind::InvalidAudience => AuthError::WrongAudience,
+                ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
+                ErrorKind::MissingRequiredClaim(_) => AuthError::MissingClaim,
+                _ => AuthError::BadSignature,
+            })
+    }
+
+    fn person(&self, claims: &Value) -> Result<Person, AuthError> {
+        let subject = claims["sub"].as_str().ok_or(AuthError::MissingClaim)?;
+        let values = claim_values(claims, &self.settings.roles_claim);
+        let roles: Vec<&Arc<Role>> = values
+            .iter()
+            .filter_map(|value| self.roles.get(value))
+            .collect();
+        let Some(first) = roles.iter().min_by(|a, b| a.label.cmp(&b.label)) else {
+            return Err(AuthError::NoRole);
+        };
+        let mut scopes: Vec<Scope> = roles
+            .iter()
+            .flat_map(|role| role.scopes.iter().copied())
+            .collect();
+        scopes.sort_by_key(|scope| scope.as_str());
+        scopes.dedup();
+        let name = ["name", "preferred_username", "email"]
+            .iter()
+            .find_map(|claim| claims[*claim].as_str())
+            .map(str::to_owned);
+        Ok(Person {
+            caller: Caller {
+                team: first.label.clone(),
+                account: first.account.clone(),
+                scopes,
+                actor: Actor {
+                    kind: ActorKind::Person,
+                    subject: subject.to_owned(),
+                    name,
+                    issuer: Some(self.settings.issuer.clone()),
+                    via: first.label.clone(),
+                },
+            },
+            introspection: roles.iter().any(|role| role.introspection),
+            role: Arc::clone(first),
+        })
+    }
+}
+
+impl Person {
+    /// Takes `units` from this person's own quota in their role.
+    pub(super) fn take_quota_units(&self, units: u32) -> Result<(), super::QuotaRefusal> {
+        let Some(units) = NonZeroU32::new(units) else {
+            return Ok(());
+        };
+        let quota = &self.role.quota;
+        if quota.len() > MAX_REMEMBERED_SUBJECTS {
+            quota.retain_recent();
+        }
+        super::quota_answer(quota.check_key_n(&self.caller.actor.subject, units))
+    }
+}
+
+fn role_of(provider: &str, value: &str, role: &RoleSettings) -> Role {
+    let per_minute = NonZeroU32::new(role.requests_per_minute).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(role.burst).unwrap_or(NonZeroU32::MIN);
+    Role {
+        label: format!("{provider}/{value}"),
+        scopes: role
+            .scopes
+            .iter()
+            .filter_map(|scope| Scope::parse(scope))
+            .collect(),
+        account: role.account.clone(),
+        introspection: role.introspection,
+        quota: RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst)),
+    }
+}
+
+/// The values of the claim at `path` (dots walk into objects): a string is
+/// one value, an array its strings.
+fn claim_values(claims: &Value, path: &str) -> Vec<String> {
+    let found = path.split('.').fold(claims, |value, part| &value[part]);
+    match found {
+        Value::String(value) => vec![value.clone()],
+        Value::Array(values) => values
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The unverified claims of something shaped like a JWT, to pick the
+/// provider that must verify it; `None` for anything else.
+pub fn peek_claims(token: &str) -> Option<Value> {
+    peek_part(token, 1)
+}
+
+/// Part `index` (0: header, 1: claims) of a JWT, decoded but not verified.
+fn peek_part(token: &str, index: usize) -> Option<Value> {
+    let part = token.split('.').nth(index)?;
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).ok()?).ok()
+}
+
+/// Whether `token` has a JWT's shape: three base64url parts. A team token
+/// (letters and digits) never has.
+pub fn looks_like_jwt(token: &str) -> bool {
+    token.split('.').count() == 3
+        && token
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.'))
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
