@@ -2,6 +2,7 @@
 //! the provider whose `iss` it claims, anything else to the teams. A team
 //! token never has a JWT's shape, so the two cannot be mistaken.
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use super::oidc::{self, KeyHealth, MAX_TOKEN_BYTES, Person, Provider};
@@ -9,37 +10,59 @@ use super::{AuthError, Caller, QuotaRefusal, Team, Teams, bearer};
 use crate::clock::Clock;
 use crate::settings::Settings;
 
-/// Who a request proved to be.
-pub enum Credential<'a> {
-    /// A team token.
+/// Who a request proved to be, and what is left of their quota.
+pub struct Credential<'a> {
+    who: Who<'a>,
+    /// Units left after the last charge; the `viewer` query shows it.
+    left: Cell<Option<u32>>,
+}
+
+enum Who<'a> {
     Team(&'a Team),
-    /// A person's JWT.
     Person(Person),
 }
 
-impl Credential<'_> {
+impl<'a> Credential<'a> {
+    fn new(who: Who<'a>) -> Self {
+        Self {
+            who,
+            left: Cell::new(None),
+        }
+    }
+
     /// The identity the request acts under.
     pub fn caller(&self) -> &Caller {
-        match self {
-            Credential::Team(team) => team.caller(),
-            Credential::Person(person) => &person.caller,
+        match &self.who {
+            Who::Team(team) => team.caller(),
+            Who::Person(person) => &person.caller,
         }
+    }
+
+    /// The caller, with what is left of its quota after this request.
+    pub fn charged_caller(&self) -> Caller {
+        let mut caller = self.caller().clone();
+        caller.quota.remaining = self.left.get();
+        caller
     }
 
     /// Whether it may query the schema.
     pub fn introspection(&self) -> bool {
-        match self {
-            Credential::Team(team) => team.introspection(),
-            Credential::Person(person) => person.introspection,
+        match &self.who {
+            Who::Team(team) => team.introspection(),
+            Who::Person(person) => person.introspection,
         }
     }
 
     /// Takes `units` from the team's quota, or from the person's own.
     pub fn take_quota_units(&self, units: u32) -> Result<(), QuotaRefusal> {
-        match self {
-            Credential::Team(team) => team.take_quota_units(units),
-            Credential::Person(person) => person.take_quota_units(units),
+        let left = match &self.who {
+            Who::Team(team) => team.take_quota_units(units),
+            Who::Person(person) => person.take_quota_units(units),
+        }?;
+        if left.is_some() {
+            self.left.set(left);
         }
+        Ok(())
     }
 }
 
@@ -74,7 +97,10 @@ impl Authenticator {
     ) -> Result<Credential<'_>, AuthError> {
         let token = bearer(authorization)?;
         if !oidc::looks_like_jwt(token) {
-            return self.teams.authenticate(authorization).map(Credential::Team);
+            return self
+                .teams
+                .authenticate(authorization)
+                .map(|team| Credential::new(Who::Team(team)));
         }
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::TooLarge);
@@ -85,7 +111,10 @@ impl Authenticator {
             .iter()
             .find(|provider| provider.issued(&claims))
             .ok_or(AuthError::MalformedToken)?;
-        provider.authenticate(token).await.map(Credential::Person)
+        provider
+            .authenticate(token)
+            .await
+            .map(|person| Credential::new(Who::Person(person)))
     }
 
     /// Each provider's name and whether its keys are fresh.

@@ -75,6 +75,29 @@ pub struct Caller {
     pub scopes: Vec<Scope>,
     /// Who exactly: the person, or the team itself.
     pub actor: Actor,
+    /// Their quota, and what was left of it after this request was charged.
+    pub quota: QuotaView,
+}
+
+/// A quota as the `viewer` query shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QuotaView {
+    /// Requests per minute, on average.
+    pub per_minute: u32,
+    /// Requests at once after a quiet spell.
+    pub burst: u32,
+    /// Units left right after this request was charged; `None` before.
+    pub remaining: Option<u32>,
+}
+
+impl QuotaView {
+    /// How long until the whole burst is available again.
+    pub fn full_in(&self) -> Duration {
+        let spent = self
+            .burst
+            .saturating_sub(self.remaining.unwrap_or(self.burst));
+        Duration::from_millis(60_000 / u64::from(self.per_minute.max(1)) * u64::from(spent))
+    }
 }
 
 /// Whether a person or a team acted.
@@ -118,15 +141,34 @@ impl Caller {
     }
 }
 
-/// A governor answer as a quota refusal.
+/// A team's quota: one bucket, reporting what is left after each take.
+type DirectQuota = governor::RateLimiter<
+    governor::state::NotKeyed,
+    governor::state::InMemoryState,
+    DefaultClock,
+    governor::middleware::StateInformationMiddleware,
+>;
+
+/// A role's quotas: one bucket per person.
+type KeyedQuota = governor::RateLimiter<
+    String,
+    governor::state::keyed::DefaultKeyedStateStore<String>,
+    DefaultClock,
+    governor::middleware::StateInformationMiddleware,
+>;
+
+/// A governor answer as what is left, or a quota refusal.
 fn quota_answer(
     answer: Result<
-        Result<(), governor::NotUntil<governor::clock::QuantaInstant>>,
+        Result<
+            governor::middleware::StateSnapshot,
+            governor::NotUntil<governor::clock::QuantaInstant>,
+        >,
         governor::InsufficientCapacity,
     >,
-) -> Result<(), QuotaRefusal> {
+) -> Result<u32, QuotaRefusal> {
     match answer {
-        Ok(Ok(())) => Ok(()),
+        Ok(Ok(snapshot)) => Ok(snapshot.remaining_burst_capacity()),
         Ok(Err(not_until)) => Err(QuotaRefusal::Wait(
             not_until.wait_time_from(DefaultClock::default().now()),
         )),

@@ -16,12 +16,12 @@ use crate::clock::Clock;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{Quota, RateLimiter};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
-use super::{Actor, ActorKind, AuthError, Caller, Scope};
+use super::{Actor, ActorKind, AuthError, Caller, KeyedQuota, QuotaView, Scope};
 use crate::settings::{OidcSettings, RoleSettings};
 
 /// Tokens longer than this are refused unread: real ID and access tokens
@@ -40,7 +40,8 @@ pub struct Role {
     pub(super) scopes: Vec<Scope>,
     pub(super) account: String,
     pub(super) introspection: bool,
-    pub(super) quota: DefaultKeyedRateLimiter<String>,
+    pub(super) quota: KeyedQuota,
+    pub(super) limits: QuotaView,
 }
 
 /// A person, signed in, with the roles their token maps to.
@@ -301,6 +302,7 @@ impl Provider {
                     issuer: Some(self.settings.issuer.clone()),
                     via: first.label.clone(),
                 },
+                quota: first.limits,
             },
             introspection: roles.iter().any(|role| role.introspection),
             role: Arc::clone(first),
@@ -310,15 +312,15 @@ impl Provider {
 
 impl Person {
     /// Takes `units` from this person's own quota in their role.
-    pub(super) fn take_quota_units(&self, units: u32) -> Result<(), super::QuotaRefusal> {
+    pub(super) fn take_quota_units(&self, units: u32) -> Result<Option<u32>, super::QuotaRefusal> {
         let Some(units) = NonZeroU32::new(units) else {
-            return Ok(());
+            return Ok(None);
         };
         let quota = &self.role.quota;
         if quota.len() > MAX_REMEMBERED_SUBJECTS {
             quota.retain_recent();
         }
-        super::quota_answer(quota.check_key_n(&self.caller.actor.subject, units))
+        super::quota_answer(quota.check_key_n(&self.caller.actor.subject, units)).map(Some)
     }
 }
 
@@ -334,7 +336,13 @@ fn role_of(provider: &str, value: &str, role: &RoleSettings) -> Role {
             .collect(),
         account: role.account.clone(),
         introspection: role.introspection,
-        quota: RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst)),
+        quota: RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst))
+            .with_middleware(),
+        limits: QuotaView {
+            per_minute: per_minute.get(),
+            burst: burst.get(),
+            remaining: None,
+        },
     }
 }
 

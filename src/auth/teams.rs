@@ -7,11 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::{Quota, RateLimiter};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{Actor, ActorKind, AuthError, Caller, QuotaRefusal, Scope, bearer, quota_answer};
+use super::{
+    Actor, ActorKind, AuthError, Caller, DirectQuota, QuotaRefusal, QuotaView, Scope, bearer,
+    quota_answer,
+};
 use crate::settings::TeamSettings;
 
 /// A configured team.
@@ -19,7 +22,7 @@ pub struct Team {
     caller: Caller,
     token_hash: [u8; 32],
     introspection: bool,
-    quota: DefaultDirectRateLimiter,
+    quota: DirectQuota,
 }
 
 impl Team {
@@ -39,16 +42,17 @@ impl Team {
     pub fn take_quota(&self) -> Result<(), Duration> {
         self.quota
             .check()
+            .map(drop)
             .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 
     /// Takes `units` at once, or none: a request costing more than one unit
     /// (a batch, a write that makes several RemotePC calls) is refused whole.
-    pub fn take_quota_units(&self, units: u32) -> Result<(), QuotaRefusal> {
+    pub fn take_quota_units(&self, units: u32) -> Result<Option<u32>, QuotaRefusal> {
         let Some(units) = NonZeroU32::new(units) else {
-            return Ok(());
+            return Ok(None);
         };
-        quota_answer(self.quota.check_n(units))
+        quota_answer(self.quota.check_n(units)).map(Some)
     }
 }
 
@@ -78,6 +82,11 @@ impl Teams {
                             via: name.clone(),
                         },
                         account: team.account.clone(),
+                        quota: QuotaView {
+                            per_minute: per_minute.get(),
+                            burst: burst.get(),
+                            remaining: None,
+                        },
                         scopes: team
                             .scopes
                             .iter()
@@ -86,7 +95,8 @@ impl Teams {
                     },
                     token_hash: decode_hash(&team.token_sha256),
                     introspection: team.introspection,
-                    quota: RateLimiter::direct(Quota::per_minute(per_minute).allow_burst(burst)),
+                    quota: RateLimiter::direct(Quota::per_minute(per_minute).allow_burst(burst))
+                        .with_middleware(),
                 }
             })
             .collect();

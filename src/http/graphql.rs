@@ -77,7 +77,7 @@ async fn handle(state: AppState, ids: RequestIds, headers: HeaderMap, source: So
         Ok(admitted) => {
             let job = Job {
                 state: state.clone(),
-                caller: team.caller().clone(),
+                caller: team.charged_caller(),
                 introspection: team.introspection(),
                 ids,
                 requests: admitted.requests,

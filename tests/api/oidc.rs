@@ -384,3 +384,41 @@ async fn two_people_of_one_role_have_separate_quotas() {
     let (status, body) = ask(&gateway, &second, COUNT).await;
     assert_eq!(status, 200, "the second person has their own quota: {body}");
 }
+
+#[tokio::test]
+async fn viewer_says_who_is_calling_and_is_never_served_to_someone_else() {
+    let idp = Idp::start(&["rsa-1"]).await;
+    let gateway = gateway_trusting(&idp).await;
+    // `devices` makes the response cacheable but for `viewer`; asked three
+    // times each (a response is kept on its second sighting).
+    let query = "{ viewer { kind subject name via scopes account quota { limit burst remaining resetMs } } devices { totalCount } }";
+    for subject in ["ann", "ben", "ann", "ben", "ann", "ben"] {
+        let token = sign("rsa-1", &claims(&idp, subject, &["helpdesk"], |_| {}));
+        let (status, body) = ask(&gateway, &token, query).await;
+        assert_eq!(status, 200, "{body}");
+        let viewer = &body["data"]["viewer"];
+        assert_eq!(viewer["subject"], subject, "{body}");
+        assert_eq!(viewer["kind"], "PERSON");
+        assert_eq!(viewer["via"], "corp/helpdesk");
+        assert_eq!(viewer["scopes"], json!(["computers:write", "read"]));
+        assert_eq!(viewer["quota"]["limit"], 600);
+        assert_eq!(viewer["quota"]["burst"], 5);
+    }
+    let carol = sign("rsa-1", &claims(&idp, "carol", &["helpdesk"], |_| {}));
+    let (_, first) = ask(&gateway, &carol, query).await;
+    let (_, second) = ask(&gateway, &carol, query).await;
+    assert_eq!(first["data"]["viewer"]["quota"]["remaining"], 4, "{first}");
+    assert_eq!(
+        second["data"]["viewer"]["quota"]["remaining"], 3,
+        "{second}"
+    );
+    assert!(second["data"]["viewer"]["quota"]["resetMs"].as_u64() > Some(0));
+
+    let team = gateway
+        .gql("{ viewer { kind subject via name } }", json!({}))
+        .await;
+    assert_eq!(
+        team["data"]["viewer"],
+        json!({ "kind": "TEAM", "subject": "admin", "via": "admin", "name": null })
+    );
+}

@@ -12,6 +12,7 @@ use rand::distr::{Alphanumeric, SampleString};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::cache_report::not_reusable;
 use super::connection::ConnectionTotals;
 use super::error::{ErrorCode, coded, error_code};
 use super::guard::RequireScope;
@@ -247,6 +248,8 @@ impl AuditQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<AuditCursor, AuditEntry, ConnectionTotals>> {
+        // The log grows without any snapshot changing: never kept.
+        not_reusable(ctx);
         let caller = ctx.data::<Caller>()?;
         let audit_log = ctx.data::<AuditLog>()?;
         let zone = ctx.data::<Catalog>()?.time_zone(&caller.account);

@@ -14,6 +14,7 @@ pub(crate) mod node;
 pub(crate) mod objects;
 pub(crate) mod query;
 pub(crate) mod timestamp;
+mod viewer;
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
 
@@ -25,6 +26,7 @@ use crate::settings::GraphqlSettings;
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
 pub struct QueryRoot(
+    viewer::ViewerQuery,
     node::NodeQuery,
     query::UserQuery,
     query::DeviceQuery,

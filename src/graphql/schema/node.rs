@@ -8,6 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::audit::{AuditEntry, unreadable};
+use super::cache_report::not_reusable;
 use super::error::{ErrorCode, catalog_error, coded};
 use super::guard::forbidden;
 use super::objects::{Device, Group, User, devices_named, user_named};
@@ -155,6 +156,7 @@ async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
             .map(Node::Device),
         NodeKind::User => user_named(ctx, &key).await?.map(Node::User),
         NodeKind::Group => {
+            not_reusable(ctx);
             let groups = fleet(ctx)?.known_groups().await.map_err(catalog_error)?;
             groups
                 .into_iter()
@@ -162,6 +164,7 @@ async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
                 .map(|group| Node::Group(Group::from(group)))
         }
         NodeKind::AuditEntry => {
+            not_reusable(ctx);
             let filter = AuditFilter {
                 id: Some(key),
                 account: Some(caller.account.clone()),

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::ser::SerializeStruct;
 
-use super::cache_report::record;
+use super::cache_report::{not_reusable, record};
 use super::error::catalog_error;
 use super::fleet;
 use super::guard::RequireScope;
@@ -260,6 +260,7 @@ impl GroupQuery {
     /// into (RemotePC offers no way to list groups), by name.
     #[graphql(guard = "RequireScope(Scope::Read)")]
     async fn groups(&self, ctx: &Context<'_>) -> Result<Vec<Group>> {
+        not_reusable(ctx);
         let groups = fleet(ctx)?.known_groups().await.map_err(catalog_error)?;
         Ok(groups.into_iter().map(Group::from).collect())
     }
@@ -267,6 +268,7 @@ impl GroupQuery {
     /// One group known to this gateway; null when it knows none by that name.
     #[graphql(guard = "RequireScope(Scope::Read)")]
     async fn group(&self, ctx: &Context<'_>, name: String) -> Result<Option<Group>> {
+        not_reusable(ctx);
         let groups = fleet(ctx)?.known_groups().await.map_err(catalog_error)?;
         Ok(groups
             .into_iter()
