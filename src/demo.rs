@@ -10,7 +10,11 @@ use anyhow::Context;
 use rand::distr::{Alphanumeric, SampleString};
 use remotepc_gateway::App;
 use remotepc_gateway::auth::{generate_token, hash_token};
-use remotepc_gateway::settings::{AccountSettings, SCOPES, Settings, StoreSettings, TeamSettings};
+use remotepc_gateway::settings::{
+    AccountSettings, OidcSettings, RoleSettings, SCOPES, Settings, StoreSettings, TeamSettings,
+};
+
+use crate::demo_issuer::{DEMO_AUDIENCE, DEMO_ROLE, DemoIssuer};
 use remotepc_gateway::simulator::{Simulator, SimulatorConfig};
 use remotepc_gateway::telemetry;
 use serde::{Deserialize, Serialize};
@@ -68,6 +72,9 @@ pub(crate) async fn run(
         AccountSettings::with_inline_key(&simulator.base_url(), &api_key),
     );
     add_teams(&mut settings, &tokens);
+    let issuer = DemoIssuer::start().await?;
+    trust_demo_issuer(&mut settings, &issuer);
+    let person_token = issuer.person_token(12)?;
     if settings.store.url == StoreSettings::default().url {
         let store = dir.join("demo.db");
         settings.store.url = format!("sqlite://{}?mode=rwc", store.display());
@@ -76,13 +83,15 @@ pub(crate) async fn run(
     let app = App::build(settings).await?;
     let base = format!("http://{}", app.addr());
     println!(
-        "\nremotepc-gateway demo\n  GraphQL:   {base}/graphql  (POST or GET)\n  GraphiQL:  {base}/graphiql  (paste a token in its bar)\n  schema:    {base}/schema.graphql  (for codegen; same token)\n  simulator: {} ({} users, {} devices)\n  store:     {}  (tokens kept across restarts; --demo-reset for new ones)\n  teams:     viewer (read)      token {}\n             admin  (all scopes) token {}\n             quota {DEMO_REQUESTS_PER_MINUTE} requests a minute, burst {DEMO_BURST}: tools and fuzzers will not run out\n  CORS:      {}\n\nTry:\n  curl -s {base}/graphql -H 'content-type: application/json' -H 'authorization: Bearer {}' \\\n    -d '{{\"query\":\"{{ devices(first: 3) {{ totalCount edges {{ node {{ id name status os lastSessionAt }} }} }} }}\"}}'\n",
+        "\nremotepc-gateway demo\n  GraphQL:   {base}/graphql  (POST or GET)\n  GraphiQL:  {base}/graphiql  (paste a token in its bar)\n  schema:    {base}/schema.graphql  (for codegen; same token)\n  simulator: {} ({} users, {} devices)\n  store:     {}  (tokens kept across restarts; --demo-reset for new ones)\n  teams:     viewer (read)      token {}\n             admin  (all scopes) token {}\n             quota {DEMO_REQUESTS_PER_MINUTE} requests a minute, burst {DEMO_BURST}: tools and fuzzers will not run out\n  person:    Dana Demo, signed in through the demo's identity provider {} (role demo/{DEMO_ROLE}, 12 h)\n             token {}\n  CORS:      {}\n\nTry:\n  curl -s {base}/graphql -H 'content-type: application/json' -H 'authorization: Bearer {}' \\\n    -d '{{\"query\":\"{{ devices(first: 3) {{ totalCount edges {{ node {{ id name status os lastSessionAt }} }} }} }}\"}}'\n",
         simulator.base_url(),
         simulator.state(|state| state.users().count()),
         simulator.state(|state| state.devices().count()),
         dir.display(),
         tokens.viewer,
         tokens.admin,
+        issuer.url,
+        person_token,
         if loopback_dev {
             "pages at http://localhost:<any port> and http://127.0.0.1:<any port> may call it (demo only; elsewhere list origins in server.cors_origins)"
         } else {
@@ -91,8 +100,32 @@ pub(crate) async fn run(
         tokens.viewer,
     );
     app.run_until_stopped(stopped).await?;
+    drop(issuer);
     drop(simulator);
     Ok(())
+}
+
+/// People signed in through the demo's issuer may do what `admin` may.
+fn trust_demo_issuer(settings: &mut Settings, issuer: &DemoIssuer) {
+    let role = RoleSettings {
+        scopes: SCOPES.iter().map(|scope| (*scope).to_owned()).collect(),
+        account: "default".to_owned(),
+        requests_per_minute: DEMO_REQUESTS_PER_MINUTE,
+        burst: DEMO_BURST,
+        introspection: true,
+    };
+    let provider = OidcSettings {
+        issuer: issuer.url.clone(),
+        audiences: vec![DEMO_AUDIENCE.to_owned()],
+        jwks_url: None,
+        algorithms: vec!["ES256".to_owned()],
+        leeway: std::time::Duration::from_secs(60),
+        jwks_refresh: std::time::Duration::from_secs(600),
+        jwks_min_refresh: std::time::Duration::from_secs(30),
+        roles_claim: "groups".to_owned(),
+        roles: [(DEMO_ROLE.to_owned(), role)].into(),
+    };
+    settings.auth.oidc.insert("demo".to_owned(), provider);
 }
 
 fn add_teams(settings: &mut Settings, tokens: &DemoTokens) {

@@ -1,8 +1,10 @@
 //! The `remotepc-gateway` binary: parses arguments, loads settings, sets up
 //! logging and serves until SIGTERM or Ctrl-C. Everything else is `App`;
-//! `demo` (the binary's only module) wires the sample setup.
+//! `demo` and `demo_issuer` (the binary's own modules) wire the sample
+//! setup.
 
 mod demo;
+mod demo_issuer;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

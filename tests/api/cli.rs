@@ -16,6 +16,7 @@ struct Banner {
     graphiql: Option<String>,
     store: Option<String>,
     viewer: Option<String>,
+    person: Option<String>,
     cors: Option<String>,
 }
 
@@ -46,6 +47,8 @@ async fn start_demo(dir: &std::path::Path, extra: &[&str]) -> (tokio::process::C
                 banner.store = first_word(rest);
             } else if line.contains("viewer (read)") {
                 banner.viewer = line.rsplit(' ').next().map(str::to_owned);
+            } else if let Some(token) = line.strip_prefix("token ") {
+                banner.person = Some(token.trim().to_owned());
             } else if let Some(rest) = line.strip_prefix("CORS:") {
                 banner.cors = Some(rest.trim().to_owned());
                 return banner;
@@ -87,6 +90,7 @@ async fn demo_prints_its_urls_and_serves_the_sample_data_without_running_out_of_
         panic!("the banner names GraphQL, GraphiQL, the store, a token and CORS");
     };
     assert!(cors.contains("http://localhost:<any port>"), "{cors}");
+    let person = banner.person.expect("the banner prints a person token");
 
     let client = reqwest::Client::new();
     let page = client
@@ -123,6 +127,21 @@ async fn demo_prints_its_urls_and_serves_the_sample_data_without_running_out_of_
             "{response}"
         );
     }
+    let me: serde_json::Value = client
+        .post(&url)
+        .bearer_auth(&person)
+        .json(&json!({ "query": "{ viewer { kind name via } }" }))
+        .send()
+        .await
+        .expect("demo answers")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        me["data"]["viewer"],
+        json!({ "kind": "PERSON", "name": "Dana Demo", "via": "demo/helpdesk" }),
+        "the demo's person token signs in through its built-in issuer: {me}"
+    );
     stop_demo(demo).await;
 
     let (again, banner) = start_demo(&dir, &[]).await;
