@@ -5,7 +5,9 @@
 //! Layers, each a module; a request goes down them in this order:
 //! - [`http`] — accept loop, router, middleware, request ids; admits or
 //!   refuses each request and runs writes detached from their connection.
-//! - [`auth`] — who is calling, which account they act on, their quota.
+//! - [`auth`] — who is calling (a team token, or a person's JWT checked
+//!   against an identity provider's keys), which account they act on,
+//!   their quota.
 //! - [`graphql`] — the schema (objects, queries, mutations and their audit,
 //!   guards, error codes) and the serving path (document, limits, response
 //!   cache, plans, execution).
