@@ -81,6 +81,17 @@ async function openApp(browser, origin, url, token) {
   return page;
 }
 
+/** Polls `probe` until it gives a value, for at most WAIT_MS. */
+async function eventually(what, probe) {
+  const until = Date.now() + WAIT_MS;
+  for (;;) {
+    const found = await probe();
+    if (found !== undefined) return found;
+    if (Date.now() > until) throw new Error(`waited ${WAIT_MS} ms for ${what}`);
+    await new Promise((done) => setTimeout(done, 100));
+  }
+}
+
 async function rows(page, count) {
   await page.getByTestId('device-row').nth(count - 1).waitFor();
   return page.getByTestId('device-row').count();
@@ -126,13 +137,21 @@ async function run() {
     await page.getByTestId('comment-input').fill(comment);
     await page.getByTestId('save-comment').click();
     await page.getByTestId('comment').filter({ hasText: comment }).waitFor();
+    // The optimistic update shows the comment at once; the save itself is
+    // done when the button is enabled again, with no error shown.
+    await page.waitForFunction(() => !document.querySelector('[data-testid="save-comment"]')?.disabled);
+    check((await page.getByTestId('save-error').count()) === 0, 'the save succeeded');
+    await page.getByTestId('comment').filter({ hasText: comment }).waitFor();
     const name = await page.getByTestId('device-panel').locator('h2').textContent();
-    const stored = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
-      body: JSON.stringify({ query: 'query($n: String!) { device(name: $n) { comment } }', variables: { n: name } }),
-    }).then((response) => response.json());
-    check(stored.data?.device?.comment === comment, `the gateway has the comment: ${JSON.stringify(stored)}`);
+    const stored = await eventually('the gateway to hold the comment', async () => {
+      const answer = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
+        body: JSON.stringify({ query: 'query($n: String!) { device(name: $n) { comment } }', variables: { n: name } }),
+      }).then((response) => response.json());
+      return answer.data?.device?.comment === comment ? answer : undefined;
+    });
+    check(stored.data.device.comment === comment, 'the gateway has the comment');
 
     const reader = await openApp(browser, origin, url, viewer);
     await rows(reader, 1);
