@@ -28,6 +28,9 @@ use crate::settings::{OidcSettings, RoleSettings};
 /// are a few kilobytes.
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
+/// Discovery documents and key sets larger than this are refused.
+const MAX_KEY_DOCUMENT_BYTES: usize = 1024 * 1024;
+
 /// People's quotas are remembered per subject; past this many, the ones
 /// idle longest are forgotten (a forgotten person starts with a full
 /// burst again).
@@ -181,10 +184,22 @@ impl Provider {
         if !response.status().is_success() {
             return Err(format!("GET {url}: HTTP {}", response.status().as_u16()));
         }
-        let body = response
-            .bytes()
+        // Read in chunks up to a bound: a key set is a few kilobytes, and a
+        // provider (or whatever answers in its place) must not fill memory.
+        let mut response = response;
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .map_err(|error| format!("GET {url}: {error}"))?;
+            .map_err(|error| format!("GET {url}: {error}"))?
+        {
+            if body.len() + chunk.len() > MAX_KEY_DOCUMENT_BYTES {
+                return Err(format!(
+                    "GET {url}: larger than {MAX_KEY_DOCUMENT_BYTES} bytes"
+                ));
+            }
+            body.extend_from_slice(&chunk);
+        }
         serde_json::from_slice(&body).map_err(|_| format!("GET {url}: not JSON"))
     }
 
@@ -213,7 +228,7 @@ impl Provider {
         let key = match self.key(&kid, header.alg) {
             Some(key) => key,
             None => {
-                if self.may_refetch() {
+                if self.claim_refetch() {
                     self.refresh().await;
                 }
                 self.key(&kid, header.alg).ok_or(AuthError::UnknownKey)?
@@ -223,10 +238,17 @@ impl Provider {
         self.person(&claims)
     }
 
-    fn may_refetch(&self) -> bool {
-        lock(&self.last_fetch).is_none_or(|last| {
-            self.clock.now().duration_since(last) >= self.settings.jwks_min_refresh
-        })
+    /// Whether an unknown `kid` may fetch the keys now; claimed under the
+    /// lock, so concurrent requests with forged kids make one fetch.
+    fn claim_refetch(&self) -> bool {
+        let mut last = lock(&self.last_fetch);
+        let now = self.clock.now();
+        let allowed =
+            last.is_none_or(|last| now.duration_since(last) >= self.settings.jwks_min_refresh);
+        if allowed {
+            *last = Some(now);
+        }
+        allowed
     }
 
     fn key(&self, kid: &str, algorithm: Algorithm) -> Option<DecodingKey> {
