@@ -5,7 +5,8 @@
 use std::cell::Cell;
 use std::sync::Arc;
 
-use super::oidc::{self, KeyHealth, MAX_TOKEN_BYTES, Person, Provider};
+use super::oidc::{KeyHealth, MAX_TOKEN_BYTES, Person, Provider};
+use super::token_shape;
 use super::{AuthError, Caller, QuotaRefusal, Team, Teams, bearer};
 use crate::clock::Clock;
 use crate::settings::Settings;
@@ -96,7 +97,7 @@ impl Authenticator {
         authorization: Option<&str>,
     ) -> Result<Credential<'_>, AuthError> {
         let token = bearer(authorization)?;
-        if !oidc::looks_like_jwt(token) {
+        if !token_shape::looks_like_jwt(token) {
             return self
                 .teams
                 .authenticate(authorization)
@@ -105,7 +106,7 @@ impl Authenticator {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::TooLarge);
         }
-        let claims = oidc::peek_claims(token).ok_or(AuthError::MalformedToken)?;
+        let claims = token_shape::peek_claims(token).ok_or(AuthError::MalformedToken)?;
         let provider = self
             .providers
             .iter()

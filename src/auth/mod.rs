@@ -6,6 +6,7 @@
 mod authenticator;
 pub mod oidc;
 mod teams;
+mod token_shape;
 
 pub use authenticator::{Authenticator, Credential};
 pub use teams::{Team, Teams};

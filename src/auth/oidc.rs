@@ -14,13 +14,12 @@ use tokio::time::Instant;
 
 use crate::clock::Clock;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use governor::{Quota, RateLimiter};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
+use super::token_shape::peek_part;
 use super::{Actor, ActorKind, AuthError, Caller, KeyedQuota, QuotaView, Scope};
 use crate::settings::{OidcSettings, RoleSettings};
 
@@ -381,27 +380,6 @@ fn claim_values(claims: &Value, path: &str) -> Vec<String> {
             .collect(),
         _ => Vec::new(),
     }
-}
-
-/// The unverified claims of something shaped like a JWT, to pick the
-/// provider that must verify it; `None` for anything else.
-pub fn peek_claims(token: &str) -> Option<Value> {
-    peek_part(token, 1)
-}
-
-/// Part `index` (0: header, 1: claims) of a JWT, decoded but not verified.
-fn peek_part(token: &str, index: usize) -> Option<Value> {
-    let part = token.split('.').nth(index)?;
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).ok()?).ok()
-}
-
-/// Whether `token` has a JWT's shape: three base64url parts. A team token
-/// (letters and digits) never has.
-pub fn looks_like_jwt(token: &str) -> bool {
-    token.split('.').count() == 3
-        && token
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.'))
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
