@@ -113,6 +113,8 @@ fn trust_demo_issuer(settings: &mut Settings, issuer: &DemoIssuer) {
         requests_per_minute: DEMO_REQUESTS_PER_MINUTE,
         burst: DEMO_BURST,
         introspection: true,
+        trusted_documents: None,
+        only_trusted_documents: false,
     };
     let provider = OidcSettings {
         issuer: issuer.url.clone(),
@@ -142,6 +144,8 @@ fn add_teams(settings: &mut Settings, tokens: &DemoTokens) {
                 requests_per_minute: DEMO_REQUESTS_PER_MINUTE,
                 burst: DEMO_BURST,
                 introspection: true,
+                trusted_documents: None,
+                only_trusted_documents: false,
             },
         );
     }

@@ -70,6 +70,10 @@ pub enum StartError {
     /// The store cannot be opened or migrated (store.url).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A trusted-documents manifest cannot be read (the message names the
+    /// setting).
+    #[error("{0}")]
+    TrustedDocuments(String),
     /// The listen address is taken or not allowed.
     #[error("cannot listen on {addr} (server.listen)")]
     Bind {
@@ -114,6 +118,7 @@ impl App {
             background.push(catalog.watch_keys(settings.upstream.key_reload_interval));
         }
         let schema = graphql::build_schema(catalog.clone(), &settings.graphql);
+        let trusted = http::TrustedSet::load(&settings).map_err(StartError::TrustedDocuments)?;
         let authenticator = Authenticator::new(&settings, &clock);
         background.extend(authenticator.refresh_keys().await);
         let operations = graphql::OperationRunner::new(
@@ -127,6 +132,7 @@ impl App {
             operations,
             catalog,
             authenticator,
+            trusted,
             writes.clone(),
             &settings,
         );

@@ -278,6 +278,8 @@ mod tests {
             requests_per_minute: 60,
             burst: 2,
             introspection: true,
+            trusted_documents: None,
+            only_trusted_documents: false,
         };
         Teams::new(&BTreeMap::from([
             (

@@ -18,6 +18,7 @@ use super::media::MediaType;
 use super::persisted::PersistedError;
 use super::refusal::Refusal;
 use super::run::{self, Job};
+use super::trusted;
 use crate::auth::{AuthError, Credential};
 use crate::graphql::{ErrorCode, RequestIds, write_profile};
 use crate::telemetry;
@@ -161,6 +162,7 @@ fn admit(
     let mut requests = read_batch(state, team, source)?;
     let mut registrations = Vec::new();
     for request in &mut requests {
+        state.trusted.admit(&team.caller().team, request)?;
         match state.persisted.resolve(&team.caller().account, request) {
             Ok(registration) => registrations.extend(registration),
             Err(error) => return Err(Box::new(persisted_refusal(media, error))),
@@ -250,6 +252,7 @@ fn charge_writes(
 
 fn read_requests(source: Source) -> Result<Vec<Request>, String> {
     match source {
+        Source::Body(body) if contains(&body, b"\"documentId\"") => with_document_ids(&body),
         Source::Body(body) => match serde_json::from_slice::<BatchRequest>(&body) {
             Ok(BatchRequest::Single(request)) => Ok(vec![request]),
             Ok(BatchRequest::Batch(requests)) => Ok(requests),
@@ -304,6 +307,12 @@ fn from_query_string(query: &str) -> Result<Request, String> {
         }
     };
     let mut request = Request::new(value("query").unwrap_or_default());
+    if let Some(id) = value(trusted::DOCUMENT_ID) {
+        request.extensions.insert(
+            trusted::DOCUMENT_ID.to_owned(),
+            async_graphql::Value::from(id),
+        );
+    }
     if let Some(name) = value("operationName").filter(|name| !name.is_empty()) {
         request = request.operation_name(name);
     }
@@ -326,4 +335,39 @@ fn observe_refusal(team: &str, code: ErrorCode, started: Instant) {
         telemetry::record_rate_limited("team", team);
     }
     telemetry::record_graphql(team, "none", code.as_str(), started.elapsed().as_secs_f64());
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
+
+/// A body naming documents by `documentId` (trusted documents): each
+/// request's id travels in its extensions to the trusted-documents step.
+fn with_document_ids(body: &[u8]) -> Result<Vec<Request>, String> {
+    let malformed = || {
+        "the body is not a GraphQL request: expected JSON with a `query` or a `documentId` (or an array of them)".to_owned()
+    };
+    let entries =
+        match serde_json::from_slice::<serde_json::Value>(body).map_err(|_| malformed())? {
+            serde_json::Value::Array(entries) => entries,
+            entry => vec![entry],
+        };
+    entries
+        .into_iter()
+        .map(|mut entry| {
+            let id = entry
+                .as_object_mut()
+                .and_then(|object| object.remove(trusted::DOCUMENT_ID));
+            let mut request: Request = serde_json::from_value(entry).map_err(|_| malformed())?;
+            if let Some(serde_json::Value::String(id)) = id {
+                request.extensions.insert(
+                    trusted::DOCUMENT_ID.to_owned(),
+                    async_graphql::Value::from(id),
+                );
+            }
+            Ok(request)
+        })
+        .collect()
 }

@@ -16,6 +16,7 @@ mod request_id;
 mod run;
 mod sdl;
 mod serve;
+mod trusted;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +38,7 @@ use crate::auth::Authenticator;
 use crate::catalog::{Catalog, IdempotencyLedger};
 use crate::graphql::OperationRunner;
 use crate::settings::{ServerSettings, Settings};
+pub use trusted::TrustedSet;
 
 /// What every handler shares. One reference count to clone: axum clones
 /// the state for every request, and cloning the services one by one (the
@@ -60,6 +62,8 @@ pub struct Services {
     persisted: persisted::PersistedQueries,
     /// The served schema as SDL, for `GET /schema.graphql`.
     schema_sdl: axum::body::Bytes,
+    /// Teams' and roles' trusted documents.
+    trusted: TrustedSet,
 }
 
 impl AppState {
@@ -69,6 +73,7 @@ impl AppState {
         operations: OperationRunner,
         catalog: Catalog,
         authenticator: Authenticator,
+        trusted: TrustedSet,
         writes: TaskTracker,
         settings: &Settings,
     ) -> Self {
@@ -86,6 +91,7 @@ impl AppState {
             request_timeout: settings.server.request_timeout,
             persisted: persisted::PersistedQueries::new(limits.persisted_queries_bytes),
             schema_sdl: axum::body::Bytes::from(crate::graphql::sdl()),
+            trusted,
         }))
     }
 }

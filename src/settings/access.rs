@@ -41,6 +41,15 @@ pub struct TeamSettings {
     /// Whether the team may query the schema (`__schema`, `__type`).
     #[serde(default = "default_true")]
     pub introspection: bool,
+    /// A manifest of the operations its frontend was built with (GraphQL
+    /// Codegen's `persisted-documents.json` or Apollo's persisted query
+    /// manifest); its documents may be sent by id.
+    #[serde(default)]
+    pub trusted_documents: Option<std::path::PathBuf>,
+    /// Run only the documents of `trusted_documents`; anything else is
+    /// refused with `OPERATION_NOT_TRUSTED`.
+    #[serde(default)]
+    pub only_trusted_documents: bool,
 }
 
 fn default_account() -> String {

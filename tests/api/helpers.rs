@@ -73,6 +73,8 @@ pub(crate) fn team(token: &str, scopes: &[&str]) -> TeamSettings {
         requests_per_minute: 60_000,
         burst: 10_000,
         introspection: true,
+        trusted_documents: None,
+        only_trusted_documents: false,
     }
 }
 

@@ -30,6 +30,7 @@ mod shutdown;
 mod soak;
 mod store;
 mod teams;
+mod trusted;
 mod upstream_faults;
 mod users;
 mod writes;

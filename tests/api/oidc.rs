@@ -94,6 +94,8 @@ fn role(scopes: &[&str], per_minute: u32, burst: u32) -> RoleSettings {
         requests_per_minute: per_minute,
         burst,
         introspection: true,
+        trusted_documents: None,
+        only_trusted_documents: false,
     }
 }
 

@@ -34,6 +34,9 @@ pub enum ErrorCode {
     /// An automatic persisted query's hash is unknown: send its text with
     /// it (Apollo clients do so by themselves).
     PersistedQueryNotFound,
+    /// The caller may run only its trusted documents, and this is none of
+    /// them (or an id no manifest has).
+    OperationNotTrusted,
     /// A fault of the gateway itself.
     Internal,
 }
@@ -52,6 +55,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::Conflict => "CONFLICT",
             ErrorCode::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            ErrorCode::OperationNotTrusted => "OPERATION_NOT_TRUSTED",
             ErrorCode::Internal => "INTERNAL",
         }
     }

@@ -4,6 +4,7 @@
 //! compiled plan over a cached snapshot, or from execution; refused
 //! mutations are recorded after.
 
+pub(crate) mod canonical;
 pub(crate) mod depth;
 pub(crate) mod document;
 pub(crate) mod limits;

@@ -1,0 +1,172 @@
+//! A document's canonical text, for matching a client's source text to a
+//! trusted manifest's entry: layout, commas and comments do not count, nor
+//! the order of fields within a selection set or of variable definitions
+//! (GraphQL Codegen sorts them when it writes a manifest). Arguments keep
+//! their order: tools keep it too.
+
+use std::fmt::Write;
+
+use async_graphql::Positioned;
+use async_graphql::parser::types::{
+    Directive, DocumentOperations, ExecutableDocument, OperationDefinition, Selection, SelectionSet,
+};
+
+/// The canonical text of `query`; `None` when it does not parse.
+pub fn canonical(query: &str) -> Option<String> {
+    let document = async_graphql::parser::parse_query(query).ok()?;
+    Some(print_document(&document))
+}
+
+fn print_document(document: &ExecutableDocument) -> String {
+    let mut parts = Vec::new();
+    match &document.operations {
+        DocumentOperations::Single(operation) => parts.push(print_operation(None, &operation.node)),
+        DocumentOperations::Multiple(operations) => {
+            for (name, operation) in operations {
+                parts.push(print_operation(Some(name.as_str()), &operation.node));
+            }
+        }
+    }
+    for (name, fragment) in &document.fragments {
+        let fragment = &fragment.node;
+        parts.push(format!(
+            "fragment {name} on {}{} {}",
+            fragment.type_condition.node.on.node,
+            print_directives(&fragment.directives),
+            print_selection_set(&fragment.selection_set.node)
+        ));
+    }
+    parts.sort();
+    parts.join(" ")
+}
+
+fn print_operation(name: Option<&str>, operation: &OperationDefinition) -> String {
+    let mut variables: Vec<String> = operation
+        .variable_definitions
+        .iter()
+        .map(|variable| {
+            let variable = &variable.node;
+            let mut text = format!("${}: {}", variable.name.node, variable.var_type.node);
+            if let Some(default) = &variable.default_value {
+                let _ = write!(text, " = {}", default.node);
+            }
+            text + &print_directives(&variable.directives)
+        })
+        .collect();
+    variables.sort();
+    let mut text = operation.ty.to_string();
+    if let Some(name) = name {
+        let _ = write!(text, " {name}");
+    }
+    if !variables.is_empty() {
+        let _ = write!(text, "({})", variables.join(" "));
+    }
+    let _ = write!(
+        text,
+        "{} {}",
+        print_directives(&operation.directives),
+        print_selection_set(&operation.selection_set.node)
+    );
+    text
+}
+
+fn print_selection_set(set: &SelectionSet) -> String {
+    let mut items: Vec<String> = set
+        .items
+        .iter()
+        .map(|item| print_selection(&item.node))
+        .collect();
+    items.sort();
+    format!("{{ {} }}", items.join(" "))
+}
+
+fn print_selection(selection: &Selection) -> String {
+    match selection {
+        Selection::Field(field) => {
+            let field = &field.node;
+            let mut text = String::new();
+            if let Some(alias) = &field.alias {
+                let _ = write!(text, "{}: ", alias.node);
+            }
+            text.push_str(&field.name.node);
+            if !field.arguments.is_empty() {
+                let arguments: Vec<String> = field
+                    .arguments
+                    .iter()
+                    .map(|(name, value)| format!("{}: {}", name.node, value.node))
+                    .collect();
+                let _ = write!(text, "({})", arguments.join(" "));
+            }
+            text.push_str(&print_directives(&field.directives));
+            if !field.selection_set.node.items.is_empty() {
+                let _ = write!(text, " {}", print_selection_set(&field.selection_set.node));
+            }
+            text
+        }
+        Selection::FragmentSpread(spread) => format!(
+            "...{}{}",
+            spread.node.fragment_name.node,
+            print_directives(&spread.node.directives)
+        ),
+        Selection::InlineFragment(inline) => {
+            let inline = &inline.node;
+            let condition = inline
+                .type_condition
+                .as_ref()
+                .map(|condition| format!(" on {}", condition.node.on.node))
+                .unwrap_or_default();
+            format!(
+                "...{condition}{} {}",
+                print_directives(&inline.directives),
+                print_selection_set(&inline.selection_set.node)
+            )
+        }
+    }
+}
+
+fn print_directives(directives: &[Positioned<Directive>]) -> String {
+    directives
+        .iter()
+        .map(|directive| {
+            let directive = &directive.node;
+            let arguments: Vec<String> = directive
+                .arguments
+                .iter()
+                .map(|(name, value)| format!("{}: {}", name.node, value.node))
+                .collect();
+            if arguments.is_empty() {
+                format!(" @{}", directive.name.node)
+            } else {
+                format!(" @{}({})", directive.name.node, arguments.join(" "))
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_commas_comments_and_field_order_do_not_count() {
+        let codegen = "query Devices($after: String, $filter: DeviceFilter, $first: Int!) { devices( first: $first after: $after filter: $filter orderBy: {field: NAME, direction: ASC} ) { edges { cursor node { id lastSessionAt name os status } } pageInfo { endCursor hasNextPage } totalCount } }";
+        let source = "query Devices($filter: DeviceFilter, $first: Int!, $after: String) {\n  # the page\n  devices(first: $first, after: $after, filter: $filter, orderBy: { field: NAME, direction: ASC }) {\n    totalCount\n    edges { cursor node { id name status os lastSessionAt } }\n    pageInfo { hasNextPage endCursor }\n  }\n}";
+        assert_eq!(canonical(codegen), canonical(source));
+        assert!(canonical(codegen).is_some());
+    }
+
+    #[test]
+    fn different_operations_stay_different() {
+        let pairs = [
+            ("{ a { b } }", "{ a { c } }"),
+            ("{ a(x: 1) }", "{ a(x: 2) }"),
+            ("{ a(x: 1, y: 2) }", "{ a(y: 2, x: 1) }"),
+            ("{ a: b }", "{ b: a }"),
+            ("query Q { a }", "mutation Q { a }"),
+            ("{ a @skip(if: true) }", "{ a }"),
+        ];
+        for (one, other) in pairs {
+            assert_ne!(canonical(one), canonical(other), "{one} vs {other}");
+        }
+    }
+}
