@@ -117,15 +117,10 @@ fn trust_demo_issuer(settings: &mut Settings, issuer: &DemoIssuer) {
         only_trusted_documents: false,
     };
     let provider = OidcSettings {
-        issuer: issuer.url.clone(),
-        audiences: vec![DEMO_AUDIENCE.to_owned()],
-        jwks_url: None,
         algorithms: vec!["ES256".to_owned()],
-        leeway: std::time::Duration::from_secs(60),
-        jwks_refresh: std::time::Duration::from_secs(600),
-        jwks_min_refresh: std::time::Duration::from_secs(30),
         roles_claim: "groups".to_owned(),
         roles: [(DEMO_ROLE.to_owned(), role)].into(),
+        ..OidcSettings::new(&issuer.url, &[DEMO_AUDIENCE])
     };
     settings.auth.oidc.insert("demo".to_owned(), provider);
 }

@@ -52,7 +52,7 @@ pub struct TeamSettings {
     pub only_trusted_documents: bool,
 }
 
-fn default_account() -> String {
+pub(super) fn default_account() -> String {
     "default".to_owned()
 }
 
@@ -64,7 +64,7 @@ fn default_team_burst() -> u32 {
     60
 }
 
-fn default_true() -> bool {
+pub(super) fn default_true() -> bool {
     true
 }
 

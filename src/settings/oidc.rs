@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::access::{default_account, default_true};
 use super::validate::invalid;
 use super::{SCOPES, Settings, SettingsError};
 
@@ -50,6 +51,27 @@ pub struct OidcSettings {
     /// What each claim value grants; a person's roles add up.
     #[serde(default)]
     pub roles: BTreeMap<String, RoleSettings>,
+}
+
+impl OidcSettings {
+    /// A provider at `issuer` accepting `audiences`, every other setting
+    /// at its default (as a config file leaving them out gets).
+    pub fn new(issuer: &str, audiences: &[&str]) -> Self {
+        Self {
+            issuer: issuer.to_owned(),
+            audiences: audiences
+                .iter()
+                .map(|audience| (*audience).to_owned())
+                .collect(),
+            jwks_url: None,
+            algorithms: default_algorithms(),
+            leeway: default_leeway(),
+            jwks_refresh: default_jwks_refresh(),
+            jwks_min_refresh: default_jwks_min_refresh(),
+            roles_claim: default_roles_claim(),
+            roles: BTreeMap::new(),
+        }
+    }
 }
 
 /// What one claim value grants.
@@ -109,20 +131,12 @@ fn default_roles_claim() -> String {
     "roles".to_owned()
 }
 
-fn default_account() -> String {
-    "default".to_owned()
-}
-
 fn default_requests_per_minute() -> u32 {
     120
 }
 
 fn default_burst() -> u32 {
     30
-}
-
-fn default_true() -> bool {
-    true
 }
 
 impl Settings {

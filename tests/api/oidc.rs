@@ -103,9 +103,6 @@ fn role(scopes: &[&str], per_minute: u32, burst: u32) -> RoleSettings {
 /// and change computers (burst 5 per person), `viewers` may read.
 async fn gateway_trusting(idp: &Idp) -> TestGateway {
     let provider = OidcSettings {
-        issuer: idp.issuer.clone(),
-        audiences: vec![AUDIENCE.to_owned()],
-        jwks_url: None,
         algorithms: vec!["RS256".to_owned(), "ES256".to_owned()],
         leeway: Duration::from_secs(5),
         jwks_refresh: Duration::from_secs(3_600),
@@ -119,6 +116,7 @@ async fn gateway_trusting(idp: &Idp) -> TestGateway {
             ("viewers".to_owned(), role(&["read"], 600, 60)),
         ]
         .into(),
+        ..OidcSettings::new(&idp.issuer, &[AUDIENCE])
     };
     spawn_gateway_with(SimulatorConfig::default(), move |settings| {
         settings.auth.oidc.insert("corp".to_owned(), provider);
