@@ -7,6 +7,7 @@ pub(crate) mod audit;
 pub(crate) mod cache_report;
 pub(crate) mod connection;
 pub(crate) mod error;
+mod groups;
 mod guard;
 pub(crate) mod json_out;
 mod mutation;
@@ -30,7 +31,7 @@ pub struct QueryRoot(
     node::NodeQuery,
     query::UserQuery,
     query::DeviceQuery,
-    objects::GroupQuery,
+    groups::GroupQuery,
     audit::AuditQuery,
 );
 

@@ -10,8 +10,9 @@ use secrecy::SecretString;
 
 use super::audit::{audited, recorded};
 use super::error::{catalog_error, naming};
+use super::groups::Group;
 use super::guard::RequireScope;
-use super::objects::{Group, User};
+use super::objects::User;
 use super::{caller, directory, fleet};
 use crate::auth::Scope;
 use crate::catalog::{self as domain, NewUser};

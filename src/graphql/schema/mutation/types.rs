@@ -9,8 +9,9 @@ use serde::Serialize;
 use crate::catalog::UpstreamError;
 use crate::graphql::schema::audit::redacted;
 use crate::graphql::schema::error::{ErrorCode, upstream_error};
+use crate::graphql::schema::groups::{Group, devices_named};
 use crate::graphql::schema::node::{NodeKind, global_id};
-use crate::graphql::schema::objects::{Device, Group, User, devices_named, user_named};
+use crate::graphql::schema::objects::{Device, User, user_named};
 
 /// Input of `inviteUsers`.
 #[derive(InputObject, Serialize)]
