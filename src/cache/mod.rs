@@ -3,8 +3,10 @@
 //! the per-account cache that keeps them fresh, coalesces fetches and serves
 //! stale data while RemotePC fails.
 
+mod served;
 mod slots;
 mod snapshot;
 
-pub use slots::{Freshness, Peek, Served, SnapshotCache};
+pub use served::{Freshness, Peek, Served};
+pub use slots::{Observer, SnapshotCache};
 pub use snapshot::{Keyed, Snapshot, SortedView};

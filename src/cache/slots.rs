@@ -16,56 +16,8 @@ use futures::future::{BoxFuture, Shared};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::{Keyed, Snapshot};
+use super::{Freshness, Keyed, Peek, Served, Snapshot};
 use crate::clock::Clock;
-use crate::settings::CacheSettings;
-
-/// How long snapshots are trusted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Freshness {
-    /// A snapshot younger than this is served without a refresh.
-    pub ttl: Duration,
-    /// How long past `ttl` a snapshot is still served: while it refreshes,
-    /// and while RemotePC fails.
-    pub max_stale: Duration,
-    /// Forced refreshes of one account's collection are at least this far
-    /// apart; also the pause after a failed background refresh.
-    pub min_refresh_interval: Duration,
-}
-
-impl From<&CacheSettings> for Freshness {
-    fn from(settings: &CacheSettings) -> Self {
-        Self {
-            ttl: settings.ttl,
-            max_stale: settings.max_stale,
-            min_refresh_interval: settings.min_refresh_interval,
-        }
-    }
-}
-
-/// A snapshot as served, with how old it is.
-#[derive(Debug, Clone)]
-pub struct Served<T> {
-    /// The collection.
-    pub snapshot: Arc<Snapshot<T>>,
-    /// Time since it was read from RemotePC.
-    pub age: Duration,
-    /// Whether it is past `ttl` (a refresh is running or failing), or
-    /// suspect.
-    pub stale: bool,
-    /// Whether a write with an unknown outcome happened since it was read:
-    /// it may not show that write.
-    pub suspect: bool,
-}
-
-/// The current snapshot's version and age, read without fetching.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Peek {
-    /// `Snapshot::version` of the snapshot a read would be served now.
-    pub version: u64,
-    /// Time since it was read from RemotePC.
-    pub age: Duration,
-}
 
 /// What a read does.
 enum Decision<T> {
@@ -74,6 +26,10 @@ enum Decision<T> {
     /// Wait for a fetch; serve the suspect snapshot if it fails.
     Fetch(Option<Served<T>>),
 }
+
+/// Told of every snapshot that replaces another in a slot (a refresh, or a
+/// write's patch): the account, the old snapshot and the new one.
+pub type Observer<T> = Arc<dyn Fn(&str, &Arc<Snapshot<T>>, &Arc<Snapshot<T>>) + Send + Sync>;
 
 type Fetch<T, E> = Shared<BoxFuture<'static, Result<Arc<Snapshot<T>>, Arc<E>>>>;
 
@@ -96,6 +52,8 @@ struct SlotState<T, E> {
 }
 
 struct Slot<T, E> {
+    /// The account whose snapshot this is.
+    account: String,
     /// std `Mutex`: never held across `.await`.
     state: Mutex<SlotState<T, E>>,
 }
@@ -117,6 +75,8 @@ pub struct SnapshotCache<T, E> {
     clock: Clock,
     /// std `Mutex`: never held across `.await`.
     slots: Mutex<HashMap<String, Arc<Slot<T, E>>>>,
+    /// Called outside every lock, after the replacement.
+    observer: Option<Observer<T>>,
 }
 
 impl<T: Keyed + Send + Sync + 'static, E: Send + Sync + 'static> SnapshotCache<T, E> {
@@ -127,7 +87,30 @@ impl<T: Keyed + Send + Sync + 'static, E: Send + Sync + 'static> SnapshotCache<T
             freshness,
             clock,
             slots: Mutex::default(),
+            observer: None,
         }
+    }
+
+    /// Tells `observer` of every snapshot that replaces another.
+    pub fn observed_by(mut self, observer: Observer<T>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// How old the account's current snapshot is; `None` when it has none.
+    /// Never fetches.
+    pub fn age(&self, account: &str) -> Option<Duration> {
+        let slots = self
+            .slots
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let state = slots.get(account)?.lock();
+        let cached = state.current.as_ref()?;
+        Some(
+            self.clock
+                .now()
+                .saturating_duration_since(cached.fetched_at),
+        )
     }
 
     /// The account's snapshot: cached if young enough, else fetched with
@@ -284,8 +267,14 @@ impl<T: Keyed + Send + Sync + 'static, E: Send + Sync + 'static> SnapshotCache<T
         let slot = self.slot(account);
         let mut state = slot.lock();
         state.generation += 1;
-        if let Some(cached) = state.current.as_mut() {
-            cached.snapshot = Arc::new(change(&cached.snapshot));
+        let Some(cached) = state.current.as_mut() else {
+            return;
+        };
+        let patched = Arc::new(change(&cached.snapshot));
+        let old = std::mem::replace(&mut cached.snapshot, Arc::clone(&patched));
+        drop(state);
+        if let Some(observer) = &self.observer {
+            observer(account, &old, &patched);
         }
     }
 
@@ -308,6 +297,7 @@ impl<T: Keyed + Send + Sync + 'static, E: Send + Sync + 'static> SnapshotCache<T
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         Arc::clone(slots.entry(account.to_owned()).or_insert_with(|| {
             Arc::new(Slot {
+                account: account.to_owned(),
                 state: Mutex::new(SlotState {
                     current: None,
                     in_flight: None,
@@ -338,26 +328,13 @@ impl<T: Keyed + Send + Sync + 'static, E: Send + Sync + 'static> SnapshotCache<T
         let generation = state.generation;
         let slot = Arc::clone(slot);
         let clock = self.clock.clone();
+        let observer = self.observer.clone();
         let loading = load();
         let fetch = async move {
             let result = loading.await.map(Arc::new).map_err(Arc::new);
-            let mut state = slot.lock();
-            state.in_flight = None;
-            state.driven = false;
-            match &result {
-                Ok(snapshot) if state.generation == generation => {
-                    state.current = Some(Cached {
-                        snapshot: Arc::clone(snapshot),
-                        fetched_at: clock.now(),
-                    });
-                    state.last_failure = None;
-                    state.suspect = false;
-                }
-                // A write happened while fetching: the fetched data may
-                // predate it. Keep the patched snapshot; the next read after
-                // `ttl` fetches again.
-                Ok(_) => state.last_failure = None,
-                Err(_) => state.last_failure = Some(clock.now()),
+            let replaced = store_fetched(&slot, &clock, generation, &result);
+            if let (Some(observer), Some(old), Ok(new)) = (observer, replaced, &result) {
+                observer(&slot.account, &old, new);
             }
             result
         }
@@ -365,6 +342,40 @@ impl<T: Keyed + Send + Sync + 'static, E: Send + Sync + 'static> SnapshotCache<T
         .shared();
         state.in_flight = Some(fetch.clone());
         fetch
+    }
+}
+
+/// Puts a fetch's result in its slot; returns the snapshot it replaced.
+fn store_fetched<T, E>(
+    slot: &Slot<T, E>,
+    clock: &Clock,
+    generation: u64,
+    result: &Result<Arc<Snapshot<T>>, Arc<E>>,
+) -> Option<Arc<Snapshot<T>>> {
+    let mut state = slot.lock();
+    state.in_flight = None;
+    state.driven = false;
+    match result {
+        Ok(snapshot) if state.generation == generation => {
+            let replaced = state.current.replace(Cached {
+                snapshot: Arc::clone(snapshot),
+                fetched_at: clock.now(),
+            });
+            state.last_failure = None;
+            state.suspect = false;
+            replaced.map(|cached| cached.snapshot)
+        }
+        // A write happened while fetching: the fetched data may predate
+        // it. Keep the patched snapshot; the next read after `ttl` fetches
+        // again.
+        Ok(_) => {
+            state.last_failure = None;
+            None
+        }
+        Err(_) => {
+            state.last_failure = Some(clock.now());
+            None
+        }
     }
 }
 
