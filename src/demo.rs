@@ -67,6 +67,9 @@ pub(crate) async fn run(
     })
     .await
     .context("cannot start the simulator")?;
+    if settings.demo.churn_changes > 0 && !settings.demo.churn_interval.is_zero() {
+        simulator.churn_every(settings.demo.churn_interval, settings.demo.churn_changes);
+    }
     settings.accounts.insert(
         "default".to_owned(),
         AccountSettings::with_inline_key(&simulator.base_url(), &api_key),

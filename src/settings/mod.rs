@@ -9,11 +9,13 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod access;
+mod live;
 mod oidc;
 mod server;
 mod validate;
 
 pub use access::{AccountSettings, SCOPES, TeamSettings, VENDOR_BASE_URL};
+pub use live::LiveSettings;
 pub use oidc::{ASYMMETRIC_ALGORITHMS, AuthSettings, OidcSettings, RoleSettings};
 pub use server::ServerSettings;
 
@@ -38,6 +40,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// The durable store: audit log, idempotency keys, known groups.
     pub store: StoreSettings,
+    /// Subscriptions and device history.
+    pub live: LiveSettings,
     /// Log output.
     pub log: LogSettings,
     /// Sample data used by `--demo`.
@@ -284,6 +288,13 @@ pub struct DemoSettings {
     /// Latency the demo simulator adds to every call.
     #[serde(with = "humantime_serde")]
     pub latency: Duration,
+    /// How often the demo's fleet changes by itself (computers going
+    /// online and offline, comments edited, computers added and removed),
+    /// so subscriptions show live events.
+    #[serde(with = "humantime_serde")]
+    pub churn_interval: Duration,
+    /// Changes per churn.
+    pub churn_changes: usize,
 }
 
 impl Default for DemoSettings {
@@ -292,6 +303,8 @@ impl Default for DemoSettings {
             users: 200,
             devices: 1_000,
             latency: Duration::from_millis(20),
+            churn_interval: Duration::from_secs(5),
+            churn_changes: 3,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! injection and per-endpoint call counters. The demo and every test run
 //! against it; it never calls out.
 
+mod churn;
 mod faults;
 mod pages;
 mod seed;
@@ -16,6 +17,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+pub use churn::Churned;
 pub use faults::{Fault, FaultMix};
 pub use state::{SimDevice, SimState, SimUser};
 
@@ -76,6 +78,8 @@ pub struct Simulator {
     addr: SocketAddr,
     shared: Arc<Shared>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The task `churn_every` started; stopped with the simulator.
+    churning: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// State shared by the handle and the server.
@@ -92,6 +96,8 @@ struct Shared {
     latency_ms: AtomicU64,
     /// Error rate in millionths, so it fits an atomic.
     error_rate_ppm: AtomicU64,
+    /// Draws of `churn`, seeded from the config.
+    churn_rng: Mutex<rand::rngs::StdRng>,
 }
 
 #[derive(Default)]
@@ -125,6 +131,7 @@ impl Simulator {
             max_in_flight: AtomicUsize::new(0),
             latency_ms: AtomicU64::new(config.latency.as_millis() as u64),
             error_rate_ppm: AtomicU64::new((config.error_rate.clamp(0.0, 1.0) * 1e6) as u64),
+            churn_rng: Mutex::new(rand::SeedableRng::seed_from_u64(config.seed ^ 0xC4_u64)),
         });
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
@@ -134,6 +141,7 @@ impl Simulator {
             addr,
             shared,
             shutdown: Some(shutdown),
+            churning: Mutex::default(),
         })
     }
 
@@ -208,12 +216,46 @@ impl Simulator {
     pub fn state<R>(&self, f: impl FnOnce(&mut SimState) -> R) -> R {
         f(&mut lock(&self.shared.state))
     }
+
+    /// Makes about `changes` random changes to the account (see
+    /// `SimState::churn`), as its computers and console users would.
+    pub fn churn(&self, changes: usize) -> Churned {
+        self.shared.churn(changes)
+    }
+
+    /// Churns `changes` every `interval` until the simulator stops (the
+    /// demo's fleet lives).
+    pub fn churn_every(&self, interval: Duration, changes: usize) {
+        let shared = Arc::clone(&self.shared);
+        let task = tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.tick().await;
+            loop {
+                ticker.tick().await;
+                shared.churn(changes);
+            }
+        });
+        if let Some(previous) = lock(&self.churning).replace(task) {
+            previous.abort();
+        }
+    }
+}
+
+impl Shared {
+    fn churn(&self, changes: usize) -> Churned {
+        let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
+        let mut rng = lock(&self.churn_rng);
+        lock(&self.state).churn(&mut rng, changes, &now)
+    }
 }
 
 impl Drop for Simulator {
     fn drop(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
+        }
+        if let Some(churning) = lock(&self.churning).take() {
+            churning.abort();
         }
     }
 }

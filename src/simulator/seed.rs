@@ -61,7 +61,7 @@ pub(crate) fn seed(users: usize, devices: usize, seed: u64) -> SimState {
 
 /// Device `index`. The random draws keep their order (session, comment,
 /// machine id, status): the seeded data every test knows depends on it.
-fn device(rng: &mut StdRng, index: usize) -> SimDevice {
+pub(super) fn device(rng: &mut StdRng, index: usize) -> SimDevice {
     let (prefix, os, version) = SYSTEMS[index % SYSTEMS.len()];
     let last_session = if rng.random_bool(0.1) {
         String::new()
