@@ -95,6 +95,13 @@ pub struct App {
     writes: TaskTracker,
     /// Key watcher, store sweeper, metrics upkeep: aborted at stop.
     background: Vec<tokio::task::JoinHandle<()>>,
+    /// Closed at the shutdown signal: subscriptions complete, polling ends.
+    live: catalog::Live,
+    /// Writes observed changes; drained before the store closes.
+    history_writer: Option<tokio::task::JoinHandle<()>>,
+    /// WebSocket connections and event streams, which end at the
+    /// shutdown signal after completing their subscriptions.
+    streams: TaskTracker,
 }
 
 impl App {
@@ -110,6 +117,9 @@ impl App {
         let store = Store::open_with_clock(&settings.store, clock.clone()).await?;
         background.push(store.sweep_every(settings.store.sweep_interval));
         let catalog = Catalog::new(&settings, store.clone(), &clock)?;
+        let live = catalog.live().clone();
+        let history_writer = live.write_history(store.clone());
+        background.push(live.prune_history_every(store.clone(), settings.store.sweep_interval));
         if settings
             .accounts
             .values()
@@ -128,12 +138,14 @@ impl App {
             &settings.cache,
         );
         let writes = TaskTracker::new();
+        let streams = TaskTracker::new();
         let state = http::AppState::new(
             operations,
             catalog,
             authenticator,
             trusted,
             writes.clone(),
+            streams.clone(),
             &settings,
         );
         let main = bind(settings.server.listen).await?;
@@ -158,6 +170,9 @@ impl App {
             store,
             writes,
             background,
+            live,
+            history_writer,
+            streams,
         })
     }
 
@@ -181,9 +196,11 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let (stopped, mut stopped_at) = tokio::sync::watch::channel(None::<Instant>);
+        let live = self.live.clone();
         let stop = async move {
             shutdown.await;
             tracing::info!("shutting down: finishing requests and writes in flight");
+            live.close();
             let _ = stopped.send(Some(Instant::now()));
         };
         let grace = self.server.shutdown_grace;
@@ -199,6 +216,13 @@ impl App {
             () = deadline => tracing::warn!(grace_ms = grace.as_millis() as u64, "requests still running after the shutdown grace; dropping them"),
         }
         let stopped_at = (*stopped_at.borrow_and_update()).unwrap_or_else(Instant::now);
+        self.streams.close();
+        if tokio::time::timeout_at(stopped_at + grace, self.streams.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("subscription streams still open after the shutdown grace");
+        }
         self.writes.close();
         if tokio::time::timeout_at(stopped_at + grace, self.writes.wait())
             .await
@@ -218,6 +242,12 @@ impl App {
         }
         for task in self.background {
             task.abort();
+        }
+        self.live.finish_history();
+        if let Some(writer) = self.history_writer
+            && tokio::time::timeout(grace, writer).await.is_err()
+        {
+            tracing::warn!("observed changes still unwritten after the shutdown grace");
         }
         self.store.close().await;
         Ok(())

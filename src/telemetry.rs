@@ -181,3 +181,25 @@ pub fn record_plan(planned: bool) {
     let result = if planned { "planned" } else { "fallback" };
     metrics::counter!("gateway_plan_runs_total", "result" => result).increment(1);
 }
+
+/// A live poll read an account's collection because someone subscribes.
+pub fn record_live_poll(account: &str, collection: &'static str) {
+    metrics::counter!("gateway_live_polls_total", "account" => account.to_owned(), "collection" => collection)
+        .increment(1);
+}
+
+/// Changes observed between two snapshots, by kind.
+pub fn record_live_changes(collection: &'static str, count: usize) {
+    metrics::counter!("gateway_live_changes_total", "collection" => collection)
+        .increment(count as u64);
+}
+
+/// Subscriptions open now, over every transport.
+pub fn record_subscriptions(open: usize) {
+    metrics::gauge!("gateway_live_subscriptions").set(open as f64);
+}
+
+/// Observed changes not written to the history because its queue was full.
+pub fn record_history_dropped(count: usize) {
+    metrics::counter!("gateway_live_history_dropped_total").increment(count as u64);
+}

@@ -8,6 +8,7 @@
 mod directory;
 mod fleet;
 mod listing;
+mod live;
 mod model;
 mod records;
 pub mod rules;
@@ -23,7 +24,12 @@ pub use crate::store::KnownGroup;
 pub use directory::{DeleteOutcome, Directory, InviteOutcome, NewUser, UserKind};
 pub use fleet::{Fleet, RemovalOutcome};
 pub use listing::{
-    DeviceFilter, DeviceOrder, Listing, Predicate, Selection, SortOrder, UserFilter, UserOrder,
+    DeviceFilter, DeviceOrder, Listing, Predicate, Selection, SortOrder, StatusHeld, UserFilter,
+    UserOrder,
+};
+pub use live::{
+    Change, ChangeKind, Changes, HistoryCursor, HistoryEntry, HistoryPage, HistorySelection, Live,
+    Next, StatusSince, status_name, status_named,
 };
 pub use model::{Device, DeviceStatus, User, local_instant};
 pub use records::{
@@ -106,6 +112,7 @@ pub struct Catalog {
     remove_batch_size: usize,
     users: Arc<SnapshotCache<User, UpstreamError>>,
     devices: Arc<SnapshotCache<Device, UpstreamError>>,
+    live: Live,
 }
 
 impl Catalog {
@@ -127,21 +134,29 @@ impl Catalog {
             .iter()
             .map(|(id, account)| (id.clone(), account.time_zone))
             .collect();
+        let live = Live::new(settings, clock);
         Ok(Self {
             clients,
             zones,
             store,
             remove_batch_size: settings.upstream.remove_batch_size,
-            users: Arc::new(SnapshotCache::new(
-                Collection::Users.as_str(),
-                Freshness::from(&settings.cache),
-                clock.clone(),
-            )),
-            devices: Arc::new(SnapshotCache::new(
-                Collection::Devices.as_str(),
-                Freshness::from(&settings.cache),
-                clock.clone(),
-            )),
+            users: Arc::new(
+                SnapshotCache::new(
+                    Collection::Users.as_str(),
+                    Freshness::from(&settings.cache),
+                    clock.clone(),
+                )
+                .observed_by(live.user_observer()),
+            ),
+            devices: Arc::new(
+                SnapshotCache::new(
+                    Collection::Devices.as_str(),
+                    Freshness::from(&settings.cache),
+                    clock.clone(),
+                )
+                .observed_by(live.device_observer()),
+            ),
+            live,
         })
     }
 
@@ -165,6 +180,11 @@ impl Catalog {
     /// The time zone of `account`'s local times (UTC when unknown).
     pub fn time_zone(&self, account: &str) -> Tz {
         self.zones.get(account).copied().unwrap_or(Tz::UTC)
+    }
+
+    /// Subscriptions' feeds and the history they leave.
+    pub fn live(&self) -> &Live {
+        &self.live
     }
 
     /// The audit log of every account's mutations.

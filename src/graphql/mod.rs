@@ -7,7 +7,7 @@ mod schema;
 mod serving;
 
 pub use schema::error::{ErrorCode, error_code, outcome};
-pub use schema::{GatewaySchema, MutationRoot, QueryRoot, build_schema, sdl};
+pub use schema::{GatewaySchema, MutationRoot, QueryRoot, SubscriptionRoot, build_schema, sdl};
 pub use serving::canonical::canonical;
 pub use serving::document::nesting_exceeds;
 pub use serving::runner::{Answer, Operation, OperationRunner, Via};

@@ -7,8 +7,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::http::request::Parts;
-use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::request_id;
@@ -35,15 +34,51 @@ const STANDARD_HEADERS: [&str; 11] = [
 /// origins cannot grow it.
 const MAX_LOGGED_ORIGINS: usize = 256;
 
+/// The browser origins that may call the gateway.
+#[derive(Clone)]
+pub(super) struct Origins {
+    allowed: Arc<HashSet<Vec<u8>>>,
+    loopback_dev: bool,
+    /// Refused origins already logged.
+    logged: Arc<Mutex<HashSet<Vec<u8>>>>,
+}
+
+impl Origins {
+    pub(super) fn new(server: &ServerSettings) -> Self {
+        Self {
+            allowed: Arc::new(
+                server
+                    .cors_origins
+                    .iter()
+                    .map(|origin| origin.as_bytes().to_vec())
+                    .collect(),
+            ),
+            loopback_dev: server.cors_allow_loopback_dev,
+            logged: Arc::default(),
+        }
+    }
+
+    /// Whether a page at `origin` may call: a listed origin, a loopback
+    /// one in development, or the gateway's own (GraphiQL). A refusal is
+    /// logged once per origin.
+    pub(super) fn allow(&self, origin: &HeaderValue, headers: &HeaderMap) -> bool {
+        if self.listed(origin) || same_origin(origin, headers) {
+            return true;
+        }
+        log_refusal_once(&self.logged, origin);
+        false
+    }
+
+    /// A listed origin, or a loopback one in development.
+    fn listed(&self, origin: &HeaderValue) -> bool {
+        self.allowed.contains(origin.as_bytes())
+            || (self.loopback_dev && is_loopback_dev(origin.as_bytes()))
+    }
+}
+
 /// The CORS layer `server` asks for.
 pub(super) fn layer(server: &ServerSettings) -> CorsLayer {
-    let allowed: HashSet<Vec<u8>> = server
-        .cors_origins
-        .iter()
-        .map(|origin| origin.as_bytes().to_vec())
-        .collect();
-    let loopback_dev = server.cors_allow_loopback_dev;
-    let logged = Arc::new(Mutex::new(HashSet::new()));
+    let origins = Origins::new(server);
     let headers = STANDARD_HEADERS
         .iter()
         .map(|name| name.to_string())
@@ -56,13 +91,10 @@ pub(super) fn layer(server: &ServerSettings) -> CorsLayer {
         .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
         .collect::<Vec<_>>();
     CorsLayer::new()
+        // Same-origin requests need no CORS headers: only listed origins
+        // get them.
         .allow_origin(AllowOrigin::predicate(move |origin, parts| {
-            let allowed = allowed.contains(origin.as_bytes())
-                || (loopback_dev && is_loopback_dev(origin.as_bytes()));
-            if !allowed && !same_origin(origin, parts) {
-                log_refusal_once(&logged, origin);
-            }
-            allowed
+            origins.allow(origin, &parts.headers) && origins.listed(origin)
         }))
         .allow_methods([Method::GET, Method::POST])
         .allow_headers(headers)
@@ -92,8 +124,8 @@ fn is_loopback_dev(origin: &[u8]) -> bool {
 
 /// The page was served by the gateway itself (GraphiQL): browsers send
 /// `Origin` on its POSTs too, and need no CORS headers for it.
-fn same_origin(origin: &HeaderValue, parts: &Parts) -> bool {
-    let Some(host) = parts.headers.get(header::HOST) else {
+fn same_origin(origin: &HeaderValue, headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST) else {
         return false;
     };
     let origin = origin.as_bytes();

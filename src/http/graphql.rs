@@ -8,12 +8,14 @@ use async_graphql::{BatchRequest, Request};
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{RawQuery, State};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{FromRequestParts, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::idempotency;
+use super::live;
 use super::media::MediaType;
 use super::persisted::PersistedError;
 use super::refusal::Refusal;
@@ -43,6 +45,12 @@ pub(super) async fn post(
             let status = StatusCode::UNSUPPORTED_MEDIA_TYPE;
             Refusal::new(status, ErrorCode::BadUserInput, message)
         }
+        Ok(body) if live::wants_event_stream(&headers) => {
+            let request = serde_json::from_slice::<Request>(&body).map_err(|_| {
+                "the body is not a GraphQL request: expected JSON with a `query`".to_owned()
+            });
+            return live::sse_respond(state, ids, headers, request).await;
+        }
         Ok(body) => return handle(state, ids, headers, Source::Body(body)).await,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             Refusal::too_large(state.body_limit)
@@ -52,19 +60,29 @@ pub(super) async fn post(
     refusal.answering(&headers).into_response()
 }
 
+/// A query in the query string, a WebSocket upgrade, or an event stream.
 pub(super) async fn get(
     State(state): State<AppState>,
     Extension(ids): Extension<RequestIds>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
+    request: axum::extract::Request,
 ) -> Response {
-    handle(
-        state,
-        ids,
-        headers,
-        Source::Query(query.unwrap_or_default()),
-    )
-    .await
+    let (mut parts, _) = request.into_parts();
+    let upgrade = parts
+        .headers
+        .get(header::UPGRADE)
+        .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    if upgrade {
+        return match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+            Ok(upgrade) => live::upgrade(state, ids, &parts.headers, upgrade),
+            Err(rejection) => rejection.into_response(),
+        };
+    }
+    let query = parts.uri.query().unwrap_or_default().to_owned();
+    if live::wants_event_stream(&parts.headers) {
+        let request = from_query_string(&query);
+        return live::sse_respond(state, ids, parts.headers, request).await;
+    }
+    handle(state, ids, parts.headers, Source::Query(query)).await
 }
 
 async fn handle(state: AppState, ids: RequestIds, headers: HeaderMap, source: Source) -> Response {

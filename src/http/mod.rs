@@ -9,6 +9,7 @@ mod graphiql;
 mod graphql;
 mod health;
 mod idempotency;
+mod live;
 mod media;
 mod persisted;
 mod refusal;
@@ -37,7 +38,7 @@ pub use serve::{Listeners, serve};
 use crate::auth::Authenticator;
 use crate::catalog::{Catalog, IdempotencyLedger};
 use crate::graphql::OperationRunner;
-use crate::settings::{ServerSettings, Settings};
+use crate::settings::{LiveSettings, ServerSettings, Settings};
 pub use trusted::TrustedSet;
 
 /// What every handler shares. One reference count to clone: axum clones
@@ -64,6 +65,15 @@ pub struct Services {
     schema_sdl: axum::body::Bytes,
     /// Teams' and roles' trusted documents.
     trusted: TrustedSet,
+    /// Browser origins allowed (CORS, and WebSocket upgrades).
+    origins: cors::Origins,
+    /// Subscription limits, keep-alive and timeouts.
+    live: LiveSettings,
+    /// Subscriptions open, per team and in all.
+    subscriptions: live::SubscriptionSlots,
+    /// WebSocket connections and event streams: shutdown lets them send
+    /// their last messages.
+    streams: TaskTracker,
 }
 
 impl AppState {
@@ -75,6 +85,7 @@ impl AppState {
         authenticator: Authenticator,
         trusted: TrustedSet,
         writes: TaskTracker,
+        streams: TaskTracker,
         settings: &Settings,
     ) -> Self {
         let limits = &settings.graphql;
@@ -92,6 +103,10 @@ impl AppState {
             persisted: persisted::PersistedQueries::new(limits.persisted_queries_bytes),
             schema_sdl: axum::body::Bytes::from(crate::graphql::sdl()),
             trusted,
+            origins: cors::Origins::new(&settings.server),
+            live: settings.live.clone(),
+            subscriptions: live::SubscriptionSlots::new(&settings.live),
+            streams,
         }))
     }
 }

@@ -43,6 +43,11 @@ impl Refusal {
         }
     }
 
+    /// What the client is told.
+    pub(super) fn message(&self) -> &str {
+        &self.message
+    }
+
     /// 401 with `UNAUTHENTICATED` and a `WWW-Authenticate` challenge.
     pub(super) fn unauthenticated(why: impl std::fmt::Display) -> Self {
         Self::new(

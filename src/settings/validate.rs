@@ -22,6 +22,7 @@ impl Settings {
         self.validate_server()?;
         self.validate_teams()?;
         self.validate_oidc()?;
+        self.live.validate(&self.cache)?;
         self.validate_rest()
     }
 

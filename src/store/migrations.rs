@@ -61,6 +61,24 @@ const STEPS: &[&[&str]] = &[
         "UPDATE audit_log SET actor_kind = 'TEAM', actor_subject = team, actor_via = team WHERE actor_kind IS NULL",
         "CREATE INDEX IF NOT EXISTS audit_log_by_actor ON audit_log (account, actor_subject, at_ms)",
     ],
+    // Changes observed between snapshots (and made through the gateway):
+    // the history RemotePC does not keep. One row per item, kind and
+    // millisecond, so replicas that observe the same change at the same
+    // moment write it once.
+    &[
+        "CREATE TABLE IF NOT EXISTS live_events (
+        account TEXT NOT NULL,
+        collection TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        at_ms BIGINT NOT NULL,
+        from_value TEXT,
+        to_value TEXT,
+        PRIMARY KEY (account, collection, subject, kind, at_ms)
+    )",
+        "CREATE INDEX IF NOT EXISTS live_events_by_time ON live_events (account, collection, at_ms)",
+        "CREATE INDEX IF NOT EXISTS live_events_by_age ON live_events (at_ms)",
+    ],
 ];
 
 /// Applies the steps not yet applied, all in one transaction. On

@@ -1,10 +1,11 @@
-//! Durable state: the audit log, idempotency keys and the groups this
-//! gateway created. One code path for SQLite (embedded default, WAL) and
+//! Durable state: the audit log, idempotency keys, the groups this
+//! gateway created and the history of changes it observed. One code path for SQLite (embedded default, WAL) and
 //! PostgreSQL (replicas sharing state), through sqlx's `Any` driver; the SQL
 //! is kept to what both accept. Knows nothing of GraphQL or HTTP.
 
 mod audit;
 mod groups;
+mod history;
 mod idempotency;
 mod migrations;
 
@@ -17,6 +18,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use audit::{AuditActor, AuditFilter, AuditRecord, OUTCOME_UNKNOWN, STARTED};
 pub use groups::KnownGroup;
+pub use history::{HistoryPosition, HistoryQuery, HistoryRow, StoredChange};
 pub use idempotency::Claim;
 
 use crate::clock::Clock;

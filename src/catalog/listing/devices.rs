@@ -2,11 +2,12 @@
 //! per-device conditions.
 
 use std::ops::Bound;
+use std::sync::Arc;
 
-use chrono::NaiveDateTime;
+use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::{Needle, Predicate, Selection, SortOrder};
-use crate::catalog::{Device, DeviceStatus};
+use crate::catalog::{Device, DeviceStatus, StatusSince};
 
 /// How devices can be ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -71,6 +72,39 @@ pub struct DeviceFilter {
     pub last_session_before: Option<NaiveDateTime>,
     /// Last session strictly after this wall-clock time of the account.
     pub last_session_after: Option<NaiveDateTime>,
+    /// In a status since at least a given time (`offlineSince`,
+    /// `onlineSince`).
+    pub held: Vec<StatusHeld>,
+}
+
+/// Devices in `status` since `at_or_before` or earlier: by the status
+/// changes the gateway saw, else (offline only) by the last session, which
+/// ended before the device went offline.
+#[derive(Debug, Clone)]
+pub struct StatusHeld {
+    /// The status the device is in.
+    pub status: DeviceStatus,
+    /// It entered it at or before this instant.
+    pub at_or_before: DateTime<Utc>,
+    /// The status changes the gateway saw.
+    pub seen: Arc<StatusSince>,
+}
+
+impl StatusHeld {
+    /// When `device` entered its status, as far as known.
+    pub fn since(&self, device: &Device) -> Option<DateTime<Utc>> {
+        if device.status != self.status {
+            return None;
+        }
+        self.seen.since(&device.name, self.status).or_else(|| {
+            (self.status == DeviceStatus::Offline).then_some(device.last_session_at?.to_utc())
+        })
+    }
+
+    fn holds(&self, device: &Device) -> bool {
+        self.since(device)
+            .is_some_and(|since| since <= self.at_or_before)
+    }
 }
 
 impl DeviceFilter {
@@ -119,7 +153,9 @@ impl DeviceFilter {
             true => (None, None),
             false => (self.last_session_before, self.last_session_after),
         };
+        let held = &self.held;
         let rest_needed = name.is_some()
+            || !held.is_empty()
             || comment.is_some()
             || os.is_some()
             || before.is_some()
@@ -142,6 +178,7 @@ impl DeviceFilter {
                     && before
                         .is_none_or(|before| device.session_local().is_some_and(|at| at < before))
                     && after.is_none_or(|after| device.session_local().is_some_and(|at| at > after))
+                    && held.iter().all(|held| held.holds(device))
             }) as Predicate<'_, Device>
         })
     }

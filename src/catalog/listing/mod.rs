@@ -7,7 +7,7 @@ use std::sync::Arc;
 mod devices;
 mod users;
 
-pub use devices::{DeviceFilter, DeviceOrder};
+pub use devices::{DeviceFilter, DeviceOrder, StatusHeld};
 pub use users::{UserFilter, UserOrder};
 
 use crate::cache::{Keyed, Snapshot, SortedView};
@@ -43,6 +43,16 @@ impl<T> Default for Selection<'_, T> {
             sort_keys: (Bound::Unbounded, Bound::Unbounded),
             rest: None,
         }
+    }
+}
+
+impl<T> Selection<'_, T> {
+    /// Whether one item meets the facet and every other condition; the
+    /// sort-key range is not tested, so use it with an order that leaves
+    /// every condition item by item (a device filter in name order).
+    pub fn admits(&self, item: &T) -> bool {
+        self.facet.as_ref().is_none_or(|(_, keep)| keep(item))
+            && self.rest.as_ref().is_none_or(|rest| rest(item))
     }
 }
 

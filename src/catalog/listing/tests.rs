@@ -1,10 +1,10 @@
-use chrono::{Duration, NaiveDate, NaiveDateTime};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::devices::session_sort_key;
 use super::*;
-use crate::catalog::{Device, DeviceStatus};
+use crate::catalog::{Device, DeviceStatus, StatusSince};
 
 fn device(rng: &mut StdRng, index: usize) -> Device {
     let start = NaiveDate::from_ymd_opt(2026, 1, 1)
@@ -56,6 +56,85 @@ fn reference(filter: &DeviceFilter, device: &Device) -> bool {
             .is_none_or(|after| device.session_local().is_some_and(|at| at > after))
 }
 
+/// A status change the gateway saw: device, new status, when.
+type SeenChange = (String, DeviceStatus, DateTime<Utc>);
+
+/// `offlineSince`/`onlineSince` as documented, from every change seen:
+/// the device's latest change, if it led to its current status; else, for
+/// offline devices, its last session.
+fn held_reference(held: &StatusHeld, seen: &[SeenChange], device: &Device) -> bool {
+    if device.status != held.status {
+        return false;
+    }
+    let latest = seen
+        .iter()
+        .filter(|(name, _, _)| *name == device.name)
+        .max_by_key(|(_, _, at)| *at);
+    let since = match latest {
+        Some((_, status, at)) if *status == device.status => Some(*at),
+        _ if held.status == DeviceStatus::Offline => device.last_session_at.map(|at| at.to_utc()),
+        _ => None,
+    };
+    since.is_some_and(|since| since <= held.at_or_before)
+}
+
+fn random_changes(rng: &mut StdRng, devices: &[Device]) -> Vec<SeenChange> {
+    let start = DateTime::from_timestamp(1_767_225_600, 0).expect("2026-01-01");
+    // One change per device and instant, as the store keeps them.
+    (0..400)
+        .map(|index| {
+            let device = &devices[rng.random_range(0..devices.len())];
+            let status = [DeviceStatus::Online, DeviceStatus::Offline][rng.random_range(0..2)];
+            let at =
+                start + Duration::seconds(rng.random_range(0..60)) + Duration::microseconds(index);
+            (device.name.clone(), status, at)
+        })
+        .collect()
+}
+
+#[test]
+fn status_held_since_agrees_with_every_change_seen() {
+    let mut rng = StdRng::seed_from_u64(29);
+    let devices: Vec<Device> = (0..200).map(|index| device(&mut rng, index)).collect();
+    let snapshot = Arc::new(Snapshot::new(devices.clone()));
+    for round in 0..200 {
+        let seen = random_changes(&mut rng, &devices);
+        let since = Arc::new(StatusSince::from_changes(seen.clone()));
+        let start = DateTime::from_timestamp(1_767_225_600, 0).expect("2026-01-01");
+        let mut held = Vec::new();
+        for status in [DeviceStatus::Offline, DeviceStatus::Online] {
+            if rng.random_bool(0.6) {
+                held.push(StatusHeld {
+                    status,
+                    at_or_before: start + Duration::seconds(rng.random_range(-5..65)),
+                    seen: Arc::clone(&since),
+                });
+            }
+        }
+        let filter = DeviceFilter {
+            held: held.clone(),
+            ..DeviceFilter::default()
+        };
+        let order = [DeviceOrder::Name, DeviceOrder::LastSession][round % 2];
+        let listing = Listing::select(
+            Arc::clone(&snapshot),
+            &order,
+            false,
+            filter.selection(order),
+        );
+        let mut listed: Vec<&str> = (0..listing.len())
+            .map(|index| listing.entry(index).1)
+            .collect();
+        listed.sort_unstable();
+        let expected: Vec<&str> = devices
+            .iter()
+            .filter(|device| held.iter().all(|held| held_reference(held, &seen, device)))
+            .map(|device| device.name.as_str())
+            .collect();
+        assert_eq!(listed, expected, "round {round}: {held:?}");
+    }
+}
+
 #[test]
 fn indexed_selections_equal_filtering_every_device() {
     let mut rng = StdRng::seed_from_u64(11);
@@ -88,6 +167,7 @@ fn indexed_selections_equal_filtering_every_device() {
             name_contains: rng.random_bool(0.2).then(|| "pc-1".to_owned()),
             comment_contains: rng.random_bool(0.2).then(|| "DESK 3".to_owned()),
             os: rng.random_bool(0.2).then(|| "windows".to_owned()),
+            held: Vec::new(),
         };
         let order = orders[round % orders.len()];
         let descending = rng.random_bool(0.5);

@@ -37,6 +37,13 @@ pub enum ErrorCode {
     /// The caller may run only its trusted documents, and this is none of
     /// them (or an id no manifest has).
     OperationNotTrusted,
+    /// A subscription limit was reached; the message names the setting
+    /// (`live.max_subscriptions_per_connection`, `…_per_team`,
+    /// `live.max_subscriptions`).
+    TooManySubscriptions,
+    /// A subscriber did not read its events in time and was dropped;
+    /// subscribe again.
+    SlowConsumer,
     /// A fault of the gateway itself.
     Internal,
 }
@@ -56,6 +63,8 @@ impl ErrorCode {
             ErrorCode::Conflict => "CONFLICT",
             ErrorCode::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             ErrorCode::OperationNotTrusted => "OPERATION_NOT_TRUSTED",
+            ErrorCode::TooManySubscriptions => "TOO_MANY_SUBSCRIPTIONS",
+            ErrorCode::SlowConsumer => "SLOW_CONSUMER",
             ErrorCode::Internal => "INTERNAL",
         }
     }

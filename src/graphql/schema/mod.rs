@@ -9,7 +9,9 @@ pub(crate) mod connection;
 pub(crate) mod error;
 mod groups;
 mod guard;
+pub(crate) mod history;
 pub(crate) mod json_out;
+pub(crate) mod live;
 mod mutation;
 pub(crate) mod node;
 pub(crate) mod objects;
@@ -17,7 +19,7 @@ pub(crate) mod query;
 pub(crate) mod timestamp;
 mod viewer;
 
-use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+use async_graphql::{Context, MergedObject, Schema};
 
 use crate::auth::Caller;
 use crate::catalog::{Catalog, Directory, Fleet};
@@ -32,6 +34,7 @@ pub struct QueryRoot(
     query::UserQuery,
     query::DeviceQuery,
     groups::GroupQuery,
+    history::HistoryQuery,
     audit::AuditQuery,
 );
 
@@ -45,7 +48,9 @@ pub struct MutationRoot(
 );
 
 /// The served schema.
-pub type GatewaySchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type GatewaySchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+pub use live::SubscriptionRoot;
 
 /// Builds the schema with its limits and the app-wide services. It has no
 /// extensions: with any, async-graphql runs every field through the
@@ -56,7 +61,7 @@ pub fn build_schema(catalog: Catalog, limits: &GraphqlSettings) -> GatewaySchema
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot,
     )
     .limit_complexity(limits.max_complexity)
     .data(catalog.audit_log())
@@ -70,7 +75,7 @@ pub fn sdl() -> String {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot,
     )
     .finish()
     .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())

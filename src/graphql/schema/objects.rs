@@ -9,6 +9,7 @@ use serde::ser::SerializeStruct;
 
 use super::cache_report::record;
 use super::error::catalog_error;
+use super::history::{DeviceEventConnection, device_history};
 use super::json_out::{write_date_time, write_optional, write_str};
 use super::node::{NodeKind, global_id, write_global_id};
 use super::timestamp::Timestamp;
@@ -129,6 +130,21 @@ impl Device {
     /// The last session time exactly as RemotePC wrote it.
     async fn last_session_raw(&self) -> Option<&str> {
         self.0.last_session_raw.as_deref()
+    }
+
+    /// Changes of this device the gateway observed, newest first (see
+    /// `deviceEvents`): RemotePC keeps no history, so this holds what the
+    /// gateway saw while it ran.
+    #[graphql(
+        complexity = "first.map_or(super::connection::UNSIZED_PAGE_COMPLEXITY, |n| n.max(0) as usize) * child_complexity + 1"
+    )]
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<DeviceEventConnection> {
+        device_history(ctx, &self.0.name, first, after).await
     }
 }
 
@@ -283,6 +299,6 @@ mod tests {
     #[test]
     fn the_plan_tables_cover_every_field_of_the_served_objects() {
         check::<domain::User>("User", &[]);
-        check::<domain::Device>("Device", &[]);
+        check::<domain::Device>("Device", &["history"]);
     }
 }

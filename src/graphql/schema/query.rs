@@ -8,14 +8,14 @@ use chrono_tz::Tz;
 
 use super::cache_report::{not_reusable, record};
 use super::connection::{PageArgs, SortConnection, paginate};
-use super::error::{catalog_error, validation_error};
+use super::error::{ErrorCode, catalog_error, coded, validation_error};
 use super::guard::RequireScope;
 use super::objects::{Device, DeviceStatus, User};
 use super::timestamp::Timestamp;
 use super::{caller, directory, fleet, limits};
 use crate::auth::Scope;
 use crate::catalog::{self as domain, Collection, Listing};
-use crate::catalog::{Catalog, Snapshot};
+use crate::catalog::{Catalog, Snapshot, StatusHeld, StatusSince};
 
 /// Sort direction.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -69,6 +69,21 @@ pub(crate) struct DeviceFilter {
     /// Last session strictly after this time; one without offset is read
     /// in the account's time zone.
     pub(crate) last_session_after: Option<Timestamp>,
+    /// Offline since this time or earlier ("offline for more than 7
+    /// days"): by the status changes this gateway observed (see
+    /// `deviceEvents`), else by the last session where it saw no change.
+    pub(crate) offline_since: Option<Timestamp>,
+    /// Online since this time or earlier, by the status changes this
+    /// gateway observed (devices it never saw come online are left out).
+    pub(crate) online_since: Option<Timestamp>,
+}
+
+impl DeviceFilter {
+    /// Whether it asks for the status history (`offlineSince`,
+    /// `onlineSince`).
+    pub(crate) fn needs_history(filter: Option<&Self>) -> bool {
+        filter.is_some_and(|filter| filter.offline_since.is_some() || filter.online_since.is_some())
+    }
 }
 
 /// What users can be ordered by.
@@ -186,11 +201,20 @@ impl DeviceQuery {
     ) -> Result<SortConnection<Device>> {
         let served = fleet(ctx)?.devices(refresh).await.map_err(catalog_error)?;
         record(ctx, Collection::Devices, &served);
-        if refresh {
+        let catalog = ctx.data::<Catalog>()?;
+        let account = &caller(ctx)?.account;
+        let seen = if DeviceFilter::needs_history(filter.as_ref()) {
+            let seen = catalog.status_since(account).await.map_err(catalog_error)?;
+            Some(Arc::new(seen))
+        } else {
+            None
+        };
+        if refresh || seen.is_some() {
             not_reusable(ctx);
         }
-        let zone = ctx.data::<Catalog>()?.time_zone(&caller(ctx)?.account);
-        let listing = device_listing(served.snapshot, filter, order_by, zone)?;
+        let zone = catalog.time_zone(account);
+        let filter = device_filter(filter, zone, seen)?;
+        let listing = device_listing(served.snapshot, &filter, order_by);
         let args = PageArgs {
             after,
             before,
@@ -238,25 +262,60 @@ pub(crate) fn user_listing(
     )
 }
 
-/// The devices of `snapshot` that `filter` selects, in `order_by`'s order.
-pub(crate) fn device_listing(
-    snapshot: Arc<Snapshot<domain::Device>>,
+/// The catalog's form of `filter`, local times read in `zone`; `seen`
+/// answers `offlineSince`/`onlineSince` (refused without it).
+pub(crate) fn device_filter(
     filter: Option<DeviceFilter>,
-    order_by: Option<DeviceOrder>,
     zone: Tz,
-) -> Result<Listing<domain::Device>> {
+    seen: Option<Arc<StatusSince>>,
+) -> Result<domain::DeviceFilter> {
     let filter = filter.unwrap_or_default();
     let bound = |at: Option<Timestamp>, argument: &str| {
         at.map(|at| at.local_in(zone, argument)).transpose()
     };
-    let filter = domain::DeviceFilter {
+    let mut held = Vec::new();
+    for (at, status, argument) in [
+        (
+            filter.offline_since,
+            domain::DeviceStatus::Offline,
+            "filter.offlineSince",
+        ),
+        (
+            filter.online_since,
+            domain::DeviceStatus::Online,
+            "filter.onlineSince",
+        ),
+    ] {
+        let Some(at) = at else { continue };
+        let Some(seen) = &seen else {
+            let message = format!(
+                "{argument}: not available here (subscriptions filter on the change itself)"
+            );
+            return Err(coded(ErrorCode::BadUserInput, message));
+        };
+        held.push(StatusHeld {
+            status,
+            at_or_before: at.instant_in(zone, argument)?,
+            seen: Arc::clone(seen),
+        });
+    }
+    Ok(domain::DeviceFilter {
         name_contains: filter.name_contains,
         status: filter.status.map(Into::into),
         os: filter.os,
         comment_contains: filter.comment_contains,
         last_session_before: bound(filter.last_session_before, "filter.lastSessionBefore")?,
         last_session_after: bound(filter.last_session_after, "filter.lastSessionAfter")?,
-    };
+        held,
+    })
+}
+
+/// The devices of `snapshot` that `filter` selects, in `order_by`'s order.
+pub(crate) fn device_listing(
+    snapshot: Arc<Snapshot<domain::Device>>,
+    filter: &domain::DeviceFilter,
+    order_by: Option<DeviceOrder>,
+) -> Listing<domain::Device> {
     let order = order_by.unwrap_or_default();
     let field = match order.field {
         DeviceOrderField::Name => domain::DeviceOrder::Name,
@@ -264,10 +323,10 @@ pub(crate) fn device_listing(
         DeviceOrderField::Status => domain::DeviceOrder::Status,
         DeviceOrderField::Os => domain::DeviceOrder::Os,
     };
-    Ok(Listing::select(
+    Listing::select(
         snapshot,
         &field,
         order.direction == OrderDirection::Desc,
         filter.selection(field),
-    ))
+    )
 }

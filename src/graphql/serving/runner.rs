@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_graphql::{Name, Request, Response, Value};
+use futures::StreamExt;
+use futures::stream::{self, BoxStream};
 
 use super::limits::{DocumentGuard, classify_request_errors};
 use super::plan::Plan;
@@ -202,6 +204,41 @@ impl OperationRunner {
         let kept =
             reads.values().all(|read| !read.stale) && self.inner.responses.keep(key, data, reads);
         crate::telemetry::record_response_cache(if kept { "kept" } else { "miss" });
+    }
+
+    /// Checks `operation` as `execute` does and runs it as a stream: a
+    /// subscription yields a response per event, anything else one
+    /// response. Never cached; the HTTP layer refuses mutations here.
+    pub fn subscribe(&self, operation: Operation) -> BoxStream<'static, Response> {
+        let Operation {
+            mut request,
+            caller,
+            ids,
+            introspection,
+        } = operation;
+        let document = match self.inner.guard.check(&request.query, !introspection) {
+            Ok(document) => document,
+            Err(error) => {
+                return stream::once(async { Response::from_errors(vec![error]) }).boxed();
+            }
+        };
+        request.set_parsed_query(document);
+        request = request
+            .data(caller)
+            .data(ids)
+            .data(Arc::new(CacheReport::default()))
+            .data(Arc::new(AuditTrail::default()));
+        if !introspection {
+            request = request.disable_introspection();
+        }
+        self.inner
+            .schema
+            .execute_stream(request)
+            .map(|mut response| {
+                classify_request_errors(&mut response);
+                response
+            })
+            .boxed()
     }
 
     /// Checks and executes `operation`. With a `plan_key`, also says

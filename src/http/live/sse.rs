@@ -1,0 +1,123 @@
+//! GraphQL over Server-Sent Events, distinct connections mode (the npm
+//! `graphql-sse` client): a request to `/graphql` accepting
+//! `text/event-stream` is authenticated by its header, admitted as any
+//! other, and answered with `next` events and a final `complete`. Refusals
+//! after authentication are `next` events too, as the protocol asks;
+//! comments keep an idle stream open.
+
+use std::convert::Infallible;
+
+use async_graphql::Request;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::{AppState, Refused, admit, too_slow};
+use crate::graphql::RequestIds;
+use crate::http::graphql::authenticate;
+
+/// Events waiting for a client that reads slowly.
+const QUEUE: usize = 16;
+
+/// Whether the client asks for an event stream rather than one response.
+pub(in crate::http) fn wants_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|media| {
+            media
+                .split(';')
+                .next()
+                .is_some_and(|media| media.trim().eq_ignore_ascii_case("text/event-stream"))
+        })
+}
+
+/// Runs `request` as an event stream.
+pub(in crate::http) async fn respond(
+    state: AppState,
+    ids: RequestIds,
+    headers: HeaderMap,
+    request: Result<Request, String>,
+) -> Response {
+    let started = std::time::Instant::now();
+    let credential = match authenticate(&state, &headers, started).await {
+        Ok(credential) => credential,
+        Err(refused) => return refused,
+    };
+    let admitted = request
+        .map_err(|message| Refused::new(crate::graphql::ErrorCode::BadUserInput, message))
+        .and_then(|request| admit(&state, &credential, ids, request));
+    let (sender, events) = mpsc::channel::<Bytes>(QUEUE);
+    match admitted {
+        Ok((operation, slot)) => {
+            let responses = state.operations.subscribe(operation);
+            let feeding = feed(state.clone(), responses, sender, slot);
+            state.streams.spawn(feeding);
+        }
+        Err(refused) => {
+            let body = serde_json::json!({"errors": [refused.into_error()]});
+            let _ = sender.try_send(event("next", &body.to_string()));
+            let _ = sender.try_send(event("complete", ""));
+        }
+    }
+    let body = futures::stream::unfold(events, |mut events| async move {
+        let event = events.recv().await?;
+        Some((Ok::<_, Infallible>(event), events))
+    });
+    let mut response = (StatusCode::OK, Body::from_stream(body)).into_response();
+    let response_headers = response.headers_mut();
+    response_headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream; charset=utf-8"),
+    );
+    response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response_headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+/// Writes each response as a `next` event, comments while idle, and
+/// `complete` at the end (also at shutdown). Stops when the client is
+/// gone or leaves an event unread for `live.send_timeout`.
+async fn feed(
+    state: AppState,
+    mut responses: futures::stream::BoxStream<'static, async_graphql::Response>,
+    sender: mpsc::Sender<Bytes>,
+    _slot: super::Slot,
+) {
+    let live = &state.live;
+    let closed = state.catalog.live().closed().clone();
+    let mut pings = tokio::time::interval_at(Instant::now() + live.keep_alive, live.keep_alive);
+    loop {
+        let event = tokio::select! {
+            () = closed.cancelled() => break,
+            next = responses.next() => match next {
+                Some(response) => {
+                    let data = serde_json::to_string(&response).unwrap_or_default();
+                    let last = too_slow(&response);
+                    let sent = sender.send_timeout(event("next", &data), live.send_timeout).await;
+                    if sent.is_err() || last {
+                        break;
+                    }
+                    continue;
+                }
+                None => break,
+            },
+            _ = pings.tick() => Bytes::from_static(b":\n\n"),
+        };
+        if sender.send_timeout(event, live.send_timeout).await.is_err() {
+            return;
+        }
+    }
+    let _ = sender
+        .send_timeout(event("complete", ""), live.send_timeout)
+        .await;
+}
+
+fn event(name: &str, data: &str) -> Bytes {
+    Bytes::from(format!("event: {name}\ndata: {data}\n\n"))
+}
