@@ -229,3 +229,47 @@ async fn healthcheck_exits_zero_only_when_the_gateway_answers() {
         .expect("runs");
     assert!(!down.status.success());
 }
+
+#[tokio::test]
+async fn the_demo_fleet_is_live_and_sigterm_completes_open_streams() {
+    use crate::live_client::{SseStream, WsClient, sse};
+    let dir = std::env::temp_dir().join(format!("gateway-demo-live-{}", std::process::id()));
+    let (demo, banner) = start_demo(&dir, &["--demo-reset"]).await;
+    let (Some(url), Some(token)) = (banner.graphql, banner.viewer) else {
+        panic!("the banner names GraphQL and a token");
+    };
+    let query = "subscription { deviceChanges { kind device { name } } }";
+    let mut client = WsClient::connect(&url, &token).await;
+    client.subscribe("live", query, json!({})).await;
+    // The demo churns every 5 s and polls as often while anyone listens.
+    let event = client
+        .until("a change of the demo's churning fleet", |message| {
+            message["id"] == "live" && message["type"] == "next"
+        })
+        .await;
+    assert!(
+        event["payload"]["data"]["deviceChanges"]["kind"].is_string(),
+        "{event}"
+    );
+    let mut stream = SseStream::new(sse(&url, Some(&token), query).await);
+
+    stop_demo(demo).await;
+    let completed = client
+        .until("the subscription's complete", |message| {
+            message["type"] == "complete"
+        })
+        .await;
+    assert_eq!(completed["id"], "live");
+    let (code, _) = client.closed("the close at shutdown").await;
+    assert_eq!(code, 1001);
+    let mut last = None;
+    while let Some((name, _)) = stream.event("the stream's end").await {
+        last = Some(name);
+    }
+    assert_eq!(
+        last.as_deref(),
+        Some("complete"),
+        "the event stream ends with complete"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

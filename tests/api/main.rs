@@ -12,6 +12,7 @@ mod frontend;
 mod graphiql;
 mod groups;
 mod helpers;
+mod history;
 mod http_spec;
 mod idempotency;
 mod introspection;
