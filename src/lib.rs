@@ -118,7 +118,7 @@ impl App {
         background.push(store.sweep_every(settings.store.sweep_interval));
         let catalog = Catalog::new(&settings, store.clone(), &clock)?;
         let live = catalog.live().clone();
-        let history_writer = live.write_history(store.clone());
+        let history_writer = catalog.write_history();
         background.push(live.prune_history_every(store.clone(), settings.store.sweep_interval));
         if settings
             .accounts

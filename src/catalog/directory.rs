@@ -4,9 +4,11 @@ use std::collections::BTreeMap;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use super::relations::RelationCache;
 use super::validation::{Checker, dedup};
 use super::{CatalogError, User, rules};
 use crate::cache::{Served, Snapshot, SnapshotCache};
+use crate::store::Store;
 use crate::upstream::{RemotePcClient, UpstreamError, wire};
 
 /// The users of one account.
@@ -15,6 +17,8 @@ pub struct Directory<'a> {
     account: &'a str,
     client: &'a RemotePcClient,
     cache: &'a SnapshotCache<User, UpstreamError>,
+    store: &'a Store,
+    relations: &'a RelationCache,
 }
 
 /// A user to create.
@@ -66,11 +70,15 @@ impl<'a> Directory<'a> {
         account: &'a str,
         client: &'a RemotePcClient,
         cache: &'a SnapshotCache<User, UpstreamError>,
+        store: &'a Store,
+        relations: &'a RelationCache,
     ) -> Self {
         Self {
             account,
             client,
             cache,
+            store,
+            relations,
         }
     }
 
@@ -97,12 +105,14 @@ impl<'a> Directory<'a> {
         error.into()
     }
 
-    /// Invites `emails`; emails RemotePC refuses come back in `invalid`.
+    /// Invites `emails` on behalf of `by` (a team or role); emails
+    /// RemotePC refuses come back in `invalid`.
     pub async fn invite(
         &self,
         emails: Vec<String>,
         two_factor: Option<bool>,
         sso: Option<bool>,
+        by: &str,
     ) -> Result<InviteOutcome, CatalogError> {
         Checker::default()
             .emails("emails", &emails, true)
@@ -120,6 +130,13 @@ impl<'a> Directory<'a> {
         // Whether invitations show in `user/list` is not documented: read
         // anew (and keep serving this one if RemotePC fails meanwhile).
         self.cache.mark_suspect(self.account);
+        let recorded = self
+            .store
+            .record_invitations(self.account, &outcome.invited_list, by)
+            .await;
+        if let Err(error) = recorded {
+            tracing::error!(error = %error, "invitations not remembered");
+        }
         Ok(InviteOutcome {
             invited: outcome.invited_list,
             invalid: outcome.invalid_list,
@@ -208,6 +225,15 @@ impl<'a> Directory<'a> {
             .collect();
         self.cache
             .patch(self.account, |users| users.with_changes(&deleted, []));
+        let gone: Vec<String> = outcomes
+            .iter()
+            .filter(|outcome| outcome.deleted)
+            .map(|outcome| outcome.email.clone())
+            .collect();
+        if let Err(error) = self.store.forget_users(self.account, &gone).await {
+            tracing::error!(error = %error, "deleted users' assignments not forgotten");
+        }
+        self.relations.changed(self.account);
         Ok(outcomes)
     }
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use chrono_tz::Tz;
 
+use super::relations::RelationCache;
 use super::validation::{Checker, dedup};
 use super::{CatalogError, Device, rules};
 use crate::cache::{Served, Snapshot, SnapshotCache};
@@ -17,6 +18,7 @@ pub struct Fleet<'a> {
     client: &'a RemotePcClient,
     cache: &'a SnapshotCache<Device, UpstreamError>,
     store: &'a Store,
+    relations: &'a RelationCache,
     remove_batch_size: usize,
     zone: Tz,
 }
@@ -36,6 +38,7 @@ impl<'a> Fleet<'a> {
         client: &'a RemotePcClient,
         cache: &'a SnapshotCache<Device, UpstreamError>,
         store: &'a Store,
+        relations: &'a RelationCache,
         remove_batch_size: usize,
         zone: Tz,
     ) -> Self {
@@ -44,6 +47,7 @@ impl<'a> Fleet<'a> {
             client,
             cache,
             store,
+            relations,
             remove_batch_size,
             zone,
         }
@@ -65,6 +69,7 @@ impl<'a> Fleet<'a> {
         {
             tracing::error!(error = %error, group, "group change not remembered");
         }
+        self.relations.changed(self.account);
     }
 
     /// Every device: the cached snapshot, or all upstream pages read anew.
@@ -124,6 +129,15 @@ impl<'a> Fleet<'a> {
             self.client.unassign_computers(&request).await
         };
         result?;
+        // RemotePC made the change already: a store failure is logged.
+        let recorded = self
+            .store
+            .record_assignments(self.account, username, &request.computer_names, assign)
+            .await;
+        if let Err(error) = recorded {
+            tracing::error!(error = %error, "assignment not remembered");
+        }
+        self.relations.changed(self.account);
         Ok(request.computer_names)
     }
 
@@ -217,6 +231,7 @@ impl<'a> Fleet<'a> {
         if let Err(error) = self.store.forget_devices(self.account, &removed).await {
             tracing::error!(error = %error, "removed computers' group membership not forgotten");
         }
+        self.relations.changed(self.account);
         Ok(outcomes)
     }
 

@@ -11,6 +11,7 @@ mod listing;
 mod live;
 mod model;
 mod records;
+mod relations;
 pub mod rules;
 mod validation;
 
@@ -20,6 +21,7 @@ use std::sync::Arc;
 
 use chrono_tz::Tz;
 
+pub use crate::store::Invitation;
 pub use crate::store::KnownGroup;
 pub use directory::{DeleteOutcome, Directory, InviteOutcome, NewUser, UserKind};
 pub use fleet::{Fleet, RemovalOutcome};
@@ -36,6 +38,7 @@ pub use records::{
     AuditActor, AuditFilter, AuditLog, AuditRecord, Claim, IdempotencyLedger, OUTCOME_UNKNOWN,
     STARTED, StoreError,
 };
+pub use relations::Relations;
 pub use validation::{MAX_LIST_LEN, ValidationError, Violation};
 
 // Listings answer with the cache's snapshots; callers name them through
@@ -113,6 +116,7 @@ pub struct Catalog {
     users: Arc<SnapshotCache<User, UpstreamError>>,
     devices: Arc<SnapshotCache<Device, UpstreamError>>,
     live: Live,
+    relations: Arc<relations::RelationCache>,
 }
 
 impl Catalog {
@@ -157,12 +161,22 @@ impl Catalog {
                 .observed_by(live.device_observer()),
             ),
             live,
+            relations: Arc::new(relations::RelationCache::new(
+                settings.cache.ttl,
+                clock.clone(),
+            )),
         })
     }
 
     /// Users of `account`.
     pub fn directory<'a>(&'a self, account: &'a str) -> Result<Directory<'a>, CatalogError> {
-        Ok(Directory::new(account, self.client(account)?, &self.users))
+        Ok(Directory::new(
+            account,
+            self.client(account)?,
+            &self.users,
+            &self.store,
+            &self.relations,
+        ))
     }
 
     /// Devices and groups of `account`.
@@ -172,6 +186,7 @@ impl Catalog {
             self.client(account)?,
             &self.devices,
             &self.store,
+            &self.relations,
             self.remove_batch_size,
             self.time_zone(account),
         ))

@@ -81,6 +81,22 @@ impl SimState {
             .is_some()
     }
 
+    /// The invited `email` accepts: an active user from now on.
+    pub fn accept_invitation(&mut self, email: &str) -> bool {
+        let key = email.to_ascii_lowercase();
+        if !self.invited.remove(&key) {
+            return false;
+        }
+        let user = super::SimUser {
+            firstname: "Invited".to_owned(),
+            lastname: "User".to_owned(),
+            username: key.clone(),
+            two_factor: false,
+        };
+        self.users.insert(key, user);
+        true
+    }
+
     /// Edits a computer's comment outside the gateway (the web console).
     pub fn set_comment(&mut self, name: &str, comment: &str) -> bool {
         self.devices

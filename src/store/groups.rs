@@ -64,19 +64,24 @@ impl Store {
             .map_err(failed("recording a group"))
     }
 
-    /// Forgets the group membership of removed computers.
+    /// Forgets the group membership and assignments of removed computers.
     pub async fn forget_devices(
         &self,
         account: &str,
         devices: &[String],
     ) -> Result<(), StoreError> {
         for device in devices {
-            sqlx::query("DELETE FROM group_members WHERE account = $1 AND device = $2")
-                .bind(account)
-                .bind(device)
-                .execute(&self.pool)
-                .await
-                .map_err(failed("forgetting a removed computer"))?;
+            for statement in [
+                "DELETE FROM group_members WHERE account = $1 AND device = $2",
+                "DELETE FROM assignments WHERE account = $1 AND device = $2",
+            ] {
+                sqlx::query(statement)
+                    .bind(account)
+                    .bind(device)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(failed("forgetting a removed computer"))?;
+            }
         }
         Ok(())
     }

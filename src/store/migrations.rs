@@ -79,6 +79,25 @@ const STEPS: &[&[&str]] = &[
         "CREATE INDEX IF NOT EXISTS live_events_by_time ON live_events (account, collection, at_ms)",
         "CREATE INDEX IF NOT EXISTS live_events_by_age ON live_events (at_ms)",
     ],
+    // What RemotePC cannot list: the assignments and invitations made
+    // through the gateway.
+    &[
+        "CREATE TABLE IF NOT EXISTS assignments (
+        account TEXT NOT NULL,
+        device TEXT NOT NULL,
+        username TEXT NOT NULL,
+        assigned_ms BIGINT NOT NULL,
+        PRIMARY KEY (account, device, username)
+    )",
+        "CREATE TABLE IF NOT EXISTS invitations (
+        account TEXT NOT NULL,
+        email TEXT NOT NULL,
+        invited_ms BIGINT NOT NULL,
+        invited_by TEXT NOT NULL,
+        PRIMARY KEY (account, email)
+    )",
+        "CREATE INDEX IF NOT EXISTS invitations_by_age ON invitations (invited_ms)",
+    ],
 ];
 
 /// Applies the steps not yet applied, all in one transaction. On

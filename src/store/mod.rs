@@ -8,6 +8,7 @@ mod groups;
 mod history;
 mod idempotency;
 mod migrations;
+mod relations;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -20,6 +21,7 @@ pub use audit::{AuditActor, AuditFilter, AuditRecord, OUTCOME_UNKNOWN, STARTED};
 pub use groups::KnownGroup;
 pub use history::{HistoryPosition, HistoryQuery, HistoryRow, StoredChange};
 pub use idempotency::Claim;
+pub use relations::Invitation;
 
 use crate::clock::Clock;
 use crate::settings::StoreSettings;

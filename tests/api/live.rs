@@ -271,3 +271,55 @@ async fn server_sent_events_carry_changes_and_need_the_header() {
         Some("complete")
     );
 }
+
+#[tokio::test]
+async fn users_added_and_deleted_through_the_gateway_are_told() {
+    let gateway = warm_gateway(|_| {}).await;
+    let users = gateway
+        .gql("{ users(first: 1) { totalCount } }", json!({}))
+        .await;
+    assert!(users["errors"].is_null(), "{users}");
+    let mut client = WsClient::connect(&gateway.url, READER_TOKEN).await;
+    client
+        .subscribe(
+            "u",
+            "subscription { userChanges { kind user { username } } }",
+            json!({}),
+        )
+        .await;
+    let create =
+        "mutation($input: CreateUserInput!) { createUser(input: $input) { user { username } } }";
+    let told = |message: &Value| message["id"] == "u" && message["type"] == "next";
+    // Users are created until one is told: from then on it listens.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut created = Vec::new();
+    loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "waited {WAIT:?} for userChanges to listen"
+        );
+        let email = format!("probe{}@example.com", created.len());
+        let input = json!({"firstName": "Probe", "lastName": "User", "email": email, "password": "C0bol!rules"});
+        let made = gateway.gql(create, json!({"input": input})).await;
+        assert!(made["errors"].is_null(), "{made}");
+        created.push(email);
+        if let Some(added) = client.within(Duration::from_millis(250), told).await {
+            assert_eq!(
+                added["payload"]["data"]["userChanges"]["kind"], "ADDED",
+                "{added}"
+            );
+            break;
+        }
+    }
+    let gone = created.last().cloned().unwrap_or_default();
+    let delete =
+        "mutation($e: [String!]!) { deleteUsers(input: { activeUsers: $e }) { deletedCount } }";
+    let deleted = gateway.gql(delete, json!({"e": [gone]})).await;
+    assert!(deleted["errors"].is_null(), "{deleted}");
+    let removed = client.until("the removal", told).await;
+    let change = &removed["payload"]["data"]["userChanges"];
+    assert_eq!(
+        (change["kind"].as_str(), change["user"]["username"].as_str()),
+        (Some("REMOVED"), Some(gone.as_str()))
+    );
+}

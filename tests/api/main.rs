@@ -27,6 +27,7 @@ mod plans;
 mod process;
 mod protection;
 mod queries;
+mod relations;
 mod response_cache;
 mod review;
 mod schema;

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use tokio::task::JoinHandle;
 
 use super::{Change, ChangeKind, Live, Observed, status_named};
+use crate::catalog::relations::RelationCache;
 use crate::catalog::validation::{ValidationError, Violation};
 use crate::catalog::{Collection, DeviceStatus};
 use crate::store::{HistoryPosition, HistoryQuery, HistoryRow, Store, StoreError, StoredChange};
@@ -165,10 +166,15 @@ impl Live {
         }
     }
 
-    /// Writes queued changes to `store` in batches; after
-    /// `finish_history`, writes what is still queued and ends. `None` when already
-    /// started.
-    pub fn write_history(&self, store: Store) -> Option<JoinHandle<()>> {
+    /// Writes queued changes to `store` in batches, and forgets the
+    /// relations they end (a computer removed, a user deleted or joined);
+    /// after `finish_history`, writes what is still queued and ends.
+    /// `None` when already started.
+    pub(in crate::catalog) fn write_history(
+        &self,
+        store: Store,
+        relations: Arc<RelationCache>,
+    ) -> Option<JoinHandle<()>> {
         let mut unwritten = self
             .inner
             .unwritten
@@ -192,6 +198,7 @@ impl Live {
                     if let Err(error) = store.record_history(chunk).await {
                         tracing::warn!(error = %error, rows = chunk.len(), "history not recorded");
                     }
+                    forget_ended(&store, &relations, chunk).await;
                 }
                 batch.clear();
                 if closing {
@@ -219,11 +226,48 @@ impl Live {
         })
     }
 
-    /// Deletes what is past the retention or over the row cap, now.
+    /// Deletes what is past the retention or over the row cap, now; also
+    /// invitations older than the retention (never accepted).
     pub async fn prune_history(&self, store: &Store) -> Result<u64, StoreError> {
         let retention = i64::try_from(self.inner.retention.as_millis()).unwrap_or(i64::MAX);
         let cutoff = self.inner.clock.unix_ms().saturating_sub(retention);
-        store.prune_history(cutoff, self.inner.max_rows).await
+        let invitations = store.prune_invitations(cutoff).await?;
+        Ok(store.prune_history(cutoff, self.inner.max_rows).await? + invitations)
+    }
+}
+
+/// Forgets the relations `rows` end: assignments and group membership of
+/// removed computers, assignments of removed users, invitations of users
+/// who appeared.
+async fn forget_ended(store: &Store, relations: &RelationCache, rows: &[HistoryRow]) {
+    let ended = |collection: Collection, kind: ChangeKind| {
+        let mut by_account: HashMap<&str, Vec<String>> = HashMap::new();
+        for row in rows {
+            if row.collection == collection.as_str() && row.kind == kind.as_str() {
+                by_account
+                    .entry(&row.account)
+                    .or_default()
+                    .push(row.subject.clone());
+            }
+        }
+        by_account
+    };
+    for (account, devices) in ended(Collection::Devices, ChangeKind::Removed) {
+        log_failure(store.forget_devices(account, &devices).await);
+        relations.changed(account);
+    }
+    for (account, users) in ended(Collection::Users, ChangeKind::Removed) {
+        log_failure(store.forget_users(account, &users).await);
+        relations.changed(account);
+    }
+    for (account, users) in ended(Collection::Users, ChangeKind::Added) {
+        log_failure(store.forget_invitations(account, &users).await);
+    }
+}
+
+fn log_failure(result: Result<(), StoreError>) {
+    if let Err(error) = result {
+        tracing::warn!(error = %error, "relations ended by an observed change not forgotten");
     }
 }
 

@@ -16,6 +16,7 @@ mod mutation;
 pub(crate) mod node;
 pub(crate) mod objects;
 pub(crate) mod query;
+mod relations;
 pub(crate) mod timestamp;
 mod viewer;
 
@@ -35,6 +36,7 @@ pub struct QueryRoot(
     query::DeviceQuery,
     groups::GroupQuery,
     history::HistoryQuery,
+    relations::InvitationQuery,
     audit::AuditQuery,
 );
 

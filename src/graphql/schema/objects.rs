@@ -9,9 +9,11 @@ use serde::ser::SerializeStruct;
 
 use super::cache_report::record;
 use super::error::catalog_error;
+use super::groups::Group;
 use super::history::{DeviceEventConnection, device_history};
 use super::json_out::{write_date_time, write_optional, write_str};
 use super::node::{NodeKind, global_id, write_global_id};
+use super::relations;
 use super::timestamp::Timestamp;
 use crate::catalog::{self as domain, Collection};
 
@@ -40,6 +42,12 @@ impl User {
     /// Last name.
     async fn last_name(&self) -> Option<&str> {
         self.0.last_name.as_deref()
+    }
+
+    /// Computers assigned to this user through this gateway (RemotePC
+    /// cannot list assignments; ones made elsewhere are not here).
+    async fn devices(&self, ctx: &Context<'_>) -> Result<Vec<Device>> {
+        relations::devices_of(ctx, &self.0.username).await
     }
 }
 
@@ -145,6 +153,18 @@ impl Device {
         after: Option<String>,
     ) -> Result<DeviceEventConnection> {
         device_history(ctx, &self.0.name, first, after).await
+    }
+
+    /// Users this computer was assigned to through this gateway (RemotePC
+    /// cannot list assignments; ones made elsewhere are not here).
+    async fn assigned_users(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
+        relations::assigned_users(ctx, &self.0.name).await
+    }
+
+    /// The group this gateway last moved the computer into; null when it
+    /// moved it into none (RemotePC cannot list groups).
+    async fn group(&self, ctx: &Context<'_>) -> Result<Option<Group>> {
+        relations::group_of(ctx, &self.0.name).await
     }
 }
 
@@ -298,7 +318,7 @@ mod tests {
 
     #[test]
     fn the_plan_tables_cover_every_field_of_the_served_objects() {
-        check::<domain::User>("User", &[]);
-        check::<domain::Device>("Device", &["history"]);
+        check::<domain::User>("User", &["devices"]);
+        check::<domain::Device>("Device", &["history", "assignedUsers", "group"]);
     }
 }

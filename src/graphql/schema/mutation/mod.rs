@@ -32,8 +32,9 @@ impl UserMutation {
         input: InviteUsersInput,
     ) -> Result<InviteUsersPayload> {
         audited(ctx, "inviteUsers", recorded(&input), async {
+            let team = &caller(ctx)?.team;
             let outcome = directory(ctx)?
-                .invite(input.emails, input.two_factor, input.sso)
+                .invite(input.emails, input.two_factor, input.sso, team)
                 .await
                 .map_err(catalog_error)?;
             Ok(InviteUsersPayload {
