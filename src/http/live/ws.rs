@@ -24,6 +24,9 @@ use crate::auth::Credential;
 use crate::graphql::{ErrorCode, RequestIds};
 use crate::http::refusal::Refusal;
 
+/// Bytes read from a socket at a time.
+const READ_BUFFER: usize = 8 * 1024;
+
 /// `GET /graphql` with `Upgrade: websocket`: the origin is checked as CORS
 /// would, then the connection speaks `graphql-transport-ws`.
 pub(in crate::http) fn upgrade(
@@ -44,6 +47,9 @@ pub(in crate::http) fn upgrade(
     upgrade
         .protocols([PROTOCOL])
         .max_message_size(state.body_limit)
+        // Clients send small messages; the default (128 KiB a connection)
+        // would be most of an idle subscriber's memory.
+        .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| streams.track_future(serve(state, ids, socket)))
 }
 
