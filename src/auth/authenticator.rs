@@ -20,7 +20,7 @@ pub struct Credential<'a> {
 
 enum Who<'a> {
     Team(&'a Team),
-    Person(Person),
+    Person(Box<Person>),
 }
 
 impl<'a> Credential<'a> {
@@ -52,6 +52,19 @@ impl<'a> Credential<'a> {
             Who::Team(team) => team.introspection(),
             Who::Person(person) => person.introspection,
         }
+    }
+
+    /// How long the credential stays valid: a person's token until its
+    /// `exp`; `None` for a team token, valid until the settings change.
+    /// Long-lived streams end when it runs out.
+    pub fn valid_for(&self) -> Option<std::time::Duration> {
+        let Who::Person(person) = &self.who else {
+            return None;
+        };
+        let left = person.expires_at? - chrono::Utc::now().timestamp();
+        Some(std::time::Duration::from_secs(
+            u64::try_from(left).unwrap_or(0),
+        ))
     }
 
     /// Takes `units` from the team's quota, or from the person's own.
@@ -115,7 +128,7 @@ impl Authenticator {
         provider
             .authenticate(token)
             .await
-            .map(|person| Credential::new(Who::Person(person)))
+            .map(|person| Credential::new(Who::Person(Box::new(person))))
     }
 
     /// Each provider's name and whether its keys are fresh.

@@ -53,6 +53,8 @@ pub struct Person {
     /// The role whose account and quota the person acts under: the first
     /// of their roles by name.
     pub(super) role: Arc<Role>,
+    /// The token's `exp`, in seconds since the Unix epoch.
+    pub(super) expires_at: Option<i64>,
 }
 
 /// Whether a provider's keys could be fetched.
@@ -327,6 +329,7 @@ impl Provider {
             },
             introspection: roles.iter().any(|role| role.introspection),
             role: Arc::clone(first),
+            expires_at: claims["exp"].as_i64(),
         })
     }
 }

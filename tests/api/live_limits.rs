@@ -173,3 +173,21 @@ async fn a_websocket_from_an_unlisted_origin_is_refused() {
     .await;
     drop(listed);
 }
+
+#[tokio::test]
+async fn a_persons_subscription_ends_when_their_token_expires() {
+    use crate::oidc::{Idp, claims, gateway_trusting, now, sign};
+    let idp = Idp::start(&["rsa-1"]).await;
+    let gateway = gateway_trusting(&idp).await;
+    let token = sign(
+        "rsa-1",
+        &claims(&idp, "alice", &["viewers"], |claims| {
+            claims["exp"] = json!(now() + 2);
+        }),
+    );
+    let mut client = WsClient::connect(&gateway.url, &token).await;
+    client.subscribe("p", DEVICE_CHANGES, json!({})).await;
+    let (code, reason) = client.closed("the close at the token's expiry").await;
+    assert_eq!(code, 4403, "{reason}");
+    assert!(reason.contains("expired"), "{reason}");
+}

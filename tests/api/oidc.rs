@@ -34,7 +34,7 @@ fn jwk(name: &str) -> Value {
 /// The in-test identity provider: what it publishes, how often its keys
 /// were fetched, and whether it answers at all.
 #[derive(Clone)]
-struct Idp {
+pub(crate) struct Idp {
     issuer: String,
     keys: Arc<Mutex<Vec<Value>>>,
     fetches: Arc<AtomicUsize>,
@@ -42,7 +42,7 @@ struct Idp {
 }
 
 impl Idp {
-    async fn start(keys: &[&str]) -> Self {
+    pub(crate) async fn start(keys: &[&str]) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("binds");
@@ -101,7 +101,7 @@ fn role(scopes: &[&str], per_minute: u32, burst: u32) -> RoleSettings {
 
 /// A gateway trusting `idp` as provider `corp`: role `helpdesk` may read
 /// and change computers (burst 5 per person), `viewers` may read.
-async fn gateway_trusting(idp: &Idp) -> TestGateway {
+pub(crate) async fn gateway_trusting(idp: &Idp) -> TestGateway {
     let provider = OidcSettings {
         algorithms: vec!["RS256".to_owned(), "ES256".to_owned()],
         leeway: Duration::from_secs(5),
@@ -124,7 +124,7 @@ async fn gateway_trusting(idp: &Idp) -> TestGateway {
     .await
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|elapsed| elapsed.as_secs() as i64)
@@ -132,7 +132,12 @@ fn now() -> i64 {
 }
 
 /// Claims of a person of `groups`, valid for an hour, adjusted by `tweak`.
-fn claims(idp: &Idp, subject: &str, groups: &[&str], tweak: impl FnOnce(&mut Value)) -> Value {
+pub(crate) fn claims(
+    idp: &Idp,
+    subject: &str,
+    groups: &[&str],
+    tweak: impl FnOnce(&mut Value),
+) -> Value {
     let mut claims = json!({
         "iss": idp.issuer, "aud": AUDIENCE, "sub": subject,
         "name": format!("Person {subject}"), "groups": groups,
@@ -143,7 +148,7 @@ fn claims(idp: &Idp, subject: &str, groups: &[&str], tweak: impl FnOnce(&mut Val
 }
 
 /// `claims` signed by fixture key `key` (`rsa-*` with RS256, `ec-*` with ES256).
-fn sign(key: &str, claims: &Value) -> String {
+pub(crate) fn sign(key: &str, claims: &Value) -> String {
     let pem = fixture(&format!("{key}.pem"));
     let (algorithm, encoding) = if key.starts_with("ec") {
         (Algorithm::ES256, EncodingKey::from_ec_pem(pem.as_bytes()))

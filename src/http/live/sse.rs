@@ -56,7 +56,8 @@ pub(in crate::http) async fn respond(
     match admitted {
         Ok((operation, slot)) => {
             let responses = state.operations.subscribe(operation);
-            let feeding = feed(state.clone(), responses, sender, slot);
+            let valid_for = credential.valid_for();
+            let feeding = feed(state.clone(), responses, sender, slot, valid_for);
             state.streams.spawn(feeding);
         }
         Err(refused) => {
@@ -81,20 +82,31 @@ pub(in crate::http) async fn respond(
 }
 
 /// Writes each response as a `next` event, comments while idle, and
-/// `complete` at the end (also at shutdown). Stops when the client is
+/// `complete` at the end (also at shutdown and when the token expires). Stops when the client is
 /// gone or leaves an event unread for `live.send_timeout`.
 async fn feed(
     state: AppState,
     mut responses: futures::stream::BoxStream<'static, async_graphql::Response>,
     sender: mpsc::Sender<Bytes>,
     _slot: super::Slot,
+    valid_for: Option<std::time::Duration>,
 ) {
     let live = &state.live;
     let closed = state.catalog.live().closed().clone();
     let mut pings = tokio::time::interval_at(Instant::now() + live.keep_alive, live.keep_alive);
+    // A person's token runs out: the stream ends, the client reconnects
+    // with a new one.
+    let expired = async {
+        match valid_for {
+            Some(left) => tokio::time::sleep(left).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(expired);
     loop {
         let event = tokio::select! {
             () = closed.cancelled() => break,
+            () = &mut expired => break,
             next = responses.next() => match next {
                 Some(response) => {
                     let data = serde_json::to_string(&response).unwrap_or_default();

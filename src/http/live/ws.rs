@@ -149,9 +149,20 @@ impl Connection {
         let closed = state.catalog.live().closed().clone();
         let mut pings = tokio::time::interval_at(Instant::now() + live.keep_alive, live.keep_alive);
         let mut unanswered_since: Option<Instant> = None;
+        let expiry = credential.valid_for();
+        let expired = async {
+            match expiry {
+                Some(left) => tokio::time::sleep(left).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(expired);
         loop {
             tokio::select! {
                 () = closed.cancelled() => return self.shut_down().await,
+                () = &mut expired => {
+                    return self.close(4403, "Forbidden: the token expired; connect again with a new one").await;
+                }
                 received = Self::receive(&mut self.socket) => {
                     unanswered_since = None;
                     let message = match received {
