@@ -4,7 +4,8 @@
 //!
 //! Layers, each a module; a request goes down them in this order:
 //! - [`http`] — accept loop, router, middleware, request ids; admits or
-//!   refuses each request and runs writes detached from their connection.
+//!   refuses each request and runs writes detached from their connection;
+//!   subscriptions' transports (WebSocket, Server-Sent Events).
 //! - [`auth`] — who is calling (a team token, or a person's JWT checked
 //!   against an identity provider's keys), which account they act on,
 //!   their quota.
@@ -12,14 +13,17 @@
 //!   guards, error codes) and the serving path (document, limits, response
 //!   cache, plans, execution).
 //! - [`catalog`] — domain services (users, devices, groups), the vendor's
-//!   input rules, and the services over the gateway's own records (audit
-//!   log, idempotency ledger).
+//!   input rules, the services over the gateway's own records (audit
+//!   log, idempotency ledger, relations), and the live fleet: changes
+//!   diffed from consecutive snapshots, their subscribers, pollers and
+//!   history.
 //! - [`cache`] — sorted, indexed snapshots of whole collections, generic
 //!   over what they hold and how it is loaded.
 //! - [`upstream`] — the RemotePC client: wire types, envelopes, paging,
 //!   errors, breaker.
-//! - [`store`] — durable audit log, idempotency keys, known groups
-//!   (SQLite or PostgreSQL); reached only through `catalog`.
+//! - [`store`] — durable audit log, idempotency keys, known groups,
+//!   assignments, invitations, history (SQLite or PostgreSQL); reached
+//!   only through `catalog`.
 //!
 //! Beside them: [`settings`] and [`clock`] are leaves every layer reads;
 //! [`telemetry`] (logging and metrics) is read by every layer and reads
