@@ -100,17 +100,23 @@ impl<T: Keyed + Send + Sync + 'static, E: Send + Sync + 'static> SnapshotCache<T
     /// How old the account's current snapshot is; `None` when it has none.
     /// Never fetches.
     pub fn age(&self, account: &str) -> Option<Duration> {
+        self.current(account).map(|(_, age, _)| age)
+    }
+
+    /// The current snapshot's version, age and whether it is suspect,
+    /// read without fetching.
+    fn current(&self, account: &str) -> Option<(u64, Duration, bool)> {
         let slots = self
             .slots
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let state = slots.get(account)?.lock();
         let cached = state.current.as_ref()?;
-        Some(
-            self.clock
-                .now()
-                .saturating_duration_since(cached.fetched_at),
-        )
+        let age = self
+            .clock
+            .now()
+            .saturating_duration_since(cached.fetched_at);
+        Some((cached.snapshot.version(), age, state.suspect))
     }
 
     /// The account's snapshot: cached if young enough, else fetched with
@@ -235,20 +241,8 @@ impl<T: Keyed + Send + Sync + 'static, E: Send + Sync + 'static> SnapshotCache<T
     /// The account's snapshot if a read would be served it as fresh now;
     /// `None` when a read would fetch or refresh. Never fetches.
     pub fn peek(&self, account: &str) -> Option<Peek> {
-        let slots = self
-            .slots
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let state = slots.get(account)?.lock();
-        let cached = state.current.as_ref()?;
-        let age = self
-            .clock
-            .now()
-            .saturating_duration_since(cached.fetched_at);
-        (age < self.freshness.ttl && !state.suspect).then(|| Peek {
-            version: cached.snapshot.version(),
-            age,
-        })
+        let (version, age, suspect) = self.current(account)?;
+        (age < self.freshness.ttl && !suspect).then_some(Peek { version, age })
     }
 
     fn observe(&self, account: &str, result: &'static str, served: &Served<T>) {

@@ -99,22 +99,29 @@ impl Running {
     }
 }
 
-#[tokio::test]
-async fn observed_changes_are_kept_across_a_restart() {
+async fn simulator_and_store() -> (Simulator, std::path::PathBuf) {
     let sim = Simulator::start(SimulatorConfig::default())
         .await
         .expect("simulator");
-    let store = temp_store_path();
+    (sim, temp_store_path())
+}
+
+fn online_device(sim: &Simulator) -> String {
+    sim.state(|state| {
+        state
+            .devices()
+            .find(|device| device.online)
+            .map(|device| device.host_name.clone())
+    })
+    .expect("an online device")
+}
+
+#[tokio::test]
+async fn observed_changes_are_kept_across_a_restart() {
+    let (sim, store) = simulator_and_store().await;
     let first = start(&sim, &store, |_| {}).await;
     first.observe().await;
-    let name = sim
-        .state(|state| {
-            state
-                .devices()
-                .find(|device| device.online)
-                .map(|device| device.host_name.clone())
-        })
-        .expect("an online device");
+    let name = online_device(&sim);
     sim.state(|state| state.set_online(&name, false));
     first.observe().await;
     sim.state(|state| state.set_comment(&name, "Back from repair"));
@@ -144,10 +151,7 @@ async fn observed_changes_are_kept_across_a_restart() {
 
 #[tokio::test]
 async fn device_events_filter_by_kind_name_and_time_and_page_by_cursor() {
-    let sim = Simulator::start(SimulatorConfig::default())
-        .await
-        .expect("simulator");
-    let store = temp_store_path();
+    let (sim, store) = simulator_and_store().await;
     let gateway = start(&sim, &store, |_| {}).await;
     gateway.observe().await;
     let names: Vec<String> = sim.state(|state| {
@@ -220,10 +224,7 @@ async fn device_events_filter_by_kind_name_and_time_and_page_by_cursor() {
 
 #[tokio::test]
 async fn history_past_its_retention_is_pruned() {
-    let sim = Simulator::start(SimulatorConfig::default())
-        .await
-        .expect("simulator");
-    let store = temp_store_path();
+    let (sim, store) = simulator_and_store().await;
     let gateway = start(&sim, &store, |settings| {
         settings.live.history_retention = Duration::from_secs(3600);
         settings.store.sweep_interval = Duration::from_millis(50);
@@ -258,20 +259,10 @@ async fn history_past_its_retention_is_pruned() {
 
 #[tokio::test]
 async fn offline_since_uses_the_change_seen_else_the_last_session() {
-    let sim = Simulator::start(SimulatorConfig::default())
-        .await
-        .expect("simulator");
-    let store = temp_store_path();
+    let (sim, store) = simulator_and_store().await;
     let gateway = start(&sim, &store, |_| {}).await;
     gateway.observe().await;
-    let name = sim
-        .state(|state| {
-            state
-                .devices()
-                .find(|device| device.online)
-                .map(|device| device.host_name.clone())
-        })
-        .expect("an online device");
+    let name = online_device(&sim);
     sim.state(|state| state.set_online(&name, false));
     gateway.observe().await;
     gateway.history(&name, 1).await;

@@ -223,14 +223,8 @@ impl OperationRunner {
             }
         };
         request.set_parsed_query(document);
-        request = request
-            .data(caller)
-            .data(ids)
-            .data(Arc::new(CacheReport::default()))
-            .data(Arc::new(AuditTrail::default()));
-        if !introspection {
-            request = request.disable_introspection();
-        }
+        let (report, trail) = (Arc::default(), Arc::default());
+        let request = with_context(request, caller, ids, introspection, report, trail);
         self.inner
             .schema
             .execute_stream(request)
@@ -263,14 +257,14 @@ impl OperationRunner {
         request.set_parsed_query(document);
         let report = Arc::new(CacheReport::default());
         let trail = Arc::new(AuditTrail::default());
-        request = request
-            .data(caller.clone())
-            .data(ids.clone())
-            .data(Arc::clone(&report))
-            .data(Arc::clone(&trail));
-        if !introspection {
-            request = request.disable_introspection();
-        }
+        let request = with_context(
+            request,
+            caller.clone(),
+            ids.clone(),
+            introspection,
+            Arc::clone(&report),
+            Arc::clone(&trail),
+        );
         let mut response = self.inner.schema.execute(request).await;
         classify_request_errors(&mut response);
         if !writes.is_empty() {
@@ -290,6 +284,24 @@ impl OperationRunner {
             reads,
             reusable,
         }
+    }
+}
+
+/// `request` with what resolvers read from its context: the caller, the
+/// HTTP request's ids, where snapshot reads and audit steps are noted.
+fn with_context(
+    request: Request,
+    caller: Caller,
+    ids: RequestIds,
+    introspection: bool,
+    report: Arc<CacheReport>,
+    trail: Arc<AuditTrail>,
+) -> Request {
+    let request = request.data(caller).data(ids).data(report).data(trail);
+    if introspection {
+        request
+    } else {
+        request.disable_introspection()
     }
 }
 
