@@ -41,6 +41,7 @@ pub mod auth;
 pub mod cache;
 pub mod catalog;
 pub mod clock;
+pub mod cluster;
 pub mod graphql;
 pub mod http;
 pub mod settings;
@@ -74,6 +75,9 @@ pub enum StartError {
     /// The store cannot be opened or migrated (store.url).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Redis cannot be used (cluster.redis_url).
+    #[error(transparent)]
+    Cluster(#[from] cluster::ClusterError),
     /// A trusted-documents manifest cannot be read (the message names the
     /// setting).
     #[error("{0}")]
@@ -120,7 +124,9 @@ impl App {
         let mut background = vec![telemetry::keep_metrics_bounded(METRICS_UPKEEP)];
         let store = Store::open_with_clock(&settings.store, clock.clone()).await?;
         background.push(store.sweep_every(settings.store.sweep_interval));
-        let catalog = Catalog::new(&settings, store.clone(), &clock)?;
+        let cluster = cluster::Cluster::new(&settings.cluster)?;
+        let catalog = Catalog::new(&settings, store.clone(), &clock, cluster.clone())?;
+        background.extend(catalog.follow_replicas());
         let live = catalog.live().clone();
         let history_writer = catalog.write_history();
         background.push(live.prune_history_every(store.clone(), settings.store.sweep_interval));

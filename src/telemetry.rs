@@ -203,3 +203,14 @@ pub fn record_subscriptions(open: usize) {
 pub fn record_history_dropped(count: usize) {
     metrics::counter!("gateway_live_history_dropped_total").increment(count as u64);
 }
+
+/// Whether this replica runs without Redis (each limit at 1/N).
+pub fn record_cluster_fallback(fallback: bool) {
+    metrics::gauge!("gateway_cluster_fallback").set(if fallback { 1.0 } else { 0.0 });
+}
+
+/// A cluster event: `lease_taken`, `lease_handover`, `snapshot_loaded`,
+/// `snapshot_published`, `patch_applied`, `patch_published`.
+pub fn record_cluster(event: &'static str) {
+    metrics::counter!("gateway_cluster_events_total", "event" => event).increment(1);
+}

@@ -7,6 +7,6 @@ mod served;
 mod slots;
 mod snapshot;
 
-pub use served::{Freshness, Peek, Served};
-pub use slots::{Observer, SnapshotCache};
+pub use served::{Freshness, Loaded, Peek, Served};
+pub use slots::{Observer, Patch, Replicator, SnapshotCache};
 pub use snapshot::{Keyed, Snapshot, SortedView};

@@ -53,3 +53,22 @@ pub struct Peek {
     /// Time since it was read from RemotePC.
     pub age: Duration,
 }
+
+/// What a loader read: the collection, and how old it already was (a
+/// snapshot another replica read from RemotePC a while ago).
+#[derive(Debug)]
+pub struct Loaded<T> {
+    /// The collection.
+    pub snapshot: Snapshot<T>,
+    /// Time since it was read from RemotePC.
+    pub age: Duration,
+}
+
+impl<T> From<Snapshot<T>> for Loaded<T> {
+    fn from(snapshot: Snapshot<T>) -> Self {
+        Self {
+            snapshot,
+            age: Duration::ZERO,
+        }
+    }
+}

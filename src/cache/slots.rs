@@ -16,7 +16,7 @@ use futures::future::{BoxFuture, Shared};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::{Freshness, Keyed, Peek, Served, Snapshot};
+use super::{Freshness, Keyed, Loaded, Peek, Served, Snapshot};
 use crate::clock::Clock;
 
 /// What a read does.
@@ -31,7 +31,8 @@ enum Decision<T> {
 /// write's patch): the account, the old snapshot and the new one.
 pub type Observer<T> = Arc<dyn Fn(&str, &Arc<Snapshot<T>>, &Arc<Snapshot<T>>) + Send + Sync>;
 
-type Fetch<T, E> = Shared<BoxFuture<'static, Result<Arc<Snapshot<T>>, Arc<E>>>>;
+/// A fetch in flight: the snapshot and how old it already was.
+type Fetch<T, E> = Shared<BoxFuture<'static, Result<(Arc<Snapshot<T>>, Duration), Arc<E>>>>;
 
 struct Cached<T> {
     snapshot: Arc<Snapshot<T>>,
@@ -77,6 +78,33 @@ pub struct SnapshotCache<T, E> {
     slots: Mutex<HashMap<String, Arc<Slot<T, E>>>>,
     /// Called outside every lock, after the replacement.
     observer: Option<Observer<T>>,
+    /// Told of this replica's writes, for the others.
+    replicator: Option<Arc<dyn Replicator<T>>>,
+}
+
+/// What a write changed in a collection.
+#[derive(Debug, Clone)]
+pub struct Patch<T> {
+    /// Keys of items gone.
+    pub removed: Vec<String>,
+    /// Items added or changed.
+    pub upserted: Vec<T>,
+}
+
+/// Told of each write this replica applies, so other replicas apply it
+/// too; each returns the work of telling them, to await or spawn.
+pub trait Replicator<T>: Send + Sync {
+    /// `patch` made `snapshot` (read from RemotePC `age` ago).
+    fn patched(
+        &self,
+        account: &str,
+        patch: &Patch<T>,
+        snapshot: &Arc<Snapshot<T>>,
+        age: Duration,
+    ) -> BoxFuture<'static, ()>;
+    /// The account's snapshot can no longer be trusted (a write with an
+    /// unknown outcome, or one this replica could not apply).
+    fn dropped(&self, account: &str) -> BoxFuture<'static, ()>;
 }
 
 impl<T: Keyed + Send + Sync + 'static, E: Send + Sync + 'static> SnapshotCache<T, E> {
@@ -88,7 +116,14 @@ impl<T: Keyed + Send + Sync + 'static, E: Send + Sync + 'static> SnapshotCache<T
             clock,
             slots: Mutex::default(),
             observer: None,
+            replicator: None,
         }
+    }
+
+    /// Tells `replicator` of every write applied here.
+    pub fn replicated_by(mut self, replicator: Arc<dyn Replicator<T>>) -> Self {
+        self.replicator = Some(replicator);
+        self
     }
 
     /// Tells `observer` of every snapshot that replaces another.
@@ -131,7 +166,7 @@ impl<T: Keyed + Send + Sync + 'static, E: Send + Sync + 'static> SnapshotCache<T
     ) -> Result<Served<T>, Arc<E>>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Snapshot<T>, E>> + Send + 'static,
+        Fut: Future<Output = Result<Loaded<T>, E>> + Send + 'static,
     {
         let slot = self.slot(account);
         let (fetch, fallback) = {
@@ -156,10 +191,10 @@ impl<T: Keyed + Send + Sync + 'static, E: Send + Sync + 'static> SnapshotCache<T
             }
         };
         match (fetch.await, fallback) {
-            (Ok(snapshot), _) => {
+            (Ok((snapshot, age)), _) => {
                 let served = Served {
                     snapshot,
-                    age: Duration::ZERO,
+                    age,
                     stale: false,
                     suspect: false,
                 };
@@ -228,7 +263,7 @@ impl<T: Keyed + Send + Sync + 'static, E: Send + Sync + 'static> SnapshotCache<T
         load: F,
     ) where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Snapshot<T>, E>> + Send + 'static,
+        Fut: Future<Output = Result<Loaded<T>, E>> + Send + 'static,
     {
         if state.driven || (state.in_flight.is_none() && self.backing_off(state)) {
             return;
@@ -256,20 +291,64 @@ impl<T: Keyed + Send + Sync + 'static, E: Send + Sync + 'static> SnapshotCache<T
     }
 
     /// Applies a write the gateway made to the cached snapshot, so the next
-    /// read shows it without a fetch.
-    pub fn patch(&self, account: &str, change: impl FnOnce(&Snapshot<T>) -> Snapshot<T>) {
+    /// read shows it without a fetch; `change` says what it changed, from
+    /// the current snapshot. The replicator is told (or told to drop the
+    /// account's snapshots when this replica holds none to patch); the
+    /// future returned completes once other replicas can see the write.
+    pub fn patch(
+        &self,
+        account: &str,
+        change: impl FnOnce(&Snapshot<T>) -> Patch<T>,
+    ) -> BoxFuture<'static, ()>
+    where
+        T: Clone,
+    {
+        let applied = self.apply(account, change);
+        let Some(replicator) = &self.replicator else {
+            return futures::future::ready(()).boxed();
+        };
+        match applied {
+            Some((patch, patched, age)) => replicator.patched(account, &patch, &patched, age),
+            None => replicator.dropped(account),
+        }
+    }
+
+    /// Applies a patch another replica made; tells no replicator.
+    pub fn apply_remote(&self, account: &str, patch: Patch<T>)
+    where
+        T: Clone,
+    {
+        self.apply(account, |_| patch);
+    }
+
+    /// Patches the current snapshot, if any; returns the patch, the new
+    /// snapshot and its age.
+    fn apply(
+        &self,
+        account: &str,
+        change: impl FnOnce(&Snapshot<T>) -> Patch<T>,
+    ) -> Option<(Patch<T>, Arc<Snapshot<T>>, Duration)>
+    where
+        T: Clone,
+    {
         let slot = self.slot(account);
         let mut state = slot.lock();
         state.generation += 1;
-        let Some(cached) = state.current.as_mut() else {
-            return;
-        };
-        let patched = Arc::new(change(&cached.snapshot));
+        let now = self.clock.now();
+        let cached = state.current.as_mut()?;
+        let patch = change(&cached.snapshot);
+        let patched = Arc::new(
+            cached
+                .snapshot
+                .with_changes(&patch.removed, patch.upserted.iter().cloned()),
+        );
         let old = std::mem::replace(&mut cached.snapshot, Arc::clone(&patched));
+        let age = now.saturating_duration_since(cached.fetched_at);
         drop(state);
         if let Some(observer) = &self.observer {
             observer(account, &old, &patched);
         }
+        Some((patch, patched, age))
     }
 
     /// Marks the account's snapshot suspect after a write whose effect on
@@ -278,10 +357,30 @@ impl<T: Keyed + Send + Sync + 'static, E: Send + Sync + 'static> SnapshotCache<T
     /// failed one backs off. A fetch already running may predate the write,
     /// so it does not clear the mark.
     pub fn mark_suspect(&self, account: &str) {
+        self.distrust(account);
+        if let Some(replicator) = &self.replicator {
+            tokio::spawn(replicator.dropped(account));
+        }
+    }
+
+    /// Marks the account's snapshot suspect because another replica's
+    /// write, or a lost patch channel, makes it untrusted; tells no
+    /// replicator.
+    pub fn distrust(&self, account: &str) {
         let slot = self.slot(account);
         let mut state = slot.lock();
         state.generation += 1;
         state.suspect = true;
+    }
+
+    /// Accounts with a slot.
+    pub fn accounts(&self) -> Vec<String> {
+        self.slots
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .keys()
+            .cloned()
+            .collect()
     }
 
     fn slot(&self, account: &str) -> Arc<Slot<T, E>> {
@@ -314,7 +413,7 @@ impl<T: Keyed + Send + Sync + 'static, E: Send + Sync + 'static> SnapshotCache<T
     ) -> Fetch<T, E>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Snapshot<T>, E>> + Send + 'static,
+        Fut: Future<Output = Result<Loaded<T>, E>> + Send + 'static,
     {
         if let Some(fetch) = &state.in_flight {
             return fetch.clone();
@@ -325,9 +424,12 @@ impl<T: Keyed + Send + Sync + 'static, E: Send + Sync + 'static> SnapshotCache<T
         let observer = self.observer.clone();
         let loading = load();
         let fetch = async move {
-            let result = loading.await.map(Arc::new).map_err(Arc::new);
+            let result = loading
+                .await
+                .map(|loaded| (Arc::new(loaded.snapshot), loaded.age))
+                .map_err(Arc::new);
             let replaced = store_fetched(&slot, &clock, generation, &result);
-            if let (Some(observer), Some(old), Ok(new)) = (observer, replaced, &result) {
+            if let (Some(observer), Some(old), Ok((new, _))) = (observer, replaced, &result) {
                 observer(&slot.account, &old, new);
             }
             result
@@ -344,16 +446,17 @@ fn store_fetched<T, E>(
     slot: &Slot<T, E>,
     clock: &Clock,
     generation: u64,
-    result: &Result<Arc<Snapshot<T>>, Arc<E>>,
+    result: &Result<(Arc<Snapshot<T>>, Duration), Arc<E>>,
 ) -> Option<Arc<Snapshot<T>>> {
     let mut state = slot.lock();
     state.in_flight = None;
     state.driven = false;
     match result {
-        Ok(snapshot) if state.generation == generation => {
+        Ok((snapshot, age)) if state.generation == generation => {
+            let now = clock.now();
             let replaced = state.current.replace(Cached {
                 snapshot: Arc::clone(snapshot),
-                fetched_at: clock.now(),
+                fetched_at: now.checked_sub(*age).unwrap_or(now),
             });
             state.last_failure = None;
             state.suspect = false;

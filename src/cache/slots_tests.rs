@@ -33,7 +33,7 @@ fn cache() -> SnapshotCache<Item, Failed> {
 async fn value(cache: &SnapshotCache<Item, Failed>) -> Option<u8> {
     let served = cache
         .get("acme", false, || async {
-            Ok(Snapshot::new([Item("a", 0)]))
+            Ok(Snapshot::new([Item("a", 0)]).into())
         })
         .await
         .expect("served");
@@ -48,11 +48,16 @@ async fn a_refresh_started_before_a_write_does_not_undo_it() {
     let (release, released) = tokio::sync::oneshot::channel::<()>();
     let refresh = cache.get("acme", true, || async {
         let _ = released.await;
-        Ok(Snapshot::new([Item("a", 1)]))
+        Ok(Snapshot::new([Item("a", 1)]).into())
     });
     let (refreshed, ()) = tokio::join!(refresh, async {
         tokio::task::yield_now().await;
-        cache.patch("acme", |items| items.with_changes(&[], [Item("a", 2)]));
+        cache
+            .patch("acme", |_| Patch {
+                removed: Vec::new(),
+                upserted: vec![Item("a", 2)],
+            })
+            .await;
         let _ = release.send(());
     });
 

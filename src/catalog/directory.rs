@@ -1,13 +1,16 @@
 //! Users: list, invite, create, delete.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
 use super::relations::RelationCache;
+use super::replication::Sharing;
 use super::validation::{Checker, dedup};
-use super::{CatalogError, User, rules};
-use crate::cache::{Served, Snapshot, SnapshotCache};
+use super::{CatalogError, Collection, User, rules};
+use crate::cache::{Loaded, Patch, Served, Snapshot, SnapshotCache};
 use crate::store::Store;
 use crate::upstream::{RemotePcClient, UpstreamError, wire};
 
@@ -19,6 +22,7 @@ pub struct Directory<'a> {
     cache: &'a SnapshotCache<User, UpstreamError>,
     store: &'a Store,
     relations: &'a RelationCache,
+    sharing: Option<&'a Arc<Sharing>>,
 }
 
 /// A user to create.
@@ -72,6 +76,7 @@ impl<'a> Directory<'a> {
         cache: &'a SnapshotCache<User, UpstreamError>,
         store: &'a Store,
         relations: &'a RelationCache,
+        sharing: Option<&'a Arc<Sharing>>,
     ) -> Self {
         Self {
             account,
@@ -79,15 +84,37 @@ impl<'a> Directory<'a> {
             cache,
             store,
             relations,
+            sharing,
         }
     }
 
     /// Every user: the cached snapshot, or all upstream pages read anew.
+    /// With replicas, one of them reads RemotePC and the others load its
+    /// snapshot.
     pub async fn users(&self, refresh: bool) -> Result<Served<User>, CatalogError> {
         let client = self.client.clone();
+        let sharing = self.sharing.cloned();
+        let account = self.account.to_owned();
         let load = move || async move {
-            let users = client.all_users().await?;
-            Ok(Snapshot::new(users.into_iter().filter_map(User::from_wire)))
+            let fetch = || async move {
+                let users = client.all_users().await?;
+                Ok(users
+                    .into_iter()
+                    .filter_map(User::from_wire)
+                    .collect::<Vec<_>>())
+            };
+            let (users, age) = match sharing {
+                Some(sharing) => {
+                    sharing
+                        .load(&account, Collection::Users, refresh, fetch)
+                        .await?
+                }
+                None => (fetch().await?, Duration::ZERO),
+            };
+            Ok(Loaded {
+                snapshot: Snapshot::new(users),
+                age,
+            })
         };
         self.cache
             .get(self.account, refresh, load)
@@ -177,9 +204,12 @@ impl<'a> Directory<'a> {
             first_name: Some(request.firstname),
             last_name: Some(request.lastname),
         };
-        self.cache.patch(self.account, |users| {
-            users.with_changes(&[], [created.clone()])
-        });
+        self.cache
+            .patch(self.account, |_| Patch {
+                removed: Vec::new(),
+                upserted: vec![created.clone()],
+            })
+            .await;
         Ok(created)
     }
 
@@ -224,7 +254,11 @@ impl<'a> Directory<'a> {
             .map(|outcome| outcome.email.clone())
             .collect();
         self.cache
-            .patch(self.account, |users| users.with_changes(&deleted, []));
+            .patch(self.account, |_| Patch {
+                removed: deleted,
+                upserted: Vec::new(),
+            })
+            .await;
         let gone: Vec<String> = outcomes
             .iter()
             .filter(|outcome| outcome.deleted)

@@ -1,13 +1,15 @@
 //! Devices and groups: list, assign, unassign, group, remove, comment.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono_tz::Tz;
 
 use super::relations::RelationCache;
+use super::replication::Sharing;
 use super::validation::{Checker, dedup};
-use super::{CatalogError, Device, rules};
-use crate::cache::{Served, Snapshot, SnapshotCache};
+use super::{Catalog, CatalogError, Collection, Device, rules};
+use crate::cache::{Loaded, Patch, Served, Snapshot, SnapshotCache};
 use crate::store::{KnownGroup, Store};
 use crate::upstream::{RemotePcClient, UpstreamError, wire};
 
@@ -19,6 +21,7 @@ pub struct Fleet<'a> {
     cache: &'a SnapshotCache<Device, UpstreamError>,
     store: &'a Store,
     relations: &'a RelationCache,
+    sharing: Option<&'a Arc<Sharing>>,
     remove_batch_size: usize,
     zone: Tz,
 }
@@ -33,23 +36,17 @@ pub struct RemovalOutcome {
 }
 
 impl<'a> Fleet<'a> {
-    pub(super) fn new(
-        account: &'a str,
-        client: &'a RemotePcClient,
-        cache: &'a SnapshotCache<Device, UpstreamError>,
-        store: &'a Store,
-        relations: &'a RelationCache,
-        remove_batch_size: usize,
-        zone: Tz,
-    ) -> Self {
+    /// The devices of `account` in `catalog`.
+    pub(super) fn new(account: &'a str, client: &'a RemotePcClient, catalog: &'a Catalog) -> Self {
         Self {
             account,
             client,
-            cache,
-            store,
-            relations,
-            remove_batch_size,
-            zone,
+            cache: &catalog.devices,
+            store: &catalog.store,
+            relations: &catalog.relations,
+            sharing: catalog.sharing.as_ref(),
+            remove_batch_size: catalog.remove_batch_size,
+            zone: catalog.time_zone(account),
         }
     }
 
@@ -73,16 +70,33 @@ impl<'a> Fleet<'a> {
     }
 
     /// Every device: the cached snapshot, or all upstream pages read anew.
+    /// With replicas, one of them reads RemotePC and the others load its
+    /// snapshot.
     pub async fn devices(&self, refresh: bool) -> Result<Served<Device>, CatalogError> {
         let client = self.client.clone();
         let zone = self.zone;
+        let sharing = self.sharing.cloned();
+        let account = self.account.to_owned();
         let load = move || async move {
-            let devices = client.all_devices().await?;
-            Ok(Snapshot::new(
-                devices
+            let fetch = || async move {
+                let devices = client.all_devices().await?;
+                Ok(devices
                     .into_iter()
-                    .filter_map(|wire| Device::from_wire(wire, zone)),
-            ))
+                    .filter_map(|wire| Device::from_wire(wire, zone))
+                    .collect::<Vec<_>>())
+            };
+            let (devices, age) = match sharing {
+                Some(sharing) => {
+                    sharing
+                        .load(&account, Collection::Devices, refresh, fetch)
+                        .await?
+                }
+                None => (fetch().await?, Duration::ZERO),
+            };
+            Ok(Loaded {
+                snapshot: Snapshot::new(devices),
+                age,
+            })
         };
         self.cache
             .get(self.account, refresh, load)
@@ -227,7 +241,11 @@ impl<'a> Fleet<'a> {
             .map(|outcome| outcome.name.clone())
             .collect();
         self.cache
-            .patch(self.account, |devices| devices.with_changes(&removed, []));
+            .patch(self.account, |_| Patch {
+                removed: removed.clone(),
+                upserted: Vec::new(),
+            })
+            .await;
         if let Err(error) = self.store.forget_devices(self.account, &removed).await {
             tracing::error!(error = %error, "removed computers' group membership not forgotten");
         }
@@ -254,14 +272,19 @@ impl<'a> Fleet<'a> {
             .add_comment(&request)
             .await
             .inspect_err(|error| self.suspect_if_unknown(error))?;
-        self.cache.patch(self.account, |devices| {
-            let commented = devices.get(&request.computer_name).map(|device| Device {
-                comment: Some(request.comment_desc.trim().to_owned())
-                    .filter(|comment| !comment.is_empty()),
-                ..Device::clone(device)
-            });
-            devices.with_changes(&[], commented)
-        });
+        self.cache
+            .patch(self.account, |devices| {
+                let commented = devices.get(&request.computer_name).map(|device| Device {
+                    comment: Some(request.comment_desc.trim().to_owned())
+                        .filter(|comment| !comment.is_empty()),
+                    ..Device::clone(device)
+                });
+                Patch {
+                    removed: Vec::new(),
+                    upserted: commented.into_iter().collect(),
+                }
+            })
+            .await;
         Ok(())
     }
 }

@@ -12,6 +12,7 @@ mod live;
 mod model;
 mod records;
 mod relations;
+mod replication;
 pub mod rules;
 mod validation;
 
@@ -46,8 +47,10 @@ pub use validation::{MAX_LIST_LEN, ValidationError, Violation};
 use crate::cache::{Freshness, SnapshotCache};
 pub use crate::cache::{Keyed, Peek, Served, Snapshot};
 use crate::clock::Clock;
+use crate::cluster::Cluster;
 use crate::settings::Settings;
 use crate::store::Store;
+use replication::Replication;
 // The upstream's error and health are part of this layer's answers; callers
 // name them through it rather than reaching past it.
 pub use crate::upstream::{AccountHealth, BreakerState, KeyStatus, UpstreamError, count_writes};
@@ -117,12 +120,20 @@ pub struct Catalog {
     devices: Arc<SnapshotCache<Device, UpstreamError>>,
     live: Live,
     relations: Arc<relations::RelationCache>,
+    /// Redis shared with the other replicas, when configured.
+    cluster: Option<Cluster>,
+    sharing: Option<Arc<replication::Sharing>>,
 }
 
 impl Catalog {
     /// Builds one upstream client per configured account; groups are
     /// remembered in `store`.
-    pub fn new(settings: &Settings, store: Store, clock: &Clock) -> Result<Self, ClientSetupError> {
+    pub fn new(
+        settings: &Settings,
+        store: Store,
+        clock: &Clock,
+        cluster: Option<Cluster>,
+    ) -> Result<Self, ClientSetupError> {
         let clients = settings
             .accounts
             .iter()
@@ -139,32 +150,53 @@ impl Catalog {
             .map(|(id, account)| (id.clone(), account.time_zone))
             .collect();
         let live = Live::new(settings, clock);
+        let mut users = SnapshotCache::new(
+            Collection::Users.as_str(),
+            Freshness::from(&settings.cache),
+            clock.clone(),
+        )
+        .observed_by(live.user_observer());
+        let mut devices = SnapshotCache::new(
+            Collection::Devices.as_str(),
+            Freshness::from(&settings.cache),
+            clock.clone(),
+        )
+        .observed_by(live.device_observer());
+        if let Some(cluster) = &cluster {
+            let (cluster, clock) = (cluster.clone(), clock.clone());
+            users = users.replicated_by(Arc::new(Replication::<User>::new(
+                cluster.clone(),
+                Collection::Users,
+                clock.clone(),
+            )));
+            devices = devices.replicated_by(Arc::new(Replication::<Device>::new(
+                cluster,
+                Collection::Devices,
+                clock,
+            )));
+        }
+        let sharing = cluster.as_ref().map(|cluster| {
+            Arc::new(replication::Sharing {
+                cluster: cluster.clone(),
+                clock: clock.clone(),
+                ttl: settings.cache.ttl,
+                min_refresh_interval: settings.cache.min_refresh_interval,
+            })
+        });
         Ok(Self {
             clients,
             zones,
             store,
             remove_batch_size: settings.upstream.remove_batch_size,
-            users: Arc::new(
-                SnapshotCache::new(
-                    Collection::Users.as_str(),
-                    Freshness::from(&settings.cache),
-                    clock.clone(),
-                )
-                .observed_by(live.user_observer()),
-            ),
-            devices: Arc::new(
-                SnapshotCache::new(
-                    Collection::Devices.as_str(),
-                    Freshness::from(&settings.cache),
-                    clock.clone(),
-                )
-                .observed_by(live.device_observer()),
-            ),
+            users: Arc::new(users),
+            devices: Arc::new(devices),
             live,
             relations: Arc::new(relations::RelationCache::new(
                 settings.cache.ttl,
                 clock.clone(),
             )),
+            cluster,
+            sharing,
         })
     }
 
@@ -176,20 +208,13 @@ impl Catalog {
             &self.users,
             &self.store,
             &self.relations,
+            self.sharing.as_ref(),
         ))
     }
 
     /// Devices and groups of `account`.
     pub fn fleet<'a>(&'a self, account: &'a str) -> Result<Fleet<'a>, CatalogError> {
-        Ok(Fleet::new(
-            account,
-            self.client(account)?,
-            &self.devices,
-            &self.store,
-            &self.relations,
-            self.remove_batch_size,
-            self.time_zone(account),
-        ))
+        Ok(Fleet::new(account, self.client(account)?, self))
     }
 
     /// The time zone of `account`'s local times (UTC when unknown).

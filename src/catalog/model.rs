@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 use crate::upstream::wire::{WireDevice, WireUser};
 
 /// An active user of a RemotePC account.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct User {
     /// Email, the user's key.
     pub username: String,
@@ -30,7 +30,7 @@ impl User {
 }
 
 /// Whether a computer is reachable now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum DeviceStatus {
     /// RemotePC reports it online.
     Online,
@@ -40,8 +40,9 @@ pub enum DeviceStatus {
     Unknown,
 }
 
-/// A computer of a RemotePC account.
-#[derive(Debug, Clone, PartialEq)]
+/// A computer of a RemotePC account. Serialized only between replicas
+/// (`cluster`), never to clients.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Device {
     /// Host name, the device's key in every RemotePC call.
     pub name: String,

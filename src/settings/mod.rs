@@ -9,12 +9,14 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod access;
+mod cluster;
 mod live;
 mod oidc;
 mod server;
 mod validate;
 
 pub use access::{AccountSettings, SCOPES, TeamSettings, VENDOR_BASE_URL};
+pub use cluster::ClusterSettings;
 pub use live::LiveSettings;
 pub use oidc::{ASYMMETRIC_ALGORITHMS, AuthSettings, OidcSettings, RoleSettings};
 pub use server::ServerSettings;
@@ -42,6 +44,8 @@ pub struct Settings {
     pub store: StoreSettings,
     /// Subscriptions and device history.
     pub live: LiveSettings,
+    /// Replicas sharing snapshots, writes and limits through Redis.
+    pub cluster: ClusterSettings,
     /// Log output.
     pub log: LogSettings,
     /// Sample data used by `--demo`.

@@ -217,6 +217,12 @@ impl Simulator {
         f(&mut lock(&self.shared.state))
     }
 
+    /// Changes the delay added to every call from now on.
+    pub fn set_latency(&self, latency: Duration) {
+        let millis = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+        self.shared.latency_ms.store(millis, Ordering::Relaxed);
+    }
+
     /// Makes about `changes` random changes to the account (see
     /// `SimState::churn`), as its computers and console users would.
     pub fn churn(&self, changes: usize) -> Churned {

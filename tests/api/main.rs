@@ -28,6 +28,7 @@ mod process;
 mod protection;
 mod queries;
 mod relations;
+mod replicas;
 mod response_cache;
 mod review;
 mod schema;

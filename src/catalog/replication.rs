@@ -1,0 +1,181 @@
+//! The catalog's side of `cluster`: each collection's writes are told to
+//! the other replicas (patch, generation bump, the patched snapshot
+//! republished), their writes are applied here, and a lost channel makes
+//! every local snapshot untrusted until reloaded.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{Catalog, Collection};
+use crate::cache::{Patch, Replicator, Snapshot, SnapshotCache};
+use crate::clock::Clock;
+use crate::cluster::{Cluster, PatchMessage, Patches};
+use crate::upstream::UpstreamError;
+
+/// How a replica reads a collection when it shares snapshots: a shared
+/// snapshot younger than the cache's TTL (the least refresh interval when
+/// a refresh is forced) is taken; else one replica reads RemotePC.
+pub(super) struct Sharing {
+    pub(super) cluster: Cluster,
+    pub(super) clock: Clock,
+    pub(super) ttl: Duration,
+    pub(super) min_refresh_interval: Duration,
+}
+
+impl Sharing {
+    /// `account`'s `collection`, shared or read with `fetch`, and its age.
+    pub(super) async fn load<T, F, Fut>(
+        &self,
+        account: &str,
+        collection: Collection,
+        forced: bool,
+        fetch: F,
+    ) -> Result<(Vec<T>, Duration), UpstreamError>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Vec<T>, UpstreamError>>,
+    {
+        let max_age = if forced {
+            self.min_refresh_interval
+        } else {
+            self.ttl
+        };
+        let clock = self.clock.clone();
+        self.cluster
+            .load_shared(
+                (account, collection.as_str()),
+                max_age,
+                move || clock.unix_ms(),
+                fetch,
+            )
+            .await
+    }
+}
+
+/// Tells other replicas of one collection's writes.
+pub(super) struct Replication<T> {
+    cluster: Cluster,
+    collection: Collection,
+    clock: Clock,
+    items: PhantomData<fn() -> T>,
+}
+
+impl<T> Replication<T> {
+    pub(super) fn new(cluster: Cluster, collection: Collection, clock: Clock) -> Self {
+        Self {
+            cluster,
+            collection,
+            clock,
+            items: PhantomData,
+        }
+    }
+}
+
+impl<T> Replicator<T> for Replication<T>
+where
+    T: Serialize + crate::cache::Keyed + Send + Sync + 'static,
+{
+    fn patched(
+        &self,
+        account: &str,
+        patch: &Patch<T>,
+        snapshot: &Arc<Snapshot<T>>,
+        age: Duration,
+    ) -> BoxFuture<'static, ()> {
+        let message = PatchMessage {
+            origin: String::new(),
+            account: account.to_owned(),
+            collection: self.collection.as_str().to_owned(),
+            removed: patch.removed.clone(),
+            upserted: serde_json::to_value(&patch.upserted).unwrap_or_default(),
+            drop: false,
+        };
+        let (cluster, collection) = (self.cluster.clone(), self.collection.as_str());
+        let (account, snapshot) = (account.to_owned(), Arc::clone(snapshot));
+        let age_ms = i64::try_from(age.as_millis()).unwrap_or(i64::MAX);
+        let fetched_ms = self.clock.unix_ms().saturating_sub(age_ms);
+        async move {
+            // The bump first: a refresh that began before this write must
+            // not publish over the patched snapshot.
+            let Some(generation) = cluster.bump_generation(&account, collection).await else {
+                return;
+            };
+            cluster.publish_patch(message).await;
+            let items: Vec<&T> = snapshot.items().iter().map(Arc::as_ref).collect();
+            cluster
+                .publish(&account, collection, generation, fetched_ms, &items)
+                .await;
+        }
+        .boxed()
+    }
+
+    fn dropped(&self, account: &str) -> BoxFuture<'static, ()> {
+        let message = PatchMessage {
+            origin: String::new(),
+            account: account.to_owned(),
+            collection: self.collection.as_str().to_owned(),
+            removed: Vec::new(),
+            upserted: serde_json::Value::Null,
+            drop: true,
+        };
+        let (cluster, collection) = (self.cluster.clone(), self.collection.as_str());
+        let account = account.to_owned();
+        async move {
+            cluster.bump_generation(&account, collection).await;
+            cluster.publish_patch(message).await;
+        }
+        .boxed()
+    }
+}
+
+impl Catalog {
+    /// Applies other replicas' writes to this one's snapshots until the
+    /// handle is aborted; `None` without a cluster.
+    pub fn follow_replicas(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let cluster = self.cluster.clone()?;
+        let catalog = self.clone();
+        Some(cluster.listen_patches(Arc::new(move |heard| match heard {
+            Patches::Rejoined => {
+                for account in catalog.devices.accounts() {
+                    catalog.devices.distrust(&account);
+                }
+                for account in catalog.users.accounts() {
+                    catalog.users.distrust(&account);
+                }
+            }
+            Patches::Message(message) => match message.collection.as_str() {
+                "devices" => apply(&catalog.devices, message),
+                "users" => apply(&catalog.users, message),
+                _ => {}
+            },
+        })))
+    }
+}
+
+fn apply<T>(cache: &SnapshotCache<T, UpstreamError>, message: PatchMessage)
+where
+    T: DeserializeOwned + Clone + crate::cache::Keyed + Send + Sync + 'static,
+{
+    if message.drop {
+        cache.distrust(&message.account);
+        return;
+    }
+    match serde_json::from_value::<Vec<T>>(message.upserted) {
+        Ok(upserted) => cache.apply_remote(
+            &message.account,
+            Patch {
+                removed: message.removed,
+                upserted,
+            },
+        ),
+        // A patch this replica cannot read: reload rather than miss it.
+        Err(_) => cache.distrust(&message.account),
+    }
+}

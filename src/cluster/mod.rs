@@ -1,0 +1,145 @@
+//! Several replicas acting as one through Redis (`[cluster] redis_url`):
+//! refresh leases and snapshot hand-off (`snapshots`), the patch channel
+//! (`patches`), and GCRA limits shared by every replica (`limits`). Knows
+//! nothing of RemotePC or GraphQL: it moves serialized values and counts.
+//! Every command has a deadline; when Redis fails, callers fall back to
+//! what one replica can do alone, and the cluster says so (`healthy`).
+
+mod limits;
+mod patches;
+mod snapshots;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+pub use limits::{Limit, LimitAnswer};
+pub use patches::{PatchMessage, Patches};
+pub use snapshots::SharedSnapshot;
+
+use crate::settings::ClusterSettings;
+
+/// Redis, shared by the replicas. Cheap to clone.
+#[derive(Clone)]
+pub struct Cluster {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: redis::Client,
+    connection: ConnectionManager,
+    settings: ClusterSettings,
+    /// This process, in leases and patches.
+    replica: String,
+    healthy: AtomicBool,
+    /// The last holder seen of each lease (`account/collection`), for
+    /// `/readyz`. std `Mutex`: never held across `.await`.
+    holders: Mutex<BTreeMap<String, String>>,
+}
+
+/// Why a cluster could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot use cluster.redis_url: {0}")]
+pub struct ClusterError(#[from] redis::RedisError);
+
+impl Cluster {
+    /// The cluster `settings` describe; `None` without `redis_url`. Connects
+    /// lazily: a Redis down at start leaves the replica in fallback mode
+    /// until it answers.
+    pub fn new(settings: &ClusterSettings) -> Result<Option<Self>, ClusterError> {
+        let Some(url) = &settings.redis_url else {
+            return Ok(None);
+        };
+        let client = redis::Client::open(url.as_str())?;
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(settings.command_timeout))
+            .set_connection_timeout(Some(settings.command_timeout * 4))
+            .set_number_of_retries(1);
+        let connection = ConnectionManager::new_lazy_with_config(client.clone(), config)?;
+        let replica = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
+        Ok(Some(Self {
+            inner: Arc::new(Inner {
+                client,
+                connection,
+                settings: settings.clone(),
+                replica,
+                healthy: AtomicBool::new(true),
+                holders: Mutex::default(),
+            }),
+        }))
+    }
+
+    /// This replica's id.
+    pub fn replica(&self) -> &str {
+        &self.inner.replica
+    }
+
+    /// Replicas deployed (`cluster.replicas`): in fallback each enforces
+    /// 1/N of every shared limit.
+    pub fn replicas(&self) -> u32 {
+        self.inner.settings.replicas
+    }
+
+    /// Whether the last Redis command succeeded.
+    pub fn healthy(&self) -> bool {
+        self.inner.healthy.load(Ordering::Relaxed)
+    }
+
+    /// The last holder seen of each refresh lease, by `account/collection`.
+    pub fn lease_holders(&self) -> BTreeMap<String, String> {
+        self.inner
+            .holders
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    fn key(&self, parts: &[&str]) -> String {
+        let mut key = self.inner.settings.key_prefix.clone();
+        for part in parts {
+            key.push(':');
+            key.push_str(part);
+        }
+        key
+    }
+
+    /// Runs one command within `cluster.command_timeout`; `None` (and the
+    /// cluster marked unhealthy) when Redis fails or is slow.
+    async fn run<T, F, Fut>(&self, command: F) -> Option<T>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let answer = tokio::time::timeout(
+            self.inner.settings.command_timeout,
+            command(self.inner.connection.clone()),
+        )
+        .await;
+        let value = match answer {
+            Ok(Ok(value)) => Some(value),
+            Ok(Err(error)) => {
+                tracing::debug!(error = %error, "redis command failed");
+                None
+            }
+            Err(_) => None,
+        };
+        self.set_healthy(value.is_some());
+        value
+    }
+
+    fn set_healthy(&self, healthy: bool) {
+        let was = self.inner.healthy.swap(healthy, Ordering::Relaxed);
+        if was != healthy {
+            if healthy {
+                tracing::info!("redis answers again: shared snapshots and limits resume");
+            } else {
+                tracing::warn!(
+                    "redis is unreachable: each replica enforces 1/cluster.replicas of every limit and reads RemotePC itself"
+                );
+            }
+            crate::telemetry::record_cluster_fallback(!healthy);
+        }
+    }
+}

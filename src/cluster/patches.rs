@@ -1,0 +1,105 @@
+//! The patch channel: each write a replica applies to its snapshot is
+//! published, and every other replica applies it too (or drops its copy
+//! when the write's effect is unknown). A lost or renewed subscription may
+//! have missed patches, so the listener is told to distrust everything.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use redis::AsyncCommands;
+use serde::{Deserialize, Serialize};
+use tokio::task::JoinHandle;
+
+use super::Cluster;
+
+/// One write, as replicas tell each other.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PatchMessage {
+    /// The replica that made it (which ignores its own).
+    pub origin: String,
+    /// The account.
+    pub account: String,
+    /// `devices` or `users`.
+    pub collection: String,
+    /// Keys of items gone.
+    #[serde(default)]
+    pub removed: Vec<String>,
+    /// Items added or changed, as the collection serializes them.
+    #[serde(default)]
+    pub upserted: serde_json::Value,
+    /// Drop the snapshot instead: the write's effect is unknown.
+    #[serde(default)]
+    pub drop: bool,
+}
+
+/// What the listener hears.
+pub enum Patches {
+    /// Another replica's write.
+    Message(PatchMessage),
+    /// The channel was (re)joined: patches may have been missed.
+    Rejoined,
+}
+
+/// Pause before joining the channel again after losing it.
+const REJOIN_AFTER: Duration = Duration::from_secs(1);
+
+impl Cluster {
+    /// Publishes a write this replica applied.
+    pub async fn publish_patch(&self, mut message: PatchMessage) {
+        message.origin = self.inner.replica.clone();
+        let Ok(text) = serde_json::to_string(&message) else {
+            return;
+        };
+        let channel = self.key(&["patches"]);
+        let sent = self
+            .run(|mut redis| async move { redis.publish::<_, _, i64>(channel, text).await })
+            .await;
+        if sent.is_some() {
+            crate::telemetry::record_cluster("patch_published");
+        }
+    }
+
+    /// Hands every other replica's patch to `on`, rejoining the channel
+    /// whenever it is lost, until the handle is aborted.
+    pub fn listen_patches(&self, on: Arc<dyn Fn(Patches) + Send + Sync>) -> JoinHandle<()> {
+        let cluster = self.clone();
+        tokio::spawn(async move {
+            loop {
+                cluster.listen_once(&on).await;
+                tokio::time::sleep(REJOIN_AFTER).await;
+            }
+        })
+    }
+
+    async fn listen_once(&self, on: &Arc<dyn Fn(Patches) + Send + Sync>) {
+        let timeout = self.inner.settings.command_timeout * 4;
+        let joined = tokio::time::timeout(timeout, async {
+            let mut pubsub = self.inner.client.get_async_pubsub().await?;
+            pubsub.subscribe(self.key(&["patches"])).await?;
+            Ok::<_, redis::RedisError>(pubsub)
+        })
+        .await;
+        let Ok(Ok(pubsub)) = joined else {
+            self.set_healthy(false);
+            return;
+        };
+        self.set_healthy(true);
+        on(Patches::Rejoined);
+        let mut messages = pubsub.into_on_message();
+        while let Some(message) = messages.next().await {
+            let Ok(text) = message.get_payload::<String>() else {
+                continue;
+            };
+            match serde_json::from_str::<PatchMessage>(&text) {
+                Ok(patch) if patch.origin != self.inner.replica => {
+                    crate::telemetry::record_cluster("patch_applied");
+                    on(Patches::Message(patch));
+                }
+                Ok(_) => {}
+                Err(error) => tracing::debug!(error = %error, "unreadable patch ignored"),
+            }
+        }
+        tracing::warn!("the patch channel was lost; local snapshots are reloaded when it is back");
+    }
+}

@@ -1,0 +1,291 @@
+//! Several gateway processes (the real binary) sharing Redis and the store
+//! act as one: one RemotePC read per page for all, writes visible on every
+//! replica, one quota. Needs Redis: skipped, saying so, when
+//! `GATEWAY_TEST_REDIS_URL` is unset (`.ci/run` sets it). The store is
+//! PostgreSQL when `GATEWAY_TEST_POSTGRES_URL` is set, else one SQLite file.
+
+use std::time::Duration;
+
+use remotepc_gateway::simulator::{Simulator, SimulatorConfig};
+use remotepc_gateway::upstream::Endpoint;
+use serde_json::{Value, json};
+
+use crate::helpers::{remove_store, temp_store_path};
+use crate::process::start_binary_with;
+
+/// Three replicas over one simulator.
+pub(crate) struct Replicas {
+    pub(crate) sim: Simulator,
+    pub(crate) urls: Vec<String>,
+    pub(crate) processes: Vec<tokio::process::Child>,
+    pub(crate) token: String,
+    store_path: std::path::PathBuf,
+}
+
+impl Drop for Replicas {
+    fn drop(&mut self) {
+        remove_store(&self.store_path);
+    }
+}
+
+/// Redis for the tests, or `None` (and a message) when not configured.
+pub(crate) fn test_redis() -> Option<String> {
+    let url = std::env::var("GATEWAY_TEST_REDIS_URL").ok();
+    if url.is_none() {
+        eprintln!("GATEWAY_TEST_REDIS_URL is unset: skipping a test that needs Redis");
+    }
+    url
+}
+
+impl Replicas {
+    /// `count` replicas of a gateway over a simulator of `devices` devices,
+    /// sharing `redis`, with `settings` as extra `GATEWAY__…` variables.
+    pub(crate) async fn start(
+        redis: &str,
+        count: usize,
+        devices: usize,
+        settings: &[(&str, &str)],
+    ) -> Self {
+        let sim = Simulator::start(SimulatorConfig {
+            devices,
+            latency: Duration::from_millis(5),
+            ..SimulatorConfig::default()
+        })
+        .await
+        .expect("simulator");
+        let store_path = temp_store_path();
+        let store_url = std::env::var("GATEWAY_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| format!("sqlite://{}?mode=rwc", store_path.display()));
+        let prefix = format!(
+            "gateway-test-{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        );
+        let token = format!("replica-token-{prefix}");
+        let replicas = count.to_string();
+        let mut all: Vec<(&str, &str)> = vec![
+            ("GATEWAY__CLUSTER__REDIS_URL", redis),
+            ("GATEWAY__CLUSTER__KEY_PREFIX", &prefix),
+            ("GATEWAY__CLUSTER__REPLICAS", &replicas),
+            ("GATEWAY__CLUSTER__LEASE", "1s"),
+            ("GATEWAY__TEAMS__OPS__BURST", "100000"),
+            ("GATEWAY__TEAMS__OPS__REQUESTS_PER_MINUTE", "600000"),
+        ];
+        all.extend_from_slice(settings);
+        let (mut urls, mut processes) = (Vec::new(), Vec::new());
+        for _ in 0..count {
+            let (process, addr) = start_binary_with(&sim, &store_url, &token, &all).await;
+            urls.push(format!("http://{addr}/graphql"));
+            processes.push(process);
+        }
+        Self {
+            sim,
+            urls,
+            processes,
+            token,
+            store_path,
+        }
+    }
+
+    /// Runs `query` on replica `index`.
+    pub(crate) async fn gql(&self, index: usize, query: &str, variables: Value) -> Value {
+        reqwest::Client::new()
+            .post(&self.urls[index])
+            .bearer_auth(&self.token)
+            .json(&json!({"query": query, "variables": variables}))
+            .send()
+            .await
+            .expect("answered")
+            .json()
+            .await
+            .expect("JSON")
+    }
+}
+
+const COUNT: &str = "{ devices(first: 1) { totalCount } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_read_each_page_once_between_them() {
+    let Some(redis) = test_redis() else { return };
+    let replicas = Replicas::start(&redis, 3, 1_200, &[("GATEWAY__CACHE__TTL", "5s")]).await;
+    let pages = 3; // 1,200 devices, 500 a page
+    let client = reqwest::Client::new();
+    let mut queries = Vec::new();
+    for index in 0..300 {
+        let request = client
+            .post(&replicas.urls[index % 3])
+            .bearer_auth(&replicas.token)
+            .json(&json!({"query": COUNT}))
+            .send();
+        queries.push(request);
+    }
+    for answer in futures::future::join_all(queries).await {
+        let body: Value = answer.expect("answered").json().await.expect("JSON");
+        assert_eq!(body["data"]["devices"]["totalCount"], 1_200, "{body}");
+    }
+    assert_eq!(
+        replicas.sim.calls(Endpoint::ComputerList),
+        pages,
+        "one read per page for 300 queries on 3 replicas"
+    );
+
+    // Past the TTL, every replica refreshes: still one read per page.
+    crate::helpers::eventually(
+        "a refresh past the TTL",
+        Duration::from_secs(20),
+        || async {
+            for index in 0..3 {
+                let body = replicas.gql(index, COUNT, json!({})).await;
+                assert_eq!(body["data"]["devices"]["totalCount"], 1_200, "{body}");
+            }
+            (replicas.sim.calls(Endpoint::ComputerList) >= 2 * pages).then_some(())
+        },
+    )
+    .await;
+    for _ in 0..2 {
+        for index in 0..3 {
+            replicas.gql(index, COUNT, json!({})).await;
+        }
+    }
+    assert_eq!(
+        replicas.sim.calls(Endpoint::ComputerList),
+        2 * pages,
+        "the second round is one read per page too"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_through_one_replica_shows_on_the_others_next_query() {
+    let Some(redis) = test_redis() else { return };
+    let replicas = Replicas::start(&redis, 3, 50, &[]).await;
+    let query = "query($n: String!) { device(name: $n) { comment } }";
+    let name = replicas
+        .sim
+        .state(|state| {
+            state
+                .devices()
+                .next()
+                .map(|device| device.host_name.clone())
+        })
+        .expect("a device");
+    for index in 0..3 {
+        replicas.gql(index, query, json!({"n": name})).await;
+    }
+    let comment = "mutation($n: String!, $c: String!) { addComputerComment(input: { computerName: $n, comment: $c }) { comment } }";
+    for writer in 0..3 {
+        let text = format!("written through replica {writer}");
+        let written = replicas
+            .gql(writer, comment, json!({"n": name, "c": text}))
+            .await;
+        assert!(written["errors"].is_null(), "{written}");
+        for reader in 0..3 {
+            let read = replicas.gql(reader, query, json!({"n": name})).await;
+            assert_eq!(
+                read["data"]["device"]["comment"],
+                text.as_str(),
+                "replica {reader} after a write through {writer}"
+            );
+        }
+    }
+    assert_eq!(
+        replicas.sim.calls(Endpoint::ComputerList),
+        1,
+        "no replica read RemotePC again to see the writes"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_idempotency_key_sent_to_two_replicas_at_once_runs_once() {
+    let Some(redis) = test_redis() else { return };
+    let replicas = Replicas::start(&redis, 2, 50, &[]).await;
+    let name = replicas
+        .sim
+        .state(|state| {
+            state
+                .devices()
+                .next()
+                .map(|device| device.host_name.clone())
+        })
+        .expect("a device");
+    let body = json!({
+        "query": "mutation($n: String!) { addComputerComment(input: { computerName: $n, comment: \"written once\" }) { comment } }",
+        "variables": {"n": name},
+    });
+    let send = |index: usize| {
+        reqwest::Client::new()
+            .post(&replicas.urls[index])
+            .bearer_auth(&replicas.token)
+            .header("idempotency-key", "replicated-key-1")
+            .json(&body)
+            .send()
+    };
+    let (first, second) = tokio::join!(send(0), send(1));
+    let (first, second) = (first.expect("answered"), second.expect("answered"));
+    let statuses = [first.status().as_u16(), second.status().as_u16()];
+    let bodies = [
+        first.text().await.unwrap_or_default(),
+        second.text().await.unwrap_or_default(),
+    ];
+    assert!(statuses.contains(&200), "{statuses:?} {bodies:?}");
+    assert!(
+        statuses.iter().all(|status| [200, 409].contains(status)),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        replicas.sim.calls(Endpoint::CommentAdd),
+        1,
+        "the write ran once: {bodies:?}"
+    );
+    // A replay on the other replica answers the recorded response.
+    let replay = send(1).await.expect("answered");
+    assert_eq!(
+        replay
+            .headers()
+            .get("idempotent-replayed")
+            .map(|value| value.as_bytes()),
+        Some(&b"true"[..])
+    );
+    assert_eq!(replicas.sim.calls(Endpoint::CommentAdd), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_holder_killed_mid_refresh_is_replaced_and_no_query_fails() {
+    let Some(redis) = test_redis() else { return };
+    let mut replicas = Replicas::start(&redis, 3, 50, &[]).await;
+    replicas.sim.set_latency(Duration::from_millis(1_500));
+    let ask = |index: usize| {
+        let (url, token) = (replicas.urls[index].clone(), replicas.token.clone());
+        tokio::spawn(async move {
+            let sent = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({"query": COUNT}))
+                .send()
+                .await;
+            match sent {
+                Ok(response) => response.json::<Value>().await.ok(),
+                Err(_) => None,
+            }
+        })
+    };
+    let holder = ask(0);
+    crate::helpers::until_called(&replicas.sim, Endpoint::ComputerList).await;
+    let waiting = [ask(1), ask(2)];
+    replicas.processes[0]
+        .start_kill()
+        .expect("kill -9 the lease holder");
+    let _ = holder.await;
+    replicas.sim.set_latency(Duration::from_millis(5));
+    let answers = tokio::time::timeout(Duration::from_secs(20), futures::future::join_all(waiting))
+        .await
+        .expect("the other replicas answer after the lease expires");
+    for answer in answers {
+        let answer = answer.expect("task").expect("an answer");
+        assert_eq!(answer["data"]["devices"]["totalCount"], 50, "{answer}");
+    }
+    assert_eq!(
+        replicas.sim.calls(Endpoint::ComputerList),
+        2,
+        "the dead holder's read, then one more"
+    );
+}
