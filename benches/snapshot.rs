@@ -71,6 +71,7 @@ async fn main() -> anyhow::Result<()> {
         &account,
         &upstream,
         remotepc_gateway::clock::Clock::system(),
+        None,
     )?;
 
     let mut page_times = Vec::new();

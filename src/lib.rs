@@ -139,7 +139,7 @@ impl App {
         }
         let schema = graphql::build_schema(catalog.clone(), &settings.graphql);
         let trusted = http::TrustedSet::load(&settings).map_err(StartError::TrustedDocuments)?;
-        let authenticator = Authenticator::new(&settings, &clock);
+        let authenticator = Authenticator::new(&settings, &clock, cluster);
         background.extend(authenticator.refresh_keys().await);
         let operations = graphql::OperationRunner::new(
             schema,

@@ -6,9 +6,11 @@ use std::cell::Cell;
 use std::sync::Arc;
 
 use super::oidc::{KeyHealth, MAX_TOKEN_BYTES, Person, Provider};
+use super::shared::{Fallback, Settlement};
 use super::token_shape;
 use super::{AuthError, Caller, QuotaRefusal, Team, Teams, bearer};
 use crate::clock::Clock;
+use crate::cluster::Cluster;
 use crate::settings::Settings;
 
 /// Who a request proved to be, and what is left of their quota.
@@ -16,6 +18,10 @@ pub struct Credential<'a> {
     who: Who<'a>,
     /// Units left after the last charge; the `viewer` query shows it.
     left: Cell<Option<u32>>,
+    /// With replicas: the shared quota, and the units counted for it but
+    /// not yet settled.
+    shared: Option<&'a Cluster>,
+    pending: Cell<u32>,
 }
 
 enum Who<'a> {
@@ -24,10 +30,49 @@ enum Who<'a> {
 }
 
 impl<'a> Credential<'a> {
-    fn new(who: Who<'a>) -> Self {
+    /// The units counted since the last call, to take from the quota every
+    /// replica shares; `None` without replicas (units were taken at once)
+    /// or when none are due.
+    pub fn settlement(&self) -> Option<Settlement> {
+        let cluster = self.shared?;
+        let units = self.pending.replace(0);
+        if units == 0 {
+            return None;
+        }
+        let quota = &self.caller().quota;
+        let (key, fallback) = match &self.who {
+            Who::Team(team) => (
+                format!("team:{}", team.caller().team),
+                Fallback::Team(team.local_quota()),
+            ),
+            Who::Person(person) => {
+                let subject = person.caller.actor.subject.clone();
+                let key = format!("person:{}:{subject}", person.role.label);
+                (key, Fallback::Person(Arc::clone(&person.role), subject))
+            }
+        };
+        Some(Settlement::new(
+            cluster.clone(),
+            key,
+            quota,
+            units,
+            fallback,
+        ))
+    }
+
+    /// Records what a settlement left of the quota.
+    pub fn settled(&self, left: Option<u32>) {
+        if left.is_some() {
+            self.left.set(left);
+        }
+    }
+
+    fn new(who: Who<'a>, shared: Option<&'a Cluster>) -> Self {
         Self {
             who,
             left: Cell::new(None),
+            shared,
+            pending: Cell::new(0),
         }
     }
 
@@ -68,7 +113,18 @@ impl<'a> Credential<'a> {
     }
 
     /// Takes `units` from the team's quota, or from the person's own.
+    /// With replicas, counts them for `settlement` instead, refusing at
+    /// once only what can never fit (more than the burst).
     pub fn take_quota_units(&self, units: u32) -> Result<(), QuotaRefusal> {
+        if self.shared.is_some() {
+            let burst = self.caller().quota.burst;
+            let pending = self.pending.get().saturating_add(units);
+            if pending > burst {
+                return Err(QuotaRefusal::TooLarge { burst });
+            }
+            self.pending.set(pending);
+            return Ok(());
+        }
         let left = match &self.who {
             Who::Team(team) => team.take_quota_units(units),
             Who::Person(person) => person.take_quota_units(units),
@@ -85,20 +141,26 @@ impl<'a> Credential<'a> {
 pub struct Authenticator {
     teams: Teams,
     providers: Arc<Vec<Provider>>,
+    /// Replicas' shared quotas, when configured.
+    cluster: Option<Cluster>,
 }
 
 impl Authenticator {
     /// The teams and providers of `settings`; providers' keys are fetched
     /// by `refresh_keys`.
-    pub fn new(settings: &Settings, clock: &Clock) -> Self {
+    /// With a `cluster`, quotas are shared by the replicas and each
+    /// replica's own buckets hold 1/`cluster.replicas` for when Redis fails.
+    pub fn new(settings: &Settings, clock: &Clock, cluster: Option<Cluster>) -> Self {
+        let share = cluster.as_ref().map_or(1, Cluster::replicas);
         Self {
-            teams: Teams::new(&settings.teams),
+            cluster,
+            teams: Teams::new(&settings.teams, share),
             providers: Arc::new(
                 settings
                     .auth
                     .oidc
                     .iter()
-                    .map(|(name, provider)| Provider::new(name, provider, clock.clone()))
+                    .map(|(name, provider)| Provider::new(name, provider, clock.clone(), share))
                     .collect(),
             ),
         }
@@ -114,7 +176,7 @@ impl Authenticator {
             return self
                 .teams
                 .authenticate(authorization)
-                .map(|team| Credential::new(Who::Team(team)));
+                .map(|team| Credential::new(Who::Team(team), self.cluster.as_ref()));
         }
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::TooLarge);
@@ -128,7 +190,7 @@ impl Authenticator {
         provider
             .authenticate(token)
             .await
-            .map(|person| Credential::new(Who::Person(Box::new(person))))
+            .map(|person| Credential::new(Who::Person(Box::new(person)), self.cluster.as_ref()))
     }
 
     /// Each provider's name and whether its keys are fresh.

@@ -5,10 +5,12 @@
 
 mod authenticator;
 pub mod oidc;
+mod shared;
 mod teams;
 mod token_shape;
 
 pub use authenticator::{Authenticator, Credential};
+pub use shared::Settlement;
 pub use teams::{Team, Teams};
 
 use std::fmt;
@@ -158,6 +160,19 @@ type KeyedQuota = governor::RateLimiter<
     governor::middleware::StateInformationMiddleware,
 >;
 
+/// A quota of `per_minute` and `burst`, of which this replica enforces
+/// 1/`share` (at least one request a minute, burst one).
+fn local_quota(
+    per_minute: std::num::NonZeroU32,
+    burst: std::num::NonZeroU32,
+    share: u32,
+) -> governor::Quota {
+    let part = |value: std::num::NonZeroU32| {
+        std::num::NonZeroU32::new(value.get() / share.max(1)).unwrap_or(std::num::NonZeroU32::MIN)
+    };
+    governor::Quota::per_minute(part(per_minute)).allow_burst(part(burst))
+}
+
 /// A governor answer as what is left, or a quota refusal.
 fn quota_answer(
     answer: Result<
@@ -281,13 +296,16 @@ mod tests {
             trusted_documents: None,
             only_trusted_documents: false,
         };
-        Teams::new(&BTreeMap::from([
-            (
-                "ops".to_owned(),
-                team("ops-token", &["read", "computers:write"]),
-            ),
-            ("viewer".to_owned(), team("viewer-token", &["read"])),
-        ]))
+        Teams::new(
+            &BTreeMap::from([
+                (
+                    "ops".to_owned(),
+                    team("ops-token", &["read", "computers:write"]),
+                ),
+                ("viewer".to_owned(), team("viewer-token", &["read"])),
+            ]),
+            1,
+        )
     }
 
     #[test]

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use crate::clock::Clock;
 
-use governor::{Quota, RateLimiter};
+use governor::RateLimiter;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
@@ -84,11 +84,11 @@ pub struct Provider {
 impl Provider {
     /// The provider `name` as `settings` describe it; keys are not fetched
     /// yet (`refresh`).
-    pub fn new(name: &str, settings: &OidcSettings, clock: Clock) -> Self {
+    pub fn new(name: &str, settings: &OidcSettings, clock: Clock, share: u32) -> Self {
         let roles = settings
             .roles
             .iter()
-            .map(|(value, role)| (value.clone(), Arc::new(role_of(name, value, role))))
+            .map(|(value, role)| (value.clone(), Arc::new(role_of(name, value, role, share))))
             .collect();
         Self {
             name: name.to_owned(),
@@ -348,7 +348,7 @@ impl Person {
     }
 }
 
-fn role_of(provider: &str, value: &str, role: &RoleSettings) -> Role {
+fn role_of(provider: &str, value: &str, role: &RoleSettings, share: u32) -> Role {
     let per_minute = NonZeroU32::new(role.requests_per_minute).unwrap_or(NonZeroU32::MIN);
     let burst = NonZeroU32::new(role.burst).unwrap_or(NonZeroU32::MIN);
     Role {
@@ -360,8 +360,7 @@ fn role_of(provider: &str, value: &str, role: &RoleSettings) -> Role {
             .collect(),
         account: role.account.clone(),
         introspection: role.introspection,
-        quota: RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst))
-            .with_middleware(),
+        quota: RateLimiter::keyed(super::local_quota(per_minute, burst, share)).with_middleware(),
         limits: QuotaView {
             per_minute: per_minute.get(),
             burst: burst.get(),

@@ -6,8 +6,8 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
+use governor::RateLimiter;
 use governor::clock::{Clock, DefaultClock};
-use governor::{Quota, RateLimiter};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -22,7 +22,9 @@ pub struct Team {
     caller: Caller,
     token_hash: [u8; 32],
     introspection: bool,
-    quota: DirectQuota,
+    /// This replica's own bucket: the whole quota alone, 1/N of it as
+    /// the fallback of replicas whose shared limiter is unreachable.
+    quota: Arc<DirectQuota>,
 }
 
 impl Team {
@@ -54,6 +56,11 @@ impl Team {
         };
         quota_answer(self.quota.check_n(units)).map(Some)
     }
+
+    /// The local bucket, for a settlement that falls back to it.
+    pub(super) fn local_quota(&self) -> Arc<DirectQuota> {
+        Arc::clone(&self.quota)
+    }
 }
 
 /// Every configured team.
@@ -63,8 +70,9 @@ pub struct Teams {
 }
 
 impl Teams {
-    /// Builds the teams of `settings` (validated by `Settings::validate`).
-    pub fn new(settings: &BTreeMap<String, TeamSettings>) -> Self {
+    /// Builds the teams of `settings` (validated by `Settings::validate`);
+    /// each replica's own bucket holds 1/`share` of the quota.
+    pub fn new(settings: &BTreeMap<String, TeamSettings>, share: u32) -> Self {
         let teams = settings
             .iter()
             .map(|(name, team)| {
@@ -95,8 +103,10 @@ impl Teams {
                     },
                     token_hash: decode_hash(&team.token_sha256),
                     introspection: team.introspection,
-                    quota: RateLimiter::direct(Quota::per_minute(per_minute).allow_burst(burst))
-                        .with_middleware(),
+                    quota: Arc::new(
+                        RateLimiter::direct(super::local_quota(per_minute, burst, share))
+                            .with_middleware(),
+                    ),
                 }
             })
             .collect();

@@ -87,6 +87,23 @@ pub struct Readiness<'a> {
     pub store_answers: bool,
     /// Each account's upstream health, by account id.
     pub accounts: Vec<(&'a str, AccountHealth)>,
+    /// Redis shared by the replicas, when configured.
+    pub cluster: Option<ClusterReport>,
+}
+
+/// How this replica stands with the others.
+#[derive(Debug)]
+pub struct ClusterReport {
+    /// Whether Redis answers; when not, each replica enforces 1/N of every
+    /// limit and reads RemotePC itself.
+    pub redis_answers: bool,
+    /// This replica's id.
+    pub replica: String,
+    /// `cluster.replicas`.
+    pub replicas: u32,
+    /// The last holder seen of each refresh lease, by
+    /// `account/collection`.
+    pub lease_holders: BTreeMap<String, String>,
 }
 
 /// A collection read whole into snapshots.
@@ -140,7 +157,13 @@ impl Catalog {
             .map(|(id, account)| {
                 Ok((
                     id.clone(),
-                    RemotePcClient::new(id, account, &settings.upstream, clock.clone())?,
+                    RemotePcClient::new(
+                        id,
+                        account,
+                        &settings.upstream,
+                        clock.clone(),
+                        cluster.clone(),
+                    )?,
                 ))
             })
             .collect::<Result<_, ClientSetupError>>()?;
@@ -249,9 +272,19 @@ impl Catalog {
     /// Whether the gateway can serve: the store answers (mutations can be
     /// audited), and each account's breaker, key status and egress.
     pub async fn readiness(&self) -> Readiness<'_> {
+        let cluster = match &self.cluster {
+            Some(cluster) => Some(ClusterReport {
+                redis_answers: cluster.ping().await,
+                replica: cluster.replica().to_owned(),
+                replicas: cluster.replicas(),
+                lease_holders: cluster.lease_holders(),
+            }),
+            None => None,
+        };
         Readiness {
             store_answers: self.store.ping().await.is_ok(),
             accounts: self.health().collect(),
+            cluster,
         }
     }
 

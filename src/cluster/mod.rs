@@ -39,6 +39,17 @@ struct Inner {
     holders: Mutex<BTreeMap<String, String>>,
 }
 
+impl std::fmt::Debug for Cluster {
+    /// The replica and its health; never the Redis URL (it may hold a
+    /// password).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("replica", &self.inner.replica)
+            .field("healthy", &self.healthy())
+            .finish_non_exhaustive()
+    }
+}
+
 /// Why a cluster could not be set up.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot use cluster.redis_url: {0}")]
@@ -94,6 +105,15 @@ impl Cluster {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
+    }
+
+    /// Whether Redis answers a ping now.
+    pub async fn ping(&self) -> bool {
+        self.run(
+            |mut redis| async move { redis::cmd("PING").query_async::<String>(&mut redis).await },
+        )
+        .await
+        .is_some()
     }
 
     fn key(&self, parts: &[&str]) -> String {

@@ -92,7 +92,21 @@ async fn handle(state: AppState, ids: RequestIds, headers: HeaderMap, source: So
         Err(refused) => return refused,
     };
     let team_name = team.caller().team.as_str();
-    match admit(&state, &team, &headers, source) {
+    let admitted = admit(&state, &team, &headers, source);
+    // With replicas, the units counted while admitting are taken from the
+    // quota they share now, whether or not the request was admitted.
+    let settlement = team.settlement();
+    let admitted = match settlement {
+        None => admitted,
+        Some(settlement) => match settlement.settle().await {
+            Ok(left) => {
+                team.settled(left);
+                admitted
+            }
+            Err(refused) => admitted.and(Err(Box::new(Refusal::over_quota(team_name, refused)))),
+        },
+    };
+    match admitted {
         Ok(admitted) => {
             let job = Job {
                 state: state.clone(),

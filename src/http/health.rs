@@ -54,6 +54,16 @@ pub(super) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<s
             (name, json!(word))
         })
         .collect();
+    let cluster = readiness.cluster.map(|cluster| {
+        degraded |= !cluster.redis_answers;
+        json!({
+            "redis": if cluster.redis_answers { "ok" } else { "unreachable" },
+            "mode": if cluster.redis_answers { "shared" } else { "fallback" },
+            "replica": cluster.replica,
+            "replicas": cluster.replicas,
+            "leaseHolders": cluster.lease_holders,
+        })
+    });
     let (status, word) = match (store_ok, degraded) {
         (false, _) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         (true, true) => (StatusCode::OK, "degraded"),
@@ -64,6 +74,7 @@ pub(super) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<s
         "store": if store_ok { "ok" } else { "unreachable" },
         "accounts": accounts,
         "identityProviders": providers,
+        "cluster": cluster,
     });
     (status, Json(body))
 }

@@ -29,6 +29,7 @@ mod protection;
 mod queries;
 mod relations;
 mod replicas;
+mod replicas_faults;
 mod response_cache;
 mod review;
 mod schema;

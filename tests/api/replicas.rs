@@ -289,3 +289,31 @@ async fn a_lease_holder_killed_mid_refresh_is_replaced_and_no_query_fails() {
         "the dead holder's read, then one more"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_teams_quota_holds_across_replicas_within_one_burst() {
+    let Some(redis) = test_redis() else { return };
+    let settings = [
+        ("GATEWAY__TEAMS__OPS__BURST", "10"),
+        ("GATEWAY__TEAMS__OPS__REQUESTS_PER_MINUTE", "1"),
+    ];
+    let replicas = Replicas::start(&redis, 3, 50, &settings).await;
+    let mut statuses = Vec::new();
+    for index in 0..30 {
+        let response = reqwest::Client::new()
+            .post(&replicas.urls[index % 3])
+            .bearer_auth(&replicas.token)
+            .json(&json!({"query": COUNT}))
+            .send()
+            .await
+            .expect("answered");
+        statuses.push(response.status().as_u16());
+    }
+    let allowed = statuses.iter().filter(|status| **status == 200).count();
+    let refused = statuses.iter().filter(|status| **status == 429).count();
+    assert_eq!(
+        (allowed, refused),
+        (10, 20),
+        "one burst of 10 for the team over three replicas: {statuses:?}"
+    );
+}

@@ -19,7 +19,7 @@ pub(super) use ws::upgrade;
 
 use super::AppState;
 use super::refusal::Refusal;
-use crate::auth::Credential;
+use crate::auth::{Credential, Settlement};
 use crate::graphql::{ErrorCode, Operation, RequestIds, write_profile};
 
 /// Why an operation may not run on a stream.
@@ -102,6 +102,19 @@ pub(super) fn admit(
         introspection: credential.introspection(),
     };
     Ok((operation, slot))
+}
+
+/// Takes the units a streamed operation was counted from the quota the
+/// replicas share (nothing to do without replicas).
+async fn settle(settlement: Option<Settlement>, team: &str) -> Result<(), Refused> {
+    let Some(settlement) = settlement else {
+        return Ok(());
+    };
+    settlement
+        .settle()
+        .await
+        .map(drop)
+        .map_err(|refused| Refused::from(Box::new(Refusal::over_quota(team, refused))))
 }
 
 /// Whether `response` ends its stream because the subscriber fell behind.

@@ -15,7 +15,7 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::{AppState, Refused, admit, too_slow};
+use super::{AppState, Refused, admit, settle, too_slow};
 use crate::graphql::RequestIds;
 use crate::http::graphql::authenticate;
 
@@ -52,6 +52,12 @@ pub(in crate::http) async fn respond(
     let admitted = request
         .map_err(|message| Refused::new(crate::graphql::ErrorCode::BadUserInput, message))
         .and_then(|request| admit(&state, &credential, ids, request));
+    let settlement = credential.settlement();
+    let team = credential.caller().team.clone();
+    let admitted = match settle(settlement, &team).await {
+        Ok(()) => admitted,
+        Err(refused) => admitted.and(Err(refused)),
+    };
     let (sender, events) = mpsc::channel::<Bytes>(QUEUE);
     match admitted {
         Ok((operation, slot)) => {

@@ -19,8 +19,9 @@ use tokio::time::Instant;
 use super::protocol::{
     CLOSE_SILENT, CLOSE_TOO_SLOW, ClientMessage, PROTOCOL, authorization, truncate,
 };
-use super::{AppState, Refused, admit, too_slow};
+use super::{AppState, Refused, admit, settle, too_slow};
 use crate::auth::Credential;
+use crate::auth::Settlement;
 use crate::graphql::{ErrorCode, RequestIds};
 use crate::http::refusal::Refusal;
 
@@ -233,7 +234,8 @@ impl Connection {
                 };
                 match admitted {
                     Ok((operation, slot)) => {
-                        let task = self.start(state, id.clone(), operation);
+                        let quota = (credential.settlement(), credential.caller().team.clone());
+                        let task = self.start(state, id.clone(), operation, quota);
                         self.running.insert(id, Running { task, _slot: slot });
                         Reaction::Nothing
                     }
@@ -252,11 +254,17 @@ impl Connection {
         state: &AppState,
         id: String,
         operation: crate::graphql::Operation,
+        (settlement, team): (Option<Settlement>, String),
     ) -> JoinHandle<()> {
         let mut responses = state.operations.subscribe(operation);
         let sender = self.sender.clone();
         let send_timeout = state.live.send_timeout;
         tokio::spawn(async move {
+            if let Err(refused) = settle(settlement, &team).await {
+                let errors = serde_json::json!([refused.into_error()]);
+                let _ = sender.send(Outgoing::Error(id, errors)).await;
+                return;
+            }
             let mut first = true;
             while let Some(response) = responses.next().await {
                 let failed_at_once =

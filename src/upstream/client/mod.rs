@@ -20,6 +20,7 @@ use super::wire::{
 };
 use super::{Endpoint, KeyError, UpstreamError};
 use crate::clock::Clock;
+use crate::cluster::Cluster;
 use crate::settings::{AccountSettings, UpstreamSettings};
 
 /// Talks to one RemotePC account. Cheap to clone: clones share the
@@ -107,6 +108,7 @@ impl RemotePcClient {
         account: &AccountSettings,
         upstream: &UpstreamSettings,
         clock: Clock,
+        cluster: Option<Cluster>,
     ) -> Result<Self, ClientSetupError> {
         let keys = KeyStore::new(account_id, account)?;
         let mut base = account.base_url.clone();
@@ -147,7 +149,11 @@ impl RemotePcClient {
                 http,
                 base_url,
                 keys,
-                gate: Gate::new(upstream, clock),
+                gate: Gate::new(
+                    upstream,
+                    clock,
+                    cluster.map(|cluster| (cluster, account_id)),
+                ),
                 retry: RetryPolicy::new(upstream),
                 egress,
                 request_timeout: upstream.request_timeout,
