@@ -129,6 +129,7 @@ where
         let account = account.to_owned();
         async move {
             cluster.bump_generation(&account, collection).await;
+            cluster.forget_shared(&account, collection).await;
             cluster.publish_patch(message).await;
         }
         .boxed()

@@ -292,6 +292,17 @@ impl Cluster {
             .await
     }
 
+    /// Forgets the shared snapshot: a write's effect on it is unknown, so
+    /// the next replica to need it reads RemotePC.
+    pub async fn forget_shared(&self, account: &str, collection: &str) {
+        let keys = [
+            self.key(&["snap", account, collection]),
+            self.key(&["snaptime", account, collection]),
+        ];
+        self.run(|mut redis| async move { redis.del::<_, i64>(&keys).await })
+            .await;
+    }
+
     fn note_holder(&self, account: &str, collection: &str, holder: &str) {
         let mut holders = self
             .inner

@@ -211,11 +211,13 @@ async fn one_idempotency_key_sent_to_two_replicas_at_once_runs_once() {
         "query": "mutation($n: String!) { addComputerComment(input: { computerName: $n, comment: \"written once\" }) { comment } }",
         "variables": {"n": name},
     });
+    // The store may be a PostgreSQL that outlives the test: a key of its own.
+    let key = format!("replicated-{}", replicas.token);
     let send = |index: usize| {
         reqwest::Client::new()
             .post(&replicas.urls[index])
             .bearer_auth(&replicas.token)
-            .header("idempotency-key", "replicated-key-1")
+            .header("idempotency-key", key.as_str())
             .json(&body)
             .send()
     };
@@ -316,4 +318,87 @@ async fn a_teams_quota_holds_across_replicas_within_one_burst() {
         (10, 20),
         "one burst of 10 for the team over three replicas: {statuses:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_on_one_replica_hears_a_write_through_another() {
+    use crate::live_client::{WAIT, WsClient};
+    let Some(redis) = test_redis() else { return };
+    let replicas = Replicas::start(&redis, 2, 50, &[]).await;
+    for index in 0..2 {
+        replicas.gql(index, COUNT, json!({})).await;
+    }
+    let mut client = WsClient::connect(&replicas.urls[1], &replicas.token).await;
+    client
+        .subscribe(
+            "r",
+            "subscription { deviceChanges { kind to device { name } } }",
+            json!({}),
+        )
+        .await;
+    let name = replicas
+        .sim
+        .state(|state| {
+            state
+                .devices()
+                .next()
+                .map(|device| device.host_name.clone())
+        })
+        .expect("a device");
+    let comment = "mutation($n: String!, $c: String!) { addComputerComment(input: { computerName: $n, comment: $c }) { comment } }";
+    // Written through replica 0 until replica 1's subscriber hears one
+    // (a subscribe has no acknowledgement).
+    let deadline = tokio::time::Instant::now() + WAIT;
+    for probe in 0.. {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "waited {WAIT:?} for the event on the other replica"
+        );
+        let text = format!("through replica 0, probe {probe}");
+        let written = replicas
+            .gql(0, comment, json!({"n": name, "c": text}))
+            .await;
+        assert!(written["errors"].is_null(), "{written}");
+        let heard = client
+            .within(Duration::from_millis(300), |message| {
+                message["id"] == "r" && message["type"] == "next"
+            })
+            .await;
+        if let Some(heard) = heard {
+            let change = &heard["payload"]["data"]["deviceChanges"];
+            assert_eq!(change["kind"], "COMMENT_CHANGED", "{heard}");
+            assert_eq!(change["device"]["name"], name.as_str(), "{heard}");
+            break;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_through_a_replica_holding_no_snapshot_is_still_seen_elsewhere() {
+    let Some(redis) = test_redis() else { return };
+    let replicas = Replicas::start(&redis, 2, 50, &[]).await;
+    let query = "query($n: String!) { device(name: $n) { comment } }";
+    let name = replicas
+        .sim
+        .state(|state| {
+            state
+                .devices()
+                .next()
+                .map(|device| device.host_name.clone())
+        })
+        .expect("a device");
+    // Only replica 1 has read the devices; replica 0 writes blind.
+    replicas.gql(1, query, json!({"n": name})).await;
+    let comment = "mutation($n: String!) { addComputerComment(input: { computerName: $n, comment: \"written blind\" }) { comment } }";
+    let written = replicas.gql(0, comment, json!({"n": name})).await;
+    assert!(written["errors"].is_null(), "{written}");
+    crate::helpers::eventually(
+        "the write to show on replica 1",
+        Duration::from_secs(10),
+        || async {
+            let read = replicas.gql(1, query, json!({"n": name})).await;
+            (read["data"]["device"]["comment"] == "written blind").then_some(())
+        },
+    )
+    .await;
 }
