@@ -245,6 +245,11 @@ impl Catalog {
         self.zones.get(account).copied().unwrap_or(Tz::UTC)
     }
 
+    /// Redis shared with the other replicas, when configured.
+    pub fn cluster(&self) -> Option<&Cluster> {
+        self.cluster.as_ref()
+    }
+
     /// Subscriptions' feeds and the history they leave.
     pub fn live(&self) -> &Live {
         &self.live

@@ -13,6 +13,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use std::time::Duration;
+
+use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 pub use limits::{Limit, LimitAnswer};
@@ -114,6 +117,23 @@ impl Cluster {
         )
         .await
         .is_some()
+    }
+
+    /// Keeps `text` under `key` for every replica, for `keep`.
+    pub async fn share_text(&self, key: &[&str], text: &str, keep: Duration) {
+        let key = self.key(key);
+        let text = text.to_owned();
+        let seconds = keep.as_secs().max(1);
+        self.run(|mut redis| async move { redis.set_ex::<_, _, ()>(key, text, seconds).await })
+            .await;
+    }
+
+    /// The text another replica shared under `key`.
+    pub async fn shared_text(&self, key: &[&str]) -> Option<String> {
+        let key = self.key(key);
+        self.run(|mut redis| async move { redis.get::<_, Option<String>>(key).await })
+            .await
+            .flatten()
     }
 
     fn key(&self, parts: &[&str]) -> String {

@@ -92,6 +92,14 @@ async fn handle(state: AppState, ids: RequestIds, headers: HeaderMap, source: So
         Err(refused) => return refused,
     };
     let team_name = team.caller().team.as_str();
+    let (bytes, query_string) = match &source {
+        Source::Body(body) => (body.as_ref(), false),
+        Source::Query(query) => (query.as_bytes(), true),
+    };
+    state
+        .persisted
+        .prefetch(&team.caller().account, bytes, query_string)
+        .await;
     let admitted = admit(&state, &team, &headers, source);
     // With replicas, the units counted while admitting are taken from the
     // quota they share now, whether or not the request was admitted.

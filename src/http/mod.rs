@@ -89,6 +89,7 @@ impl AppState {
         settings: &Settings,
     ) -> Self {
         let limits = &settings.graphql;
+        let cluster = catalog.cluster().cloned();
         Self(Arc::new(Services {
             operations,
             idempotency: catalog.idempotency_ledger(),
@@ -100,7 +101,7 @@ impl AppState {
             remove_batch: settings.upstream.remove_batch_size,
             body_limit: settings.server.body_limit_bytes,
             request_timeout: settings.server.request_timeout,
-            persisted: persisted::PersistedQueries::new(limits.persisted_queries_bytes),
+            persisted: persisted::PersistedQueries::new(limits.persisted_queries_bytes, cluster),
             schema_sdl: axum::body::Bytes::from(crate::graphql::sdl()),
             trusted,
             origins: cors::Origins::new(&settings.server),

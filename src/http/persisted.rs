@@ -4,13 +4,20 @@
 //! reads the request, so every limit and check sees the full text; a new
 //! text is registered only once the request passed the batch bound and the
 //! quota. Texts are kept per account: one account's callers cannot learn
-//! which queries another's send.
+//! which queries another's send. With replicas, a registered text is also
+//! kept in Redis for a day, and a hash this replica does not know is looked
+//! up there before the request is read, so a client registers each query
+//! once for all replicas.
 
 use std::sync::Arc;
 
 use async_graphql::Request;
+use std::time::Duration;
+
 use moka::sync::Cache;
 use sha2::{Digest, Sha256};
+
+use crate::cluster::Cluster;
 
 /// Why a persisted query could not be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +47,12 @@ impl PersistedError {
 #[derive(Clone)]
 pub(super) struct PersistedQueries {
     texts: Cache<(String, String), Arc<str>>,
+    /// Where replicas share texts, when configured.
+    cluster: Option<Cluster>,
 }
+
+/// How long a text is kept in Redis for the other replicas.
+const SHARED_FOR: Duration = Duration::from_secs(24 * 3600);
 
 /// A text to keep once its request is accepted.
 pub(super) struct Registration {
@@ -49,8 +61,9 @@ pub(super) struct Registration {
 }
 
 impl PersistedQueries {
-    pub(super) fn new(max_bytes: u64) -> Self {
+    pub(super) fn new(max_bytes: u64, cluster: Option<Cluster>) -> Self {
         Self {
+            cluster,
             texts: Cache::builder()
                 .weigher(|(account, hash): &(String, String), text: &Arc<str>| {
                     (account.len() + hash.len() + text.len())
@@ -93,10 +106,7 @@ impl PersistedQueries {
             request.query = text.to_string();
             return Ok(None);
         }
-        let actual: String = Sha256::digest(request.query.as_bytes())
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect();
+        let actual = sha256_hex(&request.query);
         if actual != key.1 {
             return Err(PersistedError::HashMismatch);
         }
@@ -106,8 +116,83 @@ impl PersistedQueries {
         }))
     }
 
-    /// Keeps a text `resolve` found new.
+    /// Keeps a text `resolve` found new (and shares it with the other
+    /// replicas, without waiting).
     pub(super) fn register(&self, registration: Registration) {
+        if let Some(cluster) = &self.cluster {
+            let cluster = cluster.clone();
+            let (account, hash) = registration.key.clone();
+            let text = Arc::clone(&registration.text);
+            tokio::spawn(async move {
+                cluster
+                    .share_text(&["apq", &account, &hash], &text, SHARED_FOR)
+                    .await;
+            });
+        }
         self.texts.insert(registration.key, registration.text);
     }
+
+    /// With replicas: fetches from Redis the texts of the hash-only
+    /// persisted queries in `body` (a POST body or a GET query string) that
+    /// this replica does not hold, so `resolve` finds them.
+    pub(super) async fn prefetch(&self, account: &str, body: &[u8], query_string: bool) {
+        let Some(cluster) = &self.cluster else {
+            return;
+        };
+        if memchr::memmem::find(body, b"persistedQuery").is_none() {
+            return;
+        }
+        for hash in hashes_without_text(body, query_string) {
+            let key = (account.to_owned(), hash);
+            if self.texts.contains_key(&key) {
+                continue;
+            }
+            let Some(text) = cluster.shared_text(&["apq", &key.0, &key.1]).await else {
+                continue;
+            };
+            if sha256_hex(&text) == key.1 {
+                self.texts.insert(key, Arc::from(text));
+            }
+        }
+    }
+}
+
+fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// The lower-case `sha256Hash` of each request in `body` that names a
+/// persisted query without its text (at most 16: a batch's bound).
+fn hashes_without_text(body: &[u8], query_string: bool) -> Vec<String> {
+    let requests: Vec<serde_json::Value> = if query_string {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
+        let has_query = pairs
+            .iter()
+            .any(|(key, value)| key == "query" && !value.is_empty());
+        let extensions = pairs
+            .iter()
+            .find(|(key, _)| key == "extensions")
+            .and_then(|(_, value)| serde_json::from_str::<serde_json::Value>(value).ok());
+        match (has_query, extensions) {
+            (false, Some(extensions)) => vec![serde_json::json!({ "extensions": extensions })],
+            _ => Vec::new(),
+        }
+    } else {
+        match serde_json::from_slice(body) {
+            Ok(serde_json::Value::Array(requests)) => requests,
+            Ok(request) => vec![request],
+            Err(_) => Vec::new(),
+        }
+    };
+    requests
+        .iter()
+        .filter(|request| request["query"].as_str().is_none_or(str::is_empty))
+        .filter_map(|request| request["extensions"]["persistedQuery"]["sha256Hash"].as_str())
+        .filter(|hash| hash.len() == 64 && hash.bytes().all(|byte| byte.is_ascii_hexdigit()))
+        .map(str::to_ascii_lowercase)
+        .take(16)
+        .collect()
 }

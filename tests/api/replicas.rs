@@ -402,3 +402,96 @@ async fn a_write_through_a_replica_holding_no_snapshot_is_still_seen_elsewhere()
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_accounts_upstream_rate_holds_across_replicas() {
+    let Some(redis) = test_redis() else { return };
+    let settings = [
+        ("GATEWAY__UPSTREAM__RATE_PER_SECOND", "4"),
+        ("GATEWAY__UPSTREAM__BURST", "4"),
+        ("GATEWAY__UPSTREAM__QUEUE_TIMEOUT", "30s"),
+        ("GATEWAY__SERVER__REQUEST_TIMEOUT", "60s"),
+    ];
+    let replicas = Replicas::start(&redis, 3, 50, &settings).await;
+    let names: Vec<String> = replicas.sim.state(|state| {
+        state
+            .devices()
+            .take(24)
+            .map(|device| device.host_name.clone())
+            .collect()
+    });
+    let comment = "mutation($n: String!) { addComputerComment(input: { computerName: $n, comment: \"rate limited\" }) { comment } }";
+    let started = std::time::Instant::now();
+    let writes = names
+        .iter()
+        .enumerate()
+        .map(|(index, name)| replicas.gql(index % 3, comment, json!({"n": name})));
+    for written in futures::future::join_all(writes).await {
+        assert!(written["errors"].is_null(), "{written}");
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(replicas.sim.calls(Endpoint::CommentAdd), 24);
+    // 24 calls at 4 a second after a burst of 4 take 5 s for the account;
+    // three replicas each allowed 4 a second would have taken 1 s.
+    assert!(
+        elapsed >= Duration::from_millis(4_500),
+        "24 calls in {elapsed:?}: faster than the account's rate allows"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persisted_query_registered_on_one_replica_is_known_to_the_others() {
+    use sha2::{Digest, Sha256};
+    let Some(redis) = test_redis() else { return };
+    let replicas = Replicas::start(&redis, 2, 50, &[]).await;
+    let query = format!(
+        "{{ devices(first: 2) {{ totalCount }} }} # {}",
+        replicas.token.len()
+    );
+    let hash: String = Sha256::digest(query.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let extensions = json!({"persistedQuery": {"version": 1, "sha256Hash": hash}});
+    let send = |index: usize, body: Value| {
+        reqwest::Client::new()
+            .post(&replicas.urls[index])
+            .bearer_auth(&replicas.token)
+            .json(&body)
+            .send()
+    };
+    let unknown: Value = send(1, json!({"extensions": extensions}))
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        unknown["errors"][0]["extensions"]["code"], "PERSISTED_QUERY_NOT_FOUND",
+        "{unknown}"
+    );
+    let registered: Value = send(0, json!({"query": query, "extensions": extensions}))
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        registered["data"]["devices"]["totalCount"], 50,
+        "{registered}"
+    );
+    crate::helpers::eventually(
+        "the hash to be known on replica 1",
+        Duration::from_secs(10),
+        || async {
+            let answer: Value = send(1, json!({"extensions": extensions}))
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            (answer["data"]["devices"]["totalCount"] == 50).then_some(())
+        },
+    )
+    .await;
+}
