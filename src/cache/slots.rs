@@ -82,31 +82,6 @@ pub struct SnapshotCache<T, E> {
     replicator: Option<Arc<dyn Replicator<T>>>,
 }
 
-/// What a write changed in a collection.
-#[derive(Debug, Clone)]
-pub struct Patch<T> {
-    /// Keys of items gone.
-    pub removed: Vec<String>,
-    /// Items added or changed.
-    pub upserted: Vec<T>,
-}
-
-/// Told of each write this replica applies, so other replicas apply it
-/// too; each returns the work of telling them, to await or spawn.
-pub trait Replicator<T>: Send + Sync {
-    /// `patch` made `snapshot` (read from RemotePC `age` ago).
-    fn patched(
-        &self,
-        account: &str,
-        patch: &Patch<T>,
-        snapshot: &Arc<Snapshot<T>>,
-        age: Duration,
-    ) -> BoxFuture<'static, ()>;
-    /// The account's snapshot can no longer be trusted (a write with an
-    /// unknown outcome, or one this replica could not apply).
-    fn dropped(&self, account: &str) -> BoxFuture<'static, ()>;
-}
-
 impl<T: Keyed + Send + Sync + 'static, E: Send + Sync + 'static> SnapshotCache<T, E> {
     /// An empty cache of `collection`.
     pub fn new(collection: &'static str, freshness: Freshness, clock: Clock) -> Self {
@@ -290,89 +265,6 @@ impl<T: Keyed + Send + Sync + 'static, E: Send + Sync + 'static> SnapshotCache<T
         );
     }
 
-    /// Applies a write the gateway made to the cached snapshot, so the next
-    /// read shows it without a fetch; `change` says what it changed, from
-    /// the current snapshot. The replicator is told (or told to drop the
-    /// account's snapshots when this replica holds none to patch); the
-    /// future returned completes once other replicas can see the write.
-    pub fn patch(
-        &self,
-        account: &str,
-        change: impl FnOnce(&Snapshot<T>) -> Patch<T>,
-    ) -> BoxFuture<'static, ()>
-    where
-        T: Clone,
-    {
-        let applied = self.apply(account, change);
-        let Some(replicator) = &self.replicator else {
-            return futures::future::ready(()).boxed();
-        };
-        match applied {
-            Some((patch, patched, age)) => replicator.patched(account, &patch, &patched, age),
-            None => replicator.dropped(account),
-        }
-    }
-
-    /// Applies a patch another replica made; tells no replicator.
-    pub fn apply_remote(&self, account: &str, patch: Patch<T>)
-    where
-        T: Clone,
-    {
-        self.apply(account, |_| patch);
-    }
-
-    /// Patches the current snapshot, if any; returns the patch, the new
-    /// snapshot and its age.
-    fn apply(
-        &self,
-        account: &str,
-        change: impl FnOnce(&Snapshot<T>) -> Patch<T>,
-    ) -> Option<(Patch<T>, Arc<Snapshot<T>>, Duration)>
-    where
-        T: Clone,
-    {
-        let slot = self.slot(account);
-        let mut state = slot.lock();
-        state.generation += 1;
-        let now = self.clock.now();
-        let cached = state.current.as_mut()?;
-        let patch = change(&cached.snapshot);
-        let patched = Arc::new(
-            cached
-                .snapshot
-                .with_changes(&patch.removed, patch.upserted.iter().cloned()),
-        );
-        let old = std::mem::replace(&mut cached.snapshot, Arc::clone(&patched));
-        let age = now.saturating_duration_since(cached.fetched_at);
-        drop(state);
-        if let Some(observer) = &self.observer {
-            observer(account, &old, &patched);
-        }
-        Some((patch, patched, age))
-    }
-
-    /// Marks the account's snapshot suspect after a write whose effect on
-    /// the collection is unknown: the next read fetches anew, and serves
-    /// the suspect snapshot (marked so) if that fetch fails or while a
-    /// failed one backs off. A fetch already running may predate the write,
-    /// so it does not clear the mark.
-    pub fn mark_suspect(&self, account: &str) {
-        self.distrust(account);
-        if let Some(replicator) = &self.replicator {
-            tokio::spawn(replicator.dropped(account));
-        }
-    }
-
-    /// Marks the account's snapshot suspect because another replica's
-    /// write, or a lost patch channel, makes it untrusted; tells no
-    /// replicator.
-    pub fn distrust(&self, account: &str) {
-        let slot = self.slot(account);
-        let mut state = slot.lock();
-        state.generation += 1;
-        state.suspect = true;
-    }
-
     /// Accounts with a slot.
     pub fn accounts(&self) -> Vec<String> {
         self.slots
@@ -475,6 +367,10 @@ fn store_fetched<T, E>(
         }
     }
 }
+
+#[path = "slots_patch.rs"]
+mod patching;
+pub use patching::{Patch, Replicator};
 
 #[cfg(test)]
 #[path = "slots_tests.rs"]

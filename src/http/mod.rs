@@ -12,6 +12,7 @@ mod idempotency;
 mod live;
 mod media;
 mod persisted;
+mod reading;
 mod refusal;
 mod request_id;
 mod run;

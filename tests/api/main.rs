@@ -30,6 +30,7 @@ mod queries;
 mod relations;
 mod replicas;
 mod replicas_faults;
+mod replicas_shared;
 mod response_cache;
 mod review;
 mod schema;

@@ -1,0 +1,116 @@
+//! Reading a `/graphql` request into GraphQL requests: a POST body (one
+//! request or a batch, by text or by trusted `documentId`) or a GET query
+//! string.
+
+use async_graphql::{BatchRequest, Request};
+use axum::body::Bytes;
+use axum::http::{HeaderMap, header};
+
+use super::trusted;
+
+/// Where the operation came from.
+pub(super) enum Source {
+    /// A POST body: one request or a batch, as JSON.
+    Body(Bytes),
+    /// A GET query string: one query, never a mutation.
+    Query(String),
+}
+
+pub(super) fn read_requests(source: Source) -> Result<Vec<Request>, String> {
+    match source {
+        Source::Body(body) if memchr::memmem::find(&body, b"\"documentId\"").is_some() => with_document_ids(&body),
+        Source::Body(body) => match serde_json::from_slice::<BatchRequest>(&body) {
+            Ok(BatchRequest::Single(request)) => Ok(vec![request]),
+            Ok(BatchRequest::Batch(requests)) => Ok(requests),
+            Err(_) => Err(
+                "the body is not a GraphQL request: expected JSON with a `query` (or an array of them)"
+                    .to_owned(),
+            ),
+        },
+        Source::Query(query) => from_query_string(&query).map(|request| vec![request]),
+    }
+}
+
+/// `Content-Type: application/json` (any parameters); GraphQL over HTTP
+/// requires it of POST bodies.
+pub(super) fn content_type_is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// A GET request's `query`, `operationName`, `variables` and `extensions`
+/// (the last two as JSON objects).
+pub(super) fn from_query_string(query: &str) -> Result<Request, String> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+        .map_err(|_| "the query string cannot be decoded".to_owned())?;
+    let value = |name: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    };
+    let json_object = |name: &str| -> Result<Option<serde_json::Value>, String> {
+        match value(name) {
+            None => Ok(None),
+            Some(text) => match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(serde_json::Value::Null) => Ok(None),
+                Ok(object @ serde_json::Value::Object(_)) => Ok(Some(object)),
+                _ => Err(format!("`{name}` must be a JSON object")),
+            },
+        }
+    };
+    let mut request = Request::new(value("query").unwrap_or_default());
+    if let Some(id) = value(trusted::DOCUMENT_ID) {
+        request.extensions.insert(
+            trusted::DOCUMENT_ID.to_owned(),
+            async_graphql::Value::from(id),
+        );
+    }
+    if let Some(name) = value("operationName").filter(|name| !name.is_empty()) {
+        request = request.operation_name(name);
+    }
+    if let Some(variables) = json_object("variables")? {
+        request = request.variables(async_graphql::Variables::from_json(variables));
+    }
+    if let Some(serde_json::Value::Object(extensions)) = json_object("extensions")? {
+        for (key, value) in extensions {
+            request.extensions.insert(
+                key,
+                async_graphql::Value::from_json(value).unwrap_or_default(),
+            );
+        }
+    }
+    Ok(request)
+}
+
+/// A body naming documents by `documentId` (trusted documents): each
+/// request's id travels in its extensions to the trusted-documents step.
+fn with_document_ids(body: &[u8]) -> Result<Vec<Request>, String> {
+    let malformed = || {
+        "the body is not a GraphQL request: expected JSON with a `query` or a `documentId` (or an array of them)".to_owned()
+    };
+    let entries =
+        match serde_json::from_slice::<serde_json::Value>(body).map_err(|_| malformed())? {
+            serde_json::Value::Array(entries) => entries,
+            entry => vec![entry],
+        };
+    entries
+        .into_iter()
+        .map(|mut entry| {
+            let id = entry
+                .as_object_mut()
+                .and_then(|object| object.remove(trusted::DOCUMENT_ID));
+            let mut request: Request = serde_json::from_value(entry).map_err(|_| malformed())?;
+            if let Some(serde_json::Value::String(id)) = id {
+                request.extensions.insert(
+                    trusted::DOCUMENT_ID.to_owned(),
+                    async_graphql::Value::from(id),
+                );
+            }
+            Ok(request)
+        })
+        .collect()
+}
