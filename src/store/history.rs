@@ -68,8 +68,10 @@ pub struct HistoryQuery {
 }
 
 impl Store {
-    /// Appends `rows` in one transaction; a row already there (the same
-    /// change seen by another replica) is kept as it was.
+    /// Appends `rows` in one transaction. A row that states what the
+    /// history already says last of its item (the same status, comment or
+    /// session; added when last added) is a change another replica, or an
+    /// earlier snapshot, recorded already, and is left out.
     pub async fn record_history(&self, rows: &[HistoryRow]) -> Result<(), StoreError> {
         let mut transaction = self
             .pool
@@ -77,9 +79,23 @@ impl Store {
             .await
             .map_err(failed("recording history"))?;
         for row in rows {
+            // Presence is one state told by two kinds.
+            let (group_a, group_b) = match row.kind {
+                "ADDED" | "REMOVED" => ("ADDED", "REMOVED"),
+                kind => (kind, kind),
+            };
             sqlx::query(
                 "INSERT INTO live_events (account, collection, subject, kind, at_ms, from_value, to_value)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 SELECT $1, $2, $3, $4, $5, $6, $7
+                 WHERE NOT EXISTS (
+                     SELECT 1 FROM live_events latest
+                     WHERE latest.account = $1 AND latest.collection = $2 AND latest.subject = $3
+                       AND latest.kind IN ($8, $9)
+                       AND latest.at_ms = (SELECT MAX(other.at_ms) FROM live_events other
+                           WHERE other.account = $1 AND other.collection = $2
+                             AND other.subject = $3 AND other.kind IN ($8, $9))
+                       AND latest.kind = $4
+                       AND COALESCE(latest.to_value, '') = COALESCE($7, ''))
                  ON CONFLICT (account, collection, subject, kind, at_ms) DO NOTHING",
             )
             .bind(&row.account)
@@ -89,6 +105,8 @@ impl Store {
             .bind(row.at_ms)
             .bind(row.from.as_deref())
             .bind(row.to.as_deref())
+            .bind(group_a)
+            .bind(group_b)
             .execute(&mut *transaction)
             .await
             .map_err(failed("recording history"))?;

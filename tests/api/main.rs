@@ -37,6 +37,7 @@ mod schema;
 mod shutdown;
 mod soak;
 mod store;
+mod store_history;
 mod teams;
 mod trusted;
 mod upstream_faults;

@@ -14,7 +14,7 @@ use crate::helpers::temp_store_path;
 
 /// Every backend to test, with a tag unique to this run so rows of other
 /// runs sharing a PostgreSQL database never match.
-async fn backends() -> Vec<(String, Store)> {
+pub(crate) async fn backends() -> Vec<(String, Store)> {
     backends_keeping_keys(Duration::from_secs(60)).await
 }
 
