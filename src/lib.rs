@@ -27,7 +27,8 @@
 //!
 //! Beside them: [`cluster`] (Redis, when several replicas act as one:
 //! refresh leases, snapshot hand-off, the patch channel, shared GCRA
-//! limits) serves `catalog`, `auth` and `upstream` and knows none of them;
+//! limits, shared persisted-query texts) serves `catalog`, `auth`,
+//! `upstream` and `http` and knows none of them;
 //! [`settings`] and [`clock`] are leaves every layer reads;
 //! [`telemetry`] (logging and metrics) is read by every layer and reads
 //! only `settings`; [`simulator`] is an in-process RemotePC for the demo and

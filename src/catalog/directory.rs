@@ -7,7 +7,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::relations::RelationCache;
-use super::replication::Sharing;
+use super::replication::{Reading, Sharing};
 use super::validation::{Checker, dedup};
 use super::{CatalogError, Collection, User, rules};
 use crate::cache::{Loaded, Patch, Served, Snapshot, SnapshotCache};
@@ -92,6 +92,22 @@ impl<'a> Directory<'a> {
     /// With replicas, one of them reads RemotePC and the others load its
     /// snapshot.
     pub async fn users(&self, refresh: bool) -> Result<Served<User>, CatalogError> {
+        let reading = if refresh {
+            Reading::Forced
+        } else {
+            Reading::Expired
+        };
+        self.read_users(reading).await
+    }
+
+    /// A live poll's read: the snapshot anew unless another replica read
+    /// one within the poll interval.
+    pub(super) async fn users_polled(&self) -> Result<Served<User>, CatalogError> {
+        self.read_users(Reading::Poll).await
+    }
+
+    async fn read_users(&self, reading: Reading) -> Result<Served<User>, CatalogError> {
+        let refresh = reading != Reading::Expired;
         let client = self.client.clone();
         let sharing = self.sharing.cloned();
         let account = self.account.to_owned();
@@ -106,7 +122,7 @@ impl<'a> Directory<'a> {
             let (users, age) = match sharing {
                 Some(sharing) => {
                     sharing
-                        .load(&account, Collection::Users, refresh, fetch)
+                        .load(&account, Collection::Users, reading, fetch)
                         .await?
                 }
                 None => (fetch().await?, Duration::ZERO),

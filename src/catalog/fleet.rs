@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono_tz::Tz;
 
 use super::relations::RelationCache;
-use super::replication::Sharing;
+use super::replication::{Reading, Sharing};
 use super::validation::{Checker, dedup};
 use super::{Catalog, CatalogError, Collection, Device, rules};
 use crate::cache::{Loaded, Patch, Served, Snapshot, SnapshotCache};
@@ -73,6 +73,22 @@ impl<'a> Fleet<'a> {
     /// With replicas, one of them reads RemotePC and the others load its
     /// snapshot.
     pub async fn devices(&self, refresh: bool) -> Result<Served<Device>, CatalogError> {
+        let reading = if refresh {
+            Reading::Forced
+        } else {
+            Reading::Expired
+        };
+        self.read_devices(reading).await
+    }
+
+    /// A live poll's read: the snapshot anew unless another replica read
+    /// one within the poll interval.
+    pub(super) async fn devices_polled(&self) -> Result<Served<Device>, CatalogError> {
+        self.read_devices(Reading::Poll).await
+    }
+
+    async fn read_devices(&self, reading: Reading) -> Result<Served<Device>, CatalogError> {
+        let refresh = reading != Reading::Expired;
         let client = self.client.clone();
         let zone = self.zone;
         let sharing = self.sharing.cloned();
@@ -88,7 +104,7 @@ impl<'a> Fleet<'a> {
             let (devices, age) = match sharing {
                 Some(sharing) => {
                     sharing
-                        .load(&account, Collection::Devices, refresh, fetch)
+                        .load(&account, Collection::Devices, reading, fetch)
                         .await?
                 }
                 None => (fetch().await?, Duration::ZERO),

@@ -204,6 +204,7 @@ impl Catalog {
                 clock: clock.clone(),
                 ttl: settings.cache.ttl,
                 min_refresh_interval: settings.cache.min_refresh_interval,
+                poll_every: settings.live.poll_every(&settings.cache),
             })
         });
         Ok(Self {

@@ -18,14 +18,27 @@ use crate::clock::Clock;
 use crate::cluster::{Cluster, PatchMessage, Patches};
 use crate::upstream::UpstreamError;
 
+/// Why a collection is read anew.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Reading {
+    /// The snapshot is past `cache.ttl`, or there is none.
+    Expired,
+    /// A caller asked for `refresh: true`.
+    Forced,
+    /// A live poll, every `live.poll_interval`.
+    Poll,
+}
+
 /// How a replica reads a collection when it shares snapshots: a shared
-/// snapshot younger than the cache's TTL (the least refresh interval when
-/// a refresh is forced) is taken; else one replica reads RemotePC.
+/// snapshot younger than the reading asks (the cache's TTL, the least
+/// refresh interval when forced, the poll interval when polled) is taken;
+/// else one replica reads RemotePC.
 pub(super) struct Sharing {
     pub(super) cluster: Cluster,
     pub(super) clock: Clock,
     pub(super) ttl: Duration,
     pub(super) min_refresh_interval: Duration,
+    pub(super) poll_every: Duration,
 }
 
 impl Sharing {
@@ -34,7 +47,7 @@ impl Sharing {
         &self,
         account: &str,
         collection: Collection,
-        forced: bool,
+        reading: Reading,
         fetch: F,
     ) -> Result<(Vec<T>, Duration), UpstreamError>
     where
@@ -42,10 +55,10 @@ impl Sharing {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Vec<T>, UpstreamError>>,
     {
-        let max_age = if forced {
-            self.min_refresh_interval
-        } else {
-            self.ttl
+        let max_age = match reading {
+            Reading::Expired => self.ttl,
+            Reading::Forced => self.min_refresh_interval,
+            Reading::Poll => self.poll_every,
         };
         let clock = self.clock.clone();
         self.cluster

@@ -181,3 +181,59 @@ async fn a_teams_quota_holds_across_replicas_within_one_burst() {
         "one burst of 10 for the team over three replicas: {statuses:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribers_on_two_replicas_cost_one_poll_between_them() {
+    use crate::live_client::WsClient;
+    let Some(redis) = test_redis() else { return };
+    let settings = [
+        ("GATEWAY__CACHE__MIN_REFRESH_INTERVAL", "100ms"),
+        ("GATEWAY__LIVE__POLL_INTERVAL", "500ms"),
+    ];
+    let replicas = Replicas::start(&redis, 2, 50, &settings).await;
+    let subscription = "subscription { deviceChanges { kind device { name } } }";
+    let mut clients = Vec::new();
+    for index in 0..2 {
+        let mut client = WsClient::connect(&replicas.urls[index], &replicas.token).await;
+        client.subscribe("s", subscription, json!({})).await;
+        clients.push(client);
+    }
+    let started = std::time::Instant::now();
+    let before = replicas.sim.calls(Endpoint::ComputerList);
+    let name = replicas
+        .sim
+        .state(|state| {
+            state
+                .devices()
+                .next()
+                .map(|device| device.host_name.clone())
+        })
+        .expect("a device");
+    // Changes until both replicas' subscribers have heard one: both poll.
+    for client in &mut clients {
+        loop {
+            replicas.sim.state(|state| {
+                let online = state.device(&name).is_some_and(|device| device.online);
+                state.set_online(&name, !online)
+            });
+            let heard = client
+                .within(Duration::from_millis(1_500), |message| {
+                    message["type"] == "next"
+                })
+                .await;
+            if heard.is_some() {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "no event in 20 s"
+            );
+        }
+    }
+    let reads = replicas.sim.calls(Endpoint::ComputerList) - before;
+    let intervals = started.elapsed().as_millis() as u64 / 500 + 2;
+    assert!(
+        reads <= intervals,
+        "{reads} list reads in {intervals} poll intervals for two replicas polling"
+    );
+}

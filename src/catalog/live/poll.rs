@@ -73,8 +73,8 @@ impl Catalog {
 
     async fn read_anew(&self, account: &str, collection: Collection) -> Result<(), CatalogError> {
         match collection {
-            Collection::Devices => self.fleet(account)?.devices(true).await.map(drop),
-            Collection::Users => self.directory(account)?.users(true).await.map(drop),
+            Collection::Devices => self.fleet(account)?.devices_polled().await.map(drop),
+            Collection::Users => self.directory(account)?.users_polled().await.map(drop),
         }
     }
 
