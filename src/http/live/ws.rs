@@ -240,6 +240,11 @@ impl Connection {
                         Reaction::Nothing
                     }
                     Err(refused) => {
+                        // A refused operation still spends what it was
+                        // counted (with replicas, settled in the background).
+                        if let Some(settlement) = credential.settlement() {
+                            tokio::spawn(settlement.settle());
+                        }
                         let errors = json!([refused.into_error()]);
                         Reaction::Send(json!({"id": id, "type": "error", "payload": errors}))
                     }
