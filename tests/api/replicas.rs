@@ -87,6 +87,18 @@ impl Replicas {
         }
     }
 
+    /// The first device's host name.
+    pub(crate) fn first_device(&self) -> String {
+        self.sim
+            .state(|state| {
+                state
+                    .devices()
+                    .next()
+                    .map(|device| device.host_name.clone())
+            })
+            .expect("a device")
+    }
+
     /// Runs `query` on replica `index`.
     pub(crate) async fn gql(&self, index: usize, query: &str, variables: Value) -> Value {
         reqwest::Client::new()
@@ -101,6 +113,9 @@ impl Replicas {
             .expect("JSON")
     }
 }
+
+/// Sets `$n`'s comment to `$c`.
+pub(crate) const COMMENT: &str = "mutation($n: String!, $c: String!) { addComputerComment(input: { computerName: $n, comment: $c }) { comment } }";
 
 pub(crate) const COUNT: &str = "{ devices(first: 1) { totalCount } }";
 
@@ -159,23 +174,14 @@ async fn a_write_through_one_replica_shows_on_the_others_next_query() {
     let Some(redis) = test_redis() else { return };
     let replicas = Replicas::start(&redis, 3, 50, &[]).await;
     let query = "query($n: String!) { device(name: $n) { comment } }";
-    let name = replicas
-        .sim
-        .state(|state| {
-            state
-                .devices()
-                .next()
-                .map(|device| device.host_name.clone())
-        })
-        .expect("a device");
+    let name = replicas.first_device();
     for index in 0..3 {
         replicas.gql(index, query, json!({"n": name})).await;
     }
-    let comment = "mutation($n: String!, $c: String!) { addComputerComment(input: { computerName: $n, comment: $c }) { comment } }";
     for writer in 0..3 {
         let text = format!("written through replica {writer}");
         let written = replicas
-            .gql(writer, comment, json!({"n": name, "c": text}))
+            .gql(writer, COMMENT, json!({"n": name, "c": text}))
             .await;
         assert!(written["errors"].is_null(), "{written}");
         for reader in 0..3 {
@@ -198,15 +204,7 @@ async fn a_write_through_one_replica_shows_on_the_others_next_query() {
 async fn one_idempotency_key_sent_to_two_replicas_at_once_runs_once() {
     let Some(redis) = test_redis() else { return };
     let replicas = Replicas::start(&redis, 2, 50, &[]).await;
-    let name = replicas
-        .sim
-        .state(|state| {
-            state
-                .devices()
-                .next()
-                .map(|device| device.host_name.clone())
-        })
-        .expect("a device");
+    let name = replicas.first_device();
     let body = json!({
         "query": "mutation($n: String!) { addComputerComment(input: { computerName: $n, comment: \"written once\" }) { comment } }",
         "variables": {"n": name},
@@ -297,19 +295,12 @@ async fn a_write_through_a_replica_holding_no_snapshot_is_still_seen_elsewhere()
     let Some(redis) = test_redis() else { return };
     let replicas = Replicas::start(&redis, 2, 50, &[]).await;
     let query = "query($n: String!) { device(name: $n) { comment } }";
-    let name = replicas
-        .sim
-        .state(|state| {
-            state
-                .devices()
-                .next()
-                .map(|device| device.host_name.clone())
-        })
-        .expect("a device");
+    let name = replicas.first_device();
     // Only replica 1 has read the devices; replica 0 writes blind.
     replicas.gql(1, query, json!({"n": name})).await;
-    let comment = "mutation($n: String!) { addComputerComment(input: { computerName: $n, comment: \"written blind\" }) { comment } }";
-    let written = replicas.gql(0, comment, json!({"n": name})).await;
+    let written = replicas
+        .gql(0, COMMENT, json!({"n": name, "c": "written blind"}))
+        .await;
     assert!(written["errors"].is_null(), "{written}");
     crate::helpers::eventually(
         "the write to show on replica 1",

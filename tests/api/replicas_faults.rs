@@ -10,7 +10,7 @@ use remotepc_gateway::upstream::Endpoint;
 use serde_json::{Value, json};
 
 use crate::helpers::eventually;
-use crate::replicas::Replicas;
+use crate::replicas::{COMMENT, Replicas};
 
 /// A `redis-server` of the test's own, keeping nothing on disk.
 struct OwnRedis {
@@ -107,19 +107,10 @@ async fn replicas_keep_serving_without_redis_and_share_again_when_it_is_back() {
         let answer = replicas.gql(index, count, json!({})).await;
         assert_eq!(answer["data"]["devices"]["totalCount"], 50, "{answer}");
     }
-    let name = replicas
-        .sim
-        .state(|state| {
-            state
-                .devices()
-                .next()
-                .map(|device| device.host_name.clone())
-        })
-        .expect("a device");
-    let comment = "mutation($n: String!, $c: String!) { addComputerComment(input: { computerName: $n, comment: $c }) { comment } }";
+    let name = replicas.first_device();
     let text = format!("without redis {:08x}", rand::random::<u32>());
     let written = replicas
-        .gql(0, comment, json!({"n": name, "c": text}))
+        .gql(0, COMMENT, json!({"n": name, "c": text}))
         .await;
     assert!(written["errors"].is_null(), "{written}");
     assert_eq!(replicas.sim.calls(Endpoint::CommentAdd), 1, "sent once");

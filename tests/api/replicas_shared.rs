@@ -7,7 +7,7 @@ use std::time::Duration;
 use remotepc_gateway::upstream::Endpoint;
 use serde_json::{Value, json};
 
-use crate::replicas::{COUNT, Replicas, test_redis};
+use crate::replicas::{COMMENT, COUNT, Replicas, test_redis};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscriber_on_one_replica_hears_a_write_through_another() {
@@ -25,16 +25,7 @@ async fn a_subscriber_on_one_replica_hears_a_write_through_another() {
             json!({}),
         )
         .await;
-    let name = replicas
-        .sim
-        .state(|state| {
-            state
-                .devices()
-                .next()
-                .map(|device| device.host_name.clone())
-        })
-        .expect("a device");
-    let comment = "mutation($n: String!, $c: String!) { addComputerComment(input: { computerName: $n, comment: $c }) { comment } }";
+    let name = replicas.first_device();
     // Written through replica 0 until replica 1's subscriber hears one
     // (a subscribe has no acknowledgement).
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -45,7 +36,7 @@ async fn a_subscriber_on_one_replica_hears_a_write_through_another() {
         );
         let text = format!("through replica 0, probe {probe}");
         let written = replicas
-            .gql(0, comment, json!({"n": name, "c": text}))
+            .gql(0, COMMENT, json!({"n": name, "c": text}))
             .await;
         assert!(written["errors"].is_null(), "{written}");
         let heard = client
@@ -200,15 +191,7 @@ async fn subscribers_on_two_replicas_cost_one_poll_between_them() {
     }
     let started = std::time::Instant::now();
     let before = replicas.sim.calls(Endpoint::ComputerList);
-    let name = replicas
-        .sim
-        .state(|state| {
-            state
-                .devices()
-                .next()
-                .map(|device| device.host_name.clone())
-        })
-        .expect("a device");
+    let name = replicas.first_device();
     // Changes until both replicas' subscribers have heard one: both poll.
     for client in &mut clients {
         loop {
