@@ -88,8 +88,9 @@ pub(in crate::http) async fn respond(
 }
 
 /// Writes each response as a `next` event, comments while idle, and
-/// `complete` at the end (also at shutdown and when the token expires). Stops when the client is
-/// gone or leaves an event unread for `live.send_timeout`.
+/// `complete` at the end (also at shutdown and when the token expires).
+/// Stops when the client is gone or leaves an event unread for
+/// `live.send_timeout`.
 async fn feed(
     state: AppState,
     mut responses: futures::stream::BoxStream<'static, async_graphql::Response>,
