@@ -97,9 +97,4 @@ impl<T> Feed<T> {
             }
         }
     }
-
-    /// Listeners on every account.
-    pub(super) fn listeners(&self) -> usize {
-        self.lock().values().map(|channel| channel.listeners).sum()
-    }
 }

@@ -204,11 +204,6 @@ impl Live {
         &self.inner.closed
     }
 
-    /// Subscriptions open on every account.
-    pub fn listeners(&self) -> usize {
-        self.inner.devices.listeners() + self.inner.users.listeners()
-    }
-
     /// The observer of the device cache: diffs, publishes, records.
     pub(super) fn device_observer(&self) -> Observer<Device> {
         self.observer(Arc::clone(&self.inner.devices), Collection::Devices)

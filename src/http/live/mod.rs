@@ -117,6 +117,15 @@ async fn settle(settlement: Option<Settlement>, team: &str) -> Result<(), Refuse
         .map_err(|refused| Refused::from(Box::new(Refusal::over_quota(team, refused))))
 }
 
+/// Completes when a credential valid for `valid_for` runs out; never for
+/// one that does not expire (a team token).
+async fn expiry(valid_for: Option<std::time::Duration>) {
+    match valid_for {
+        Some(left) => tokio::time::sleep(left).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Whether `response` ends its stream because the subscriber fell behind.
 fn too_slow(response: &async_graphql::Response) -> bool {
     response.errors.iter().any(|error| {

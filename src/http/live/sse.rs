@@ -15,7 +15,7 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::{AppState, Refused, admit, settle, too_slow};
+use super::{AppState, Refused, admit, expiry, settle, too_slow};
 use crate::graphql::RequestIds;
 use crate::http::graphql::authenticate;
 
@@ -103,12 +103,7 @@ async fn feed(
     let mut pings = tokio::time::interval_at(Instant::now() + live.keep_alive, live.keep_alive);
     // A person's token runs out: the stream ends, the client reconnects
     // with a new one.
-    let expired = async {
-        match valid_for {
-            Some(left) => tokio::time::sleep(left).await,
-            None => std::future::pending().await,
-        }
-    };
+    let expired = expiry(valid_for);
     tokio::pin!(expired);
     loop {
         let event = tokio::select! {

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use super::protocol::{
     CLOSE_SILENT, CLOSE_TOO_SLOW, ClientMessage, PROTOCOL, authorization, truncate,
 };
-use super::{AppState, Refused, admit, settle, too_slow};
+use super::{AppState, Refused, admit, expiry, settle, too_slow};
 use crate::auth::Credential;
 use crate::auth::Settlement;
 use crate::graphql::{ErrorCode, RequestIds};
@@ -150,13 +150,7 @@ impl Connection {
         let closed = state.catalog.live().closed().clone();
         let mut pings = tokio::time::interval_at(Instant::now() + live.keep_alive, live.keep_alive);
         let mut unanswered_since: Option<Instant> = None;
-        let expiry = credential.valid_for();
-        let expired = async {
-            match expiry {
-                Some(left) => tokio::time::sleep(left).await,
-                None => std::future::pending().await,
-            }
-        };
+        let expired = expiry(credential.valid_for());
         tokio::pin!(expired);
         loop {
             tokio::select! {
