@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::relations::RelationCache;
 use super::replication::{Reading, Sharing};
 use super::validation::{Checker, dedup};
-use super::{CatalogError, Collection, User, rules};
+use super::{Catalog, CatalogError, Collection, User, rules};
 use crate::cache::{Loaded, Patch, Served, Snapshot, SnapshotCache};
 use crate::store::Store;
 use crate::upstream::{RemotePcClient, UpstreamError, wire};
@@ -70,21 +70,15 @@ pub struct DeleteOutcome {
 }
 
 impl<'a> Directory<'a> {
-    pub(super) fn new(
-        account: &'a str,
-        client: &'a RemotePcClient,
-        cache: &'a SnapshotCache<User, UpstreamError>,
-        store: &'a Store,
-        relations: &'a RelationCache,
-        sharing: Option<&'a Arc<Sharing>>,
-    ) -> Self {
+    /// The users of `account` in `catalog`.
+    pub(super) fn new(account: &'a str, client: &'a RemotePcClient, catalog: &'a Catalog) -> Self {
         Self {
             account,
             client,
-            cache,
-            store,
-            relations,
-            sharing,
+            cache: &catalog.users,
+            store: &catalog.store,
+            relations: &catalog.relations,
+            sharing: catalog.sharing.as_ref(),
         }
     }
 

@@ -226,14 +226,7 @@ impl Catalog {
 
     /// Users of `account`.
     pub fn directory<'a>(&'a self, account: &'a str) -> Result<Directory<'a>, CatalogError> {
-        Ok(Directory::new(
-            account,
-            self.client(account)?,
-            &self.users,
-            &self.store,
-            &self.relations,
-            self.sharing.as_ref(),
-        ))
+        Ok(Directory::new(account, self.client(account)?, self))
     }
 
     /// Devices and groups of `account`.
