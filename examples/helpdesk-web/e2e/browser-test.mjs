@@ -7,47 +7,17 @@
 //
 // GATEWAY_BIN: the gateway binary (default: ../../target/debug/remotepc-gateway,
 // which `cargo test` builds). CHROMIUM: the browser (default /usr/bin/chromium).
-import { spawn } from 'node:child_process';
 import { createReadStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
 
+import { deadline, startDemo } from './demo.mjs';
+
 const here = resolve(import.meta.dirname, '..');
-const gatewayBin = process.env.GATEWAY_BIN ?? resolve(here, '../../target/debug/remotepc-gateway');
 const browserPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const WAIT_MS = 20_000;
-
-/** Rejects after `ms` with what was awaited. */
-function deadline(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** The demo gateway in a fresh folder; resolves with its URL and tokens. */
-function startDemo(dir) {
-  const demo = spawn(gatewayBin, ['--demo', '--listen', '127.0.0.1:0', '--demo-dir', dir], {
-    env: { ...process.env, RUST_LOG: 'warn' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const banner = new Promise((resolveBanner, reject) => {
-    const found = {};
-    demo.on('exit', (code) => reject(new Error(`the demo exited early (${code})`)));
-    createInterface({ input: demo.stdout }).on('line', (line) => {
-      const text = line.trim();
-      if (text.startsWith('GraphQL:')) found.url = text.split(/\s+/)[1];
-      if (text.includes('viewer (read)')) found.viewer = text.split(' ').pop();
-      if (text.includes('admin  (all scopes)')) found.admin = text.split(' ').pop();
-      if (text.startsWith('CORS:')) resolveBanner(found);
-    });
-  });
-  return { demo, banner: deadline(banner, 60_000, "the demo's banner") };
-}
 
 /** Serves `dist/` on a random port of 127.0.0.1 (index.html for any path). */
 function serveDist() {

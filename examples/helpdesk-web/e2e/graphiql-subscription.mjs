@@ -6,45 +6,22 @@
 //   node e2e/graphiql-subscription.mjs
 //
 // GATEWAY_BIN and CHROMIUM as for browser-test.mjs.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
-const here = resolve(import.meta.dirname, '..');
-const gatewayBin = process.env.GATEWAY_BIN ?? resolve(here, '../../target/debug/remotepc-gateway');
+import { deadline, startDemo } from './demo.mjs';
+
 const browserPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const SUBSCRIPTION = 'subscription { deviceChanges { kind device { name } } }';
 
-function deadline(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 async function run() {
   const dir = mkdtempSync(join(tmpdir(), 'graphiql-subscription-'));
-  const demo = spawn(gatewayBin, ['--demo', '--listen', '127.0.0.1:0', '--demo-dir', dir], {
-    env: { ...process.env, RUST_LOG: 'warn' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const banner = new Promise((resolveBanner, reject) => {
-    const found = {};
-    demo.on('exit', (code) => reject(new Error(`the demo exited early (${code})`)));
-    createInterface({ input: demo.stdout }).on('line', (line) => {
-      const text = line.trim();
-      if (text.startsWith('GraphiQL:')) found.graphiql = text.split(/\s+/)[1];
-      if (text.includes('viewer (read)')) found.token = text.split(' ').pop();
-      if (text.startsWith('CORS:')) resolveBanner(found);
-    });
-  });
+  const { demo, banner } = startDemo(dir);
   const browser = await chromium.launch({ executablePath: browserPath, args: ['--no-sandbox'] });
   try {
-    const { graphiql, token } = await deadline(banner, 60_000, "the demo's banner");
+    const { graphiql, viewer: token } = await banner;
     const page = await browser.newPage();
     // The token bar keeps its token in sessionStorage and GraphiQL its
     // query in localStorage: set both as a person would have.
@@ -72,7 +49,7 @@ async function run() {
   }
 }
 
-run().then(
+deadline(run(), 120_000, 'the whole GraphiQL test').then(
   () => process.exit(0),
   (error) => {
     console.error(error);
