@@ -16,24 +16,14 @@ import { createClient as createWsClient } from 'graphql-ws';
 import { createClient as createSseClient } from 'graphql-sse';
 import WebSocket from 'ws';
 
+import { check, deadline } from '../e2e-helpers.mjs';
+
 const gatewayBin = process.env.GATEWAY_BIN ?? resolve(import.meta.dirname, '../../target/debug/remotepc-gateway');
 const CHANGES = 'subscription { deviceChanges { kind at device { name status } } }';
 const SUBSCRIBERS = 1000;
 const PER_CONNECTION = 20;
 /** Most the gateway's resident memory may grow for 1,000 idle subscribers. */
 const MEMORY_BOUND_MIB = 64;
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-function deadline(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 function startGateway(dir) {
   const config = join(dir, 'live.toml');

@@ -11,20 +11,10 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { OAuth2Server } from 'oauth2-mock-server';
 
+import { check, deadline } from '../e2e-helpers.mjs';
+
 const gatewayBin = process.env.GATEWAY_BIN ?? resolve(import.meta.dirname, '../../target/debug/remotepc-gateway');
 const AUDIENCE = 'helpdesk-web';
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-function deadline(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /** A provider on a random loopback port whose tokens claim `issuer()`. */
 async function provider(issuer) {
