@@ -218,6 +218,14 @@ async fn device_events_filter_by_kind_name_and_time_and_page_by_cursor() {
         bad["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
         "{bad}"
     );
+    let too_many = gateway
+        .gql(
+            "{ deviceEvents(first: 501) { edges { cursor } } }",
+            json!({}),
+        )
+        .await;
+    let violation = &too_many["errors"][0]["extensions"]["violations"][0];
+    assert_eq!(violation["field"], "first", "{too_many}");
     gateway.stop().await;
     remove_store(&store);
 }

@@ -168,6 +168,21 @@ impl Window {
     }
 }
 
+/// A forward-only page's size: `first`, checked as connections check it,
+/// else `graphql.default_page_size`.
+pub(crate) fn first_count(
+    first: Option<i32>,
+    limits: &GraphqlSettings,
+) -> Result<usize, ValidationError> {
+    let mut violations = Vec::new();
+    let count = page_count("first", first, limits.max_page_size, &mut violations);
+    if violations.is_empty() {
+        Ok(count.unwrap_or(limits.default_page_size))
+    } else {
+        Err(ValidationError { violations })
+    }
+}
+
 fn page_count(
     field: &str,
     value: Option<i32>,

@@ -6,8 +6,8 @@ use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Enum, InputObject, Object, Result};
 
 use super::cache_report::not_reusable;
-use super::error::ErrorCode;
-use super::error::{catalog_error, coded};
+use super::connection::first_count;
+use super::error::{catalog_error, validation_error};
 use super::groups::devices_named;
 use super::guard::RequireScope;
 use super::objects::Device;
@@ -180,19 +180,7 @@ async fn history_page(
     // response cache.
     not_reusable(ctx);
     let limits = limits(ctx)?;
-    let first = match first {
-        None => limits.default_page_size,
-        Some(first) if first < 0 || first as usize > limits.max_page_size => {
-            return Err(coded(
-                ErrorCode::BadUserInput,
-                format!(
-                    "first: must be between 0 and {} (graphql.max_page_size)",
-                    limits.max_page_size
-                ),
-            ));
-        }
-        Some(first) => first as usize,
-    };
+    let first = first_count(first, limits).map_err(|error| validation_error(&error))?;
     let account = &caller(ctx)?.account;
     let page = ctx
         .data::<Catalog>()?
