@@ -117,6 +117,35 @@ pub fn record_graphql(team: &str, operation: &str, outcome: &str, seconds: f64) 
     metrics::histogram!("gateway_graphql_request_duration_seconds", "operation" => operation.to_owned()).record(seconds);
 }
 
+/// The metrics of one team's operation answered from the response cache,
+/// resolved once: the raw-request lane records a hit through these handles
+/// without building a label per request.
+#[derive(Clone)]
+pub struct CacheHitMeter {
+    requests: metrics::Counter,
+    duration: metrics::Histogram,
+    hits: metrics::Counter,
+}
+
+impl CacheHitMeter {
+    /// The series `record_graphql(team, operation, "ok", _)` and
+    /// `record_response_cache("hit")` write to.
+    pub fn new(team: &str, operation: &str) -> Self {
+        Self {
+            requests: metrics::counter!("gateway_graphql_requests_total", "team" => team.to_owned(), "operation" => operation.to_owned(), "outcome" => "ok"),
+            duration: metrics::histogram!("gateway_graphql_request_duration_seconds", "operation" => operation.to_owned()),
+            hits: metrics::counter!("gateway_response_cache_total", "result" => "hit"),
+        }
+    }
+
+    /// One request answered from the cache in `seconds`.
+    pub fn record(&self, seconds: f64) {
+        self.requests.increment(1);
+        self.duration.record(seconds);
+        self.hits.increment(1);
+    }
+}
+
 /// A request was refused by a rate limit: a team's quota (`scope` =
 /// `team`) or an account's upstream limit (`scope` = `upstream`).
 pub fn record_rate_limited(scope: &'static str, name: &str) {

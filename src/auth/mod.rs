@@ -138,6 +138,14 @@ pub struct Actor {
 }
 
 impl Caller {
+    /// One bit per scope held: two callers with the same bits pass the
+    /// same guards, so cached answers are keyed by them.
+    pub fn scope_bits(&self) -> u8 {
+        self.scopes
+            .iter()
+            .fold(0u8, |bits, scope| bits | 1 << (*scope as u8))
+    }
+
     /// Whether the caller holds `scope`.
     pub fn has(&self, scope: Scope) -> bool {
         self.scopes.contains(&scope)

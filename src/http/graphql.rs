@@ -18,11 +18,12 @@ use super::idempotency;
 use super::live;
 use super::media::MediaType;
 use super::persisted::PersistedError;
+use super::raw_lane::Lane;
 use super::reading::{Source, content_type_is_json, from_query_string, read_requests};
 use super::refusal::Refusal;
 use super::run::{self, Job};
-use crate::auth::{AuthError, Credential};
-use crate::graphql::{ErrorCode, RequestIds, write_profile};
+use crate::auth::{AuthError, Credential, QuotaRefusal, Settlement};
+use crate::graphql::{ErrorCode, RequestIds, Via, write_profile};
 use crate::telemetry;
 
 pub(super) async fn post(
@@ -83,7 +84,27 @@ async fn handle(state: AppState, ids: RequestIds, headers: HeaderMap, source: So
         Ok(team) => team,
         Err(refused) => return refused,
     };
-    let team_name = team.caller().team.as_str();
+    let lane = match state.raw_lane.offer(&team, &headers, &source) {
+        Lane::Seen(entry, ticket) => match state.operations.replay(entry.kept()) {
+            Some(body) => {
+                // Charged before it is served, as any other request is.
+                let charged = charge(&team, 1);
+                let settled = settle(team.settlement()).await;
+                return match settled_as(&team, settled, charged) {
+                    Ok(()) => {
+                        let response = run::written(entry.media(), body, Via::Cache, started);
+                        entry.record(started.elapsed());
+                        response
+                    }
+                    Err(refused) => refuse(&team, &headers, *refused, started),
+                };
+            }
+            // No longer current: answered the long way, and registered anew.
+            None => Some(ticket),
+        },
+        Lane::Unseen(ticket) => Some(ticket),
+        Lane::Closed => None,
+    };
     let (bytes, query_string) = match &source {
         Source::Body(body) => (body.as_ref(), false),
         Source::Query(query) => (query.as_bytes(), true),
@@ -93,19 +114,8 @@ async fn handle(state: AppState, ids: RequestIds, headers: HeaderMap, source: So
         .prefetch(&team.caller().account, bytes, query_string)
         .await;
     let admitted = admit(&state, &team, &headers, source);
-    // With replicas, the units counted while admitting are taken from the
-    // quota they share now, whether or not the request was admitted.
-    let settlement = team.settlement();
-    let admitted = match settlement {
-        None => admitted,
-        Some(settlement) => match settlement.settle().await {
-            Ok(left) => {
-                team.settled(left);
-                admitted
-            }
-            Err(refused) => admitted.and(Err(Box::new(Refusal::over_quota(team_name, refused)))),
-        },
-    };
+    let settled = settle(team.settlement()).await;
+    let admitted = settled_as(&team, settled, admitted);
     match admitted {
         Ok(admitted) => {
             let job = Job {
@@ -118,14 +128,47 @@ async fn handle(state: AppState, ids: RequestIds, headers: HeaderMap, source: So
                 media: admitted.media,
                 started,
                 writes: admitted.writes,
+                lane,
             };
             run::respond(job).await
         }
-        Err(refused) => {
-            observe_refusal(team_name, refused.code, started);
-            refused.answering(&headers).into_response()
+        Err(refused) => refuse(&team, &headers, *refused, started),
+    }
+}
+
+/// With replicas, the units counted while admitting are taken from the
+/// quota the replicas share now, whether or not the request was admitted.
+async fn settle(settlement: Option<Settlement>) -> Option<Result<Option<u32>, QuotaRefusal>> {
+    Some(settlement?.settle().await)
+}
+
+/// `admitted`, unless the shared quota refused the units it counted.
+fn settled_as<T>(
+    team: &Credential<'_>,
+    settled: Option<Result<Option<u32>, QuotaRefusal>>,
+    admitted: Result<T, Refused>,
+) -> Result<T, Refused> {
+    match settled {
+        None => admitted,
+        Some(Ok(left)) => {
+            team.settled(left);
+            admitted
+        }
+        Some(Err(refused)) => {
+            let team_name = team.caller().team.as_str();
+            admitted.and(Err(Box::new(Refusal::over_quota(team_name, refused))))
         }
     }
+}
+
+fn refuse(
+    team: &Credential<'_>,
+    headers: &HeaderMap,
+    refused: Refusal,
+    started: Instant,
+) -> Response {
+    observe_refusal(&team.caller().team, refused.code, started);
+    refused.answering(headers).into_response()
 }
 
 /// Who the request is from, recorded in its span (the team or role, and

@@ -15,7 +15,7 @@ use super::refusal::{Refusal, unknown_outcome_body};
 use crate::catalog::Claim;
 use crate::graphql::{ErrorCode, Operation, outcome};
 
-const HEADER: &str = "idempotency-key";
+pub(super) const HEADER: &str = "idempotency-key";
 
 /// The request's key, if it sent one: 1 to 255 printable ASCII characters.
 pub(super) fn key(headers: &HeaderMap) -> Result<Option<String>, &'static str> {

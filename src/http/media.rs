@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 /// A media type a GraphQL response can be sent as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) enum MediaType {
     /// `application/graphql-response+json`: request errors are 4xx.
     GraphqlResponse,
@@ -29,30 +29,22 @@ impl MediaType {
         else {
             return Some(MediaType::Json);
         };
-        let types: Vec<String> = accept
+        let types = accept
             .split(',')
-            .map(|entry| {
-                entry
-                    .split(';')
-                    .next()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .collect();
-        if types
-            .iter()
-            .any(|media| media == "application/graphql-response+json")
-        {
-            Some(MediaType::GraphqlResponse)
-        } else if types
-            .iter()
-            .any(|media| matches!(media.as_str(), "application/json" | "application/*" | "*/*"))
-        {
-            Some(MediaType::Json)
-        } else {
-            None
+            .map(|entry| entry.split(';').next().unwrap_or_default().trim());
+        let mut accepted = None;
+        for media in types {
+            if media.eq_ignore_ascii_case("application/graphql-response+json") {
+                return Some(MediaType::GraphqlResponse);
+            }
+            if ["application/json", "application/*", "*/*"]
+                .iter()
+                .any(|json| media.eq_ignore_ascii_case(json))
+            {
+                accepted = Some(MediaType::Json);
+            }
         }
+        accepted
     }
 
     pub(super) fn content_type(self) -> &'static str {

@@ -12,6 +12,7 @@ mod idempotency;
 mod live;
 mod media;
 mod persisted;
+mod raw_lane;
 mod reading;
 mod refusal;
 mod request_id;
@@ -62,6 +63,8 @@ pub struct Services {
     body_limit: usize,
     request_timeout: Duration,
     persisted: persisted::PersistedQueries,
+    /// Requests answered from the response cache before, by their bytes.
+    raw_lane: raw_lane::RawLane,
     /// The served schema as SDL, for `GET /schema.graphql`.
     schema_sdl: axum::body::Bytes,
     /// Teams' and roles' trusted documents.
@@ -103,6 +106,7 @@ impl AppState {
             body_limit: settings.server.body_limit_bytes,
             request_timeout: settings.server.request_timeout,
             persisted: persisted::PersistedQueries::new(limits.persisted_queries_bytes, cluster),
+            raw_lane: raw_lane::RawLane::new(settings.cache.raw_lane_bytes(), settings.cache.ttl),
             schema_sdl: axum::body::Bytes::from(crate::graphql::sdl()),
             trusted,
             origins: cors::Origins::new(&settings.server),

@@ -14,9 +14,10 @@ use tracing::Instrument;
 use super::AppState;
 use super::idempotency::Idempotent;
 use super::media::MediaType;
+use super::raw_lane::Ticket;
 use super::refusal::Refusal;
 use crate::auth::Caller;
-use crate::graphql::{Answer, Operation, RequestIds, Via, outcome};
+use crate::graphql::{Answer, KeptResponse, Operation, RequestIds, Via, outcome};
 use crate::telemetry;
 
 /// `hit` when the response cache answered, `miss` when it could have but
@@ -38,6 +39,9 @@ pub(super) struct Job {
     pub(super) started: Instant,
     /// Whether its operations include a mutation, as admission read it.
     pub(super) writes: bool,
+    /// Registers the request with the raw-request lane if the response
+    /// cache keeps its answer.
+    pub(super) lane: Option<Ticket>,
 }
 
 /// Answers `job` within `server.request_timeout`; a job that writes runs
@@ -69,7 +73,7 @@ pub(super) async fn respond(job: Job) -> Response {
 }
 
 impl Job {
-    async fn run(self) -> Response {
+    async fn run(mut self) -> Response {
         let team = self.caller.team.clone();
         let labels: Vec<String> = self
             .requests
@@ -96,7 +100,16 @@ impl Job {
                         .run(operation, media, writes)
                         .await
                 }
-                None => answer(&state, operation, media, started).await,
+                None => {
+                    let (response, outcome, kept) = answer(&state, operation, media, started).await;
+                    if let (Some(kept), Some(ticket)) = (kept, self.lane) {
+                        let (caller, introspection) = (&self.caller, self.introspection);
+                        state
+                            .raw_lane
+                            .register(ticket, caller, introspection, kept, label);
+                    }
+                    (response, outcome)
+                }
             };
             record(label, &outcome);
             return response;
@@ -112,50 +125,51 @@ impl Job {
         media.batch(&BatchResponse::Batch(responses))
     }
 
-    fn operations(self) -> Vec<Operation> {
-        let Job {
-            caller,
-            introspection,
-            ids,
-            requests,
-            ..
-        } = self;
-        requests
+    /// The job's requests as operations, each with the caller.
+    fn operations(&mut self) -> Vec<Operation> {
+        std::mem::take(&mut self.requests)
             .into_iter()
             .map(|request| Operation {
                 request,
-                caller: caller.clone(),
-                ids: ids.clone(),
-                introspection,
+                caller: self.caller.clone(),
+                ids: self.ids.clone(),
+                introspection: self.introspection,
             })
             .collect()
     }
 }
 
 /// One operation without an Idempotency-Key: the response and its outcome
-/// for metrics.
+/// for metrics, and the kept response when the response cache keeps it.
 async fn answer(
     state: &AppState,
     operation: Operation,
     media: MediaType,
     started: Instant,
-) -> (Response, String) {
+) -> (Response, String, Option<KeptResponse>) {
     match state.operations.answer(operation).await {
-        Answer::Written { body, via } => {
-            let mut response = media.respond(StatusCode::OK, body);
-            server_timing(&mut response, via, started);
-            let cache = if via == Via::Cache { "hit" } else { "miss" };
-            response
-                .headers_mut()
-                .insert(RESPONSE_CACHE, HeaderValue::from_static(cache));
-            (response, "ok".to_owned())
+        Answer::Written { body, via, kept } => {
+            let response = written(media, body, via, started);
+            (response, "ok".to_owned(), kept)
         }
         Answer::Executed(response) => {
             let mut answer = media.response(&response);
             server_timing(&mut answer, Via::Schema, started);
-            (answer, outcome(&response))
+            (answer, outcome(&response), None)
         }
     }
+}
+
+/// A body written by the response cache, a plan or the schema, with the
+/// headers that say which.
+pub(super) fn written(media: MediaType, body: Vec<u8>, via: Via, started: Instant) -> Response {
+    let mut response = media.respond(StatusCode::OK, body);
+    server_timing(&mut response, via, started);
+    let cache = if via == Via::Cache { "hit" } else { "miss" };
+    response
+        .headers_mut()
+        .insert(RESPONSE_CACHE, HeaderValue::from_static(cache));
+    response
 }
 
 /// `Server-Timing: gateway;desc="plan";dur=0.12`: what answered and how

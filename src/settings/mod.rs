@@ -239,6 +239,20 @@ pub struct CacheSettings {
     pub plan_cache_bytes: u64,
 }
 
+impl CacheSettings {
+    /// Of `response_cache_bytes`, the part that holds responses; the rest
+    /// (an eighth) holds the raw-request lane's keys: request bytes and
+    /// who sent them.
+    pub fn response_bytes(&self) -> u64 {
+        self.response_cache_bytes - self.raw_lane_bytes()
+    }
+
+    /// Of `response_cache_bytes`, the part the raw-request lane's keys take.
+    pub fn raw_lane_bytes(&self) -> u64 {
+        self.response_cache_bytes / 8
+    }
+}
+
 impl Default for CacheSettings {
     fn default() -> Self {
         Self {

@@ -22,7 +22,7 @@ pub(crate) struct TestGateway {
     /// The gateway's clock: `advance` it instead of sleeping through a TTL
     /// or a cool-down.
     pub(crate) clock: Clock,
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
 }
 
 impl Drop for TestGateway {

@@ -27,6 +27,7 @@ mod plans;
 mod process;
 mod protection;
 mod queries;
+mod raw_lane;
 mod relations;
 mod replicas;
 mod replicas_faults;

@@ -9,8 +9,8 @@
 
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use async_graphql::Positioned;
@@ -44,15 +44,11 @@ pub(crate) struct ResponseKey {
 impl ResponseKey {
     /// The key of `request` sent by `caller`.
     pub(crate) fn new(caller: &Caller, introspection: bool, request: &Request) -> Self {
-        let scopes = caller
-            .scopes
-            .iter()
-            .fold(0u8, |bits, scope| bits | 1 << (*scope as u8));
         let mut variables: Vec<_> = request.variables.iter().collect();
         variables.sort_unstable_by_key(|(name, _)| *name);
         Self {
             account: caller.account.clone(),
-            scopes,
+            scopes: caller.scope_bits(),
             introspection,
             operation: request.operation_name.clone(),
             document: normalize(&request.query),
@@ -111,10 +107,42 @@ impl PlanKey {
 
 #[derive(Debug)]
 struct CachedResponse {
+    /// The account whose snapshots it read.
+    account: String,
     /// The response's `data`, as JSON.
     data: Vec<u8>,
     /// The snapshots it was computed from.
     reads: Vec<(Collection, u64)>,
+}
+
+impl CachedResponse {
+    /// The whole response body, if every snapshot it read is still the
+    /// current, fresh one.
+    fn body(&self, catalog: &Catalog) -> Option<Vec<u8>> {
+        let mut ages = Vec::with_capacity(self.reads.len());
+        for (collection, version) in &self.reads {
+            let current = catalog.peek(&self.account, *collection)?;
+            if current.version != *version {
+                return None;
+            }
+            ages.push((*collection, current.age, Staleness::Fresh));
+        }
+        Some(body(&self.data, ages))
+    }
+}
+
+/// A kept response, as a handle that does not keep it alive: the cache's
+/// bound alone decides what stays in memory. Lets a caller that recognised
+/// the same request (by its bytes) serve it again without the key.
+#[derive(Debug, Clone)]
+pub struct KeptResponse(Weak<CachedResponse>);
+
+impl KeptResponse {
+    /// The response body, if the response is still kept and every snapshot
+    /// it read is still the current, fresh one.
+    pub(crate) fn body(&self, catalog: &Catalog) -> Option<Vec<u8>> {
+        self.0.upgrade()?.body(catalog)
+    }
 }
 
 /// Kept responses, bounded in bytes.
@@ -186,41 +214,44 @@ impl ResponseCache {
         self.entries.is_some()
     }
 
-    /// The whole response body for `key`, if a response is kept whose
-    /// snapshots are all still current and fresh.
-    pub(crate) fn answer(&self, key: &ResponseKey, catalog: &Catalog) -> Option<Vec<u8>> {
+    /// The whole response body for `key`, and a handle on the response,
+    /// if one is kept whose snapshots are all still current and fresh.
+    pub(crate) fn answer(
+        &self,
+        key: &ResponseKey,
+        catalog: &Catalog,
+    ) -> Option<(Vec<u8>, KeptResponse)> {
         let cached = self.entries.as_ref()?.get(key)?;
-        let mut ages = Vec::with_capacity(cached.reads.len());
-        for (collection, version) in &cached.reads {
-            let current = catalog.peek(&key.account, *collection)?;
-            if current.version != *version {
-                return None;
-            }
-            ages.push((*collection, current.age, Staleness::Fresh));
-        }
-        Some(body(&cached.data, ages))
+        let body = cached.body(catalog)?;
+        Some((body, KeptResponse(Arc::downgrade(&cached))))
     }
 
     /// Keeps a response whose `data` serialized to `data`, computed from
-    /// the fresh snapshots in `reads`, if its key was seen before; whether
-    /// it was kept.
+    /// the fresh snapshots in `reads`, if its key was seen before; a handle
+    /// on it when it was kept.
     pub(crate) fn keep(
         &self,
         key: ResponseKey,
         data: Vec<u8>,
         reads: &BTreeMap<Collection, SnapshotRead>,
-    ) -> bool {
+    ) -> Option<KeptResponse> {
         if !self.doorkeeper.seen_before(&key) {
-            return false;
+            return None;
         }
-        if let Some(entries) = &self.entries {
-            let reads = reads
-                .iter()
-                .map(|(collection, read)| (*collection, read.version))
-                .collect();
-            entries.insert(key, Arc::new(CachedResponse { data, reads }));
-        }
-        true
+        let entries = self.entries.as_ref()?;
+        let reads = reads
+            .iter()
+            .map(|(collection, read)| (*collection, read.version))
+            .collect();
+        let account = key.account.clone();
+        let cached = Arc::new(CachedResponse {
+            account,
+            data,
+            reads,
+        });
+        let kept = KeptResponse(Arc::downgrade(&cached));
+        entries.insert(key, cached);
+        Some(kept)
     }
 }
 

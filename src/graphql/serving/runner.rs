@@ -12,7 +12,9 @@ use futures::stream::{self, BoxStream};
 use super::limits::{DocumentGuard, classify_request_errors};
 use super::plan::Plan;
 use super::refusals::{mutation_fields, record_refusals};
-use super::response_cache::{PlanKey, ResponseCache, ResponseKey, body, reads_only_snapshots};
+use super::response_cache::{
+    KeptResponse, PlanKey, ResponseCache, ResponseKey, body, reads_only_snapshots,
+};
 use crate::auth::Caller;
 use crate::catalog::{AuditLog, Catalog, Collection};
 use crate::graphql::RequestIds;
@@ -43,6 +45,8 @@ pub enum Answer {
         body: Vec<u8>,
         /// What produced it; `Via::Cache` is a response-cache hit.
         via: Via,
+        /// The response as the response cache keeps it, when it does.
+        kept: Option<KeptResponse>,
     },
     /// Executed by the schema, to be serialized (errors, mutations, what
     /// the response cache never keeps).
@@ -109,7 +113,7 @@ impl OperationRunner {
                 audit_log: catalog.audit_log(),
                 catalog,
                 limits: limits.clone(),
-                responses: ResponseCache::new(cache.response_cache_bytes, cache.ttl),
+                responses: ResponseCache::new(cache.response_bytes(), cache.ttl),
                 plans: moka::sync::Cache::builder()
                     .max_capacity(cache.plan_cache_bytes)
                     .weigher(|key: &PlanKey, plan: &Option<Arc<Plan>>| key.weight(plan.is_some()))
@@ -152,11 +156,12 @@ impl OperationRunner {
             operation.introspection,
             &operation.request,
         );
-        if let Some(body) = inner.responses.answer(&key, &inner.catalog) {
+        if let Some((body, kept)) = inner.responses.answer(&key, &inner.catalog) {
             crate::telemetry::record_response_cache("hit");
             return Answer::Written {
                 body,
                 via: Via::Cache,
+                kept: Some(kept),
             };
         }
         let plan_key = (key.document_len() <= MAX_PLANNED_DOCUMENT).then(|| key.plan_key());
@@ -175,10 +180,11 @@ impl OperationRunner {
             crate::telemetry::record_plan(planned.is_some());
             if let Some((data, reads)) = planned {
                 let body = body(&data, ages(&reads));
-                self.keep(key, data, &reads);
+                let kept = self.keep(key, data, &reads);
                 return Answer::Written {
                     body,
                     via: Via::Plan,
+                    kept,
                 };
             }
         }
@@ -187,10 +193,11 @@ impl OperationRunner {
             && let Ok(data) = serde_json::to_vec(&executed.response.data)
         {
             let body = body(&data, ages(&executed.reads));
-            self.keep(key, data, &executed.reads);
+            let kept = self.keep(key, data, &executed.reads);
             return Answer::Written {
                 body,
                 via: Via::Schema,
+                kept,
             };
         }
         crate::telemetry::record_response_cache("not_reusable");
@@ -200,10 +207,27 @@ impl OperationRunner {
     /// Keeps a response computed from `reads`, unless one was stale (the
     /// cache only answers while its snapshots are fresh) or it is the
     /// first time the query is seen.
-    fn keep(&self, key: ResponseKey, data: Vec<u8>, reads: &BTreeMap<Collection, SnapshotRead>) {
-        let kept =
-            reads.values().all(|read| !read.stale) && self.inner.responses.keep(key, data, reads);
-        crate::telemetry::record_response_cache(if kept { "kept" } else { "miss" });
+    fn keep(
+        &self,
+        key: ResponseKey,
+        data: Vec<u8>,
+        reads: &BTreeMap<Collection, SnapshotRead>,
+    ) -> Option<KeptResponse> {
+        let kept = reads
+            .values()
+            .all(|read| !read.stale)
+            .then(|| self.inner.responses.keep(key, data, reads))
+            .flatten();
+        let outcome = if kept.is_some() { "kept" } else { "miss" };
+        crate::telemetry::record_response_cache(outcome);
+        kept
+    }
+
+    /// The body of a response the response cache handed out before, if it
+    /// is still kept and every snapshot it read is current and fresh: what
+    /// answering the same request again would give.
+    pub fn replay(&self, kept: &KeptResponse) -> Option<Vec<u8>> {
+        kept.body(&self.inner.catalog)
     }
 
     /// Checks `operation` as `execute` does and runs it as a stream: a

@@ -1,0 +1,201 @@
+//! The raw-request lane: a request whose exact bytes the same audience sent
+//! before, and whose response the response cache still keeps, is answered
+//! before its JSON is parsed or its document read. A hit is a hash, one
+//! lookup, a byte comparison, the snapshot version check the response
+//! cache makes, and a write. Entries hold the request's bytes and a handle
+//! on the kept response that does not keep it alive, so the response
+//! cache's bound and its version check decide everything served here.
+
+use std::hash::{BuildHasher, Hash, RandomState};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::HeaderMap;
+
+use super::idempotency;
+use super::media::MediaType;
+use super::reading::Source;
+use crate::auth::{Caller, Credential};
+use crate::graphql::KeptResponse;
+use crate::telemetry::CacheHitMeter;
+
+/// Kept request keys, bounded in bytes; `None` when the response cache is
+/// off.
+pub(super) struct RawLane {
+    entries: Option<moka::sync::Cache<u64, Arc<Entry>>>,
+    hasher: RandomState,
+}
+
+/// Everything an answer can depend on besides the request's bytes: whose
+/// snapshots, which team's trusted documents, which guards, which media
+/// type, and whether the bytes are a body or a query string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Audience<'a> {
+    account: &'a str,
+    team: &'a str,
+    scopes: u8,
+    introspection: bool,
+    media: MediaType,
+    via_get: bool,
+}
+
+/// A request answered from the response cache before.
+pub(super) struct Entry {
+    account: String,
+    team: String,
+    scopes: u8,
+    introspection: bool,
+    media: MediaType,
+    via_get: bool,
+    request: Box<[u8]>,
+    kept: KeptResponse,
+    meter: CacheHitMeter,
+}
+
+impl Entry {
+    fn audience(&self) -> Audience<'_> {
+        Audience {
+            account: &self.account,
+            team: &self.team,
+            scopes: self.scopes,
+            introspection: self.introspection,
+            media: self.media,
+            via_get: self.via_get,
+        }
+    }
+
+    /// The response as the response cache keeps it.
+    pub(super) fn kept(&self) -> &KeptResponse {
+        &self.kept
+    }
+
+    /// The media type the request asked for.
+    pub(super) fn media(&self) -> MediaType {
+        self.media
+    }
+
+    /// Counts one answer given in `elapsed`.
+    pub(super) fn record(&self, elapsed: Duration) {
+        self.meter.record(elapsed.as_secs_f64());
+    }
+
+    fn weight(&self) -> u32 {
+        let text = self.request.len() + self.account.len() + self.team.len();
+        // The entry, its meter's handles and moka's own bookkeeping.
+        u32::try_from(text + 256).unwrap_or(u32::MAX)
+    }
+}
+
+/// What the lane says of a request.
+pub(super) enum Lane {
+    /// The same request from the same audience was answered from the
+    /// response cache before; the ticket registers it again if that
+    /// response is no longer current.
+    Seen(Arc<Entry>, Ticket),
+    /// Not seen: the ticket lets the request's answer be registered.
+    Unseen(Ticket),
+    /// Not for the lane (off, an Idempotency-Key, no acceptable media type).
+    Closed,
+}
+
+/// A request that may be registered once its answer is known.
+pub(super) struct Ticket {
+    hash: u64,
+    request: Bytes,
+    media: MediaType,
+    via_get: bool,
+}
+
+impl RawLane {
+    /// Keeps up to `max_bytes` of request keys, none longer than `ttl` (the
+    /// responses they point to live no longer). 0 bytes: off.
+    pub(super) fn new(max_bytes: u64, ttl: Duration) -> Self {
+        let entries = (max_bytes > 0).then(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(max_bytes)
+                .weigher(|_: &u64, entry: &Arc<Entry>| entry.weight())
+                .time_to_live(ttl)
+                .build()
+        });
+        Self {
+            entries,
+            hasher: RandomState::new(),
+        }
+    }
+
+    /// Looks `source`, sent by `credential` with `headers`, up.
+    pub(super) fn offer(
+        &self,
+        credential: &Credential<'_>,
+        headers: &HeaderMap,
+        source: &Source,
+    ) -> Lane {
+        let Some(entries) = &self.entries else {
+            return Lane::Closed;
+        };
+        if headers.contains_key(idempotency::HEADER) {
+            return Lane::Closed;
+        }
+        let Some(media) = MediaType::negotiate(headers) else {
+            return Lane::Closed;
+        };
+        let caller = credential.caller();
+        let (request, via_get) = match source {
+            Source::Body(body) => (body.clone(), false),
+            Source::Query(query) => (Bytes::copy_from_slice(query.as_bytes()), true),
+        };
+        let audience = audience(caller, credential.introspection(), media, via_get);
+        let hash = self.hasher.hash_one((audience, request.as_ref()));
+        let ticket = Ticket {
+            hash,
+            request,
+            media,
+            via_get,
+        };
+        match entries.get(&hash) {
+            Some(entry) if entry.audience() == audience && *entry.request == *ticket.request => {
+                Lane::Seen(entry, ticket)
+            }
+            _ => Lane::Unseen(ticket),
+        }
+    }
+
+    /// Remembers that `ticket`'s request, sent by `caller`, was answered
+    /// with `kept`; counted under `operation` when served again.
+    pub(super) fn register(
+        &self,
+        ticket: Ticket,
+        caller: &Caller,
+        introspection: bool,
+        kept: KeptResponse,
+        operation: &str,
+    ) {
+        let Some(entries) = &self.entries else {
+            return;
+        };
+        let entry = Entry {
+            account: caller.account.clone(),
+            team: caller.team.clone(),
+            scopes: caller.scope_bits(),
+            introspection,
+            media: ticket.media,
+            via_get: ticket.via_get,
+            request: Box::from(ticket.request.as_ref()),
+            kept,
+            meter: CacheHitMeter::new(&caller.team, operation),
+        };
+        entries.insert(ticket.hash, Arc::new(entry));
+    }
+}
+
+fn audience(caller: &Caller, introspection: bool, media: MediaType, via_get: bool) -> Audience<'_> {
+    Audience {
+        account: &caller.account,
+        team: &caller.team,
+        scopes: caller.scope_bits(),
+        introspection,
+        media,
+        via_get,
+    }
+}

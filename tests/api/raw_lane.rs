@@ -1,0 +1,211 @@
+//! The raw-request lane: a request whose exact bytes were answered from the
+//! response cache before is answered again before it is parsed, yet with
+//! the same quota, audience, media type, metrics and freshness as any
+//! other request.
+
+use remotepc_gateway::simulator::SimulatorConfig;
+use remotepc_gateway::upstream::Endpoint;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::helpers::{
+    ADMIN_TOKEN, TestGateway, error_code, metrics, spawn_gateway, spawn_gateway_with, team,
+    temp_store_path,
+};
+
+const TINY_TOKEN: &str = "tiny-lane-token-00000000000";
+const TRUSTED_TOKEN: &str = "trusted-lane-token-0000000";
+const QUERY: &str = "query LaneProbe { devices(first: 2) { totalCount edges { node { name } } } }";
+
+/// Status, `x-response-cache`, content type and parsed body of one POST of
+/// exactly `body`.
+async fn send(
+    gateway: &TestGateway,
+    token: &str,
+    body: &str,
+    accept: &str,
+) -> (u16, Option<String>, String, Value) {
+    let response = gateway
+        .http
+        .post(&gateway.url)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .header("accept", accept)
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("gateway answers");
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (cache, media) = (header("x-response-cache"), header("content-type"));
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
+    (status, cache, media.unwrap_or_default(), body)
+}
+
+fn body() -> String {
+    json!({ "query": QUERY, "operationName": "LaneProbe" }).to_string()
+}
+
+#[tokio::test]
+async fn an_answer_by_bytes_still_spends_the_quota() {
+    let gateway = spawn_gateway_with(SimulatorConfig::default(), |settings| {
+        let mut tiny = team(TINY_TOKEN, &["read"]);
+        tiny.requests_per_minute = 1;
+        tiny.burst = 4;
+        settings.teams.insert("tiny".to_owned(), tiny);
+    })
+    .await;
+    let mut caches = Vec::new();
+    for _ in 0..4 {
+        let (status, cache, _, answer) = send(&gateway, TINY_TOKEN, &body(), "*/*").await;
+        assert_eq!(status, 200, "{answer}");
+        caches.push(cache);
+    }
+    assert_eq!(caches[2].as_deref(), Some("hit"), "{caches:?}");
+    assert_eq!(caches[3].as_deref(), Some("hit"), "{caches:?}");
+    let (status, _, _, refused) = send(&gateway, TINY_TOKEN, &body(), "*/*").await;
+    assert_eq!(status, 429, "{refused}");
+    assert_eq!(error_code(&refused), "RATE_LIMITED");
+    assert_eq!(gateway.calls(Endpoint::ComputerList), 1);
+}
+
+#[tokio::test]
+async fn the_same_bytes_are_answered_in_the_media_type_each_request_accepts() {
+    let gateway = spawn_gateway().await;
+    let graphql = "application/graphql-response+json";
+    for _ in 0..3 {
+        send(&gateway, ADMIN_TOKEN, &body(), graphql).await;
+    }
+    let (_, cache, media, first) = send(&gateway, ADMIN_TOKEN, &body(), graphql).await;
+    assert_eq!(cache.as_deref(), Some("hit"));
+    assert!(media.starts_with(graphql), "{media}");
+    let (_, cache, media, second) = send(&gateway, ADMIN_TOKEN, &body(), "application/json").await;
+    assert_eq!(cache.as_deref(), Some("hit"));
+    assert!(media.starts_with("application/json"), "{media}");
+    assert_eq!(first["data"], second["data"]);
+    let (status, _, _, refused) = send(&gateway, ADMIN_TOKEN, &body(), "text/html").await;
+    assert_eq!(status, 406, "{refused}");
+}
+
+#[tokio::test]
+async fn bytes_another_team_sent_do_not_open_a_trusted_documents_team() {
+    let manifest = temp_store_path().with_extension("lane-manifest.json");
+    let listed = "{ users { totalCount } }";
+    let id: String = Sha256::digest(listed.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    std::fs::write(&manifest, json!({ id: listed }).to_string()).expect("manifest written");
+    let gateway = spawn_gateway_with(SimulatorConfig::default(), move |settings| {
+        let mut trusted = team(TRUSTED_TOKEN, &["read"]);
+        trusted.trusted_documents = Some(manifest);
+        trusted.only_trusted_documents = true;
+        settings.teams.insert("trusted".to_owned(), trusted);
+    })
+    .await;
+    for _ in 0..3 {
+        send(&gateway, ADMIN_TOKEN, &body(), "*/*").await;
+    }
+    let (_, cache, _, _) = send(&gateway, ADMIN_TOKEN, &body(), "*/*").await;
+    assert_eq!(cache.as_deref(), Some("hit"));
+    let (status, cache, _, refused) = send(&gateway, TRUSTED_TOKEN, &body(), "*/*").await;
+    assert_ne!(status, 200, "{refused}");
+    assert_eq!(cache, None);
+    assert!(refused["data"].is_null(), "{refused}");
+}
+
+#[tokio::test]
+async fn answers_by_bytes_are_counted_and_follow_writes() {
+    let gateway = spawn_gateway().await;
+    for _ in 0..3 {
+        send(&gateway, ADMIN_TOKEN, &body(), "*/*").await;
+    }
+    let count = |page: &str, name: &str, labels: &[&str]| {
+        page.lines()
+            .filter(|line| line.starts_with(&format!("{name}{{")))
+            .find(|line| labels.iter().all(|label| line.contains(label)))
+            .and_then(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let labels = [
+        "team=\"admin\"",
+        "operation=\"LaneProbe\"",
+        "outcome=\"ok\"",
+    ];
+    let before = metrics(&gateway.url).await;
+    let (_, cache, _, _) = send(&gateway, ADMIN_TOKEN, &body(), "*/*").await;
+    assert_eq!(cache.as_deref(), Some("hit"));
+    let after = metrics(&gateway.url).await;
+    let name = "gateway_graphql_requests_total";
+    assert_eq!(
+        count(&after, name, &labels),
+        count(&before, name, &labels) + 1.0
+    );
+    let hits = |page: &str| count(page, "gateway_response_cache_total", &["result=\"hit\""]);
+    assert!(hits(&after) > hits(&before));
+
+    let gone = gateway.devices_by_status(false)[0].clone();
+    let removed = gateway
+        .gql(
+            "mutation($n: [String!]!) { removeComputers(input: { computerNames: $n }) { removedCount } }",
+            json!({ "n": [gone] }),
+        )
+        .await;
+    assert_eq!(
+        removed["data"]["removeComputers"]["removedCount"], 1,
+        "{removed}"
+    );
+    let (_, cache, _, answer) = send(&gateway, ADMIN_TOKEN, &body(), "*/*").await;
+    assert_eq!(
+        cache.as_deref(),
+        Some("miss"),
+        "a write patched the snapshot"
+    );
+    assert_eq!(answer["data"]["devices"]["totalCount"], 49);
+    let (_, cache, _, _) = send(&gateway, ADMIN_TOKEN, &body(), "*/*").await;
+    assert_eq!(
+        cache.as_deref(),
+        Some("hit"),
+        "kept again from the new snapshot"
+    );
+    assert_eq!(gateway.calls(Endpoint::ComputerList), 1);
+}
+
+#[tokio::test]
+async fn a_query_string_is_answered_by_its_bytes_too() {
+    let gateway = spawn_gateway().await;
+    let url = format!("{}?query={}", gateway.url, urlencode(QUERY));
+    let mut caches = Vec::new();
+    for _ in 0..3 {
+        let response = gateway
+            .http
+            .get(&url)
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("gateway answers");
+        let cache = response.headers().get("x-response-cache").cloned();
+        let answer: Value = response.json().await.expect("JSON");
+        assert_eq!(answer["data"]["devices"]["totalCount"], 50, "{answer}");
+        caches.push(cache.and_then(|value| value.to_str().ok().map(str::to_owned)));
+    }
+    assert_eq!(caches[2].as_deref(), Some("hit"), "{caches:?}");
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                (byte as char).to_string()
+            }
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
+}
