@@ -10,7 +10,7 @@ pub use schema::error::{ErrorCode, error_code, outcome};
 pub use schema::{GatewaySchema, MutationRoot, QueryRoot, SubscriptionRoot, build_schema, sdl};
 pub use serving::canonical::canonical;
 pub use serving::document::nesting_exceeds;
-pub use serving::response_cache::KeptResponse;
+pub use serving::response_cache::{KeptResponse, ResponseBody};
 pub use serving::runner::{Answer, Operation, OperationRunner, Via};
 pub use serving::writes::{WriteProfile, write_profile};
 

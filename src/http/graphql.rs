@@ -7,9 +7,8 @@ use std::time::Instant;
 use async_graphql::Request;
 use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{FromRequest, FromRequestParts, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -29,9 +28,13 @@ use crate::telemetry;
 pub(super) async fn post(
     State(state): State<AppState>,
     Extension(ids): Extension<RequestIds>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: axum::extract::Request,
 ) -> Response {
+    // The headers are moved out rather than extracted, which would copy
+    // the whole map for every request.
+    let (mut parts, body) = request.into_parts();
+    let headers = std::mem::take(&mut parts.headers);
+    let body = Bytes::from_request(axum::extract::Request::from_parts(parts, body), &state).await;
     let refusal = match body {
         _ if !content_type_is_json(&headers) => {
             let message = "POST bodies must be sent as Content-Type: application/json";

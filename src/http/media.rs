@@ -2,12 +2,18 @@
 //! and the status codes the specification gives for each.
 
 use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use async_graphql::{BatchResponse, Value};
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use http_body::{Frame, SizeHint};
 use serde::Serialize;
+
+use crate::graphql::ResponseBody;
 
 /// A media type a GraphQL response can be sent as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -64,6 +70,16 @@ impl MediaType {
             .into_response()
     }
 
+    /// A body the response cache, a plan or the schema wrote, sent as its
+    /// two parts: the shared one is written as is, never copied.
+    pub(super) fn respond_written(self, body: ResponseBody) -> Response {
+        let body = Body::new(TwoParts {
+            head: Some(body.head),
+            tail: Some(Bytes::from(body.tail)),
+        });
+        self.respond(StatusCode::OK, body)
+    }
+
     /// One GraphQL response. With the GraphQL media type, a request error
     /// (nothing executed: parse, validation, variables, limits) is a 400
     /// without a `data` entry; everything else is a 200.
@@ -91,6 +107,39 @@ impl MediaType {
             Ok(body) => self.respond(StatusCode::OK, body),
             Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         }
+    }
+}
+
+/// A body of two buffers with its exact length, so it goes out with a
+/// `Content-Length` in one vectored write.
+struct TwoParts {
+    head: Option<Bytes>,
+    tail: Option<Bytes>,
+}
+
+impl http_body::Body for TwoParts {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let next = self.head.take().or_else(|| self.tail.take());
+        Poll::Ready(next.map(|data| Ok(Frame::data(data))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.head.is_none() && self.tail.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let length = [&self.head, &self.tail]
+            .into_iter()
+            .flatten()
+            .map(|part| part.len() as u64)
+            .sum();
+        SizeHint::with_exact(length)
     }
 }
 

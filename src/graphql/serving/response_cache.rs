@@ -19,6 +19,7 @@ use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection,
     SelectionSet,
 };
+use bytes::Bytes;
 
 use super::document::normalize;
 use crate::auth::Caller;
@@ -109,8 +110,8 @@ impl PlanKey {
 struct CachedResponse {
     /// The account whose snapshots it read.
     account: String,
-    /// The response's `data`, as JSON.
-    data: Vec<u8>,
+    /// The start of its body, `data` included.
+    head: Bytes,
     /// The snapshots it was computed from.
     reads: Vec<(Collection, u64)>,
 }
@@ -118,7 +119,7 @@ struct CachedResponse {
 impl CachedResponse {
     /// The whole response body, if every snapshot it read is still the
     /// current, fresh one.
-    fn body(&self, catalog: &Catalog) -> Option<Vec<u8>> {
+    fn body(&self, catalog: &Catalog) -> Option<ResponseBody> {
         let mut ages = Vec::with_capacity(self.reads.len());
         for (collection, version) in &self.reads {
             let current = catalog.peek(&self.account, *collection)?;
@@ -127,7 +128,7 @@ impl CachedResponse {
             }
             ages.push((*collection, current.age, Staleness::Fresh));
         }
-        Some(body(&self.data, ages))
+        Some(body(self.head.clone(), ages))
     }
 }
 
@@ -140,7 +141,7 @@ pub struct KeptResponse(Weak<CachedResponse>);
 impl KeptResponse {
     /// The response body, if the response is still kept and every snapshot
     /// it read is still the current, fresh one.
-    pub(crate) fn body(&self, catalog: &Catalog) -> Option<Vec<u8>> {
+    pub(crate) fn body(&self, catalog: &Catalog) -> Option<ResponseBody> {
         self.0.upgrade()?.body(catalog)
     }
 }
@@ -190,7 +191,7 @@ impl ResponseCache {
             moka::sync::Cache::builder()
                 .max_capacity(max_bytes)
                 .weigher(|key: &ResponseKey, value: &Arc<CachedResponse>| {
-                    u32::try_from(key.weight() + value.data.len()).unwrap_or(u32::MAX)
+                    u32::try_from(key.weight() + value.head.len()).unwrap_or(u32::MAX)
                 })
                 .time_to_live(ttl)
                 .build()
@@ -220,19 +221,19 @@ impl ResponseCache {
         &self,
         key: &ResponseKey,
         catalog: &Catalog,
-    ) -> Option<(Vec<u8>, KeptResponse)> {
+    ) -> Option<(ResponseBody, KeptResponse)> {
         let cached = self.entries.as_ref()?.get(key)?;
         let body = cached.body(catalog)?;
         Some((body, KeptResponse(Arc::downgrade(&cached))))
     }
 
-    /// Keeps a response whose `data` serialized to `data`, computed from
-    /// the fresh snapshots in `reads`, if its key was seen before; a handle
-    /// on it when it was kept.
+    /// Keeps a response whose body starts with `head`, computed from the
+    /// fresh snapshots in `reads`, if its key was seen before; a handle on
+    /// it when it was kept.
     pub(crate) fn keep(
         &self,
         key: ResponseKey,
-        data: Vec<u8>,
+        head: Bytes,
         reads: &BTreeMap<Collection, SnapshotRead>,
     ) -> Option<KeptResponse> {
         if !self.doorkeeper.seen_before(&key) {
@@ -246,7 +247,7 @@ impl ResponseCache {
         let account = key.account.clone();
         let cached = Arc::new(CachedResponse {
             account,
-            data,
+            head,
             reads,
         });
         let kept = KeptResponse(Arc::downgrade(&cached));
@@ -255,19 +256,38 @@ impl ResponseCache {
     }
 }
 
-/// A response body with `data` and `extensions.cache`, byte for byte as
-/// async-graphql serializes a response without errors.
-pub(crate) fn body(
-    data: &[u8],
-    reads: impl IntoIterator<Item = (Collection, Duration, Staleness)>,
-) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len() + 96);
-    out.extend_from_slice(b"{\"data\":");
+/// A response body without errors, byte for byte as async-graphql
+/// serializes it, in two parts: `head`, the same for every answer of one
+/// response (`{"data":…,"extensions":{"cache":`), shared rather than
+/// copied; and `tail`, this answer's snapshot ages and closing braces.
+#[derive(Debug, Clone)]
+pub struct ResponseBody {
+    /// `data` and the start of `extensions`.
+    pub head: Bytes,
+    /// `extensions.cache` and the end of the body.
+    pub tail: Vec<u8>,
+}
+
+/// The head of a body whose `data` serialized to `data`.
+pub(crate) fn head(data: &[u8]) -> Bytes {
+    const OPEN: &[u8] = b"{\"data\":";
+    const EXTENSIONS: &[u8] = b",\"extensions\":{\"cache\":";
+    let mut out = Vec::with_capacity(OPEN.len() + data.len() + EXTENSIONS.len());
+    out.extend_from_slice(OPEN);
     out.extend_from_slice(data);
-    out.extend_from_slice(b",\"extensions\":{\"cache\":");
-    write_extension(reads, &mut out);
-    out.extend_from_slice(b"}}");
-    out
+    out.extend_from_slice(EXTENSIONS);
+    Bytes::from(out)
+}
+
+/// The body starting with `head` for snapshots read at these ages.
+pub(crate) fn body(
+    head: Bytes,
+    reads: impl IntoIterator<Item = (Collection, Duration, Staleness)>,
+) -> ResponseBody {
+    let mut tail = Vec::with_capacity(96);
+    write_extension(reads, &mut tail);
+    tail.extend_from_slice(b"}}");
+    ResponseBody { head, tail }
 }
 
 /// Whether the operation `operation_name` picks is a query whose every root

@@ -13,7 +13,8 @@ use super::limits::{DocumentGuard, classify_request_errors};
 use super::plan::Plan;
 use super::refusals::{mutation_fields, record_refusals};
 use super::response_cache::{
-    KeptResponse, PlanKey, ResponseCache, ResponseKey, body, reads_only_snapshots,
+    KeptResponse, PlanKey, ResponseBody, ResponseCache, ResponseKey, body, head,
+    reads_only_snapshots,
 };
 use crate::auth::Caller;
 use crate::catalog::{AuditLog, Catalog, Collection};
@@ -42,7 +43,7 @@ pub enum Answer {
     /// cache, a plan or the schema.
     Written {
         /// The JSON text.
-        body: Vec<u8>,
+        body: ResponseBody,
         /// What produced it; `Via::Cache` is a response-cache hit.
         via: Via,
         /// The response as the response cache keeps it, when it does.
@@ -179,8 +180,9 @@ impl OperationRunner {
                 .await;
             crate::telemetry::record_plan(planned.is_some());
             if let Some((data, reads)) = planned {
-                let body = body(&data, ages(&reads));
-                let kept = self.keep(key, data, &reads);
+                let head = head(&data);
+                let body = body(head.clone(), ages(&reads));
+                let kept = self.keep(key, head, &reads);
                 return Answer::Written {
                     body,
                     via: Via::Plan,
@@ -192,8 +194,9 @@ impl OperationRunner {
         if executed.reusable
             && let Ok(data) = serde_json::to_vec(&executed.response.data)
         {
-            let body = body(&data, ages(&executed.reads));
-            let kept = self.keep(key, data, &executed.reads);
+            let head = head(&data);
+            let body = body(head.clone(), ages(&executed.reads));
+            let kept = self.keep(key, head, &executed.reads);
             return Answer::Written {
                 body,
                 via: Via::Schema,
@@ -210,13 +213,13 @@ impl OperationRunner {
     fn keep(
         &self,
         key: ResponseKey,
-        data: Vec<u8>,
+        head: bytes::Bytes,
         reads: &BTreeMap<Collection, SnapshotRead>,
     ) -> Option<KeptResponse> {
         let kept = reads
             .values()
             .all(|read| !read.stale)
-            .then(|| self.inner.responses.keep(key, data, reads))
+            .then(|| self.inner.responses.keep(key, head, reads))
             .flatten();
         let outcome = if kept.is_some() { "kept" } else { "miss" };
         crate::telemetry::record_response_cache(outcome);
@@ -226,7 +229,7 @@ impl OperationRunner {
     /// The body of a response the response cache handed out before, if it
     /// is still kept and every snapshot it read is current and fresh: what
     /// answering the same request again would give.
-    pub fn replay(&self, kept: &KeptResponse) -> Option<Vec<u8>> {
+    pub fn replay(&self, kept: &KeptResponse) -> Option<ResponseBody> {
         kept.body(&self.inner.catalog)
     }
 
