@@ -187,8 +187,9 @@ impl Authenticator {
             .iter()
             .find(|provider| provider.issued(&claims))
             .ok_or(AuthError::MalformedToken)?;
-        provider
-            .authenticate(token)
+        // Boxed: a key fetch is a large future, and every request's future
+        // would carry its size (and copy it) while only JWTs wait on it.
+        Box::pin(provider.authenticate(token))
             .await
             .map(|person| Credential::new(Who::Person(Box::new(person)), self.cluster.as_ref()))
     }

@@ -45,7 +45,7 @@ pub(super) async fn post(
             let request = serde_json::from_slice::<Request>(&body).map_err(|_| {
                 "the body is not a GraphQL request: expected JSON with a `query`".to_owned()
             });
-            return live::sse_respond(state, ids, headers, request).await;
+            return Box::pin(live::sse_respond(state, ids, headers, request)).await;
         }
         Ok(body) => return handle(state, ids, headers, Source::Body(body)).await,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -76,7 +76,7 @@ pub(super) async fn get(
     let query = parts.uri.query().unwrap_or_default().to_owned();
     if live::wants_event_stream(&parts.headers) {
         let request = from_query_string(&query);
-        return live::sse_respond(state, ids, parts.headers, request).await;
+        return Box::pin(live::sse_respond(state, ids, parts.headers, request)).await;
     }
     handle(state, ids, parts.headers, Source::Query(query)).await
 }
@@ -133,7 +133,9 @@ async fn handle(state: AppState, ids: RequestIds, headers: HeaderMap, source: So
                 writes: admitted.writes,
                 lane,
             };
-            run::respond(job).await
+            // Boxed, as every large, rarer path is: the future of a cached
+            // answer stays small, and axum's layers move it by value.
+            Box::pin(run::respond(job)).await
         }
         Err(refused) => refuse(&team, &headers, *refused, started),
     }
@@ -142,7 +144,7 @@ async fn handle(state: AppState, ids: RequestIds, headers: HeaderMap, source: So
 /// With replicas, the units counted while admitting are taken from the
 /// quota the replicas share now, whether or not the request was admitted.
 async fn settle(settlement: Option<Settlement>) -> Option<Result<Option<u32>, QuotaRefusal>> {
-    Some(settlement?.settle().await)
+    Some(Box::pin(settlement?.settle()).await)
 }
 
 /// `admitted`, unless the shared quota refused the units it counted.

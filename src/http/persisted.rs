@@ -142,6 +142,17 @@ impl PersistedQueries {
         if memchr::memmem::find(body, b"persistedQuery").is_none() {
             return;
         }
+        // Boxed so that every request's future does not carry its size.
+        Box::pin(self.fetch_shared(cluster, account, body, query_string)).await;
+    }
+
+    async fn fetch_shared(
+        &self,
+        cluster: &Cluster,
+        account: &str,
+        body: &[u8],
+        query_string: bool,
+    ) {
         for hash in hashes_without_text(body, query_string) {
             let key = (account.to_owned(), hash);
             if self.texts.contains_key(&key) {
