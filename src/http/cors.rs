@@ -106,6 +106,8 @@ pub(super) fn layer(server: &ServerSettings) -> CorsLayer {
             HeaderName::from_static("server-timing"),
         ])
         .max_age(Duration::from_secs(600))
+        // `request_id::assign` sets `Vary` on every answer.
+        .vary([])
 }
 
 /// `http://localhost:<port>` or `http://127.0.0.1:<port>` (or without a

@@ -34,6 +34,13 @@ pub(super) async fn post(
     // the whole map for every request.
     let (mut parts, body) = request.into_parts();
     let headers = std::mem::take(&mut parts.headers);
+    if announced_length(&headers).is_some_and(|length| length > state.body_limit as u64) {
+        // Refused before a byte of it is read; a body sent without a
+        // length is cut off by `DefaultBodyLimit` as it is read.
+        return Refusal::too_large(state.body_limit)
+            .answering(&headers)
+            .into_response();
+    }
     let body = Bytes::from_request(axum::extract::Request::from_parts(parts, body), &state).await;
     let refusal = match body {
         _ if !content_type_is_json(&headers) => {
@@ -54,6 +61,15 @@ pub(super) async fn post(
         Err(_) => Refusal::bad_request("the request body could not be read"),
     };
     refusal.answering(&headers).into_response()
+}
+
+fn announced_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
 }
 
 /// A query in the query string, a WebSocket upgrade, or an event stream.

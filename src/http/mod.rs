@@ -25,14 +25,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{StatusCode, header};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::middleware;
 use axum::routing::{get, post};
 use tokio_util::task::TaskTracker;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 pub use refusal::unknown_outcome_body;
 pub use serve::{Listeners, serve};
@@ -144,36 +142,16 @@ pub fn router(state: AppState, server: &ServerSettings) -> Router {
         StatusCode::REQUEST_TIMEOUT,
         server.request_timeout,
     ));
-    let limit = server.body_limit_bytes;
+    // One layer of our own, outermost, so that preflight answers get ids
+    // too: each layer costs every request a boxed future.
     Router::new()
         .route("/graphql", post(graphql::post).get(graphql::get))
         .route("/schema.graphql", get(sdl::schema))
         .merge(others)
         .with_state(state)
-        .layer(DefaultBodyLimit::max(limit))
-        .layer(middleware::from_fn(move |request: Request, next: Next| {
-            refuse_announced_oversize(limit, request, next)
-        }))
-        .layer(middleware::from_fn(request_id::assign))
+        .layer(DefaultBodyLimit::max(server.body_limit_bytes))
         .layer(cors::layer(server))
-        .layer(TraceLayer::new_for_http())
-}
-
-/// Refuses a body whose announced length is over the limit at once, before
-/// reading it, with a GraphQL error. A body sent without a length is cut
-/// off by `DefaultBodyLimit` as it is read, and `graphql::post` answers it
-/// the same way.
-async fn refuse_announced_oversize(limit: usize, request: Request, next: Next) -> Response {
-    let announced = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok());
-    if announced.is_some_and(|length| length > limit as u64) {
-        let refusal = refusal::Refusal::too_large(limit).answering(request.headers());
-        return refusal.into_response();
-    }
-    next.run(request).await
+        .layer(middleware::from_fn(request_id::assign))
 }
 
 /// `/metrics`, `/readyz` and `/healthz`, for `server.admin_listen`.

@@ -1,10 +1,13 @@
 //! Every request gets the gateway's own id: in `x-request-id` on every
-//! answer (refusals included), in every log line of the request, and in
-//! audit records. A client's `x-request-id` is kept beside it as the
-//! client's word, never as the id.
+//! answer (refusals and preflights included), in every log line of the
+//! request, and in audit records. A client's `x-request-id` is kept beside
+//! it as the client's word, never as the id. The same layer logs each
+//! answer (server errors at `error`, the rest at `debug`) and sets `Vary`.
+
+use std::time::Instant;
 
 use axum::extract::Request;
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use std::cell::Cell;
@@ -39,12 +42,29 @@ pub(super) async fn assign(mut request: Request, next: Next) -> Response {
     );
     let id = ids.id.clone();
     request.extensions_mut().insert(ids);
-    let mut response = next.run(request).instrument(span).await;
+    let (method, uri) = (request.method().clone(), request.uri().clone());
+    let started = Instant::now();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    span.in_scope(|| {
+        if response.status().is_server_error() {
+            tracing::error!(%method, path = uri.path(), status, latency_ms, "answered with a server error");
+        } else {
+            tracing::debug!(%method, path = uri.path(), status, latency_ms, "answered");
+        }
+    });
+    let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(REQUEST_ID, value);
+        headers.insert(REQUEST_ID, value);
     }
+    // What CORS answers depend on, set once here rather than joined by
+    // the CORS layer for every response.
+    headers.append(header::VARY, HeaderValue::from_static(VARY));
     response
 }
+
+const VARY: &str = "origin, access-control-request-method, access-control-request-headers";
 
 const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 

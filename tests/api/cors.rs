@@ -18,6 +18,17 @@ async fn preflight(url: &str, origin: &str, headers: &str) -> (Option<String>, S
         .send()
         .await
         .expect("answered");
+    let vary = answer
+        .headers()
+        .get("vary")
+        .and_then(|value| value.to_str().ok());
+    assert!(
+        vary.is_some_and(
+            |vary| vary.contains("origin") && vary.contains("access-control-request-headers")
+        ),
+        "caches must key preflights by origin and headers: {vary:?}"
+    );
+    assert!(answer.headers().contains_key("x-request-id"));
     let header = |name: &str| {
         answer
             .headers()
