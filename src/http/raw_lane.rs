@@ -6,7 +6,7 @@
 //! on the kept response that does not keep it alive, so the response
 //! cache's bound and its version check decide everything served here.
 
-use std::hash::{BuildHasher, Hash, RandomState};
+use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,9 +23,14 @@ use crate::telemetry::CacheHitMeter;
 /// Kept request keys, bounded in bytes; `None` when the response cache is
 /// off.
 pub(super) struct RawLane {
-    entries: Option<moka::sync::Cache<u64, Arc<Entry>>>,
+    entries: Option<moka::sync::Cache<u64, Arc<Entry>, RandomState>>,
     hasher: RandomState,
 }
+
+/// foldhash, seeded per process: SipHash of each request's bytes was the
+/// lane's largest cost, and a collision here costs a miss, never a wrong
+/// answer (the bytes and audience are compared).
+type RandomState = foldhash::fast::RandomState;
 
 /// Everything an answer can depend on besides the request's bytes: whose
 /// snapshots, which team's trusted documents, which guards, which media
@@ -116,11 +121,11 @@ impl RawLane {
                 .max_capacity(max_bytes)
                 .weigher(|_: &u64, entry: &Arc<Entry>| entry.weight())
                 .time_to_live(ttl)
-                .build()
+                .build_with_hasher(RandomState::default())
         });
         Self {
             entries,
-            hasher: RandomState::new(),
+            hasher: RandomState::default(),
         }
     }
 
