@@ -96,8 +96,9 @@ impl Job {
         {
             let (response, outcome) = match key {
                 Some(key) => {
-                    Idempotent::new(&state, &team, key)
-                        .run(operation, media, writes)
+                    // Boxed, as execution is below: these futures are large
+                    // and a cached answer's should not carry them.
+                    Box::pin(Idempotent::new(&state, &team, key).run(operation, media, writes))
                         .await
                 }
                 None => {
@@ -117,7 +118,7 @@ impl Job {
         // One after the other, as async-graphql runs a batch.
         let mut responses = Vec::with_capacity(operations.len());
         for operation in operations {
-            responses.push(state.operations.execute(operation).await);
+            responses.push(Box::pin(state.operations.execute(operation)).await);
         }
         for (response, label) in responses.iter().zip(&labels) {
             record(label, &outcome(response));

@@ -268,14 +268,17 @@ pub struct ResponseBody {
     pub tail: Vec<u8>,
 }
 
+/// What a body's head starts with, before `data`.
+pub(crate) const HEAD_OPEN: &[u8] = b"{\"data\":";
+/// What a body's head ends with, after `data`.
+pub(crate) const HEAD_EXTENSIONS: &[u8] = b",\"extensions\":{\"cache\":";
+
 /// The head of a body whose `data` serialized to `data`.
 pub(crate) fn head(data: &[u8]) -> Bytes {
-    const OPEN: &[u8] = b"{\"data\":";
-    const EXTENSIONS: &[u8] = b",\"extensions\":{\"cache\":";
-    let mut out = Vec::with_capacity(OPEN.len() + data.len() + EXTENSIONS.len());
-    out.extend_from_slice(OPEN);
+    let mut out = Vec::with_capacity(HEAD_OPEN.len() + data.len() + HEAD_EXTENSIONS.len());
+    out.extend_from_slice(HEAD_OPEN);
     out.extend_from_slice(data);
-    out.extend_from_slice(EXTENSIONS);
+    out.extend_from_slice(HEAD_EXTENSIONS);
     Bytes::from(out)
 }
 

@@ -179,8 +179,7 @@ impl OperationRunner {
                 )
                 .await;
             crate::telemetry::record_plan(planned.is_some());
-            if let Some((data, reads)) = planned {
-                let head = head(&data);
+            if let Some((head, reads)) = planned {
                 let body = body(head.clone(), ages(&reads));
                 let kept = self.keep(key, head, &reads);
                 return Answer::Written {
@@ -190,7 +189,9 @@ impl OperationRunner {
                 };
             }
         }
-        let executed = self.run(operation, plan_key).await;
+        // Boxed: execution's future is large, and would otherwise be part
+        // of (and moved with) every answer's, cached or planned.
+        let executed = Box::pin(self.run(operation, plan_key)).await;
         if executed.reusable
             && let Ok(data) = serde_json::to_vec(&executed.response.data)
         {

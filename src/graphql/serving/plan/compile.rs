@@ -2,6 +2,7 @@
 //! nothing.
 
 use std::collections::HashSet;
+use std::sync::atomic::AtomicUsize;
 
 use async_graphql::Positioned;
 use async_graphql::parser::types::{
@@ -56,6 +57,7 @@ impl Plan {
                 .collect(),
             fields,
             complexity_per_item,
+            last_length: AtomicUsize::new(0),
         })
     }
 }

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_graphql::connection::{CursorType, Edge, EmptyFields};
 use async_graphql::parser::types::VariableDefinition;
@@ -17,9 +18,11 @@ use async_graphql::{InputType, Name, OutputType, Positioned, Request};
 // The argument values of a document, variables not yet put in; async-graphql
 // re-exports only the constant kind.
 use async_graphql_value::{ConstValue, Value};
+use bytes::Bytes;
 
 mod compile;
 
+use super::response_cache::{HEAD_EXTENSIONS, HEAD_OPEN};
 use crate::auth::Caller;
 use crate::catalog::{Catalog, Collection};
 use crate::graphql::schema::cache_report::SnapshotRead;
@@ -88,10 +91,14 @@ pub(crate) struct Plan {
     /// Complexity of one item's selection, counted as async-graphql does
     /// or higher, so a plan never accepts a page the schema would refuse.
     complexity_per_item: usize,
+    /// Bytes of the last answer written, to size the next one's buffer:
+    /// growing it by doubling copied each answer two or three times.
+    last_length: AtomicUsize,
 }
 
 impl Plan {
-    /// Answers the operation for `caller`: the JSON of `data` and the
+    /// Answers the operation for `caller`: the head of the response body
+    /// (`data` written between `HEAD_OPEN` and `HEAD_EXTENSIONS`) and the
     /// snapshot read. `None`: let async-graphql answer it.
     pub(crate) async fn run(
         &self,
@@ -99,10 +106,12 @@ impl Plan {
         caller: &Caller,
         catalog: &Catalog,
         limits: &GraphqlSettings,
-    ) -> Option<(Vec<u8>, BTreeMap<Collection, SnapshotRead>)> {
+    ) -> Option<(Bytes, BTreeMap<Collection, SnapshotRead>)> {
         let arguments = self.arguments(request)?;
         let page = self.page(&arguments, limits)?;
-        let mut out = Vec::with_capacity(16 * 1024);
+        let expected = self.last_length.load(Ordering::Relaxed).max(1024);
+        let mut out = Vec::with_capacity(expected + expected / 8);
+        out.extend_from_slice(HEAD_OPEN);
         out.push(b'{');
         out.extend_from_slice(&self.root_key);
         let read = match self.root {
@@ -143,7 +152,9 @@ impl Plan {
             }
         };
         out.push(b'}');
-        Some((out, BTreeMap::from([read])))
+        out.extend_from_slice(HEAD_EXTENSIONS);
+        self.last_length.store(out.len(), Ordering::Relaxed);
+        Some((Bytes::from(out), BTreeMap::from([read])))
     }
 
     /// The page asked for, if a plan may answer it: not a forced refresh
@@ -313,7 +324,7 @@ fn write_edge<Node, T: PlannedNode>(
         match field {
             EdgeField::Cursor(key) => {
                 out.extend_from_slice(key);
-                write_str(&edge.cursor.encode_cursor(), out);
+                edge.cursor.write_quoted(out);
             }
             EdgeField::Node(key, fields) => {
                 out.extend_from_slice(key);
