@@ -73,10 +73,49 @@ fn write_padded(value: u32, width: usize, out: &mut Vec<u8>) {
     out.extend_from_slice(digits);
 }
 
+/// `text` as a JSON string, escaped as serde_json escapes it (which is how
+/// async-graphql's values are serialized).
 pub(crate) fn write_str(text: &str, out: &mut Vec<u8>) {
-    // serde_json escapes as it does when async-graphql's values are
-    // serialized; writing to a Vec cannot fail.
+    let bytes = text.as_bytes();
+    // Names, ids and dates rarely hold anything serde_json escapes (a
+    // control character, a quote, a backslash): copy those at once.
+    // Escaping byte by byte was a quarter of a planned answer's work.
+    let plain = needs_no_escape(bytes);
+    if plain {
+        out.reserve(bytes.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
+    // Writing to a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, text);
+}
+
+/// Whether `bytes` holds no control character, quote or backslash; eight
+/// bytes at a time with the usual SWAR tests for a zero byte and a byte
+/// below a bound.
+fn needs_no_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let has_zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS != 0;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_ne_bytes(word);
+        let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGHS != 0;
+        if below_space
+            || has_zero(word ^ (ONES * u64::from(b'"')))
+            || has_zero(word ^ (ONES * u64::from(b'\\')))
+        {
+            return false;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .all(|&byte| byte >= 0x20 && byte != b'"' && byte != b'\\')
 }
 
 pub(crate) fn write_optional(text: Option<&str>, out: &mut Vec<u8>) {
@@ -95,6 +134,58 @@ mod tests {
     use chrono::{Duration, NaiveDate};
 
     use super::*;
+
+    #[test]
+    fn strings_are_escaped_exactly_as_serde_json_escapes_them() {
+        let samples = [
+            "",
+            "PC-0042",
+            "quote \" inside",
+            "back\\slash",
+            "tab\tand\nnewline",
+            "\u{1}\u{1f}\u{7f}",
+            "é ü 東京 🖥️",
+            "/slash/ and <html>",
+            "eight ok",
+            "sixteen bytes ok",
+            "seventeen bytes \"",
+            "ends in a control\u{1f}",
+            "\u{7f}\u{80}\u{ff} high bytes in UTF-8: \u{a0}\u{100}",
+            "0123456789abcdef\\",
+        ];
+        for sample in samples {
+            let mut out = Vec::new();
+            write_str(sample, &mut out);
+            let expected = serde_json::to_vec(sample).expect("serializes");
+            assert_eq!(out, expected, "{sample:?}");
+        }
+    }
+
+    #[test]
+    fn any_mix_of_plain_and_escaped_characters_matches_serde_json() {
+        // Plain characters first: half the samples use only those.
+        let alphabet = [
+            'a', 'Z', '0', ' ', '~', '\u{7f}', 'é', '東', '"', '\\', '\n', '\u{1}', '\u{1f}',
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..5_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let length = (state % 40) as usize;
+            let letters = if state & 1 == 0 { 8 } else { alphabet.len() };
+            let sample: String = (0..length)
+                .map(|index| alphabet[((state >> (index % 48)) as usize + index * 7) % letters])
+                .collect();
+            let mut out = Vec::new();
+            write_str(&sample, &mut out);
+            assert_eq!(
+                out,
+                serde_json::to_vec(&sample).expect("serializes"),
+                "{sample:?}"
+            );
+        }
+    }
 
     #[test]
     fn date_times_are_written_as_the_scalar_writes_them() {
