@@ -11,7 +11,8 @@ use rand::distr::{Alphanumeric, SampleString};
 use remotepc_gateway::App;
 use remotepc_gateway::auth::{generate_token, hash_token};
 use remotepc_gateway::settings::{
-    AccountSettings, OidcSettings, RoleSettings, SCOPES, Settings, StoreSettings, TeamSettings,
+    AccountSettings, OidcSettings, OtelSettings, RoleSettings, SCOPES, Settings, StoreSettings,
+    TeamSettings,
 };
 
 use crate::demo_issuer::{DEMO_AUDIENCE, DEMO_ROLE, DemoIssuer};
@@ -51,7 +52,8 @@ pub(crate) async fn run(
     if let Some(listen) = args.listen {
         settings.server.listen = listen;
     }
-    telemetry::init(&settings.log, std::io::stdout);
+    // The demo logs only; point a real deployment's `[otel]` at a collector.
+    let _no_export = telemetry::init(&settings.log, &OtelSettings::default(), std::io::stdout);
     let dir = demo_dir(args.dir)?;
     if args.reset {
         reset(&dir)?;

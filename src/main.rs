@@ -145,10 +145,14 @@ async fn serve(config: Option<PathBuf>, listen: Option<SocketAddr>) -> anyhow::R
     if let Some(listen) = listen {
         settings.server.listen = listen;
     }
-    telemetry::init(&settings.log, std::io::stdout);
+    let export = telemetry::init(&settings.log, &settings.otel, std::io::stdout)
+        .map_err(anyhow::Error::msg)?;
     let app = App::build(settings).await?;
     tracing::info!(addr = %app.addr(), "listening");
     app.run_until_stopped(shutdown_signal()).await?;
+    if let Some(export) = export {
+        export.shutdown().await;
+    }
     Ok(())
 }
 

@@ -12,6 +12,7 @@ mod access;
 mod cluster;
 mod live;
 mod oidc;
+mod otel;
 mod server;
 mod validate;
 
@@ -19,6 +20,7 @@ pub use access::{AccountSettings, SCOPES, TeamSettings, VENDOR_BASE_URL};
 pub use cluster::ClusterSettings;
 pub use live::LiveSettings;
 pub use oidc::{ASYMMETRIC_ALGORITHMS, AuthSettings, OidcSettings, RoleSettings};
+pub use otel::OtelSettings;
 pub use server::ServerSettings;
 
 /// Everything the gateway can be configured with.
@@ -48,6 +50,8 @@ pub struct Settings {
     pub cluster: ClusterSettings,
     /// Log output.
     pub log: LogSettings,
+    /// OpenTelemetry trace export.
+    pub otel: OtelSettings,
     /// Sample data used by `--demo`.
     pub demo: DemoSettings,
 }
@@ -363,7 +367,7 @@ impl Settings {
         if let Some(file) = file {
             builder = builder.add_source(config::File::from(file).required(true));
         }
-        let settings: Settings = builder
+        let mut settings: Settings = builder
             .add_source(
                 config::Environment::with_prefix("GATEWAY")
                     .prefix_separator("__")
@@ -375,6 +379,9 @@ impl Settings {
             )
             .build()?
             .try_deserialize()?;
+        settings.otel = settings
+            .otel
+            .with_standard_variables(|name| std::env::var(name).ok());
         Ok(settings)
     }
 }

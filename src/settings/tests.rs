@@ -21,6 +21,7 @@ fn default_toml_documents_the_built_in_defaults() {
     assert!(documented.teams.is_empty());
     assert_eq!(documented.log, built_in.log);
     assert_eq!(documented.demo, built_in.demo);
+    assert_eq!(documented.otel, built_in.otel);
     assert!(documented.accounts.is_empty());
 }
 
@@ -159,4 +160,64 @@ fn no_account_is_refused() {
         .expect_err("no account")
         .to_string();
     assert!(error.contains("`accounts`"), "{error}");
+}
+
+#[test]
+fn standard_otel_variables_fill_what_the_settings_leave_unset() {
+    let variables = |name: &str| match name {
+        "OTEL_EXPORTER_OTLP_ENDPOINT" => Some("http://collector:4318".to_owned()),
+        "OTEL_SERVICE_NAME" => Some("helpdesk-gateway".to_owned()),
+        "OTEL_TRACES_SAMPLER_ARG" => Some("0.25".to_owned()),
+        _ => None,
+    };
+    let filled = OtelSettings::default().with_standard_variables(variables);
+    assert_eq!(filled.endpoint.as_deref(), Some("http://collector:4318"));
+    assert_eq!(filled.service_name, "helpdesk-gateway");
+    assert_eq!(filled.sampling_ratio, 0.25);
+    assert_eq!(
+        filled.traces_url().as_deref(),
+        Some("http://collector:4318/v1/traces")
+    );
+    let chosen = OtelSettings {
+        endpoint: Some("https://tempo.example.com/v1/traces".to_owned()),
+        sampling_ratio: 0.5,
+        ..OtelSettings::default()
+    }
+    .with_standard_variables(variables);
+    assert_eq!(
+        chosen.traces_url().as_deref(),
+        Some("https://tempo.example.com/v1/traces")
+    );
+    assert_eq!(chosen.sampling_ratio, 0.5, "a setting wins over the variable");
+    assert_eq!(OtelSettings::default().traces_url(), None, "off by default");
+}
+
+#[test]
+fn otel_settings_are_checked_naming_the_key() {
+    for (otel, key) in [
+        (
+            OtelSettings {
+                sampling_ratio: 1.5,
+                ..OtelSettings::default()
+            },
+            "otel.sampling_ratio",
+        ),
+        (
+            OtelSettings {
+                endpoint: Some("collector:4318".to_owned()),
+                ..OtelSettings::default()
+            },
+            "otel.endpoint",
+        ),
+        (
+            OtelSettings {
+                protocol: "grpc".to_owned(),
+                ..OtelSettings::default()
+            },
+            "otel.protocol",
+        ),
+    ] {
+        let error = otel.validate().expect_err("refused");
+        assert!(error.to_string().contains(key), "{error}");
+    }
 }

@@ -23,6 +23,7 @@ impl Settings {
         self.validate_teams()?;
         self.validate_oidc()?;
         self.live.validate(&self.cache)?;
+        self.otel.validate()?;
         self.cluster.validate()?;
         self.validate_rest()
     }

@@ -1,38 +1,90 @@
-//! Logging and metrics. Logs: a `tracing` subscriber writing JSON or pretty
-//! lines to a writer the caller chooses. Metrics: one Prometheus recorder
+//! Logging, traces and metrics. Logs: a `tracing` subscriber writing JSON
+//! or pretty lines to a writer the caller chooses. Traces: the same spans,
+//! exported over OTLP when `[otel]` names a collector (`otel`), with W3C
+//! trace context at the edges (`trace_context`). Metrics: one Prometheus recorder
 //! per process, rendered by `GET /metrics`. Labels only ever carry bounded
 //! values (team and account names from settings, endpoint names, outcome
 //! codes, operation names capped in number), never a token or a key.
 
+mod otel;
+pub mod trace_context;
+
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use tracing_subscriber::EnvFilter;
+use tracing::Level;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
 
-use crate::settings::{LogFormat, LogSettings};
+pub use otel::Export;
 
-/// Installs the global subscriber. `RUST_LOG` overrides `log.filter`.
-/// Does nothing when one is already installed (tests start many apps).
-pub fn init<W>(settings: &LogSettings, writer: W)
+use crate::settings::{LogFormat, LogSettings, OtelSettings};
+
+/// Whether spans are exported (an OpenTelemetry layer is installed).
+static EXPORTING: AtomicBool = AtomicBool::new(false);
+/// Whether calls to RemotePC carry `traceparent` (`otel.propagate_upstream`).
+static PROPAGATING: AtomicBool = AtomicBool::new(false);
+
+fn exporting() -> bool {
+    EXPORTING.load(Ordering::Relaxed)
+}
+
+fn propagating() -> bool {
+    PROPAGATING.load(Ordering::Relaxed)
+}
+
+/// Installs the global subscriber: log lines as `log` says (`RUST_LOG`
+/// overrides `log.filter`), and, when `otel` names an endpoint, spans
+/// exported over OTLP (the gateway's own spans down to `debug`, whatever
+/// the log filter). Does nothing when a subscriber is already installed
+/// (tests start many apps). Keep the returned export to flush it at exit.
+pub fn init<W>(
+    settings: &LogSettings,
+    otel: &OtelSettings,
+    writer: W,
+) -> Result<Option<Export>, String>
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.filter));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer);
-    let _already_installed = match settings.format {
-        LogFormat::Json => builder
+    let lines: Box<dyn Layer<Registry> + Send + Sync> = match settings.format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
             .flatten_event(true)
             .with_current_span(false)
             .with_span_list(true)
-            .try_init(),
-        LogFormat::Pretty => builder.compact().try_init(),
+            .with_writer(writer)
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .compact()
+            .with_writer(writer)
+            .with_filter(filter)
+            .boxed(),
     };
+    let Some((tracer, export)) = otel::start(otel)? else {
+        let _already_installed = tracing_subscriber::registry().with(lines).try_init();
+        return Ok(None);
+    };
+    let spans = tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_filter(Targets::new().with_target("remotepc_gateway", Level::DEBUG));
+    if tracing_subscriber::registry()
+        .with(lines)
+        .with(spans)
+        .try_init()
+        .is_ok()
+    {
+        EXPORTING.store(true, Ordering::Relaxed);
+        PROPAGATING.store(otel.propagate_upstream, Ordering::Relaxed);
+    }
+    Ok(Some(export))
 }
 
 /// Seconds; upstream calls and GraphQL requests both fall in this range.

@@ -1,0 +1,126 @@
+//! W3C trace context at the edges: a request continues the caller's
+//! `traceparent`/`tracestate` (or starts a trace), its trace id goes into
+//! the request span (so into every log line of the request) and back to the
+//! caller as `traceresponse`; calls to RemotePC may carry `traceparent`.
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+/// The header the trace id goes back to the caller in.
+pub const TRACE_RESPONSE: &str = "traceresponse";
+
+/// Continues the caller's trace in `span` (the request's, just created)
+/// and returns the `traceresponse` value: `00-<trace id>-<span id>-<flags>`.
+/// The span's `trace_id` field is recorded.
+pub fn continue_trace(headers: &HeaderMap, span: &tracing::Span) -> Option<HeaderValue> {
+    let parent = TraceContextPropagator::new().extract(&Headers(headers));
+    let own = if super::exporting() {
+        let _ = span.set_parent(parent);
+        span.context().span().span_context().clone()
+    } else {
+        // Nothing is exported: the ids only tie logs and answers together.
+        let ids = RandomIdGenerator::default();
+        let remote = parent.span().span_context().clone();
+        let (trace_id, flags) = if remote.is_valid() {
+            (remote.trace_id(), remote.trace_flags())
+        } else {
+            (ids.new_trace_id(), TraceFlags::default())
+        };
+        SpanContext::new(
+            trace_id,
+            ids.new_span_id(),
+            flags,
+            false,
+            Default::default(),
+        )
+    };
+    if !own.is_valid() {
+        return None;
+    }
+    span.record("trace_id", tracing::field::display(own.trace_id()));
+    let value = format!(
+        "00-{}-{}-{:02x}",
+        own.trace_id(),
+        own.span_id(),
+        own.trace_flags().to_u8()
+    );
+    HeaderValue::from_str(&value).ok()
+}
+
+/// `traceparent` (and `tracestate`) for a call to RemotePC made inside the
+/// current span, when `otel.propagate_upstream` allows it and spans are
+/// exported (else there is no span of ours for RemotePC's to hang under).
+pub fn outgoing() -> Vec<(HeaderName, HeaderValue)> {
+    if !(super::exporting() && super::propagating()) {
+        return Vec::new();
+    }
+    let context = tracing::Span::current().context();
+    let mut headers = HeaderMap::new();
+    TraceContextPropagator::new().inject_context(&context, &mut Injector(&mut headers));
+    headers
+        .into_iter()
+        .filter_map(|(name, value)| Some((name?, value)))
+        .collect()
+}
+
+struct Headers<'a>(&'a HeaderMap);
+
+impl Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|value| value.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(HeaderName::as_str).collect()
+    }
+}
+
+struct Injector<'a>(&'a mut HeaderMap);
+
+impl opentelemetry::propagation::Injector for Injector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(key.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            self.0.insert(name, value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_callers_trace_id_is_kept_and_a_missing_one_is_made() {
+        let span = tracing::Span::none();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "traceparent",
+            HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        );
+        let kept = continue_trace(&headers, &span).expect("a traceresponse");
+        let kept = kept.to_str().expect("ASCII");
+        assert!(
+            kept.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+            "{kept}"
+        );
+        assert!(kept.ends_with("-01"), "{kept}");
+        assert!(
+            !kept.contains("00f067aa0ba902b7"),
+            "the gateway's own span id: {kept}"
+        );
+
+        headers.insert("traceparent", HeaderValue::from_static("00-not-a-trace-01"));
+        let made = continue_trace(&headers, &span).expect("a traceresponse");
+        let parts: Vec<&str> = made.to_str().expect("ASCII").split('-').collect();
+        assert_eq!(parts.len(), 4);
+        assert_eq!((parts[1].len(), parts[2].len()), (32, 16));
+        assert_ne!(parts[1], "0".repeat(32));
+    }
+}
