@@ -56,6 +56,8 @@ pub(super) struct Entry {
     request: Box<[u8]>,
     kept: KeptResponse,
     meter: CacheHitMeter,
+    /// The operation's label in metrics and spans.
+    operation: String,
 }
 
 impl Entry {
@@ -80,13 +82,17 @@ impl Entry {
         self.media
     }
 
-    /// Counts one answer given in `elapsed`.
+    /// Counts one answer given in `elapsed`, and names the operation in
+    /// the request's span.
     pub(super) fn record(&self, elapsed: Duration) {
         self.meter.record(elapsed.as_secs_f64());
+        let span = tracing::Span::current();
+        span.record("graphql.operation.name", self.operation.as_str());
+        span.record("graphql.operation.type", "query");
     }
 
     fn weight(&self) -> u32 {
-        let text = self.request.len() + self.account.len() + self.team.len();
+        let text = self.request.len() + self.account.len() + self.team.len() + self.operation.len();
         // The entry, its meter's handles and moka's own bookkeeping.
         u32::try_from(text + 256).unwrap_or(u32::MAX)
     }
@@ -189,6 +195,7 @@ impl RawLane {
             request: Box::from(ticket.request.as_ref()),
             kept,
             meter: CacheHitMeter::new(&caller.team, operation),
+            operation: operation.to_owned(),
         };
         entries.insert(ticket.hash, Arc::new(entry));
     }

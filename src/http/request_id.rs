@@ -1,8 +1,11 @@
 //! Every request gets the gateway's own id: in `x-request-id` on every
 //! answer (refusals and preflights included), in every log line of the
 //! request, and in audit records. A client's `x-request-id` is kept beside
-//! it as the client's word, never as the id. The same layer logs each
-//! answer (server errors at `error`, the rest at `debug`) and sets `Vary`.
+//! it as the client's word, never as the id. The request's trace (the
+//! caller's `traceparent`, or a new one) is continued here: its id is in
+//! the span, so in every log line, and goes back as `traceresponse`. The
+//! same layer logs each answer (server errors at `error`, the rest at
+//! `debug`) and sets `Vary`.
 
 use std::time::Instant;
 
@@ -16,6 +19,7 @@ use rand::Rng;
 use tracing::Instrument;
 
 use crate::graphql::RequestIds;
+use crate::telemetry::trace_context;
 
 /// The header both ways.
 pub(super) const REQUEST_ID: &str = "x-request-id";
@@ -37,15 +41,23 @@ pub(super) async fn assign(mut request: Request, next: Next) -> Response {
         "request",
         request_id = %ids.id,
         client_request_id = ids.client.as_deref().unwrap_or(""),
+        trace_id = tracing::field::Empty,
         team = tracing::field::Empty,
         subject = tracing::field::Empty,
+        http.request.method = %request.method(),
+        url.path = request.uri().path(),
+        http.response.status_code = tracing::field::Empty,
+        graphql.operation.name = tracing::field::Empty,
+        graphql.operation.type = tracing::field::Empty,
     );
+    let trace_response = trace_context::continue_trace(request.headers(), &span);
     let id = ids.id.clone();
     request.extensions_mut().insert(ids);
     let (method, uri) = (request.method().clone(), request.uri().clone());
     let started = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();
+    span.record("http.response.status_code", status);
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     span.in_scope(|| {
         if response.status().is_server_error() {
@@ -57,6 +69,9 @@ pub(super) async fn assign(mut request: Request, next: Next) -> Response {
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&id) {
         headers.insert(REQUEST_ID, value);
+    }
+    if let Some(value) = trace_response {
+        headers.insert(trace_context::TRACE_RESPONSE, value);
     }
     // What CORS answers depend on, set once here rather than joined by
     // the CORS layer for every response.

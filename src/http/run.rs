@@ -90,6 +90,12 @@ impl Job {
             self.key.clone(),
             self.writes,
         );
+        let current = tracing::Span::current();
+        if let [label] = labels.as_slice() {
+            current.record("graphql.operation.name", label.as_str());
+        }
+        let kind = if self.writes { "mutation" } else { "query" };
+        current.record("graphql.operation.type", kind);
         let mut operations = self.operations();
         if let ([label], Some(operation)) = (labels.as_slice(), operations.pop())
             && operations.is_empty()
@@ -148,12 +154,28 @@ async fn answer(
     media: MediaType,
     started: Instant,
 ) -> (Response, String, Option<KeptResponse>) {
-    match state.operations.answer(operation).await {
+    let span = tracing::debug_span!(
+        "graphql.answer",
+        via = tracing::field::Empty,
+        response_cache = tracing::field::Empty,
+    );
+    let answered = state
+        .operations
+        .answer(operation)
+        .instrument(span.clone())
+        .await;
+    match answered {
         Answer::Written { body, via, kept } => {
+            span.record("via", via.as_str());
+            span.record(
+                "response_cache",
+                if via == Via::Cache { "hit" } else { "miss" },
+            );
             let response = written(media, body, via, started);
             (response, "ok".to_owned(), kept)
         }
         Answer::Executed(response) => {
+            span.record("via", Via::Schema.as_str());
             let mut answer = media.response(&response);
             server_timing(&mut answer, Via::Schema, started);
             (answer, outcome(&response), None)

@@ -71,6 +71,8 @@ pub struct RecordedCall {
     pub authorized: bool,
     /// The `Host` header: the upstream a proxy was asked to reach.
     pub host: Option<String>,
+    /// The W3C `traceparent` header, if the caller sent one.
+    pub traceparent: Option<String>,
 }
 
 /// A running simulator. Stops when dropped.

@@ -101,6 +101,10 @@ async fn handle(
                 .get(header::HOST)
                 .and_then(|value| value.to_str().ok())
                 .map(str::to_owned),
+            traceparent: headers
+                .get("traceparent")
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned),
         },
     );
     let latency = shared.latency_ms.load(Ordering::SeqCst);

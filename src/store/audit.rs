@@ -137,6 +137,12 @@ pub const OUTCOME_UNKNOWN: &str = "OUTCOME_UNKNOWN";
 
 impl Store {
     /// Writes a complete `record`; returns once it is committed.
+    #[tracing::instrument(
+        level = "debug",
+        name = "store.write",
+        skip_all,
+        fields(table = "audit", step = "record")
+    )]
     pub async fn record_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO audit_log (id, at_ms, team, account, request_id, client_request_id, operation, input, outcome, result,
@@ -166,6 +172,12 @@ impl Store {
 
     /// Writes `record` as `STARTED` before its mutation runs; it stays open
     /// until `finish_audit` (or the process stops: `abandon_open_audits`).
+    #[tracing::instrument(
+        level = "debug",
+        name = "store.write",
+        skip_all,
+        fields(table = "audit", step = "begin")
+    )]
     pub async fn begin_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
         let started = AuditRecord {
             outcome: STARTED.to_owned(),
@@ -181,6 +193,12 @@ impl Store {
     }
 
     /// Completes an open record with its outcome and result.
+    #[tracing::instrument(
+        level = "debug",
+        name = "store.write",
+        skip_all,
+        fields(table = "audit", step = "finish")
+    )]
     pub async fn finish_audit(
         &self,
         id: &str,

@@ -26,6 +26,12 @@ pub enum Claim {
 
 impl Store {
     /// Claims `key` of `team` for the request hashed as `request_hash`.
+    #[tracing::instrument(
+        level = "debug",
+        name = "store.write",
+        skip_all,
+        fields(table = "idempotency", step = "claim")
+    )]
     pub async fn claim_idempotency(
         &self,
         team: &str,
@@ -99,6 +105,12 @@ impl Store {
     /// unknown is kept for `store.idempotency_unknown_ttl` only: long
     /// enough that a retry loop cannot send the write twice, short enough
     /// that a client who checked RemotePC can try again under the same key.
+    #[tracing::instrument(
+        level = "debug",
+        name = "store.write",
+        skip_all,
+        fields(table = "idempotency", step = "complete")
+    )]
     pub async fn complete_idempotency(
         &self,
         team: &str,

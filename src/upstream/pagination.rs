@@ -29,6 +29,7 @@ impl RemotePcClient {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "snapshot.read", skip_all, fields(%endpoint, pages = tracing::field::Empty, records = tracing::field::Empty, fanout = self.page_fanout()))]
     async fn all_pages<T, F, Fut>(
         &self,
         endpoint: Endpoint,
@@ -62,8 +63,13 @@ impl RemotePcClient {
                     .max(1),
             )
             .min(u64::from(u32::MAX));
+        tracing::Span::current().record("pages", pages);
         let rest = (2..=pages as u32).map(|page| fetch(self.clone(), request(page)));
-        self.read_rest(endpoint, rest, items, limit).await
+        let all = self.read_rest(endpoint, rest, items, limit).await;
+        if let Ok(all) = &all {
+            tracing::Span::current().record("records", all.len());
+        }
+        all
     }
 
     /// Pages 2 and on, at most `page_fanout` at a time, appended in order to

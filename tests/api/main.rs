@@ -22,6 +22,7 @@ mod live_client;
 mod live_limits;
 mod observability;
 mod oidc;
+mod otel;
 mod plan_generator;
 mod plans;
 mod process;

@@ -165,6 +165,10 @@ async fn every_log_line_of_a_request_carries_its_id() {
             &[
                 ("authorization", &format!("Bearer {ADMIN_TOKEN}")),
                 ("x-request-id", "trace-log-9"),
+                (
+                    "traceparent",
+                    "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+                ),
             ],
         )
         .await;
@@ -178,6 +182,12 @@ async fn every_log_line_of_a_request_carries_its_id() {
     assert!(
         upstream.iter().all(|line| line.contains("trace-log-9")),
         "{upstream:?}"
+    );
+    assert!(
+        upstream
+            .iter()
+            .all(|line| line.contains("\"trace_id\":\"0af7651916cd43dd8448eb211c80319c\"")),
+        "the caller's trace id beside the request id: {upstream:?}"
     );
 }
 

@@ -272,7 +272,9 @@ impl OperationRunner {
             ids,
             introspection,
         } = operation;
-        let document = match self.inner.guard.check(&request.query, !introspection) {
+        let checked = tracing::debug_span!("graphql.validate")
+            .in_scope(|| self.inner.guard.check(&request.query, !introspection));
+        let document = match checked {
             Ok(document) => document,
             Err(error) => return Executed::refused(error),
         };

@@ -43,6 +43,9 @@ impl RemotePcClient {
         if let Some(page) = paging {
             request = request.query(&page);
         }
+        for (name, value) in crate::telemetry::trace_context::outgoing() {
+            request = request.header(name, value);
+        }
 
         let started = Instant::now();
         let result = match self.send_and_read(endpoint, request).await {
@@ -70,6 +73,7 @@ impl RemotePcClient {
             .await
             .map_err(|error| self.transport_error(endpoint, error))?;
         let status = response.status().as_u16();
+        tracing::Span::current().record("http.response.status_code", status);
         let expected = response.content_length().unwrap_or(0) as usize;
         let mut body = Vec::with_capacity(expected.min(limit));
         while let Some(chunk) = response

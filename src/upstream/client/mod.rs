@@ -282,7 +282,7 @@ impl RemotePcClient {
     /// One call, its success message read as `T`, retried as the policy
     /// allows. List calls carry their paging both as query parameters and
     /// as a JSON body.
-    #[tracing::instrument(name = "upstream", skip_all, fields(account = %self.inner.account, %endpoint))]
+    #[tracing::instrument(name = "upstream", skip_all, fields(account = %self.inner.account, %endpoint, page = paging.map(|paging| paging.page_index)))]
     async fn send<T: DeserializeOwned>(
         &self,
         endpoint: Endpoint,
@@ -311,6 +311,14 @@ impl RemotePcClient {
 
     /// One attempt: admission, the exchange, and what it says about the
     /// account's health.
+    #[tracing::instrument(level = "debug", name = "upstream.attempt", skip_all, fields(
+        %endpoint,
+        page = paging.map(|paging| paging.page_index),
+        breaker = ?self.inner.gate.breaker.state(),
+        admission_wait_ms = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
+        outcome = tracing::field::Empty,
+    ))]
     async fn attempt<T: DeserializeOwned>(
         &self,
         endpoint: Endpoint,
@@ -318,7 +326,15 @@ impl RemotePcClient {
         body: &impl Serialize,
     ) -> Result<T, UpstreamError> {
         let account = self.inner.account.as_str();
-        let _slot = match self.inner.gate.admit(endpoint).await {
+        let admission = Instant::now();
+        let admitted = self.inner.gate.admit(endpoint).await;
+        // Waiting for the account's rate and its concurrency cap.
+        let span = tracing::Span::current();
+        span.record(
+            "admission_wait_ms",
+            admission.elapsed().as_secs_f64() * 1000.0,
+        );
+        let _slot = match admitted {
             Ok(slot) => slot,
             Err(error) => {
                 crate::telemetry::record_upstream(account, endpoint.path(), error.kind(), None);
@@ -336,6 +352,7 @@ impl RemotePcClient {
             super::witness::may_have_reached();
         }
         let outcome = result.as_ref().err().map_or("ok", UpstreamError::kind);
+        span.record("outcome", outcome);
         crate::telemetry::record_upstream(
             account,
             endpoint.path(),
