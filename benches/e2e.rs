@@ -4,7 +4,9 @@
 //!
 //! `cargo bench --bench e2e` runs every scenario and prints a table;
 //! `-- --quick` shortens each run, `-- --only A,C` picks scenarios,
-//! `-- --duration 10s --warmup 3s --connections 64` tunes the load.
+//! `-- --duration 10s --warmup 3s --connections 64` tunes the load;
+//! `-- --otel` has the gateway export every trace (ratio 1.0) to a
+//! loopback OTLP sink, to measure the cost of export.
 //! wrk is installed with apt-get when missing.
 //!
 //! Scenarios (see the README's "Performance" section):
@@ -40,6 +42,24 @@ struct Options {
     warmup: Duration,
     connections: usize,
     only: Option<Vec<String>>,
+    otel: bool,
+}
+
+/// The loopback OTLP sink gateways export to under `--otel`.
+static OTEL_SINK: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Accepts OTLP/HTTP exports and drops them, answering as a collector does.
+async fn start_otel_sink() -> anyhow::Result<String> {
+    let app = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(|_: axum::body::Bytes| async {
+            [(axum::http::header::CONTENT_TYPE, "application/x-protobuf")]
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(url)
 }
 
 impl Options {
@@ -49,6 +69,7 @@ impl Options {
             warmup: Duration::from_secs(2),
             connections: 64,
             only: None,
+            otel: false,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -63,6 +84,7 @@ impl Options {
                 "--duration" => options.duration = humantime::parse_duration(&value()?)?,
                 "--warmup" => options.warmup = humantime::parse_duration(&value()?)?,
                 "--connections" => options.connections = value()?.parse()?,
+                "--otel" => options.otel = true,
                 "--only" => {
                     options.only = Some(value()?.split(',').map(str::to_uppercase).collect());
                 }
@@ -198,6 +220,12 @@ url = "sqlite://{store}?mode=rwc"
             .arg("--config")
             .arg(&config_path)
             .env("BENCH_REMOTEPC_API_KEY", API_KEY)
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .envs(
+                OTEL_SINK
+                    .get()
+                    .map(|sink| ("OTEL_EXPORTER_OTLP_ENDPOINT", sink)),
+            )
             .env_remove("RUST_LOG")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -623,6 +651,9 @@ fn ensure_wrk() -> anyhow::Result<()> {
 async fn main() -> anyhow::Result<()> {
     let options = Options::parse()?;
     ensure_wrk()?;
+    if options.otel {
+        let _ = OTEL_SINK.set(start_otel_sink().await?);
+    }
     let work = std::env::temp_dir().join(format!("remotepc-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work)?;
     let mut bench = Bench {

@@ -30,8 +30,9 @@
 //! limits, shared persisted-query texts) serves `catalog`, `auth`,
 //! `upstream` and `http` and knows none of them;
 //! [`settings`] and [`clock`] are leaves every layer reads;
-//! [`telemetry`] (logging and metrics) is read by every layer and reads
-//! only `settings`; [`simulator`] is an in-process RemotePC for the demo and
+//! [`telemetry`] (logging, metrics, OpenTelemetry export and W3C trace
+//! context: `http` continues a caller's trace, `upstream` may pass it on)
+//! is read by every layer and reads only `settings`; [`simulator`] is an in-process RemotePC for the demo and
 //! the tests, and states the vendor's rules itself, apart from
 //! `catalog::rules`, so that each checks the other.
 //!

@@ -188,7 +188,10 @@ fn standard_otel_variables_fill_what_the_settings_leave_unset() {
         chosen.traces_url().as_deref(),
         Some("https://tempo.example.com/v1/traces")
     );
-    assert_eq!(chosen.sampling_ratio, 0.5, "a setting wins over the variable");
+    assert_eq!(
+        chosen.sampling_ratio, 0.5,
+        "a setting wins over the variable"
+    );
     assert_eq!(OtelSettings::default().traces_url(), None, "off by default");
 }
 
