@@ -3,7 +3,7 @@
 # callgrind (repeatable on this shared VM, where req/s vary by ±30% from
 # run to run): scenario A (a cached devices(first: 50)) or B (a planned
 # query with new filter values each request), 10,000 devices.
-#   scripts/instructions.sh RELEASE_BINARY a|b [REQUESTS]
+#   [FILTER=info] scripts/instructions.sh RELEASE_BINARY a|b [REQUESTS]
 # Needs valgrind, curl and python3; works in ./ab-work. Kernel time is not
 # counted: this measures the gateway's own code, which is what changes.
 set -eu
@@ -15,7 +15,7 @@ cat > gw.toml <<TOML
 [server]
 listen = "127.0.0.1:18080"
 [log]
-filter = "error"
+filter = "${FILTER:-error}"
 [store]
 url = "sqlite://ab.db?mode=rwc"
 [accounts.default]

@@ -86,9 +86,11 @@ impl Entry {
     /// the request's span.
     pub(super) fn record(&self, elapsed: Duration) {
         self.meter.record(elapsed.as_secs_f64());
-        let span = tracing::Span::current();
-        span.record("graphql.operation.name", self.operation.as_str());
-        span.record("graphql.operation.type", "query");
+        if crate::telemetry::exporting() {
+            let span = tracing::Span::current();
+            span.record("graphql.operation.name", self.operation.as_str());
+            span.record("graphql.operation.type", "query");
+        }
     }
 
     fn weight(&self) -> u32 {

@@ -19,7 +19,7 @@ use rand::Rng;
 use tracing::Instrument;
 
 use crate::graphql::RequestIds;
-use crate::telemetry::trace_context;
+use crate::telemetry::{self, trace_context};
 
 /// The header both ways.
 pub(super) const REQUEST_ID: &str = "x-request-id";
@@ -37,11 +37,12 @@ pub(super) async fn assign(mut request: Request, next: Next) -> Response {
             })
             .map(str::to_owned),
     };
+    let incoming = trace_context::incoming(request.headers());
     let span = tracing::info_span!(
         "request",
         request_id = %ids.id,
         client_request_id = ids.client.as_deref().unwrap_or(""),
-        trace_id = tracing::field::Empty,
+        trace_id = incoming.trace_id().map(tracing::field::display),
         team = tracing::field::Empty,
         subject = tracing::field::Empty,
         http.request.method = %request.method(),
@@ -50,14 +51,16 @@ pub(super) async fn assign(mut request: Request, next: Next) -> Response {
         graphql.operation.name = tracing::field::Empty,
         graphql.operation.type = tracing::field::Empty,
     );
-    let trace_response = trace_context::continue_trace(request.headers(), &span);
+    let trace_response = trace_context::continue_trace(incoming, &span);
     let id = ids.id.clone();
     request.extensions_mut().insert(ids);
     let (method, uri) = (request.method().clone(), request.uri().clone());
     let started = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();
-    span.record("http.response.status_code", status);
+    if telemetry::exporting() {
+        span.record("http.response.status_code", status);
+    }
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     span.in_scope(|| {
         if response.status().is_server_error() {

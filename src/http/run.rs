@@ -90,12 +90,14 @@ impl Job {
             self.key.clone(),
             self.writes,
         );
-        let current = tracing::Span::current();
-        if let [label] = labels.as_slice() {
-            current.record("graphql.operation.name", label.as_str());
+        if telemetry::exporting() {
+            let current = tracing::Span::current();
+            if let [label] = labels.as_slice() {
+                current.record("graphql.operation.name", label.as_str());
+            }
+            let kind = if self.writes { "mutation" } else { "query" };
+            current.record("graphql.operation.type", kind);
         }
-        let kind = if self.writes { "mutation" } else { "query" };
-        current.record("graphql.operation.type", kind);
         let mut operations = self.operations();
         if let ([label], Some(operation)) = (labels.as_slice(), operations.pop())
             && operations.is_empty()

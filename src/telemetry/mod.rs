@@ -6,6 +6,7 @@
 //! values (team and account names from settings, endpoint names, outcome
 //! codes, operation names capped in number), never a token or a key.
 
+mod json_fields;
 mod otel;
 pub mod trace_context;
 
@@ -30,7 +31,9 @@ static EXPORTING: AtomicBool = AtomicBool::new(false);
 /// Whether calls to RemotePC carry `traceparent` (`otel.propagate_upstream`).
 static PROPAGATING: AtomicBool = AtomicBool::new(false);
 
-fn exporting() -> bool {
+/// Whether spans are exported. Attributes only traces need are recorded
+/// only then: recording a field on a span re-renders its JSON log fields.
+pub fn exporting() -> bool {
     EXPORTING.load(Ordering::Relaxed)
 }
 
@@ -59,6 +62,7 @@ where
             .flatten_event(true)
             .with_current_span(false)
             .with_span_list(true)
+            .fmt_fields(json_fields::AppendedJsonFields)
             .with_writer(writer)
             .with_filter(filter)
             .boxed(),

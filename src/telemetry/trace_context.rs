@@ -4,8 +4,9 @@
 //! caller as `traceresponse`; calls to RemotePC may carry `traceparent`.
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use opentelemetry::Context;
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
-use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags};
+use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags, TraceId};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -13,15 +14,29 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 /// The header the trace id goes back to the caller in.
 pub const TRACE_RESPONSE: &str = "traceresponse";
 
-/// Continues the caller's trace in `span` (the request's, just created)
-/// and returns the `traceresponse` value: `00-<trace id>-<span id>-<flags>`.
-/// The span's `trace_id` field is recorded.
-pub fn continue_trace(headers: &HeaderMap, span: &tracing::Span) -> Option<HeaderValue> {
-    let parent = TraceContextPropagator::new().extract(&Headers(headers));
-    let own = if super::exporting() {
-        let _ = span.set_parent(parent);
-        span.context().span().span_context().clone()
+/// The caller's trace context, read before the request's span is made.
+pub struct Incoming {
+    parent: Context,
+    /// Without export, the ids the request goes by, known at once so the
+    /// span is created with its `trace_id` rather than recording it later.
+    local: Option<SpanContext>,
+}
+
+impl Incoming {
+    /// The trace id to create the request's span with, when known now.
+    pub fn trace_id(&self) -> Option<TraceId> {
+        self.local.as_ref().map(SpanContext::trace_id)
+    }
+}
+
+/// Reads `traceparent`/`tracestate`.
+pub fn incoming(headers: &HeaderMap) -> Incoming {
+    let parent = if headers.contains_key("traceparent") {
+        TraceContextPropagator::new().extract(&Headers(headers))
     } else {
+        Context::new()
+    };
+    let local = (!super::exporting()).then(|| {
         // Nothing is exported: the ids only tie logs and answers together.
         let ids = RandomIdGenerator::default();
         let remote = parent.span().span_context().clone();
@@ -37,11 +52,26 @@ pub fn continue_trace(headers: &HeaderMap, span: &tracing::Span) -> Option<Heade
             false,
             Default::default(),
         )
+    });
+    Incoming { parent, local }
+}
+
+/// Continues the caller's trace in `span` (the request's, just created
+/// with `incoming.trace_id()`) and returns the `traceresponse` value:
+/// `00-<trace id>-<span id>-<flags>`.
+pub fn continue_trace(incoming: Incoming, span: &tracing::Span) -> Option<HeaderValue> {
+    let own = match incoming.local {
+        Some(local) => local,
+        None => {
+            let _ = span.set_parent(incoming.parent);
+            let own = span.context().span().span_context().clone();
+            span.record("trace_id", tracing::field::display(own.trace_id()));
+            own
+        }
     };
     if !own.is_valid() {
         return None;
     }
-    span.record("trace_id", tracing::field::display(own.trace_id()));
     let value = format!(
         "00-{}-{}-{:02x}",
         own.trace_id(),
@@ -104,7 +134,7 @@ mod tests {
             "traceparent",
             HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
         );
-        let kept = continue_trace(&headers, &span).expect("a traceresponse");
+        let kept = continue_trace(incoming(&headers), &span).expect("a traceresponse");
         let kept = kept.to_str().expect("ASCII");
         assert!(
             kept.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
@@ -117,7 +147,7 @@ mod tests {
         );
 
         headers.insert("traceparent", HeaderValue::from_static("00-not-a-trace-01"));
-        let made = continue_trace(&headers, &span).expect("a traceresponse");
+        let made = continue_trace(incoming(&headers), &span).expect("a traceresponse");
         let parts: Vec<&str> = made.to_str().expect("ASCII").split('-').collect();
         assert_eq!(parts.len(), 4);
         assert_eq!((parts[1].len(), parts[2].len()), (32, 16));

@@ -1,0 +1,200 @@
+//! Span fields for JSON log lines, kept as a JSON object that a recorded
+//! field is appended to. tracing-subscriber's own `JsonFields` parses and
+//! re-serializes every field of a span each time one is recorded: with the
+//! request span's dozen fields that was a third of a cached answer's
+//! instructions (`scripts/instructions.sh` at `info`). Log lines are
+//! unchanged: the JSON formatter reads the object back when it writes one.
+
+use std::fmt::{self, Write};
+
+use tracing::field::{Field, Visit};
+use tracing_subscriber::field::RecordFields;
+use tracing_subscriber::fmt::FormatFields;
+use tracing_subscriber::fmt::FormattedFields;
+use tracing_subscriber::fmt::format::Writer;
+
+/// Formats span fields as `{"name":value,…}`, appending on record.
+#[derive(Debug, Default)]
+pub(super) struct AppendedJsonFields;
+
+impl<'writer> FormatFields<'writer> for AppendedJsonFields {
+    fn format_fields<R: RecordFields>(
+        &self,
+        mut writer: Writer<'writer>,
+        fields: R,
+    ) -> fmt::Result {
+        writer.write_char('{')?;
+        let mut visitor = Pairs {
+            out: &mut writer,
+            first: true,
+            result: Ok(()),
+        };
+        fields.record(&mut visitor);
+        visitor.result?;
+        writer.write_char('}')
+    }
+
+    fn add_fields(
+        &self,
+        current: &'writer mut FormattedFields<Self>,
+        fields: &tracing::span::Record<'_>,
+    ) -> fmt::Result {
+        if !current.fields.ends_with('}') {
+            current.fields.clear();
+            return self.format_fields(current.as_writer(), fields);
+        }
+        current.fields.pop();
+        let first = current.fields.len() == 1;
+        let mut visitor = Pairs {
+            out: &mut current.fields,
+            first,
+            result: Ok(()),
+        };
+        fields.record(&mut visitor);
+        let result = visitor.result;
+        current.fields.push('}');
+        result
+    }
+}
+
+/// Writes `"name":value` pairs, comma-separated.
+struct Pairs<'a, W: Write> {
+    out: &'a mut W,
+    first: bool,
+    result: fmt::Result,
+}
+
+impl<W: Write> Pairs<'_, W> {
+    fn pair(&mut self, field: &Field, write: impl FnOnce(&mut W) -> fmt::Result) {
+        // tracing-log's `log.*` fields are metadata, as JsonFields skips them.
+        if self.result.is_err() || field.name().starts_with("log.") {
+            return;
+        }
+        let separator = if self.first { "" } else { "," };
+        self.first = false;
+        self.result = write!(self.out, "{separator}")
+            .and_then(|()| write_json_str(self.out, field.name()))
+            .and_then(|()| self.out.write_char(':'))
+            .and_then(|()| write(self.out));
+    }
+}
+
+impl<W: Write> Visit for Pairs<'_, W> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.pair(field, |out| write_json_str(out, value));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let text = format!("{value:?}");
+        self.pair(field, |out| write_json_str(out, &text));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.pair(field, |out| write!(out, "{value}"));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.pair(field, |out| write!(out, "{value}"));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.pair(field, |out| write!(out, "{value}"));
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if value.is_finite() {
+            self.pair(field, |out| write!(out, "{value}"));
+        } else {
+            self.record_debug(field, &value);
+        }
+    }
+}
+
+/// `text` as a JSON string.
+fn write_json_str(out: &mut impl Write, text: &str) -> fmt::Result {
+    out.write_char('"')?;
+    let mut plain = 0;
+    for (index, character) in text.char_indices() {
+        let escape = match character {
+            '"' => "\\\"",
+            '\\' => "\\\\",
+            '\n' => "\\n",
+            '\r' => "\\r",
+            '\t' => "\\t",
+            control if control < ' ' => "",
+            _ => continue,
+        };
+        out.write_str(&text[plain..index])?;
+        if escape.is_empty() {
+            write!(out, "\\u{:04x}", u32::from(character))?;
+        } else {
+            out.write_str(escape)?;
+        }
+        plain = index + character.len_utf8();
+    }
+    out.write_str(&text[plain..])?;
+    out.write_char('"')
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| std::io::ErrorKind::Other)?
+                .extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn recorded_fields_join_the_span_in_valid_json_log_lines() {
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let layer = tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(true)
+            .fmt_fields(AppendedJsonFields)
+            .with_writer(move || writer.clone());
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!(
+                "request",
+                request_id = "r1",
+                quoted = "say \"hi\"\n\u{1}",
+                count = 3_u64,
+                team = tracing::field::Empty,
+                later = tracing::field::Empty,
+            );
+            span.record("team", "ops");
+            span.record("later", -2_i64);
+            let _entered = span.enter();
+            tracing::info!(ratio = 0.5, "inside");
+        });
+        let text = String::from_utf8(lines.0.lock().expect("lines").clone()).expect("UTF-8");
+        let line: serde_json::Value = serde_json::from_str(text.trim()).expect("one JSON line");
+        let span = &line["spans"][0];
+        assert_eq!(span["request_id"], "r1", "{line}");
+        assert_eq!(span["quoted"], "say \"hi\"\n\u{1}", "{line}");
+        assert_eq!(span["count"], 3);
+        assert_eq!(span["team"], "ops");
+        assert_eq!(span["later"], -2);
+        assert_eq!(line["message"], "inside");
+    }
+}
