@@ -7,14 +7,13 @@
 //! same layer logs each answer (server errors at `error`, the rest at
 //! `debug`) and sets `Vary`.
 
+use std::cell::Cell;
 use std::time::Instant;
 
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use std::cell::Cell;
-
 use rand::Rng;
 use tracing::Instrument;
 

@@ -23,6 +23,7 @@ mod live_limits;
 mod observability;
 mod oidc;
 mod otel;
+mod otel_collector;
 mod plan_generator;
 mod plans;
 mod process;

@@ -1,5 +1,7 @@
-//! One HTTP exchange with RemotePC: the request with the key, the answer
-//! read within `upstream.max_response_bytes`, then interpreted.
+//! One attempt at a RemotePC call: admission (rate, concurrency, breaker),
+//! the HTTP exchange with the key, its answer read within
+//! `upstream.max_response_bytes` and interpreted, and what it says of the
+//! account's health.
 
 use std::time::Instant;
 
@@ -9,10 +11,99 @@ use serde::de::DeserializeOwned;
 
 use super::RemotePcClient;
 use crate::upstream::envelope::interpret_as;
+use crate::upstream::key::KeyStatus;
 use crate::upstream::wire::PageRequest;
 use crate::upstream::{Endpoint, UpstreamError};
 
 impl RemotePcClient {
+    /// One attempt: admission, the exchange, and what it says about the
+    /// account's health.
+    #[tracing::instrument(level = "debug", name = "upstream.attempt", skip_all, fields(
+        %endpoint,
+        page = paging.map(|paging| paging.page_index),
+        breaker = ?self.inner.gate.breaker.state(),
+        admission_wait_ms = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
+        outcome = tracing::field::Empty,
+    ))]
+    pub(super) async fn attempt<T: DeserializeOwned>(
+        &self,
+        endpoint: Endpoint,
+        paging: Option<PageRequest>,
+        body: &impl Serialize,
+    ) -> Result<T, UpstreamError> {
+        let account = self.inner.account.as_str();
+        let admission = Instant::now();
+        let admitted = self.inner.gate.admit(endpoint).await;
+        // Waiting for the account's rate and its concurrency cap.
+        let span = tracing::Span::current();
+        span.record(
+            "admission_wait_ms",
+            admission.elapsed().as_secs_f64() * 1000.0,
+        );
+        let _slot = match admitted {
+            Ok(slot) => slot,
+            Err(error) => {
+                crate::telemetry::record_upstream(account, endpoint.path(), error.kind(), None);
+                if matches!(error, UpstreamError::Throttled { .. }) {
+                    crate::telemetry::record_rate_limited("upstream", account);
+                }
+                return Err(error);
+            }
+        };
+        let started = Instant::now();
+        let result = self.exchange(endpoint, paging, body).await;
+        let refused_connection =
+            matches!(result, Err(UpstreamError::Transport { not_sent: true, .. }));
+        if !endpoint.is_read() && !refused_connection {
+            crate::upstream::witness::may_have_reached();
+        }
+        let outcome = result.as_ref().err().map_or("ok", UpstreamError::kind);
+        span.record("outcome", outcome);
+        crate::telemetry::record_upstream(
+            account,
+            endpoint.path(),
+            outcome,
+            Some(started.elapsed().as_secs_f64()),
+        );
+        self.learn_from(&result);
+        crate::telemetry::record_breaker(account, self.inner.gate.breaker.state().gauge());
+        result
+    }
+
+    /// What an answer says of the account's health: the breaker, the key,
+    /// the last success.
+    fn learn_from<T>(&self, result: &Result<T, UpstreamError>) {
+        match result {
+            Ok(_) => {
+                self.inner.gate.breaker.record_success();
+                self.inner.keys.record(KeyStatus::Accepted);
+                *self
+                    .inner
+                    .last_success
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Instant::now());
+            }
+            Err(error) => {
+                if error.is_upstream_failure() {
+                    self.inner.gate.breaker.record_failure();
+                } else {
+                    // RemotePC answered: it is up, whatever it said.
+                    self.inner.gate.breaker.record_success();
+                }
+                if matches!(
+                    error,
+                    UpstreamError::Rejected {
+                        http_status: 401,
+                        ..
+                    }
+                ) {
+                    self.inner.keys.record(KeyStatus::Rejected);
+                }
+            }
+        }
+    }
+
     pub(super) async fn exchange<T: DeserializeOwned>(
         &self,
         endpoint: Endpoint,
