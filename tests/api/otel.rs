@@ -17,6 +17,12 @@ const TOKEN: &str = "otel-test-token-0000000000";
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT: &str = "00f067aa0ba902b7";
 
+/// A simulator, a collector and a store path for one test.
+async fn traced(config: SimulatorConfig) -> (Simulator, Collector, std::path::PathBuf) {
+    let sim = Simulator::start(config).await.expect("simulator");
+    (sim, Collector::start().await, temp_store_path())
+}
+
 /// The gateway binary on `sim`, exporting to `collector` with `extra`
 /// settings; its address.
 async fn gateway(
@@ -54,14 +60,11 @@ async fn post(addr: &str, body: serde_json::Value, headers: &[(&str, &str)]) -> 
 
 #[tokio::test]
 async fn a_query_continues_the_callers_trace_down_to_each_page_read() {
-    let sim = Simulator::start(SimulatorConfig {
+    let (sim, collector, store) = traced(SimulatorConfig {
         devices: 1_000,
         ..SimulatorConfig::default()
     })
-    .await
-    .expect("simulator");
-    let collector = Collector::start().await;
-    let store = temp_store_path();
+    .await;
     let settings = [
         ("GATEWAY__OTEL__ENDPOINT", collector.url.as_str()),
         ("GATEWAY__OTEL__SERVICE_NAME", "gateway-under-test"),
@@ -152,11 +155,7 @@ async fn a_query_continues_the_callers_trace_down_to_each_page_read() {
 
 #[tokio::test]
 async fn with_propagate_upstream_remotepc_calls_carry_the_trace() {
-    let sim = Simulator::start(SimulatorConfig::default())
-        .await
-        .expect("simulator");
-    let collector = Collector::start().await;
-    let store = temp_store_path();
+    let (sim, collector, store) = traced(SimulatorConfig::default()).await;
     let settings = [
         ("GATEWAY__OTEL__ENDPOINT", collector.url.as_str()),
         ("GATEWAY__OTEL__PROPAGATE_UPSTREAM", "true"),
@@ -205,11 +204,7 @@ fn assert_no_secret(spans: &[(String, Span)], secrets: &[&str]) {
 
 #[tokio::test]
 async fn a_mutation_shows_its_upstream_call_and_its_audit_writes() {
-    let sim = Simulator::start(SimulatorConfig::default())
-        .await
-        .expect("simulator");
-    let collector = Collector::start().await;
-    let store = temp_store_path();
+    let (sim, collector, store) = traced(SimulatorConfig::default()).await;
     let settings = [("GATEWAY__OTEL__ENDPOINT", collector.url.as_str())];
     let (process, addr) = gateway(&sim, &store, &settings).await;
     let name = sim
@@ -272,11 +267,7 @@ async fn a_mutation_shows_its_upstream_call_and_its_audit_writes() {
 
 #[tokio::test]
 async fn sampling_ratio_zero_exports_nothing_and_no_endpoint_no_exporter() {
-    let sim = Simulator::start(SimulatorConfig::default())
-        .await
-        .expect("simulator");
-    let collector = Collector::start().await;
-    let store = temp_store_path();
+    let (sim, collector, store) = traced(SimulatorConfig::default()).await;
     let settings = [
         ("GATEWAY__OTEL__ENDPOINT", collector.url.as_str()),
         ("GATEWAY__OTEL__SAMPLING_RATIO", "0"),
