@@ -32,9 +32,9 @@
 //! [`settings`] and [`clock`] are leaves every layer reads;
 //! [`telemetry`] (logging, metrics, OpenTelemetry export and W3C trace
 //! context: `http` continues a caller's trace, `upstream` may pass it on)
-//! is read by every layer and reads only `settings`; [`simulator`] is an in-process RemotePC for the demo and
-//! the tests, and states the vendor's rules itself, apart from
-//! `catalog::rules`, so that each checks the other.
+//! is read by every layer and reads only `settings`; [`simulator`] is an
+//! in-process RemotePC for the demo and the tests, and states the vendor's
+//! rules itself, apart from `catalog::rules`, so that each checks the other.
 //!
 //! `catalog` uses `cache` and `upstream` side by side: the cache knows
 //! nothing of RemotePC, the catalog loads it through the client. The

@@ -104,7 +104,7 @@ pub(super) fn layer(server: &ServerSettings) -> CorsLayer {
             HeaderName::from_static("idempotent-replayed"),
             HeaderName::from_static("x-response-cache"),
             HeaderName::from_static("server-timing"),
-            HeaderName::from_static("traceresponse"),
+            HeaderName::from_static(crate::telemetry::trace_context::TRACE_RESPONSE),
         ])
         .max_age(Duration::from_secs(600))
         // `request_id::assign` sets `Vary` on every answer.

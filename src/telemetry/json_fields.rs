@@ -72,7 +72,9 @@ impl<W: Write> Pairs<'_, W> {
         }
         let separator = if self.first { "" } else { "," };
         self.first = false;
-        self.result = write!(self.out, "{separator}")
+        self.result = self
+            .out
+            .write_str(separator)
             .and_then(|()| write_json_str(self.out, field.name()))
             .and_then(|()| self.out.write_char(':'))
             .and_then(|()| write(self.out));

@@ -1,8 +1,8 @@
 //! Logging, traces and metrics. Logs: a `tracing` subscriber writing JSON
 //! or pretty lines to a writer the caller chooses. Traces: the same spans,
 //! exported over OTLP when `[otel]` names a collector (`otel`), with W3C
-//! trace context at the edges (`trace_context`). Metrics: one Prometheus recorder
-//! per process, rendered by `GET /metrics`. Labels only ever carry bounded
+//! trace context at the edges (`trace_context`). Metrics: one Prometheus
+//! recorder per process, rendered by `GET /metrics`. Labels only ever carry bounded
 //! values (team and account names from settings, endpoint names, outcome
 //! codes, operation names capped in number), never a token or a key.
 
@@ -168,9 +168,22 @@ pub fn keep_metrics_bounded(interval: std::time::Duration) -> tokio::task::JoinH
 
 /// A GraphQL operation finished (or was refused before running).
 pub fn record_graphql(team: &str, operation: &str, outcome: &str, seconds: f64) {
-    metrics::counter!("gateway_graphql_requests_total", "team" => team.to_owned(), "operation" => operation.to_owned(), "outcome" => outcome.to_owned())
-        .increment(1);
-    metrics::histogram!("gateway_graphql_request_duration_seconds", "operation" => operation.to_owned()).record(seconds);
+    let (requests, duration) = graphql_series(team, operation, outcome);
+    requests.increment(1);
+    duration.record(seconds);
+}
+
+/// The request counter and latency histogram of `team`'s `operation`
+/// ending with `outcome`.
+fn graphql_series(
+    team: &str,
+    operation: &str,
+    outcome: &str,
+) -> (metrics::Counter, metrics::Histogram) {
+    (
+        metrics::counter!("gateway_graphql_requests_total", "team" => team.to_owned(), "operation" => operation.to_owned(), "outcome" => outcome.to_owned()),
+        metrics::histogram!("gateway_graphql_request_duration_seconds", "operation" => operation.to_owned()),
+    )
 }
 
 /// The metrics of one team's operation answered from the response cache,
@@ -187,10 +200,11 @@ impl CacheHitMeter {
     /// The series `record_graphql(team, operation, "ok", _)` and
     /// `record_response_cache("hit")` write to.
     pub fn new(team: &str, operation: &str) -> Self {
+        let (requests, duration) = graphql_series(team, operation, "ok");
         Self {
-            requests: metrics::counter!("gateway_graphql_requests_total", "team" => team.to_owned(), "operation" => operation.to_owned(), "outcome" => "ok"),
-            duration: metrics::histogram!("gateway_graphql_request_duration_seconds", "operation" => operation.to_owned()),
-            hits: metrics::counter!("gateway_response_cache_total", "result" => "hit"),
+            requests,
+            duration,
+            hits: response_cache_series("hit"),
         }
     }
 
@@ -257,7 +271,11 @@ pub fn record_cache_read(
 /// query, or a stale snapshot) or `not_reusable` (errors, a mutation, data
 /// besides snapshots).
 pub fn record_response_cache(result: &'static str) {
-    metrics::counter!("gateway_response_cache_total", "result" => result).increment(1);
+    response_cache_series(result).increment(1);
+}
+
+fn response_cache_series(result: &'static str) -> metrics::Counter {
+    metrics::counter!("gateway_response_cache_total", "result" => result)
 }
 
 /// A query with a compiled plan was answered by it (`planned`) or handed to
