@@ -32,7 +32,9 @@ static EXPORTING: AtomicBool = AtomicBool::new(false);
 static PROPAGATING: AtomicBool = AtomicBool::new(false);
 
 /// Whether spans are exported. Attributes only traces need are recorded
-/// only then: recording a field on a span re-renders its JSON log fields.
+/// only then: recording the status and operation on every request's span
+/// cost a cached answer 4.6k instructions (64.7k -> 69.3k at `info`) even
+/// with fields appended rather than re-rendered.
 pub fn exporting() -> bool {
     EXPORTING.load(Ordering::Relaxed)
 }
