@@ -18,7 +18,7 @@ use super::live;
 use super::media::MediaType;
 use super::persisted::PersistedError;
 use super::raw_lane::Lane;
-use super::reading::{Source, content_type_is_json, from_query_string, read_requests};
+use super::reading::{Requests, Source, content_type_is_json, from_query_string, read_requests};
 use super::refusal::Refusal;
 use super::run::{self, Job};
 use crate::auth::{AuthError, Credential, QuotaRefusal, Settlement};
@@ -143,6 +143,7 @@ async fn handle(state: AppState, ids: RequestIds, headers: HeaderMap, source: So
                 introspection: team.introspection(),
                 ids,
                 requests: admitted.requests,
+                is_array: admitted.is_array,
                 key: admitted.key,
                 media: admitted.media,
                 started,
@@ -231,6 +232,7 @@ pub(super) async fn authenticate<'s>(
 /// A request that passed every check, ready to run.
 struct Admitted {
     requests: Vec<Request>,
+    is_array: bool,
     key: Option<String>,
     media: MediaType,
     writes: bool,
@@ -255,7 +257,7 @@ fn admit(
         return Err(Box::new(refusal));
     };
     let via_get = matches!(source, Source::Query(_));
-    let mut requests = read_batch(state, team, source)?;
+    let (mut requests, is_array) = read_batch(state, team, source)?;
     let mut registrations = Vec::new();
     for request in &mut requests {
         state.trusted.admit(&team.caller().team, request)?;
@@ -272,9 +274,9 @@ fn admit(
     }
     let writes = charge_writes(state, team, &requests, via_get)?;
     let key = idempotency::key(headers).map_err(bad)?;
-    if key.is_some() && requests.len() > 1 {
+    if key.is_some() && is_array {
         return Err(bad(
-            "Idempotency-Key applies to one operation: do not batch it",
+            "Idempotency-Key applies to one operation sent alone: do not send it in an array",
         ));
     }
     for registration in registrations {
@@ -282,6 +284,7 @@ fn admit(
     }
     Ok(Admitted {
         requests,
+        is_array,
         key,
         media,
         writes,
@@ -298,15 +301,15 @@ fn bad(message: &str) -> Refused {
     Box::new(Refusal::bad_request(message))
 }
 
-/// The requests of the body or query string, within `graphql.max_batch`;
-/// a batch spends one quota unit per operation, so batching cannot dodge
-/// the quota.
+/// The requests of the body or query string, within `graphql.max_batch`,
+/// and whether they came as an array; a batch spends one quota unit per
+/// operation, so batching cannot dodge the quota.
 fn read_batch(
     state: &AppState,
     team: &Credential<'_>,
     source: Source,
-) -> Result<Vec<Request>, Refused> {
-    let requests = read_requests(source).map_err(|message| bad(&message))?;
+) -> Result<(Vec<Request>, bool), Refused> {
+    let Requests { requests, is_array } = read_requests(source).map_err(|message| bad(&message))?;
     if requests.is_empty() || requests.len() > state.max_batch {
         return Err(bad(&format!(
             "a batch of {} operations; send 1 to {} (graphql.max_batch)",
@@ -315,7 +318,7 @@ fn read_batch(
         )));
     }
     charge(team, u32::try_from(requests.len() - 1).unwrap_or(u32::MAX))?;
-    Ok(requests)
+    Ok((requests, is_array))
 }
 
 /// Whether the requests write. Mutations are refused over GET; each

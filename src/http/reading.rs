@@ -16,19 +16,32 @@ pub(super) enum Source {
     Query(String),
 }
 
-pub(super) fn read_requests(source: Source) -> Result<Vec<Request>, String> {
-    match source {
-        Source::Body(body) if memchr::memmem::find(&body, b"\"documentId\"").is_some() => with_document_ids(&body),
+/// The requests a body or query string carried.
+pub(super) struct Requests {
+    pub(super) requests: Vec<Request>,
+    /// Sent as a JSON array: answered with an array of as many answers,
+    /// in order, even when it holds one (clients map answers by index).
+    pub(super) is_array: bool,
+}
+
+pub(super) fn read_requests(source: Source) -> Result<Requests, String> {
+    let (requests, is_array) = match source {
+        Source::Body(body) if memchr::memmem::find(&body, b"\"documentId\"").is_some() => {
+            with_document_ids(&body)?
+        }
         Source::Body(body) => match serde_json::from_slice::<BatchRequest>(&body) {
-            Ok(BatchRequest::Single(request)) => Ok(vec![request]),
-            Ok(BatchRequest::Batch(requests)) => Ok(requests),
-            Err(_) => Err(
-                "the body is not a GraphQL request: expected JSON with a `query` (or an array of them)"
-                    .to_owned(),
-            ),
+            Ok(BatchRequest::Single(request)) => (vec![request], false),
+            Ok(BatchRequest::Batch(requests)) => (requests, true),
+            Err(_) => {
+                return Err(
+                    "the body is not a GraphQL request: expected JSON with a `query` (or an array of them)"
+                        .to_owned(),
+                );
+            }
         },
-        Source::Query(query) => from_query_string(&query).map(|request| vec![request]),
-    }
+        Source::Query(query) => (vec![from_query_string(&query)?], false),
+    };
+    Ok(Requests { requests, is_array })
 }
 
 /// `Content-Type: application/json` (any parameters); GraphQL over HTTP
@@ -87,17 +100,18 @@ pub(super) fn from_query_string(query: &str) -> Result<Request, String> {
 }
 
 /// A body naming documents by `documentId` (trusted documents): each
-/// request's id travels in its extensions to the trusted-documents step.
-fn with_document_ids(body: &[u8]) -> Result<Vec<Request>, String> {
+/// request's id travels in its extensions to the trusted-documents step;
+/// with whether the body was an array.
+fn with_document_ids(body: &[u8]) -> Result<(Vec<Request>, bool), String> {
     let malformed = || {
         "the body is not a GraphQL request: expected JSON with a `query` or a `documentId` (or an array of them)".to_owned()
     };
-    let entries =
+    let (entries, is_array) =
         match serde_json::from_slice::<serde_json::Value>(body).map_err(|_| malformed())? {
-            serde_json::Value::Array(entries) => entries,
-            entry => vec![entry],
+            serde_json::Value::Array(entries) => (entries, true),
+            entry => (vec![entry], false),
         };
-    entries
+    let requests = entries
         .into_iter()
         .map(|mut entry| {
             let id = entry
@@ -112,5 +126,6 @@ fn with_document_ids(body: &[u8]) -> Result<Vec<Request>, String> {
             }
             Ok(request)
         })
-        .collect()
+        .collect::<Result<_, String>>()?;
+    Ok((requests, is_array))
 }

@@ -34,6 +34,8 @@ pub(super) struct Job {
     pub(super) introspection: bool,
     pub(super) ids: RequestIds,
     pub(super) requests: Vec<Request>,
+    /// Sent as a JSON array: answered with an array, even of one.
+    pub(super) is_array: bool,
     pub(super) key: Option<String>,
     pub(super) media: MediaType,
     pub(super) started: Instant,
@@ -99,8 +101,11 @@ impl Job {
             current.record("graphql.operation.type", kind);
         }
         let mut operations = self.operations();
-        if let ([label], Some(operation)) = (labels.as_slice(), operations.pop())
-            && operations.is_empty()
+        // The length is checked before anything is taken out: a batch keeps
+        // every operation, and an array of one stays an array.
+        if !self.is_array
+            && operations.len() == 1
+            && let (Some(operation), Some(label)) = (operations.pop(), labels.first())
         {
             let (response, outcome) = match key {
                 Some(key) => {

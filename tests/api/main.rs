@@ -2,6 +2,7 @@
 //! spoken to over real HTTP. One binary, one module per feature.
 
 mod audit;
+mod batches;
 mod cache;
 mod cli;
 mod computers;
