@@ -18,23 +18,16 @@ use tokio::time::Instant;
 use super::{AppState, Refused, admit, expiry, settle, too_slow};
 use crate::graphql::RequestIds;
 use crate::http::graphql::authenticate;
+use crate::http::media::Preferred;
 
 /// Events waiting for a client that reads slowly.
 const QUEUE: usize = 16;
 
-/// Whether the client asks for an event stream rather than one response.
+/// Whether the client prefers an event stream to one response, by the
+/// q-values and order of its `Accept` (urql lists `text/event-stream` after
+/// the JSON types, and must get JSON).
 pub(in crate::http) fn wants_event_stream(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .any(|media| {
-            media
-                .split(';')
-                .next()
-                .is_some_and(|media| media.trim().eq_ignore_ascii_case("text/event-stream"))
-        })
+    Preferred::negotiate(headers) == Some(Preferred::EventStream)
 }
 
 /// Runs `request` as an event stream.
