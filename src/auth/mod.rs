@@ -255,6 +255,10 @@ pub enum AuthError {
     /// `exp`, `iss`, `aud` or `sub` is missing.
     #[error("the JWT lacks a required claim (exp, iss, aud, sub)")]
     MissingClaim,
+    /// `sub` is empty or blank: it names no one, and people are told apart
+    /// by it (quota, audit, idempotency keys).
+    #[error("the JWT's `sub` claim is empty: it must name the person")]
+    EmptySubject,
     /// Signed in, but no claim value maps to a role: 403, not 401.
     #[error(
         "signed in, but none of your roles may use this gateway; ask for a role mapped under auth.oidc.<provider>.roles"

@@ -295,6 +295,9 @@ impl Provider {
 
     fn person(&self, claims: &Value) -> Result<Person, AuthError> {
         let subject = claims["sub"].as_str().ok_or(AuthError::MissingClaim)?;
+        if subject.trim().is_empty() {
+            return Err(AuthError::EmptySubject);
+        }
         let values = claim_values(claims, &self.settings.roles_claim);
         let roles: Vec<&Arc<Role>> = values
             .iter()

@@ -241,6 +241,14 @@ async fn bad_tokens_are_refused_each_with_its_reason() {
         (unsigned, "algorithm is not accepted"),
         (confused, "algorithm is not accepted"),
         (huge, "too large"),
+        (
+            valid(|claims| claims["sub"] = json!("")),
+            "`sub` claim is empty",
+        ),
+        (
+            valid(|claims| claims["sub"] = json!("  ")),
+            "`sub` claim is empty",
+        ),
     ];
     for (token, reason) in cases {
         let (status, body) = ask(&gateway, &token, COUNT).await;
