@@ -173,3 +173,70 @@ async fn persisted_queries_travel_as_hashes_and_meet_every_check() {
         "a stored text is checked again: {replayed}"
     );
 }
+
+/// urql's default `Accept`: the JSON types first, an event stream after.
+const URQL_ACCEPT: &str = "application/graphql-response+json, application/graphql+json, application/json, text/event-stream, multipart/mixed";
+
+#[tokio::test]
+async fn urqls_default_accept_gets_json_answers_and_its_mutations_run() {
+    let gateway = spawn_gateway().await;
+    let host = gateway.devices_by_status(true)[0].clone();
+    let post = |query: String| {
+        gateway
+            .http
+            .post(&gateway.url)
+            .bearer_auth(ADMIN_TOKEN)
+            .header("accept", URQL_ACCEPT)
+            .json(&json!({ "query": query }))
+            .send()
+    };
+    let mutation = format!(
+        r#"mutation {{ addComputerComment(input: {{ computerName: "{host}", comment: "set through urql" }}) {{ computerName comment }} }}"#
+    );
+    let answer = post(mutation).await.expect("answered");
+    assert_eq!(answer.status(), 200);
+    assert!(
+        answer.headers()["content-type"]
+            .to_str()
+            .expect("ASCII")
+            .starts_with(GRAPHQL_RESPONSE)
+    );
+    let body: Value = answer.json().await.expect("JSON");
+    assert_eq!(
+        body,
+        json!({ "data": { "addComputerComment": { "computerName": host, "comment": "set through urql" } } })
+    );
+    assert_eq!(gateway.calls(Endpoint::CommentAdd), 1);
+
+    // A query keeps the response cache: kept when seen twice, then a hit.
+    for expected in ["miss", "miss", "hit"] {
+        let answer = post("{ devices(first: 1) { totalCount } }".to_owned())
+            .await
+            .expect("answered");
+        assert_eq!(answer.headers()["x-response-cache"], expected);
+        let body: Value = answer.json().await.expect("JSON");
+        assert_eq!(body["data"], json!({ "devices": { "totalCount": 50 } }));
+    }
+}
+
+#[tokio::test]
+async fn an_event_stream_refused_by_quality_is_never_sent() {
+    let gateway = spawn_gateway().await;
+    let answer = gateway
+        .http
+        .post(&gateway.url)
+        .bearer_auth(ADMIN_TOKEN)
+        .header("accept", "text/event-stream;q=0, application/json")
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .expect("answered");
+    assert!(
+        answer.headers()["content-type"]
+            .to_str()
+            .expect("ASCII")
+            .starts_with("application/json")
+    );
+    let body: Value = answer.json().await.expect("JSON");
+    assert_eq!(body, json!({ "data": { "__typename": "Query" } }));
+}
