@@ -166,17 +166,23 @@ impl Authenticator {
         }
     }
 
-    /// Who the `Authorization` header proves.
+    /// Who the `Authorization` header proves, acting on `account` when
+    /// the caller asked for one (`RemotePC-Account`), else on their first
+    /// account by name.
     pub async fn authenticate(
         &self,
         authorization: Option<&str>,
+        account: Option<&str>,
     ) -> Result<Credential<'_>, AuthError> {
         let token = bearer(authorization)?;
         if !token_shape::looks_like_jwt(token) {
-            return self
-                .teams
-                .authenticate(authorization)
-                .map(|team| Credential::new(Who::Team(team), self.cluster.as_ref()));
+            let team = self.teams.authenticate(authorization)?;
+            if let Some(asked) = account
+                && asked != team.caller().account
+            {
+                return Err(AuthError::AccountNotGranted(asked.to_owned()));
+            }
+            return Ok(Credential::new(Who::Team(team), self.cluster.as_ref()));
         }
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::TooLarge);
@@ -189,7 +195,7 @@ impl Authenticator {
             .ok_or(AuthError::MalformedToken)?;
         // Boxed: a key fetch is a large future, and every request's future
         // would carry its size (and copy it) while only JWTs wait on it.
-        Box::pin(provider.authenticate(token))
+        Box::pin(provider.authenticate(token, account))
             .await
             .map(|person| Credential::new(Who::Person(Box::new(person)), self.cluster.as_ref()))
     }

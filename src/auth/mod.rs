@@ -14,6 +14,7 @@ pub use shared::Settlement;
 pub use teams::{Team, Teams};
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
@@ -74,7 +75,11 @@ pub struct Caller {
     pub team: String,
     /// The RemotePC account the team's requests go to.
     pub account: String,
-    /// What the team may do.
+    /// Every account the caller may choose to act on (a team has one; a
+    /// person's roles may name several, one acted on per request).
+    pub accounts: Arc<[String]>,
+    /// What the team may do, on `account` only: a scope never crosses
+    /// accounts.
     pub scopes: Vec<Scope>,
     /// Who exactly: the person, or the team itself.
     pub actor: Actor,
@@ -213,7 +218,7 @@ pub enum QuotaRefusal {
 }
 
 /// Why a request was not authenticated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     /// No `Authorization` header.
     #[error("missing bearer token: send `Authorization: Bearer <token>`")]
@@ -259,6 +264,12 @@ pub enum AuthError {
     /// by it (quota, audit, idempotency keys).
     #[error("the JWT's `sub` claim is empty: it must name the person")]
     EmptySubject,
+    /// The caller asked (`RemotePC-Account`) for an account none of their
+    /// roles, or not their team, grants: 403.
+    #[error(
+        "you may not act on account `{0}`: send RemotePC-Account with one of the accounts viewer.accounts lists"
+    )]
+    AccountNotGranted(String),
     /// Signed in, but no claim value maps to a role: 403, not 401.
     #[error(
         "signed in, but none of your roles may use this gateway; ask for a role mapped under auth.oidc.<provider>.roles"

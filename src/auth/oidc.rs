@@ -50,8 +50,8 @@ pub struct Role {
 pub struct Person {
     pub(super) caller: Caller,
     pub(super) introspection: bool,
-    /// The role whose account and quota the person acts under: the first
-    /// of their roles by name.
+    /// The role whose quota the person acts under: the first by name of
+    /// their roles on the account they act on.
     pub(super) role: Arc<Role>,
     /// The token's `exp`, in seconds since the Unix epoch.
     pub(super) expires_at: Option<i64>,
@@ -209,9 +209,14 @@ impl Provider {
         claims["iss"].as_str() == Some(self.settings.issuer.as_str())
     }
 
-    /// The person `token` proves, or why not. An unknown `kid` fetches the
-    /// keys again, at most once per `jwks_min_refresh`.
-    pub async fn authenticate(&self, token: &str) -> Result<Person, AuthError> {
+    /// The person `token` proves, acting on `account` (or their first
+    /// account by name), or why not. An unknown `kid` fetches the keys
+    /// again, at most once per `jwks_min_refresh`.
+    pub async fn authenticate(
+        &self,
+        token: &str,
+        account: Option<&str>,
+    ) -> Result<Person, AuthError> {
         let named =
             peek_part(token, 0).and_then(|header| header["alg"].as_str().map(str::to_owned));
         let accepted = named
@@ -236,7 +241,7 @@ impl Provider {
             }
         };
         let claims = self.verify(token, &key, header.alg)?;
-        self.person(&claims)
+        self.person(&claims, account)
     }
 
     /// Whether an unknown `kid` may fetch the keys now; claimed under the
@@ -293,7 +298,10 @@ impl Provider {
             })
     }
 
-    fn person(&self, claims: &Value) -> Result<Person, AuthError> {
+    /// The person of `claims` on one account: only the roles that name
+    /// that account give scopes, quota, introspection and the trusted
+    /// documents policy, so that no right crosses accounts.
+    fn person(&self, claims: &Value, account: Option<&str>) -> Result<Person, AuthError> {
         let subject = claims["sub"].as_str().ok_or(AuthError::MissingClaim)?;
         if subject.trim().is_empty() {
             return Err(AuthError::EmptySubject);
@@ -302,6 +310,18 @@ impl Provider {
         let roles: Vec<&Arc<Role>> = values
             .iter()
             .filter_map(|value| self.roles.get(value))
+            .collect();
+        let mut accounts: Vec<String> = roles.iter().map(|role| role.account.clone()).collect();
+        accounts.sort();
+        accounts.dedup();
+        let account = match account {
+            Some(asked) if accounts.iter().any(|granted| granted == asked) => asked,
+            Some(asked) => return Err(AuthError::AccountNotGranted(asked.to_owned())),
+            None => accounts.first().ok_or(AuthError::NoRole)?,
+        };
+        let roles: Vec<&Arc<Role>> = roles
+            .into_iter()
+            .filter(|role| role.account == account)
             .collect();
         let Some(first) = roles.iter().min_by(|a, b| a.label.cmp(&b.label)) else {
             return Err(AuthError::NoRole);
@@ -320,6 +340,7 @@ impl Provider {
             caller: Caller {
                 team: first.label.clone(),
                 account: first.account.clone(),
+                accounts: accounts.into(),
                 scopes,
                 actor: Actor {
                     kind: ActorKind::Person,

@@ -90,6 +90,7 @@ impl Teams {
                             via: name.clone(),
                         },
                         account: team.account.clone(),
+                        accounts: Arc::from([team.account.clone()]),
                         quota: QuotaView {
                             per_minute: per_minute.get(),
                             burst: burst.get(),

@@ -15,9 +15,11 @@ use crate::settings::ServerSettings;
 
 /// Headers browsers may send without a setting: auth and content
 /// negotiation, idempotency and request ids, Apollo Client's
-/// `clientAwareness` and operation-name headers, and W3C trace context.
-const STANDARD_HEADERS: [&str; 11] = [
+/// `clientAwareness` and operation-name headers, W3C trace context, and
+/// the account a person acts on.
+const STANDARD_HEADERS: [&str; 12] = [
     "authorization",
+    super::ACCOUNT_HEADER,
     "content-type",
     "accept",
     "idempotency-key",

@@ -203,7 +203,14 @@ pub(super) async fn authenticate<'s>(
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok());
-    match state.authenticator.authenticate(authorization).await {
+    let account = headers
+        .get(super::ACCOUNT_HEADER)
+        .and_then(|value| value.to_str().ok());
+    match state
+        .authenticator
+        .authenticate(authorization, account)
+        .await
+    {
         Ok(credential) => {
             let caller = credential.caller();
             let span = tracing::Span::current();
@@ -211,12 +218,12 @@ pub(super) async fn authenticate<'s>(
             span.record("subject", caller.actor.subject.as_str());
             Ok(credential)
         }
-        Err(AuthError::NoRole) => {
+        Err(error @ (AuthError::NoRole | AuthError::AccountNotGranted(_))) => {
             observe_refusal("unauthenticated", ErrorCode::Forbidden, started);
             let refusal = Refusal::new(
                 StatusCode::FORBIDDEN,
                 ErrorCode::Forbidden,
-                AuthError::NoRole.to_string(),
+                error.to_string(),
             );
             Err(refusal.answering(headers).into_response())
         }

@@ -32,6 +32,10 @@ use axum::routing::{get, post};
 use tokio_util::task::TaskTracker;
 use tower_http::timeout::TimeoutLayer;
 
+/// The request header naming the RemotePC account a person whose roles
+/// name several acts on (WebSocket: `account` in `connection_init`).
+pub(crate) const ACCOUNT_HEADER: &str = "remotepc-account";
+
 pub use refusal::unknown_outcome_body;
 pub use serve::{Listeners, serve};
 

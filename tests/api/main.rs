@@ -23,6 +23,7 @@ mod live_client;
 mod live_limits;
 mod observability;
 mod oidc;
+mod oidc_accounts;
 mod otel;
 mod otel_collector;
 mod plan_generator;

@@ -61,6 +61,10 @@ impl Idp {
         idp
     }
 
+    pub(crate) fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
     fn publish(&self, keys: &[&str]) {
         *self.keys.lock().expect("keys") = keys.iter().map(|name| jwk(name)).collect();
     }

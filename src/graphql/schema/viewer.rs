@@ -74,6 +74,15 @@ impl Viewer {
         &self.0.account
     }
 
+    /// Every account the caller may act on. A person whose roles name
+    /// several chooses one per request with the `RemotePC-Account` header
+    /// (`account` in `connection_init`); without it, the first by name.
+    /// Scopes, quota and trusted documents come from the roles of the
+    /// account acted on alone.
+    async fn accounts(&self) -> Vec<&str> {
+        self.0.accounts.iter().map(String::as_str).collect()
+    }
+
     /// The caller's quota (a person's own, in their role).
     async fn quota(&self) -> QuotaState {
         let quota = self.0.quota;

@@ -47,6 +47,20 @@ pub(super) fn authorization(payload: Option<&Value>) -> Option<String> {
         .or_else(|| text(payload.get("token")).map(|token| format!("Bearer {token}")))
 }
 
+/// The account a `connection_init` asks to act on: `account`, or the
+/// `RemotePC-Account` header among its `headers`.
+pub(super) fn account(payload: Option<&Value>) -> Option<String> {
+    let payload = payload?;
+    let text = |value: Option<&Value>| value.and_then(Value::as_str).map(str::to_owned);
+    text(payload.get("account")).or_else(|| {
+        let headers = payload.get("headers")?.as_object()?;
+        headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(crate::http::ACCOUNT_HEADER))
+            .and_then(|(_, value)| value.as_str().map(str::to_owned))
+    })
+}
+
 /// A close reason fits in 123 bytes.
 pub(super) fn truncate(reason: &str) -> &str {
     if reason.len() <= 123 {

@@ -122,9 +122,10 @@ async fn serve(state: AppState, ids: RequestIds, socket: WebSocket) {
         return connection.close(4401, "Unauthorized").await;
     };
     let authorization = authorization(payload.as_ref());
+    let account = super::protocol::account(payload.as_ref());
     let credential = match state
         .authenticator
-        .authenticate(authorization.as_deref())
+        .authenticate(authorization.as_deref(), account.as_deref())
         .await
     {
         Ok(credential) => credential,
