@@ -1,11 +1,13 @@
 //! One snapshot slot per account: fresh for `ttl`, then served stale while
 //! one background refresh runs, and kept up to `max_stale` past `ttl` while
 //! RemotePC fails. Concurrent misses share one fetch, errors included.
-//! Writes patch the slot and bump its generation, so a refresh that started
-//! before a write can never put the pre-write data back. A write whose
-//! outcome is unknown marks the snapshot suspect: the next read fetches
-//! anew, and while RemotePC fails the suspect snapshot is still served
-//! (within `max_stale`), marked as such.
+//! Writes patch the slot; a refresh that overlapped writes is kept with
+//! their patches applied again over it, so it can never put pre-write data
+//! back, and steady writes never keep a snapshot from being refreshed. A
+//! write whose outcome is unknown marks the snapshot suspect: a refresh
+//! that overlapped it is not authoritative, the next read fetches anew,
+//! and while RemotePC fails the suspect snapshot is still served (within
+//! `max_stale`), marked as such.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -39,12 +41,22 @@ struct Cached<T> {
     fetched_at: Instant,
 }
 
+/// Patches kept for one fetch; past this many writes during one fetch,
+/// its result is dropped as before (the next read fetches again).
+const MAX_PATCHES_DURING_FETCH: usize = 4_096;
+
 struct SlotState<T, E> {
     current: Option<Cached<T>>,
     in_flight: Option<Fetch<T, E>>,
-    /// Bumped by every write; a fetch started under an older generation
-    /// does not replace the current snapshot.
-    generation: u64,
+    /// The patches of writes applied while `in_flight` ran, in order:
+    /// applied again over its result, since RemotePC may have been read
+    /// before or after each (a patch sets items by key, so applying it
+    /// twice is harmless).
+    during_fetch: Vec<Patch<T>>,
+    /// A write whose patch is not in `during_fetch` (outcome unknown, no
+    /// snapshot to patch, too many) happened while `in_flight` ran: its
+    /// result is not authoritative and is not kept.
+    fetch_overtaken: bool,
     last_failure: Option<Instant>,
     /// A write whose outcome is unknown happened since `current` was read.
     suspect: bool,
@@ -82,7 +94,7 @@ pub struct SnapshotCache<T, E> {
     replicator: Option<Arc<dyn Replicator<T>>>,
 }
 
-impl<T: Keyed + Send + Sync + 'static, E: Send + Sync + 'static> SnapshotCache<T, E> {
+impl<T: Keyed + Clone + Send + Sync + 'static, E: Send + Sync + 'static> SnapshotCache<T, E> {
     /// An empty cache of `collection`.
     pub fn new(collection: &'static str, freshness: Freshness, clock: Clock) -> Self {
         Self {
@@ -286,7 +298,8 @@ impl<T: Keyed + Send + Sync + 'static, E: Send + Sync + 'static> SnapshotCache<T
                 state: Mutex::new(SlotState {
                     current: None,
                     in_flight: None,
-                    generation: 0,
+                    during_fetch: Vec::new(),
+                    fetch_overtaken: false,
                     last_failure: None,
                     suspect: false,
                     driven: false,
@@ -310,7 +323,8 @@ impl<T: Keyed + Send + Sync + 'static, E: Send + Sync + 'static> SnapshotCache<T
         if let Some(fetch) = &state.in_flight {
             return fetch.clone();
         }
-        let generation = state.generation;
+        state.during_fetch.clear();
+        state.fetch_overtaken = false;
         let slot = Arc::clone(slot);
         let clock = self.clock.clone();
         let observer = self.observer.clone();
@@ -320,7 +334,7 @@ impl<T: Keyed + Send + Sync + 'static, E: Send + Sync + 'static> SnapshotCache<T
                 .await
                 .map(|loaded| (Arc::new(loaded.snapshot), loaded.age))
                 .map_err(Arc::new);
-            let replaced = store_fetched(&slot, &clock, generation, &result);
+            let (result, replaced) = store_fetched(&slot, &clock, result);
             if let (Some(observer), Some(old), Ok((new, _))) = (observer, replaced, &result) {
                 observer(&slot.account, &old, new);
             }
@@ -333,37 +347,70 @@ impl<T: Keyed + Send + Sync + 'static, E: Send + Sync + 'static> SnapshotCache<T
     }
 }
 
-/// Puts a fetch's result in its slot; returns the snapshot it replaced.
-fn store_fetched<T, E>(
+/// Patches applied in order, as one: each key's last change wins, so the
+/// fetched snapshot is rebuilt once however many writes overlapped it.
+fn merged<T: Keyed + Clone>(patches: &[Patch<T>]) -> (Vec<String>, Vec<T>) {
+    let mut last: HashMap<String, Result<T, String>> = HashMap::new();
+    for patch in patches {
+        for key in &patch.removed {
+            last.insert(T::comparable(key).into_owned(), Err(key.clone()));
+        }
+        for item in &patch.upserted {
+            last.insert(T::comparable(item.key()).into_owned(), Ok(item.clone()));
+        }
+    }
+    let (mut removed, mut upserted) = (Vec::new(), Vec::new());
+    for change in last.into_values() {
+        match change {
+            Ok(item) => upserted.push(item),
+            Err(key) => removed.push(key),
+        }
+    }
+    (removed, upserted)
+}
+
+/// A fetch's result as it comes back from RemotePC.
+type Fetched<T, E> = Result<(Arc<Snapshot<T>>, Duration), Arc<E>>;
+
+/// Puts a fetch's result in its slot, with the writes that overlapped it
+/// applied over it; returns the result as kept (what the fetch's readers
+/// are served) and the snapshot it replaced.
+fn store_fetched<T: Keyed + Clone, E>(
     slot: &Slot<T, E>,
     clock: &Clock,
-    generation: u64,
-    result: &Result<(Arc<Snapshot<T>>, Duration), Arc<E>>,
-) -> Option<Arc<Snapshot<T>>> {
+    result: Fetched<T, E>,
+) -> (Fetched<T, E>, Option<Arc<Snapshot<T>>>) {
     let mut state = slot.lock();
     state.in_flight = None;
     state.driven = false;
+    let patches = std::mem::take(&mut state.during_fetch);
     match result {
-        Ok((snapshot, age)) if state.generation == generation => {
+        Ok((fetched, age)) if !state.fetch_overtaken => {
+            let kept = if patches.is_empty() {
+                fetched
+            } else {
+                let (removed, upserted) = merged(&patches);
+                Arc::new(fetched.with_changes(&removed, upserted))
+            };
             let now = clock.now();
             let replaced = state.current.replace(Cached {
-                snapshot: Arc::clone(snapshot),
-                fetched_at: now.checked_sub(*age).unwrap_or(now),
+                snapshot: Arc::clone(&kept),
+                fetched_at: now.checked_sub(age).unwrap_or(now),
             });
             state.last_failure = None;
             state.suspect = false;
-            replaced.map(|cached| cached.snapshot)
+            (Ok((kept, age)), replaced.map(|cached| cached.snapshot))
         }
-        // A write happened while fetching: the fetched data may predate
-        // it. Keep the patched snapshot; the next read after `ttl` fetches
-        // again.
-        Ok(_) => {
+        // A write of unknown effect overlapped the fetch: RemotePC may
+        // have been read before it. Keep the current (suspect) snapshot;
+        // the next read fetches again.
+        Ok(fetched) => {
             state.last_failure = None;
-            None
+            (Ok(fetched), None)
         }
-        Err(_) => {
+        Err(error) => {
             state.last_failure = Some(clock.now());
-            None
+            (Err(error), None)
         }
     }
 }

@@ -36,7 +36,7 @@ pub trait Replicator<T>: Send + Sync {
     fn dropped(&self, account: &str) -> BoxFuture<'static, ()>;
 }
 
-impl<T: Keyed + Send + Sync + 'static, E: Send + Sync + 'static> SnapshotCache<T, E> {
+impl<T: Keyed + Clone + Send + Sync + 'static, E: Send + Sync + 'static> SnapshotCache<T, E> {
     /// Applies a write the gateway made to the cached snapshot, so the next
     /// read shows it without a fetch; `change` says what it changed, from
     /// the current snapshot. The replicator is told (or told to drop the
@@ -80,9 +80,13 @@ impl<T: Keyed + Send + Sync + 'static, E: Send + Sync + 'static> SnapshotCache<T
     {
         let slot = self.slot(account);
         let mut state = slot.lock();
-        state.generation += 1;
         let now = self.clock.now();
-        let cached = state.current.as_mut()?;
+        let fetching = state.in_flight.is_some();
+        let Some(cached) = state.current.as_mut() else {
+            // Nothing to patch, so nothing to apply to a fetch either.
+            state.fetch_overtaken |= fetching;
+            return None;
+        };
         let patch = change(&cached.snapshot);
         let patched = Arc::new(
             cached
@@ -91,6 +95,13 @@ impl<T: Keyed + Send + Sync + 'static, E: Send + Sync + 'static> SnapshotCache<T
         );
         let old = std::mem::replace(&mut cached.snapshot, Arc::clone(&patched));
         let age = now.saturating_duration_since(cached.fetched_at);
+        if fetching {
+            if state.during_fetch.len() < super::MAX_PATCHES_DURING_FETCH {
+                state.during_fetch.push(patch.clone());
+            } else {
+                state.fetch_overtaken = true;
+            }
+        }
         drop(state);
         if let Some(observer) = &self.observer {
             observer(account, &old, &patched);
@@ -102,7 +113,7 @@ impl<T: Keyed + Send + Sync + 'static, E: Send + Sync + 'static> SnapshotCache<T
     /// the collection is unknown: the next read fetches anew, and serves
     /// the suspect snapshot (marked so) if that fetch fails or while a
     /// failed one backs off. A fetch already running may predate the write,
-    /// so it does not clear the mark.
+    /// so it is not kept and does not clear the mark.
     pub fn mark_suspect(&self, account: &str) {
         self.distrust(account);
         if let Some(replicator) = &self.replicator {
@@ -116,7 +127,7 @@ impl<T: Keyed + Send + Sync + 'static, E: Send + Sync + 'static> SnapshotCache<T
     pub fn distrust(&self, account: &str) {
         let slot = self.slot(account);
         let mut state = slot.lock();
-        state.generation += 1;
+        state.fetch_overtaken |= state.in_flight.is_some();
         state.suspect = true;
     }
 }

@@ -41,6 +41,7 @@ mod review;
 mod schema;
 mod shutdown;
 mod soak;
+mod steady_writes;
 mod store;
 mod store_history;
 mod teams;
