@@ -22,6 +22,9 @@ RUN apt-get update \
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+# GraphiQL's files are embedded from assets/ (tests/api/packaging.rs holds
+# this list to every include_bytes!/include_str! of the crate).
+COPY assets ./assets
 COPY config ./config
 COPY benches ./benches
 COPY schema.graphql README.md ./
@@ -38,7 +41,7 @@ USER gateway
 WORKDIR /var/lib/remotepc-gateway
 ENV GATEWAY_CONFIG=/etc/remotepc-gateway/gateway.toml \
     GATEWAY__STORE__URL=sqlite:///var/lib/remotepc-gateway/gateway.db?mode=rwc
-EXPOSE 8080
+EXPOSE 8080 9100
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
     CMD ["remotepc-gateway", "healthcheck", "http://127.0.0.1:8080/healthz"]
 ENTRYPOINT ["remotepc-gateway"]

@@ -26,6 +26,7 @@ mod oidc;
 mod oidc_accounts;
 mod otel;
 mod otel_collector;
+mod packaging;
 mod plan_generator;
 mod plans;
 mod process;
