@@ -86,6 +86,10 @@ impl Store {
     ) -> Result<Self, StoreError> {
         install_default_drivers();
         let sqlite = settings.url.starts_with("sqlite:");
+        if let Some(path) = sqlite_file(&settings.url) {
+            create_private(&path)
+                .map_err(|error| failed("creating the SQLite file")(sqlx::Error::Io(error)))?;
+        }
         let pool = AnyPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(Duration::from_secs(5))
@@ -158,5 +162,77 @@ fn locked<T>(set: &Mutex<HashSet<T>>) -> MutexGuard<'_, HashSet<T>> {
 impl Store {
     fn now_ms(&self) -> i64 {
         self.clock.unix_ms()
+    }
+}
+
+/// The file a `sqlite:` URL names; `None` for other URLs and in-memory
+/// databases.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.starts_with(":memory:")).then(|| path.into())
+}
+
+/// Creates the database file readable by its owner alone (it holds audit
+/// inputs and recorded answers) when it does not exist yet; SQLite gives
+/// its WAL and shared-memory files the same mode.
+fn create_private(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_name_their_file() {
+        let file = |url: &str| sqlite_file(url).map(|path| path.display().to_string());
+        assert_eq!(
+            file("sqlite:///var/lib/g.db?mode=rwc").as_deref(),
+            Some("/var/lib/g.db")
+        );
+        assert_eq!(
+            file("sqlite://gateway.db?mode=rwc").as_deref(),
+            Some("gateway.db")
+        );
+        assert_eq!(file("sqlite:gateway.db").as_deref(), Some("gateway.db"));
+        assert_eq!(file("sqlite::memory:"), None);
+        assert_eq!(file("postgres://u@h/db"), None);
+    }
+
+    #[tokio::test]
+    async fn a_new_sqlite_store_is_readable_by_its_owner_alone() {
+        let path = std::env::temp_dir().join(format!("store-mode-{}.db", std::process::id()));
+        let settings = StoreSettings {
+            url: format!("sqlite://{}?mode=rwc", path.display()),
+            ..StoreSettings::default()
+        };
+        let store = Store::open(&settings).await.expect("opens");
+        store.ping().await.expect("answers");
+        for suffix in ["", "-wal"] {
+            let file = format!("{}{suffix}", path.display());
+            let mode = std::fs::metadata(&file)
+                .expect("exists")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{file}");
+        }
+        drop(store);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
     }
 }
