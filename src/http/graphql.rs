@@ -177,8 +177,7 @@ fn settled_as<T>(
             admitted
         }
         Some(Err(refused)) => {
-            let team_name = team.caller().team.as_str();
-            admitted.and(Err(Box::new(Refusal::over_quota(team_name, refused))))
+            admitted.and(Err(Box::new(Refusal::over_quota(team.caller(), refused))))
         }
     }
 }
@@ -301,7 +300,7 @@ fn admit(
 /// Takes `units` of the team's quota, all or none.
 fn charge(team: &Credential<'_>, units: u32) -> Result<(), Refused> {
     team.take_quota_units(units)
-        .map_err(|refused| Box::new(Refusal::over_quota(&team.caller().team, refused)))
+        .map_err(|refused| Box::new(Refusal::over_quota(team.caller(), refused)))
 }
 
 fn bad(message: &str) -> Refused {

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::media::MediaType;
-use crate::auth::QuotaRefusal;
+use crate::auth::{ActorKind, Caller, QuotaRefusal};
 use crate::graphql::ErrorCode;
 
 /// A request refused (or cut short) outside execution.
@@ -72,24 +72,38 @@ impl Refusal {
         )
     }
 
-    /// 429 for a team over its quota.
-    pub(super) fn over_quota(team: &str, refused: QuotaRefusal) -> Self {
+    /// 429 for a team, or a person in their role, over its quota; the
+    /// message names whose quota and the setting that sets it.
+    pub(super) fn over_quota(caller: &Caller, refused: QuotaRefusal) -> Self {
         let (status, code) = (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited);
+        let team = &caller.team;
+        let (over, spender, setting) = match caller.actor.kind {
+            ActorKind::Team => (
+                format!("team `{team}` is over its quota"),
+                format!("team `{team}`"),
+                format!("teams.{team}.burst"),
+            ),
+            ActorKind::Person => {
+                let (provider, role) = team.split_once('/').unwrap_or(("", team));
+                (
+                    format!("you are over your quota in role `{team}`"),
+                    "you".to_owned(),
+                    format!("auth.oidc.{provider}.roles.{role}.burst"),
+                )
+            }
+        };
         match refused {
             QuotaRefusal::Wait(wait) => Self::new(
                 status,
                 code,
-                format!(
-                    "team `{team}` is over its quota; retry in {} ms",
-                    wait.as_millis().max(1)
-                ),
+                format!("{over}; retry in {} ms", wait.as_millis().max(1)),
             )
             .retry_after(wait),
             QuotaRefusal::TooLarge { burst } => Self::new(
                 status,
                 code,
                 format!(
-                    "this request costs more quota units than team `{team}` may spend at once ({burst}, teams.{team}.burst): every RemotePC call a mutation makes is a unit; split it"
+                    "this request costs more quota units than {spender} may spend at once ({burst}, {setting}): every RemotePC call a mutation makes is a unit; split it"
                 ),
             ),
         }

@@ -398,6 +398,11 @@ async fn two_people_of_one_role_have_separate_quotas() {
     }
     let (status, body) = ask(&gateway, &first, COUNT).await;
     assert_eq!((status, error_code(&body)), (429, "RATE_LIMITED"), "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("you are over your quota in role `corp/helpdesk`; retry in "),
+        "a person is told it is their quota, not a team's: {message}"
+    );
     let (status, body) = ask(&gateway, &second, COUNT).await;
     assert_eq!(status, 200, "the second person has their own quota: {body}");
 }

@@ -19,7 +19,7 @@ pub(super) use ws::upgrade;
 
 use super::AppState;
 use super::refusal::Refusal;
-use crate::auth::{Credential, Settlement};
+use crate::auth::{Caller, Credential, Settlement};
 use crate::graphql::{ErrorCode, Operation, RequestIds, write_profile};
 
 /// Why an operation may not run on a stream.
@@ -62,9 +62,9 @@ pub(super) fn admit(
     mut request: Request,
 ) -> Result<(Operation, Slot), Refused> {
     let team = credential.caller().team.as_str();
-    credential
-        .take_quota_units(1)
-        .map_err(|refused| Refused::from(Box::new(Refusal::over_quota(team, refused))))?;
+    credential.take_quota_units(1).map_err(|refused| {
+        Refused::from(Box::new(Refusal::over_quota(credential.caller(), refused)))
+    })?;
     state.trusted.admit(team, &mut request)?;
     let registration = state
         .persisted
@@ -106,7 +106,7 @@ pub(super) fn admit(
 
 /// Takes the units a streamed operation was counted from the quota the
 /// replicas share (nothing to do without replicas).
-async fn settle(settlement: Option<Settlement>, team: &str) -> Result<(), Refused> {
+async fn settle(settlement: Option<Settlement>, caller: &Caller) -> Result<(), Refused> {
     let Some(settlement) = settlement else {
         return Ok(());
     };
@@ -114,7 +114,7 @@ async fn settle(settlement: Option<Settlement>, team: &str) -> Result<(), Refuse
         .settle()
         .await
         .map(drop)
-        .map_err(|refused| Refused::from(Box::new(Refusal::over_quota(team, refused))))
+        .map_err(|refused| Refused::from(Box::new(Refusal::over_quota(caller, refused))))
 }
 
 /// Completes when a credential valid for `valid_for` runs out; never for

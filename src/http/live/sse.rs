@@ -46,8 +46,8 @@ pub(in crate::http) async fn respond(
         .map_err(|message| Refused::new(crate::graphql::ErrorCode::BadUserInput, message))
         .and_then(|request| admit(&state, &credential, ids, request));
     let settlement = credential.settlement();
-    let team = credential.caller().team.clone();
-    let admitted = match settle(settlement, &team).await {
+    let caller = credential.caller().clone();
+    let admitted = match settle(settlement, &caller).await {
         Ok(()) => admitted,
         Err(refused) => admitted.and(Err(refused)),
     };

@@ -229,7 +229,7 @@ impl Connection {
                 };
                 match admitted {
                     Ok((operation, slot)) => {
-                        let quota = (credential.settlement(), credential.caller().team.clone());
+                        let quota = (credential.settlement(), credential.caller().clone());
                         let task = self.start(state, id.clone(), operation, quota);
                         self.running.insert(id, Running { task, _slot: slot });
                         Reaction::Nothing
@@ -254,13 +254,13 @@ impl Connection {
         state: &AppState,
         id: String,
         operation: crate::graphql::Operation,
-        (settlement, team): (Option<Settlement>, String),
+        (settlement, caller): (Option<Settlement>, crate::auth::Caller),
     ) -> JoinHandle<()> {
         let mut responses = state.operations.subscribe(operation);
         let sender = self.sender.clone();
         let send_timeout = state.live.send_timeout;
         tokio::spawn(async move {
-            if let Err(refused) = settle(settlement, &team).await {
+            if let Err(refused) = settle(settlement, &caller).await {
                 let errors = serde_json::json!([refused.into_error()]);
                 let _ = sender.send(Outgoing::Error(id, errors)).await;
                 return;
