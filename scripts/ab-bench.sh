@@ -9,7 +9,7 @@ set -u
 OLD=$(realpath "$1"); NEW=$(realpath "$2"); ROUNDS=${3:-3}
 mkdir -p ab-work && cd ab-work
 TOKEN=ab-test-token-0123456789abcdef
-HASH=$($NEW hash-token $TOKEN)
+HASH=$(printf %s "$TOKEN" | $NEW hash-token -)
 $NEW simulate --port 19090 --devices 10000 --users 200 --api-key abkey > /dev/null 2>&1 &
 SIM=$!
 sleep 2

@@ -10,7 +10,7 @@ set -eu
 BIN=$(realpath "$1"); WHICH=$2; N=${3:-2000}
 mkdir -p ab-work && cd ab-work
 TOKEN=ab-test-token-0123456789abcdef
-HASH=$($BIN hash-token $TOKEN)
+HASH=$(printf %s "$TOKEN" | $BIN hash-token -)
 cat > gw.toml <<TOML
 [server]
 listen = "127.0.0.1:18080"

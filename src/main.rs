@@ -8,6 +8,7 @@ mod demo_issuer;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -54,11 +55,12 @@ enum Command {
     Simulate(SimulateArgs),
     /// Print the GraphQL schema (SDL), as committed in schema.graphql.
     PrintSchema,
-    /// Print the SHA-256 to put in teams.<name>.token_sha256: of TOKEN, or
-    /// of a new random token, printed too.
+    /// Print the SHA-256 to put in teams.<name>.token_sha256: of a new
+    /// random token, printed too; with `-`, of the token read from standard
+    /// input (never an argument, which `ps` shows to everyone).
     HashToken {
-        /// The token to hash; a new one is made when absent.
-        token: Option<String>,
+        /// `-`: read the token from standard input (its first line).
+        source: Option<String>,
     },
     /// Exit 0 when GET URL answers 2xx within 3 s (the container
     /// HEALTHCHECK; the runtime image has no curl).
@@ -92,16 +94,43 @@ struct SimulateArgs {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+async fn main() -> ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}", report(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// An error and its causes on one line, each said once (an error whose
+/// message already holds its cause's is not followed by it again), and
+/// no backtrace: a start refused for a setting is a message, not a crash.
+fn report(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::PrintSchema) => {
             print!("{}", remotepc_gateway::graphql::sdl());
             Ok(())
         }
-        Some(Command::HashToken { token }) => {
-            match token {
-                Some(token) => println!("{}", hash_token(&token)),
+        Some(Command::HashToken { source }) => {
+            match source.as_deref() {
+                Some("-") => println!("{}", hash_token(&token_from_stdin()?)),
+                Some(_) => anyhow::bail!(
+                    "hash-token takes the token on standard input, not as an argument (ps shows arguments to everyone): printf %s \"$TOKEN\" | remotepc-gateway hash-token -"
+                ),
                 None => {
                     let token = generate_token();
                     println!(
@@ -192,4 +221,14 @@ async fn shutdown_signal() {
         () = interrupt => {},
         () = terminate => {},
     }
+}
+
+/// The first line of standard input, without its line ending; refused
+/// when empty.
+fn token_from_stdin() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let token = line.trim_end_matches(['\r', '\n']);
+    anyhow::ensure!(!token.is_empty(), "no token on standard input");
+    Ok(token.to_owned())
 }

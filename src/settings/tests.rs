@@ -61,7 +61,17 @@ fn the_production_example_does_not_start_until_its_placeholders_are_replaced() {
 
 #[test]
 fn hashes_of_guessable_tokens_are_refused() {
-    for token in ["test", "test2", "Admin1", "changeme", "1234", "secret123"] {
+    for token in [
+        "test",
+        "test2",
+        "Admin1",
+        "changeme",
+        "1234",
+        "secret123",
+        "s3cr3t",
+        "p4ssw0rd",
+        "4dm1n",
+    ] {
         let hash = Sha256::digest(token.as_bytes())
             .iter()
             .map(|byte| format!("{byte:02x}"))

@@ -283,6 +283,20 @@ fn is_loopback(url: &reqwest::Url) -> bool {
 /// Words people type as a token when they mean "anything"; with digit
 /// suffixes and short numbers, a few thousand guesses that a token must not
 /// be one of.
+/// Letters people swap for digits (`s3cr3t`, `p4ssw0rd`): each set is
+/// applied to every guessable word as a whole.
+const LEET: &[&[(char, char)]] = &[
+    &[('e', '3')],
+    &[('o', '0')],
+    &[('a', '4')],
+    &[('a', '@')],
+    &[('i', '1')],
+    &[('s', '5')],
+    &[('s', '$')],
+    &[('e', '3'), ('o', '0'), ('a', '4'), ('i', '1')],
+    &[('e', '3'), ('o', '0'), ('a', '@'), ('i', '1'), ('s', '5')],
+];
+
 const GUESSABLE_WORDS: &[&str] = &[
     "test",
     "testing",
@@ -360,7 +374,20 @@ fn guessable_token_hashes() -> &'static std::collections::HashSet<String> {
                     }
                 })
                 .collect();
-            for form in [word.to_string(), word.to_ascii_uppercase(), title] {
+            let leet = LEET.iter().map(|swaps| {
+                word.chars()
+                    .map(|letter| {
+                        swaps
+                            .iter()
+                            .find(|(plain, _)| *plain == letter)
+                            .map_or(letter, |(_, swapped)| *swapped)
+                    })
+                    .collect::<String>()
+            });
+            let forms = [word.to_string(), word.to_ascii_uppercase(), title]
+                .into_iter()
+                .chain(leet);
+            for form in forms {
                 for suffix in &suffixes {
                     hashes.insert(hash(&format!("{form}{suffix}")));
                 }

@@ -169,6 +169,7 @@ async fn an_account_without_key_source_stops_the_start_naming_the_setting() {
     let output = Command::new(BINARY)
         .args(["serve", "--config"])
         .arg(&config)
+        .env("RUST_BACKTRACE", "1")
         .output()
         .await
         .expect("binary runs");
@@ -176,6 +177,48 @@ async fn an_account_without_key_source_stops_the_start_naming_the_setting() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("accounts.default.api_key_env"), "{stderr}");
+    assert_eq!(
+        stderr.matches("accounts.default.api_key_env").count(),
+        1,
+        "said once, as one line, without a backtrace even with RUST_BACKTRACE=1: {stderr}"
+    );
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+}
+
+#[tokio::test]
+async fn hash_token_reads_the_token_from_stdin_never_from_an_argument() {
+    use tokio::io::AsyncWriteExt;
+    let mut child = Command::new(BINARY)
+        .args(["hash-token", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("binary runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin
+        .write_all(b"chosen-token-0123\n")
+        .await
+        .expect("written");
+    drop(stdin);
+    let output = child.wait_with_output().await.expect("exits");
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        remotepc_gateway::auth::hash_token("chosen-token-0123")
+    );
+
+    let refused = Command::new(BINARY)
+        .args(["hash-token", "chosen-token-0123"])
+        .output()
+        .await
+        .expect("binary runs");
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("standard input"), "{stderr}");
+    assert!(
+        !stderr.contains("chosen-token-0123"),
+        "the token is not echoed: {stderr}"
+    );
 }
 
 #[tokio::test]
