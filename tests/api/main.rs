@@ -6,6 +6,7 @@ mod batches;
 mod cache;
 mod cli;
 mod computers;
+mod conformance;
 mod connections;
 mod cors;
 mod durability;

@@ -1,6 +1,7 @@
 //! The serving path of one operation: the document read once (nesting,
 //! tokens, normalization, operation selection), the limits and write
-//! profile taken from it, then an answer from the response cache, from a
+//! profile taken from it, validation by the specification's rules (once
+//! per document), then an answer from the response cache, from a
 //! compiled plan over a cached snapshot, or from execution; refused
 //! mutations are recorded after.
 
@@ -12,4 +13,5 @@ pub(crate) mod plan;
 pub(crate) mod refusals;
 pub(crate) mod response_cache;
 pub(crate) mod runner;
+pub(crate) mod validation;
 pub(crate) mod writes;

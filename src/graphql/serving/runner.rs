@@ -16,6 +16,7 @@ use super::response_cache::{
     KeptResponse, PlanKey, ResponseBody, ResponseCache, ResponseKey, body, head,
     reads_only_snapshots,
 };
+use super::validation::SpecValidator;
 use crate::auth::Caller;
 use crate::catalog::{AuditLog, Catalog, Collection};
 use crate::graphql::RequestIds;
@@ -85,6 +86,7 @@ pub struct OperationRunner {
 struct Inner {
     schema: GatewaySchema,
     guard: DocumentGuard,
+    validator: SpecValidator,
     catalog: Catalog,
     audit_log: AuditLog,
     limits: GraphqlSettings,
@@ -111,6 +113,7 @@ impl OperationRunner {
             inner: Arc::new(Inner {
                 schema,
                 guard: DocumentGuard::from(limits),
+                validator: SpecValidator::new(cache.plan_cache_bytes),
                 audit_log: catalog.audit_log(),
                 catalog,
                 limits: limits.clone(),
@@ -244,10 +247,12 @@ impl OperationRunner {
             ids,
             introspection,
         } = operation;
-        let document = match self.inner.guard.check(&request.query, !introspection) {
+        let checked = self.check(&request, introspection);
+        let document = match checked {
             Ok(document) => document,
-            Err(error) => {
-                return stream::once(async { Response::from_errors(vec![error]) }).boxed();
+            Err(refusal) => {
+                let (_, errors) = *refusal;
+                return stream::once(async { Response::from_errors(errors) }).boxed();
             }
         };
         request.set_parsed_query(document);
@@ -263,6 +268,22 @@ impl OperationRunner {
             .boxed()
     }
 
+    /// Holds `request`'s document to the limits, parses it, validates it
+    /// by the specification's rules (the verdict kept per document) and
+    /// coerces its variables. Refused: the errors, with the parsed
+    /// document when it got that far.
+    fn check(&self, request: &Request, introspection: bool) -> Result<ParsedDocument, Refusal> {
+        let document = self
+            .inner
+            .guard
+            .check(&request.query, !introspection)
+            .map_err(|error| Box::new((None, vec![error])))?;
+        match self.inner.validator.check(request) {
+            Ok(()) => Ok(document),
+            Err(errors) => Err(Box::new((Some(document), errors))),
+        }
+    }
+
     /// Checks and executes `operation`. With a `plan_key`, also says
     /// whether its response may be reused and, when it may, keeps its plan.
     async fn run(&self, operation: Operation, plan_key: Option<PlanKey>) -> Executed {
@@ -273,10 +294,22 @@ impl OperationRunner {
             introspection,
         } = operation;
         let checked = tracing::debug_span!("graphql.validate")
-            .in_scope(|| self.inner.guard.check(&request.query, !introspection));
+            .in_scope(|| self.check(&request, introspection));
         let document = match checked {
             Ok(document) => document,
-            Err(error) => return Executed::refused(error),
+            Err(refusal) => {
+                let (parsed, errors) = *refusal;
+                let refused = Executed::refused(errors);
+                // A mutation refused as invalid is audited as any refusal.
+                if let Some(document) = parsed {
+                    let operation_name = request.operation_name.as_deref();
+                    let writes = mutation_fields(&document, operation_name, &request.variables);
+                    let (audit_log, trail) = (&self.inner.audit_log, AuditTrail::default());
+                    let response = &refused.response;
+                    record_refusals(audit_log, &caller, &ids, &writes, &trail, response).await;
+                }
+                return refused;
+            }
         };
         let operation_name = request.operation_name.as_deref();
         let plan_key = plan_key.filter(|_| reads_only_snapshots(&document, operation_name));
@@ -335,6 +368,12 @@ fn with_context(
     }
 }
 
+type ParsedDocument = async_graphql::parser::types::ExecutableDocument;
+
+/// Why a document may not run: its errors, and the document when it
+/// parsed.
+type Refusal = Box<(Option<ParsedDocument>, Vec<async_graphql::ServerError>)>;
+
 /// An executed operation and what it read.
 struct Executed {
     response: Response,
@@ -343,9 +382,9 @@ struct Executed {
 }
 
 impl Executed {
-    fn refused(error: async_graphql::ServerError) -> Self {
+    fn refused(errors: Vec<async_graphql::ServerError>) -> Self {
         Self {
-            response: Response::from_errors(vec![error]),
+            response: Response::from_errors(errors),
             reads: BTreeMap::new(),
             reusable: false,
         }

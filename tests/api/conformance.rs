@@ -1,0 +1,111 @@
+//! The specification's validation and variable coercion over HTTP: what
+//! async-graphql let through is a request error (HTTP 400 without `data`
+//! in the GraphQL media type), what it refused though valid is answered.
+//! `scripts/conformance` holds the gateway to graphql-js on a generated
+//! corpus in `.ci/run`.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_TOKEN, TestGateway, spawn_gateway};
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+
+async fn ask(gateway: &TestGateway, query: &str, variables: Value) -> (u16, Value) {
+    let response = gateway
+        .http
+        .post(&gateway.url)
+        .bearer_auth(ADMIN_TOKEN)
+        .header("accept", GRAPHQL_RESPONSE)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .expect("answered");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("JSON"))
+}
+
+fn assert_request_error(answer: &(u16, Value), about: &str) {
+    let (status, body) = answer;
+    assert_eq!(*status, 400, "{about}: {body}");
+    assert!(body.get("data").is_none(), "{about}: no data entry: {body}");
+    let errors = body["errors"].as_array().expect("errors");
+    assert!(!errors.is_empty(), "{about}: {body}");
+    for error in errors {
+        assert_eq!(
+            error["extensions"]["code"], "BAD_USER_INPUT",
+            "{about}: {body}"
+        );
+        assert!(error.get("path").is_none(), "{about}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn documents_the_specification_refuses_are_request_errors() {
+    let gateway = spawn_gateway().await;
+    for query in [
+        "{ __typename @nope }",
+        "{ __typename @skip }",
+        "{ __typename(x: 1) }",
+        "query Q { __typename @include(if: $u) }",
+        "{ __typename @include(if: \"yes\") }",
+        "query Q($n: String) { device(name: $n) { name } }",
+        "{ devices(filter: { status: \"ONLINE\" }) { totalCount } }",
+        "{ devices(filter: { os: \"a\", os: \"b\" }) { totalCount } }",
+        "{ devices(first: 1) { x: totalCount x: nodes { name } } }",
+    ] {
+        // Twice: the verdict is kept, and a refusal is never cached as data.
+        for _ in 0..2 {
+            assert_request_error(&ask(&gateway, query, json!({})).await, query);
+        }
+    }
+    let (_, body) = ask(
+        &gateway,
+        "{\n  devices(filter: { os: \"a\", os: \"b\" }) { totalCount }\n}",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        body["errors"],
+        json!([{
+            "message": "there can be only one input field named `os`",
+            "locations": [{ "line": 2, "column": 21 }, { "line": 2, "column": 30 }],
+            "extensions": { "code": "BAD_USER_INPUT" }
+        }])
+    );
+}
+
+#[tokio::test]
+async fn variables_that_do_not_coerce_are_request_errors_naming_the_variable() {
+    let gateway = spawn_gateway().await;
+    let query = "query D($n: String!) { device(name: $n) { name } }";
+    for (variables, about) in [
+        (json!({}), "missing"),
+        (json!({ "n": null }), "null"),
+        (json!({ "n": 7 }), "a number for a String"),
+    ] {
+        let answer = ask(&gateway, query, variables).await;
+        assert_request_error(&answer, about);
+        let message = answer.1["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            message.contains("variable") && message.contains('n'),
+            "{about}: {message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_valid_directive_on_typename_is_answered() {
+    let gateway = spawn_gateway().await;
+    let query = "query Q($s: Boolean!) { __typename @skip(if: $s) viewer { kind } }";
+    let (status, body) = ask(&gateway, query, json!({ "s": false })).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({ "data": { "__typename": "Query", "viewer": { "kind": "TEAM" } } })
+    );
+    let (status, body) = ask(&gateway, query, json!({ "s": true })).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, json!({ "data": { "viewer": { "kind": "TEAM" } } }));
+}
