@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use super::token_shape::peek_part;
 use super::{Actor, ActorKind, AuthError, Caller, KeyedQuota, QuotaView, Scope};
-use crate::settings::{OidcSettings, RoleSettings};
+use crate::settings::{OidcSettings, RoleSettings, secure_or_loopback};
 
 /// Tokens longer than this are refused unread: real ID and access tokens
 /// are a few kilobytes.
@@ -74,7 +74,11 @@ pub struct Provider {
     settings: OidcSettings,
     algorithms: Vec<Algorithm>,
     keys: RwLock<Arc<JwkSet>>,
-    last_fetch: Mutex<Option<Instant>>,
+    /// The last fetch made because a token named an unknown `kid`: such
+    /// fetches are at most one per `jwks_min_refresh`. Scheduled fetches
+    /// (at start, every `jwks_refresh`) do not count, so a key published
+    /// right after a deploy is fetched at once.
+    last_unknown_kid_fetch: Mutex<Option<Instant>>,
     health: Mutex<KeyHealth>,
     roles: BTreeMap<String, Arc<Role>>,
     http: reqwest::Client,
@@ -105,7 +109,7 @@ impl Provider {
                 .collect(),
             settings: settings.clone(),
             keys: RwLock::new(Arc::new(JwkSet { keys: Vec::new() })),
-            last_fetch: Mutex::new(None),
+            last_unknown_kid_fetch: Mutex::new(None),
             health: Mutex::new(KeyHealth::Unfetched),
             roles,
             http: reqwest::Client::builder()
@@ -140,7 +144,6 @@ impl Provider {
     /// Fetches the keys (through discovery unless `jwks_url` is set); on
     /// failure keeps the ones it had.
     pub async fn refresh(&self) {
-        *lock(&self.last_fetch) = Some(self.clock.now());
         match self.fetch_keys().await {
             Ok(keys) => {
                 *self
@@ -165,10 +168,17 @@ impl Provider {
                     self.settings.issuer.trim_end_matches('/')
                 );
                 let document: Value = self.get_json(&discovery).await?;
-                document["jwks_uri"]
+                let jwks_uri = document["jwks_uri"]
                     .as_str()
-                    .map(str::to_owned)
-                    .ok_or("the discovery document has no jwks_uri")?
+                    .ok_or("the discovery document has no jwks_uri")?;
+                // Held to the rule configured URLs are: keys fetched in
+                // the clear could be swapped on the way.
+                if !secure_or_loopback(jwks_uri) {
+                    return Err(format!(
+                        "the discovery document's jwks_uri {jwks_uri} is not https:// (http:// only on loopback)"
+                    ));
+                }
+                jwks_uri.to_owned()
             }
         };
         let keys: Value = self.get_json(&jwks_url).await?;
@@ -247,7 +257,7 @@ impl Provider {
     /// Whether an unknown `kid` may fetch the keys now; claimed under the
     /// lock, so concurrent requests with forged kids make one fetch.
     fn claim_refetch(&self) -> bool {
-        let mut last = lock(&self.last_fetch);
+        let mut last = lock(&self.last_unknown_kid_fetch);
         let now = self.clock.now();
         let allowed =
             last.is_none_or(|last| now.duration_since(last) >= self.settings.jwks_min_refresh);

@@ -19,7 +19,9 @@ mod validate;
 pub use access::{AccountSettings, SCOPES, TeamSettings, VENDOR_BASE_URL};
 pub use cluster::ClusterSettings;
 pub use live::LiveSettings;
-pub use oidc::{ASYMMETRIC_ALGORITHMS, AuthSettings, OidcSettings, RoleSettings};
+pub use oidc::{
+    ASYMMETRIC_ALGORITHMS, AuthSettings, OidcSettings, RoleSettings, secure_or_loopback,
+};
 pub use otel::OtelSettings;
 pub use server::ServerSettings;
 

@@ -211,8 +211,9 @@ impl Settings {
     }
 }
 
-/// `https://…`, or `http://` to a loopback host.
-fn secure_or_loopback(url: &str) -> bool {
+/// `https://…`, or `http://` to a loopback host: the rule for every
+/// URL keys are fetched from, configured or found through discovery.
+pub fn secure_or_loopback(url: &str) -> bool {
     if url.starts_with("https://") {
         return true;
     }

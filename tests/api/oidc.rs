@@ -39,6 +39,8 @@ pub(crate) struct Idp {
     keys: Arc<Mutex<Vec<Value>>>,
     fetches: Arc<AtomicUsize>,
     up: Arc<AtomicBool>,
+    /// What discovery names as `jwks_uri`; the provider's own when `None`.
+    jwks_uri: Arc<Mutex<Option<String>>>,
 }
 
 impl Idp {
@@ -52,6 +54,7 @@ impl Idp {
             keys: Arc::new(Mutex::new(keys.iter().map(|name| jwk(name)).collect())),
             fetches: Arc::default(),
             up: Arc::new(AtomicBool::new(true)),
+            jwks_uri: Arc::default(),
         };
         let app = axum::Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
@@ -78,8 +81,9 @@ async fn discovery(State(idp): State<Idp>) -> Response {
     if !idp.up.load(Ordering::SeqCst) {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
-    Json(json!({ "issuer": idp.issuer, "jwks_uri": format!("{}/jwks", idp.issuer) }))
-        .into_response()
+    let jwks_uri = idp.jwks_uri.lock().expect("uri").clone();
+    let jwks_uri = jwks_uri.unwrap_or_else(|| format!("{}/jwks", idp.issuer));
+    Json(json!({ "issuer": idp.issuer, "jwks_uri": jwks_uri })).into_response()
 }
 
 async fn jwks(State(idp): State<Idp>) -> Response {
@@ -291,11 +295,7 @@ async fn a_rotated_key_is_fetched_once_and_forged_kids_cannot_hammer_the_provide
     assert_eq!(idp.fetches(), 1, "keys are fetched at start");
     idp.publish(&["rsa-1", "rsa-2"]);
     let rotated = sign("rsa-2", &claims(&idp, "carol", &["viewers"], |_| {}));
-    // Within jwks_min_refresh of the last fetch: no refetch yet.
-    let (status, _) = ask(&gateway, &rotated, COUNT).await;
-    assert_eq!(status, 401);
-    assert_eq!(idp.fetches(), 1);
-    gateway.clock.advance(Duration::from_secs(31));
+    // Right after start: the fetch at start does not hold a new key back.
     let (status, body) = ask(&gateway, &rotated, COUNT).await;
     assert_eq!(status, 200, "the new key after one refetch: {body}");
     assert_eq!(idp.fetches(), 2);
@@ -315,6 +315,35 @@ async fn a_rotated_key_is_fetched_once_and_forged_kids_cannot_hammer_the_provide
         2,
         "50 forged kids within the interval: no refetch"
     );
+    gateway.clock.advance(Duration::from_secs(31));
+    let (status, _) = ask(
+        &gateway,
+        &sign("other", &claims(&idp, "eve", &["viewers"], |_| {})),
+        COUNT,
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        idp.fetches(),
+        3,
+        "past the interval, one more unknown kid: one fetch"
+    );
+}
+
+#[tokio::test]
+async fn a_jwks_uri_found_through_discovery_must_be_https() {
+    let idp = Idp::start(&["rsa-1"]).await;
+    *idp.jwks_uri.lock().expect("uri") = Some("http://keys.example.com/jwks".to_owned());
+    let gateway = gateway_trusting(&idp).await;
+    let token = sign("rsa-1", &claims(&idp, "alice", &["viewers"], |_| {}));
+    let (status, _) = ask(&gateway, &token, COUNT).await;
+    assert_eq!(status, 401, "no keys were fetched from a plain-http URL");
+    assert_eq!(idp.fetches(), 0);
+    let ready = reqwest::get(gateway.url.replace("/graphql", "/readyz"))
+        .await
+        .expect("readyz answers");
+    let report: Value = ready.json().await.expect("JSON");
+    assert_eq!(report["identityProviders"]["corp"], "stale", "{report}");
 }
 
 #[tokio::test]
