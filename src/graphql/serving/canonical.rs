@@ -2,13 +2,15 @@
 //! trusted manifest's entry: layout, commas and comments do not count, nor
 //! the order of fields within a selection set or of variable definitions
 //! (GraphQL Codegen sorts them when it writes a manifest). Arguments keep
-//! their order: tools keep it too.
+//! their order: tools keep it too. So do a mutation's root fields: they
+//! run one after the other, in that order, so their order is meaning.
 
 use std::fmt::Write;
 
 use async_graphql::Positioned;
 use async_graphql::parser::types::{
-    Directive, DocumentOperations, ExecutableDocument, OperationDefinition, Selection, SelectionSet,
+    Directive, DocumentOperations, ExecutableDocument, OperationDefinition, OperationType,
+    Selection, SelectionSet,
 };
 
 /// The canonical text of `query`; `None` when it does not parse.
@@ -61,22 +63,30 @@ fn print_operation(name: Option<&str>, operation: &OperationDefinition) -> Strin
     if !variables.is_empty() {
         let _ = write!(text, "({})", variables.join(" "));
     }
-    let _ = write!(
-        text,
-        "{} {}",
-        print_directives(&operation.directives),
-        print_selection_set(&operation.selection_set.node)
-    );
+    let root = &operation.selection_set.node;
+    let root = if operation.ty == OperationType::Mutation {
+        print_items(root, false)
+    } else {
+        print_selection_set(root)
+    };
+    let _ = write!(text, "{} {root}", print_directives(&operation.directives));
     text
 }
 
 fn print_selection_set(set: &SelectionSet) -> String {
+    print_items(set, true)
+}
+
+/// The set's items, sorted unless their order is meaning.
+fn print_items(set: &SelectionSet, sorted: bool) -> String {
     let mut items: Vec<String> = set
         .items
         .iter()
         .map(|item| print_selection(&item.node))
         .collect();
-    items.sort();
+    if sorted {
+        items.sort();
+    }
     format!("{{ {} }}", items.join(" "))
 }
 
@@ -164,9 +174,19 @@ mod tests {
             ("{ a: b }", "{ b: a }"),
             ("query Q { a }", "mutation Q { a }"),
             ("{ a @skip(if: true) }", "{ a }"),
+            ("mutation { a b }", "mutation { b a }"),
         ];
         for (one, other) in pairs {
             assert_ne!(canonical(one), canonical(other), "{one} vs {other}");
         }
+    }
+
+    #[test]
+    fn only_a_mutations_root_fields_keep_their_order() {
+        assert_eq!(canonical("{ a b }"), canonical("{ b a }"));
+        assert_eq!(
+            canonical("mutation { a { y x } b }"),
+            canonical("mutation { a { x y } b }")
+        );
     }
 }
