@@ -151,6 +151,16 @@ impl Caller {
             .fold(0u8, |bits, scope| bits | 1 << (*scope as u8))
     }
 
+    /// Who owns the idempotency keys the caller sends: the team, or the
+    /// person (their role and `sub`), so that two people of one role never
+    /// replay each other's answers.
+    pub fn idempotency_owner(&self) -> String {
+        match self.actor.kind {
+            ActorKind::Team => self.team.clone(),
+            ActorKind::Person => format!("{}#{}", self.team, self.actor.subject),
+        }
+    }
+
     /// Whether the caller holds `scope`.
     pub fn has(&self, scope: Scope) -> bool {
         self.scopes.contains(&scope)

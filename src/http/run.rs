@@ -111,8 +111,9 @@ impl Job {
                 Some(key) => {
                     // Boxed, as execution is below: these futures are large
                     // and a cached answer's should not carry them.
-                    Box::pin(Idempotent::new(&state, &team, key).run(operation, media, writes))
-                        .await
+                    let owner = self.caller.idempotency_owner();
+                    let idempotent = Idempotent::new(&state, &owner, key);
+                    Box::pin(idempotent.run(operation, media, writes)).await
                 }
                 None => {
                     let (response, outcome, kept) = answer(&state, operation, media, started).await;

@@ -25,6 +25,7 @@ mod live_limits;
 mod observability;
 mod oidc;
 mod oidc_accounts;
+mod oidc_keys;
 mod otel;
 mod otel_collector;
 mod packaging;
