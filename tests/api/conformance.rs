@@ -109,3 +109,71 @@ async fn a_valid_directive_on_typename_is_answered() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body, json!({ "data": { "viewer": { "kind": "TEAM" } } }));
 }
+
+/// The body as text: key order is what is checked, and a parsed
+/// `serde_json::Value` sorts keys.
+async fn ask_text(gateway: &TestGateway, query: &str) -> String {
+    let (_, text) = gateway
+        .send(
+            &json!({ "query": query }).to_string(),
+            &[("authorization", &format!("Bearer {ADMIN_TOKEN}"))],
+        )
+        .await;
+    text
+}
+
+#[tokio::test]
+async fn keys_come_in_selection_order_every_time() {
+    let gateway = spawn_gateway().await;
+    let query = "{ b: users(first: 1) { totalCount } a: devices(first: 1) { totalCount } c: __typename v: viewer { kind } }";
+    // Executed, kept, then answered by plan and by the response cache.
+    for _ in 0..4 {
+        let text = ask_text(&gateway, query).await;
+        assert!(
+            text.starts_with(r#"{"data":{"b":{"totalCount":20},"a":{"totalCount":50},"c":"Query","v":{"kind":"TEAM"}}"#),
+            "{text}"
+        );
+    }
+    let fragments = "{ ...F c: __typename } fragment F on Query { z: __typename a: devices(first: 1) { totalCount } }";
+    let text = ask_text(&gateway, fragments).await;
+    assert!(
+        text.starts_with(r#"{"data":{"z":"Query","a":{"totalCount":50},"c":"Query"}"#),
+        "fragments expand in place: {text}"
+    );
+}
+
+#[tokio::test]
+async fn a_non_null_fields_error_nulls_its_parents_up_to_data() {
+    let gateway = spawn_gateway().await;
+    let (status, body) = ask(
+        &gateway,
+        "{ a: __typename b: devices(first: -5) { totalCount } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["data"],
+        Value::Null,
+        "devices is DeviceConnection!: {body}"
+    );
+    assert_eq!(body["errors"][0]["path"], json!(["b"]));
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert_eq!(body["errors"].as_array().map(Vec::len), Some(1));
+
+    let nested = "{ devices(first: 2) { nodes { name h: history(first: -5) { pageInfo { hasNextPage } } } } }";
+    let (_, body) = ask(&gateway, nested, json!({})).await;
+    assert_eq!(body["data"], Value::Null, "{body}");
+    assert_eq!(
+        body["errors"][0]["path"],
+        json!(["devices", "nodes", 0, "h"]),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_selection_whose_fields_are_all_skipped_is_an_empty_object() {
+    let gateway = spawn_gateway().await;
+    let text = ask_text(&gateway, "{ viewer { kind @skip(if: true) } }").await;
+    assert_eq!(text, r#"{"data":{"viewer":{}}}"#);
+}

@@ -45,17 +45,22 @@ async fn a_team_without_read_may_list_nothing_and_nothing_is_fetched() {
             .insert("writer".to_owned(), team(WRITER_TOKEN, &["users:write"]));
     })
     .await;
-    for query in [
-        "{ devices(first: 1) { totalCount } }",
-        "{ users(first: 1) { totalCount } }",
-        "{ device(name: \"WIN-000000\") { name } }",
+    // The connections are non-null, so their error nulls `data`; `device`
+    // is nullable, so it alone is null (the specification's propagation).
+    for (query, data) in [
+        ("{ devices(first: 1) { totalCount } }", Value::Null),
+        ("{ users(first: 1) { totalCount } }", Value::Null),
+        (
+            "{ device(name: \"WIN-000000\") { name } }",
+            json!({ "device": null }),
+        ),
     ] {
         // Twice: neither a kept response nor a compiled plan may answer it.
         for _ in 0..2 {
             let refused = gateway.gql_as(WRITER_TOKEN, query, json!({})).await;
             assert_eq!(error_code(&refused), "FORBIDDEN", "{query}: {refused}");
             assert_eq!(refused["errors"][0]["extensions"]["requiredScope"], "read");
-            assert_eq!(refused["data"], Value::Null, "{refused}");
+            assert_eq!(refused["data"], data, "{refused}");
         }
     }
     assert_eq!(gateway.sim.total_calls(), 0);
