@@ -10,8 +10,9 @@
 //!   against an identity provider's keys), which account they act on,
 //!   their quota.
 //! - [`graphql`] — the schema (objects, queries, mutations and their audit,
-//!   guards, error codes) and the serving path (document, limits, response
-//!   cache, plans, execution).
+//!   guards, error codes) and the serving path (document, limits, the
+//!   specification's validation and variable coercion, response cache,
+//!   plans, execution).
 //! - [`catalog`] — domain services (users, devices, groups), the vendor's
 //!   input rules, the services over the gateway's own records (audit
 //!   log, idempotency ledger, relations), and the live fleet: changes

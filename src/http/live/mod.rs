@@ -85,7 +85,7 @@ pub(super) fn admit(
     if write_profile(&request, state.max_nesting, state.remove_batch).mutation {
         return Err(Refused::new(
             ErrorCode::BadUserInput,
-            "mutations are sent with POST /graphql, where they are audited and run once",
+            "a mutation is answered as one response, not a stream: send it with POST /graphql preferring application/graphql-response+json (Accept), where it is audited and run once",
         ));
     }
     let slot = state
