@@ -44,21 +44,27 @@ pub async fn serve(listeners: Listeners, server: &ServerSettings, stop: impl Fut
     let ended = CancellationToken::new();
     let _end_connections_when_dropped = ended.clone().drop_guard();
     let slots = Arc::new(Semaphore::new(server.max_connections));
-    let main = accept(&listeners.main, &limits, &slots, &graceful, &ended);
-    let admin = async {
-        match &listeners.admin {
-            Some(admin) => {
-                let slots = Arc::new(Semaphore::new(64));
-                accept(admin, &limits, &slots, &graceful, &ended).await;
+    {
+        let main = accept(&listeners.main, &limits, &slots, &graceful, &ended);
+        let admin = async {
+            match &listeners.admin {
+                Some(admin) => {
+                    let slots = Arc::new(Semaphore::new(64));
+                    accept(admin, &limits, &slots, &graceful, &ended).await;
+                }
+                None => std::future::pending().await,
             }
-            None => std::future::pending().await,
+        };
+        tokio::select! {
+            () = main => {}
+            () = admin => {}
+            () = stop => {}
         }
-    };
-    tokio::select! {
-        () = main => {}
-        () = admin => {}
-        () = stop => {}
     }
+    // The listening sockets close now: a new connection is refused at
+    // once (a load balancer tries another replica) instead of waiting in
+    // the kernel's backlog through the grace and then being reset.
+    drop(listeners);
     graceful.shutdown().await;
 }
 

@@ -98,3 +98,47 @@ async fn a_request_that_never_ends_does_not_outlast_the_grace() {
         "dropped at the end of the grace, not answered"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_connections_are_refused_at_once_while_requests_drain() {
+    let sim = Simulator::start(SimulatorConfig::default())
+        .await
+        .expect("simulator");
+    sim.fail_next(
+        Endpoint::ComputerList,
+        Fault::Latency(Duration::from_secs(3)),
+    );
+    let app = app(&sim, Duration::from_secs(10)).await;
+    let addr = app.addr();
+    let url = format!("http://{addr}/graphql");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    let in_flight = tokio::spawn({
+        let url = url.clone();
+        async move { query(&url).await }
+    });
+    until_called(&sim, Endpoint::ComputerList).await;
+    let _ = stop.send(());
+    crate::helpers::eventually(
+        "a new connection to be refused after the stop signal",
+        Duration::from_secs(2),
+        || async {
+            let refused = tokio::net::TcpStream::connect(addr).await.is_err();
+            refused.then_some(())
+        },
+    )
+    .await;
+    assert!(
+        !in_flight.is_finished(),
+        "refused while a request still drains"
+    );
+    let answered = in_flight.await.expect("task").expect("answered");
+    assert_eq!(answered["data"]["devices"]["totalCount"], 50);
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("server stops")
+        .expect("task")
+        .expect("clean stop");
+}
