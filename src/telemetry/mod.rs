@@ -56,8 +56,9 @@ pub fn init<W>(
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.filter));
+    let filter = without_payload_logs(
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.filter)),
+    );
     let lines: Box<dyn Layer<Registry> + Send + Sync> = match settings.format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
@@ -91,6 +92,20 @@ where
         PROPAGATING.store(otel.propagate_upstream, Ordering::Relaxed);
     }
     Ok(Some(export))
+}
+
+/// Crates that log whole messages at `trace` (tungstenite writes every
+/// WebSocket frame, `connection_init` and its token included): silenced
+/// whatever the filter asks, so that no secret reaches a log at any level.
+const PAYLOAD_LOGGING_TARGETS: [&str; 2] = ["tungstenite", "tokio_tungstenite"];
+
+fn without_payload_logs(mut filter: EnvFilter) -> EnvFilter {
+    for target in PAYLOAD_LOGGING_TARGETS {
+        if let Ok(off) = format!("{target}=off").parse() {
+            filter = filter.add_directive(off);
+        }
+    }
+    filter
 }
 
 /// Seconds; upstream calls and GraphQL requests both fall in this range.

@@ -316,3 +316,88 @@ async fn the_demo_fleet_is_live_and_sigterm_completes_open_streams() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn no_token_reaches_the_log_even_at_trace_level() {
+    use crate::live_client::WsClient;
+    let sim = remotepc_gateway::simulator::Simulator::start(Default::default())
+        .await
+        .expect("simulator");
+    let token = "trace-level-team-token-0123456789";
+    let config = std::env::temp_dir().join(format!("gateway-trace-{}.toml", std::process::id()));
+    let store = crate::helpers::temp_store_path();
+    std::fs::write(
+        &config,
+        format!(
+            "[accounts.default]\nbase_url = \"{}\"\napi_key_env = \"GATEWAY_TRACE_TEST_KEY\"\n[teams.ops]\ntoken_sha256 = \"{}\"\nscopes = [\"read\"]\n[store]\nurl = \"sqlite://{}?mode=rwc\"\n",
+            sim.base_url(),
+            remotepc_gateway::auth::hash_token(token),
+            store.display()
+        ),
+    )
+    .expect("temp file");
+    let mut gateway = Command::new(BINARY)
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .env("GATEWAY_TRACE_TEST_KEY", sim.api_key())
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("binary starts");
+    let mut lines = BufReader::new(gateway.stdout.take().expect("stdout")).lines();
+    let addr = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.expect("stdout readable") {
+            let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if entry["message"] == "listening" {
+                return entry["addr"].as_str().map(str::to_owned);
+            }
+        }
+        None
+    })
+    .await
+    .expect("the gateway says where it listens")
+    .expect("an address");
+    let logged = tokio::spawn(async move {
+        let mut text = String::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    });
+    let url = format!("http://{addr}/graphql");
+    let mut client = WsClient::connect(&url, token).await;
+    client
+        .subscribe("one", "subscription { deviceChanges { kind } }", json!({}))
+        .await;
+    let answer = reqwest::Client::new()
+        .post(&url)
+        .bearer_auth(token)
+        .json(&json!({ "query": "{ devices(first: 1) { totalCount } }" }))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(answer.status(), 200);
+    drop(client);
+    let pid = gateway.id().expect("running").to_string();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    tokio::time::timeout(Duration::from_secs(20), gateway.wait())
+        .await
+        .expect("stops on SIGTERM")
+        .expect("reaped");
+    let log = logged.await.expect("log read");
+    let _ = std::fs::remove_file(&config);
+    crate::helpers::remove_store(&store);
+    assert!(
+        log.contains("\"level\":\"TRACE\""),
+        "the log is at trace level: {log}"
+    );
+    assert!(!log.contains(token), "the team token reached the log");
+    assert!(!log.contains(&sim.api_key()), "the API key reached the log");
+}
