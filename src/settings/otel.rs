@@ -56,11 +56,16 @@ impl OtelSettings {
     /// at its default (an `[otel]` setting wins, as code wins over the
     /// environment in OpenTelemetry's SDKs): `OTEL_EXPORTER_OTLP_ENDPOINT`,
     /// `OTEL_SERVICE_NAME`, `OTEL_TRACES_SAMPLER_ARG`. `lookup` reads one.
+    /// An endpoint set to the empty string switches export off.
     pub fn with_standard_variables(mut self, lookup: impl Fn(&str) -> Option<String>) -> Self {
         let defaults = Self::default();
         let set = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
-        if self.endpoint.is_none() {
-            self.endpoint = set("OTEL_EXPORTER_OTLP_ENDPOINT");
+        match self.endpoint.as_deref().map(str::trim) {
+            // Set empty (`GATEWAY__OTEL__ENDPOINT=`): export off, whatever
+            // the environment's standard variable says.
+            Some("") => self.endpoint = None,
+            Some(_) => {}
+            None => self.endpoint = set("OTEL_EXPORTER_OTLP_ENDPOINT"),
         }
         if self.service_name == defaults.service_name
             && let Some(name) = set("OTEL_SERVICE_NAME")

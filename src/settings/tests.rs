@@ -203,6 +203,17 @@ fn standard_otel_variables_fill_what_the_settings_leave_unset() {
         "a setting wins over the variable"
     );
     assert_eq!(OtelSettings::default().traces_url(), None, "off by default");
+    let switched_off = OtelSettings {
+        endpoint: Some(String::new()),
+        ..OtelSettings::default()
+    }
+    .with_standard_variables(variables);
+    assert_eq!(
+        switched_off.traces_url(),
+        None,
+        "GATEWAY__OTEL__ENDPOINT= switches export off, over OTEL_EXPORTER_OTLP_ENDPOINT"
+    );
+    assert!(switched_off.validate().is_ok());
 }
 
 #[test]
