@@ -82,6 +82,16 @@ pub(super) async fn home() -> Redirect {
     Redirect::to("/graphiql")
 }
 
+/// Browsers ask for `/favicon.ico` on every page: there is none, said
+/// without an error (a 404 shows in every console) and kept for a day.
+pub(super) async fn favicon() -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [(header::CACHE_CONTROL, "public, max-age=86400")],
+    )
+        .into_response()
+}
+
 pub(super) async fn asset(Path(file): Path<String>) -> Response {
     match ASSETS.iter().find(|(name, _, _)| *name == file) {
         Some((_, content_type, bytes)) => (

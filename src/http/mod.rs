@@ -134,6 +134,7 @@ pub fn router(state: AppState, server: &ServerSettings) -> Router {
         .route("/", get(graphiql::home))
         .route("/graphiql", get(graphiql::page))
         .route("/graphiql/{file}", get(graphiql::asset))
+        .route("/favicon.ico", get(graphiql::favicon))
         .route("/healthz", get(health::healthz));
     if server.admin_listen.is_none() {
         others = others

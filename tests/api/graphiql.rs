@@ -101,3 +101,14 @@ async fn graphiql_cannot_be_framed_nor_run_foreign_scripts() {
         "the token bar is a form, so Enter applies the token"
     );
 }
+
+#[tokio::test]
+async fn the_favicon_is_an_empty_answer_not_an_error() {
+    let gateway = spawn_gateway().await;
+    let answer = reqwest::get(gateway.url.replace("/graphql", "/favicon.ico"))
+        .await
+        .expect("answered");
+    assert_eq!(answer.status(), 204);
+    assert_eq!(answer.headers()["cache-control"], "public, max-age=86400");
+    assert!(answer.bytes().await.expect("body").is_empty());
+}
