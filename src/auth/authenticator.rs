@@ -219,18 +219,32 @@ impl Authenticator {
         }
         let providers = Arc::clone(&self.providers);
         Some(tokio::spawn(async move {
-            let every = providers
+            // Each provider on its own `jwks_refresh`, and, while its last
+            // fetch failed, again every `jwks_min_refresh`: keys a provider
+            // rotated during an outage replace the old set soon after it
+            // is back, not at the next scheduled fetch.
+            let step = providers
                 .iter()
-                .map(Provider::refresh_interval)
+                .map(|provider| provider.refresh_interval().min(provider.retry_interval()))
                 .min()
                 .unwrap_or(std::time::Duration::from_secs(600));
-            let mut ticker = tokio::time::interval(every);
+            let mut last = vec![tokio::time::Instant::now(); providers.len()];
+            let mut ticker = tokio::time::interval(step);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             ticker.tick().await;
             loop {
                 ticker.tick().await;
-                for provider in providers.iter() {
-                    provider.refresh().await;
+                for (provider, last) in providers.iter().zip(last.iter_mut()) {
+                    let failing = matches!(provider.health(), KeyHealth::Stale(_));
+                    let due = if failing {
+                        provider.retry_interval()
+                    } else {
+                        provider.refresh_interval()
+                    };
+                    if last.elapsed() >= due {
+                        *last = tokio::time::Instant::now();
+                        provider.refresh().await;
+                    }
                 }
             }
         }))

@@ -141,6 +141,11 @@ impl Provider {
         self.settings.jwks_refresh
     }
 
+    /// How often a failing fetch is tried again in the background.
+    pub fn retry_interval(&self) -> Duration {
+        self.settings.jwks_min_refresh
+    }
+
     /// Fetches the keys (through discovery unless `jwks_url` is set); on
     /// failure keeps the ones it had.
     pub async fn refresh(&self) {

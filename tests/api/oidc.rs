@@ -38,7 +38,7 @@ pub(crate) struct Idp {
     issuer: String,
     keys: Arc<Mutex<Vec<Value>>>,
     fetches: Arc<AtomicUsize>,
-    up: Arc<AtomicBool>,
+    pub(crate) up: Arc<AtomicBool>,
     /// What discovery names as `jwks_uri`; the provider's own when `None`.
     jwks_uri: Arc<Mutex<Option<String>>>,
 }
@@ -68,7 +68,7 @@ impl Idp {
         &self.issuer
     }
 
-    fn publish(&self, keys: &[&str]) {
+    pub(crate) fn publish(&self, keys: &[&str]) {
         *self.keys.lock().expect("keys") = keys.iter().map(|name| jwk(name)).collect();
     }
 
@@ -105,6 +105,11 @@ fn role(scopes: &[&str], per_minute: u32, burst: u32) -> RoleSettings {
         trusted_documents: None,
         only_trusted_documents: false,
     }
+}
+
+/// The `viewers` role: read, on `default`.
+pub(crate) fn viewer_role() -> RoleSettings {
+    role(&["read"], 600, 60)
 }
 
 /// A gateway trusting `idp` as provider `corp`: role `helpdesk` may read

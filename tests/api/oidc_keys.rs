@@ -1,6 +1,7 @@
-//! Idempotency keys belong to the caller: two people of one role sending
-//! the same key each get their own write and their own audit record, never
-//! the other's recorded answer.
+//! People's keys: idempotency keys belong to the caller (two people of one
+//! role sending the same key each get their own write and audit record),
+//! and identity-provider keys rotated during an outage replace the old set
+//! soon after the provider is back.
 
 use remotepc_gateway::upstream::Endpoint;
 use serde_json::{Value, json};
@@ -50,4 +51,57 @@ async fn two_people_of_one_role_never_share_an_idempotency_key() {
         .collect();
     subjects.sort_unstable();
     assert_eq!(subjects, ["ann", "ben"], "{audit}");
+}
+
+#[tokio::test]
+async fn keys_rotated_during_an_outage_replace_the_old_set_soon_after_it() {
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+
+    use crate::helpers::{eventually, spawn_gateway_with};
+    use remotepc_gateway::settings::OidcSettings;
+
+    let idp = Idp::start(&["rsa-1"]).await;
+    let mut provider = OidcSettings {
+        algorithms: vec!["RS256".to_owned()],
+        jwks_refresh: Duration::from_secs(3_600),
+        jwks_min_refresh: Duration::from_millis(200),
+        roles_claim: "groups".to_owned(),
+        ..OidcSettings::new(idp.issuer(), &["helpdesk-web"])
+    };
+    provider
+        .roles
+        .insert("viewers".to_owned(), crate::oidc::viewer_role());
+    let gateway = spawn_gateway_with(Default::default(), move |settings| {
+        settings.auth.oidc.insert("corp".to_owned(), provider);
+    })
+    .await;
+    let ask = |token: String| {
+        let gateway = &gateway;
+        async move {
+            let authorization = format!("Bearer {token}");
+            let body = json!({ "query": "{ __typename }" }).to_string();
+            gateway
+                .send(&body, &[("authorization", &authorization)])
+                .await
+                .0
+        }
+    };
+    let retired = sign("rsa-1", &claims(&idp, "ann", &["viewers"], |_| {}));
+    assert_eq!(ask(retired.clone()).await, 200);
+
+    // The provider goes down; a fetch fails; it rotates; it comes back.
+    idp.up.store(false, Ordering::SeqCst);
+    let unknown = sign("rsa-2", &claims(&idp, "ann", &["viewers"], |_| {}));
+    assert_eq!(ask(unknown.clone()).await, 401, "no keys while it is down");
+    idp.publish(&["rsa-2"]);
+    idp.up.store(true, Ordering::SeqCst);
+
+    eventually(
+        "the retired key to be refused after the provider came back",
+        Duration::from_secs(10),
+        || async { (ask(retired.clone()).await == 401).then_some(()) },
+    )
+    .await;
+    assert_eq!(ask(unknown).await, 200, "the new key works");
 }
