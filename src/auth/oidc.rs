@@ -14,14 +14,13 @@ use tokio::time::Instant;
 
 use crate::clock::Clock;
 
-use governor::RateLimiter;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
 use super::token_shape::peek_part;
 use super::{Actor, ActorKind, AuthError, Caller, KeyedQuota, QuotaView, Scope};
-use crate::settings::{OidcSettings, RoleSettings, secure_or_loopback};
+use crate::settings::{OidcSettings, secure_or_loopback};
 
 /// Tokens longer than this are refused unread: real ID and access tokens
 /// are a few kilobytes.
@@ -29,6 +28,10 @@ pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
 /// Discovery documents and key sets larger than this are refused.
 const MAX_KEY_DOCUMENT_BYTES: usize = 1024 * 1024;
+
+mod roles;
+
+use roles::{claim_values, role_of};
 
 /// People's quotas are remembered per subject; past this many, the ones
 /// idle longest are forgotten (a forgotten person starts with a full
@@ -384,42 +387,6 @@ impl Person {
             quota.retain_recent();
         }
         super::quota_answer(quota.check_key_n(&self.caller.actor.subject, units)).map(Some)
-    }
-}
-
-fn role_of(provider: &str, value: &str, role: &RoleSettings, share: u32) -> Role {
-    let per_minute = NonZeroU32::new(role.requests_per_minute).unwrap_or(NonZeroU32::MIN);
-    let burst = NonZeroU32::new(role.burst).unwrap_or(NonZeroU32::MIN);
-    Role {
-        label: format!("{provider}/{value}"),
-        scopes: role
-            .scopes
-            .iter()
-            .filter_map(|scope| Scope::parse(scope))
-            .collect(),
-        account: role.account.clone(),
-        introspection: role.introspection,
-        quota: RateLimiter::keyed(super::local_quota(per_minute, burst, share)).with_middleware(),
-        limits: QuotaView {
-            per_minute: per_minute.get(),
-            burst: burst.get(),
-            remaining: None,
-        },
-    }
-}
-
-/// The values of the claim at `path` (dots walk into objects): a string is
-/// one value, an array its strings.
-fn claim_values(claims: &Value, path: &str) -> Vec<String> {
-    let found = path.split('.').fold(claims, |value, part| &value[part]);
-    match found {
-        Value::String(value) => vec![value.clone()],
-        Value::Array(values) => values
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
-        _ => Vec::new(),
     }
 }
 

@@ -41,10 +41,6 @@ struct Cached<T> {
     fetched_at: Instant,
 }
 
-/// Patches kept for one fetch; past this many writes during one fetch,
-/// its result is dropped as before (the next read fetches again).
-const MAX_PATCHES_DURING_FETCH: usize = 4_096;
-
 struct SlotState<T, E> {
     current: Option<Cached<T>>,
     in_flight: Option<Fetch<T, E>>,
@@ -347,28 +343,6 @@ impl<T: Keyed + Clone + Send + Sync + 'static, E: Send + Sync + 'static> Snapsho
     }
 }
 
-/// Patches applied in order, as one: each key's last change wins, so the
-/// fetched snapshot is rebuilt once however many writes overlapped it.
-fn merged<T: Keyed + Clone>(patches: &[Patch<T>]) -> (Vec<String>, Vec<T>) {
-    let mut last: HashMap<String, Result<T, String>> = HashMap::new();
-    for patch in patches {
-        for key in &patch.removed {
-            last.insert(T::comparable(key).into_owned(), Err(key.clone()));
-        }
-        for item in &patch.upserted {
-            last.insert(T::comparable(item.key()).into_owned(), Ok(item.clone()));
-        }
-    }
-    let (mut removed, mut upserted) = (Vec::new(), Vec::new());
-    for change in last.into_values() {
-        match change {
-            Ok(item) => upserted.push(item),
-            Err(key) => removed.push(key),
-        }
-    }
-    (removed, upserted)
-}
-
 /// A fetch's result as it comes back from RemotePC.
 type Fetched<T, E> = Result<(Arc<Snapshot<T>>, Duration), Arc<E>>;
 
@@ -417,6 +391,7 @@ fn store_fetched<T: Keyed + Clone, E>(
 
 #[path = "slots_patch.rs"]
 mod patching;
+use patching::merged;
 pub use patching::{Patch, Replicator};
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! Writes applied to snapshots: this replica's own (told to the
 //! replicator, so other replicas apply them too), other replicas' (told to
-//! no one), and writes whose effect is unknown (the snapshot distrusted).
+//! no one), writes whose effect is unknown (the snapshot distrusted), and
+//! the patches kept to apply again over a fetch they overlapped.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,6 +12,10 @@ use futures::future::BoxFuture;
 
 use super::SnapshotCache;
 use crate::cache::{Keyed, Snapshot};
+
+/// Patches kept for one fetch; past this many writes during one fetch,
+/// its result is dropped as before (the next read fetches again).
+const MAX_PATCHES_DURING_FETCH: usize = 4_096;
 
 /// What a write changed in a collection.
 #[derive(Debug, Clone)]
@@ -96,7 +102,7 @@ impl<T: Keyed + Clone + Send + Sync + 'static, E: Send + Sync + 'static> Snapsho
         let old = std::mem::replace(&mut cached.snapshot, Arc::clone(&patched));
         let age = now.saturating_duration_since(cached.fetched_at);
         if fetching {
-            if state.during_fetch.len() < super::MAX_PATCHES_DURING_FETCH {
+            if state.during_fetch.len() < MAX_PATCHES_DURING_FETCH {
                 state.during_fetch.push(patch.clone());
             } else {
                 state.fetch_overtaken = true;
@@ -130,4 +136,26 @@ impl<T: Keyed + Clone + Send + Sync + 'static, E: Send + Sync + 'static> Snapsho
         state.fetch_overtaken |= state.in_flight.is_some();
         state.suspect = true;
     }
+}
+
+/// Patches applied in order, as one: each key's last change wins, so the
+/// fetched snapshot is rebuilt once however many writes overlapped it.
+pub(super) fn merged<T: Keyed + Clone>(patches: &[Patch<T>]) -> (Vec<String>, Vec<T>) {
+    let mut last: HashMap<String, Result<T, String>> = HashMap::new();
+    for patch in patches {
+        for key in &patch.removed {
+            last.insert(T::comparable(key).into_owned(), Err(key.clone()));
+        }
+        for item in &patch.upserted {
+            last.insert(T::comparable(item.key()).into_owned(), Ok(item.clone()));
+        }
+    }
+    let (mut removed, mut upserted) = (Vec::new(), Vec::new());
+    for change in last.into_values() {
+        match change {
+            Ok(item) => upserted.push(item),
+            Err(key) => removed.push(key),
+        }
+    }
+    (removed, upserted)
 }

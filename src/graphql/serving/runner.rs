@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use async_graphql::{Name, Request, Response, Value};
+use async_graphql::{Request, Response};
 use futures::StreamExt;
 use futures::stream::{self, BoxStream};
 
@@ -22,7 +22,7 @@ use crate::catalog::{AuditLog, Catalog, Collection};
 use crate::graphql::RequestIds;
 use crate::graphql::schema::GatewaySchema;
 use crate::graphql::schema::audit::AuditTrail;
-use crate::graphql::schema::cache_report::{CacheReport, SnapshotRead, Staleness};
+use crate::graphql::schema::cache_report::{CacheReport, SnapshotRead};
 use crate::settings::{CacheSettings, GraphqlSettings};
 
 /// One operation and who sends it.
@@ -374,56 +374,5 @@ type ParsedDocument = async_graphql::parser::types::ExecutableDocument;
 /// parsed.
 type Refusal = Box<(Option<ParsedDocument>, Vec<async_graphql::ServerError>)>;
 
-/// An executed operation and what it read.
-struct Executed {
-    response: Response,
-    reads: BTreeMap<Collection, SnapshotRead>,
-    reusable: bool,
-}
-
-impl Executed {
-    fn refused(errors: Vec<async_graphql::ServerError>) -> Self {
-        Self {
-            response: Response::from_errors(errors),
-            reads: BTreeMap::new(),
-            reusable: false,
-        }
-    }
-
-    /// The response with `extensions.cache` added.
-    fn into_response(mut self) -> Response {
-        if !self.reads.is_empty() {
-            self.response
-                .extensions
-                .insert("cache".to_owned(), extension_value(&self.reads));
-        }
-        self.response
-    }
-}
-
-fn ages(
-    reads: &BTreeMap<Collection, SnapshotRead>,
-) -> impl Iterator<Item = (Collection, std::time::Duration, Staleness)> + '_ {
-    reads
-        .iter()
-        .map(|(collection, read)| (*collection, read.age, read.staleness()))
-}
-
-fn extension_value(reads: &BTreeMap<Collection, SnapshotRead>) -> Value {
-    Value::Object(
-        ages(reads)
-            .map(|(collection, age, staleness)| {
-                let mut entry = async_graphql::indexmap::IndexMap::new();
-                entry.insert(Name::new("ageMs"), Value::from(age.as_millis() as u64));
-                entry.insert(
-                    Name::new("stale"),
-                    Value::from(staleness != Staleness::Fresh),
-                );
-                if staleness == Staleness::Suspect {
-                    entry.insert(Name::new("suspect"), Value::from(true));
-                }
-                (Name::new(collection.as_str()), Value::Object(entry))
-            })
-            .collect(),
-    )
-}
+mod executed;
+use executed::{Executed, ages};
