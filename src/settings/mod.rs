@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 mod access;
 mod cluster;
+mod guessable;
 mod live;
 mod oidc;
 mod otel;
