@@ -52,10 +52,7 @@ impl<T: Keyed + Clone + Send + Sync + 'static, E: Send + Sync + 'static> Snapsho
         &self,
         account: &str,
         change: impl FnOnce(&Snapshot<T>) -> Patch<T>,
-    ) -> BoxFuture<'static, ()>
-    where
-        T: Clone,
-    {
+    ) -> BoxFuture<'static, ()> {
         let applied = self.apply(account, change);
         let Some(replicator) = &self.replicator else {
             return futures::future::ready(()).boxed();
@@ -67,10 +64,7 @@ impl<T: Keyed + Clone + Send + Sync + 'static, E: Send + Sync + 'static> Snapsho
     }
 
     /// Applies a patch another replica made; tells no replicator.
-    pub fn apply_remote(&self, account: &str, patch: Patch<T>)
-    where
-        T: Clone,
-    {
+    pub fn apply_remote(&self, account: &str, patch: Patch<T>) {
         self.apply(account, |_| patch);
     }
 
@@ -80,10 +74,7 @@ impl<T: Keyed + Clone + Send + Sync + 'static, E: Send + Sync + 'static> Snapsho
         &self,
         account: &str,
         change: impl FnOnce(&Snapshot<T>) -> Patch<T>,
-    ) -> Option<(Patch<T>, Arc<Snapshot<T>>, Duration)>
-    where
-        T: Clone,
-    {
+    ) -> Option<(Patch<T>, Arc<Snapshot<T>>, Duration)> {
         let slot = self.slot(account);
         let mut state = slot.lock();
         let now = self.clock.now();

@@ -250,8 +250,8 @@ impl OperationRunner {
         let checked = self.check(&request, introspection);
         let document = match checked {
             Ok(document) => document,
-            Err(refusal) => {
-                let (_, errors) = *refusal;
+            Err(rejected) => {
+                let (_, errors) = *rejected;
                 return stream::once(async { Response::from_errors(errors) }).boxed();
             }
         };
@@ -272,7 +272,7 @@ impl OperationRunner {
     /// by the specification's rules (the verdict kept per document) and
     /// coerces its variables. Refused: the errors, with the parsed
     /// document when it got that far.
-    fn check(&self, request: &Request, introspection: bool) -> Result<ParsedDocument, Refusal> {
+    fn check(&self, request: &Request, introspection: bool) -> Result<ParsedDocument, Rejected> {
         let document = self
             .inner
             .guard
@@ -297,8 +297,8 @@ impl OperationRunner {
             .in_scope(|| self.check(&request, introspection));
         let document = match checked {
             Ok(document) => document,
-            Err(refusal) => {
-                let (parsed, errors) = *refusal;
+            Err(rejected) => {
+                let (parsed, errors) = *rejected;
                 let refused = Executed::refused(errors);
                 // A mutation refused as invalid is audited as any refusal.
                 if let Some(document) = parsed {
@@ -371,8 +371,8 @@ fn with_context(
 type ParsedDocument = async_graphql::parser::types::ExecutableDocument;
 
 /// Why a document may not run: its errors, and the document when it
-/// parsed.
-type Refusal = Box<(Option<ParsedDocument>, Vec<async_graphql::ServerError>)>;
+/// parsed (the HTTP layer's `Refusal` is what a client is answered).
+type Rejected = Box<(Option<ParsedDocument>, Vec<async_graphql::ServerError>)>;
 
 mod executed;
 use executed::{Executed, ages};
