@@ -224,9 +224,10 @@ fn in_selection_order(ctx: &ContextSelectionSet<'_>, results: &mut IndexMap<Name
     if results.len() < 2 {
         return;
     }
-    let mut keys = Vec::with_capacity(results.len());
+    // Borrowed from the document: nothing is cloned to order an object.
+    let mut keys: Vec<&Name> = Vec::with_capacity(results.len());
     collect_keys(ctx, &ctx.item.node, &mut keys, 0);
-    let position = |key: &Name| keys.iter().position(|known| known == key).unwrap_or(usize::MAX);
+    let position = |key: &Name| keys.iter().position(|known| *known == key).unwrap_or(usize::MAX);
     let ordered = results
         .keys()
         .zip(results.keys().skip(1))
@@ -236,7 +237,12 @@ fn in_selection_order(ctx: &ContextSelectionSet<'_>, results: &mut IndexMap<Name
     }
 }
 
-fn collect_keys(ctx: &ContextSelectionSet<'_>, set: &SelectionSet, keys: &mut Vec<Name>, depth: usize) {
+fn collect_keys<'a>(
+    ctx: &ContextSelectionSet<'a>,
+    set: &'a SelectionSet,
+    keys: &mut Vec<&'a Name>,
+    depth: usize,
+) {
     // Fragment cycles are refused by validation; this only bounds the walk.
     if depth > 64 {
         return;
@@ -245,8 +251,8 @@ fn collect_keys(ctx: &ContextSelectionSet<'_>, set: &SelectionSet, keys: &mut Ve
         match &item.node {
             Selection::Field(field) => {
                 let key = &field.node.response_key().node;
-                if !keys.contains(key) {
-                    keys.push(key.clone());
+                if !keys.contains(&key) {
+                    keys.push(key);
                 }
             }
             Selection::FragmentSpread(spread) => {
