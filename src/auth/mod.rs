@@ -81,10 +81,27 @@ pub struct Caller {
     /// What the team may do, on `account` only: a scope never crosses
     /// accounts.
     pub scopes: Vec<Scope>,
+    /// Where `scopes` come from: the team itself, or each of the person's
+    /// roles on `account`, in label order. A role restricted to its
+    /// trusted documents grants its scopes to those documents alone.
+    pub grants: Arc<[Grant]>,
+    /// Scopes the caller's roles hold but withhold from the operation at
+    /// hand: they run only their trusted documents, and it is none of them.
+    pub withheld: Vec<Scope>,
     /// Who exactly: the person, or the team itself.
     pub actor: Actor,
     /// Their quota, and what was left of it after this request was charged.
     pub quota: QuotaView,
+}
+
+/// The scopes one team or role grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// The team's name, or the role's `<provider>/<value>`: the key of its
+    /// trusted documents.
+    pub label: String,
+    /// What it grants, on the caller's account.
+    pub scopes: Vec<Scope>,
 }
 
 /// A quota as the `viewer` query shows it.
@@ -164,6 +181,32 @@ impl Caller {
     /// Whether the caller holds `scope`.
     pub fn has(&self, scope: Scope) -> bool {
         self.scopes.contains(&scope)
+    }
+
+    /// The caller, with `scopes` instead of its own when they were
+    /// narrowed (see [`Caller::scopes_of`]).
+    pub fn narrowed(&self, scopes: Option<Vec<Scope>>) -> Caller {
+        let mut caller = self.clone();
+        if let Some(scopes) = scopes {
+            caller.withheld = (self.scopes.iter())
+                .filter(|scope| !scopes.contains(scope))
+                .copied()
+                .collect();
+            caller.scopes = scopes;
+        }
+        caller
+    }
+
+    /// The scopes `admitting` grants lend together: those of the grants
+    /// whose trusted-documents policy admits the document at hand.
+    pub fn scopes_of(admitting: &[&Grant]) -> Vec<Scope> {
+        let mut scopes: Vec<Scope> = admitting
+            .iter()
+            .flat_map(|grant| grant.scopes.iter().copied())
+            .collect();
+        scopes.sort_by_key(|scope| scope.as_str());
+        scopes.dedup();
+        scopes
     }
 }
 

@@ -19,7 +19,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
 use super::token_shape::peek_part;
-use super::{Actor, ActorKind, AuthError, Caller, KeyedQuota, QuotaView, Scope};
+use super::{Actor, ActorKind, AuthError, Caller, Grant, KeyedQuota, QuotaView, Scope};
 use crate::settings::{OidcSettings, secure_or_loopback};
 
 /// Tokens longer than this are refused unread: real ID and access tokens
@@ -350,6 +350,14 @@ impl Provider {
             .collect();
         scopes.sort_by_key(|scope| scope.as_str());
         scopes.dedup();
+        let mut grants: Vec<Grant> = roles
+            .iter()
+            .map(|role| Grant {
+                label: role.label.clone(),
+                scopes: role.scopes.clone(),
+            })
+            .collect();
+        grants.sort_by(|a, b| a.label.cmp(&b.label));
         let name = ["name", "preferred_username", "email"]
             .iter()
             .find_map(|claim| claims[*claim].as_str())
@@ -360,6 +368,8 @@ impl Provider {
                 account: first.account.clone(),
                 accounts: accounts.into(),
                 scopes,
+                grants: grants.into(),
+                withheld: Vec::new(),
                 actor: Actor {
                     kind: ActorKind::Person,
                     subject: subject.to_owned(),

@@ -12,8 +12,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::{
-    Actor, ActorKind, AuthError, Caller, DirectQuota, QuotaRefusal, QuotaView, Scope, bearer,
-    quota_answer,
+    Actor, ActorKind, AuthError, Caller, DirectQuota, Grant, QuotaRefusal, QuotaView, Scope,
+    bearer, quota_answer,
 };
 use crate::settings::TeamSettings;
 
@@ -79,6 +79,15 @@ impl Teams {
                 let per_minute =
                     NonZeroU32::new(team.requests_per_minute).unwrap_or(NonZeroU32::MIN);
                 let burst = NonZeroU32::new(team.burst).unwrap_or(NonZeroU32::MIN);
+                let scopes: Vec<Scope> = team
+                    .scopes
+                    .iter()
+                    .filter_map(|scope| Scope::parse(scope))
+                    .collect();
+                let grant = Grant {
+                    label: name.clone(),
+                    scopes: scopes.clone(),
+                };
                 Team {
                     caller: Caller {
                         team: name.clone(),
@@ -96,11 +105,9 @@ impl Teams {
                             burst: burst.get(),
                             remaining: None,
                         },
-                        scopes: team
-                            .scopes
-                            .iter()
-                            .filter_map(|scope| Scope::parse(scope))
-                            .collect(),
+                        scopes,
+                        grants: Arc::from([grant]),
+                        withheld: Vec::new(),
                     },
                     token_hash: decode_hash(&team.token_sha256),
                     introspection: team.introspection,

@@ -20,7 +20,8 @@ use super::persisted::PersistedError;
 use super::raw_lane::Lane;
 use super::reading::{Requests, Source, content_type_is_json, from_query_string, read_requests};
 use super::refusal::Refusal;
-use super::run::{self, Job};
+use super::run::{self, Job, Scoped};
+use super::trusted;
 use crate::auth::{AuthError, Credential, QuotaRefusal, Settlement};
 use crate::graphql::{ErrorCode, RequestIds, Via, write_profile};
 use crate::telemetry;
@@ -49,9 +50,11 @@ pub(super) async fn post(
             Refusal::new(status, ErrorCode::BadUserInput, message)
         }
         Ok(body) if live::wants_event_stream(&headers) => {
-            let request = serde_json::from_slice::<Request>(&body).map_err(|_| {
-                "the body is not a GraphQL request: expected JSON with a `query`".to_owned()
-            });
+            let request = serde_json::from_slice(&body)
+                .and_then(super::reading::request_from_json)
+                .map_err(|_| {
+                    "the body is not a GraphQL request: expected JSON with a `query` or a `documentId`".to_owned()
+                });
             return Box::pin(live::sse_respond(state, ids, headers, request)).await;
         }
         Ok(body) => return handle(state, ids, headers, Source::Body(body)).await,
@@ -103,7 +106,10 @@ async fn handle(state: AppState, ids: RequestIds, headers: HeaderMap, source: So
         Ok(team) => team,
         Err(refused) => return refused,
     };
-    let lane = match state.raw_lane.offer(&team, &headers, &source) {
+    let lane = match state
+        .raw_lane
+        .offer(&team, &headers, &source, &state.trusted)
+    {
         Lane::Seen(entry, ticket) => match state.operations.replay(entry.kept()) {
             Some(body) => {
                 // Charged before it is served, as any other request is.
@@ -132,7 +138,7 @@ async fn handle(state: AppState, ids: RequestIds, headers: HeaderMap, source: So
         .persisted
         .prefetch(&team.caller().account, bytes, query_string)
         .await;
-    let admitted = admit(&state, &team, &headers, source);
+    let admitted = admit(&state, &team, &ids, &headers, source);
     let settled = settle(team.settlement()).await;
     let admitted = settled_as(&team, settled, admitted);
     match admitted {
@@ -237,7 +243,7 @@ pub(super) async fn authenticate<'s>(
 
 /// A request that passed every check, ready to run.
 struct Admitted {
-    requests: Vec<Request>,
+    requests: Vec<Scoped>,
     is_array: bool,
     key: Option<String>,
     media: MediaType,
@@ -252,6 +258,7 @@ type Refused = Box<Refusal>;
 fn admit(
     state: &AppState,
     team: &Credential<'_>,
+    ids: &RequestIds,
     headers: &HeaderMap,
     source: Source,
 ) -> Result<Admitted, Refused> {
@@ -265,8 +272,9 @@ fn admit(
     let via_get = matches!(source, Source::Query(_));
     let (mut requests, is_array) = read_batch(state, team, source)?;
     let mut registrations = Vec::new();
+    let mut narrowed = Vec::with_capacity(requests.len());
     for request in &mut requests {
-        state.trusted.admit(&team.caller().team, request)?;
+        narrowed.push(trusted::admit_audited(state, team.caller(), ids, request)?);
         match state.persisted.resolve(&team.caller().account, request) {
             Ok(registration) => registrations.extend(registration),
             Err(error) => return Err(Box::new(persisted_refusal(media, error))),
@@ -288,6 +296,11 @@ fn admit(
     for registration in registrations {
         state.persisted.register(registration);
     }
+    let requests = requests
+        .into_iter()
+        .zip(narrowed)
+        .map(|(request, narrowed)| Scoped { request, narrowed })
+        .collect();
     Ok(Admitted {
         requests,
         is_array,

@@ -16,6 +16,7 @@ use axum::http::HeaderMap;
 use super::idempotency;
 use super::media::MediaType;
 use super::reading::Source;
+use super::trusted::TrustedSet;
 use crate::auth::{Caller, Credential};
 use crate::graphql::KeptResponse;
 use crate::telemetry::CacheHitMeter;
@@ -33,12 +34,14 @@ pub(super) struct RawLane {
 type RandomState = foldhash::fast::RandomState;
 
 /// Everything an answer can depend on besides the request's bytes: whose
-/// snapshots, which team's trusted documents, which guards, which media
-/// type, and whether the bytes are a body or a query string.
+/// snapshots, which team's trusted documents (and the revision of the
+/// manifests they were admitted under), which guards, which media type,
+/// and whether the bytes are a body or a query string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Audience<'a> {
     account: &'a str,
     team: &'a str,
+    trusted_revision: u64,
     scopes: u8,
     introspection: bool,
     media: MediaType,
@@ -49,6 +52,7 @@ struct Audience<'a> {
 pub(super) struct Entry {
     account: String,
     team: String,
+    trusted_revision: u64,
     scopes: u8,
     introspection: bool,
     media: MediaType,
@@ -65,6 +69,7 @@ impl Entry {
         Audience {
             account: &self.account,
             team: &self.team,
+            trusted_revision: self.trusted_revision,
             scopes: self.scopes,
             introspection: self.introspection,
             media: self.media,
@@ -115,6 +120,7 @@ pub(super) enum Lane {
 /// A request that may be registered once its answer is known.
 pub(super) struct Ticket {
     hash: u64,
+    trusted_revision: u64,
     request: Bytes,
     media: MediaType,
     via_get: bool,
@@ -137,12 +143,15 @@ impl RawLane {
         }
     }
 
-    /// Looks `source`, sent by `credential` with `headers`, up.
+    /// Looks `source`, sent by `credential` with `headers`, up; entries
+    /// registered under another revision of the caller's trusted
+    /// documents are not served.
     pub(super) fn offer(
         &self,
         credential: &Credential<'_>,
         headers: &HeaderMap,
         source: &Source,
+        trusted: &TrustedSet,
     ) -> Lane {
         let Some(entries) = &self.entries else {
             return Lane::Closed;
@@ -158,10 +167,20 @@ impl RawLane {
             Source::Body(body) => (body.clone(), false),
             Source::Query(query) => (Bytes::copy_from_slice(query.as_bytes()), true),
         };
-        let audience = audience(caller, credential.introspection(), media, via_get);
+        let trusted_revision = trusted.revision(caller);
+        let audience = Audience {
+            account: &caller.account,
+            team: &caller.team,
+            trusted_revision,
+            scopes: caller.scope_bits(),
+            introspection: credential.introspection(),
+            media,
+            via_get,
+        };
         let hash = self.hasher.hash_one((audience, request.as_ref()));
         let ticket = Ticket {
             hash,
+            trusted_revision,
             request,
             media,
             via_get,
@@ -190,6 +209,7 @@ impl RawLane {
         let entry = Entry {
             account: caller.account.clone(),
             team: caller.team.clone(),
+            trusted_revision: ticket.trusted_revision,
             scopes: caller.scope_bits(),
             introspection,
             media: ticket.media,
@@ -200,16 +220,5 @@ impl RawLane {
             operation: operation.to_owned(),
         };
         entries.insert(ticket.hash, Arc::new(entry));
-    }
-}
-
-fn audience(caller: &Caller, introspection: bool, media: MediaType, via_get: bool) -> Audience<'_> {
-    Audience {
-        account: &caller.account,
-        team: &caller.team,
-        scopes: caller.scope_bits(),
-        introspection,
-        media,
-        via_get,
     }
 }

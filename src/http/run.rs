@@ -16,7 +16,7 @@ use super::idempotency::Idempotent;
 use super::media::MediaType;
 use super::raw_lane::Ticket;
 use super::refusal::Refusal;
-use crate::auth::Caller;
+use crate::auth::{Caller, Scope};
 use crate::graphql::{Answer, KeptResponse, Operation, RequestIds, ResponseBody, Via, outcome};
 use crate::telemetry;
 
@@ -33,7 +33,7 @@ pub(super) struct Job {
     pub(super) caller: Caller,
     pub(super) introspection: bool,
     pub(super) ids: RequestIds,
-    pub(super) requests: Vec<Request>,
+    pub(super) requests: Vec<Scoped>,
     /// Sent as a JSON array: answered with an array, even of one.
     pub(super) is_array: bool,
     pub(super) key: Option<String>,
@@ -44,6 +44,13 @@ pub(super) struct Job {
     /// Registers the request with the raw-request lane if the response
     /// cache keeps its answer.
     pub(super) lane: Option<Ticket>,
+}
+
+/// One request of a job, and the scopes it runs with when its trusted
+/// documents lent it those of only some of the caller's roles.
+pub(super) struct Scoped {
+    pub(super) request: Request,
+    pub(super) narrowed: Option<Vec<Scope>>,
 }
 
 /// Answers `job` within `server.request_timeout`; a job that writes runs
@@ -80,7 +87,10 @@ impl Job {
         let labels: Vec<String> = self
             .requests
             .iter()
-            .map(|request| telemetry::operation_label(&team, request.operation_name.as_deref()))
+            .map(|scoped| {
+                let name = scoped.request.operation_name.as_deref();
+                telemetry::operation_label(&team, name)
+            })
             .collect();
         let started = self.started;
         let record = |label: &str, outcome: &str| {
@@ -144,9 +154,9 @@ impl Job {
     fn operations(&mut self) -> Vec<Operation> {
         std::mem::take(&mut self.requests)
             .into_iter()
-            .map(|request| Operation {
+            .map(|Scoped { request, narrowed }| Operation {
                 request,
-                caller: self.caller.clone(),
+                caller: self.caller.narrowed(narrowed),
                 ids: self.ids.clone(),
                 introspection: self.introspection,
             })

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -15,8 +16,10 @@ use axum::http::StatusCode;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::AppState;
 use super::refusal::Refusal;
-use crate::graphql::{ErrorCode, canonical};
+use crate::auth::{Caller, Grant, Scope};
+use crate::graphql::{ErrorCode, Operation, RequestIds, canonical};
 use crate::settings::Settings;
 
 /// Manifests larger than this are refused: a frontend's operations are a
@@ -34,6 +37,9 @@ struct Manifest {
     longest: usize,
 }
 
+/// Whether a grant runs only its trusted documents, and its manifest.
+type Policy = (bool, Arc<Manifest>);
+
 /// When a file was last modified, and its length: a change to either
 /// means it was rewritten.
 type Stamp = (SystemTime, u64);
@@ -50,6 +56,8 @@ struct TrustedDocuments {
 #[derive(Default)]
 pub struct TrustedSet {
     by_caller: BTreeMap<String, TrustedDocuments>,
+    /// Advanced each time a manifest is read anew.
+    revision: AtomicU64,
 }
 
 impl TrustedSet {
@@ -98,42 +106,112 @@ impl TrustedSet {
                 },
             );
         }
-        Ok(Self { by_caller })
+        Ok(Self {
+            by_caller,
+            revision: AtomicU64::new(0),
+        })
     }
 
-    /// Resolves `request` for the caller labelled `team`: a document named
-    /// by id is put in place; with `only_trusted_documents`, anything not
-    /// in the manifest is refused before it is parsed for execution.
-    pub(super) fn admit(&self, team: &str, request: &mut Request) -> Result<(), Box<Refusal>> {
+    /// Resolves `request` for `caller`: a document named by id is put in
+    /// place from the first of the caller's manifests that has it. Each of
+    /// the caller's grants (the team, or each role on the account) lends
+    /// its scopes only to documents its own policy admits: with
+    /// `only_trusted_documents`, those of its manifest. A document no grant
+    /// admits is refused before it is parsed for execution; one that only
+    /// some admit runs with their scopes alone (`Some`).
+    pub(super) fn admit(
+        &self,
+        caller: &Caller,
+        request: &mut Request,
+    ) -> Result<Option<Vec<Scope>>, Box<Refusal>> {
         let id = take_document_id(request);
-        let Some(trusted) = self.by_caller.get(team) else {
+        let policies: Vec<(&Grant, Option<Policy>)> = caller
+            .grants
+            .iter()
+            .map(|grant| {
+                let policy = self.by_caller.get(&grant.label);
+                let policy = policy.map(|trusted| (trusted.only, trusted.current(&self.revision)));
+                (grant, policy)
+            })
+            .collect();
+        if policies.iter().all(|(_, policy)| policy.is_none()) {
             return match id {
                 Some(_) => Err(not_trusted(
                     "this caller has no trusted documents; send the query text",
                 )),
-                None => Ok(()),
+                None => Ok(None),
             };
-        };
-        let manifest = trusted.current();
-        let id = id.or_else(|| apq_hash(request));
-        if let Some(id) = id {
-            if let Some(text) = manifest.by_id.get(&normalize_id(&id)) {
+        }
+        if let Some(id) = id.or_else(|| apq_hash(request)).map(|id| normalize_id(&id)) {
+            let manifests = policies.iter().filter_map(|(_, policy)| policy.as_ref());
+            let mut found = manifests.filter_map(|(_, manifest)| manifest.by_id.get(&id));
+            if let Some(text) = found.next() {
                 request.query = text.to_string();
                 request.extensions.remove("persistedQuery");
-                return Ok(());
-            }
-            if trusted.only {
+            } else if policies
+                .iter()
+                .all(|(_, policy)| matches!(policy, Some((true, _))))
+            {
                 return Err(not_trusted("no trusted document has this id"));
             }
-            return Ok(());
         }
-        if !trusted.only || manifest.knows(&request.query) {
-            return Ok(());
+        let admitting: Vec<&Grant> = policies
+            .iter()
+            .filter(|(_, policy)| match policy {
+                Some((true, manifest)) => manifest.knows(&request.query),
+                _ => true,
+            })
+            .map(|(grant, _)| *grant)
+            .collect();
+        if admitting.len() == policies.len() {
+            Ok(None)
+        } else if admitting.is_empty() {
+            Err(not_trusted(
+                "this operation is not in the caller's trusted documents",
+            ))
+        } else {
+            Ok(Some(Caller::scopes_of(&admitting)))
         }
-        Err(not_trusted(
-            "this operation is not in the caller's trusted documents",
-        ))
     }
+
+    /// A number that changes whenever one of `caller`'s manifests is read
+    /// anew: answers kept for a request name the revision they were
+    /// admitted under, so a manifest change takes effect at once.
+    pub(super) fn revision(&self, caller: &Caller) -> u64 {
+        for grant in caller.grants.iter() {
+            if let Some(trusted) = self.by_caller.get(&grant.label) {
+                trusted.current(&self.revision);
+            }
+        }
+        self.revision.load(Ordering::Acquire)
+    }
+}
+
+/// The trusted-documents step for one request sent by `caller`: as
+/// [`TrustedSet::admit`]. A mutation refused here is audited as any refused
+/// mutation is (the stolen-browser-token case); the record is written on
+/// the write tracker, which shutdown waits for.
+pub(super) fn admit_audited(
+    state: &AppState,
+    caller: &Caller,
+    ids: &RequestIds,
+    request: &mut Request,
+) -> Result<Option<Vec<Scope>>, Box<Refusal>> {
+    state.trusted.admit(caller, request).inspect_err(|refusal| {
+        let mut sent = Request::new(request.query.clone()).variables(request.variables.clone());
+        sent.operation_name.clone_from(&request.operation_name);
+        let operation = Operation {
+            request: sent,
+            caller: caller.clone(),
+            ids: ids.clone(),
+            introspection: false,
+        };
+        let (operations, code) = (state.operations.clone(), refusal.code);
+        let message = refusal.message().to_owned();
+        state.writes.spawn(async move {
+            operations.record_refused(&operation, code, &message).await;
+        });
+    })
 }
 
 impl Manifest {
@@ -151,8 +229,9 @@ impl Manifest {
 }
 
 impl TrustedDocuments {
-    /// The manifest, read again first when the file changed since.
-    fn current(&self) -> Arc<Manifest> {
+    /// The manifest, read again first when the file changed since; a
+    /// manifest read anew advances `revision`.
+    fn current(&self, revision: &AtomicU64) -> Arc<Manifest> {
         let mut state = self
             .state
             .lock()
@@ -162,7 +241,10 @@ impl TrustedDocuments {
             .and_then(|meta| Some((meta.modified().ok()?, meta.len())));
         if stamp.is_some() && stamp != state.1 {
             match read(&self.path) {
-                Ok((manifest, seen)) => *state = (Arc::new(manifest), Some(seen)),
+                Ok((manifest, seen)) => {
+                    *state = (Arc::new(manifest), Some(seen));
+                    revision.fetch_add(1, Ordering::AcqRel);
+                }
                 Err(problem) => {
                     tracing::warn!(path = %self.path.display(), problem = %problem, "trusted documents unreadable; keeping the last good list");
                     state.1 = stamp;

@@ -49,6 +49,8 @@ mod store;
 mod store_history;
 mod teams;
 mod trusted;
+mod trusted_roles;
+mod trusted_transports;
 mod upstream_faults;
 mod users;
 mod writes;

@@ -11,10 +11,10 @@ use sha2::{Digest, Sha256};
 
 use crate::helpers::{TestGateway, error_code, spawn_gateway_with, team, temp_store_path};
 
-const FRONT_TOKEN: &str = "front-team-token-trusted-0123456789";
+pub(crate) const FRONT_TOKEN: &str = "front-team-token-trusted-0123456789";
 const APOLLO_TOKEN: &str = "apollo-team-token-trusted-0123456789";
 
-fn codegen_manifest() -> Value {
+pub(crate) fn codegen_manifest() -> Value {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/trusted/codegen-persisted-documents.json"
@@ -23,7 +23,7 @@ fn codegen_manifest() -> Value {
 }
 
 /// The manifest's id and text of the operation named `name`.
-fn document(manifest: &Value, name: &str) -> (String, String) {
+pub(crate) fn document(manifest: &Value, name: &str) -> (String, String) {
     let entries = manifest.as_object().expect("an object");
     entries
         .iter()
@@ -35,21 +35,21 @@ fn document(manifest: &Value, name: &str) -> (String, String) {
         .expect("the operation is in the manifest")
 }
 
-fn sha256(text: &str) -> String {
+pub(crate) fn sha256(text: &str) -> String {
     Sha256::digest(text.as_bytes())
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect()
 }
 
-fn write_manifest(path: &std::path::Path, manifest: &Value) {
+pub(crate) fn write_manifest(path: &std::path::Path, manifest: &Value) {
     std::fs::write(path, manifest.to_string()).expect("manifest written");
 }
 
 /// A gateway where team `front` runs only the Codegen manifest's
 /// documents, team `apollo` only those of an Apollo-format manifest, and
 /// `admin` anything.
-async fn gateway() -> (TestGateway, std::path::PathBuf) {
+pub(crate) async fn gateway() -> (TestGateway, std::path::PathBuf) {
     let codegen = temp_store_path().with_extension("codegen.json");
     write_manifest(&codegen, &codegen_manifest());
     let apollo = temp_store_path().with_extension("apollo.json");
@@ -76,7 +76,7 @@ async fn gateway() -> (TestGateway, std::path::PathBuf) {
     (gateway, codegen)
 }
 
-async fn post(gateway: &TestGateway, token: &str, body: Value) -> (u16, Value) {
+pub(crate) async fn post(gateway: &TestGateway, token: &str, body: Value) -> (u16, Value) {
     let authorization = format!("Bearer {token}");
     let (status, text) = gateway
         .send(&body.to_string(), &[("authorization", &authorization)])
@@ -87,7 +87,7 @@ async fn post(gateway: &TestGateway, token: &str, body: Value) -> (u16, Value) {
     )
 }
 
-fn devices_count(body: &Value) -> Option<u64> {
+pub(crate) fn devices_count(body: &Value) -> Option<u64> {
     body["data"]["devices"]["totalCount"].as_u64()
 }
 

@@ -19,8 +19,17 @@ impl Guard for RequireScope {
 }
 
 /// `FORBIDDEN` for `caller`, naming the scope it lacks in
-/// `extensions.requiredScope`.
+/// `extensions.requiredScope`; `OPERATION_NOT_TRUSTED` when one of its
+/// roles holds it for trusted documents only.
 pub(crate) fn forbidden(caller: &Caller, scope: Scope) -> async_graphql::Error {
+    if caller.withheld.contains(&scope) {
+        return coded(
+            ErrorCode::OperationNotTrusted,
+            format!(
+                "the scope `{scope}` is granted by a role that runs only its trusted documents, and this operation is none of them"
+            ),
+        );
+    }
     let mut error = coded(
         ErrorCode::Forbidden,
         format!("team `{}` lacks the scope `{scope}`", caller.team),

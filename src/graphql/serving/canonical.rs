@@ -77,17 +77,32 @@ fn print_selection_set(set: &SelectionSet) -> String {
     print_items(set, true)
 }
 
-/// The set's items, sorted unless their order is meaning.
+/// The set's items, sorted unless their order is meaning. A bare
+/// `__typename` is left out: normalized caches (Apollo Client, urql
+/// Graphcache) add one to every selection, and it reveals nothing the
+/// manifest's document does not.
 fn print_items(set: &SelectionSet, sorted: bool) -> String {
     let mut items: Vec<String> = set
         .items
         .iter()
+        .filter(|item| !is_bare_typename(&item.node))
         .map(|item| print_selection(&item.node))
         .collect();
     if sorted {
         items.sort();
     }
     format!("{{ {} }}", items.join(" "))
+}
+
+fn is_bare_typename(selection: &Selection) -> bool {
+    let Selection::Field(field) = selection else {
+        return false;
+    };
+    let field = &field.node;
+    field.name.node == "__typename"
+        && field.alias.is_none()
+        && field.arguments.is_empty()
+        && field.directives.is_empty()
 }
 
 fn print_selection(selection: &Selection) -> String {
@@ -179,6 +194,16 @@ mod tests {
         for (one, other) in pairs {
             assert_ne!(canonical(one), canonical(other), "{one} vs {other}");
         }
+    }
+
+    #[test]
+    fn typenames_a_normalized_cache_adds_do_not_count() {
+        let manifest = "query D { devices(first: 2) { nodes { name } } viewer { kind } }";
+        let sent = "query D { devices(first: 2) { nodes { name __typename } __typename } viewer { __typename kind } __typename }";
+        assert_eq!(canonical(manifest), canonical(sent));
+        let aliased =
+            "query D { devices(first: 2) { nodes { name t: __typename } } viewer { kind } }";
+        assert_ne!(canonical(manifest), canonical(aliased));
     }
 
     #[test]

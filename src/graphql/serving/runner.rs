@@ -23,6 +23,7 @@ use crate::graphql::RequestIds;
 use crate::graphql::schema::GatewaySchema;
 use crate::graphql::schema::audit::AuditTrail;
 use crate::graphql::schema::cache_report::{CacheReport, SnapshotRead};
+use crate::graphql::schema::error::ErrorCode;
 use crate::settings::{CacheSettings, GraphqlSettings};
 
 /// One operation and who sends it.
@@ -139,6 +140,30 @@ impl OperationRunner {
     /// write calls may have reached RemotePC (0: it is safe to send again).
     pub async fn execute_counting_writes(&self, operation: Operation) -> (Response, u32) {
         crate::catalog::count_writes(self.execute(operation)).await
+    }
+
+    /// Records the mutations of `operation`, refused before it was read
+    /// for execution (not one of the caller's trusted documents, say), as
+    /// any refused mutation is recorded; nothing for a query or a document
+    /// that does not parse.
+    pub async fn record_refused(&self, operation: &Operation, code: ErrorCode, message: &str) {
+        let Ok(document) = self.inner.guard.check(&operation.request.query, false) else {
+            return;
+        };
+        let request = &operation.request;
+        let operation_name = request.operation_name.as_deref();
+        let writes = mutation_fields(&document, operation_name, &request.variables);
+        if writes.is_empty() {
+            return;
+        }
+        let mut error = async_graphql::ServerError::new(message, None);
+        let mut extensions = async_graphql::ErrorExtensionValues::default();
+        extensions.set("code", code.as_str());
+        error.extensions = Some(extensions);
+        let response = Response::from_errors(vec![error]);
+        let (audit_log, trail) = (&self.inner.audit_log, AuditTrail::default());
+        let (caller, ids) = (&operation.caller, &operation.ids);
+        record_refusals(audit_log, caller, ids, &writes, &trail, &response).await;
     }
 
     /// Executes `operation`; never answers from the response cache nor

@@ -65,7 +65,8 @@ pub(super) fn admit(
     credential.take_quota_units(1).map_err(|refused| {
         Refused::from(Box::new(Refusal::over_quota(credential.caller(), refused)))
     })?;
-    state.trusted.admit(team, &mut request)?;
+    let caller = credential.caller();
+    let narrowed = super::trusted::admit_audited(state, caller, &ids, &mut request)?;
     let registration = state
         .persisted
         .resolve(&credential.caller().account, &mut request)
@@ -97,7 +98,7 @@ pub(super) fn admit(
     }
     let operation = Operation {
         request,
-        caller: credential.charged_caller(),
+        caller: credential.charged_caller().narrowed(narrowed),
         ids,
         introspection: credential.introspection(),
     };

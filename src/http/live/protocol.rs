@@ -23,6 +23,7 @@ pub(super) enum ClientMessage {
     },
     Subscribe {
         id: String,
+        #[serde(deserialize_with = "request_payload")]
         payload: Box<Request>,
     },
     Complete {
@@ -30,6 +31,15 @@ pub(super) enum ClientMessage {
     },
     Ping {},
     Pong {},
+}
+
+/// A `subscribe` payload, read as a POST body's entry is (a `documentId`
+/// names a trusted document).
+fn request_payload<'de, D: serde::Deserializer<'de>>(payload: D) -> Result<Box<Request>, D::Error> {
+    let payload = Value::deserialize(payload)?;
+    crate::http::reading::request_from_json(payload)
+        .map(Box::new)
+        .map_err(serde::de::Error::custom)
 }
 
 /// The `Authorization` value a `connection_init` payload carries:
