@@ -319,6 +319,13 @@ pub fn record_subscriptions(open: usize) {
     metrics::gauge!("gateway_live_subscriptions").set(open as f64);
 }
 
+/// A subscriber of `team` (a team or role) dropped for `reason`
+/// (`slow_consumer`).
+pub fn record_live_dropped(team: &str, reason: &'static str) {
+    metrics::counter!("gateway_live_dropped_total", "team" => team.to_owned(), "reason" => reason)
+        .increment(1);
+}
+
 /// Observed changes not written to the history because its queue was full.
 pub fn record_history_dropped(count: usize) {
     metrics::counter!("gateway_live_history_dropped_total").increment(count as u64);

@@ -51,10 +51,54 @@ impl WsClient {
         }
     }
 
+    /// A connection whose socket takes in at most `receive_buffer` bytes
+    /// before its reader reads: a reader that pauses backs the server up
+    /// within a few kilobytes.
+    pub(crate) async fn connect_narrow(url: &str, token: &str, receive_buffer: u32) -> Self {
+        let address: std::net::SocketAddr = url
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .and_then(|host| host.parse().ok())
+            .expect("a loopback address in the URL");
+        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+        socket
+            .set_recv_buffer_size(receive_buffer)
+            .expect("the receive buffer is set");
+        let tcp = socket.connect(address).await.expect("connected");
+        let mut request = url
+            .replace("http://", "ws://")
+            .into_client_request()
+            .expect("a WebSocket request");
+        let protocol = "graphql-transport-ws".parse().expect("header");
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", protocol);
+        let (stream, _) = tokio::time::timeout(
+            WAIT,
+            tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(tcp)),
+        )
+        .await
+        .expect("the upgrade is answered in time")
+        .expect("the upgrade succeeds");
+        let client = Self {
+            stream,
+            answer_pings: true,
+        };
+        client.initialised(token).await
+    }
+
     /// Opens the socket and sends `connection_init` with `token`; waits for
     /// `connection_ack`.
     pub(crate) async fn connect(url: &str, token: &str) -> Self {
-        let mut client = Self::open_with(url, "graphql-transport-ws", None).await;
+        Self::open_with(url, "graphql-transport-ws", None)
+            .await
+            .initialised(token)
+            .await
+    }
+
+    async fn initialised(self, token: &str) -> Self {
+        let mut client = self;
         client
             .send(json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {token}")}}))
             .await;
@@ -135,6 +179,18 @@ impl WsClient {
         tokio::time::timeout(wait, self.until("a message", wanted))
             .await
             .ok()
+    }
+
+    /// Sends a close frame with `code`.
+    pub(crate) async fn close(&mut self, code: u16) {
+        let frame = tokio_tungstenite::tungstenite::protocol::CloseFrame {
+            code: code.into(),
+            reason: "".into(),
+        };
+        self.stream
+            .send(Message::Close(Some(frame)))
+            .await
+            .expect("the close is sent");
     }
 
     /// The close frame, skipping other messages.

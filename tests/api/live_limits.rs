@@ -136,11 +136,16 @@ async fn a_subscriber_that_falls_behind_is_told_and_disconnected() {
     );
     let told = client
         .until("the slow-consumer error", |message| {
-            message["payload"]["errors"].is_array()
+            message["type"] == "error"
         })
         .await;
-    assert_eq!(
-        told["payload"]["errors"][0]["extensions"]["code"], "SLOW_CONSUMER",
+    assert_eq!(told["id"], "slow", "{told}");
+    let error = &told["payload"][0];
+    assert_eq!(error["extensions"]["code"], "SLOW_CONSUMER", "{told}");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("live.event_buffer")),
         "{told}"
     );
     let (code, reason) = client.closed("the close").await;

@@ -22,6 +22,7 @@ mod limits;
 mod live;
 mod live_client;
 mod live_limits;
+mod live_slow;
 mod observability;
 mod oidc;
 mod oidc_accounts;

@@ -1,13 +1,16 @@
 //! GraphQL over WebSocket, `graphql-transport-ws`: `connection_init`
 //! (with the bearer token) within `live.client_timeout`, then `subscribe`
 //! / `next` / `error` / `complete`, pings both ways. A client that answers
-//! no ping is dropped (4008), one that cannot keep up is dropped (4009),
-//! and shutdown completes every subscription before closing (1001).
+//! no ping is dropped (4008), one that cannot keep up is told
+//! `SLOW_CONSUMER` and dropped (4009, see `sending`), and shutdown
+//! completes every subscription before closing (1001).
+
+mod sending;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
@@ -15,15 +18,15 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
-use super::protocol::{
-    CLOSE_SILENT, CLOSE_TOO_SLOW, ClientMessage, PROTOCOL, authorization, truncate,
-};
+use super::protocol::{CLOSE_SILENT, ClientMessage, PROTOCOL, authorization, truncate};
 use super::{AppState, Refused, admit, expiry, settle, too_slow};
 use crate::auth::Credential;
 use crate::auth::Settlement;
 use crate::graphql::{ErrorCode, RequestIds};
 use crate::http::refusal::Refusal;
+use sending::Unsent;
 
 /// Bytes read from a socket at a time.
 const READ_BUFFER: usize = 8 * 1024;
@@ -57,11 +60,14 @@ pub(in crate::http) fn upgrade(
 /// What subscription tasks hand the connection to send.
 enum Outgoing {
     Next(String, Value),
-    /// The operation failed before it streamed; it is over.
+    /// The operation failed, or fell behind; it is over.
     Error(String, Value),
     Complete(String),
-    Close(u16, String),
 }
+
+/// The close reason of a client dropped as too slow.
+const TOO_SLOW: &str =
+    "too slow: the client did not keep up (live.event_buffer, live.send_timeout)";
 
 /// What a client message calls for.
 enum Reaction {
@@ -89,6 +95,15 @@ struct Connection {
     running: HashMap<String, Running>,
     sender: mpsc::Sender<Outgoing>,
     outgoing: mpsc::Receiver<Outgoing>,
+    /// Cancelled by a subscription that fell behind or could not hand
+    /// over a message within `live.send_timeout`.
+    too_slow: CancellationToken,
+    /// When a subscription's message last went out: a pong that does not
+    /// come while the client has such messages to read waits behind
+    /// them (too slow), not for a silent client.
+    last_delivery: Option<Instant>,
+    /// The caller's team or role, for metrics; empty until authenticated.
+    team: String,
 }
 
 async fn serve(state: AppState, ids: RequestIds, socket: WebSocket) {
@@ -98,6 +113,9 @@ async fn serve(state: AppState, ids: RequestIds, socket: WebSocket) {
         running: HashMap::new(),
         sender,
         outgoing,
+        too_slow: CancellationToken::new(),
+        last_delivery: None,
+        team: String::new(),
     };
     if connection
         .socket
@@ -114,9 +132,10 @@ async fn serve(state: AppState, ids: RequestIds, socket: WebSocket) {
                     .close(4408, "Connection initialisation timeout")
                     .await;
             }
-            Ok(None) => return,
-            Ok(Some(Err(reason))) => return connection.close(4400, &reason).await,
-            Ok(Some(Ok(message))) => message,
+            Ok(Incoming::Gone) => return,
+            Ok(Incoming::Closed) => return connection.echo_close().await,
+            Ok(Incoming::Invalid(reason)) => return connection.close(4400, &reason).await,
+            Ok(Incoming::Message(message)) => message,
         };
     let ClientMessage::ConnectionInit { payload } = init else {
         return connection.close(4401, "Unauthorized").await;
@@ -134,13 +153,11 @@ async fn serve(state: AppState, ids: RequestIds, socket: WebSocket) {
             return connection.close(4403, truncate(&reason)).await;
         }
     };
-    if connection
-        .send_json(&json!({"type": "connection_ack"}))
-        .await
-        .is_err()
-    {
-        return;
+    let ack = json!({"type": "connection_ack"});
+    if let Err(unsent) = connection.send_within(&ack, state.live.send_timeout).await {
+        return connection.unsent(unsent).await;
     }
+    connection.team.clone_from(&credential.caller().team);
     connection.run(&state, credential, ids).await;
 }
 
@@ -149,45 +166,52 @@ impl Connection {
     async fn run(&mut self, state: &AppState, credential: Credential<'_>, ids: RequestIds) {
         let live = &state.live;
         let closed = state.catalog.live().closed().clone();
+        let too_slow = self.too_slow.clone();
         let mut pings = tokio::time::interval_at(Instant::now() + live.keep_alive, live.keep_alive);
         let mut unanswered_since: Option<Instant> = None;
         let expired = expiry(credential.valid_for());
         tokio::pin!(expired);
         loop {
             tokio::select! {
-                () = closed.cancelled() => return self.shut_down().await,
+                () = closed.cancelled() => return self.shut_down(live.send_timeout).await,
+                () = too_slow.cancelled() => return self.drop_slow(TOO_SLOW).await,
                 () = &mut expired => {
                     return self.close(4403, "Forbidden: the token expired; connect again with a new one").await;
                 }
                 received = Self::receive(&mut self.socket) => {
                     unanswered_since = None;
                     let message = match received {
-                        None => return self.abort_all(),
-                        Some(Err(reason)) => return self.close(4400, &reason).await,
-                        Some(Ok(message)) => message,
+                        Incoming::Gone => return self.abort_all(),
+                        Incoming::Closed => return self.echo_close().await,
+                        Incoming::Invalid(reason) => return self.close(4400, &reason).await,
+                        Incoming::Message(message) => message,
                     };
                     match self.react(state, &credential, &ids, message) {
                         Reaction::Nothing => {}
                         Reaction::Send(message) => {
-                            if self.send_json(&message).await.is_err() {
-                                return self.abort_all();
+                            if let Err(unsent) = self.send_within(&message, live.send_timeout).await {
+                                return self.unsent(unsent).await;
                             }
                         }
                         Reaction::Close(code, reason) => return self.close(code, &reason).await,
                     }
                 }
                 Some(outgoing) = self.outgoing.recv() => {
-                    if let Err((code, reason)) = self.deliver(outgoing, live.send_timeout).await {
-                        return self.close(code, &reason).await;
+                    if let Err(unsent) = self.deliver(outgoing, live.send_timeout).await {
+                        return self.unsent(unsent).await;
                     }
                 }
                 _ = pings.tick() => {
-                    if unanswered_since.is_some_and(|since| since.elapsed() >= live.client_timeout) {
+                    if let Some(since) = unanswered_since.filter(|since| since.elapsed() >= live.client_timeout) {
+                        let busy = self.last_delivery.is_some_and(|at| at + live.client_timeout >= since);
+                        if busy {
+                            return self.drop_slow(TOO_SLOW).await;
+                        }
                         return self.close(CLOSE_SILENT, "no pong within live.client_timeout").await;
                     }
                     unanswered_since.get_or_insert_with(Instant::now);
-                    if self.send_json(&json!({"type": "ping"})).await.is_err() {
-                        return self.abort_all();
+                    if let Err(unsent) = self.send_within(&json!({"type": "ping"}), live.send_timeout).await {
+                        return self.unsent(unsent).await;
                     }
                 }
             }
@@ -258,6 +282,7 @@ impl Connection {
     ) -> JoinHandle<()> {
         let mut responses = state.operations.subscribe(operation);
         let sender = self.sender.clone();
+        let fell_behind = self.too_slow.clone();
         let send_timeout = state.live.send_timeout;
         tokio::spawn(async move {
             if let Err(refused) = settle(settlement, &caller).await {
@@ -267,10 +292,11 @@ impl Connection {
             }
             let mut first = true;
             while let Some(response) = responses.next().await {
+                let slow = too_slow(&response);
                 let failed_at_once =
                     first && response.data == async_graphql::Value::Null && response.is_err();
                 first = false;
-                let message = if failed_at_once {
+                let message = if failed_at_once || slow {
                     let errors = serde_json::to_value(&response.errors).unwrap_or_default();
                     Outgoing::Error(id.clone(), errors)
                 } else {
@@ -279,17 +305,9 @@ impl Connection {
                         serde_json::to_value(&response).unwrap_or_default(),
                     )
                 };
-                let slow = too_slow(&response);
-                if sender.send_timeout(message, send_timeout).await.is_err() {
-                    let _ = sender.try_send(Outgoing::Close(
-                        CLOSE_TOO_SLOW,
-                        "too slow: a message waited live.send_timeout".to_owned(),
-                    ));
-                    return;
-                }
-                if slow {
-                    let reason = "too slow: fell behind by live.event_buffer events".to_owned();
-                    let _ = sender.send(Outgoing::Close(CLOSE_TOO_SLOW, reason)).await;
+                let sent = sender.send_timeout(message, send_timeout).await;
+                if sent.is_err() || slow {
+                    fell_behind.cancel();
                     return;
                 }
                 if failed_at_once {
@@ -300,14 +318,9 @@ impl Connection {
         })
     }
 
-    /// Sends what a subscription handed over; `Err` closes the connection.
-    async fn deliver(
-        &mut self,
-        outgoing: Outgoing,
-        send_timeout: Duration,
-    ) -> Result<(), (u16, String)> {
+    /// Sends what a subscription handed over.
+    async fn deliver(&mut self, outgoing: Outgoing, send_timeout: Duration) -> Result<(), Unsent> {
         let message = match outgoing {
-            Outgoing::Close(code, reason) => return Err((code, reason)),
             Outgoing::Next(id, payload) if self.running.contains_key(&id) => {
                 json!({"id": id, "type": "next", "payload": payload})
             }
@@ -320,26 +333,26 @@ impl Connection {
             // The client completed it already.
             _ => return Ok(()),
         };
-        match tokio::time::timeout(send_timeout, self.send_json(&message)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(())) => Err((1006, String::new())),
-            Err(_) => Err((
-                CLOSE_TOO_SLOW,
-                "too slow: a message waited live.send_timeout".to_owned(),
-            )),
+        self.send_within(&message, send_timeout).await?;
+        self.last_delivery = Some(Instant::now());
+        Ok(())
+    }
+
+    /// Ends the connection after a message could not be sent.
+    async fn unsent(&mut self, unsent: Unsent) {
+        match unsent {
+            Unsent::Gone => self.abort_all(),
+            Unsent::TooSlow => self.drop_slow(TOO_SLOW).await,
         }
     }
 
     /// Shutdown: every subscription completes, then the connection closes.
-    async fn shut_down(&mut self) {
+    async fn shut_down(&mut self, send_timeout: Duration) {
         let ids: Vec<String> = self.running.keys().cloned().collect();
         self.abort_all();
         for id in ids {
-            if self
-                .send_json(&json!({"id": id, "type": "complete"}))
-                .await
-                .is_err()
-            {
+            let complete = json!({"id": id, "type": "complete"});
+            if self.send_within(&complete, send_timeout).await.is_err() {
                 return;
             }
         }
@@ -350,43 +363,36 @@ impl Connection {
         self.running.clear();
     }
 
-    /// The next client message; `None` when the client left, `Err` with a
-    /// reason when it sent something this protocol does not have.
-    async fn receive(socket: &mut WebSocket) -> Option<Result<ClientMessage, String>> {
+    /// The next client message.
+    async fn receive(socket: &mut WebSocket) -> Incoming {
         loop {
-            let text = match socket.recv().await? {
-                Ok(Message::Text(text)) => text,
-                Ok(Message::Binary(_)) => {
-                    return Some(Err(
-                        "binary messages are not part of graphql-transport-ws".to_owned()
-                    ));
+            let text = match socket.recv().await {
+                Some(Ok(Message::Text(text))) => text,
+                Some(Ok(Message::Binary(_))) => {
+                    let reason = "binary messages are not part of graphql-transport-ws";
+                    return Incoming::Invalid(reason.to_owned());
                 }
-                Ok(Message::Ping(_) | Message::Pong(_)) => continue,
-                Ok(Message::Close(_)) | Err(_) => return None,
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                Some(Ok(Message::Close(_))) => return Incoming::Closed,
+                Some(Err(_)) | None => return Incoming::Gone,
             };
-            return Some(serde_json::from_str(text.as_str()).map_err(|_| {
-                "Invalid message received: expected a graphql-transport-ws message".to_owned()
-            }));
+            return match serde_json::from_str(text.as_str()) {
+                Ok(message) => Incoming::Message(message),
+                Err(_) => Incoming::Invalid(
+                    "Invalid message received: expected a graphql-transport-ws message".to_owned(),
+                ),
+            };
         }
     }
+}
 
-    async fn send_json(&mut self, message: &Value) -> Result<(), ()> {
-        self.socket
-            .send(Message::Text(message.to_string().into()))
-            .await
-            .map_err(drop)
-    }
-
-    async fn close(&mut self, code: u16, reason: &str) {
-        self.abort_all();
-        let frame = CloseFrame {
-            code,
-            reason: truncate(reason).into(),
-        };
-        let _ = tokio::time::timeout(
-            Duration::from_secs(1),
-            self.socket.send(Message::Close(Some(frame))),
-        )
-        .await;
-    }
+/// What the client sent.
+enum Incoming {
+    Message(ClientMessage),
+    /// Something this protocol does not have, and why.
+    Invalid(String),
+    /// A close frame.
+    Closed,
+    /// The connection ended without one.
+    Gone,
 }
