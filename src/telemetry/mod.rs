@@ -8,6 +8,7 @@
 
 mod json_fields;
 mod otel;
+mod series;
 pub mod trace_context;
 
 use std::collections::{HashMap, HashSet};
@@ -125,7 +126,9 @@ pub fn metrics() -> &'static PrometheusHandle {
         let handle = recorder.handle();
         // Fails only if another recorder was installed first; metrics then
         // go there and this handle renders an empty page.
-        let _ = metrics::set_global_recorder(recorder);
+        if metrics::set_global_recorder(recorder).is_ok() {
+            series::describe_all();
+        }
         handle
     })
 }

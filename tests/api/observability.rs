@@ -253,3 +253,56 @@ async fn cors_preflight_is_answered_for_allowed_origins_only() {
         assert!(exposed.contains(header), "{header} in {exposed}");
     }
 }
+
+/// The exposition format a Prometheus parser reads: every family has a
+/// `# HELP` and a `# TYPE` before its samples, and the main series exist
+/// before their first event.
+#[tokio::test]
+async fn every_metric_family_is_described_and_the_main_series_exist_from_the_start() {
+    let gateway = spawn_gateway().await;
+    let page = crate::helpers::metrics(&gateway.url).await;
+    let mut described = std::collections::HashSet::new();
+    let mut typed = std::collections::HashSet::new();
+    for line in page.lines() {
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next(), words.next()) {
+            (Some("#"), Some("HELP"), Some(name)) => {
+                let help = line.splitn(4, ' ').nth(3).unwrap_or_default();
+                assert!(help.len() > 10, "{name} has a real HELP text: {line}");
+                described.insert(name.to_owned());
+            }
+            (Some("#"), Some("TYPE"), Some(name)) => {
+                assert!(described.contains(name), "# HELP before # TYPE for {name}");
+                typed.insert(name.to_owned());
+            }
+            (Some(sample), Some(_), _) if !sample.starts_with('#') => {
+                let family = sample.split('{').next().unwrap_or(sample);
+                let family = ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .find_map(|suffix| {
+                        family
+                            .strip_suffix(suffix)
+                            .filter(|base| typed.contains(*base))
+                    })
+                    .unwrap_or(family);
+                assert!(
+                    typed.contains(family),
+                    "{family} has a # TYPE before its samples"
+                );
+            }
+            _ => {}
+        }
+    }
+    for series in [
+        "gateway_response_cache_total{result=\"hit\"}",
+        "gateway_plan_runs_total{result=\"planned\"}",
+        "gateway_live_subscriptions",
+        "gateway_live_history_dropped_total",
+        "gateway_response_cache_bytes",
+    ] {
+        assert!(
+            page.lines().any(|line| line.starts_with(series)),
+            "{series} is exported from the start:\n{page}"
+        );
+    }
+}
