@@ -143,6 +143,13 @@ async fn handle(state: AppState, ids: RequestIds, headers: HeaderMap, source: So
     let admitted = settled_as(&team, settled, admitted);
     match admitted {
         Ok(admitted) => {
+            if let [one] = admitted.requests.as_slice() {
+                let name = one.request.operation_name.as_deref();
+                super::access::note_operation(&telemetry::operation_label(
+                    &team.caller().team,
+                    name,
+                ));
+            }
             let job = Job {
                 state: state.clone(),
                 caller: team.charged_caller(),
@@ -218,6 +225,7 @@ pub(super) async fn authenticate<'s>(
     {
         Ok(credential) => {
             let caller = credential.caller();
+            super::access::note_team(&caller.team);
             let span = tracing::Span::current();
             span.record("team", caller.team.as_str());
             span.record("subject", caller.actor.subject.as_str());

@@ -4,6 +4,7 @@
 //! refuses it, and runs writes detached from their connection; the schema
 //! does the rest.
 
+mod access;
 mod cors;
 mod graphiql;
 mod graphql;
@@ -80,6 +81,8 @@ pub struct Services {
     /// WebSocket connections and event streams: shutdown lets them send
     /// their last messages.
     streams: TaskTracker,
+    /// Whether each answer gets an access line (`log.access`).
+    access_log: bool,
 }
 
 impl AppState {
@@ -115,6 +118,7 @@ impl AppState {
             live: settings.live.clone(),
             subscriptions: live::SubscriptionSlots::new(&settings.live),
             streams,
+            access_log: settings.log.access,
         }))
     }
 }
@@ -130,6 +134,7 @@ impl std::ops::Deref for AppState {
 /// The gateway's routes and middleware. With `server.admin_listen` set,
 /// `/metrics` and `/readyz` are left to `admin_router`.
 pub fn router(state: AppState, server: &ServerSettings) -> Router {
+    let access_log = request_id::AccessLog(state.access_log);
     let mut others = Router::new()
         .route("/", get(graphiql::home))
         .route("/graphiql", get(graphiql::page))
@@ -156,15 +161,22 @@ pub fn router(state: AppState, server: &ServerSettings) -> Router {
         .with_state(state)
         .layer(DefaultBodyLimit::max(server.body_limit_bytes))
         .layer(cors::layer(server))
-        .layer(middleware::from_fn(request_id::assign))
+        .layer(middleware::from_fn_with_state(
+            access_log,
+            request_id::assign,
+        ))
 }
 
 /// `/metrics`, `/readyz` and `/healthz`, for `server.admin_listen`.
 pub fn admin_router(state: AppState) -> Router {
+    let access_log = request_id::AccessLog(state.access_log);
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .with_state(state)
-        .layer(middleware::from_fn(request_id::assign))
+        .layer(middleware::from_fn_with_state(
+            access_log,
+            request_id::assign,
+        ))
 }

@@ -91,6 +91,7 @@ impl Entry {
     /// the request's span.
     pub(super) fn record(&self, elapsed: Duration) {
         self.meter.record(elapsed.as_secs_f64());
+        super::access::note_operation(&self.operation);
         if crate::telemetry::exporting() {
             let span = tracing::Span::current();
             span.record("graphql.operation.name", self.operation.as_str());

@@ -4,27 +4,36 @@
 //! it as the client's word, never as the id. The request's trace (the
 //! caller's `traceparent`, or a new one) is continued here: its id is in
 //! the span, so in every log line, and goes back as `traceresponse`. The
-//! same layer logs each answer (server errors at `error`, the rest at
-//! `debug`) and sets `Vary`.
+//! same layer writes each answer's access line (`access`; server errors
+//! also at `error`) and sets `Vary`.
 
 use std::cell::Cell;
 use std::time::Instant;
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use rand::Rng;
 use tracing::Instrument;
 
+use super::access::{self, Line};
 use crate::graphql::RequestIds;
 use crate::telemetry::{self, trace_context};
 
 /// The header both ways.
 pub(super) const REQUEST_ID: &str = "x-request-id";
 
+/// Whether each answer gets an access line (`log.access`).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct AccessLog(pub(super) bool);
+
 /// Gives the request its ids and runs it inside a span that carries them.
-pub(super) async fn assign(mut request: Request, next: Next) -> Response {
+pub(super) async fn assign(
+    State(AccessLog(access_log)): State<AccessLog>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let ids = RequestIds {
         id: new_id(),
         client: request
@@ -55,19 +64,33 @@ pub(super) async fn assign(mut request: Request, next: Next) -> Response {
     request.extensions_mut().insert(ids);
     let (method, uri) = (request.method().clone(), request.uri().clone());
     let started = Instant::now();
-    let mut response = next.run(request).instrument(span.clone()).await;
+    let (mut response, note) = access::noting(next.run(request).instrument(span.clone())).await;
     let status = response.status().as_u16();
     if telemetry::exporting() {
         span.record("http.response.status_code", status);
     }
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    span.in_scope(|| {
-        if response.status().is_server_error() {
+    let took = started.elapsed();
+    if response.status().is_server_error() {
+        let latency_ms = took.as_secs_f64() * 1000.0;
+        span.in_scope(|| {
             tracing::error!(%method, path = uri.path(), status, latency_ms, "answered with a server error");
-        } else {
-            tracing::debug!(%method, path = uri.path(), status, latency_ms, "answered");
-        }
-    });
+        });
+    }
+    if access_log {
+        let trace_id = trace_response
+            .as_ref()
+            .and_then(|value| value.to_str().ok()?.split('-').nth(1));
+        let line = Line {
+            request_id: &id,
+            trace_id,
+            method: &method,
+            path: uri.path(),
+            status: response.status(),
+            took,
+            note,
+        };
+        line.write(response.headers(), response.body());
+    }
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&id) {
         headers.insert(REQUEST_ID, value);

@@ -281,6 +281,8 @@ pub struct LogSettings {
     /// A `tracing` filter such as `info,remotepc_gateway=debug`; `RUST_LOG`
     /// wins when set.
     pub filter: String,
+    /// One `info` line per request (target `access`).
+    pub access: bool,
 }
 
 impl Default for LogSettings {
@@ -288,6 +290,7 @@ impl Default for LogSettings {
         Self {
             format: LogFormat::Json,
             filter: "info".to_owned(),
+            access: true,
         }
     }
 }

@@ -7,6 +7,7 @@
 //! codes, operation names capped in number), never a token or a key.
 
 mod json_fields;
+mod json_line;
 mod otel;
 mod series;
 pub mod trace_context;
@@ -62,10 +63,13 @@ where
     );
     let lines: Box<dyn Layer<Registry> + Send + Sync> = match settings.format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(true)
+            .event_format(json_line::WithRequestIds(
+                tracing_subscriber::fmt::format()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_span_list(true),
+            ))
             .fmt_fields(json_fields::AppendedJsonFields)
             .with_writer(writer)
             .with_filter(filter)

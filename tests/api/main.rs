@@ -1,6 +1,7 @@
 //! Integration tests: the simulator and the gateway on random loopback ports,
 //! spoken to over real HTTP. One binary, one module per feature.
 
+mod access_log;
 mod audit;
 mod batches;
 mod cache;

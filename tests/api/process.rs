@@ -26,6 +26,21 @@ pub(crate) async fn start_binary_with(
     token: &str,
     settings: &[(&str, &str)],
 ) -> (tokio::process::Child, String) {
+    let (gateway, addr, _) = start_binary_logging(sim, store_url, token, settings).await;
+    (gateway, addr)
+}
+
+/// As `start_binary_with`, with the log lines written after `listening`.
+pub(crate) async fn start_binary_logging(
+    sim: &Simulator,
+    store_url: &str,
+    token: &str,
+    settings: &[(&str, &str)],
+) -> (
+    tokio::process::Child,
+    String,
+    tokio::sync::mpsc::UnboundedReceiver<String>,
+) {
     let config = std::env::temp_dir().join(format!(
         "gateway-binary-{}-{}.toml",
         std::process::id(),
@@ -70,8 +85,13 @@ pub(crate) async fn start_binary_with(
     .expect("logs its address");
     let _ = std::fs::remove_file(&config);
     // Keep reading stdout so the gateway never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (gateway, addr)
+    let (sender, logged) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let _ = sender.send(line);
+        }
+    });
+    (gateway, addr, logged)
 }
 
 /// The value of an unlabelled gauge on a `/metrics` page.

@@ -1,0 +1,83 @@
+//! The access log: one `info` line per request, written when its answer
+//! leaves (`log.access`, on by default). It names the request and trace
+//! ids at the top level of the line, the method, path, status, the team
+//! or role, the GraphQL operation, how long it took, what the response
+//! cache did and the bytes sent; never a token, a variable or a subject.
+//! Handlers note who called and what ran in a note kept for the request's
+//! task, so the line costs no lookup of the span's fields.
+
+use std::cell::RefCell;
+use std::time::Duration;
+
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use http_body::Body as _;
+
+tokio::task_local! {
+    static NOTE: RefCell<Note>;
+}
+
+/// What the handlers of one request noted for its access line.
+#[derive(Default)]
+pub(super) struct Note {
+    team: Option<String>,
+    operation: Option<String>,
+}
+
+/// Runs `handler` with a note to fill, and gives the note back.
+pub(super) async fn noting<T>(handler: impl Future<Output = T>) -> (T, Note) {
+    NOTE.scope(RefCell::new(Note::default()), async {
+        let answer = handler.await;
+        let note = NOTE.with(|note| note.take());
+        (answer, note)
+    })
+    .await
+}
+
+/// Notes the caller's team or role (outside a request: nothing).
+pub(super) fn note_team(team: &str) {
+    let _ = NOTE.try_with(|note| note.borrow_mut().team = Some(team.to_owned()));
+}
+
+/// Notes the GraphQL operation's label (`team/name`, or `none`).
+pub(super) fn note_operation(operation: &str) {
+    let _ = NOTE.try_with(|note| note.borrow_mut().operation = Some(operation.to_owned()));
+}
+
+/// One request as the access line tells it.
+pub(super) struct Line<'a> {
+    pub(super) request_id: &'a str,
+    pub(super) trace_id: Option<&'a str>,
+    pub(super) method: &'a Method,
+    pub(super) path: &'a str,
+    pub(super) status: StatusCode,
+    pub(super) took: Duration,
+    pub(super) note: Note,
+}
+
+impl Line<'_> {
+    /// Writes the line; `headers` and `body` are the answer's.
+    pub(super) fn write(self, headers: &HeaderMap, body: &axum::body::Body) {
+        let cache = headers
+            .get("x-response-cache")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("");
+        let bytes = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok()?.parse().ok())
+            .or_else(|| body.size_hint().exact());
+        tracing::info!(
+            target: "access",
+            request_id = self.request_id,
+            trace_id = self.trace_id,
+            http.request.method = %self.method,
+            url.path = self.path,
+            http.response.status_code = self.status.as_u16(),
+            team = self.note.team.as_deref(),
+            graphql.operation.name = self.note.operation.as_deref(),
+            duration_ms = self.took.as_secs_f64() * 1000.0,
+            cache,
+            bytes,
+            "access"
+        );
+    }
+}

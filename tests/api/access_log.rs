@@ -1,0 +1,148 @@
+//! The access log, read from the real binary's JSON lines: one `info`
+//! line per request naming its ids at the top level, the method, path,
+//! status, team, operation, duration, cache and bytes, and never the
+//! token; `log.access = false` turns it off. Every line written inside a
+//! request carries its ids at the top level too.
+
+use std::time::Duration;
+
+use remotepc_gateway::simulator::{Simulator, SimulatorConfig};
+use serde_json::{Value, json};
+
+use crate::helpers::temp_store_path;
+use crate::process::start_binary_logging;
+
+const TOKEN: &str = "access-log-team-token-0123456789";
+
+/// The next JSON line `wanted` accepts, within a deadline.
+async fn line_where(
+    logged: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
+    what: &str,
+    wanted: impl Fn(&Value) -> bool,
+) -> Value {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(line) = logged.recv().await {
+            let Ok(value) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            assert!(!line.contains(TOKEN), "the token is never logged: {line}");
+            if wanted(&value) {
+                return value;
+            }
+        }
+        panic!("the log ended before {what}");
+    })
+    .await
+    .unwrap_or_else(|_| panic!("waited 10 s for {what}"))
+}
+
+async fn ask(url: &str, traceparent: &str) -> (String, usize) {
+    let query = json!({ "query": "query Fleet { devices(first: 2) { totalCount } }", "operationName": "Fleet" });
+    let answer = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(TOKEN)
+        .header("traceparent", traceparent)
+        .json(&query)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(answer.status(), 200);
+    let id = answer.headers()["x-request-id"]
+        .to_str()
+        .unwrap_or_default()
+        .to_owned();
+    let body: Value = answer.json().await.expect("JSON");
+    assert_eq!(
+        body["data"],
+        json!({ "devices": { "totalCount": 50 } }),
+        "{body}"
+    );
+    (id, body.to_string().len())
+}
+
+const TRACEPARENT: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+const TRACE_ID: &str = "0af7651916cd43dd8448eb211c80319c";
+
+#[tokio::test]
+async fn each_request_gets_one_access_line_with_its_ids_at_the_top_level() {
+    let sim = Simulator::start(SimulatorConfig::default())
+        .await
+        .expect("simulator");
+    let store = format!("sqlite://{}?mode=rwc", temp_store_path().display());
+    let debug = [("GATEWAY__LOG__FILTER", "info,remotepc_gateway=debug")];
+    let (_gateway, addr, mut logged) = start_binary_logging(&sim, &store, TOKEN, &debug).await;
+    let url = format!("http://{addr}/graphql");
+
+    let (first, _) = ask(&url, TRACEPARENT).await;
+    let inside = line_where(&mut logged, "a line written inside the request", |line| {
+        line["message"] == "upstream call succeeded"
+    })
+    .await;
+    assert_eq!(
+        (inside["request_id"].as_str(), inside["trace_id"].as_str()),
+        (Some(first.as_str()), Some(TRACE_ID)),
+        "{inside}"
+    );
+    let access = line_where(&mut logged, "the first access line", |line| {
+        line["target"] == "access"
+    })
+    .await;
+    assert_eq!(access["request_id"], first.as_str(), "{access}");
+    assert_eq!(access["trace_id"], TRACE_ID, "{access}");
+    assert_eq!(access["level"], "INFO");
+    assert_eq!(access["http.request.method"], "POST");
+    assert_eq!(access["url.path"], "/graphql");
+    assert_eq!(access["http.response.status_code"], 200);
+    assert_eq!(access["team"], "ops");
+    assert_eq!(access["graphql.operation.name"], "Fleet");
+    assert_eq!(access["cache"], "miss", "{access}");
+    assert!(
+        access["duration_ms"].as_f64().is_some_and(|ms| ms > 0.0),
+        "{access}"
+    );
+
+    // Kept on its second sight, answered from the response cache on its third.
+    let mut caching = Vec::new();
+    for _ in 0..2 {
+        let (id, bytes) = ask(&url, TRACEPARENT).await;
+        let access = line_where(&mut logged, "an access line", |line| {
+            line["target"] == "access"
+        })
+        .await;
+        assert_eq!(access["request_id"], id.as_str(), "{access}");
+        assert_eq!(access["bytes"], bytes, "{access}");
+        caching.push(access["cache"].clone());
+    }
+    assert_eq!(caching, [json!("miss"), json!("hit")]);
+}
+
+#[tokio::test]
+async fn log_access_false_writes_none() {
+    let sim = Simulator::start(SimulatorConfig::default())
+        .await
+        .expect("simulator");
+    let store = format!("sqlite://{}?mode=rwc", temp_store_path().display());
+    let off = [("GATEWAY__LOG__ACCESS", "false")];
+    let (mut gateway, addr, mut logged) = start_binary_logging(&sim, &store, TOKEN, &off).await;
+    ask(&format!("http://{addr}/graphql"), TRACEPARENT).await;
+    let pid = gateway.id().expect("running").to_string();
+    let stopped = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    assert!(stopped.expect("kill runs").success());
+    tokio::time::timeout(Duration::from_secs(20), gateway.wait())
+        .await
+        .expect("the gateway stops on SIGTERM")
+        .expect("reaped");
+    let mut lines = Vec::new();
+    while let Ok(Some(line)) = tokio::time::timeout(Duration::from_secs(5), logged.recv()).await {
+        lines.push(line);
+    }
+    assert!(!lines.is_empty(), "the shutdown was logged");
+    assert!(
+        lines
+            .iter()
+            .all(|line| !line.contains("\"target\":\"access\"")),
+        "{lines:?}"
+    );
+}
