@@ -48,6 +48,7 @@ pub(super) async fn assign(
     let incoming = trace_context::incoming(request.headers());
     let span = tracing::info_span!(
         "request",
+        otel.kind = "server",
         request_id = %ids.id,
         client_request_id = ids.client.as_deref().unwrap_or(""),
         trace_id = incoming.trace_id().map(tracing::field::display),
@@ -55,6 +56,8 @@ pub(super) async fn assign(
         subject = tracing::field::Empty,
         http.request.method = %request.method(),
         url.path = request.uri().path(),
+        url.scheme = "http",
+        server.address = server_address(&request),
         http.response.status_code = tracing::field::Empty,
         graphql.operation.name = tracing::field::Empty,
         graphql.operation.type = tracing::field::Empty,
@@ -67,7 +70,7 @@ pub(super) async fn assign(
     let (mut response, note) = access::noting(next.run(request).instrument(span.clone())).await;
     let status = response.status().as_u16();
     if telemetry::exporting() {
-        span.record("http.response.status_code", status);
+        span.record("http.response.status_code", i64::from(status));
     }
     let took = started.elapsed();
     if response.status().is_server_error() {
@@ -102,6 +105,22 @@ pub(super) async fn assign(
     // the CORS layer for every response.
     headers.append(header::VARY, HeaderValue::from_static(VARY));
     response
+}
+
+/// The host the client addressed (`Host`, or the URI's authority),
+/// without its port: OpenTelemetry's `server.address`.
+fn server_address(request: &Request) -> &str {
+    let authority = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .or_else(|| request.uri().host());
+    authority
+        .map(|authority| match authority.rsplit_once(':') {
+            Some((host, port)) if port.bytes().all(|byte| byte.is_ascii_digit()) => host,
+            _ => authority,
+        })
+        .unwrap_or_default()
 }
 
 const VARY: &str = "origin, access-control-request-method, access-control-request-headers";

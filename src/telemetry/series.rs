@@ -127,7 +127,6 @@ fn register_fixed() {
         metrics::counter!("gateway_plan_runs_total", "result" => result).absolute(0);
     }
     metrics::counter!("gateway_live_history_dropped_total").absolute(0);
-    metrics::counter!("gateway_otel_spans_dropped_total").absolute(0);
     metrics::gauge!("gateway_live_subscriptions").set(0.0);
     metrics::gauge!("gateway_plan_cache_bytes").set(0.0);
     metrics::gauge!("gateway_response_cache_bytes").set(0.0);

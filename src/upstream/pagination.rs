@@ -29,7 +29,7 @@ impl RemotePcClient {
         .await
     }
 
-    #[tracing::instrument(level = "debug", name = "snapshot.read", skip_all, fields(%endpoint, pages = tracing::field::Empty, records = tracing::field::Empty, fanout = self.page_fanout()))]
+    #[tracing::instrument(level = "debug", name = "snapshot.read", skip_all, fields(%endpoint, pages = tracing::field::Empty, records = tracing::field::Empty, fanout = i64::try_from(self.page_fanout()).unwrap_or(i64::MAX)))]
     async fn all_pages<T, F, Fut>(
         &self,
         endpoint: Endpoint,
@@ -63,11 +63,14 @@ impl RemotePcClient {
                     .max(1),
             )
             .min(u64::from(u32::MAX));
-        tracing::Span::current().record("pages", pages);
+        // OpenTelemetry takes signed integers; an unsigned one would be
+        // sent as a string.
+        tracing::Span::current().record("pages", i64::try_from(pages).unwrap_or(i64::MAX));
         let rest = (2..=pages as u32).map(|page| fetch(self.clone(), request(page)));
         let all = self.read_rest(endpoint, rest, items, limit).await;
         if let Ok(all) = &all {
-            tracing::Span::current().record("records", all.len());
+            tracing::Span::current()
+                .record("records", i64::try_from(all.len()).unwrap_or(i64::MAX));
         }
         all
     }

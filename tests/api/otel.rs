@@ -10,7 +10,9 @@ use remotepc_gateway::simulator::{Simulator, SimulatorConfig};
 use serde_json::json;
 
 use crate::helpers::{remove_store, temp_store_path};
-use crate::otel_collector::{Collector, hex, string_attribute};
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+
+use crate::otel_collector::{Collector, hex, int_attribute, string_attribute};
 use crate::process::start_binary_with;
 
 const TOKEN: &str = "otel-test-token-0000000000";
@@ -118,8 +120,22 @@ async fn a_query_continues_the_callers_trace_down_to_each_page_read() {
         Some("Fleet")
     );
     assert_eq!(
-        string_attribute(&request.attributes, "http.response.status_code").as_deref(),
-        Some("200")
+        int_attribute(&request.attributes, "http.response.status_code"),
+        Some(200),
+        "an integer, as the HTTP semantic conventions have it"
+    );
+    assert_eq!(
+        request.kind,
+        SpanKind::Server as i32,
+        "the request span is SERVER"
+    );
+    assert_eq!(
+        string_attribute(&request.attributes, "url.path").as_deref(),
+        Some("/graphql")
+    );
+    assert_eq!(
+        string_attribute(&request.attributes, "server.address").as_deref(),
+        Some("127.0.0.1")
     );
     assert!(
         spans
@@ -142,7 +158,12 @@ async fn a_query_continues_the_callers_trace_down_to_each_page_read() {
     let attempts = named("upstream.attempt");
     assert_eq!(attempts.len(), 20);
     assert!(attempts.iter().all(|attempt| {
-        string_attribute(&attempt.attributes, "http.response.status_code").as_deref() == Some("200")
+        int_attribute(&attempt.attributes, "http.response.status_code") == Some(200)
+            && attempt.kind == SpanKind::Client as i32
+            && string_attribute(&attempt.attributes, "http.request.method").as_deref()
+                == Some("POST")
+            && string_attribute(&attempt.attributes, "server.address").as_deref()
+                == Some("127.0.0.1")
     }));
     assert_no_secret(&spans, &[TOKEN, &sim.api_key()]);
     let sent = sim.requests(remotepc_gateway::upstream::Endpoint::ComputerList);

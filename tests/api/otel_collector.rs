@@ -78,6 +78,22 @@ pub(crate) fn string_attribute(
         })
 }
 
+/// An attribute sent as an integer; `None` for any other type.
+pub(crate) fn int_attribute(
+    attributes: &[opentelemetry_proto::tonic::common::v1::KeyValue],
+    key: &str,
+) -> Option<i64> {
+    attributes
+        .iter()
+        .find(|attribute| attribute.key == key)
+        .and_then(
+            |attribute| match attribute.value.as_ref()?.value.as_ref()? {
+                AnyValue::IntValue(number) => Some(*number),
+                _ => None,
+            },
+        )
+}
+
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }

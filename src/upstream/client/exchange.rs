@@ -19,8 +19,13 @@ impl RemotePcClient {
     /// One attempt: admission, the exchange, and what it says about the
     /// account's health.
     #[tracing::instrument(level = "debug", name = "upstream.attempt", skip_all, fields(
+        otel.kind = "client",
         %endpoint,
-        page = paging.map(|paging| paging.page_index),
+        http.request.method = "POST",
+        server.address = self.inner.base_url.host_str().unwrap_or_default(),
+        server.port = self.inner.base_url.port_or_known_default().map(i64::from),
+        url.path = endpoint.path(),
+        page = paging.map(|paging| i64::from(paging.page_index)),
         breaker = ?self.inner.gate.breaker.state(),
         admission_wait_ms = tracing::field::Empty,
         http.response.status_code = tracing::field::Empty,
@@ -164,7 +169,7 @@ impl RemotePcClient {
             .await
             .map_err(|error| self.transport_error(endpoint, error))?;
         let status = response.status().as_u16();
-        tracing::Span::current().record("http.response.status_code", status);
+        tracing::Span::current().record("http.response.status_code", i64::from(status));
         let expected = response.content_length().unwrap_or(0) as usize;
         let mut body = Vec::with_capacity(expected.min(limit));
         while let Some(chunk) = response

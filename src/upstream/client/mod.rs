@@ -282,7 +282,7 @@ impl RemotePcClient {
     /// One call, its success message read as `T`, retried as the policy
     /// allows. List calls carry their paging both as query parameters and
     /// as a JSON body.
-    #[tracing::instrument(name = "upstream", skip_all, fields(account = %self.inner.account, %endpoint, page = paging.map(|paging| paging.page_index)))]
+    #[tracing::instrument(name = "upstream", skip_all, fields(account = %self.inner.account, %endpoint, page = paging.map(|paging| i64::from(paging.page_index))))]
     async fn send<T: DeserializeOwned>(
         &self,
         endpoint: Endpoint,
