@@ -60,6 +60,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use auth::Authenticator;
@@ -99,6 +100,10 @@ pub enum StartError {
     },
 }
 
+/// How long clients of writes still running at the end of the shutdown
+/// grace are given to receive their "outcome unknown" answer.
+const ANSWER_AT_GRACE_END: Duration = Duration::from_millis(500);
+
 /// A gateway, bound and wired, not yet serving.
 pub struct App {
     listeners: http::Listeners,
@@ -106,7 +111,11 @@ pub struct App {
     admin_addr: Option<SocketAddr>,
     server: settings::ServerSettings,
     store: Store,
+    /// Completions the store refused wait here for their last try.
+    catalog: Catalog,
     writes: TaskTracker,
+    /// Cancelled when the shutdown grace ends.
+    grace_over: CancellationToken,
     /// Key watcher, store sweeper, metrics upkeep: aborted at stop.
     background: Vec<tokio::task::JoinHandle<()>>,
     /// Closed at the shutdown signal: subscriptions complete, polling ends.
@@ -143,6 +152,7 @@ impl App {
         {
             background.push(catalog.watch_keys(settings.upstream.key_reload_interval));
         }
+        background.push(catalog.complete_refused_writes());
         let schema = graphql::build_schema(catalog.clone(), &settings.graphql);
         let trusted = http::TrustedSet::load(&settings).map_err(StartError::TrustedDocuments)?;
         let authenticator = Authenticator::new(&settings, &clock, cluster);
@@ -155,13 +165,17 @@ impl App {
         );
         let writes = TaskTracker::new();
         let streams = TaskTracker::new();
+        let grace_over = CancellationToken::new();
         let state = http::AppState::new(
             operations,
-            catalog,
+            catalog.clone(),
             authenticator,
             trusted,
-            writes.clone(),
-            streams.clone(),
+            http::Tasks {
+                writes: writes.clone(),
+                streams: streams.clone(),
+                grace_over: grace_over.clone(),
+            },
             &settings,
         );
         let main = bind(settings.server.listen).await?;
@@ -184,7 +198,9 @@ impl App {
             admin_addr,
             server: settings.server.clone(),
             store,
+            catalog,
             writes,
+            grace_over,
             background,
             live,
             history_writer,
@@ -227,9 +243,18 @@ impl App {
                 _ => std::future::pending().await,
             }
         };
+        let serving = http::serve(self.listeners, &self.server, stop);
+        tokio::pin!(serving);
         tokio::select! {
-            () = http::serve(self.listeners, &self.server, stop) => {}
-            () = deadline => tracing::warn!(grace_ms = grace.as_millis() as u64, "requests still running after the shutdown grace; dropping them"),
+            () = &mut serving => {}
+            () = deadline => {
+                tracing::warn!(grace_ms = grace.as_millis() as u64, "requests still running after the shutdown grace; answering writes as outcome unknown, dropping the rest");
+                // Clients of writes still running get an answer, not a
+                // reset: a moment for it to be written before connections
+                // are dropped.
+                self.grace_over.cancel();
+                let _ = tokio::time::timeout(ANSWER_AT_GRACE_END, &mut serving).await;
+            }
         }
         let stopped_at = (*stopped_at.borrow_and_update()).unwrap_or_else(Instant::now);
         self.streams.close();
@@ -240,10 +265,13 @@ impl App {
             tracing::warn!("subscription streams still open after the shutdown grace");
         }
         self.writes.close();
-        if tokio::time::timeout_at(stopped_at + grace, self.writes.wait())
+        let writes_done = tokio::time::timeout_at(stopped_at + grace, self.writes.wait())
             .await
-            .is_err()
-        {
+            .is_ok();
+        if !self.catalog.write_waiting_completions().await {
+            tracing::error!("the store refused completions to the end; their rows stay open");
+        }
+        if !writes_done {
             let reason = "the gateway stopped before RemotePC answered";
             let audits = self.store.abandon_open_audits(reason).await;
             let keys = self

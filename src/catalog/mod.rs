@@ -5,6 +5,7 @@
 //! so that no layer above holds the store. They know nothing of GraphQL or
 //! HTTP.
 
+mod completions;
 mod directory;
 mod fleet;
 mod listing;
@@ -85,6 +86,11 @@ impl From<UpstreamError> for CatalogError {
 pub struct Readiness<'a> {
     /// Whether the store answers a ping.
     pub store_answers: bool,
+    /// Whether it takes writes: `false` while its last write failed and a
+    /// probe write fails too (a full disk answers pings).
+    pub store_takes_writes: bool,
+    /// Audit and idempotency completions waiting for the store.
+    pub completions_waiting: usize,
     /// Each account's upstream health, by account id.
     pub accounts: Vec<(&'a str, AccountHealth)>,
     /// Redis shared by the replicas, when configured.
@@ -140,6 +146,8 @@ pub struct Catalog {
     /// Redis shared with the other replicas, when configured.
     cluster: Option<Cluster>,
     sharing: Option<Arc<replication::Sharing>>,
+    /// Audit and idempotency completions the store refused, to write again.
+    pending: Arc<completions::PendingCompletions>,
 }
 
 impl Catalog {
@@ -221,6 +229,7 @@ impl Catalog {
             )),
             cluster,
             sharing,
+            pending: Arc::default(),
         })
     }
 
@@ -251,12 +260,12 @@ impl Catalog {
 
     /// The audit log of every account's mutations.
     pub fn audit_log(&self) -> AuditLog {
-        AuditLog::new(self.store.clone())
+        AuditLog::new(self.store.clone(), Arc::clone(&self.pending))
     }
 
     /// The idempotency keys of every team.
     pub fn idempotency_ledger(&self) -> IdempotencyLedger {
-        IdempotencyLedger::new(self.store.clone())
+        IdempotencyLedger::new(self.store.clone(), Arc::clone(&self.pending))
     }
 
     /// The snapshot of `collection` a read by `account` would be served
@@ -280,11 +289,23 @@ impl Catalog {
             }),
             None => None,
         };
+        let takes_writes = !self.pending.writes_failing() || self.probe_write().await;
         Readiness {
             store_answers: self.store.ping().await.is_ok(),
+            store_takes_writes: takes_writes,
+            completions_waiting: self.pending.len(),
             accounts: self.health().collect(),
             cluster,
         }
+    }
+
+    /// Claims and releases a key no caller can send, to learn whether the
+    /// store takes writes again.
+    async fn probe_write(&self) -> bool {
+        let ledger = self.idempotency_ledger();
+        let (team, key) = ("gateway/readyz", "probe");
+        let _ = ledger.release(team, key).await;
+        ledger.claim(team, key, "").await.is_ok() && ledger.release(team, key).await.is_ok()
     }
 
     /// Each account's breaker, key status and egress.
@@ -305,6 +326,16 @@ impl Catalog {
                 }
             }
         }
+    }
+
+    /// Writes the completions the store refused once it takes them again.
+    pub fn complete_refused_writes(&self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(Arc::clone(&self.pending).run(self.store.clone()))
+    }
+
+    /// Writes what completions still wait, once; says whether none is left.
+    pub async fn write_waiting_completions(&self) -> bool {
+        self.pending.write_all(&self.store).await
     }
 
     /// Re-reads key files every `interval`, and at once on SIGHUP, so a key

@@ -3,9 +3,12 @@
 //! `graphql` do not; the record types are the store's, named here so that
 //! callers import them from the service they use.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::completions::{Completion, PendingCompletions};
 use crate::store::Store;
 pub use crate::store::{
     AuditActor, AuditFilter, AuditRecord, Claim, OUTCOME_UNKNOWN, STARTED, StoreError,
@@ -16,27 +19,40 @@ pub use crate::store::{
 #[derive(Clone, Debug)]
 pub struct AuditLog {
     store: Store,
+    pending: Arc<PendingCompletions>,
 }
 
 impl AuditLog {
-    pub(super) fn new(store: Store) -> Self {
-        Self { store }
+    pub(super) fn new(store: Store, pending: Arc<PendingCompletions>) -> Self {
+        Self { store, pending }
     }
 
     /// Commits `record` as `STARTED`; nothing may be sent until it returns
     /// `Ok`.
     pub async fn begin(&self, record: &AuditRecord) -> Result<(), StoreError> {
-        self.store.begin_audit(record).await
+        self.pending.noted(self.store.begin_audit(record).await)
     }
 
-    /// Completes a begun record with its outcome and result.
+    /// Completes a begun record with its outcome and result. Should the
+    /// store refuse, the outcome is kept and written when it takes it
+    /// again; the error says it was not written yet.
     pub async fn finish(&self, id: &str, outcome: &str, result: &Value) -> Result<(), StoreError> {
-        self.store.finish_audit(id, outcome, result).await
+        let written = self
+            .pending
+            .noted(self.store.finish_audit(id, outcome, result).await);
+        if written.is_err() {
+            self.pending.push(Completion::Audit {
+                id: id.to_owned(),
+                outcome: outcome.to_owned(),
+                result: result.clone(),
+            });
+        }
+        written
     }
 
     /// Writes a complete record of a mutation refused before it ran.
     pub async fn record_refused(&self, record: &AuditRecord) -> Result<(), StoreError> {
-        self.store.record_audit(record).await
+        self.pending.noted(self.store.record_audit(record).await)
     }
 
     /// Records matching `filter`, newest first, strictly older than
@@ -61,11 +77,12 @@ impl AuditLog {
 #[derive(Clone, Debug)]
 pub struct IdempotencyLedger {
     store: Store,
+    pending: Arc<PendingCompletions>,
 }
 
 impl IdempotencyLedger {
-    pub(super) fn new(store: Store) -> Self {
-        Self { store }
+    pub(super) fn new(store: Store, pending: Arc<PendingCompletions>) -> Self {
+        Self { store, pending }
     }
 
     /// Claims `key` of `team` for the request hashed as `request_hash`.
@@ -75,11 +92,13 @@ impl IdempotencyLedger {
         key: &str,
         request_hash: &str,
     ) -> Result<Claim, StoreError> {
-        self.store.claim_idempotency(team, key, request_hash).await
+        let claimed = self.store.claim_idempotency(team, key, request_hash).await;
+        self.pending.noted(claimed)
     }
 
     /// Stores the response of a claimed key; an unknown outcome is kept for
-    /// a shorter time.
+    /// a shorter time. Should the store refuse, the response is kept and
+    /// written when it takes it again; the error says it was not yet.
     pub async fn complete(
         &self,
         team: &str,
@@ -87,13 +106,25 @@ impl IdempotencyLedger {
         response: &str,
         outcome_unknown: bool,
     ) -> Result<(), StoreError> {
-        self.store
+        let written = self
+            .store
             .complete_idempotency(team, key, response, outcome_unknown)
-            .await
+            .await;
+        let written = self.pending.noted(written);
+        if written.is_err() {
+            self.pending.push(Completion::Idempotency {
+                team: team.to_owned(),
+                key: key.to_owned(),
+                response: response.to_owned(),
+                outcome_unknown,
+            });
+        }
+        written
     }
 
     /// Gives a claimed key back: nothing reached RemotePC.
     pub async fn release(&self, team: &str, key: &str) -> Result<(), StoreError> {
-        self.store.release_idempotency(team, key).await
+        self.pending
+            .noted(self.store.release_idempotency(team, key).await)
     }
 }

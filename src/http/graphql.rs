@@ -377,13 +377,15 @@ fn charge_writes(
 }
 
 /// Apollo clients answer PersistedQueryNotFound by sending the text; they
-/// expect it as a GraphQL error in a 200.
+/// expect it as a GraphQL error in a 200. A malformed extension, or a text
+/// that does not match its hash, is a bad request (GraphQL over HTTP: 4xx,
+/// no `data`).
 fn persisted_refusal(media: MediaType, error: PersistedError) -> Refusal {
-    let code = match error {
-        PersistedError::NotFound => ErrorCode::PersistedQueryNotFound,
-        _ => ErrorCode::BadUserInput,
+    let (status, code) = match error {
+        PersistedError::NotFound => (StatusCode::OK, ErrorCode::PersistedQueryNotFound),
+        _ => (StatusCode::BAD_REQUEST, ErrorCode::BadUserInput),
     };
-    Refusal::new(StatusCode::OK, code, error.message()).in_media(media)
+    Refusal::new(status, code, error.message()).in_media(media)
 }
 
 fn observe_refusal(team: &str, code: ErrorCode, started: Instant) {

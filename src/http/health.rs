@@ -13,14 +13,15 @@ pub(super) async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// 503 when the store does not answer (mutations could not be audited).
+/// 503 when the store does not answer or refuses writes (mutations could
+/// not be audited), and while the gateway drains at shutdown.
 /// Otherwise 200, with per account: breaker, key status, last success,
 /// egress; per identity provider whether its keys are fresh; `status` is
 /// `degraded` when a breaker is not closed, a key was rejected or a
 /// provider's keys are stale, since requests are still served then.
 pub(super) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     let readiness = state.catalog.readiness().await;
-    let store_ok = readiness.store_answers;
+    let store_ok = readiness.store_answers && readiness.store_takes_writes;
     let mut degraded = false;
     let accounts: serde_json::Map<String, serde_json::Value> = readiness
         .accounts
@@ -64,14 +65,21 @@ pub(super) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<s
             "leaseHolders": cluster.lease_holders,
         })
     });
+    let draining = state.catalog.live().closed().is_cancelled();
     let (status, word) = match (store_ok, degraded) {
+        _ if draining => (StatusCode::SERVICE_UNAVAILABLE, "draining"),
         (false, _) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         (true, true) => (StatusCode::OK, "degraded"),
         (true, false) => (StatusCode::OK, "ready"),
     };
     let body = json!({
         "status": word,
-        "store": if store_ok { "ok" } else { "unreachable" },
+        "store": match (readiness.store_answers, readiness.store_takes_writes) {
+            (false, _) => "unreachable",
+            (true, false) => "writes failing",
+            (true, true) => "ok",
+        },
+        "completionsWaiting": readiness.completions_waiting,
         "accounts": accounts,
         "identityProviders": providers,
         "cluster": cluster,

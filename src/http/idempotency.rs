@@ -92,13 +92,13 @@ impl<'a> Idempotent<'a> {
             }
             Err(error) => {
                 tracing::error!(error = %error, "idempotency store failed");
-                let message = "internal error";
+                let message = "nothing was sent to RemotePC: the gateway cannot record this Idempotency-Key now; retry with the same key later";
                 return refused(
                     media,
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    ErrorCode::Internal,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::StoreUnavailable,
                     message,
-                    None,
+                    Some(std::time::Duration::from_secs(5)),
                 );
             }
         }

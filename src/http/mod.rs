@@ -30,6 +30,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::routing::{get, post};
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::timeout::TimeoutLayer;
 
@@ -60,6 +61,9 @@ pub struct Services {
     idempotency: IdempotencyLedger,
     /// Requests that write run here, detached from their connection.
     writes: TaskTracker,
+    /// Cancelled when the shutdown grace ends: clients of writes still
+    /// running are answered "outcome unknown" before connections close.
+    grace_over: CancellationToken,
     max_batch: usize,
     max_nesting: usize,
     remove_batch: usize,
@@ -85,18 +89,34 @@ pub struct Services {
     access_log: bool,
 }
 
+/// What shutdown waits for and signals: writes running detached, the
+/// live streams, and the end of the grace.
+pub struct Tasks {
+    /// Requests that write.
+    pub writes: TaskTracker,
+    /// WebSocket connections and event streams.
+    pub streams: TaskTracker,
+    /// Cancelled when the shutdown grace ends.
+    pub grace_over: CancellationToken,
+}
+
 impl AppState {
     /// The services the handlers use, and the limits they apply before
-    /// the schema does. Writes run on `writes`, which shutdown waits for.
+    /// the schema does. Writes run on `tasks.writes`, which shutdown waits
+    /// for.
     pub fn new(
         operations: OperationRunner,
         catalog: Catalog,
         authenticator: Authenticator,
         trusted: TrustedSet,
-        writes: TaskTracker,
-        streams: TaskTracker,
+        tasks: Tasks,
         settings: &Settings,
     ) -> Self {
+        let Tasks {
+            writes,
+            streams,
+            grace_over,
+        } = tasks;
         let limits = &settings.graphql;
         let cluster = catalog.cluster().cloned();
         Self(Arc::new(Services {
@@ -105,6 +125,7 @@ impl AppState {
             catalog,
             authenticator,
             writes,
+            grace_over,
             max_batch: limits.max_batch,
             max_nesting: limits.max_document_nesting,
             remove_batch: settings.upstream.remove_batch_size,

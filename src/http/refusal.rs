@@ -131,6 +131,18 @@ impl Refusal {
         }
     }
 
+    /// A write still running when the shutdown grace ended: its client is
+    /// answered before the connection closes, with the outcome unknown.
+    pub(super) fn stopped_before_write_finished() -> Self {
+        let message = "the gateway stopped before this mutation finished: it may or may not have been applied; its audit record will say which; check before retrying";
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::UpstreamUnavailable,
+            message,
+        )
+        .extension("outcomeUnknown", json!(true))
+    }
+
     /// Says when to try again: `Retry-After` and `extensions.retryAfterMs`.
     pub(super) fn retry_after(mut self, wait: Duration) -> Self {
         self.retry_after = Some(wait);

@@ -68,8 +68,15 @@ pub(super) async fn respond(job: Job) -> Response {
             });
     }
     let writes = job.state.writes.clone();
+    let grace_over = job.state.grace_over.clone();
     let task = writes.spawn(job.run().in_current_span());
-    match tokio::time::timeout(timeout, task).await {
+    let waited = tokio::select! {
+        waited = tokio::time::timeout(timeout, task) => waited,
+        () = grace_over.cancelled() => {
+            return Refusal::stopped_before_write_finished().in_media(media).into_response();
+        }
+    };
+    match waited {
         Ok(Ok(response)) => response,
         Ok(Err(_)) => {
             tracing::error!("a write task failed; its audit record says how far it got");

@@ -41,31 +41,35 @@ pub struct Listeners {
 pub async fn serve(listeners: Listeners, server: &ServerSettings, stop: impl Future<Output = ()>) {
     let limits = Limits::from(server);
     let graceful = GracefulShutdown::new();
+    let admin_graceful = GracefulShutdown::new();
     let ended = CancellationToken::new();
     let _end_connections_when_dropped = ended.clone().drop_guard();
     let slots = Arc::new(Semaphore::new(server.max_connections));
-    {
-        let main = accept(&listeners.main, &limits, &slots, &graceful, &ended);
-        let admin = async {
-            match &listeners.admin {
-                Some(admin) => {
-                    let slots = Arc::new(Semaphore::new(64));
-                    accept(admin, &limits, &slots, &graceful, &ended).await;
-                }
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            () = main => {}
-            () = admin => {}
-            () = stop => {}
+    let admin_slots = Arc::new(Semaphore::new(64));
+    let Listeners { main, admin } = listeners;
+    let admin_accepts = || async {
+        match &admin {
+            Some(admin) => accept(admin, &limits, &admin_slots, &admin_graceful, &ended).await,
+            None => std::future::pending().await,
         }
+    };
+    tokio::select! {
+        () = accept(&main, &limits, &slots, &graceful, &ended) => {}
+        () = admin_accepts() => {}
+        () = stop => {}
     }
-    // The listening sockets close now: a new connection is refused at
-    // once (a load balancer tries another replica) instead of waiting in
-    // the kernel's backlog through the grace and then being reset.
-    drop(listeners);
-    graceful.shutdown().await;
+    // The main listening socket closes now: a new connection is refused
+    // at once (a load balancer tries another replica) instead of waiting
+    // in the kernel's backlog through the grace and then being reset. The
+    // admin address goes on answering while requests drain, so `/readyz`
+    // says `draining` (503) to whoever probes it.
+    drop(main);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = admin_accepts() => {}
+    }
+    drop(admin);
+    admin_graceful.shutdown().await;
 }
 
 #[derive(Clone, Copy)]

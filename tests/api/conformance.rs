@@ -177,3 +177,47 @@ async fn a_selection_whose_fields_are_all_skipped_is_an_empty_object() {
     let text = ask_text(&gateway, "{ viewer { kind @skip(if: true) } }").await;
     assert_eq!(text, r#"{"data":{"viewer":{}}}"#);
 }
+
+#[tokio::test]
+async fn a_malformed_persisted_query_extension_is_a_request_error() {
+    let gateway = spawn_gateway().await;
+    for (persisted, about) in [
+        (
+            json!({ "version": 2, "sha256Hash": "a".repeat(64) }),
+            "another version",
+        ),
+        (json!({ "version": 1 }), "no hash"),
+        (json!("abc"), "not an object"),
+    ] {
+        let response = gateway
+            .http
+            .post(&gateway.url)
+            .bearer_auth(ADMIN_TOKEN)
+            .header("accept", GRAPHQL_RESPONSE)
+            .json(&json!({ "query": "{ __typename }", "extensions": { "persistedQuery": persisted } }))
+            .send()
+            .await
+            .expect("answered");
+        let answer = (
+            response.status().as_u16(),
+            response.json().await.expect("JSON"),
+        );
+        assert_request_error(&answer, about);
+    }
+}
+
+#[tokio::test]
+async fn an_interfaces_interfaces_are_an_empty_list_not_null() {
+    let gateway = spawn_gateway().await;
+    let query = r#"{ node: __type(name: "Node") { kind interfaces { name } } device: __type(name: "Device") { interfaces { name } } }"#;
+    let (status, body) = ask(&gateway, query, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["data"]["node"],
+        json!({ "kind": "INTERFACE", "interfaces": [] })
+    );
+    assert_eq!(
+        body["data"]["device"]["interfaces"],
+        json!([{ "name": "Node" }])
+    );
+}

@@ -198,7 +198,19 @@ async fn sigterm_records_a_write_outliving_the_grace_as_outcome_unknown() {
         .expect("exits within the grace and its bounded wait")
         .expect("reaped");
     assert!(status.success(), "{status:?}");
-    pending.abort();
+    // Its client was answered before the connection closed, not reset.
+    let answered = tokio::time::timeout(Duration::from_secs(10), pending)
+        .await
+        .expect("the client's request ends")
+        .expect("task")
+        .expect("answered, not reset");
+    assert_eq!(answered.status(), 503);
+    let body: serde_json::Value = answered.json().await.expect("JSON");
+    assert_eq!(body["data"], serde_json::Value::Null, "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["outcomeUnknown"], true,
+        "{body}"
+    );
     assert_eq!(
         audit_outcomes(&store_url).await,
         [(

@@ -48,6 +48,7 @@ mod shutdown;
 mod soak;
 mod steady_writes;
 mod store;
+mod store_faults;
 mod store_history;
 mod teams;
 mod trusted;

@@ -41,10 +41,12 @@ pub(crate) async fn start_binary_logging(
     String,
     tokio::sync::mpsc::UnboundedReceiver<String>,
 ) {
+    // One file per start: two tests may start binaries with one token.
+    static STARTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let start = STARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let config = std::env::temp_dir().join(format!(
-        "gateway-binary-{}-{}.toml",
+        "gateway-binary-{}-{start}.toml",
         std::process::id(),
-        token
     ));
     std::fs::write(
         &config,

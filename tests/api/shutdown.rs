@@ -142,3 +142,55 @@ async fn new_connections_are_refused_at_once_while_requests_drain() {
         .expect("task")
         .expect("clean stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_address_says_draining_while_requests_drain() {
+    let sim = Simulator::start(SimulatorConfig::default())
+        .await
+        .expect("simulator");
+    sim.fail_next(
+        Endpoint::ComputerList,
+        Fault::Latency(Duration::from_secs(3)),
+    );
+    let mut settings = test_settings(&sim, &temp_store_path());
+    settings.server.shutdown_grace = Duration::from_secs(10);
+    settings.server.admin_listen = Some("127.0.0.1:0".parse().expect("address"));
+    let app = App::build(settings).await.expect("gateway starts");
+    let url = format!("http://{}/graphql", app.addr());
+    let readyz = format!("http://{}/readyz", app.admin_addr().expect("admin address"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    let ready = reqwest::get(&readyz).await.expect("readyz answers");
+    assert_eq!(ready.status(), 200);
+    let in_flight = tokio::spawn({
+        let url = url.clone();
+        async move { query(&url).await }
+    });
+    until_called(&sim, Endpoint::ComputerList).await;
+    let _ = stop.send(());
+    let report = crate::helpers::eventually(
+        "/readyz to say draining",
+        Duration::from_secs(2),
+        || async {
+            let response = reqwest::get(&readyz).await.ok()?;
+            let status = response.status().as_u16();
+            let body: serde_json::Value = response.json().await.ok()?;
+            (status == 503).then_some(body)
+        },
+    )
+    .await;
+    assert_eq!(report["status"], "draining", "{report}");
+    assert!(
+        !in_flight.is_finished(),
+        "said while a request still drains"
+    );
+    let answered = in_flight.await.expect("task").expect("answered");
+    assert_eq!(answered["data"]["devices"]["totalCount"], 50);
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("server stops")
+        .expect("task")
+        .expect("clean stop");
+}

@@ -39,8 +39,8 @@ pub(crate) async fn audited<P: Serialize>(
     if let Err(error) = audit_log.begin(&record).await {
         tracing::error!(error = %error, operation, "audit record not written; mutation not run");
         return Err(coded(
-            ErrorCode::Internal,
-            "the mutation was not run: its audit record could not be written",
+            ErrorCode::StoreUnavailable,
+            "nothing was sent to RemotePC: the audit record could not be written; retry later",
         ));
     }
     if let Ok(trail) = ctx.data::<Arc<AuditTrail>>() {
@@ -55,13 +55,8 @@ pub(crate) async fn audited<P: Serialize>(
         Err(error) => (error_outcome(error), error_result(error)),
     };
     if let Err(error) = audit_log.finish(&record.id, &code, &result).await {
-        tracing::error!(error = %error, operation, "audit record not completed");
-        if outcome.is_ok() {
-            return Err(coded(
-                ErrorCode::Internal,
-                "the change was made, but its audit record could not be completed",
-            ));
-        }
+        // Kept by the audit log and written when the store takes it again.
+        tracing::warn!(error = %error, operation, "audit record completed later: the store refused it now");
     }
     outcome
 }

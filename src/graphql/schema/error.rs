@@ -44,6 +44,9 @@ pub enum ErrorCode {
     /// A subscriber did not read its events in time and was dropped;
     /// subscribe again.
     SlowConsumer,
+    /// The gateway's store cannot record the write (unreachable, or its
+    /// disk full), so nothing was sent to RemotePC; retry later.
+    StoreUnavailable,
     /// A fault of the gateway itself.
     Internal,
 }
@@ -65,6 +68,7 @@ impl ErrorCode {
             ErrorCode::OperationNotTrusted => "OPERATION_NOT_TRUSTED",
             ErrorCode::TooManySubscriptions => "TOO_MANY_SUBSCRIPTIONS",
             ErrorCode::SlowConsumer => "SLOW_CONSUMER",
+            ErrorCode::StoreUnavailable => "STORE_UNAVAILABLE",
             ErrorCode::Internal => "INTERNAL",
         }
     }

@@ -141,7 +141,12 @@ impl<'a> __Type<'a> {
     }
 
     async fn interfaces(&self) -> Option<Vec<__Type<'a>>> {
-        if let TypeDetail::Named(registry::MetaType::Object { name, .. }) = &self.detail {
+        // The gateway's patch: an interface's interfaces are a list (empty
+        // here), not null, as the specification has it since October 2021.
+        if let TypeDetail::Named(
+            registry::MetaType::Object { name, .. } | registry::MetaType::Interface { name, .. },
+        ) = &self.detail
+        {
             Some(
                 self.registry
                     .implements
