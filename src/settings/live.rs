@@ -22,6 +22,9 @@ pub struct LiveSettings {
     /// Most subscriptions one team (or one identity provider's role) has
     /// open at once, over all its connections.
     pub max_subscriptions_per_team: usize,
+    /// Most subscriptions one person (one `sub` of one provider's role)
+    /// has open at once, so that no one person takes a role's slots.
+    pub max_subscriptions_per_person: usize,
     /// Most subscriptions open in the whole process.
     pub max_subscriptions: usize,
     /// A ping is sent this often on an idle stream (WebSocket `ping`, SSE
@@ -55,6 +58,7 @@ impl Default for LiveSettings {
             poll_interval: None,
             max_subscriptions_per_connection: 20,
             max_subscriptions_per_team: 500,
+            max_subscriptions_per_person: 20,
             max_subscriptions: 5_000,
             keep_alive: Duration::from_secs(15),
             client_timeout: Duration::from_secs(10),
@@ -93,6 +97,10 @@ impl LiveSettings {
             (
                 "live.max_subscriptions_per_team",
                 self.max_subscriptions_per_team,
+            ),
+            (
+                "live.max_subscriptions_per_person",
+                self.max_subscriptions_per_person,
             ),
             ("live.max_subscriptions", self.max_subscriptions),
             ("live.event_buffer", self.event_buffer),

@@ -61,7 +61,6 @@ pub(super) fn admit(
     ids: RequestIds,
     mut request: Request,
 ) -> Result<(Operation, Slot), Refused> {
-    let team = credential.caller().team.as_str();
     credential.take_quota_units(1).map_err(|refused| {
         Refused::from(Box::new(Refusal::over_quota(credential.caller(), refused)))
     })?;
@@ -91,7 +90,7 @@ pub(super) fn admit(
     }
     let slot = state
         .subscriptions
-        .take(team)
+        .take(credential.caller())
         .map_err(|message| Refused::new(ErrorCode::TooManySubscriptions, message))?;
     if let Some(registration) = registration {
         state.persisted.register(registration);
