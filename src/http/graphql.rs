@@ -87,8 +87,11 @@ pub(super) async fn get(
         .get(header::UPGRADE)
         .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"websocket"));
     if upgrade {
+        let slot = (parts.extensions)
+            .get::<super::serve::ConnectionSlot>()
+            .and_then(super::serve::ConnectionSlot::take);
         return match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
-            Ok(upgrade) => live::upgrade(state, ids, &parts.headers, upgrade),
+            Ok(upgrade) => live::upgrade(state, ids, &parts.headers, upgrade, slot),
             Err(rejection) => rejection.into_response(),
         };
     }

@@ -82,6 +82,9 @@ pub struct Services {
     live: LiveSettings,
     /// Subscriptions open, per team and in all.
     subscriptions: live::SubscriptionSlots,
+    /// Places for WebSocket connections that have not authenticated yet:
+    /// a tenth of `server.max_connections`.
+    unauthenticated_sockets: Arc<tokio::sync::Semaphore>,
     /// WebSocket connections and event streams: shutdown lets them send
     /// their last messages.
     streams: TaskTracker,
@@ -138,6 +141,9 @@ impl AppState {
             origins: cors::Origins::new(&settings.server),
             live: settings.live.clone(),
             subscriptions: live::SubscriptionSlots::new(&settings.live),
+            unauthenticated_sockets: Arc::new(tokio::sync::Semaphore::new(
+                (settings.server.max_connections / 10).max(1),
+            )),
             streams,
             access_log: settings.log.access,
         }))

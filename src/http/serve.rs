@@ -19,7 +19,7 @@ use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 use tower::Service;
@@ -114,7 +114,12 @@ async fn accept(
         };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
-        let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+        let slot = ConnectionSlot(Arc::new(std::sync::Mutex::new(Some(slot))));
+        let held = slot.clone();
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+            if request.headers().contains_key(hyper::header::UPGRADE) {
+                request.extensions_mut().insert(held.clone());
+            }
             router.clone().call(request)
         });
         let io = TokioIo::new(IdleTimeout::new(stream, limits.idle));
@@ -131,6 +136,22 @@ async fn accept(
             }
             drop(slot);
         });
+    }
+}
+
+/// A connection's place under `server.max_connections`. A WebSocket
+/// upgrade takes it with the socket, so that the socket counts against
+/// the bound for as long as it lives, not only its HTTP request.
+#[derive(Clone)]
+pub(super) struct ConnectionSlot(Arc<std::sync::Mutex<Option<OwnedSemaphorePermit>>>);
+
+impl ConnectionSlot {
+    /// The place, for whoever goes on with the connection's socket.
+    pub(super) fn take(&self) -> Option<OwnedSemaphorePermit> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
     }
 }
 

@@ -24,6 +24,7 @@ mod live;
 mod live_client;
 mod live_limits;
 mod live_slow;
+mod live_sockets;
 mod observability;
 mod oidc;
 mod oidc_accounts;

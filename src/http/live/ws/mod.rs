@@ -15,7 +15,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -33,11 +35,16 @@ const READ_BUFFER: usize = 8 * 1024;
 
 /// `GET /graphql` with `Upgrade: websocket`: the origin is checked as CORS
 /// would, then the connection speaks `graphql-transport-ws`.
+/// The socket keeps `slot`, its connection's place under
+/// `server.max_connections`, for as long as it lives; until it has
+/// authenticated it also holds one of the few places for sockets that
+/// have not (a tenth of `server.max_connections`).
 pub(in crate::http) fn upgrade(
     state: AppState,
     ids: RequestIds,
     headers: &HeaderMap,
     upgrade: WebSocketUpgrade,
+    slot: Option<OwnedSemaphorePermit>,
 ) -> Response {
     if let Some(origin) = headers.get(header::ORIGIN)
         && !state.origins.allow(origin, headers)
@@ -47,6 +54,17 @@ pub(in crate::http) fn upgrade(
             .answering(headers)
             .into_response();
     }
+    let Ok(unauthenticated) = Arc::clone(&state.unauthenticated_sockets).try_acquire_owned() else {
+        let message = "too many WebSocket connections are waiting to authenticate; retry shortly";
+        return Refusal::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::RateLimited,
+            message,
+        )
+        .retry_after(Duration::from_secs(1))
+        .answering(headers)
+        .into_response();
+    };
     let streams = state.streams.clone();
     upgrade
         .protocols([PROTOCOL])
@@ -54,7 +72,12 @@ pub(in crate::http) fn upgrade(
         // Clients send small messages; the default (128 KiB a connection)
         // would be most of an idle subscriber's memory.
         .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| streams.track_future(serve(state, ids, socket)))
+        .on_upgrade(move |socket| {
+            streams.track_future(async move {
+                let _slot = slot;
+                serve(state, ids, socket, unauthenticated).await;
+            })
+        })
 }
 
 /// What subscription tasks hand the connection to send.
@@ -106,7 +129,12 @@ struct Connection {
     team: String,
 }
 
-async fn serve(state: AppState, ids: RequestIds, socket: WebSocket) {
+async fn serve(
+    state: AppState,
+    ids: RequestIds,
+    socket: WebSocket,
+    unauthenticated: OwnedSemaphorePermit,
+) {
     let (sender, outgoing) = mpsc::channel(16);
     let mut connection = Connection {
         socket,
@@ -153,6 +181,7 @@ async fn serve(state: AppState, ids: RequestIds, socket: WebSocket) {
             return connection.close(4403, truncate(&reason)).await;
         }
     };
+    drop(unauthenticated);
     let ack = json!({"type": "connection_ack"});
     if let Err(unsent) = connection.send_within(&ack, state.live.send_timeout).await {
         return connection.unsent(unsent).await;
