@@ -139,6 +139,7 @@ impl App {
         let mut background = vec![telemetry::keep_metrics_bounded(METRICS_UPKEEP)];
         let store = Store::open_with_clock(&settings.store, clock.clone()).await?;
         background.push(store.sweep_every(settings.store.sweep_interval));
+        background.push(store.renew_claims());
         let cluster = cluster::Cluster::new(&settings.cluster)?;
         let catalog = Catalog::new(&settings, store.clone(), &clock, cluster.clone())?;
         background.extend(catalog.follow_replicas());

@@ -206,6 +206,11 @@ pub struct StoreSettings {
     /// that died: a retry is answered "outcome unknown", never run again.
     #[serde(with = "humantime_serde")]
     pub idempotency_abandoned_after: Duration,
+    /// A claim's lease: the claiming process renews it every third of
+    /// this while its request runs, so a claim whose lease ran out belongs
+    /// to a process that died, and is answered "outcome unknown" at once.
+    #[serde(with = "humantime_serde")]
+    pub idempotency_claim_lease: Duration,
     /// How often expired idempotency keys are deleted.
     #[serde(with = "humantime_serde")]
     pub sweep_interval: Duration,
@@ -219,6 +224,7 @@ impl Default for StoreSettings {
             idempotency_ttl: Duration::from_secs(24 * 3600),
             idempotency_unknown_ttl: Duration::from_secs(300),
             idempotency_abandoned_after: Duration::from_secs(600),
+            idempotency_claim_lease: Duration::from_secs(15),
             sweep_interval: Duration::from_secs(60),
         }
     }

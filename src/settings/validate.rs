@@ -245,6 +245,12 @@ impl Settings {
         if self.store.sweep_interval.is_zero() {
             return Err(invalid("store.sweep_interval", "must be longer than 0s"));
         }
+        if self.store.idempotency_claim_lease < std::time::Duration::from_millis(300) {
+            return Err(invalid(
+                "store.idempotency_claim_lease",
+                "must be at least 300ms (it is renewed every third of it)",
+            ));
+        }
         if self.cache.ttl.is_zero() {
             return Err(invalid("cache.ttl", "must be longer than 0s"));
         }

@@ -18,9 +18,10 @@ pub enum Claim {
     Mismatch,
     /// A request with this key is running now.
     InProgress,
-    /// A request with this key started longer ago than
-    /// `store.idempotency_abandoned_after` and never finished: its outcome
-    /// is unknown. Store the answer with `complete_idempotency`.
+    /// A request with this key never finished, and its process is gone:
+    /// the claim's lease ran out (`store.idempotency_claim_lease`), or it
+    /// started longer ago than `store.idempotency_abandoned_after`. Its
+    /// outcome is unknown. Store the answer with `complete_idempotency`.
     Abandoned,
 }
 
@@ -49,8 +50,8 @@ impl Store {
         .await
         .map_err(failed("expiring an idempotency key"))?;
         let inserted = sqlx::query(
-            "INSERT INTO idempotency_keys (team, idem_key, request_hash, response, created_ms, expires_ms)
-             VALUES ($1, $2, $3, NULL, $4, $5)
+            "INSERT INTO idempotency_keys (team, idem_key, request_hash, response, created_ms, expires_ms, owner, lease_until_ms)
+             VALUES ($1, $2, $3, NULL, $4, $5, $6, $7)
              ON CONFLICT (team, idem_key) DO NOTHING",
         )
         .bind(team)
@@ -58,6 +59,8 @@ impl Store {
         .bind(request_hash)
         .bind(now)
         .bind(now.saturating_add(millis(self.idempotency.ttl)))
+        .bind(self.owner.as_ref())
+        .bind(now.saturating_add(millis(self.idempotency.claim_lease)))
         .execute(&self.pool)
         .await
         .map_err(failed("claiming an idempotency key"))?;
@@ -78,7 +81,7 @@ impl Store {
     ) -> Result<Claim, StoreError> {
         let read = || failed("reading an idempotency key");
         let row = sqlx::query(
-            "SELECT request_hash, response, created_ms FROM idempotency_keys WHERE team = $1 AND idem_key = $2",
+            "SELECT request_hash, response, created_ms, lease_until_ms FROM idempotency_keys WHERE team = $1 AND idem_key = $2",
         )
         .bind(team)
         .bind(key)
@@ -92,13 +95,32 @@ impl Store {
         let stored_hash: String = row.try_get("request_hash").map_err(read())?;
         let response: Option<String> = row.try_get("response").map_err(read())?;
         let created_ms: i64 = row.try_get("created_ms").map_err(read())?;
-        let abandoned = created_ms <= now - millis(self.idempotency.abandoned_after);
+        let lease_until_ms: Option<i64> = row.try_get("lease_until_ms").map_err(read())?;
+        // A lease that ran out: its process died (a live one renews it).
+        let abandoned = lease_until_ms.is_some_and(|until| until < now)
+            || created_ms <= now - millis(self.idempotency.abandoned_after);
         Ok(match response {
             _ if stored_hash != request_hash => Claim::Mismatch,
             Some(response) => Claim::Replay(response),
             None if abandoned => Claim::Abandoned,
             None => Claim::InProgress,
         })
+    }
+
+    /// Extends the lease of every open claim this process holds.
+    pub(super) async fn renew_leases(&self) -> Result<(), StoreError> {
+        let until = self
+            .now_ms()
+            .saturating_add(millis(self.idempotency.claim_lease));
+        sqlx::query(
+            "UPDATE idempotency_keys SET lease_until_ms = $1 WHERE owner = $2 AND response IS NULL",
+        )
+        .bind(until)
+        .bind(self.owner.as_ref())
+        .execute(&self.pool)
+        .await
+        .map(drop)
+        .map_err(failed("renewing idempotency claims"))
     }
 
     /// Stores the response of a claimed key. A response whose outcome is

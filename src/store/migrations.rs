@@ -98,6 +98,12 @@ const STEPS: &[&[&str]] = &[
     )",
         "CREATE INDEX IF NOT EXISTS invitations_by_age ON invitations (invited_ms)",
     ],
+    &[
+        // Which process holds a claim, and until when: a claim whose lease
+        // ran out belongs to a process that died.
+        "ALTER TABLE idempotency_keys ADD COLUMN owner TEXT",
+        "ALTER TABLE idempotency_keys ADD COLUMN lease_until_ms BIGINT",
+    ],
 ];
 
 /// Applies the steps not yet applied, all in one transaction. On

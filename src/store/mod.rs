@@ -62,6 +62,15 @@ pub struct Store {
     /// `(team, key)` of idempotency keys this process claimed and has not
     /// completed. std `Mutex`: never held across `.await`.
     open_claims: Arc<Mutex<HashSet<(String, String)>>>,
+    /// This process, as its claims name it: its pid and a random part, so
+    /// that a restarted process with the same pid is another owner.
+    owner: Arc<str>,
+}
+
+fn process_owner() -> Arc<str> {
+    use rand::distr::{Alphanumeric, SampleString};
+    let random = Alphanumeric.sample_string(&mut rand::rng(), 12);
+    Arc::from(format!("{}-{random}", std::process::id()))
 }
 
 /// How long idempotency keys live in each state.
@@ -70,6 +79,7 @@ struct IdempotencyTimes {
     ttl: Duration,
     unknown_ttl: Duration,
     abandoned_after: Duration,
+    claim_lease: Duration,
 }
 
 impl Store {
@@ -116,7 +126,9 @@ impl Store {
                 ttl: settings.idempotency_ttl,
                 unknown_ttl: settings.idempotency_unknown_ttl,
                 abandoned_after: settings.idempotency_abandoned_after,
+                claim_lease: settings.idempotency_claim_lease,
             },
+            owner: process_owner(),
             open_audits: Arc::default(),
             open_claims: Arc::default(),
         })
@@ -135,6 +147,26 @@ impl Store {
                     Ok(0) => {}
                     Ok(swept) => tracing::debug!(swept, "expired idempotency keys removed"),
                     Err(error) => tracing::warn!(error = %error, "idempotency sweep failed"),
+                }
+            }
+        })
+    }
+
+    /// Renews the leases of this process's open claims every third of
+    /// `store.idempotency_claim_lease` until the handle is aborted.
+    pub fn renew_claims(&self) -> tokio::task::JoinHandle<()> {
+        let store = self.clone();
+        tokio::spawn(async move {
+            let every = store.idempotency.claim_lease / 3;
+            let mut ticker = tokio::time::interval(every.max(Duration::from_millis(10)));
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                if locked(&store.open_claims).is_empty() {
+                    continue;
+                }
+                if let Err(error) = store.renew_leases().await {
+                    tracing::warn!(error = %error, "idempotency claims' leases not renewed");
                 }
             }
         })

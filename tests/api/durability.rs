@@ -234,7 +234,8 @@ async fn a_write_cut_off_by_sigkill_stays_started_and_its_key_never_runs_again()
     let store_path = temp_store_path();
     let store_url = format!("sqlite://{}?mode=rwc", store_path.display());
     let token = "killed-mid-write-token-000";
-    let (mut gateway, addr) = start_binary(&sim, &store_url, token).await;
+    let lease = [("GATEWAY__STORE__IDEMPOTENCY_CLAIM_LEASE", "1s")];
+    let (mut gateway, addr) = start_binary_with(&sim, &store_url, token, &lease).await;
     let name = some_device(&sim);
     let pending = send_comment(&addr, token, "cut-off", &name);
     until_called(&sim, Endpoint::CommentAdd).await;
@@ -247,12 +248,23 @@ async fn a_write_cut_off_by_sigkill_stays_started_and_its_key_never_runs_again()
         "the intent was recorded before RemotePC was called"
     );
 
-    let abandoned = [("GATEWAY__STORE__IDEMPOTENCY_ABANDONED_AFTER", "1ms")];
-    let (_restarted, addr) = start_binary_with(&sim, &store_url, token, &abandoned).await;
-    let retry = send_comment(&addr, token, "cut-off", &name)
-        .await
-        .expect("task")
-        .expect("answered");
+    // The killed process's claim names it and holds a lease it can no
+    // longer renew: once the lease is out (a second here, 15 s by
+    // default) a retry learns the outcome is unknown, without waiting for
+    // store.idempotency_abandoned_after (10 min).
+    let (_restarted, addr) = start_binary_with(&sim, &store_url, token, &lease).await;
+    let retry = crate::helpers::eventually(
+        "the dead process's claim to be seen as abandoned",
+        Duration::from_secs(20),
+        || async {
+            let retry = send_comment(&addr, token, "cut-off", &name)
+                .await
+                .ok()?
+                .ok()?;
+            (retry.status() != 409).then_some(retry)
+        },
+    )
+    .await;
     assert_eq!(retry.headers()["idempotent-replayed"], "true");
     let body: serde_json::Value = retry.json().await.expect("JSON");
     assert_eq!(
