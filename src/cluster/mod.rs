@@ -4,9 +4,14 @@
 //! nothing of RemotePC or GraphQL: it moves serialized values and counts.
 //! Every command has a deadline; when Redis fails, callers fall back to
 //! what one replica can do alone, and the cluster says so (`healthy`).
+//! After a failed or slow command a local circuit opens (`circuit`): for
+//! a back-off period every command falls back at once, then one command
+//! probes Redis, so an outage costs requests nothing.
 
+mod circuit;
 mod limits;
 mod patches;
+mod signing;
 mod snapshots;
 
 use std::collections::BTreeMap;
@@ -33,10 +38,14 @@ pub struct Cluster {
 struct Inner {
     client: redis::Client,
     connection: ConnectionManager,
+    /// Signs and checks what replicas hand each other.
+    signer: signing::Signer,
     settings: ClusterSettings,
     /// This process, in leases and patches.
     replica: String,
     healthy: AtomicBool,
+    /// Open after a failed command: commands fall back without waiting.
+    circuit: circuit::Circuit,
     /// The last holder seen of each lease (`account/collection`), for
     /// `/readyz`. std `Mutex`: never held across `.await`.
     holders: Mutex<BTreeMap<String, String>>,
@@ -55,8 +64,14 @@ impl std::fmt::Debug for Cluster {
 
 /// Why a cluster could not be set up.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot use cluster.redis_url: {0}")]
-pub struct ClusterError(#[from] redis::RedisError);
+pub enum ClusterError {
+    /// The Redis URL cannot be used.
+    #[error("cannot use cluster.redis_url: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// The shared secret cannot be read, or is too short.
+    #[error("cluster.secret_file: {0}")]
+    Secret(String),
+}
 
 impl Cluster {
     /// The cluster `settings` describe; `None` without `redis_url`. Connects
@@ -66,6 +81,7 @@ impl Cluster {
         let Some(url) = &settings.redis_url else {
             return Ok(None);
         };
+        let secret = read_secret(settings.secret_file.as_deref())?;
         let client = redis::Client::open(url.as_str())?;
         let config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(settings.command_timeout))
@@ -77,9 +93,11 @@ impl Cluster {
             inner: Arc::new(Inner {
                 client,
                 connection,
+                signer: signing::Signer::new(secret),
                 settings: settings.clone(),
                 replica,
                 healthy: AtomicBool::new(true),
+                circuit: circuit::Circuit::default(),
                 holders: Mutex::default(),
             }),
         }))
@@ -146,12 +164,14 @@ impl Cluster {
     }
 
     /// Runs one command within `cluster.command_timeout`; `None` (and the
-    /// cluster marked unhealthy) when Redis fails or is slow.
+    /// cluster marked unhealthy) when Redis fails or is slow, and at once
+    /// while the circuit is open after such a failure.
     async fn run<T, F, Fut>(&self, command: F) -> Option<T>
     where
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
+        let pass = self.inner.circuit.pass()?;
         let answer = tokio::time::timeout(
             self.inner.settings.command_timeout,
             command(self.inner.connection.clone()),
@@ -165,6 +185,7 @@ impl Cluster {
             }
             Err(_) => None,
         };
+        pass.went(value.is_some());
         self.set_healthy(value.is_some());
         value
     }
@@ -182,4 +203,28 @@ impl Cluster {
             crate::telemetry::record_cluster_fallback(!healthy);
         }
     }
+}
+
+/// The replicas' shared secret: the file's bytes, surrounding whitespace
+/// trimmed, at least `signing::MIN_SECRET_BYTES` of them.
+fn read_secret(path: Option<&std::path::Path>) -> Result<Vec<u8>, ClusterError> {
+    let path = path.ok_or_else(|| {
+        ClusterError::Secret(
+            "required with cluster.redis_url: replicas sign what they hand each other with it"
+                .to_owned(),
+        )
+    })?;
+    let bytes = std::fs::read(path).map_err(|error| {
+        ClusterError::Secret(format!("cannot read {}: {error}", path.display()))
+    })?;
+    let secret = bytes.trim_ascii().to_vec();
+    if secret.len() < signing::MIN_SECRET_BYTES {
+        return Err(ClusterError::Secret(format!(
+            "{} holds {} bytes; use at least {} random ones (e.g. `openssl rand -hex 32`)",
+            path.display(),
+            secret.len(),
+            signing::MIN_SECRET_BYTES
+        )));
+    }
+    Ok(secret)
 }

@@ -11,7 +11,10 @@ use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
-use super::Cluster;
+use super::{Cluster, signing};
+
+/// What a patch's signature is bound to.
+const PATCH_SCOPE: &str = "patch";
 
 /// One write, as replicas tell each other.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,9 +51,13 @@ impl Cluster {
     /// Publishes a write this replica applied.
     pub async fn publish_patch(&self, mut message: PatchMessage) {
         message.origin = self.inner.replica.clone();
-        let Ok(text) = serde_json::to_string(&message) else {
+        let Ok(bytes) = serde_json::to_vec(&message) else {
             return;
         };
+        if signing::oversized(PATCH_SCOPE, bytes.len(), signing::MAX_PATCH_BYTES) {
+            return;
+        }
+        let text = self.inner.signer.sign(PATCH_SCOPE, &bytes);
         let channel = self.key(&["patches"]);
         let sent = self
             .run(|mut redis| async move { redis.publish::<_, _, i64>(channel, text).await })
@@ -88,10 +95,16 @@ impl Cluster {
         on(Patches::Rejoined);
         let mut messages = pubsub.into_on_message();
         while let Some(message) = messages.next().await {
-            let Ok(text) = message.get_payload::<String>() else {
+            let Ok(signed) = message.get_payload::<Vec<u8>>() else {
                 continue;
             };
-            match serde_json::from_str::<PatchMessage>(&text) {
+            if signing::oversized(PATCH_SCOPE, signed.len(), signing::MAX_PATCH_BYTES + 64) {
+                continue;
+            }
+            let Some(bytes) = self.inner.signer.open(PATCH_SCOPE, &signed) else {
+                continue;
+            };
+            match serde_json::from_slice::<PatchMessage>(bytes) {
                 Ok(patch) if patch.origin != self.inner.replica => {
                     crate::telemetry::record_cluster("patch_applied");
                     on(Patches::Message(patch));

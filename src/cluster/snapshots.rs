@@ -12,7 +12,12 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use super::Cluster;
+use super::{Cluster, signing};
+
+/// What a snapshot's signature is bound to.
+fn snapshot_scope(account: &str, collection: &str) -> String {
+    format!("snapshot/{account}/{collection}")
+}
 
 /// A snapshot as replicas hand it over.
 #[derive(Debug, Serialize, Deserialize)]
@@ -121,16 +126,29 @@ impl Cluster {
         let fetched_ms: i64 = self
             .run(|mut redis| async move { redis.get::<_, Option<i64>>(time_key).await })
             .await??;
-        let age = Duration::from_millis(u64::try_from(now_ms() - fetched_ms).unwrap_or(0));
-        if age >= max_age {
+        let age_of = |fetched_ms: i64| {
+            Duration::from_millis(u64::try_from(now_ms() - fetched_ms).unwrap_or(0))
+        };
+        if age_of(fetched_ms) >= max_age {
             return None;
         }
         let key = self.key(&["snap", account, collection]);
-        let bytes: Vec<u8> = self
+        let scope = snapshot_scope(account, collection);
+        let length_key = key.clone();
+        let length: usize = self
+            .run(|mut redis| async move { redis.strlen::<_, usize>(length_key).await })
+            .await?;
+        if signing::oversized(&scope, length, signing::MAX_SNAPSHOT_BYTES + 64) {
+            return None;
+        }
+        let signed: Vec<u8> = self
             .run(|mut redis| async move { redis.get::<_, Option<Vec<u8>>>(key).await })
             .await??;
-        let shared: SharedSnapshot<T> = serde_json::from_slice(&bytes).ok()?;
-        (shared.format == FORMAT).then_some((shared.items, age))
+        let bytes = self.inner.signer.open(&scope, &signed)?;
+        let shared: SharedSnapshot<T> = serde_json::from_slice(bytes).ok()?;
+        // The signed time decides, not the time key beside it.
+        let age = age_of(shared.fetched_ms);
+        (shared.format == FORMAT && age < max_age).then_some((shared.items, age))
     }
 
     async fn take_lease(&self, account: &str, collection: &str) -> Option<Lease> {
@@ -249,6 +267,11 @@ impl Cluster {
         let Ok(bytes) = serde_json::to_vec(&shared) else {
             return;
         };
+        let scope = snapshot_scope(account, collection);
+        if signing::oversized(&scope, bytes.len(), signing::MAX_SNAPSHOT_BYTES) {
+            return;
+        }
+        let bytes = self.inner.signer.sign(&scope, &bytes);
         // Kept well past any TTL: a stale copy still tells waiting replicas
         // how old the last read was.
         let keep_ms: u64 = 3_600_000;

@@ -19,12 +19,16 @@ pub(crate) struct Replicas {
     pub(crate) urls: Vec<String>,
     pub(crate) processes: Vec<tokio::process::Child>,
     pub(crate) token: String,
+    /// Every Redis key and channel of these replicas starts with it.
+    pub(crate) prefix: String,
     store_path: std::path::PathBuf,
+    secret_path: std::path::PathBuf,
 }
 
 impl Drop for Replicas {
     fn drop(&mut self) {
         remove_store(&self.store_path);
+        let _ = std::fs::remove_file(&self.secret_path);
     }
 }
 
@@ -63,8 +67,15 @@ impl Replicas {
         );
         let token = format!("replica-token-{prefix}");
         let replicas = count.to_string();
+        let secret_path = store_path.with_extension("secret");
+        let secret: String = (0..64)
+            .map(|_| char::from(b"0123456789abcdef"[rand::random::<u8>() as usize % 16]))
+            .collect();
+        std::fs::write(&secret_path, secret).expect("the replicas' secret is written");
+        let secret_file = secret_path.display().to_string();
         let mut all: Vec<(&str, &str)> = vec![
             ("GATEWAY__CLUSTER__REDIS_URL", redis),
+            ("GATEWAY__CLUSTER__SECRET_FILE", &secret_file),
             ("GATEWAY__CLUSTER__KEY_PREFIX", &prefix),
             ("GATEWAY__CLUSTER__REPLICAS", &replicas),
             ("GATEWAY__CLUSTER__LEASE", "1s"),
@@ -83,7 +94,9 @@ impl Replicas {
             urls,
             processes,
             token,
+            prefix,
             store_path,
+            secret_path,
         }
     }
 
