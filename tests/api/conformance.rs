@@ -221,3 +221,26 @@ async fn an_interfaces_interfaces_are_an_empty_list_not_null() {
         json!([{ "name": "Node" }])
     );
 }
+
+#[tokio::test]
+async fn braced_unicode_escapes_and_surrogate_pairs_are_read_as_graphql_js_reads_them() {
+    let gateway = spawn_gateway().await;
+    let query =
+        r#"{ a: __type(name: "\u{51}uery") { name } b: __type(name: "Qu\u0065ry") { name } }"#;
+    let (status, body) = ask(&gateway, query, json!({})).await;
+    assert_eq!(
+        (status, &body),
+        (
+            200,
+            &json!({ "data": { "a": { "name": "Query" }, "b": { "name": "Query" } } })
+        )
+    );
+    let pair = r#"{ __type(name: "\uD83D\uDE00") { name } }"#;
+    let (status, body) = ask(&gateway, pair, json!({})).await;
+    assert_eq!(
+        (status, &body),
+        (200, &json!({ "data": { "__type": null } }))
+    );
+    let lone = r#"{ __type(name: "\uD83D") { name } }"#;
+    assert_request_error(&ask(&gateway, lone, json!({})).await, "a lone surrogate");
+}

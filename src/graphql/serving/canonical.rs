@@ -15,7 +15,8 @@ use async_graphql::parser::types::{
 
 /// The canonical text of `query`; `None` when it does not parse.
 pub fn canonical(query: &str) -> Option<String> {
-    let document = async_graphql::parser::parse_query(query).ok()?;
+    let text = super::escapes::with_plain_unicode_escapes(query);
+    let document = async_graphql::parser::parse_query(&*text).ok()?;
     Some(print_document(&document))
 }
 

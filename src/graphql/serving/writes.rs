@@ -25,7 +25,8 @@ pub fn write_profile(request: &Request, max_nesting: usize, remove_batch: usize)
     if !request.query.contains("mutation") || nesting_exceeds(&request.query, max_nesting) {
         return WriteProfile::default();
     }
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+    let text = super::escapes::with_plain_unicode_escapes(&request.query);
+    let Ok(document) = async_graphql::parser::parse_query(&*text) else {
         return WriteProfile::default();
     };
     let operation_name = request.operation_name.as_deref();
