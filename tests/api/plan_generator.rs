@@ -1,5 +1,6 @@
 //! Compiled plans proven equal to execution on generated queries: a seeded
-//! generator writes connection queries (fields, aliases, `__typename`,
+//! generator writes connection queries (one to three root fields, some
+//! failing beside others that succeed; fields, aliases, `__typename`,
 //! filters, orders, page sizes, cursors, literals and variables, complexity
 //! near the limit) over data with odd strings, and each is asked of a
 //! gateway that always executes and of one that answers by plan; the
@@ -199,7 +200,13 @@ impl Generator {
         arguments
     }
 
-    fn operation(&mut self) -> Generated {
+    /// One root field: its text, with the variables it declares and
+    /// passes named `v<root>_<index>`.
+    fn root_field(
+        &mut self,
+        root_index: usize,
+        alias: Option<String>,
+    ) -> (String, Vec<String>, Map<String, Value>) {
         let devices = self.chance(70);
         let (root, fields): (&str, &[&str]) = if devices {
             ("devices", &DEVICE_FIELDS)
@@ -211,27 +218,59 @@ impl Generator {
         let mut variables = Map::new();
         for (index, (name, kind, value)) in self.arguments(devices).into_iter().enumerate() {
             if self.chance(60) {
-                declared.push(format!("$v{index}: {kind}"));
-                passed.push(format!("{name}: $v{index}"));
-                variables.insert(format!("v{index}"), value);
+                declared.push(format!("$v{root_index}_{index}: {kind}"));
+                passed.push(format!("{name}: $v{root_index}_{index}"));
+                variables.insert(format!("v{root_index}_{index}"), value);
             } else {
                 passed.push(format!("{name}: {}", literal(&value)));
             }
         }
-        let declared = if declared.is_empty() {
-            String::new()
-        } else {
-            format!("({})", declared.join(", "))
-        };
         let passed = if passed.is_empty() {
             String::new()
         } else {
             format!("({})", passed.join(", "))
         };
         let selection = self.connection(fields);
-        let root = self.alias(root);
+        let root = match alias {
+            Some(alias) => format!("{alias}: {root}"),
+            None => self.alias(root),
+        };
+        (
+            format!("{root}{passed} {{ {selection} }}"),
+            declared,
+            variables,
+        )
+    }
+
+    /// One to three root fields: page sizes out of range make some fail
+    /// beside others that succeed, so null propagation is compared too.
+    fn operation(&mut self) -> Generated {
+        let roots = match self.rng.random_range(0..100) {
+            0..60 => 1,
+            60..85 => 2,
+            _ => 3,
+        };
+        let (mut texts, mut declared, mut variables) = (Vec::new(), Vec::new(), Map::new());
+        for root_index in 0..roots {
+            let alias = (roots > 1).then(|| format!("r{root_index}"));
+            let (text, declares, values) = self.root_field(root_index, alias);
+            texts.push(text);
+            declared.extend(declares);
+            variables.extend(values);
+        }
+        if self.chance(15) {
+            texts.insert(
+                self.rng.random_range(0..=texts.len()),
+                "__typename".to_owned(),
+            );
+        }
+        let declared = if declared.is_empty() {
+            String::new()
+        } else {
+            format!("({})", declared.join(", "))
+        };
         Generated {
-            query: format!("query Generated{declared} {{ {root}{passed} {{ {selection} }} }}"),
+            query: format!("query Generated{declared} {{ {} }}", texts.join(" ")),
             variables: Value::Object(variables),
         }
     }
@@ -293,8 +332,10 @@ async fn generated_queries_are_answered_by_plans_byte_for_byte_as_by_execution()
         }
     }
     eprintln!("plan generator, seed {seed}: {cases} cases, {by_plan} answered by plan, all equal");
+    // Failing fields and some multi-root documents are left to execution;
+    // a quarter by plan still shows the generator reaches plans.
     assert!(
-        by_plan * 3 >= cases,
+        by_plan * 4 >= cases,
         "seed {seed}: only {by_plan} of {cases} answered by plan; the generator misses plans"
     );
 }
