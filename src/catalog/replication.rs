@@ -51,7 +51,7 @@ impl Sharing {
         fetch: F,
     ) -> Result<(Vec<T>, Duration), UpstreamError>
     where
-        T: Serialize + DeserializeOwned,
+        T: Serialize + DeserializeOwned + crate::cache::Keyed + Clone,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Vec<T>, UpstreamError>>,
     {
@@ -66,7 +66,7 @@ impl Sharing {
                 (account, collection.as_str()),
                 max_age,
                 move || clock.unix_ms(),
-                fetch,
+                (fetch, merged_over::<T>),
             )
             .await
     }
@@ -109,6 +109,7 @@ where
             removed: patch.removed.clone(),
             upserted: serde_json::to_value(&patch.upserted).unwrap_or_default(),
             drop: false,
+            generation: None,
         };
         let (cluster, collection) = (self.cluster.clone(), self.collection.as_str());
         let (account, snapshot) = (account.to_owned(), Arc::clone(snapshot));
@@ -119,6 +120,10 @@ where
             // not publish over the patched snapshot.
             let Some(generation) = cluster.bump_generation(&account, collection).await else {
                 return;
+            };
+            let message = PatchMessage {
+                generation: Some(generation),
+                ..message
             };
             cluster.publish_patch(message).await;
             let items: Vec<&T> = snapshot.items().iter().map(Arc::as_ref).collect();
@@ -137,6 +142,7 @@ where
             removed: Vec::new(),
             upserted: serde_json::Value::Null,
             drop: true,
+            generation: None,
         };
         let (cluster, collection) = (self.cluster.clone(), self.collection.as_str());
         let account = account.to_owned();
@@ -171,6 +177,28 @@ impl Catalog {
             },
         })))
     }
+}
+
+/// `items`, as a refresh read them, with the writes of `patches` applied
+/// in order; `None` when one is a drop (its effect unknown) or unreadable.
+fn merged_over<T>(items: &[T], patches: &[PatchMessage]) -> Option<Vec<T>>
+where
+    T: DeserializeOwned + Clone + crate::cache::Keyed,
+{
+    let mut merged = items.to_vec();
+    for patch in patches {
+        if patch.drop {
+            return None;
+        }
+        let upserted: Vec<T> = serde_json::from_value(patch.upserted.clone()).ok()?;
+        let gone: std::collections::HashSet<String> = (patch.removed.iter().map(String::as_str))
+            .chain(upserted.iter().map(crate::cache::Keyed::key))
+            .map(|key| T::comparable(key).into_owned())
+            .collect();
+        merged.retain(|item| !gone.contains(T::comparable(item.key()).as_ref()));
+        merged.extend(upserted);
+    }
+    Some(merged)
 }
 
 fn apply<T>(cache: &SnapshotCache<T, UpstreamError>, message: PatchMessage)

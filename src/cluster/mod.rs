@@ -10,6 +10,7 @@
 
 mod circuit;
 mod limits;
+mod patch_log;
 mod patches;
 mod signing;
 mod snapshots;

@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use super::{Cluster, signing};
 
 /// What a patch's signature is bound to.
-const PATCH_SCOPE: &str = "patch";
+pub(super) const PATCH_SCOPE: &str = "patch";
 
 /// One write, as replicas tell each other.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,6 +34,10 @@ pub struct PatchMessage {
     /// Drop the snapshot instead: the write's effect is unknown.
     #[serde(default)]
     pub drop: bool,
+    /// The collection's write generation this write made, when known:
+    /// the patch is then also kept in the patch log under it.
+    #[serde(default)]
+    pub generation: Option<i64>,
 }
 
 /// What the listener hears.
@@ -58,6 +62,10 @@ impl Cluster {
             return;
         }
         let text = self.inner.signer.sign(PATCH_SCOPE, &bytes);
+        if let Some(generation) = message.generation {
+            let scope = (message.account.as_str(), message.collection.as_str());
+            self.log_patch(scope, generation, text.clone()).await;
+        }
         let channel = self.key(&["patches"]);
         let sent = self
             .run(|mut redis| async move { redis.publish::<_, _, i64>(channel, text).await })

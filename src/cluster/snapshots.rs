@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use super::{Cluster, signing};
+use super::{Cluster, PatchMessage, signing};
 
 /// What a snapshot's signature is bound to.
 fn snapshot_scope(account: &str, collection: &str) -> String {
@@ -40,10 +40,12 @@ const RENEW: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.
 /// Drops the lease if this replica holds it.
 const RELEASE: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 /// Publishes the snapshot (KEYS[1]) and its time (KEYS[2]) unless a write
-/// bumped the generation (KEYS[3]) since the refresh began (ARGV[1]).
-const PUBLISH: &str = "if (redis.call('get', KEYS[3]) or '0') ~= ARGV[1] then return 0 end \
+/// bumped the generation (KEYS[3]) since the refresh began (ARGV[1]);
+/// answers -1 when published, else the generation now.
+const PUBLISH: &str = "local now = redis.call('get', KEYS[3]) or '0' \
+    if now ~= ARGV[1] then return tonumber(now) end \
     redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[4]) \
-    redis.call('set', KEYS[2], ARGV[3], 'PX', ARGV[4]) return 1";
+    redis.call('set', KEYS[2], ARGV[3], 'PX', ARGV[4]) return -1";
 
 /// What the lease attempt found.
 enum Lease {
@@ -56,12 +58,14 @@ impl Cluster {
     /// `max_age`; else read with `fetch` by whichever replica takes the
     /// lease, the others waiting for it (at most `cluster.wait_for_refresh`).
     /// Without Redis, `fetch` runs here. Also says how old the snapshot was.
+    /// Writes made while the holder read are applied over what it read
+    /// with `merge` before it is published (see `patch_log`).
     pub async fn load_shared<T, E, F, Fut>(
         &self,
         scope: (&str, &str),
         max_age: Duration,
         now_ms: impl Fn() -> i64,
-        fetch: F,
+        (fetch, merge): (F, impl FnOnce(&[T], &[PatchMessage]) -> Option<Vec<T>>),
     ) -> Result<(Vec<T>, Duration), E>
     where
         T: Serialize + DeserializeOwned,
@@ -96,7 +100,7 @@ impl Cluster {
                         return Ok(found);
                     }
                     return self
-                        .refresh_holding(account, collection, &now_ms, fetch)
+                        .refresh_holding(account, collection, &now_ms, (fetch, merge))
                         .await;
                 }
                 Lease::HeldBy(holder) => self.note_holder(account, collection, &holder),
@@ -176,7 +180,7 @@ impl Cluster {
         account: &str,
         collection: &str,
         now_ms: &impl Fn() -> i64,
-        fetch: F,
+        (fetch, merge): (F, impl FnOnce(&[T], &[PatchMessage]) -> Option<Vec<T>>),
     ) -> Result<(Vec<T>, Duration), E>
     where
         T: Serialize,
@@ -201,14 +205,20 @@ impl Cluster {
             }
         };
         if let Ok(items) = &result {
-            self.publish(
-                account,
-                collection,
-                generation,
-                fetched_ms,
-                items.as_slice(),
-            )
-            .await;
+            let scope = (account, collection);
+            let refused = self
+                .publish(
+                    account,
+                    collection,
+                    generation,
+                    fetched_ms,
+                    items.as_slice(),
+                )
+                .await;
+            if let Some(now) = refused {
+                let read = (generation, fetched_ms, items.as_slice());
+                self.publish_over_writes(scope, read, now, merge).await;
+            }
         }
         self.release_lease(account, collection).await;
         result.map(|items| (items, Duration::ZERO))
@@ -243,7 +253,7 @@ impl Cluster {
     }
 
     /// Publishes `items` read at `fetched_ms`, unless a write bumped the
-    /// generation since `generation` was read.
+    /// generation since `generation` was read: then the generation now.
     pub async fn publish<I: Serialize + ?Sized>(
         &self,
         account: &str,
@@ -251,7 +261,7 @@ impl Cluster {
         generation: i64,
         fetched_ms: i64,
         items: &I,
-    ) {
+    ) -> Option<i64> {
         /// `SharedSnapshot` as written, borrowing its items.
         #[derive(Serialize)]
         struct Outgoing<'a, I: ?Sized> {
@@ -264,12 +274,10 @@ impl Cluster {
             fetched_ms,
             items,
         };
-        let Ok(bytes) = serde_json::to_vec(&shared) else {
-            return;
-        };
+        let bytes = serde_json::to_vec(&shared).ok()?;
         let scope = snapshot_scope(account, collection);
         if signing::oversized(&scope, bytes.len(), signing::MAX_SNAPSHOT_BYTES) {
-            return;
+            return None;
         }
         let bytes = self.inner.signer.sign(&scope, &bytes);
         // Kept well past any TTL: a stale copy still tells waiting replicas
@@ -294,8 +302,12 @@ impl Cluster {
                     .await
             })
             .await;
-        if published == Some(1) {
-            crate::telemetry::record_cluster("snapshot_published");
+        match published? {
+            -1 => {
+                crate::telemetry::record_cluster("snapshot_published");
+                None
+            }
+            now => Some(now),
         }
     }
 

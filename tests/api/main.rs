@@ -42,6 +42,7 @@ mod relations;
 mod replicas;
 mod replicas_faults;
 mod replicas_shared;
+mod replicas_steady;
 mod replicas_trust;
 mod response_cache;
 mod review;
