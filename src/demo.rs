@@ -120,6 +120,7 @@ fn trust_demo_issuer(settings: &mut Settings, issuer: &DemoIssuer) {
         introspection: true,
         trusted_documents: None,
         only_trusted_documents: false,
+        upstream_weight: 1,
     };
     let provider = OidcSettings {
         algorithms: vec!["ES256".to_owned()],
@@ -146,6 +147,7 @@ fn add_teams(settings: &mut Settings, tokens: &DemoTokens) {
                 introspection: true,
                 trusted_documents: None,
                 only_trusted_documents: false,
+                upstream_weight: 1,
             },
         );
     }

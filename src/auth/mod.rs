@@ -88,6 +88,8 @@ pub struct Caller {
     /// Scopes the caller's roles hold but withhold from the operation at
     /// hand: they run only their trusted documents, and it is none of them.
     pub withheld: Vec<Scope>,
+    /// The team's or role's weight in the fair share of RemotePC calls.
+    pub upstream_weight: u32,
     /// Who exactly: the person, or the team itself.
     pub actor: Actor,
     /// Their quota, and what was left of it after this request was charged.
@@ -371,6 +373,7 @@ mod tests {
             introspection: true,
             trusted_documents: None,
             only_trusted_documents: false,
+            upstream_weight: 1,
         };
         Teams::new(
             &BTreeMap::from([

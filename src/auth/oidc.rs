@@ -47,6 +47,7 @@ pub struct Role {
     pub(super) introspection: bool,
     pub(super) quota: KeyedQuota,
     pub(super) limits: QuotaView,
+    pub(super) upstream_weight: u32,
 }
 
 /// A person, signed in, with the roles their token maps to.
@@ -370,6 +371,7 @@ impl Provider {
                 scopes,
                 grants: grants.into(),
                 withheld: Vec::new(),
+                upstream_weight: first.upstream_weight,
                 actor: Actor {
                     kind: ActorKind::Person,
                     subject: subject.to_owned(),

@@ -108,6 +108,7 @@ impl Teams {
                         scopes,
                         grants: Arc::from([grant]),
                         withheld: Vec::new(),
+                        upstream_weight: team.upstream_weight.max(1),
                     },
                     token_hash: decode_hash(&team.token_sha256),
                     introspection: team.introspection,

@@ -54,7 +54,9 @@ use crate::store::Store;
 use replication::Replication;
 // The upstream's error and health are part of this layer's answers; callers
 // name them through it rather than reaching past it.
-pub use crate::upstream::{AccountHealth, BreakerState, KeyStatus, UpstreamError, count_writes};
+pub use crate::upstream::{
+    AccountHealth, BreakerState, Flow, KeyStatus, UpstreamError, count_writes, on_behalf_of,
+};
 use crate::upstream::{ClientSetupError, RemotePcClient};
 
 /// Why a catalog operation failed.

@@ -50,6 +50,14 @@ pub struct TeamSettings {
     /// refused with `OPERATION_NOT_TRUSTED`.
     #[serde(default)]
     pub only_trusted_documents: bool,
+    /// The team's weight in the fair share of RemotePC calls (see the
+    /// README, "Sharing the egress").
+    #[serde(default = "default_upstream_weight")]
+    pub upstream_weight: u32,
+}
+
+pub(super) fn default_upstream_weight() -> u32 {
+    1
 }
 
 pub(super) fn default_account() -> String {

@@ -143,6 +143,13 @@ pub struct UpstreamSettings {
     /// fails with RATE_LIMITED.
     #[serde(with = "humantime_serde")]
     pub queue_timeout: Duration,
+    /// Most calls one flow (a team, or a person) may have waiting for a
+    /// place at once; more are refused RATE_LIMITED at once.
+    pub max_queued_per_flow: usize,
+    /// The least share of places the gateway's own reads (refreshes
+    /// readers are served stale for, live polling) keep when others wait,
+    /// from 0 to 1; otherwise they use what others leave.
+    pub background_floor: f64,
     /// Attempts of a list call (GET), retries included; writes are never
     /// retried once they may have been sent.
     pub retry_attempts: u32,
@@ -176,6 +183,8 @@ impl Default for UpstreamSettings {
             rate_per_second: 20,
             burst: 40,
             queue_timeout: Duration::from_secs(5),
+            max_queued_per_flow: 200,
+            background_floor: 0.1,
             retry_attempts: 3,
             retry_initial_backoff: Duration::from_millis(200),
             retry_max_elapsed: Duration::from_secs(10),

@@ -101,6 +101,10 @@ pub struct RoleSettings {
     /// refused with `OPERATION_NOT_TRUSTED`.
     #[serde(default)]
     pub only_trusted_documents: bool,
+    /// The role's weight in the fair share of RemotePC calls, shared
+    /// equally by its people who call at the same time.
+    #[serde(default = "super::access::default_upstream_weight")]
+    pub upstream_weight: u32,
 }
 
 /// The algorithms a provider may be configured to sign with.

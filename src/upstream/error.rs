@@ -63,14 +63,18 @@ pub enum UpstreamError {
         #[source]
         source: reqwest::Error,
     },
-    /// The call waited `upstream.queue_timeout` for the rate limit or a free
-    /// slot and was not sent.
-    #[error("too many calls to RemotePC: {endpoint} was not sent after waiting {}ms", waited.as_millis())]
+    /// The call found its flow's queue full, or waited its whole
+    /// `upstream.queue_timeout` for a place, and was not sent.
+    #[error("too many calls to RemotePC in flow `{flow}`: {endpoint} was not sent after waiting {}ms ({setting})", waited.as_millis())]
     Throttled {
         /// The endpoint not called.
         endpoint: Endpoint,
         /// How long it waited.
         waited: Duration,
+        /// The flow it waited in: its team or role, or `background`.
+        flow: String,
+        /// The setting that refused it.
+        setting: &'static str,
     },
     /// The account's circuit breaker is open after repeated failures; the
     /// call was not sent.

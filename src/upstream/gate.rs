@@ -1,10 +1,11 @@
-//! Admission of calls to one account: breaker, rate limit, then a cap on
-//! calls in flight, each waited for at most `queue_timeout` in all. With
-//! replicas the rate limit is one GCRA in Redis for all of them, and this
-//! replica's own limiter (1/N of the rate) decides while Redis fails.
+//! Admission of calls to one account: the breaker, then the account's fair
+//! scheduler (`scheduler`), which hands out places: a token of the rate
+//! limit and a slot under `upstream.max_concurrent`. With replicas the rate
+//! limit is one GCRA in Redis for all of them, and this replica's own
+//! limiter (1/N of the rate) decides while Redis fails.
 
 use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -12,6 +13,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use super::breaker::Breaker;
+use super::flow::{self, Flow};
+use super::scheduler::Scheduler;
 use super::{Endpoint, UpstreamError};
 use crate::clock::Clock;
 use crate::cluster::{Cluster, Limit, LimitAnswer};
@@ -21,11 +24,28 @@ use crate::settings::UpstreamSettings;
 #[derive(Debug)]
 pub(super) struct Gate {
     pub(super) breaker: Breaker,
+    places: Arc<Places>,
+    scheduler: Arc<Scheduler>,
+    /// Started with the first call (a runtime is needed).
+    dispatcher: OnceLock<tokio::task::JoinHandle<()>>,
+    queue_timeout: Duration,
+}
+
+/// What a place is made of: a token of the rate and a free slot.
+#[derive(Debug)]
+struct Places {
     limiter: DefaultDirectRateLimiter,
     /// The rate every replica shares, under its key.
     shared: Option<(Cluster, String, Limit)>,
     slots: Arc<Semaphore>,
-    queue_timeout: Duration,
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        if let Some(dispatcher) = self.dispatcher.get() {
+            dispatcher.abort();
+        }
+    }
 }
 
 impl Gate {
@@ -48,16 +68,22 @@ impl Gate {
         });
         Self {
             breaker: Breaker::new(settings.breaker_failures, settings.breaker_cooldown, clock),
-            limiter: RateLimiter::direct(
-                Quota::per_second(part(settings.rate_per_second)).allow_burst(part(settings.burst)),
-            ),
-            shared,
-            slots: Arc::new(Semaphore::new(settings.max_concurrent.max(1))),
+            places: Arc::new(Places {
+                limiter: RateLimiter::direct(
+                    Quota::per_second(part(settings.rate_per_second))
+                        .allow_burst(part(settings.burst)),
+                ),
+                shared,
+                slots: Arc::new(Semaphore::new(settings.max_concurrent.max(1))),
+            }),
+            scheduler: Scheduler::new(settings.max_queued_per_flow, settings.background_floor),
+            dispatcher: OnceLock::new(),
             queue_timeout: settings.queue_timeout,
         }
     }
 
-    /// Waits for the call's turn; the permit holds its slot until dropped.
+    /// Waits for the call's turn in its flow (the request's, or the
+    /// background lane); the permit holds its slot until dropped.
     pub(super) async fn admit(
         &self,
         endpoint: Endpoint,
@@ -65,42 +91,49 @@ impl Gate {
         self.breaker
             .admit()
             .map_err(|retry_in| UpstreamError::CircuitOpen { endpoint, retry_in })?;
+        self.dispatcher.get_or_init(|| {
+            let places = Arc::clone(&self.places);
+            let scheduler = Arc::clone(&self.scheduler);
+            tokio::spawn(scheduler.dispatch(move || {
+                let places = Arc::clone(&places);
+                async move { places.take().await }
+            }))
+        });
         let started = Instant::now();
-        let deadline = started + self.queue_timeout;
-        let throttled = || UpstreamError::Throttled {
-            endpoint,
-            waited: started.elapsed(),
-        };
-        tokio::time::timeout_at(deadline, self.rate_limit(deadline))
+        let flow: Option<Flow> = flow::current();
+        self.scheduler
+            .queue(flow.as_ref(), started + self.queue_timeout)
             .await
-            .map_err(|_| throttled())?
-            .map_err(|()| throttled())?;
-        match tokio::time::timeout_at(deadline, Arc::clone(&self.slots).acquire_owned()).await {
-            Ok(Ok(permit)) => Ok(permit),
-            // The semaphore is never closed; both cases mean no slot in time.
-            Ok(Err(_)) | Err(_) => Err(throttled()),
-        }
+            .map_err(|refused| UpstreamError::Throttled {
+                endpoint,
+                waited: started.elapsed(),
+                flow: flow.as_ref().map_or("background", Flow::label).to_owned(),
+                setting: refused.setting(),
+            })
     }
+}
 
-    /// Waits for the rate limit: the one replicas share, else this
-    /// replica's. `Err` when the shared one would open after `deadline`.
-    async fn rate_limit(&self, deadline: Instant) -> Result<(), ()> {
+impl Places {
+    /// A free slot, then a token of the rate: the one replicas share, else
+    /// this replica's.
+    async fn take(&self) -> OwnedSemaphorePermit {
+        let slot = loop {
+            // The semaphore is never closed.
+            if let Ok(slot) = Arc::clone(&self.slots).acquire_owned().await {
+                break slot;
+            }
+        };
         let Some((cluster, key, limit)) = &self.shared else {
             self.limiter.until_ready().await;
-            return Ok(());
+            return slot;
         };
         loop {
             match cluster.take(key, *limit, 1).await {
-                Some(LimitAnswer::Allowed { .. }) => return Ok(()),
-                Some(LimitAnswer::Denied { retry_after }) => {
-                    if Instant::now() + retry_after > deadline {
-                        return Err(());
-                    }
-                    tokio::time::sleep(retry_after).await;
-                }
+                Some(LimitAnswer::Allowed { .. }) => return slot,
+                Some(LimitAnswer::Denied { retry_after }) => tokio::time::sleep(retry_after).await,
                 None => {
                     self.limiter.until_ready().await;
-                    return Ok(());
+                    return slot;
                 }
             }
         }

@@ -13,10 +13,12 @@ mod client;
 mod endpoint;
 mod envelope;
 mod error;
+mod flow;
 mod gate;
 mod key;
 mod pagination;
 mod retry;
+mod scheduler;
 pub mod wire;
 mod witness;
 
@@ -24,6 +26,7 @@ pub use breaker::BreakerState;
 pub use client::{AccountHealth, ClientSetupError, Egress, RemotePcClient};
 pub use endpoint::Endpoint;
 pub use error::UpstreamError;
+pub use flow::{Flow, on_behalf_of};
 pub use key::{ApiKey, KeyError, KeyStatus};
 pub use witness::count_writes;
 

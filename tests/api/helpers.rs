@@ -75,6 +75,7 @@ pub(crate) fn team(token: &str, scopes: &[&str]) -> TeamSettings {
         introspection: true,
         trusted_documents: None,
         only_trusted_documents: false,
+        upstream_weight: 1,
     }
 }
 

@@ -11,6 +11,7 @@ mod conformance;
 mod connections;
 mod cors;
 mod durability;
+mod fair_shares;
 mod frontend;
 mod graphiql;
 mod groups;

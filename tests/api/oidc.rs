@@ -104,6 +104,7 @@ fn role(scopes: &[&str], per_minute: u32, burst: u32) -> RoleSettings {
         introspection: true,
         trusted_documents: None,
         only_trusted_documents: false,
+        upstream_weight: 1,
     }
 }
 

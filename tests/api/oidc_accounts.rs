@@ -25,6 +25,7 @@ fn role(scopes: &[&str], account: &str) -> RoleSettings {
         introspection: true,
         trusted_documents: None,
         only_trusted_documents: false,
+        upstream_weight: 1,
     }
 }
 

@@ -25,6 +25,7 @@ fn role(scopes: &[&str], manifest: Option<std::path::PathBuf>) -> RoleSettings {
         burst: 60,
         introspection: false,
         only_trusted_documents: manifest.is_some(),
+        upstream_weight: 1,
         trusted_documents: manifest,
     }
 }

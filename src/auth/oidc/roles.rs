@@ -23,6 +23,7 @@ pub(super) fn role_of(provider: &str, value: &str, role: &RoleSettings, share: u
             .collect(),
         account: role.account.clone(),
         introspection: role.introspection,
+        upstream_weight: role.upstream_weight.max(1),
         quota: RateLimiter::keyed(crate::auth::local_quota(per_minute, burst, share))
             .with_middleware(),
         limits: QuotaView {

@@ -9,6 +9,7 @@ pub(crate) mod canonical;
 pub(crate) mod depth;
 pub(crate) mod document;
 pub(crate) mod escapes;
+pub(crate) mod flow;
 pub(crate) mod limits;
 pub(crate) mod plan;
 pub(crate) mod refusals;

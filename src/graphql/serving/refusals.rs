@@ -173,6 +173,31 @@ pub(crate) async fn record_refusals(
     }
 }
 
+/// Records the mutations of `operation` (parsed as `document`), refused
+/// with `code` before they were read for execution.
+pub(crate) async fn record_refused(
+    audit_log: &AuditLog,
+    document: &ExecutableDocument,
+    operation: &crate::graphql::Operation,
+    code: ErrorCode,
+    message: &str,
+) {
+    let request = &operation.request;
+    let operation_name = request.operation_name.as_deref();
+    let writes = mutation_fields(document, operation_name, &request.variables);
+    if writes.is_empty() {
+        return;
+    }
+    let mut error = async_graphql::ServerError::new(message, None);
+    let mut extensions = async_graphql::ErrorExtensionValues::default();
+    extensions.set("code", code.as_str());
+    error.extensions = Some(extensions);
+    let response = async_graphql::Response::from_errors(vec![error]);
+    let (caller, ids) = (&operation.caller, &operation.ids);
+    let trail = AuditTrail::default();
+    record_refusals(audit_log, caller, ids, &writes, &trail, &response).await;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

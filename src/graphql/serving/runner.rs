@@ -18,7 +18,7 @@ use super::response_cache::{
 };
 use super::validation::SpecValidator;
 use crate::auth::Caller;
-use crate::catalog::{AuditLog, Catalog, Collection};
+use crate::catalog::{AuditLog, Catalog, Collection, on_behalf_of};
 use crate::graphql::RequestIds;
 use crate::graphql::schema::GatewaySchema;
 use crate::graphql::schema::audit::AuditTrail;
@@ -142,40 +142,36 @@ impl OperationRunner {
         crate::catalog::count_writes(self.execute(operation)).await
     }
 
-    /// Records the mutations of `operation`, refused before it was read
-    /// for execution (not one of the caller's trusted documents, say), as
-    /// any refused mutation is recorded; nothing for a query or a document
-    /// that does not parse.
+    /// Audits the mutations of `operation`, refused before it was read for
+    /// execution (an untrusted document, say); nothing for a query.
     pub async fn record_refused(&self, operation: &Operation, code: ErrorCode, message: &str) {
         let Ok(document) = self.inner.guard.check(&operation.request.query, false) else {
             return;
         };
-        let request = &operation.request;
-        let operation_name = request.operation_name.as_deref();
-        let writes = mutation_fields(&document, operation_name, &request.variables);
-        if writes.is_empty() {
-            return;
-        }
-        let mut error = async_graphql::ServerError::new(message, None);
-        let mut extensions = async_graphql::ErrorExtensionValues::default();
-        extensions.set("code", code.as_str());
-        error.extensions = Some(extensions);
-        let response = Response::from_errors(vec![error]);
-        let (audit_log, trail) = (&self.inner.audit_log, AuditTrail::default());
-        let (caller, ids) = (&operation.caller, &operation.ids);
-        record_refusals(audit_log, caller, ids, &writes, &trail, &response).await;
+        let audit_log = &self.inner.audit_log;
+        super::refusals::record_refused(audit_log, &document, operation, code, message).await;
     }
 
     /// Executes `operation`; never answers from the response cache nor
-    /// keeps its response (mutations, batches).
+    /// keeps its response (mutations, batches). Its RemotePC calls are
+    /// queued in its caller's flow.
     pub async fn execute(&self, operation: Operation) -> Response {
-        self.run(operation, None).await.into_response()
+        let flow = super::flow::of(&operation.caller);
+        on_behalf_of(flow, self.run(operation, None))
+            .await
+            .into_response()
     }
 
     /// Answers `operation`: from the response cache when a response to the
     /// same query is kept and every snapshot it read is still current; else
-    /// by its compiled plan if it has one; else by the schema.
+    /// by its compiled plan if it has one; else by the schema. Its RemotePC
+    /// calls are queued in its caller's flow.
     pub async fn answer(&self, operation: Operation) -> Answer {
+        let flow = super::flow::of(&operation.caller);
+        Box::pin(on_behalf_of(flow, self.answer_in_flow(operation))).await
+    }
+
+    async fn answer_in_flow(&self, operation: Operation) -> Answer {
         let inner = &self.inner;
         if !inner.responses.enabled() {
             return Answer::Executed(self.execute(operation).await);

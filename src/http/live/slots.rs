@@ -143,6 +143,7 @@ mod tests {
             scopes: Vec::new(),
             grants: Arc::from([]),
             withheld: Vec::new(),
+            upstream_weight: 1,
             actor: Actor {
                 kind,
                 subject: person.unwrap_or(team).to_owned(),
