@@ -247,14 +247,32 @@ pub fn record_rate_limited(scope: &'static str, name: &str) {
         .increment(1);
 }
 
+/// One RemotePC call: to which account and endpoint, in which flow (a
+/// team or role, or `background`).
+pub struct UpstreamCall<'a> {
+    /// The account.
+    pub account: &'a str,
+    /// The endpoint's path.
+    pub endpoint: &'static str,
+    /// The flow's label.
+    pub flow: &'a str,
+}
+
+/// How long a call waited for its place, in its flow and lane
+/// (`interactive`, `background`).
+pub fn record_upstream_queue(flow: &str, lane: &'static str, seconds: f64) {
+    metrics::histogram!("gateway_upstream_queue_seconds", "flow" => flow.to_owned(), "lane" => lane)
+        .record(seconds);
+}
+
 /// An upstream call ended with `outcome` (`ok` or an error kind).
-pub fn record_upstream(
-    account: &str,
-    endpoint: &'static str,
-    outcome: &'static str,
-    seconds: Option<f64>,
-) {
-    metrics::counter!("gateway_upstream_calls_total", "account" => account.to_owned(), "endpoint" => endpoint, "outcome" => outcome)
+pub fn record_upstream(call: &UpstreamCall<'_>, outcome: &'static str, seconds: Option<f64>) {
+    let UpstreamCall {
+        account,
+        endpoint,
+        flow,
+    } = *call;
+    metrics::counter!("gateway_upstream_calls_total", "account" => account.to_owned(), "endpoint" => endpoint, "outcome" => outcome, "flow" => flow.to_owned())
         .increment(1);
     if let Some(seconds) = seconds {
         metrics::histogram!("gateway_upstream_call_duration_seconds", "account" => account.to_owned(), "endpoint" => endpoint)

@@ -15,6 +15,11 @@ pub(super) fn describe_all() {
         "Time to answer a GraphQL request, by operation (team/name)."
     );
     describe_histogram!(
+        "gateway_upstream_queue_seconds",
+        Unit::Seconds,
+        "Time a RemotePC call waited for its place (its flow's turn, the rate, a free slot), by flow and lane."
+    );
+    describe_histogram!(
         "gateway_upstream_call_duration_seconds",
         Unit::Seconds,
         "Time of one RemotePC call, retries included, by account and endpoint."
@@ -34,7 +39,7 @@ fn describe_counters() {
         ),
         (
             "gateway_upstream_calls_total",
-            "RemotePC calls made, by account, endpoint and outcome.",
+            "RemotePC calls made, by account, endpoint, outcome and flow (team, role or background).",
         ),
         (
             "gateway_cache_reads_total",

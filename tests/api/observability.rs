@@ -45,9 +45,23 @@ async fn metrics_count_requests_upstream_calls_and_cache_reads() {
         sample(
             &first,
             "gateway_upstream_calls_total",
-            &["endpoint=\"computer/list\"", "outcome=\"ok\""]
+            &[
+                "endpoint=\"computer/list\"",
+                "outcome=\"ok\"",
+                "flow=\"admin\""
+            ]
         )
-        .is_some()
+        .is_some(),
+        "a cold read is the calling team's flow: {first}"
+    );
+    assert!(
+        sample(
+            &first,
+            "gateway_upstream_queue_seconds_count",
+            &["flow=\"admin\"", "lane=\"interactive\""]
+        )
+        .is_some(),
+        "{first}"
     );
     assert!(first.contains("gateway_graphql_request_duration_seconds_bucket"));
     assert!(first.contains("gateway_cache_reads_total"));

@@ -38,18 +38,26 @@ impl RemotePcClient {
         body: &impl Serialize,
     ) -> Result<T, UpstreamError> {
         let account = self.inner.account.as_str();
+        let flow = crate::upstream::flow::current();
+        let (flow, lane) = flow.as_ref().map_or(("background", "background"), |flow| {
+            (flow.label(), "interactive")
+        });
         let admission = Instant::now();
         let admitted = self.inner.gate.admit(endpoint).await;
-        // Waiting for the account's rate and its concurrency cap.
+        // Waiting for a place: the flow's turn, the rate, a free slot.
+        let waited = admission.elapsed().as_secs_f64();
         let span = tracing::Span::current();
-        span.record(
-            "admission_wait_ms",
-            admission.elapsed().as_secs_f64() * 1000.0,
-        );
+        span.record("admission_wait_ms", waited * 1000.0);
+        crate::telemetry::record_upstream_queue(flow, lane, waited);
+        let call = crate::telemetry::UpstreamCall {
+            account,
+            endpoint: endpoint.path(),
+            flow,
+        };
         let _slot = match admitted {
             Ok(slot) => slot,
             Err(error) => {
-                crate::telemetry::record_upstream(account, endpoint.path(), error.kind(), None);
+                crate::telemetry::record_upstream(&call, error.kind(), None);
                 if matches!(error, UpstreamError::Throttled { .. }) {
                     crate::telemetry::record_rate_limited("upstream", account);
                 }
@@ -65,12 +73,7 @@ impl RemotePcClient {
         }
         let outcome = result.as_ref().err().map_or("ok", UpstreamError::kind);
         span.record("outcome", outcome);
-        crate::telemetry::record_upstream(
-            account,
-            endpoint.path(),
-            outcome,
-            Some(started.elapsed().as_secs_f64()),
-        );
+        crate::telemetry::record_upstream(&call, outcome, Some(started.elapsed().as_secs_f64()));
         self.learn_from(&result);
         crate::telemetry::record_breaker(account, self.inner.gate.breaker.state().gauge());
         result
