@@ -126,6 +126,20 @@ async fn a_full_flow_queue_refuses_naming_the_flow_and_the_setting_with_nothing_
         }
     }
     let refused = refused.expect("a call past upstream.max_queued_per_flow is refused");
+    let extensions = &refused["errors"][0]["extensions"];
+    assert_eq!(
+        (
+            &extensions["flow"],
+            &extensions["setting"],
+            &extensions["retryAfterMs"]
+        ),
+        (
+            &json!("bulk"),
+            &json!("upstream.max_queued_per_flow"),
+            &json!(1000)
+        ),
+        "{refused}"
+    );
     let message = refused["errors"][0]["message"].as_str().unwrap_or_default();
     assert!(
         message.contains("`bulk`") && message.contains("upstream.max_queued_per_flow"),

@@ -187,8 +187,17 @@ pub(crate) fn upstream_error(error: &UpstreamError) -> async_graphql::Error {
     if let Some(extensions) = mapped.extensions.as_mut() {
         extensions.set("upstream", upstream_details(error));
         extensions.set("outcomeUnknown", outcome_unknown);
-        if let UpstreamError::CircuitOpen { retry_in, .. } = error {
-            extensions.set("retryAfterMs", retry_in.as_millis() as u64);
+        match error {
+            UpstreamError::CircuitOpen { retry_in, .. } => {
+                extensions.set("retryAfterMs", retry_in.as_millis() as u64);
+            }
+            // Places free up every 1/rate; a second is a fair first wait.
+            UpstreamError::Throttled { flow, setting, .. } => {
+                extensions.set("retryAfterMs", 1_000u64);
+                extensions.set("flow", flow.as_str());
+                extensions.set("setting", *setting);
+            }
+            _ => {}
         }
     }
     mapped
