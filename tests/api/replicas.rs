@@ -1,7 +1,7 @@
 //! Several gateway processes (the real binary) sharing Redis and the store
 //! act as one: one RemotePC read per page for all, writes visible on every
-//! replica, one quota. Needs Redis: skipped, saying so, when
-//! `GATEWAY_TEST_REDIS_URL` is unset (`.ci/run` sets it). The store is
+//! replica, one quota. Needs Redis: `#[ignore]`d, so `cargo test` lists
+//! them as ignored; `.ci/run` sets `GATEWAY_TEST_REDIS_URL` and runs them. The store is
 //! PostgreSQL when `GATEWAY_TEST_POSTGRES_URL` is set, else one SQLite file.
 
 use std::time::Duration;
@@ -32,13 +32,12 @@ impl Drop for Replicas {
     }
 }
 
-/// Redis for the tests, or `None` (and a message) when not configured.
-pub(crate) fn test_redis() -> Option<String> {
-    let url = std::env::var("GATEWAY_TEST_REDIS_URL").ok();
-    if url.is_none() {
-        eprintln!("GATEWAY_TEST_REDIS_URL is unset: skipping a test that needs Redis");
-    }
-    url
+/// Redis for the tests: these are `#[ignore]`d unless run on purpose
+/// (`.ci/run` sets the URL and runs them), so a missing URL is a failure.
+pub(crate) fn test_redis() -> String {
+    std::env::var("GATEWAY_TEST_REDIS_URL").expect(
+        "GATEWAY_TEST_REDIS_URL names the Redis these tests share (redis://127.0.0.1:6379/0)",
+    )
 }
 
 impl Replicas {
@@ -133,8 +132,9 @@ pub(crate) const COMMENT: &str = "mutation($n: String!, $c: String!) { addComput
 pub(crate) const COUNT: &str = "{ devices(first: 1) { totalCount } }";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Redis: set GATEWAY_TEST_REDIS_URL (.ci/run does, and runs it)"]
 async fn three_replicas_read_each_page_once_between_them() {
-    let Some(redis) = test_redis() else { return };
+    let redis = test_redis();
     let replicas = Replicas::start(&redis, 3, 1_200, &[("GATEWAY__CACHE__TTL", "5s")]).await;
     let pages = 3; // 1,200 devices, 500 a page
     let client = reqwest::Client::new();
@@ -183,8 +183,9 @@ async fn three_replicas_read_each_page_once_between_them() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Redis: set GATEWAY_TEST_REDIS_URL (.ci/run does, and runs it)"]
 async fn a_write_through_one_replica_shows_on_the_others_next_query() {
-    let Some(redis) = test_redis() else { return };
+    let redis = test_redis();
     let replicas = Replicas::start(&redis, 3, 50, &[]).await;
     let query = "query($n: String!) { device(name: $n) { comment } }";
     let name = replicas.first_device();
@@ -214,8 +215,9 @@ async fn a_write_through_one_replica_shows_on_the_others_next_query() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Redis: set GATEWAY_TEST_REDIS_URL (.ci/run does, and runs it)"]
 async fn one_idempotency_key_sent_to_two_replicas_at_once_runs_once() {
-    let Some(redis) = test_redis() else { return };
+    let redis = test_redis();
     let replicas = Replicas::start(&redis, 2, 50, &[]).await;
     let name = replicas.first_device();
     let body = json!({
@@ -262,8 +264,9 @@ async fn one_idempotency_key_sent_to_two_replicas_at_once_runs_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Redis: set GATEWAY_TEST_REDIS_URL (.ci/run does, and runs it)"]
 async fn a_lease_holder_killed_mid_refresh_is_replaced_and_no_query_fails() {
-    let Some(redis) = test_redis() else { return };
+    let redis = test_redis();
     let mut replicas = Replicas::start(&redis, 3, 50, &[]).await;
     replicas.sim.set_latency(Duration::from_millis(1_500));
     let ask = |index: usize| {
@@ -304,8 +307,9 @@ async fn a_lease_holder_killed_mid_refresh_is_replaced_and_no_query_fails() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Redis: set GATEWAY_TEST_REDIS_URL (.ci/run does, and runs it)"]
 async fn a_write_through_a_replica_holding_no_snapshot_is_still_seen_elsewhere() {
-    let Some(redis) = test_redis() else { return };
+    let redis = test_redis();
     let replicas = Replicas::start(&redis, 2, 50, &[]).await;
     let query = "query($n: String!) { device(name: $n) { comment } }";
     let name = replicas.first_device();
