@@ -32,6 +32,7 @@ pub(super) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<s
                 "breaker": health.breaker.as_str(),
                 "key": health.key.as_str(),
                 "lastSuccessAgoMs": health.last_success.map(|ago| ago.as_millis() as u64),
+                "rateInForce": health.rate_in_force,
                 "egress": {
                     "localAddress": health.egress.local_address.map(|address| address.to_string()),
                     "proxy": health.egress.proxy,
@@ -92,6 +93,7 @@ pub(super) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<s
 pub(super) async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
     for (account, health) in state.catalog.health() {
         crate::telemetry::record_breaker(account, health.breaker.gauge());
+        crate::telemetry::record_upstream_rate(account, health.rate_in_force);
     }
     let (plans, responses) = state.operations.cache_bytes();
     crate::telemetry::record_cache_bytes(plans, responses);

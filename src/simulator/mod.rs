@@ -100,6 +100,33 @@ struct Shared {
     error_rate_ppm: AtomicU64,
     /// Draws of `churn`, seeded from the config.
     churn_rng: Mutex<rand::rngs::StdRng>,
+    /// RemotePC's own rate limit, when set: calls per second, and the
+    /// current one-second window's start and count.
+    rate_limit: Mutex<Option<RateLimit>>,
+}
+
+/// A fixed-window limit, as the vendor's gateway answers 429 past it.
+struct RateLimit {
+    per_second: u32,
+    window: std::time::Instant,
+    calls: u32,
+}
+
+impl Shared {
+    /// Whether a call now is over the account's rate limit.
+    fn over_rate_limit(&self) -> bool {
+        let mut limit = lock(&self.rate_limit);
+        let Some(limit) = limit.as_mut() else {
+            return false;
+        };
+        let now = std::time::Instant::now();
+        if now.duration_since(limit.window) >= Duration::from_secs(1) {
+            limit.window = now;
+            limit.calls = 0;
+        }
+        limit.calls += 1;
+        limit.calls > limit.per_second
+    }
 }
 
 #[derive(Default)]
@@ -134,6 +161,7 @@ impl Simulator {
             latency_ms: AtomicU64::new(config.latency.as_millis() as u64),
             error_rate_ppm: AtomicU64::new((config.error_rate.clamp(0.0, 1.0) * 1e6) as u64),
             churn_rng: Mutex::new(rand::SeedableRng::seed_from_u64(config.seed ^ 0xC4_u64)),
+            rate_limit: Mutex::new(None),
         });
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
@@ -220,6 +248,17 @@ impl Simulator {
     }
 
     /// Changes the delay added to every call from now on.
+    /// Answers calls past `per_second` in any one second with 429 and
+    /// `Retry-After: 1`, as RemotePC's gateway does; `None` lifts it.
+    pub fn limit_rate(&self, per_second: Option<u32>) {
+        *lock(&self.shared.rate_limit) = per_second.map(|per_second| RateLimit {
+            per_second,
+            window: std::time::Instant::now(),
+            calls: 0,
+        });
+    }
+
+    /// Sets the delay added to every call.
     pub fn set_latency(&self, latency: Duration) {
         let millis = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
         self.shared.latency_ms.store(millis, Ordering::Relaxed);

@@ -111,6 +111,17 @@ async fn handle(
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
+    if shared.over_rate_limit() {
+        let mut response = envelope(Err(SimError {
+            status: 429,
+            descriptions: vec!["Too many requests".to_owned()],
+        }));
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("1"),
+        );
+        return response;
+    }
     if let Some(fault) = next_fault(&shared, endpoint)
         && let Some(response) = apply_fault(fault).await
     {

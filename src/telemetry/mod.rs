@@ -258,6 +258,12 @@ pub struct UpstreamCall<'a> {
     pub flow: &'a str,
 }
 
+/// Calls per second in force to `account` (lower while RemotePC answers 429).
+pub fn record_upstream_rate(account: &str, per_second: f64) {
+    metrics::gauge!("gateway_upstream_rate_per_second", "account" => account.to_owned())
+        .set(per_second);
+}
+
 /// How long a call waited for its place, in its flow and lane
 /// (`interactive`, `background`).
 pub fn record_upstream_queue(flow: &str, lane: &'static str, seconds: f64) {

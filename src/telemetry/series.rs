@@ -118,6 +118,10 @@ fn describe_gauges() {
         "Bytes held by kept responses."
     );
     describe_gauge!(
+        "gateway_upstream_rate_per_second",
+        "Calls per second in force to the account: the configured rate, lower while RemotePC answers 429."
+    );
+    describe_gauge!(
         "gateway_upstream_breaker_state",
         "The account's circuit breaker: 0 closed, 0.5 half-open, 1 open."
     );

@@ -31,9 +31,11 @@ pub(super) struct Gate {
     queue_timeout: Duration,
 }
 
-/// What a place is made of: a token of the rate and a free slot.
+/// What a place is made of: a token of the rate, a free slot, and the
+/// pace RemotePC's own answers allow.
 #[derive(Debug)]
 struct Places {
+    pacing: super::pacing::Pacing,
     limiter: DefaultDirectRateLimiter,
     /// The rate every replica shares, under its key.
     shared: Option<(Cluster, String, Limit)>,
@@ -69,6 +71,7 @@ impl Gate {
         Self {
             breaker: Breaker::new(settings.breaker_failures, settings.breaker_cooldown, clock),
             places: Arc::new(Places {
+                pacing: super::pacing::Pacing::new(part(settings.rate_per_second).get()),
                 limiter: RateLimiter::direct(
                     Quota::per_second(part(settings.rate_per_second))
                         .allow_burst(part(settings.burst)),
@@ -80,6 +83,21 @@ impl Gate {
             dispatcher: OnceLock::new(),
             queue_timeout: settings.queue_timeout,
         }
+    }
+
+    /// RemotePC answered 429 (or 503 with `Retry-After`): slow down.
+    pub(super) fn vendor_throttled(&self, retry_after: Option<Duration>) {
+        self.places.pacing.throttled(retry_after);
+    }
+
+    /// RemotePC answered: the pace may recover a little.
+    pub(super) fn vendor_answered(&self) {
+        self.places.pacing.succeeded();
+    }
+
+    /// Calls per second in force now (this replica's).
+    pub(super) fn rate_in_force(&self) -> f64 {
+        self.places.pacing.in_force()
     }
 
     /// Waits for the call's turn in its flow (the request's, or the
@@ -123,6 +141,7 @@ impl Places {
                 break slot;
             }
         };
+        self.pacing.wait_turn().await;
         let Some((cluster, key, limit)) = &self.shared else {
             self.limiter.until_ready().await;
             return slot;

@@ -16,6 +16,7 @@ mod error;
 mod flow;
 mod gate;
 mod key;
+mod pacing;
 mod pagination;
 mod retry;
 mod scheduler;

@@ -52,6 +52,11 @@ impl RetryPolicy {
             UpstreamError::Transport { .. }
             | UpstreamError::Timeout { .. }
             | UpstreamError::ServerError { .. } => endpoint.is_read(),
+            // RemotePC's own rate limit: the pace slows, a read goes again
+            // after its Retry-After; a write is left to its client.
+            UpstreamError::Rejected {
+                http_status: 429, ..
+            } => endpoint.is_read(),
             _ => false,
         }
     }

@@ -60,4 +60,5 @@ mod trusted_roles;
 mod trusted_transports;
 mod upstream_faults;
 mod users;
+mod vendor_limits;
 mod writes;

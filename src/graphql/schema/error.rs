@@ -77,6 +77,9 @@ impl ErrorCode {
 impl From<&UpstreamError> for ErrorCode {
     fn from(error: &UpstreamError) -> Self {
         match error {
+            UpstreamError::Rejected {
+                http_status: 429, ..
+            } => ErrorCode::RateLimited,
             UpstreamError::Rejected { .. } if error.names_missing() => ErrorCode::NotFound,
             UpstreamError::Rejected { .. } => ErrorCode::UpstreamRejected,
             UpstreamError::Timeout { .. } => ErrorCode::UpstreamTimeout,

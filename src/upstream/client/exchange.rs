@@ -172,6 +172,16 @@ impl RemotePcClient {
             .await
             .map_err(|error| self.transport_error(endpoint, error))?;
         let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok()?.trim().parse::<u64>().ok())
+            .map(std::time::Duration::from_secs);
+        if status == 429 || (status == 503 && retry_after.is_some()) {
+            self.inner.gate.vendor_throttled(retry_after);
+        } else if status < 500 {
+            self.inner.gate.vendor_answered();
+        }
         tracing::Span::current().record("http.response.status_code", i64::from(status));
         let expected = response.content_length().unwrap_or(0) as usize;
         let mut body = Vec::with_capacity(expected.min(limit));

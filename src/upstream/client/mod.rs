@@ -76,6 +76,9 @@ pub struct AccountHealth {
     pub last_success: Option<Duration>,
     /// How calls leave this host.
     pub egress: Egress,
+    /// Calls per second in force: the configured rate, lower while
+    /// RemotePC answers 429.
+    pub rate_in_force: f64,
 }
 
 /// Why a client could not be built.
@@ -200,6 +203,7 @@ impl RemotePcClient {
             key: self.inner.keys.status(),
             last_success: last_success.map(|at| at.elapsed()),
             egress: self.inner.egress.clone(),
+            rate_in_force: self.inner.gate.rate_in_force(),
         }
     }
 
