@@ -21,7 +21,9 @@
 //! - [`cache`] — sorted, indexed snapshots of whole collections, generic
 //!   over what they hold and how it is loaded.
 //! - [`upstream`] — the RemotePC client: wire types, envelopes, paging,
-//!   errors, breaker.
+//!   errors, breaker, and the fair scheduler that shares each account's
+//!   calls between flows (the request's flow travels with its task) and
+//!   paces them to RemotePC's own 429s.
 //! - [`store`] — durable audit log, idempotency keys, known groups,
 //!   assignments, invitations, history (SQLite or PostgreSQL); reached
 //!   only through `catalog`.

@@ -6,7 +6,6 @@
 //! provider is unreachable the last good keys keep working.
 
 use std::collections::BTreeMap;
-use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -385,20 +384,6 @@ impl Provider {
             role: Arc::clone(first),
             expires_at: claims["exp"].as_i64(),
         })
-    }
-}
-
-impl Person {
-    /// Takes `units` from this person's own quota in their role.
-    pub(super) fn take_quota_units(&self, units: u32) -> Result<Option<u32>, super::QuotaRefusal> {
-        let Some(units) = NonZeroU32::new(units) else {
-            return Ok(None);
-        };
-        let quota = &self.role.quota;
-        if quota.len() > MAX_REMEMBERED_SUBJECTS {
-            quota.retain_recent();
-        }
-        super::quota_answer(quota.check_key_n(&self.caller.actor.subject, units)).map(Some)
     }
 }
 

@@ -7,7 +7,7 @@ use std::num::NonZeroU32;
 use governor::RateLimiter;
 use serde_json::Value;
 
-use super::Role;
+use super::{MAX_REMEMBERED_SUBJECTS, Person, Role};
 use crate::auth::{QuotaView, Scope};
 use crate::settings::RoleSettings;
 
@@ -46,5 +46,22 @@ pub(super) fn claim_values(claims: &Value, path: &str) -> Vec<String> {
             .map(str::to_owned)
             .collect(),
         _ => Vec::new(),
+    }
+}
+
+impl Person {
+    /// Takes `units` from this person's own quota in their role.
+    pub(in crate::auth) fn take_quota_units(
+        &self,
+        units: u32,
+    ) -> Result<Option<u32>, crate::auth::QuotaRefusal> {
+        let Some(units) = NonZeroU32::new(units) else {
+            return Ok(None);
+        };
+        let quota = &self.role.quota;
+        if quota.len() > MAX_REMEMBERED_SUBJECTS {
+            quota.retain_recent();
+        }
+        crate::auth::quota_answer(quota.check_key_n(&self.caller.actor.subject, units)).map(Some)
     }
 }

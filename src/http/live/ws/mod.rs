@@ -5,12 +5,13 @@
 //! `SLOW_CONSUMER` and dropped (4009, see `sending`), and shutdown
 //! completes every subscription before closing (1001).
 
+mod receiving;
 mod sending;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
@@ -28,6 +29,7 @@ use crate::auth::Credential;
 use crate::auth::Settlement;
 use crate::graphql::{ErrorCode, RequestIds};
 use crate::http::refusal::Refusal;
+use receiving::Incoming;
 use sending::Unsent;
 
 /// Bytes read from a socket at a time.
@@ -153,18 +155,18 @@ async fn serve(
         return connection.close(4406, "Subprotocol not acceptable").await;
     }
     let timeout = state.live.client_timeout;
-    let init =
-        match tokio::time::timeout(timeout, Connection::receive(&mut connection.socket)).await {
-            Err(_) => {
-                return connection
-                    .close(4408, "Connection initialisation timeout")
-                    .await;
-            }
-            Ok(Incoming::Gone) => return,
-            Ok(Incoming::Closed) => return connection.echo_close().await,
-            Ok(Incoming::Invalid(reason)) => return connection.close(4400, &reason).await,
-            Ok(Incoming::Message(message)) => message,
-        };
+    let init = match tokio::time::timeout(timeout, receiving::receive(&mut connection.socket)).await
+    {
+        Err(_) => {
+            return connection
+                .close(4408, "Connection initialisation timeout")
+                .await;
+        }
+        Ok(Incoming::Gone) => return,
+        Ok(Incoming::Closed) => return connection.echo_close().await,
+        Ok(Incoming::Invalid(reason)) => return connection.close(4400, &reason).await,
+        Ok(Incoming::Message(message)) => message,
+    };
     let ClientMessage::ConnectionInit { payload } = init else {
         return connection.close(4401, "Unauthorized").await;
     };
@@ -207,7 +209,7 @@ impl Connection {
                 () = &mut expired => {
                     return self.close(4403, "Forbidden: the token expired; connect again with a new one").await;
                 }
-                received = Self::receive(&mut self.socket) => {
+                received = receiving::receive(&mut self.socket) => {
                     unanswered_since = None;
                     let message = match received {
                         Incoming::Gone => return self.abort_all(),
@@ -391,37 +393,4 @@ impl Connection {
     fn abort_all(&mut self) {
         self.running.clear();
     }
-
-    /// The next client message.
-    async fn receive(socket: &mut WebSocket) -> Incoming {
-        loop {
-            let text = match socket.recv().await {
-                Some(Ok(Message::Text(text))) => text,
-                Some(Ok(Message::Binary(_))) => {
-                    let reason = "binary messages are not part of graphql-transport-ws";
-                    return Incoming::Invalid(reason.to_owned());
-                }
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                Some(Ok(Message::Close(_))) => return Incoming::Closed,
-                Some(Err(_)) | None => return Incoming::Gone,
-            };
-            return match serde_json::from_str(text.as_str()) {
-                Ok(message) => Incoming::Message(message),
-                Err(_) => Incoming::Invalid(
-                    "Invalid message received: expected a graphql-transport-ws message".to_owned(),
-                ),
-            };
-        }
-    }
-}
-
-/// What the client sent.
-enum Incoming {
-    Message(ClientMessage),
-    /// Something this protocol does not have, and why.
-    Invalid(String),
-    /// A close frame.
-    Closed,
-    /// The connection ended without one.
-    Gone,
 }
