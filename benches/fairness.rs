@@ -126,6 +126,19 @@ fn keep_busy(
         .collect()
 }
 
+/// Waits until RemotePC has seen `count` comments, polling every 50 ms;
+/// panics after ten times the time the budget needs.
+async fn until_calls(sim: &Simulator, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10 * count as u64 / u64::from(RATE) + 10);
+    while (sim.calls(Endpoint::CommentAdd) as usize) < count {
+        assert!(
+            Instant::now() < deadline,
+            "waited for {count} calls to reach RemotePC"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn calls_of(sim: &Simulator, team: &str) -> usize {
     let prefix = format!("\"{team} ");
     sim.requests(Endpoint::CommentAdd)
@@ -156,7 +169,8 @@ async fn light_beside_heavy(seconds: u64) {
         20,
         Arc::clone(&stop),
     );
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The heavy team's backlog is built once RemotePC has seen its calls.
+    until_calls(&sim, 2 * RATE as usize).await;
     let started = Instant::now();
     let before = sim.calls(Endpoint::CommentAdd);
     let mut light = Vec::new();
@@ -216,7 +230,8 @@ async fn weights(seconds: u64) {
             Arc::clone(&stop),
         ));
     }
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    // The window is counted in calls: the budget of `seconds`.
+    until_calls(&sim, seconds as usize * RATE as usize).await;
     stop.store(true, Ordering::Relaxed);
     let counts = [
         calls_of(&sim, "one"),

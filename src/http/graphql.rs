@@ -146,12 +146,9 @@ async fn handle(state: AppState, ids: RequestIds, headers: HeaderMap, source: So
     let admitted = settled_as(&team, settled, admitted);
     match admitted {
         Ok(admitted) => {
-            if let [one] = admitted.requests.as_slice() {
-                let name = one.request.operation_name.as_deref();
-                super::access::note_operation(&telemetry::operation_label(
-                    &team.caller().team,
-                    name,
-                ));
+            let labels = run::labels(&team.caller().team, &admitted.requests);
+            if let [label] = labels.as_slice() {
+                super::access::note_operation(label);
             }
             let job = Job {
                 state: state.clone(),
@@ -165,6 +162,7 @@ async fn handle(state: AppState, ids: RequestIds, headers: HeaderMap, source: So
                 started,
                 writes: admitted.writes,
                 lane,
+                labels,
             };
             // Boxed, as every large, rarer path is: the future of a cached
             // answer stays small, and axum's layers move it by value.

@@ -44,6 +44,17 @@ pub(super) struct Job {
     /// Registers the request with the raw-request lane if the response
     /// cache keeps its answer.
     pub(super) lane: Option<Ticket>,
+    /// Each operation's label in metrics, spans and the access line.
+    pub(super) labels: Vec<String>,
+}
+
+/// The label of each of `requests`, sent by `team`, computed once per
+/// request for metrics, spans and the access line.
+pub(super) fn labels(team: &str, requests: &[Scoped]) -> Vec<String> {
+    requests
+        .iter()
+        .map(|scoped| telemetry::operation_label(team, scoped.request.operation_name.as_deref()))
+        .collect()
 }
 
 /// One request of a job, and the scopes it runs with when its trusted
@@ -91,14 +102,7 @@ pub(super) async fn respond(job: Job) -> Response {
 impl Job {
     async fn run(mut self) -> Response {
         let team = self.caller.team.clone();
-        let labels: Vec<String> = self
-            .requests
-            .iter()
-            .map(|scoped| {
-                let name = scoped.request.operation_name.as_deref();
-                telemetry::operation_label(&team, name)
-            })
-            .collect();
+        let labels = std::mem::take(&mut self.labels);
         let started = self.started;
         let record = |label: &str, outcome: &str| {
             telemetry::record_graphql(&team, label, outcome, started.elapsed().as_secs_f64());

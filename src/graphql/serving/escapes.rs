@@ -46,7 +46,7 @@ pub(crate) fn with_plain_unicode_escapes(document: &str) -> Cow<'_, str> {
     if copied == 0 {
         return Cow::Borrowed(document);
     }
-    out.push_str(&document[copied.min(document.len())..]);
+    out.push_str(&document[copied..]);
     Cow::Owned(out)
 }
 
