@@ -55,7 +55,8 @@ use replication::Replication;
 // The upstream's error and health are part of this layer's answers; callers
 // name them through it rather than reaching past it.
 pub use crate::upstream::{
-    AccountHealth, BreakerState, Flow, KeyStatus, UpstreamError, count_writes, on_behalf_of,
+    AccountHealth, BreakerState, Flow, KeyStatus, UpstreamError, UpstreamUse, count_writes,
+    on_behalf_of,
 };
 use crate::upstream::{ClientSetupError, RemotePcClient};
 

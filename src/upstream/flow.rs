@@ -4,9 +4,12 @@
 //! with no flow in scope is the gateway's own work (a refresh readers are
 //! already served stale for, live polling), queued in the background
 //! lane. The flow travels with the request's task (`on_behalf_of`), so no
-//! layer between the request and the call has to carry it.
+//! layer between the request and the call has to carry it, and so does
+//! the tally of what the request's calls cost it (`extensions.upstream`).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
 
 /// One flow of calls.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,16 +30,112 @@ impl Flow {
     }
 }
 
-tokio::task_local! {
-    static CURRENT: Flow;
+/// What one piece of work's RemotePC calls cost it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamUse {
+    /// The flow they were queued in (its label).
+    pub flow: Arc<str>,
+    /// Calls that were given a place and sent.
+    pub calls: u32,
+    /// Time spent waiting for places, over all its calls.
+    pub queued: Duration,
 }
 
-/// Runs `work` with its RemotePC calls queued in `flow`.
-pub async fn on_behalf_of<F: Future>(flow: Flow, work: F) -> F::Output {
-    CURRENT.scope(flow, work).await
+impl UpstreamUse {
+    /// The lane a request's calls go in: someone waits for them.
+    pub const LANE: &'static str = "interactive";
+
+    /// As `extensions.upstream` shows it.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "flow": &*self.flow,
+            "lane": Self::LANE,
+            "queuedMs": u64::try_from(self.queued.as_millis()).unwrap_or(u64::MAX),
+            "calls": self.calls,
+        })
+    }
+}
+
+#[derive(Debug, Default)]
+struct Tally {
+    calls: AtomicU32,
+    queued_micros: AtomicU64,
+}
+
+#[derive(Debug)]
+struct InScope {
+    flow: Flow,
+    tally: Arc<Tally>,
+}
+
+tokio::task_local! {
+    static CURRENT: InScope;
+}
+
+/// Runs `work` with its RemotePC calls queued in `flow`, and says what
+/// they cost it.
+pub async fn on_behalf_of<F: Future>(flow: Flow, work: F) -> (F::Output, UpstreamUse) {
+    let tally = Arc::new(Tally::default());
+    let label = Arc::clone(&flow.group);
+    let scope = InScope {
+        flow,
+        tally: Arc::clone(&tally),
+    };
+    let output = CURRENT.scope(scope, work).await;
+    let used = UpstreamUse {
+        flow: label,
+        calls: tally.calls.load(Ordering::Relaxed),
+        queued: Duration::from_micros(tally.queued_micros.load(Ordering::Relaxed)),
+    };
+    (output, used)
 }
 
 /// The flow in scope, if any (none: the background lane).
 pub(super) fn current() -> Option<Flow> {
-    CURRENT.try_with(Clone::clone).ok()
+    CURRENT.try_with(|scope| scope.flow.clone()).ok()
+}
+
+/// Counts a call of the work in scope: how long it waited for its place,
+/// and whether it was sent.
+pub(super) fn record(waited: Duration, sent: bool) {
+    let _ = CURRENT.try_with(|scope| {
+        let micros = u64::try_from(waited.as_micros()).unwrap_or(u64::MAX);
+        scope
+            .tally
+            .queued_micros
+            .fetch_add(micros, Ordering::Relaxed);
+        if sent {
+            scope.tally.calls.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn team(name: &str) -> Flow {
+        Flow {
+            group: Arc::from(name),
+            member: Arc::from(name),
+            weight: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_work_in_scope_is_tallied_and_nothing_outside_it() {
+        record(Duration::from_millis(500), true);
+        let ((), used) = on_behalf_of(team("helpdesk"), async {
+            assert_eq!(current(), Some(team("helpdesk")));
+            record(Duration::from_millis(30), true);
+            record(Duration::from_millis(12), false);
+            record(Duration::from_millis(8), true);
+        })
+        .await;
+        assert_eq!(
+            used.to_json(),
+            serde_json::json!({ "flow": "helpdesk", "lane": "interactive", "queuedMs": 50, "calls": 2 })
+        );
+        assert_eq!(current(), None);
+    }
 }

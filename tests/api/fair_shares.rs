@@ -8,7 +8,7 @@ use remotepc_gateway::simulator::SimulatorConfig;
 use remotepc_gateway::upstream::Endpoint;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestGateway, eventually, spawn_gateway_with, team};
+use crate::helpers::{TestGateway, eventually, spawn_gateway_with, team, upstream_reported};
 
 const BULK: &str = "bulk-team-token-0123456789";
 const HELPDESK: &str = "helpdesk-team-token-0123456789";
@@ -81,7 +81,7 @@ async fn a_single_write_goes_next_beside_another_teams_backlog() {
         .expect("the helpdesk write is answered")
         .expect("task");
     assert_eq!(
-        answered,
+        upstream_reported(answered, "helpdesk", 1),
         json!({ "data": { "addComputerComment": { "comment": "helpdesk" } } })
     );
     let order: Vec<String> = gateway
@@ -169,4 +169,40 @@ async fn a_full_flow_queue_refuses_naming_the_flow_and_the_setting_with_nothing_
     for task in queued {
         let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
     }
+}
+
+#[tokio::test]
+async fn answers_say_what_their_remotepc_calls_cost_and_snapshot_answers_say_nothing() {
+    let gateway = slow_egress(200).await;
+    let ask = |token: &'static str, query: &'static str| {
+        let (http, url) = (gateway.http.clone(), gateway.url.clone());
+        async move {
+            let answer = http
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({ "query": query }))
+                .send()
+                .await
+                .expect("answered");
+            answer.json::<Value>().await.expect("JSON")
+        }
+    };
+    let query = "{ devices(first: 1) { totalCount } }";
+    let cold = ask(HELPDESK, query).await;
+    let pages = gateway.calls(Endpoint::ComputerList) as u64;
+    assert!(pages >= 1, "the first query loaded the snapshot");
+    assert_eq!(
+        cold["extensions"]["upstream"],
+        json!({ "flow": "helpdesk", "lane": "interactive", "queuedMs": cold["extensions"]["upstream"]["queuedMs"], "calls": pages }),
+        "{cold}"
+    );
+    assert!(cold["extensions"]["upstream"]["queuedMs"].is_u64(), "{cold}");
+    let warm = ask(BULK, query).await;
+    assert_eq!(warm["data"], cold["data"]);
+    assert!(warm["extensions"]["cache"].is_object(), "{warm}");
+    assert!(
+        warm["extensions"].get("upstream").is_none(),
+        "no RemotePC call, nothing to say: {warm}"
+    );
+    assert_eq!(gateway.calls(Endpoint::ComputerList) as u64, pages);
 }

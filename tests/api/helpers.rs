@@ -382,3 +382,27 @@ pub(crate) async fn metrics(url: &str) -> String {
         .await
         .expect("text")
 }
+
+/// `body` with its `extensions.upstream` checked and taken out: the
+/// operation made `calls` RemotePC calls, queued in `flow`'s interactive
+/// lane.
+pub fn upstream_reported(mut body: Value, flow: &str, calls: u64) -> Value {
+    let Some(answer) = body.as_object_mut() else {
+        panic!("not a GraphQL answer: {body}");
+    };
+    let mut extensions = answer.remove("extensions").unwrap_or_default();
+    let upstream = extensions
+        .as_object_mut()
+        .and_then(|extensions| extensions.remove("upstream"))
+        .unwrap_or_default();
+    assert!(upstream["queuedMs"].is_u64(), "queuedMs: {upstream}");
+    assert_eq!(
+        (&upstream["flow"], &upstream["lane"], &upstream["calls"]),
+        (&json!(flow), &json!("interactive"), &json!(calls)),
+        "extensions.upstream: {upstream}"
+    );
+    if extensions.as_object().is_some_and(|rest| !rest.is_empty()) {
+        answer.insert("extensions".to_owned(), extensions);
+    }
+    body
+}

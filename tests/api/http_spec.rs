@@ -4,7 +4,7 @@
 use remotepc_gateway::upstream::Endpoint;
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, spawn_gateway};
+use crate::helpers::{ADMIN_TOKEN, spawn_gateway, upstream_reported};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
@@ -203,7 +203,7 @@ async fn urqls_default_accept_gets_json_answers_and_its_mutations_run() {
     );
     let body: Value = answer.json().await.expect("JSON");
     assert_eq!(
-        body,
+        upstream_reported(body, "admin", 1),
         json!({ "data": { "addComputerComment": { "computerName": host, "comment": "set through urql" } } })
     );
     assert_eq!(gateway.calls(Endpoint::CommentAdd), 1);

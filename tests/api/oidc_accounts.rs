@@ -11,7 +11,7 @@ use remotepc_gateway::simulator::{Simulator, SimulatorConfig};
 use remotepc_gateway::upstream::Endpoint;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestGateway, error_code, spawn_gateway_with};
+use crate::helpers::{TestGateway, error_code, spawn_gateway_with, upstream_reported};
 use crate::oidc::{Idp, claims, sign};
 
 const ACME_KEY: &str = "acme-account-key";
@@ -130,7 +130,7 @@ async fn a_scope_applies_only_on_the_account_of_the_role_that_grants_it() {
     let (status, body) = ask(&gateway, &token, Some("default"), &comment_on(&host)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
-        body,
+        upstream_reported(body, "corp/b-writer", 1),
         json!({ "data": { "addComputerComment": { "comment": "written across accounts" } } })
     );
     assert_eq!(gateway.calls(Endpoint::CommentAdd), 1);

@@ -11,7 +11,9 @@ use remotepc_gateway::simulator::SimulatorConfig;
 use remotepc_gateway::upstream::Endpoint;
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, TestGateway, audit_log, eventually, spawn_gateway_with};
+use crate::helpers::{
+    ADMIN_TOKEN, TestGateway, audit_log, eventually, spawn_gateway_with, upstream_reported,
+};
 
 async fn store_of(gateway: &TestGateway) -> sqlx::SqlitePool {
     let url = format!("sqlite://{}", gateway.store_path.display());
@@ -113,7 +115,7 @@ async fn records_the_store_refused_to_complete_are_completed_when_it_recovers() 
     assert_eq!(answered.status(), 200);
     let body: Value = answered.json().await.expect("JSON");
     assert_eq!(
-        body,
+        upstream_reported(body, "admin", 1),
         json!({ "data": { "addComputerComment": { "comment": "kept through a full disk" } } }),
         "the write was made: the client is told so"
     );

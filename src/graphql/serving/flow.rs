@@ -1,11 +1,14 @@
 //! Whose RemotePC calls an operation makes: the flow the account's fair
 //! scheduler queues them in (the team, or the person within their role,
-//! with the team's or role's `upstream_weight`).
+//! with the team's or role's `upstream_weight`), and what they cost it
+//! (`extensions.upstream`).
 
 use std::sync::Arc;
 
 use crate::auth::{ActorKind, Caller};
-use crate::catalog::Flow;
+use async_graphql::Response;
+
+use crate::catalog::{Flow, UpstreamUse};
 
 /// The flow of `caller`'s calls.
 pub(crate) fn of(caller: &Caller) -> Flow {
@@ -18,4 +21,15 @@ pub(crate) fn of(caller: &Caller) -> Flow {
         member: Arc::from(member),
         weight: caller.upstream_weight,
     }
+}
+
+/// `response` with `extensions.upstream` when its operation called
+/// RemotePC (an answer from snapshots says nothing).
+pub(super) fn report_upstream(mut response: Response, used: &UpstreamUse) -> Response {
+    if used.calls > 0
+        && let Ok(value) = async_graphql::Value::from_json(used.to_json())
+    {
+        response.extensions.insert("upstream".to_owned(), value);
+    }
+    response
 }

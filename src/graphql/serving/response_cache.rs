@@ -268,6 +268,16 @@ pub struct ResponseBody {
     pub tail: Vec<u8>,
 }
 
+impl ResponseBody {
+    /// The body with one more `extensions` entry, after `cache`.
+    pub fn with_extension(mut self, name: &str, value: &serde_json::Value) -> Self {
+        let closing = self.tail.len().saturating_sub(2);
+        let entry = format!(",{}:{value}", serde_json::Value::from(name));
+        self.tail.splice(closing..closing, entry.into_bytes());
+        self
+    }
+}
+
 /// What a body's head starts with, before `data`.
 pub(crate) const HEAD_OPEN: &[u8] = b"{\"data\":";
 /// What a body's head ends with, after `data`.

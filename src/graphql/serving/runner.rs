@@ -38,46 +38,6 @@ pub struct Operation {
     pub introspection: bool,
 }
 
-/// How an operation was answered.
-pub enum Answer {
-    /// Written as JSON already: a body without errors (`data` and
-    /// `extensions`) of a query the response cache applies to, from the
-    /// cache, a plan or the schema.
-    Written {
-        /// The JSON text.
-        body: ResponseBody,
-        /// What produced it; `Via::Cache` is a response-cache hit.
-        via: Via,
-        /// The response as the response cache keeps it, when it does.
-        kept: Option<KeptResponse>,
-    },
-    /// Executed by the schema, to be serialized (errors, mutations, what
-    /// the response cache never keeps).
-    Executed(Response),
-}
-
-/// What produced an answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Via {
-    /// The response cache.
-    Cache,
-    /// The operation's compiled plan.
-    Plan,
-    /// async-graphql.
-    Schema,
-}
-
-impl Via {
-    /// The name in the `Server-Timing` header.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Via::Cache => "cache",
-            Via::Plan => "plan",
-            Via::Schema => "schema",
-        }
-    }
-}
-
 /// The schema with the checks and caches around it. Cheap to clone.
 #[derive(Clone)]
 pub struct OperationRunner {
@@ -154,27 +114,38 @@ impl OperationRunner {
 
     /// Executes `operation`; never answers from the response cache nor
     /// keeps its response (mutations, batches). Its RemotePC calls are
-    /// queued in its caller's flow.
+    /// queued in its caller's flow, and reported in `extensions.upstream`.
     pub async fn execute(&self, operation: Operation) -> Response {
         let flow = super::flow::of(&operation.caller);
-        on_behalf_of(flow, self.run(operation, None))
-            .await
-            .into_response()
+        let (executed, used) = on_behalf_of(flow, self.run(operation, None)).await;
+        super::flow::report_upstream(executed.into_response(), &used)
     }
 
     /// Answers `operation`: from the response cache when a response to the
     /// same query is kept and every snapshot it read is still current; else
     /// by its compiled plan if it has one; else by the schema. Its RemotePC
-    /// calls are queued in its caller's flow.
+    /// calls are queued in its caller's flow, and reported in
+    /// `extensions.upstream`.
     pub async fn answer(&self, operation: Operation) -> Answer {
         let flow = super::flow::of(&operation.caller);
-        Box::pin(on_behalf_of(flow, self.answer_in_flow(operation))).await
+        let (answer, used) = Box::pin(on_behalf_of(flow, self.answer_in_flow(operation))).await;
+        match answer {
+            Answer::Written { body, via, kept } if used.calls > 0 => Answer::Written {
+                body: body.with_extension("upstream", &used.to_json()),
+                via,
+                kept,
+            },
+            Answer::Executed(response) => {
+                Answer::Executed(super::flow::report_upstream(response, &used))
+            }
+            written => written,
+        }
     }
 
     async fn answer_in_flow(&self, operation: Operation) -> Answer {
         let inner = &self.inner;
         if !inner.responses.enabled() {
-            return Answer::Executed(self.execute(operation).await);
+            return Answer::Executed(self.run(operation, None).await.into_response());
         }
         let key = ResponseKey::new(
             &operation.caller,
@@ -395,5 +366,7 @@ type ParsedDocument = async_graphql::parser::types::ExecutableDocument;
 /// parsed (the HTTP layer's `Refusal` is what a client is answered).
 type Rejected = Box<(Option<ParsedDocument>, Vec<async_graphql::ServerError>)>;
 
+mod answer;
 mod executed;
+pub use answer::{Answer, Via};
 use executed::{Executed, ages};

@@ -45,7 +45,9 @@ impl RemotePcClient {
         let admission = Instant::now();
         let admitted = self.inner.gate.admit(endpoint).await;
         // Waiting for a place: the flow's turn, the rate, a free slot.
-        let waited = admission.elapsed().as_secs_f64();
+        let waited = admission.elapsed();
+        crate::upstream::flow::record(waited, admitted.is_ok());
+        let waited = waited.as_secs_f64();
         let span = tracing::Span::current();
         span.record("admission_wait_ms", waited * 1000.0);
         crate::telemetry::record_upstream_queue(flow, lane, waited);
