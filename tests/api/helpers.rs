@@ -386,7 +386,7 @@ pub(crate) async fn metrics(url: &str) -> String {
 /// `body` with its `extensions.upstream` checked and taken out: the
 /// operation made `calls` RemotePC calls, queued in `flow`'s interactive
 /// lane.
-pub fn upstream_reported(mut body: Value, flow: &str, calls: u64) -> Value {
+pub(crate) fn upstream_reported(mut body: Value, flow: &str, calls: u64) -> Value {
     let Some(answer) = body.as_object_mut() else {
         panic!("not a GraphQL answer: {body}");
     };
