@@ -17,7 +17,6 @@ mod replication;
 pub mod rules;
 mod validation;
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -55,8 +54,8 @@ use replication::Replication;
 // The upstream's error and health are part of this layer's answers; callers
 // name them through it rather than reaching past it.
 pub use crate::upstream::{
-    AccountHealth, BreakerState, Flow, KeyStatus, UpstreamError, UpstreamUse, count_writes,
-    on_behalf_of,
+    AccountHealth, BreakerState, Flow, FlowBudget, KeyStatus, UpstreamBudget, UpstreamError,
+    UpstreamUse, count_writes, on_behalf_of,
 };
 use crate::upstream::{ClientSetupError, RemotePcClient};
 
@@ -318,6 +317,11 @@ impl Catalog {
             .map(|(id, client)| (id.as_str(), client.health()))
     }
 
+    /// `account`'s budget of RemotePC calls and each flow's part of it.
+    pub fn upstream_budget(&self, account: &str) -> Result<UpstreamBudget, CatalogError> {
+        Ok(self.client(account)?.budget())
+    }
+
     /// Re-reads every account's key file; logs which keys changed.
     pub fn reload_keys(&self) {
         for (account, client) in &self.clients {
@@ -375,26 +379,5 @@ impl Catalog {
         self.clients
             .get(account)
             .ok_or_else(|| CatalogError::UnknownAccount(account.to_owned()))
-    }
-}
-
-impl Keyed for User {
-    fn key(&self) -> &str {
-        &self.username
-    }
-
-    /// Emails compare case-insensitively.
-    fn comparable(key: &str) -> Cow<'_, str> {
-        if key.bytes().any(|byte| byte.is_ascii_uppercase()) {
-            Cow::Owned(key.to_ascii_lowercase())
-        } else {
-            Cow::Borrowed(key)
-        }
-    }
-}
-
-impl Keyed for Device {
-    fn key(&self) -> &str {
-        &self.name
     }
 }

@@ -1,9 +1,12 @@
 //! Domain types built from the wire types: what the gateway knows about a
 //! user or a device, independent of how RemotePC or GraphQL spell it.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, FixedOffset, LocalResult, NaiveDateTime, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
 
+use crate::cache::Keyed;
 use crate::upstream::wire::{WireDevice, WireUser};
 
 /// An active user of a RemotePC account.
@@ -169,6 +172,27 @@ fn parse_vendor_time(raw: &[u8]) -> Option<NaiveDateTime> {
         number(&[d1, d2])?,
     )?;
     date.and_hms_opt(number(&[h1, h2])?, number(&[n1, n2])?, number(&[s1, s2])?)
+}
+
+impl Keyed for User {
+    fn key(&self) -> &str {
+        &self.username
+    }
+
+    /// Emails compare case-insensitively.
+    fn comparable(key: &str) -> Cow<'_, str> {
+        if key.bytes().any(|byte| byte.is_ascii_uppercase()) {
+            Cow::Owned(key.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(key)
+        }
+    }
+}
+
+impl Keyed for Device {
+    fn key(&self) -> &str {
+        &self.name
+    }
 }
 
 #[cfg(test)]

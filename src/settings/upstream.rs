@@ -44,6 +44,9 @@ pub struct UpstreamSettings {
     /// readers are served stale for, live polling) keep when others wait,
     /// from 0 to 1; otherwise they use what others leave.
     pub background_floor: f64,
+    /// The background lane's weight beside the teams' and roles'; 0 (the
+    /// default): it has only its floor and what interactive calls leave.
+    pub background_weight: u32,
     /// Attempts of a list call (GET), retries included; writes are never
     /// retried once they may have been sent.
     pub retry_attempts: u32,
@@ -79,6 +82,7 @@ impl Default for UpstreamSettings {
             queue_timeout: Duration::from_secs(5),
             max_queued_per_flow: 200,
             background_floor: 0.1,
+            background_weight: 0,
             retry_attempts: 3,
             retry_initial_backoff: Duration::from_millis(200),
             retry_max_elapsed: Duration::from_secs(10),

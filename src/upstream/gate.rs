@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use super::breaker::Breaker;
 use super::flow::{self, Flow};
-use super::scheduler::Scheduler;
+use super::scheduler::{Background, Scheduler, UpstreamBudget};
 use super::{Endpoint, UpstreamError};
 use crate::clock::Clock;
 use crate::cluster::{Cluster, Limit, LimitAnswer};
@@ -40,6 +40,7 @@ struct Places {
     /// The rate every replica shares, under its key.
     shared: Option<(Cluster, String, Limit)>,
     slots: Arc<Semaphore>,
+    max_concurrent: usize,
 }
 
 impl Drop for Gate {
@@ -78,8 +79,15 @@ impl Gate {
                 ),
                 shared,
                 slots: Arc::new(Semaphore::new(settings.max_concurrent.max(1))),
+                max_concurrent: settings.max_concurrent.max(1),
             }),
-            scheduler: Scheduler::new(settings.max_queued_per_flow, settings.background_floor),
+            scheduler: Scheduler::new(
+                settings.max_queued_per_flow,
+                Background {
+                    floor: settings.background_floor,
+                    weight: settings.background_weight,
+                },
+            ),
             dispatcher: OnceLock::new(),
             queue_timeout: settings.queue_timeout,
         }
@@ -98,6 +106,20 @@ impl Gate {
     /// Calls per second in force now (this replica's).
     pub(super) fn rate_in_force(&self) -> f64 {
         self.places.pacing.in_force()
+    }
+
+    /// The budget and each flow's part of it, the background lane first.
+    pub(super) fn budget(&self) -> UpstreamBudget {
+        let places = &self.places;
+        let in_flight = places.max_concurrent - places.slots.available_permits();
+        let count = |value: usize| u32::try_from(value).unwrap_or(u32::MAX);
+        UpstreamBudget {
+            rate_per_second: places.pacing.configured(),
+            rate_in_force: places.pacing.in_force(),
+            max_concurrent: count(places.max_concurrent),
+            in_flight: count(in_flight),
+            flows: self.scheduler.budget(),
+        }
     }
 
     /// Waits for the call's turn in its flow (the request's, or the

@@ -29,6 +29,7 @@ pub use endpoint::Endpoint;
 pub use error::UpstreamError;
 pub use flow::{Flow, UpstreamUse, on_behalf_of};
 pub use key::{ApiKey, KeyError, KeyStatus};
+pub use scheduler::{FlowBudget, UpstreamBudget};
 pub use witness::count_writes;
 
 /// The vendor's production base URL, the default of `accounts.<id>.base_url`.

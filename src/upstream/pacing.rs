@@ -48,6 +48,11 @@ impl Pacing {
         }
     }
 
+    /// Calls per second configured.
+    pub(super) fn configured(&self) -> u32 {
+        self.rate as u32
+    }
+
     /// Calls per second in force now.
     pub(super) fn in_force(&self) -> f64 {
         self.rate * self.lock().factor

@@ -196,7 +196,10 @@ async fn answers_say_what_their_remotepc_calls_cost_and_snapshot_answers_say_not
         json!({ "flow": "helpdesk", "lane": "interactive", "queuedMs": cold["extensions"]["upstream"]["queuedMs"], "calls": pages }),
         "{cold}"
     );
-    assert!(cold["extensions"]["upstream"]["queuedMs"].is_u64(), "{cold}");
+    assert!(
+        cold["extensions"]["upstream"]["queuedMs"].is_u64(),
+        "{cold}"
+    );
     let warm = ask(BULK, query).await;
     assert_eq!(warm["data"], cold["data"]);
     assert!(warm["extensions"]["cache"].is_object(), "{warm}");

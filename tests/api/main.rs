@@ -58,6 +58,7 @@ mod teams;
 mod trusted;
 mod trusted_roles;
 mod trusted_transports;
+mod upstream_budget;
 mod upstream_faults;
 mod users;
 mod vendor_limits;

@@ -4,6 +4,7 @@
 //! through `catalog`; nothing here knows how an operation arrived.
 
 pub(crate) mod audit;
+mod budget;
 pub(crate) mod cache_report;
 pub(crate) mod connection;
 pub(crate) mod error;
@@ -38,6 +39,7 @@ pub struct QueryRoot(
     history::HistoryQuery,
     relations::InvitationQuery,
     audit::AuditQuery,
+    budget::BudgetQuery,
 );
 
 /// Every mutation.

@@ -207,6 +207,11 @@ impl RemotePcClient {
         }
     }
 
+    /// The account's budget of calls and each flow's part of it.
+    pub fn budget(&self) -> crate::upstream::UpstreamBudget {
+        self.inner.gate.budget()
+    }
+
     /// `POST user/invite`.
     pub async fn invite_users(
         &self,

@@ -10,7 +10,11 @@
 //! - within a role, its people take turns;
 //! - the background lane (the gateway's own reads) gets a place when no
 //!   one else waits, and whenever its share of recent places is below
-//!   `upstream.background_floor`, so snapshots never starve.
+//!   `upstream.background_floor`, so snapshots never starve; with an
+//!   `upstream.background_weight` above 0 it also takes turns with the
+//!   groups as one more group of that weight.
+//!
+//! It also counts each group's calls of the last minute (`budget`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -19,6 +23,11 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, oneshot};
 use tokio::time::Instant;
 
 use super::flow::Flow;
+use recent::RecentCalls;
+
+mod budget;
+mod recent;
+pub use budget::{FlowBudget, UpstreamBudget};
 
 /// Places remembered to judge the background lane's recent share.
 const RECENT_PLACES: usize = 50;
@@ -50,6 +59,13 @@ struct Group {
     pass: f64,
     /// Members with calls waiting, in turn order.
     members: VecDeque<(Arc<str>, VecDeque<Grant>)>,
+    placed: RecentCalls,
+}
+
+impl Group {
+    fn waiting(&self) -> usize {
+        self.members.iter().map(|(_, queue)| queue.len()).sum()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -57,6 +73,9 @@ struct State {
     /// By team or role: as many as the settings name.
     groups: HashMap<Arc<str>, Group>,
     background: VecDeque<Grant>,
+    /// The background lane's pass, when it takes turns by weight.
+    background_pass: f64,
+    background_placed: RecentCalls,
     /// The pass of the last group served: where a group that was idle
     /// starts.
     virtual_pass: f64,
@@ -70,16 +89,28 @@ pub(super) struct Scheduler {
     state: Mutex<State>,
     waiting: Notify,
     max_queued: usize,
-    background_floor: f64,
+    background: Background,
+    /// Where the seconds of `RecentCalls` count from.
+    started: Instant,
+}
+
+/// What the background lane is due.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Background {
+    /// `upstream.background_floor`.
+    pub(super) floor: f64,
+    /// `upstream.background_weight`; 0: only the floor and what is left.
+    pub(super) weight: u32,
 }
 
 impl Scheduler {
-    pub(super) fn new(max_queued: usize, background_floor: f64) -> Arc<Self> {
+    pub(super) fn new(max_queued: usize, background: Background) -> Arc<Self> {
         Arc::new(Self {
             state: Mutex::default(),
             waiting: Notify::new(),
             max_queued: max_queued.max(1),
-            background_floor,
+            background,
+            started: Instant::now(),
         })
     }
 
@@ -105,6 +136,9 @@ impl Scheduler {
         let Some(flow) = flow else {
             if state.background.len() >= self.max_queued {
                 return Err(NotQueued::QueueFull);
+            }
+            if state.background.is_empty() {
+                state.background_pass = state.background_pass.max(state.virtual_pass);
             }
             state.background.push_back(grant);
             return Ok(());
@@ -151,9 +185,14 @@ impl Scheduler {
             }
             let mut place = take_place().await;
             loop {
-                let Some(grant) = self.next() else { break };
+                let Some((grant, group)) = self.next() else {
+                    break;
+                };
                 match grant.send(place) {
-                    Ok(()) => break,
+                    Ok(()) => {
+                        self.placed(group.as_ref());
+                        break;
+                    }
                     // It stopped waiting: the place goes to the next.
                     Err(returned) => place = returned,
                 }
@@ -166,26 +205,36 @@ impl Scheduler {
         !state.background.is_empty() || state.groups.values().any(|group| !group.members.is_empty())
     }
 
-    /// The next call to serve, by the rules above.
-    fn next(&self) -> Option<Grant> {
+    /// The next call to serve, by the rules above, and its group (`None`:
+    /// the background lane).
+    fn next(&self) -> Option<(Grant, Option<Arc<str>>)> {
         let mut state = self.lock();
         loop {
-            let interactive = state.groups.values().any(|group| !group.members.is_empty());
+            let lowest_pass = state
+                .groups
+                .values()
+                .filter(|group| !group.members.is_empty())
+                .map(|group| group.pass)
+                .min_by(f64::total_cmp);
             let background = !state.background.is_empty();
-            if !interactive && !background {
+            if lowest_pass.is_none() && !background {
                 return None;
             }
             let recent = state.recent.len().max(1) as f64;
             let background_share =
                 state.recent.iter().filter(|went| **went).count() as f64 / recent;
+            let its_turn = lowest_pass
+                .is_none_or(|lowest| self.background.weight > 0 && state.background_pass <= lowest);
             let to_background =
-                background && (!interactive || background_share < self.background_floor);
-            let grant = if to_background {
-                state.background.pop_front()
+                background && (its_turn || background_share < self.background.floor);
+            let served = if to_background {
+                state.next_background(self.background.weight)
             } else {
                 state.next_interactive()
             };
-            let Some(grant) = grant else { continue };
+            let Some((grant, group)) = served else {
+                continue;
+            };
             if grant.is_closed() {
                 continue;
             }
@@ -193,7 +242,17 @@ impl Scheduler {
             if state.recent.len() > RECENT_PLACES {
                 state.recent.pop_front();
             }
-            return Some(grant);
+            return Some((grant, group));
+        }
+    }
+
+    /// Counts a place handed to `group`'s call (`None`: background).
+    fn placed(&self, group: Option<&Arc<str>>) {
+        let second = self.started.elapsed().as_secs();
+        let mut state = self.lock();
+        match group.and_then(|group| state.groups.get_mut(group)) {
+            Some(group) => group.placed.add(second),
+            None => state.background_placed.add(second),
         }
     }
 
@@ -205,8 +264,17 @@ impl Scheduler {
 }
 
 impl State {
+    /// The background lane's next call; with a weight, its pass moves as a
+    /// group's does.
+    fn next_background(&mut self, weight: u32) -> Option<(Grant, Option<Arc<str>>)> {
+        if weight > 0 {
+            self.background_pass += 1.0 / f64::from(weight);
+        }
+        self.background.pop_front().map(|grant| (grant, None))
+    }
+
     /// The backlogged group with the lowest pass serves its next member.
-    fn next_interactive(&mut self) -> Option<Grant> {
+    fn next_interactive(&mut self) -> Option<(Grant, Option<Arc<str>>)> {
         let name = self
             .groups
             .iter()
@@ -221,7 +289,7 @@ impl State {
         if !queue.is_empty() {
             group.members.push_back((member, queue));
         }
-        grant
+        grant.map(|grant| (grant, Some(name)))
     }
 }
 

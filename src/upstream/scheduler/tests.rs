@@ -22,7 +22,11 @@ struct Harness {
 
 impl Harness {
     fn start(max_queued: usize, floor: f64) -> Self {
-        let scheduler = Scheduler::new(max_queued, floor);
+        Self::with_background(max_queued, Background { floor, weight: 0 })
+    }
+
+    fn with_background(max_queued: usize, background: Background) -> Self {
+        let scheduler = Scheduler::new(max_queued, background);
         let places = Arc::new(Semaphore::new(Semaphore::MAX_PERMITS));
         let ticker = Arc::new(tokio::sync::Mutex::new(tokio::time::interval_at(
             Instant::now() + Duration::from_millis(10),
@@ -169,4 +173,57 @@ async fn a_call_that_waits_past_its_deadline_is_refused_and_skipped() {
         .await;
     assert_eq!(refused.err(), Some(NotQueued::TimedOut));
     assert_eq!(harness.first(100).await.len(), 100);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_budget_shows_each_flows_weight_share_calls_and_backlog() {
+    let harness = Harness::start(1_000, 0.2);
+    harness.offer(Some(flow("a", "a", 1)), "a", 100);
+    harness.offer(Some(flow("b", "b", 3)), "b", 100);
+    harness.offer(None, "background", 100);
+    let served = harness.first(100).await;
+    let budget = harness.scheduler.budget();
+    let row = |name: &str| {
+        let row = budget.iter().find(|row| row.flow == name).expect(name);
+        (row.lane, row.weight, row.calls_last_minute, row.waiting)
+    };
+    let calls = |label: &str| count(&served, label) as u32;
+    assert_eq!(
+        row("background"),
+        (
+            "background",
+            0,
+            calls("background"),
+            100 - calls("background")
+        )
+    );
+    assert_eq!(row("a"), ("interactive", 1, calls("a"), 100 - calls("a")));
+    assert_eq!(row("b"), ("interactive", 3, calls("b"), 100 - calls("b")));
+    let share = |name: &str| {
+        budget
+            .iter()
+            .find(|row| row.flow == name)
+            .expect(name)
+            .share
+    };
+    assert_eq!(
+        (share("background"), share("a"), share("b")),
+        (0.2, 0.8 * 0.25, 0.8 * 0.75)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_a_weight_the_background_lane_takes_turns_beyond_its_floor() {
+    let background = Background {
+        floor: 0.1,
+        weight: 1,
+    };
+    let harness = Harness::with_background(1_000, background);
+    harness.offer(Some(flow("team", "team", 1)), "team", 300);
+    harness.offer(None, "background", 300);
+    let served = harness.first(200).await;
+    assert_eq!(
+        (count(&served, "team"), count(&served, "background")),
+        (100, 100)
+    );
 }

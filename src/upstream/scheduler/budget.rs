@@ -1,0 +1,107 @@
+//! What the scheduler shows of itself (`upstreamBudget`): per flow its
+//! weight, the share it is due, its calls of the last minute and the calls
+//! it has waiting.
+
+use super::Scheduler;
+
+/// One account's budget of RemotePC calls, as this replica shares it out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamBudget {
+    /// `upstream.rate_per_second` (this replica's part, with replicas).
+    pub rate_per_second: u32,
+    /// The rate in force now: lower while RemotePC answers 429.
+    pub rate_in_force: f64,
+    /// `upstream.max_concurrent`.
+    pub max_concurrent: u32,
+    /// Calls sent and not yet answered.
+    pub in_flight: u32,
+    /// The background lane, then every flow that has queued a call.
+    pub flows: Vec<FlowBudget>,
+}
+
+/// One flow's part of the account's budget.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowBudget {
+    /// The team, the `<provider>/<role>`, or `background`.
+    pub flow: String,
+    /// `interactive`, or `background` for the gateway's own reads.
+    pub lane: &'static str,
+    /// Its `upstream_weight` (`upstream.background_weight` for the
+    /// background lane).
+    pub weight: u32,
+    /// The fraction of places it is due while every flow active in the
+    /// last minute keeps asking (itself counted as active); alone, 1.
+    pub share: f64,
+    /// Places it was handed in the last minute.
+    pub calls_last_minute: u32,
+    /// Calls waiting for a place now.
+    pub waiting: u32,
+}
+
+impl Scheduler {
+    /// Every flow that has queued a call since the gateway started, the
+    /// background lane first.
+    pub(in crate::upstream) fn budget(&self) -> Vec<FlowBudget> {
+        let second = self.started.elapsed().as_secs();
+        let mut state = self.lock();
+        let count = |waiting: usize| u32::try_from(waiting).unwrap_or(u32::MAX);
+        let background = FlowBudget {
+            flow: "background".to_owned(),
+            lane: "background",
+            weight: self.background.weight,
+            share: 0.0,
+            calls_last_minute: state.background_placed.last_minute(second),
+            waiting: count(state.background.len()),
+        };
+        let mut flows = vec![background];
+        for (name, group) in &mut state.groups {
+            flows.push(FlowBudget {
+                flow: name.to_string(),
+                lane: "interactive",
+                weight: group.weight,
+                share: 0.0,
+                calls_last_minute: group.placed.last_minute(second),
+                waiting: count(group.waiting()),
+            });
+        }
+        drop(state);
+        flows[1..].sort_by(|a, b| a.flow.cmp(&b.flow));
+        self.share_out(&mut flows);
+        flows
+    }
+
+    /// Each flow's due share: the background lane its floor (or its weight's
+    /// part, if more), the groups the rest by weight.
+    fn share_out(&self, flows: &mut [FlowBudget]) {
+        let active = |flow: &FlowBudget| flow.waiting > 0 || flow.calls_last_minute > 0;
+        let weight_of = |flow: &FlowBudget| f64::from(flow.weight);
+        let active_weight: f64 = flows[1..].iter().filter(|f| active(f)).map(weight_of).sum();
+        let background_part = |interactive_weight: f64| {
+            if interactive_weight == 0.0 {
+                return 1.0;
+            }
+            let by_weight = weight_of(&flows[0]) / (weight_of(&flows[0]) + interactive_weight);
+            self.background.floor.max(by_weight).min(1.0)
+        };
+        let background_active = active(&flows[0]);
+        let shares: Vec<f64> = flows
+            .iter()
+            .enumerate()
+            .map(|(index, flow)| {
+                if index == 0 {
+                    return background_part(active_weight);
+                }
+                let weight = active_weight + if active(flow) { 0.0 } else { weight_of(flow) };
+                let left = if background_active {
+                    1.0 - background_part(weight)
+                } else {
+                    1.0
+                };
+                left * weight_of(flow) / weight.max(1.0)
+            })
+            .collect();
+        for (flow, share) in flows.iter_mut().zip(shares) {
+            flow.share = share;
+        }
+    }
+}
