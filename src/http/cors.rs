@@ -104,6 +104,8 @@ pub(super) fn layer(server: &ServerSettings) -> CorsLayer {
             HeaderName::from_static(request_id::REQUEST_ID),
             header::RETRY_AFTER,
             HeaderName::from_static("idempotent-replayed"),
+            HeaderName::from_static("ratelimit-policy"),
+            HeaderName::from_static("ratelimit"),
             HeaderName::from_static("x-response-cache"),
             HeaderName::from_static("server-timing"),
             HeaderName::from_static(crate::telemetry::trace_context::TRACE_RESPONSE),

@@ -4,6 +4,7 @@
 //! refuses it, and runs writes detached from their connection; the schema
 //! does the rest.
 
+mod accept;
 mod access;
 mod cors;
 mod graphiql;

@@ -92,20 +92,24 @@ impl Refusal {
                 )
             }
         };
+        let policy = quota_policy(caller.quota.per_minute, caller.quota.burst);
         match refused {
             QuotaRefusal::Wait(wait) => Self::new(
                 status,
                 code,
                 format!("{over}; retry in {} ms", wait.as_millis().max(1)),
             )
-            .retry_after(wait),
+            .retry_after(wait)
+            .header_value(RATELIMIT_POLICY, policy)
+            .header_value(RATELIMIT, format!("\"quota\";r=0;t={}", whole_seconds(wait))),
             QuotaRefusal::TooLarge { burst } => Self::new(
                 status,
                 code,
                 format!(
                     "this request costs more quota units than {spender} may spend at once ({burst}, {setting}): every RemotePC call a mutation makes is a unit; split it"
                 ),
-            ),
+            )
+            .header_value(RATELIMIT_POLICY, policy),
         }
     }
 
@@ -159,6 +163,13 @@ impl Refusal {
         self
     }
 
+    fn header_value(mut self, name: HeaderName, value: String) -> Self {
+        if let Ok(value) = HeaderValue::try_from(value) {
+            self.headers.push((name, value));
+        }
+        self
+    }
+
     /// Sent in `media`.
     pub(super) fn in_media(mut self, media: MediaType) -> Self {
         self.media = media;
@@ -189,16 +200,36 @@ impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         let mut response = self.media.respond(self.status, self.body());
         if let Some(wait) = self.retry_after {
-            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            if let Ok(value) = HeaderValue::from_str(&seconds.max(1).to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
+            let seconds = whole_seconds(wait);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         for (name, value) in self.headers {
             response.headers_mut().insert(name, value);
         }
         response
     }
+}
+
+/// `RateLimit-Policy` and `RateLimit` of the IETF draft
+/// (draft-ietf-httpapi-ratelimit-headers): the quota a 429 refused under,
+/// and what is left of it.
+const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+
+/// A quota of `per_minute` on average and `burst` at once, as the draft's
+/// one policy can say it: `burst` units (`q`) in the seconds the quota
+/// takes to refill them (`w`).
+fn quota_policy(per_minute: u32, burst: u32) -> String {
+    let burst = burst.max(1);
+    let refill = (u64::from(burst) * 60).div_ceil(u64::from(per_minute.max(1)));
+    format!("\"quota\";q={burst};w={}", refill.max(1))
+}
+
+/// Seconds for a header, rounded up, at least 1.
+fn whole_seconds(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 /// The answer stored under an idempotency key whose write never finished

@@ -212,3 +212,39 @@ async fn introspection_can_be_turned_off_per_team() {
         "other queries still work"
     );
 }
+
+#[tokio::test]
+async fn a_quota_refusal_names_its_policy_in_the_ietf_ratelimit_headers() {
+    let gateway = spawn_gateway_with(SimulatorConfig::default(), |settings| {
+        let mut tiny = team("tiny-token-0000000000000", &["read"]);
+        tiny.requests_per_minute = 1;
+        tiny.burst = 2;
+        settings.teams.insert("tiny".to_owned(), tiny);
+    })
+    .await;
+    let ask = || {
+        gateway
+            .http
+            .post(gateway.url.clone())
+            .bearer_auth("tiny-token-0000000000000")
+            .json(&json!({ "query": COUNT }))
+            .send()
+    };
+    for _ in 0..2 {
+        let served = ask().await.expect("answered");
+        assert_eq!(served.status(), 200);
+    }
+    let refused = ask().await.expect("answered");
+    assert_eq!(refused.status(), 429);
+    let header = |name: &str| refused.headers()[name].to_str().expect("ASCII").to_owned();
+    let retry_after: u64 = header("retry-after").parse().expect("seconds");
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    // Two requests at once, refilled in 120 s: the burst and its window.
+    assert_eq!(
+        (header("ratelimit-policy"), header("ratelimit")),
+        (
+            "\"quota\";q=2;w=120".to_owned(),
+            format!("\"quota\";r=0;t={retry_after}")
+        )
+    );
+}
