@@ -9,6 +9,7 @@
 //! probes Redis, so an outage costs requests nothing.
 
 mod circuit;
+mod demand;
 mod limits;
 mod patch_log;
 mod patches;

@@ -1,8 +1,9 @@
 //! Admission of calls to one account: the breaker, then the account's fair
 //! scheduler (`scheduler`), which hands out places: a token of the rate
 //! limit and a slot under `upstream.max_concurrent`. With replicas the rate
-//! limit is one GCRA in Redis for all of them, and this replica's own
-//! limiter (1/N of the rate) decides while Redis fails.
+//! limit is one GCRA in Redis for all of them, this replica paces at its
+//! fair part of it (`sharing`), and its own limiter (1/N of the rate)
+//! decides while Redis fails.
 
 use std::num::NonZeroU32;
 use std::sync::{Arc, OnceLock};
@@ -15,6 +16,7 @@ use tokio::time::Instant;
 use super::breaker::Breaker;
 use super::flow::{self, Flow};
 use super::scheduler::{Background, Scheduler, UpstreamBudget};
+use super::sharing;
 use super::{Endpoint, UpstreamError};
 use crate::clock::Clock;
 use crate::cluster::{Cluster, Limit, LimitAnswer};
@@ -26,8 +28,11 @@ pub(super) struct Gate {
     pub(super) breaker: Breaker,
     places: Arc<Places>,
     scheduler: Arc<Scheduler>,
-    /// Started with the first call (a runtime is needed).
-    dispatcher: OnceLock<tokio::task::JoinHandle<()>>,
+    /// The dispatcher and, with replicas, the demand exchange: started
+    /// with the first call (a runtime is needed).
+    tasks: OnceLock<Vec<tokio::task::JoinHandle<()>>>,
+    /// The account's whole rate, shared out between replicas.
+    rate: f64,
     queue_timeout: Duration,
 }
 
@@ -45,8 +50,8 @@ struct Places {
 
 impl Drop for Gate {
     fn drop(&mut self) {
-        if let Some(dispatcher) = self.dispatcher.get() {
-            dispatcher.abort();
+        for task in self.tasks.get().into_iter().flatten() {
+            task.abort();
         }
     }
 }
@@ -88,7 +93,8 @@ impl Gate {
                     weight: settings.background_weight,
                 },
             ),
-            dispatcher: OnceLock::new(),
+            tasks: OnceLock::new(),
+            rate: f64::from(settings.rate_per_second),
             queue_timeout: settings.queue_timeout,
         }
     }
@@ -131,14 +137,7 @@ impl Gate {
         self.breaker
             .admit()
             .map_err(|retry_in| UpstreamError::CircuitOpen { endpoint, retry_in })?;
-        self.dispatcher.get_or_init(|| {
-            let places = Arc::clone(&self.places);
-            let scheduler = Arc::clone(&self.scheduler);
-            tokio::spawn(scheduler.dispatch(move || {
-                let places = Arc::clone(&places);
-                async move { places.take().await }
-            }))
-        });
+        self.tasks.get_or_init(|| self.start());
         let started = Instant::now();
         let flow: Option<Flow> = flow::current();
         self.scheduler
@@ -150,6 +149,29 @@ impl Gate {
                 flow: flow.as_ref().map_or("background", Flow::label).to_owned(),
                 setting: refused.setting(),
             })
+    }
+}
+
+impl Gate {
+    /// Spawns the dispatcher, and with replicas the demand exchange.
+    fn start(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        let places = Arc::clone(&self.places);
+        let scheduler = Arc::clone(&self.scheduler);
+        let mut tasks = vec![tokio::spawn(scheduler.dispatch(move || {
+            let places = Arc::clone(&places);
+            async move { places.take().await }
+        }))];
+        if let Some((cluster, key, _)) = &self.places.shared {
+            let places = Arc::clone(&self.places);
+            tasks.push(tokio::spawn(sharing::share_across_replicas(
+                cluster.clone(),
+                key.clone(),
+                self.rate,
+                Arc::clone(&self.scheduler),
+                move |allowance| places.pacing.allow(allowance),
+            )));
+        }
+        tasks
     }
 }
 

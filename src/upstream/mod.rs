@@ -20,6 +20,7 @@ mod pacing;
 mod pagination;
 mod retry;
 mod scheduler;
+mod sharing;
 pub mod wire;
 mod witness;
 

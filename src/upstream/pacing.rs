@@ -34,6 +34,9 @@ struct State {
     paused_until: Option<Instant>,
     /// When the last place was handed out.
     last: Option<Instant>,
+    /// With replicas: this replica's part of the account's rate, in calls
+    /// per second (`sharing`), in place of the configured rate.
+    allowance: Option<f64>,
 }
 
 impl Pacing {
@@ -44,6 +47,7 @@ impl Pacing {
                 factor: 1.0,
                 paused_until: None,
                 last: None,
+                allowance: None,
             }),
         }
     }
@@ -55,7 +59,14 @@ impl Pacing {
 
     /// Calls per second in force now.
     pub(super) fn in_force(&self) -> f64 {
-        self.rate * self.lock().factor
+        let state = self.lock();
+        state.allowance.unwrap_or(self.rate) * state.factor
+    }
+
+    /// Paces at `allowance` calls per second (before RemotePC's own
+    /// slowing); `None`: the configured rate, left to the rate limiter.
+    pub(super) fn allow(&self, allowance: Option<f64>) {
+        self.lock().allowance = allowance;
     }
 
     /// Waits until the next call may go at the pace in force.
@@ -63,8 +74,9 @@ impl Pacing {
         let due = {
             let mut state = self.lock();
             let now = Instant::now();
-            let spacing = (state.factor < 1.0)
-                .then(|| Duration::from_secs_f64(1.0 / (self.rate * state.factor)));
+            let pace = state.allowance.unwrap_or(self.rate) * state.factor;
+            let spacing = (state.factor < 1.0 || state.allowance.is_some())
+                .then(|| Duration::from_secs_f64(1.0 / pace.max(0.01)));
             let paced = match (state.last, spacing) {
                 (Some(last), Some(spacing)) => last + spacing,
                 _ => now,

@@ -30,6 +30,11 @@ pub(crate) async fn start_binary_with(
     (gateway, addr)
 }
 
+/// The token of the config's second team (`second`), beside `ops`.
+pub(crate) fn second_team_token(token: &str) -> String {
+    format!("{token}-second")
+}
+
 /// As `start_binary_with`, with the log lines written after `listening`.
 pub(crate) async fn start_binary_logging(
     sim: &Simulator,
@@ -54,9 +59,11 @@ pub(crate) async fn start_binary_logging(
             "[server]\nlisten = \"127.0.0.1:0\"\n[log]\nformat = \"json\"\nfilter = \"info\"\n\
              [store]\nurl = \"{store_url}\"\n\
              [accounts.default]\nbase_url = \"{}\"\napi_key_env = \"DURABILITY_TEST_KEY\"\n\
-             [teams.ops]\ntoken_sha256 = \"{}\"\nscopes = [\"read\", \"computers:write\", \"audit:read\"]\n",
+             [teams.ops]\ntoken_sha256 = \"{}\"\nscopes = [\"read\", \"computers:write\", \"audit:read\"]\n\
+             [teams.second]\ntoken_sha256 = \"{}\"\nscopes = [\"read\", \"computers:write\"]\n",
             sim.base_url(),
-            remotepc_gateway::auth::hash_token(token)
+            remotepc_gateway::auth::hash_token(token),
+            remotepc_gateway::auth::hash_token(&second_team_token(token)),
         ),
     )
     .expect("config");

@@ -225,3 +225,69 @@ async fn subscribers_on_two_replicas_cost_one_poll_between_them() {
         "{reads} list reads in {intervals} poll intervals for two replicas polling"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Redis: set GATEWAY_TEST_REDIS_URL (.ci/run does, and runs it)"]
+async fn weights_hold_between_teams_on_different_replicas() {
+    use crate::helpers::eventually;
+    use crate::process::second_team_token;
+    let redis = test_redis();
+    let settings = [
+        ("GATEWAY__UPSTREAM__RATE_PER_SECOND", "10"),
+        ("GATEWAY__UPSTREAM__BURST", "1"),
+        ("GATEWAY__UPSTREAM__QUEUE_TIMEOUT", "30s"),
+        ("GATEWAY__SERVER__REQUEST_TIMEOUT", "60s"),
+        ("GATEWAY__TEAMS__OPS__UPSTREAM_WEIGHT", "2"),
+        ("GATEWAY__TEAMS__SECOND__BURST", "100000"),
+        ("GATEWAY__TEAMS__SECOND__REQUESTS_PER_MINUTE", "600000"),
+    ];
+    let replicas = Replicas::start(&redis, 2, 100, &settings).await;
+    let names: Vec<String> = replicas.sim.state(|state| {
+        state
+            .devices()
+            .take(40)
+            .map(|device| device.host_name.clone())
+            .collect()
+    });
+    let second = second_team_token(&replicas.token);
+    // `ops` (weight 2) writes through replica 0, `second` (weight 1)
+    // through replica 1, both always with calls waiting.
+    let mut writers = Vec::new();
+    for (index, name) in names.iter().enumerate() {
+        for (replica, token, team) in [(0, &replicas.token, "ops"), (1, &second, "second")] {
+            let (url, token) = (replicas.urls[replica].clone(), token.clone());
+            let body = json!({ "query": COMMENT, "variables": { "n": name, "c": format!("{team} {index}") } });
+            writers.push(tokio::spawn(async move {
+                let _ = reqwest::Client::new()
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&body)
+                    .send()
+                    .await;
+            }));
+        }
+    }
+    let comments = || {
+        replicas
+            .sim
+            .requests(Endpoint::CommentAdd)
+            .iter()
+            .map(|call| call.body.to_string())
+            .collect::<Vec<_>>()
+    };
+    let sent = eventually("45 comments sent", Duration::from_secs(30), || async {
+        let sent = comments();
+        (sent.len() >= 45).then_some(sent)
+    })
+    .await;
+    // The first calls go before the replicas have exchanged demand.
+    let settled = &sent[15..45];
+    let ops = settled.iter().filter(|body| body.contains("ops ")).count();
+    assert!(
+        (17..=23).contains(&ops),
+        "ops (weight 2) got {ops} of 30 calls beside second (weight 1), not about 20"
+    );
+    for writer in writers {
+        writer.abort();
+    }
+}

@@ -38,7 +38,47 @@ pub struct FlowBudget {
     pub waiting: u32,
 }
 
+/// What one replica's flows ask for, for sharing the account's rate
+/// between replicas.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(in crate::upstream) struct FlowDemand {
+    /// The team or `<provider>/<role>`; `None`: the background lane.
+    #[serde(rename = "g")]
+    pub(in crate::upstream) group: Option<String>,
+    #[serde(rename = "w")]
+    pub(in crate::upstream) weight: u32,
+    /// Calls waiting now.
+    #[serde(rename = "q")]
+    pub(in crate::upstream) waiting: u32,
+    /// Places per second it took lately.
+    #[serde(rename = "r")]
+    pub(in crate::upstream) rate: f64,
+}
+
 impl Scheduler {
+    /// The flows that have calls waiting or took places lately.
+    pub(in crate::upstream) fn demand(&self) -> Vec<FlowDemand> {
+        let second = self.started.elapsed().as_secs();
+        let mut state = self.lock();
+        let count = |waiting: usize| u32::try_from(waiting).unwrap_or(u32::MAX);
+        let mut demand = vec![FlowDemand {
+            group: None,
+            weight: self.background.weight,
+            waiting: count(state.background.len()),
+            rate: state.background_placed.rate_before(second),
+        }];
+        for (name, group) in &mut state.groups {
+            demand.push(FlowDemand {
+                group: Some(name.to_string()),
+                weight: group.weight,
+                waiting: count(group.waiting()),
+                rate: group.placed.rate_before(second),
+            });
+        }
+        demand.retain(|flow| flow.waiting > 0 || flow.rate > 0.0);
+        demand
+    }
+
     /// Every flow that has queued a call since the gateway started, the
     /// background lane first.
     pub(in crate::upstream) fn budget(&self) -> Vec<FlowBudget> {

@@ -27,6 +27,7 @@ use recent::RecentCalls;
 
 mod budget;
 mod recent;
+pub(super) use budget::FlowDemand;
 pub use budget::{FlowBudget, UpstreamBudget};
 
 /// Places remembered to judge the background lane's recent share.
@@ -79,6 +80,9 @@ struct State {
     /// The pass of the last group served: where a group that was idle
     /// starts.
     virtual_pass: f64,
+    /// With replicas, the weights that give each group here its part of
+    /// what the cluster allots it (`sharing`); else the settings' weights.
+    cluster_weights: HashMap<Arc<str>, f64>,
     /// Whether each recent place went to the background lane.
     recent: VecDeque<bool>,
 }
@@ -246,6 +250,17 @@ impl Scheduler {
         }
     }
 
+    /// What the background lane is due.
+    pub(super) fn background(&self) -> Background {
+        self.background
+    }
+
+    /// With replicas: the weights to take turns by, from what the cluster
+    /// allots each group here; empty: the settings' weights.
+    pub(super) fn weigh_by(&self, weights: HashMap<Arc<str>, f64>) {
+        self.lock().cluster_weights = weights;
+    }
+
     /// Counts a place handed to `group`'s call (`None`: background).
     fn placed(&self, group: Option<&Arc<str>>) {
         let second = self.started.elapsed().as_secs();
@@ -281,9 +296,14 @@ impl State {
             .filter(|(_, group)| !group.members.is_empty())
             .min_by(|(a_name, a), (b_name, b)| a.pass.total_cmp(&b.pass).then(a_name.cmp(b_name)))
             .map(|(name, _)| Arc::clone(name))?;
+        let weight = self
+            .cluster_weights
+            .get(&name)
+            .copied()
+            .filter(|weight| *weight > 0.0);
         let group = self.groups.get_mut(&name)?;
         self.virtual_pass = group.pass;
-        group.pass += 1.0 / f64::from(group.weight);
+        group.pass += 1.0 / weight.unwrap_or(f64::from(group.weight));
         let (member, mut queue) = group.members.pop_front()?;
         let grant = queue.pop_front();
         if !queue.is_empty() {

@@ -36,6 +36,17 @@ impl RecentCalls {
             .fold(0, |sum, count| sum.saturating_add(*count))
     }
 
+    /// Places per second over the two whole seconds before `second`.
+    pub(super) fn rate_before(&mut self, second: u64) -> f64 {
+        self.roll(second);
+        let at = |back: u64| {
+            second
+                .checked_sub(back)
+                .map_or(0, |past| self.buckets[(past % SECONDS as u64) as usize])
+        };
+        f64::from(at(1).saturating_add(at(2))) / 2.0
+    }
+
     /// Empties the buckets of the seconds since the newest.
     fn roll(&mut self, second: u64) {
         if second <= self.second {
@@ -62,6 +73,11 @@ mod tests {
         assert_eq!(recent.last_minute(59), 3);
         assert_eq!(recent.last_minute(60), 1, "second 0 has left the minute");
         assert_eq!(recent.last_minute(90), 0);
+        recent.add(88);
+        recent.add(89);
+        recent.add(89);
+        recent.add(90);
+        assert_eq!(recent.rate_before(90), 1.5, "seconds 88 and 89");
         recent.add(500);
         assert_eq!(
             recent.last_minute(500),
