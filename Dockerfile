@@ -1,4 +1,4 @@
-# remotepc-gateway: build with the same locked release build CI checks, run
+# remotepc-gateway: built with the locked `dist` profile (whole-program LTO), run
 # as a non-root user on a small Debian image.
 #
 #   docker build -t remotepc-gateway .
@@ -28,7 +28,7 @@ COPY assets ./assets
 COPY config ./config
 COPY benches ./benches
 COPY schema.graphql README.md ./
-RUN cargo build --release --locked
+RUN cargo build --profile dist --locked
 
 FROM debian:bookworm-slim
 RUN apt-get update \
@@ -36,7 +36,7 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /var/lib/remotepc-gateway --create-home gateway \
     && mkdir -p /etc/remotepc-gateway
-COPY --from=build /src/target/release/remotepc-gateway /usr/local/bin/remotepc-gateway
+COPY --from=build /src/target/dist/remotepc-gateway /usr/local/bin/remotepc-gateway
 USER gateway
 WORKDIR /var/lib/remotepc-gateway
 ENV GATEWAY_CONFIG=/etc/remotepc-gateway/gateway.toml \
