@@ -3,8 +3,8 @@
 //! replicas share and Redis never sees. A value another Redis client
 //! forged or altered is dropped, counted (`forged_dropped`) and logged;
 //! so is one larger than its bound. Redis clients can still delete
-//! values, hold leases and move shared quota counters: the README says
-//! how to isolate Redis.
+//! values, hold leases, move shared quota counters and publish demand for
+//! the egress: `docs/security.md` says how to isolate Redis.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;

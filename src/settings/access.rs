@@ -50,8 +50,8 @@ pub struct TeamSettings {
     /// refused with `OPERATION_NOT_TRUSTED`.
     #[serde(default)]
     pub only_trusted_documents: bool,
-    /// The team's weight in the fair share of RemotePC calls (see the
-    /// README, "Sharing the egress").
+    /// The team's weight in the fair share of RemotePC calls (see
+    /// `docs/egress.md`).
     #[serde(default = "default_upstream_weight")]
     pub upstream_weight: u32,
 }

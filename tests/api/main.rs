@@ -10,6 +10,7 @@ mod computers;
 mod conformance;
 mod connections;
 mod cors;
+mod docs;
 mod durability;
 mod fair_shares;
 mod frontend;
