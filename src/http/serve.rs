@@ -261,3 +261,42 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for IdleTimeout<S> {
         self.inner.is_write_vectored()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    const IDLE: Duration = Duration::from_millis(300);
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_stream_times_out_after_the_idle_timeout() {
+        let (_client, server) = tokio::io::duplex(64);
+        let mut server = IdleTimeout::new(server, IDLE);
+        let started = Instant::now();
+        let mut byte = [0_u8; 1];
+        let failed = server.read(&mut byte).await.expect_err("idle");
+        assert_eq!(failed.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(started.elapsed(), IDLE);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_busy_stream_outlives_the_idle_timeout_and_times_out_once_quiet() {
+        let (mut client, server) = tokio::io::duplex(64);
+        let mut server = IdleTimeout::new(server, IDLE);
+        let started = Instant::now();
+        let mut byte = [0_u8; 1];
+        for sent in 0..10 {
+            tokio::time::advance(IDLE * 2 / 3).await;
+            client.write_all(b"x").await.expect("written");
+            let read = server.read(&mut byte).await;
+            assert!(matches!(read, Ok(1)), "byte {sent}: {read:?}");
+        }
+        let busy = started.elapsed();
+        assert_eq!(busy, IDLE * 20 / 3, "more than six idle timeouts");
+        let failed = server.read(&mut byte).await.expect_err("idle at last");
+        assert_eq!(failed.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(started.elapsed(), busy + IDLE);
+    }
+}

@@ -1,6 +1,7 @@
 //! Connections are bounded: headers must arrive within
 //! `server.header_read_timeout`, a silent connection is closed after
-//! `server.idle_timeout`, and at most `server.max_connections` are served.
+//! `server.idle_timeout` (a busy one is not: `http::serve`'s unit tests,
+//! on paused time), and at most `server.max_connections` are served.
 
 use std::time::Duration;
 
@@ -63,65 +64,6 @@ async fn a_silent_connection_is_closed_after_the_idle_timeout() {
         String::from_utf8_lossy(&answered).starts_with("HTTP/1.1 200"),
         "served, then closed once idle"
     );
-}
-
-#[tokio::test]
-async fn a_busy_connection_outlives_the_idle_timeout() {
-    let idle = Duration::from_millis(300);
-    let gateway = spawn_gateway_with(SimulatorConfig::default(), |settings| {
-        settings.server.idle_timeout = idle;
-    })
-    .await;
-    let mut stream = TcpStream::connect(address(&gateway))
-        .await
-        .expect("connects");
-    // Requests back to back on one connection for more than twice the idle
-    // timeout: it is never idle, so it must never be closed. (The server's
-    // idle timer runs on real time, so the test measures real time too.)
-    let started = std::time::Instant::now();
-    let mut answered = 0;
-    while started.elapsed() < idle * 2 + Duration::from_millis(100) {
-        stream
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n")
-            .await
-            .expect("sent on the same connection");
-        let answer = tokio::time::timeout(Duration::from_secs(10), read_response(&mut stream))
-            .await
-            .expect("answered in time");
-        assert!(
-            answer.starts_with("HTTP/1.1 200"),
-            "request {answered} after {:?}: {answer:?}",
-            started.elapsed()
-        );
-        answered += 1;
-    }
-}
-
-/// One whole HTTP/1.1 response (headers, then `Content-Length` bytes);
-/// empty when the server closed the connection first.
-async fn read_response(stream: &mut TcpStream) -> String {
-    let mut received = Vec::new();
-    let mut chunk = [0_u8; 1024];
-    loop {
-        let text = String::from_utf8_lossy(&received).into_owned();
-        if let Some(end) = text.find("\r\n\r\n") {
-            let length = text[..end]
-                .lines()
-                .find_map(|line| {
-                    line.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|n| n.trim().parse::<usize>().unwrap_or(0))
-                })
-                .unwrap_or(0);
-            if received.len() >= end + 4 + length {
-                return text;
-            }
-        }
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return String::from_utf8_lossy(&received).into_owned(),
-            Ok(read) => received.extend_from_slice(&chunk[..read]),
-        }
-    }
 }
 
 #[tokio::test]
