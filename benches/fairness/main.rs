@@ -245,15 +245,32 @@ async fn redis() -> Option<String> {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let quick = std::env::args().any(|argument| argument == "--quick");
+    let arguments: Vec<String> = std::env::args().collect();
+    let quick = arguments.iter().any(|argument| argument == "--quick");
+    // `-- replicas` (or any case's word) runs only the cases named.
+    let named: Vec<&String> = arguments[1..]
+        .iter()
+        .filter(|argument| !argument.starts_with("--"))
+        .collect();
+    let runs = |case: &str| named.is_empty() || named.iter().any(|name| *name == case);
     let seconds = if quick { 8 } else { 30 };
     println!("| case | figure | calls | budget |\n|---|---|---|---|");
-    shares::light_beside_heavy(seconds, None).await;
-    match redis().await {
-        Some(redis) => shares::light_beside_heavy(seconds, Some(redis)).await,
-        None => println!("| light beside heavy, 3 replicas | skipped: no Redis answers | | |"),
+    if runs("light") {
+        shares::light_beside_heavy(seconds, None).await;
     }
-    shares::weights(seconds).await;
-    pressure::background_refresh().await;
-    pressure::vendor_limit(if quick { 12 } else { 20 }).await;
+    if runs("replicas") {
+        match redis().await {
+            Some(redis) => shares::light_beside_heavy(seconds, Some(redis)).await,
+            None => println!("| light beside heavy, 3 replicas | skipped: no Redis answers | | |"),
+        }
+    }
+    if runs("weights") {
+        shares::weights(seconds).await;
+    }
+    if runs("background") {
+        pressure::background_refresh().await;
+    }
+    if runs("vendor") {
+        pressure::vendor_limit(if quick { 12 } else { 20 }).await;
+    }
 }

@@ -152,7 +152,7 @@ pub(super) async fn vendor_limit(seconds: u64) {
     }
     let mut times_sent: HashMap<String, usize> = HashMap::new();
     for call in gateways.sim.requests(Endpoint::CommentAdd) {
-        if let Some(text) = call.body["comment"].as_str() {
+        if let Some(text) = call.body["comment_desc"].as_str() {
             *times_sent.entry(text.to_owned()).or_default() += 1;
         }
     }

@@ -6,6 +6,7 @@
 //! decides while Redis fails.
 
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -46,6 +47,11 @@ struct Places {
     shared: Option<(Cluster, String, Limit)>,
     slots: Arc<Semaphore>,
     max_concurrent: usize,
+    /// With replicas, while this one asks for more than its share and
+    /// another asks for less: after the shared limit refused it, it asks
+    /// again a twentieth of a place later than the limit said, so the
+    /// replica within its share, asking on time, gets the next place.
+    yields: AtomicBool,
 }
 
 impl Drop for Gate {
@@ -85,6 +91,7 @@ impl Gate {
                 shared,
                 slots: Arc::new(Semaphore::new(settings.max_concurrent.max(1))),
                 max_concurrent: settings.max_concurrent.max(1),
+                yields: AtomicBool::new(false),
             }),
             scheduler: Scheduler::new(
                 settings.max_queued_per_flow,
@@ -168,7 +175,10 @@ impl Gate {
                 key.clone(),
                 self.rate,
                 Arc::clone(&self.scheduler),
-                move |allowance| places.pacing.allow(allowance),
+                move |allowance, saturated| {
+                    places.pacing.allow(allowance);
+                    places.yields.store(saturated, Ordering::Relaxed);
+                },
             )));
         }
         tasks
@@ -193,7 +203,14 @@ impl Places {
         loop {
             match cluster.take(key, *limit, 1).await {
                 Some(LimitAnswer::Allowed { .. }) => return slot,
-                Some(LimitAnswer::Denied { retry_after }) => tokio::time::sleep(retry_after).await,
+                Some(LimitAnswer::Denied { retry_after }) => {
+                    let behind = if self.yields.load(Ordering::Relaxed) {
+                        limit.period / limit.per_period.max(1) / 20
+                    } else {
+                        Duration::ZERO
+                    };
+                    tokio::time::sleep(retry_after + behind).await;
+                }
                 None => {
                     self.limiter.until_ready().await;
                     return slot;

@@ -53,7 +53,11 @@ fn invalid(answer: &Value) -> Vec<&Value> {
 async fn every_graphql_block_in_the_docs_is_valid_for_the_served_schema() {
     let gateway = spawn_gateway().await;
     let found = blocks("graphql");
-    assert!(found.len() >= 5, "the docs' GraphQL blocks: {}", found.len());
+    assert!(
+        found.len() >= 5,
+        "the docs' GraphQL blocks: {}",
+        found.len()
+    );
     for (file, document) in found {
         let answer = gateway.gql(&document, json!({})).await;
         if document.trim_start().starts_with("subscription") {
@@ -96,7 +100,10 @@ async fn every_curl_example_answers_as_the_docs_say() {
         match block.find("# → extensions: { code: \"") {
             Some(at) => {
                 let said = block[at..].split('"').nth(1).expect("a code");
-                assert_eq!(answer["errors"][0]["extensions"]["code"], said, "{file}: {answer}");
+                assert_eq!(
+                    answer["errors"][0]["extensions"]["code"], said,
+                    "{file}: {answer}"
+                );
             }
             None => {
                 assert!(answer["errors"].is_null(), "{file}: {query}\n→ {answer}");

@@ -1,14 +1,17 @@
 //! Fair shares across replicas (`[cluster]`). Every replica publishes what
 //! its flows ask for (calls waiting, places taken lately) every
 //! `EXCHANGE_EVERY`, reads every other's, and computes the same weighted
-//! max-min allotment of the account's rate: each flow gets what it uses
-//! if that is less than its weighted share, a backlogged flow gets its
-//! share and what others leave, the background lane keeps its floor.
-//! A flow's allotment is split between the replicas it has calls on. This
-//! replica then paces its calls at the sum of its parts, and its scheduler
-//! takes turns by them, so shares hold for the account as a whole, not per
-//! replica. The shared GCRA stays the hard limit; when Redis fails the
-//! replica falls back to it and its 1/N local limit.
+//! max-min allotment of the account's rate: a flow asks for its recent
+//! rate (with headroom) plus what it has waiting; each gets what it asks
+//! if that is less than its weighted share, the others split the rest by
+//! weight, and the background lane keeps its floor first.
+//! A flow's allotment is split between the replicas it has calls on. A
+//! replica whose flows ask for more than its parts then paces its calls at
+//! their sum (and yields to the others at the shared limit), and its
+//! scheduler takes turns by them, so shares hold for the account as a
+//! whole, not per replica. Replicas pace a little above their allotment so that the
+//! shared GCRA stays the limit that binds; when Redis fails a replica
+//! falls back to it and its 1/N local limit.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,11 +22,17 @@ use crate::cluster::Cluster;
 
 /// How often replicas exchange their demand.
 pub(super) const EXCHANGE_EVERY: Duration = Duration::from_millis(250);
-/// A flow with nothing waiting is allotted its recent rate and this much
-/// more, so it can grow until the next exchange…
+/// A flow asks for its recent rate and this much more, so it can grow
+/// until the next exchange…
 const HEADROOM: f64 = 1.1;
-/// …plus this many calls per second.
+/// …plus this many calls per second, plus what it has waiting, to be
+/// sent within a second.
 const HEADROOM_FLAT: f64 = 0.1;
+/// Replicas pace at this much more than their allotment, so that the
+/// shared GCRA, not a replica's pacing, is what binds: with paced
+/// replicas alone, a place no replica was ready for at its moment would be
+/// lost.
+const OVERSUBSCRIBE: f64 = 1.1;
 /// The least a replica paces at: pacing counts from its last call, so an
 /// idle replica's first call still goes at once.
 const LEAST_RATE: f64 = 0.2;
@@ -33,13 +42,14 @@ const MOST_DEMAND_BYTES: usize = 64 * 1024;
 
 /// Exchanges demand under `budget` every `EXCHANGE_EVERY` until aborted,
 /// handing this replica's allowance to `pace` (`None` while Redis fails or
-/// while no one here asks) and its weights to `scheduler`.
+/// while no one here asks, and whether it is saturated) and its weights to
+/// `scheduler`.
 pub(super) async fn share_across_replicas(
     cluster: Cluster,
     budget: String,
     rate: f64,
     scheduler: Arc<Scheduler>,
-    pace: impl Fn(Option<f64>),
+    pace: impl Fn(Option<f64>, bool),
 ) {
     let mut every = tokio::time::interval(EXCHANGE_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -57,7 +67,7 @@ pub(super) async fn share_across_replicas(
         };
         let keep = EXCHANGE_EVERY * 4;
         let Some(texts) = cluster.exchange_demand(&budget, &text, keep).await else {
-            pace(None);
+            pace(None, false);
             scheduler.weigh_by(HashMap::new());
             continue;
         };
@@ -67,7 +77,11 @@ pub(super) async fn share_across_replicas(
             .map(|text| serde_json::from_str(text).unwrap_or_default())
             .collect();
         let allowance = allot(rate, scheduler.background(), &replicas, 0);
-        pace(asked.then_some(allowance.rate));
+        // Only a replica asking for more than its share is held to it: one
+        // within its share leaves room by itself, and pacing it would make
+        // a flow that just woke wait for its history to build up.
+        let held = asked && allowance.saturated;
+        pace(held.then_some(allowance.rate), allowance.saturated);
         scheduler.weigh_by(allowance.weights);
     }
 }
@@ -80,24 +94,25 @@ pub(super) struct Allowance {
     /// Per group here: its part of the group's allotment, the weight this
     /// replica's scheduler takes turns by.
     pub(super) weights: HashMap<Arc<str>, f64>,
+    /// Whether its flows ask for more than it is allotted: then, when the
+    /// shared limit refuses it a place, it lets a replica that asks for
+    /// less than its share try first.
+    pub(super) saturated: bool,
 }
 
 #[derive(Debug, Default)]
 struct Total {
     weight: f64,
-    backlogged: bool,
+    waiting: f64,
     rate: f64,
     /// Per replica, how much of the flow's calls it holds.
     parts: Vec<f64>,
 }
 
 impl Total {
+    /// Calls per second it asks for.
     fn demand(&self) -> f64 {
-        if self.backlogged {
-            f64::INFINITY
-        } else {
-            self.rate * HEADROOM + HEADROOM_FLAT
-        }
+        self.rate * HEADROOM + HEADROOM_FLAT + self.waiting
     }
 }
 
@@ -114,7 +129,9 @@ pub(super) fn allot(
     let mut allowance = Allowance {
         rate: 0.0,
         weights: HashMap::new(),
+        saturated: false,
     };
+    let mut asked = 0.0;
     for (key, total) in &totals {
         let held: f64 = total.parts.iter().sum();
         let part = total.parts.get(mine).copied().unwrap_or(0.0);
@@ -123,12 +140,37 @@ pub(super) fn allot(
         }
         let share = allotted.get(key).copied().unwrap_or(0.0) * part / held;
         allowance.rate += share;
+        asked += total.demand() * part / held;
         if let Some(group) = key {
             allowance.weights.insert(Arc::from(group.as_str()), share);
         }
     }
-    allowance.rate = allowance.rate.max(LEAST_RATE);
+    allowance.saturated = asked > allowance.rate * 1.01
+        && others_within_share(&totals, &allotted, replicas.len(), mine);
+    allowance.rate = (allowance.rate * OVERSUBSCRIBE).max(LEAST_RATE);
     allowance
+}
+
+/// Whether a replica other than `mine` asks for no more than its parts:
+/// one a saturated replica should let go first at the shared limit.
+fn others_within_share(
+    totals: &HashMap<Option<String>, Total>,
+    allotted: &HashMap<Option<String>, f64>,
+    replicas: usize,
+    mine: usize,
+) -> bool {
+    (0..replicas).filter(|other| *other != mine).any(|other| {
+        let (mut asked, mut given) = (0.0, 0.0);
+        for (key, total) in totals {
+            let held: f64 = total.parts.iter().sum();
+            let part = total.parts.get(other).copied().unwrap_or(0.0);
+            if held > 0.0 && part > 0.0 {
+                asked += total.demand() * part / held;
+                given += allotted.get(key).copied().unwrap_or(0.0) * part / held;
+            }
+        }
+        asked > 0.0 && asked <= given * 1.01
+    })
 }
 
 /// Each flow's demand summed over replicas.
@@ -138,7 +180,7 @@ fn totals(replicas: &[Vec<FlowDemand>]) -> HashMap<Option<String>, Total> {
         for flow in flows {
             let total = totals.entry(flow.group.clone()).or_default();
             total.weight = total.weight.max(f64::from(flow.weight));
-            total.backlogged |= flow.waiting > 0;
+            total.waiting += f64::from(flow.waiting);
             total.rate += flow.rate;
             total.parts.resize(replicas.len(), 0.0);
             total.parts[index] += f64::from(flow.waiting) + flow.rate;

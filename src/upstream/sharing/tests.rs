@@ -20,9 +20,13 @@ fn rounded(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
 }
 
+/// Each replica's allotment (what it paces at, less the oversubscription).
 fn rates(replicas: &[Vec<FlowDemand>]) -> Vec<f64> {
     (0..replicas.len())
-        .map(|mine| rounded(allot(10.0, NO_BACKGROUND_WEIGHT, replicas, mine).rate))
+        .map(|mine| {
+            let pace = allot(10.0, NO_BACKGROUND_WEIGHT, replicas, mine).rate;
+            rounded((pace / OVERSUBSCRIBE).max(LEAST_RATE))
+        })
         .collect()
 }
 
@@ -33,6 +37,21 @@ fn a_light_flow_on_one_replica_gets_what_it_uses_and_the_heavy_one_the_rest() {
         vec![flow(Some("light"), 1, 0, 2.0)],
     ];
     assert_eq!(rates(&replicas), vec![7.7, 2.3]);
+    let saturated = |mine| allot(10.0, NO_BACKGROUND_WEIGHT, &replicas, mine).saturated;
+    assert_eq!(
+        (saturated(0), saturated(1)),
+        (true, false),
+        "the heavy replica asks for more than it gets; the light one does not"
+    );
+    let waiting = vec![
+        vec![flow(Some("heavy"), 1, 20, 8.0)],
+        vec![flow(Some("light"), 1, 1, 2.0)],
+    ];
+    assert_eq!(
+        rates(&waiting),
+        vec![6.7, 3.3],
+        "what waits is asked for too"
+    );
 }
 
 #[test]
