@@ -156,12 +156,13 @@ impl Gateways {
     async fn until_calls(&self, count: usize, rate: u32) {
         let deadline =
             Instant::now() + Duration::from_secs(10 * count as u64 / u64::from(rate) + 10);
+        let mut every = tokio::time::interval(Duration::from_millis(50));
         while (self.sim.calls(Endpoint::CommentAdd) as usize) < count {
             assert!(
                 Instant::now() < deadline,
                 "waited for {count} calls to reach RemotePC"
             );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            every.tick().await;
         }
     }
 }
