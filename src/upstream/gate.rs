@@ -175,9 +175,9 @@ impl Gate {
                 key.clone(),
                 self.rate,
                 Arc::clone(&self.scheduler),
-                move |allowance, saturated| {
+                move |allowance, yields| {
                     places.pacing.allow(allowance);
-                    places.yields.store(saturated, Ordering::Relaxed);
+                    places.yields.store(yields, Ordering::Relaxed);
                 },
             )));
         }

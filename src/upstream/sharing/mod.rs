@@ -6,12 +6,12 @@
 //! if that is less than its weighted share, the others split the rest by
 //! weight, and the background lane keeps its floor first.
 //! A flow's allotment is split between the replicas it has calls on. A
-//! replica whose flows ask for more than its parts then paces its calls at
-//! their sum (and yields to the others at the shared limit), and its
-//! scheduler takes turns by them, so shares hold for the account as a
-//! whole, not per replica. Replicas pace a little above their allotment so that the
-//! shared GCRA stays the limit that binds; when Redis fails a replica
-//! falls back to it and its 1/N local limit.
+//! replica whose flows ask for more than its parts paces its calls at a
+//! little above their sum (so that the shared GCRA stays the limit that
+//! binds) and, while another replica is within its share, lets that one
+//! go first at the shared limit; its scheduler takes turns by its parts.
+//! So shares hold for the account as a whole, not per replica. When Redis
+//! fails a replica falls back to the GCRA's local 1/N limit.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -41,9 +41,9 @@ const LEAST_RATE: f64 = 0.2;
 const MOST_DEMAND_BYTES: usize = 64 * 1024;
 
 /// Exchanges demand under `budget` every `EXCHANGE_EVERY` until aborted,
-/// handing this replica's allowance to `pace` (`None` while Redis fails or
-/// while no one here asks, and whether it is saturated) and its weights to
-/// `scheduler`.
+/// handing this replica's allowance to `pace` (`None` while Redis fails,
+/// while no one here asks or while it is within its share; and whether it
+/// yields) and its weights to `scheduler`.
 pub(super) async fn share_across_replicas(
     cluster: Cluster,
     budget: String,
@@ -81,7 +81,7 @@ pub(super) async fn share_across_replicas(
         // within its share leaves room by itself, and pacing it would make
         // a flow that just woke wait for its history to build up.
         let held = asked && allowance.saturated;
-        pace(held.then_some(allowance.rate), allowance.saturated);
+        pace(held.then_some(allowance.rate), allowance.yields);
         scheduler.weigh_by(allowance.weights);
     }
 }
@@ -94,10 +94,12 @@ pub(super) struct Allowance {
     /// Per group here: its part of the group's allotment, the weight this
     /// replica's scheduler takes turns by.
     pub(super) weights: HashMap<Arc<str>, f64>,
-    /// Whether its flows ask for more than it is allotted: then, when the
-    /// shared limit refuses it a place, it lets a replica that asks for
-    /// less than its share try first.
+    /// Whether its flows ask for more than it is allotted: then it is
+    /// paced at `rate`.
     pub(super) saturated: bool,
+    /// Saturated while another replica is within its share: when the
+    /// shared limit refuses it a place, it lets that one try first.
+    pub(super) yields: bool,
 }
 
 #[derive(Debug, Default)]
@@ -130,6 +132,7 @@ pub(super) fn allot(
         rate: 0.0,
         weights: HashMap::new(),
         saturated: false,
+        yields: false,
     };
     let mut asked = 0.0;
     for (key, total) in &totals {
@@ -145,8 +148,9 @@ pub(super) fn allot(
             allowance.weights.insert(Arc::from(group.as_str()), share);
         }
     }
-    allowance.saturated = asked > allowance.rate * 1.01
-        && others_within_share(&totals, &allotted, replicas.len(), mine);
+    allowance.saturated = asked > allowance.rate * 1.01;
+    allowance.yields =
+        allowance.saturated && others_within_share(&totals, &allotted, replicas.len(), mine);
     allowance.rate = (allowance.rate * OVERSUBSCRIBE).max(LEAST_RATE);
     allowance
 }

@@ -37,11 +37,14 @@ fn a_light_flow_on_one_replica_gets_what_it_uses_and_the_heavy_one_the_rest() {
         vec![flow(Some("light"), 1, 0, 2.0)],
     ];
     assert_eq!(rates(&replicas), vec![7.7, 2.3]);
-    let saturated = |mine| allot(10.0, NO_BACKGROUND_WEIGHT, &replicas, mine).saturated;
+    let held = |mine| {
+        let allowance = allot(10.0, NO_BACKGROUND_WEIGHT, &replicas, mine);
+        (allowance.saturated, allowance.yields)
+    };
     assert_eq!(
-        (saturated(0), saturated(1)),
-        (true, false),
-        "the heavy replica asks for more than it gets; the light one does not"
+        (held(0), held(1)),
+        ((true, true), (false, false)),
+        "the heavy replica asks for more than it gets, and yields to the light one"
     );
     let waiting = vec![
         vec![flow(Some("heavy"), 1, 20, 8.0)],
@@ -61,6 +64,15 @@ fn weights_hold_across_replicas() {
         vec![flow(Some("one"), 1, 50, 5.0)],
     ];
     assert_eq!(rates(&replicas), vec![6.667, 3.333]);
+    let held = |mine| {
+        let allowance = allot(10.0, NO_BACKGROUND_WEIGHT, &replicas, mine);
+        (allowance.saturated, allowance.yields)
+    };
+    assert_eq!(
+        (held(0), held(1)),
+        ((true, false), (true, false)),
+        "both paced to their parts; neither has anyone to yield to"
+    );
 }
 
 #[test]
