@@ -49,7 +49,8 @@ pub(crate) struct UpstreamBudget {
     rate_in_force: f64,
     /// `upstream.max_concurrent`.
     max_concurrent: u32,
-    /// Calls sent and not yet answered.
+    /// Slots under `max_concurrent` taken: calls sent and not yet
+    /// answered, and the one given its slot while it waits for the rate.
     in_flight: u32,
     /// The background lane, then every flow that has queued a call.
     flows: Vec<UpstreamFlow>,

@@ -13,7 +13,8 @@ pub struct UpstreamBudget {
     pub rate_in_force: f64,
     /// `upstream.max_concurrent`.
     pub max_concurrent: u32,
-    /// Calls sent and not yet answered.
+    /// Slots under `max_concurrent` taken: calls sent and not yet
+    /// answered, and the one given its slot while it waits for the rate.
     pub in_flight: u32,
     /// The background lane, then every flow that has queued a call.
     pub flows: Vec<FlowBudget>,
