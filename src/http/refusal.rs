@@ -1,8 +1,9 @@
-//! Answers given outside execution: refusals (auth, quota, media type,
-//! malformed requests, limits, persisted queries) and timeouts. One
-//! `Refusal` type: an HTTP status, a code from the one error table
+//! Answers given outside execution on HTTP: refusals (auth, quota, media
+//! type, malformed requests, limits, persisted queries) and timeouts. A
+//! `Refusal` is an HTTP status, a code from the one error table
 //! (`graphql::ErrorCode`), a message, and the headers that go with it,
-//! sent as a GraphQL error body.
+//! sent as a GraphQL error body. A stream's refusals (WebSocket, SSE) are
+//! `live::Refused`, a code and a message, since they are not HTTP answers.
 
 use std::time::Duration;
 

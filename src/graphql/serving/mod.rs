@@ -1,9 +1,11 @@
-//! The serving path of one operation: the document read once (nesting,
-//! tokens, normalization, operation selection), the limits and write
-//! profile taken from it, validation by the specification's rules (once
-//! per document), then an answer from the response cache, from a
-//! compiled plan over a cached snapshot, or from execution; refused
-//! mutations are recorded after.
+//! The serving path of one operation: the document checked (nesting,
+//! tokens, normalization, operation selection) and its limits; a
+//! mutation's write profile, taken at admission from a parse of its own
+//! (`writes`: the text is parsed twice for a mutation until admission
+//! moves below `http`); validation by the specification's rules (once per
+//! document); then an answer from the response cache, from a compiled
+//! plan over a cached snapshot, or from execution; refused mutations are
+//! recorded after.
 
 pub(crate) mod canonical;
 pub(crate) mod depth;
