@@ -54,7 +54,7 @@ use replication::Replication;
 // The upstream's error and health are part of this layer's answers; callers
 // name them through it rather than reaching past it.
 pub use crate::upstream::{
-    AccountHealth, BreakerState, Flow, FlowBudget, KeyStatus, UpstreamBudget, UpstreamError,
+    AccountHealth, BreakerState, Flow, FlowBudget, KeyStatus, Lane, UpstreamBudget, UpstreamError,
     UpstreamUse, count_writes, on_behalf_of,
 };
 use crate::upstream::{ClientSetupError, RemotePcClient};

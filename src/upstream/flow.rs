@@ -7,9 +7,32 @@
 //! layer between the request and the call has to carry it, and so does
 //! the tally of what the request's calls cost it (`extensions.upstream`).
 
+use std::cell::Cell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
+
+/// Whose calls a flow carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// Calls someone waits for: a team's, or a person's within their role.
+    Interactive,
+    /// The gateway's own reads: refreshes readers are served stale for,
+    /// live polling.
+    Background,
+}
+
+impl Lane {
+    /// As metrics and `extensions.upstream` name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lane::Interactive => "interactive",
+            Lane::Background => "background",
+        }
+    }
+}
+
+/// How the background lane is named where a flow's name goes.
+pub(super) const BACKGROUND: &str = "background";
 
 /// One flow of calls.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,30 +65,25 @@ pub struct UpstreamUse {
 }
 
 impl UpstreamUse {
-    /// The lane a request's calls go in: someone waits for them.
-    pub const LANE: &'static str = "interactive";
-
-    /// As `extensions.upstream` shows it.
+    /// As `extensions.upstream` shows it (a request's calls are in the
+    /// interactive lane: someone waits for them).
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "flow": &*self.flow,
-            "lane": Self::LANE,
+            "lane": Lane::Interactive.as_str(),
             "queuedMs": u64::try_from(self.queued.as_millis()).unwrap_or(u64::MAX),
             "calls": self.calls,
         })
     }
 }
 
-#[derive(Debug, Default)]
-struct Tally {
-    calls: AtomicU32,
-    queued_micros: AtomicU64,
-}
-
+/// The flow in scope and what its calls cost so far: plain cells, read
+/// and written only by the task that holds the scope.
 #[derive(Debug)]
 struct InScope {
     flow: Flow,
-    tally: Arc<Tally>,
+    calls: Cell<u32>,
+    queued_micros: Cell<u64>,
 }
 
 tokio::task_local! {
@@ -75,19 +93,24 @@ tokio::task_local! {
 /// Runs `work` with its RemotePC calls queued in `flow`, and says what
 /// they cost it.
 pub async fn on_behalf_of<F: Future>(flow: Flow, work: F) -> (F::Output, UpstreamUse) {
-    let tally = Arc::new(Tally::default());
-    let label = Arc::clone(&flow.group);
     let scope = InScope {
         flow,
-        tally: Arc::clone(&tally),
+        calls: Cell::new(0),
+        queued_micros: Cell::new(0),
     };
-    let output = CURRENT.scope(scope, work).await;
-    let used = UpstreamUse {
-        flow: label,
-        calls: tally.calls.load(Ordering::Relaxed),
-        queued: Duration::from_micros(tally.queued_micros.load(Ordering::Relaxed)),
-    };
-    (output, used)
+    // Read at the end of the work, inside the scope: nothing is shared
+    // beyond the task, so nothing is allocated for it.
+    CURRENT
+        .scope(scope, async {
+            let output = work.await;
+            let used = CURRENT.with(|scope| UpstreamUse {
+                flow: Arc::clone(&scope.flow.group),
+                calls: scope.calls.get(),
+                queued: Duration::from_micros(scope.queued_micros.get()),
+            });
+            (output, used)
+        })
+        .await
 }
 
 /// The flow in scope, if any (none: the background lane).
@@ -100,12 +123,10 @@ pub(super) fn current() -> Option<Flow> {
 pub(super) fn record(waited: Duration, sent: bool) {
     let _ = CURRENT.try_with(|scope| {
         let micros = u64::try_from(waited.as_micros()).unwrap_or(u64::MAX);
-        scope
-            .tally
-            .queued_micros
-            .fetch_add(micros, Ordering::Relaxed);
+        let queued = scope.queued_micros.get().saturating_add(micros);
+        scope.queued_micros.set(queued);
         if sent {
-            scope.tally.calls.fetch_add(1, Ordering::Relaxed);
+            scope.calls.set(scope.calls.get().saturating_add(1));
         }
     });
 }

@@ -32,8 +32,6 @@ pub(super) struct Gate {
     /// The dispatcher and, with replicas, the demand exchange: started
     /// with the first call (a runtime is needed).
     tasks: OnceLock<Vec<tokio::task::JoinHandle<()>>>,
-    /// The account's whole rate, shared out between replicas.
-    rate: f64,
     queue_timeout: Duration,
 }
 
@@ -101,7 +99,6 @@ impl Gate {
                 },
             ),
             tasks: OnceLock::new(),
-            rate: f64::from(settings.rate_per_second),
             queue_timeout: settings.queue_timeout,
         }
     }
@@ -153,7 +150,10 @@ impl Gate {
             .map_err(|refused| UpstreamError::Throttled {
                 endpoint,
                 waited: started.elapsed(),
-                flow: flow.as_ref().map_or("background", Flow::label).to_owned(),
+                flow: flow
+                    .as_ref()
+                    .map_or(flow::BACKGROUND, Flow::label)
+                    .to_owned(),
                 setting: refused.setting(),
             })
     }
@@ -168,12 +168,12 @@ impl Gate {
             let places = Arc::clone(&places);
             async move { places.take().await }
         }))];
-        if let Some((cluster, key, _)) = &self.places.shared {
+        if let Some((cluster, key, limit)) = &self.places.shared {
             let places = Arc::clone(&self.places);
             tasks.push(tokio::spawn(sharing::share_across_replicas(
                 cluster.clone(),
                 key.clone(),
-                self.rate,
+                f64::from(limit.per_period) / limit.period.as_secs_f64(),
                 Arc::clone(&self.scheduler),
                 move |allowance, yields| {
                     places.pacing.allow(allowance);

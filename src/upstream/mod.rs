@@ -28,7 +28,7 @@ pub use breaker::BreakerState;
 pub use client::{AccountHealth, ClientSetupError, Egress, RemotePcClient};
 pub use endpoint::Endpoint;
 pub use error::UpstreamError;
-pub use flow::{Flow, UpstreamUse, on_behalf_of};
+pub use flow::{Flow, Lane, UpstreamUse, on_behalf_of};
 pub use key::{ApiKey, KeyError, KeyStatus};
 pub use scheduler::{FlowBudget, UpstreamBudget};
 pub use witness::count_writes;

@@ -8,7 +8,7 @@ use super::cache_report::not_reusable;
 use super::error::catalog_error;
 use super::guard::RequireScope;
 use crate::auth::{Caller, Scope};
-use crate::catalog::{Catalog, FlowBudget};
+use crate::catalog::{Catalog, FlowBudget, Lane};
 
 /// Whose calls a flow carries.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,8 +60,8 @@ impl From<FlowBudget> for UpstreamFlow {
     fn from(flow: FlowBudget) -> Self {
         Self {
             lane: match flow.lane {
-                "background" => UpstreamLane::Background,
-                _ => UpstreamLane::Interactive,
+                Lane::Background => UpstreamLane::Background,
+                Lane::Interactive => UpstreamLane::Interactive,
             },
             flow: flow.flow,
             weight: flow.weight,

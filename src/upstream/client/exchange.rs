@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 
 use super::RemotePcClient;
 use crate::upstream::envelope::interpret_as;
+use crate::upstream::flow::{self, Lane};
 use crate::upstream::key::KeyStatus;
 use crate::upstream::wire::PageRequest;
 use crate::upstream::{Endpoint, UpstreamError};
@@ -38,19 +39,21 @@ impl RemotePcClient {
         body: &impl Serialize,
     ) -> Result<T, UpstreamError> {
         let account = self.inner.account.as_str();
-        let flow = crate::upstream::flow::current();
-        let (flow, lane) = flow.as_ref().map_or(("background", "background"), |flow| {
-            (flow.label(), "interactive")
-        });
+        let flow = flow::current();
+        let (flow, lane) = flow
+            .as_ref()
+            .map_or((flow::BACKGROUND, Lane::Background), |flow| {
+                (flow.label(), Lane::Interactive)
+            });
         let admission = Instant::now();
         let admitted = self.inner.gate.admit(endpoint).await;
         // Waiting for a place: the flow's turn, the rate, a free slot.
         let waited = admission.elapsed();
-        crate::upstream::flow::record(waited, admitted.is_ok());
+        flow::record(waited, admitted.is_ok());
         let waited = waited.as_secs_f64();
         let span = tracing::Span::current();
         span.record("admission_wait_ms", waited * 1000.0);
-        crate::telemetry::record_upstream_queue(flow, lane, waited);
+        crate::telemetry::record_upstream_queue(flow, lane.as_str(), waited);
         let call = crate::telemetry::UpstreamCall {
             account,
             endpoint: endpoint.path(),

@@ -3,6 +3,7 @@
 //! it has waiting.
 
 use super::Scheduler;
+use crate::upstream::flow::{BACKGROUND, Lane};
 
 /// One account's budget of RemotePC calls, as this replica shares it out.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,8 +26,8 @@ pub struct UpstreamBudget {
 pub struct FlowBudget {
     /// The team, the `<provider>/<role>`, or `background`.
     pub flow: String,
-    /// `interactive`, or `background` for the gateway's own reads.
-    pub lane: &'static str,
+    /// Whose calls it carries.
+    pub lane: Lane,
     /// Its `upstream_weight` (`upstream.background_weight` for the
     /// background lane).
     pub weight: u32,
@@ -56,56 +57,76 @@ pub(in crate::upstream) struct FlowDemand {
     pub(in crate::upstream) rate: f64,
 }
 
+/// One flow's figures, as both views of them need.
+struct Row {
+    /// `None`: the background lane.
+    group: Option<String>,
+    weight: u32,
+    waiting: u32,
+    last_minute: u32,
+    rate: f64,
+}
+
 impl Scheduler {
-    /// The flows that have calls waiting or took places lately.
-    pub(in crate::upstream) fn demand(&self) -> Vec<FlowDemand> {
+    /// The background lane, then every group that has queued a call.
+    fn rows(&self) -> Vec<Row> {
         let second = self.started.elapsed().as_secs();
         let mut state = self.lock();
         let count = |waiting: usize| u32::try_from(waiting).unwrap_or(u32::MAX);
-        let mut demand = vec![FlowDemand {
+        let waiting = count(state.background.len());
+        let placed = &mut state.background_placed;
+        let mut rows = vec![Row {
             group: None,
             weight: self.background.weight,
-            waiting: count(state.background.len()),
-            rate: state.background_placed.rate_before(second),
+            waiting,
+            last_minute: placed.last_minute(second),
+            rate: placed.rate_before(second),
         }];
         for (name, group) in &mut state.groups {
-            demand.push(FlowDemand {
+            rows.push(Row {
                 group: Some(name.to_string()),
                 weight: group.weight,
                 waiting: count(group.waiting()),
+                last_minute: group.placed.last_minute(second),
                 rate: group.placed.rate_before(second),
             });
         }
-        demand.retain(|flow| flow.waiting > 0 || flow.rate > 0.0);
-        demand
+        rows
+    }
+
+    /// The flows that have calls waiting or took places lately.
+    pub(in crate::upstream) fn demand(&self) -> Vec<FlowDemand> {
+        self.rows()
+            .into_iter()
+            .filter(|row| row.waiting > 0 || row.rate > 0.0)
+            .map(|row| FlowDemand {
+                group: row.group,
+                weight: row.weight,
+                waiting: row.waiting,
+                rate: row.rate,
+            })
+            .collect()
     }
 
     /// Every flow that has queued a call since the gateway started, the
     /// background lane first.
     pub(in crate::upstream) fn budget(&self) -> Vec<FlowBudget> {
-        let second = self.started.elapsed().as_secs();
-        let mut state = self.lock();
-        let count = |waiting: usize| u32::try_from(waiting).unwrap_or(u32::MAX);
-        let background = FlowBudget {
-            flow: "background".to_owned(),
-            lane: "background",
-            weight: self.background.weight,
-            share: 0.0,
-            calls_last_minute: state.background_placed.last_minute(second),
-            waiting: count(state.background.len()),
-        };
-        let mut flows = vec![background];
-        for (name, group) in &mut state.groups {
-            flows.push(FlowBudget {
-                flow: name.to_string(),
-                lane: "interactive",
-                weight: group.weight,
+        let mut flows: Vec<FlowBudget> = self
+            .rows()
+            .into_iter()
+            .map(|row| FlowBudget {
+                lane: if row.group.is_some() {
+                    Lane::Interactive
+                } else {
+                    Lane::Background
+                },
+                flow: row.group.unwrap_or_else(|| BACKGROUND.to_owned()),
+                weight: row.weight,
                 share: 0.0,
-                calls_last_minute: group.placed.last_minute(second),
-                waiting: count(group.waiting()),
-            });
-        }
-        drop(state);
+                calls_last_minute: row.last_minute,
+                waiting: row.waiting,
+            })
+            .collect();
         flows[1..].sort_by(|a, b| a.flow.cmp(&b.flow));
         self.share_out(&mut flows);
         flows

@@ -53,15 +53,15 @@ pub(super) async fn share_across_replicas(
 ) {
     let mut every = tokio::time::interval(EXCHANGE_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut asked = true;
+    let mut asking = true;
     loop {
         every.tick().await;
         let demand = scheduler.demand();
         // An idle replica leaves Redis alone; its demand expires there.
-        if demand.is_empty() && !asked {
+        if demand.is_empty() && !asking {
             continue;
         }
-        asked = !demand.is_empty();
+        asking = !demand.is_empty();
         let Ok(text) = serde_json::to_string(&demand) else {
             continue;
         };
@@ -80,7 +80,7 @@ pub(super) async fn share_across_replicas(
         // Only a replica asking for more than its share is held to it: one
         // within its share leaves room by itself, and pacing it would make
         // a flow that just woke wait for its history to build up.
-        let held = asked && allowance.saturated;
+        let held = asking && allowance.saturated;
         pace(held.then_some(allowance.rate), allowance.yields);
         scheduler.weigh_by(allowance.weights);
     }
