@@ -185,7 +185,12 @@ async fn the_budget_shows_each_flows_weight_share_calls_and_backlog() {
     let budget = harness.scheduler.budget();
     let row = |name: &str| {
         let row = budget.iter().find(|row| row.flow == name).expect(name);
-        (row.lane.as_str(), row.weight, row.calls_last_minute, row.waiting)
+        (
+            row.lane.as_str(),
+            row.weight,
+            row.calls_last_minute,
+            row.waiting,
+        )
     };
     let calls = |label: &str| count(&served, label) as u32;
     assert_eq!(
