@@ -3,12 +3,19 @@
 //! internal teams a typed GraphQL API.
 //!
 //! Layers, each a module; a request goes down them in this order:
-//! - [`http`] — accept loop, router, middleware, request ids; admits or
-//!   refuses each request and runs writes detached from their connection;
-//!   subscriptions' transports (WebSocket, Server-Sent Events).
+//! - [`http`] — accept loop, router, middleware, request ids, media types,
+//!   the raw lane (answers served from their request's bytes), and
+//!   subscriptions' transports (WebSocket, Server-Sent Events); reads each
+//!   request and hands it to `admission`. Reaches `catalog` only for
+//!   readiness and the live fleet's shutdown signal.
 //! - [`auth`] — who is calling (a team token, or a person's JWT checked
 //!   against an identity provider's keys), which account they act on,
 //!   their quota.
+//! - [`admission`] — the one path into execution for every transport:
+//!   quota (local and shared), the batch bound, trusted documents,
+//!   persisted queries, the write profile, subscription slots, one
+//!   `Refusal` type; then runs what it admitted (writes detached from the
+//!   transport, under the idempotency ledger of `catalog`).
 //! - [`graphql`] — the schema (objects, queries, mutations and their audit,
 //!   guards, error codes) and the serving path (document, limits, the
 //!   specification's validation and variable coercion, response cache,
@@ -32,7 +39,7 @@
 //! refresh leases, snapshot hand-off, the patch channel, shared GCRA
 //! limits, shared persisted-query texts) serves `catalog`, `auth`,
 //! `upstream` and `http` and knows none of them;
-//! [`settings`] and [`clock`] are leaves every layer reads;
+//! [`settings`], [`clock`] and [`digest`] are leaves every layer reads;
 //! [`telemetry`] (logging, metrics, OpenTelemetry export and W3C trace
 //! context: `http` continues a caller's trace, `upstream` may pass it on)
 //! is read by every layer and reads only `settings`; [`simulator`] is an
@@ -45,11 +52,13 @@
 //! of its answers, so that no layer above names `upstream`. `lib.rs` itself
 //! wires every layer and, at shutdown, completes the store's open records.
 
+pub mod admission;
 pub mod auth;
 pub mod cache;
 pub mod catalog;
 pub mod clock;
 pub mod cluster;
+pub mod digest;
 pub mod graphql;
 pub mod http;
 pub mod settings;
@@ -157,7 +166,8 @@ impl App {
         }
         background.push(catalog.complete_refused_writes());
         let schema = graphql::build_schema(catalog.clone(), &settings.graphql);
-        let trusted = http::TrustedSet::load(&settings).map_err(StartError::TrustedDocuments)?;
+        let trusted =
+            admission::TrustedSet::load(&settings).map_err(StartError::TrustedDocuments)?;
         let authenticator = Authenticator::new(&settings, &clock, cluster);
         background.extend(authenticator.refresh_keys().await);
         let operations = graphql::OperationRunner::new(
@@ -169,16 +179,18 @@ impl App {
         let writes = TaskTracker::new();
         let streams = TaskTracker::new();
         let grace_over = CancellationToken::new();
+        let admission = admission::Admission::new(
+            operations.clone(),
+            &catalog,
+            trusted,
+            (writes.clone(), grace_over.clone()),
+            &settings,
+        );
         let state = http::AppState::new(
-            operations,
+            (operations, admission),
             catalog.clone(),
             authenticator,
-            trusted,
-            http::Tasks {
-                writes: writes.clone(),
-                streams: streams.clone(),
-                grace_over: grace_over.clone(),
-            },
+            streams.clone(),
             &settings,
         );
         let main = bind(settings.server.listen).await?;
@@ -279,7 +291,7 @@ impl App {
             let audits = self.store.abandon_open_audits(reason).await;
             let keys = self
                 .store
-                .abandon_open_claims(&http::unknown_outcome_body())
+                .abandon_open_claims(&admission::unknown_outcome_body())
                 .await;
             tracing::warn!(
                 audits,

@@ -20,7 +20,6 @@ use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use rand::distr::{Alphanumeric, SampleString};
-use sha2::{Digest, Sha256};
 
 /// A permission a team may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -201,10 +200,7 @@ pub(crate) fn bearer(authorization: Option<&str>) -> Result<&str, AuthError> {
 
 /// The SHA-256 of `token`, in hex, as `teams.<name>.token_sha256` wants it.
 pub fn hash_token(token: &str) -> String {
-    Sha256::digest(token.trim().as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    crate::digest::sha256_hex(token.trim().as_bytes())
 }
 
 /// A new random token: 40 letters and digits.

@@ -55,7 +55,7 @@ use replication::Replication;
 // name them through it rather than reaching past it.
 pub use crate::upstream::{
     AccountHealth, BreakerState, Flow, FlowBudget, KeyStatus, Lane, UpstreamBudget, UpstreamError,
-    UpstreamUse, count_writes, on_behalf_of,
+    UpstreamUse, Writes, count_writes, on_behalf_of,
 };
 use crate::upstream::{ClientSetupError, RemotePcClient};
 

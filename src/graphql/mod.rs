@@ -1,7 +1,8 @@
 //! GraphQL: the schema (`schema`: objects, queries, mutations, guards,
 //! errors) and the path an operation takes through it (`serving`: the
 //! document read once, limits, response cache, plans, execution). Knows
-//! nothing of HTTP; reaches RemotePC only through `catalog`.
+//! nothing of transports or admission; reaches RemotePC only through
+//! `catalog`.
 
 mod schema;
 mod serving;
@@ -9,10 +10,9 @@ mod serving;
 pub use schema::error::{ErrorCode, error_code, outcome};
 pub use schema::{GatewaySchema, MutationRoot, QueryRoot, SubscriptionRoot, build_schema, sdl};
 pub use serving::canonical::canonical;
-pub use serving::document::nesting_exceeds;
 pub use serving::response_cache::{KeptResponse, ResponseBody};
 pub use serving::runner::{Answer, Operation, OperationRunner, Via};
-pub use serving::writes::{WriteProfile, write_profile};
+pub use serving::writes::{ReadAhead, WriteProfile};
 
 /// The ids of the HTTP request an operation came in, for audit records.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -1,37 +1,31 @@
 //! The HTTP surface: the accept loop, router, middleware (request ids,
-//! trace, body limit, timeouts), the GraphQL endpoint, an offline GraphiQL,
-//! liveness, readiness and metrics. Authenticates each request, admits or
-//! refuses it, and runs writes detached from their connection; the schema
-//! does the rest.
+//! trace, body limit, timeouts), the GraphQL endpoint and its media types,
+//! the raw lane, subscriptions' transports, an offline GraphiQL, liveness,
+//! readiness and metrics. Authenticates each request and hands what it
+//! read to `admission`, which admits, refuses and runs it.
 
 mod accept;
 mod access;
+mod answer;
 mod cors;
 mod graphiql;
 mod graphql;
 mod health;
-mod idempotency;
 mod live;
 mod media;
-mod persisted;
 mod raw_lane;
 mod reading;
-mod refusal;
 mod request_id;
-mod run;
 mod sdl;
 mod serve;
-mod trusted;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::routing::{get, post};
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::timeout::TimeoutLayer;
 
@@ -39,14 +33,13 @@ use tower_http::timeout::TimeoutLayer;
 /// name several acts on (WebSocket: `account` in `connection_init`).
 pub(crate) const ACCOUNT_HEADER: &str = "remotepc-account";
 
-pub use refusal::unknown_outcome_body;
 pub use serve::{Listeners, serve};
 
+use crate::admission::Admission;
 use crate::auth::Authenticator;
-use crate::catalog::{Catalog, IdempotencyLedger};
+use crate::catalog::Catalog;
 use crate::graphql::OperationRunner;
 use crate::settings::{LiveSettings, ServerSettings, Settings};
-pub use trusted::TrustedSet;
 
 /// What every handler shares. One reference count to clone: axum clones
 /// the state for every request, and cloning the services one by one (the
@@ -57,32 +50,18 @@ pub struct AppState(Arc<Services>);
 /// The services behind `AppState`.
 pub struct Services {
     operations: OperationRunner,
+    admission: Admission,
     catalog: Catalog,
     authenticator: Authenticator,
-    idempotency: IdempotencyLedger,
-    /// Requests that write run here, detached from their connection.
-    writes: TaskTracker,
-    /// Cancelled when the shutdown grace ends: clients of writes still
-    /// running are answered "outcome unknown" before connections close.
-    grace_over: CancellationToken,
-    max_batch: usize,
-    max_nesting: usize,
-    remove_batch: usize,
     body_limit: usize,
-    request_timeout: Duration,
-    persisted: persisted::PersistedQueries,
     /// Requests answered from the response cache before, by their bytes.
     raw_lane: raw_lane::RawLane,
     /// The served schema as SDL, for `GET /schema.graphql`.
     schema_sdl: axum::body::Bytes,
-    /// Teams' and roles' trusted documents.
-    trusted: TrustedSet,
     /// Browser origins allowed (CORS, and WebSocket upgrades).
     origins: cors::Origins,
     /// Subscription limits, keep-alive and timeouts.
     live: LiveSettings,
-    /// Subscriptions open, per team and in all.
-    subscriptions: live::SubscriptionSlots,
     /// Places for WebSocket connections that have not authenticated yet:
     /// a tenth of `server.max_connections`.
     unauthenticated_sockets: Arc<tokio::sync::Semaphore>,
@@ -93,55 +72,26 @@ pub struct Services {
     access_log: bool,
 }
 
-/// What shutdown waits for and signals: writes running detached, the
-/// live streams, and the end of the grace.
-pub struct Tasks {
-    /// Requests that write.
-    pub writes: TaskTracker,
-    /// WebSocket connections and event streams.
-    pub streams: TaskTracker,
-    /// Cancelled when the shutdown grace ends.
-    pub grace_over: CancellationToken,
-}
-
 impl AppState {
-    /// The services the handlers use, and the limits they apply before
-    /// the schema does. Writes run on `tasks.writes`, which shutdown waits
-    /// for.
+    /// The services the handlers use. Streams (WebSocket connections and
+    /// event streams) run on `streams`, which shutdown lets finish.
     pub fn new(
-        operations: OperationRunner,
+        (operations, admission): (OperationRunner, Admission),
         catalog: Catalog,
         authenticator: Authenticator,
-        trusted: TrustedSet,
-        tasks: Tasks,
+        streams: TaskTracker,
         settings: &Settings,
     ) -> Self {
-        let Tasks {
-            writes,
-            streams,
-            grace_over,
-        } = tasks;
-        let limits = &settings.graphql;
-        let cluster = catalog.cluster().cloned();
         Self(Arc::new(Services {
             operations,
-            idempotency: catalog.idempotency_ledger(),
+            admission,
             catalog,
             authenticator,
-            writes,
-            grace_over,
-            max_batch: limits.max_batch,
-            max_nesting: limits.max_document_nesting,
-            remove_batch: settings.upstream.remove_batch_size,
             body_limit: settings.server.body_limit_bytes,
-            request_timeout: settings.server.request_timeout,
-            persisted: persisted::PersistedQueries::new(limits.persisted_queries_bytes, cluster),
             raw_lane: raw_lane::RawLane::new(settings.cache.raw_lane_bytes(), settings.cache.ttl),
             schema_sdl: axum::body::Bytes::from(crate::graphql::sdl()),
-            trusted,
             origins: cors::Origins::new(&settings.server),
             live: settings.live.clone(),
-            subscriptions: live::SubscriptionSlots::new(&settings.live),
             unauthenticated_sockets: Arc::new(tokio::sync::Semaphore::new(
                 (settings.server.max_connections / 10).max(1),
             )),

@@ -13,10 +13,9 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::HeaderMap;
 
-use super::idempotency;
 use super::media::MediaType;
 use super::reading::Source;
-use super::trusted::TrustedSet;
+use crate::admission::{IDEMPOTENCY_KEY, TrustedSet};
 use crate::auth::{Caller, Credential};
 use crate::graphql::KeptResponse;
 use crate::telemetry::CacheHitMeter;
@@ -157,7 +156,7 @@ impl RawLane {
         let Some(entries) = &self.entries else {
             return Lane::Closed;
         };
-        if headers.contains_key(idempotency::HEADER) {
+        if headers.contains_key(IDEMPOTENCY_KEY) {
             return Lane::Closed;
         }
         let Some(media) = MediaType::negotiate(headers) else {

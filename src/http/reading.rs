@@ -6,7 +6,7 @@ use async_graphql::{BatchRequest, Request};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, header};
 
-use super::trusted;
+use crate::admission::{Batch, DOCUMENT_ID};
 
 /// Where the operation came from.
 pub(super) enum Source {
@@ -17,19 +17,12 @@ pub(super) enum Source {
 }
 
 /// The requests a body or query string carried.
-pub(super) struct Requests {
-    pub(super) requests: Vec<Request>,
-    /// Sent as a JSON array: answered with an array of as many answers,
-    /// in order, even when it holds one (clients map answers by index).
-    pub(super) is_array: bool,
-}
-
-pub(super) fn read_requests(source: Source) -> Result<Requests, String> {
+pub(super) fn read_requests(source: &Source) -> Result<Batch, String> {
     let (requests, is_array) = match source {
-        Source::Body(body) if memchr::memmem::find(&body, b"\"documentId\"").is_some() => {
-            with_document_ids(&body)?
+        Source::Body(body) if memchr::memmem::find(body, b"\"documentId\"").is_some() => {
+            with_document_ids(body)?
         }
-        Source::Body(body) => match serde_json::from_slice::<BatchRequest>(&body) {
+        Source::Body(body) => match serde_json::from_slice::<BatchRequest>(body) {
             Ok(BatchRequest::Single(request)) => (vec![request], false),
             Ok(BatchRequest::Batch(requests)) => (requests, true),
             Err(_) => {
@@ -39,9 +32,9 @@ pub(super) fn read_requests(source: Source) -> Result<Requests, String> {
                 );
             }
         },
-        Source::Query(query) => (vec![from_query_string(&query)?], false),
+        Source::Query(query) => (vec![from_query_string(query)?], false),
     };
-    Ok(Requests { requests, is_array })
+    Ok(Batch { requests, is_array })
 }
 
 /// `Content-Type: application/json` (any parameters); GraphQL over HTTP
@@ -76,11 +69,10 @@ pub(super) fn from_query_string(query: &str) -> Result<Request, String> {
         }
     };
     let mut request = Request::new(value("query").unwrap_or_default());
-    if let Some(id) = value(trusted::DOCUMENT_ID) {
-        request.extensions.insert(
-            trusted::DOCUMENT_ID.to_owned(),
-            async_graphql::Value::from(id),
-        );
+    if let Some(id) = value(DOCUMENT_ID) {
+        request
+            .extensions
+            .insert(DOCUMENT_ID.to_owned(), async_graphql::Value::from(id));
     }
     if let Some(name) = value("operationName").filter(|name| !name.is_empty()) {
         request = request.operation_name(name);
@@ -126,13 +118,12 @@ pub(super) fn request_from_json(
 ) -> Result<Request, serde_json::Error> {
     let id = entry
         .as_object_mut()
-        .and_then(|object| object.remove(trusted::DOCUMENT_ID));
+        .and_then(|object| object.remove(DOCUMENT_ID));
     let mut request: Request = serde_json::from_value(entry)?;
     if let Some(serde_json::Value::String(id)) = id {
-        request.extensions.insert(
-            trusted::DOCUMENT_ID.to_owned(),
-            async_graphql::Value::from(id),
-        );
+        request
+            .extensions
+            .insert(DOCUMENT_ID.to_owned(), async_graphql::Value::from(id));
     }
     Ok(request)
 }

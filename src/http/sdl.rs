@@ -8,7 +8,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use super::refusal::Refusal;
+use super::answer::Refused;
+use crate::admission::Refusal;
 use crate::graphql::ErrorCode;
 
 pub(super) async fn schema(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -20,7 +21,7 @@ pub(super) async fn schema(State(state): State<AppState>, headers: HeaderMap) ->
     if !team.introspection() {
         let message = "this team may not read the schema (introspection is off)";
         let refusal = Refusal::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message);
-        return refusal.answering(&headers).into_response();
+        return refusal.answering(&headers);
     }
     let mut response = state.schema_sdl.clone().into_response();
     response.headers_mut().insert(

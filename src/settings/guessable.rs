@@ -2,8 +2,6 @@
 //! swapped in for letters), with short suffixes, and short numbers, as
 //! SHA-256 hashes that a team's `token_sha256` must not be.
 
-use sha2::{Digest, Sha256};
-
 /// Letters people swap for digits (`s3cr3t`, `p4ssw0rd`): each set is
 /// applied to every guessable word as a whole.
 const LEET: &[&[(char, char)]] = &[
@@ -75,12 +73,7 @@ pub(super) fn token_hashes() -> &'static std::collections::HashSet<String> {
     static HASHES: std::sync::OnceLock<std::collections::HashSet<String>> =
         std::sync::OnceLock::new();
     HASHES.get_or_init(|| {
-        let hash = |token: &str| -> String {
-            Sha256::digest(token.as_bytes())
-                .iter()
-                .map(|byte| format!("{byte:02x}"))
-                .collect()
-        };
+        let hash = |token: &str| crate::digest::sha256_hex(token.as_bytes());
         let suffixes: Vec<String> = [String::new(), "123".to_owned(), "!".to_owned()]
             .into_iter()
             .chain((0..100).map(|number| number.to_string()))

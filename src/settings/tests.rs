@@ -1,5 +1,3 @@
-use sha2::{Digest, Sha256};
-
 use super::*;
 
 fn parse(toml: &str) -> Result<Settings, config::ConfigError> {
@@ -72,10 +70,7 @@ fn hashes_of_guessable_tokens_are_refused() {
         "p4ssw0rd",
         "4dm1n",
     ] {
-        let hash = Sha256::digest(token.as_bytes())
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect::<String>();
+        let hash = crate::digest::sha256_hex(token.as_bytes());
         let toml = format!(
             "[accounts.default]\napi_key_env = \"K\"\n[teams.ops]\nscopes = [\"read\"]\ntoken_sha256 = \"{hash}\"\n"
         );

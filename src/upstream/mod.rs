@@ -31,7 +31,7 @@ pub use error::UpstreamError;
 pub use flow::{Flow, Lane, UpstreamUse, on_behalf_of};
 pub use key::{ApiKey, KeyError, KeyStatus};
 pub use scheduler::{FlowBudget, UpstreamBudget};
-pub use witness::count_writes;
+pub use witness::{Writes, count_writes};
 
 /// The vendor's production base URL, the default of `accounts.<id>.base_url`.
 pub use crate::settings::VENDOR_BASE_URL;

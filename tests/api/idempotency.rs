@@ -117,3 +117,57 @@ async fn a_key_whose_write_never_left_is_free_and_one_that_may_have_landed_is_no
     );
     assert_eq!(gateway.calls(Endpoint::CommentAdd), 2);
 }
+
+#[tokio::test]
+async fn a_write_whose_outcome_is_unknown_is_kept_for_the_longer_ttl() {
+    let gateway = crate::helpers::spawn_gateway_with(Default::default(), |settings| {
+        settings.store.idempotency_ttl = std::time::Duration::from_secs(1);
+        settings.store.idempotency_unknown_ttl = std::time::Duration::from_secs(300);
+        settings.upstream.breaker_failures = 100;
+    })
+    .await;
+    let name = gateway.devices_by_status(true)[0].clone();
+    let send = |key: &'static str, comment: &'static str| {
+        let request = json!({ "query": COMMENT, "variables": { "n": name, "c": comment } });
+        let authorization = format!("Bearer {ADMIN_TOKEN}");
+        let gateway = &gateway;
+        async move {
+            let headers = [
+                ("authorization", authorization.as_str()),
+                ("idempotency-key", key),
+            ];
+            let (_, text) = gateway.send(&request.to_string(), &headers).await;
+            body(&text)
+        }
+    };
+    gateway
+        .sim
+        .set_outage(Some(remotepc_gateway::simulator::Fault::Status(500)));
+    let unknown = send("maybe-applied", "Fate unknown").await;
+    assert_eq!(
+        unknown["errors"][0]["extensions"]["outcomeUnknown"], true,
+        "{unknown}"
+    );
+    gateway.sim.set_outage(None);
+    let known = send("applied", "Fate known").await;
+    assert_eq!(
+        known["data"]["addComputerComment"]["comment"], "Fate known",
+        "{known}"
+    );
+    assert_eq!(gateway.calls(Endpoint::CommentAdd), 2);
+
+    gateway.clock.advance(std::time::Duration::from_secs(2));
+    assert_eq!(
+        send("maybe-applied", "Fate unknown").await,
+        unknown,
+        "an outcome unknown is kept for store.idempotency_unknown_ttl and replayed"
+    );
+    assert_eq!(gateway.calls(Endpoint::CommentAdd), 2);
+    let again = send("applied", "Fate known").await;
+    assert_eq!(again["data"]["addComputerComment"]["comment"], "Fate known");
+    assert_eq!(
+        gateway.calls(Endpoint::CommentAdd),
+        3,
+        "a known outcome expires after store.idempotency_ttl: the key runs again"
+    );
+}

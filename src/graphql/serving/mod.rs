@@ -1,11 +1,10 @@
 //! The serving path of one operation: the document checked (nesting,
 //! tokens, normalization, operation selection) and its limits; a
-//! mutation's write profile, taken at admission from a parse of its own
-//! (`writes`: the text is parsed twice for a mutation until admission
-//! moves below `http`); validation by the specification's rules (once per
-//! document); then an answer from the response cache, from a compiled
-//! plan over a cached snapshot, or from execution; refused mutations are
-//! recorded after.
+//! mutation's write profile, read at admission from the document that
+//! execution then uses (`writes`: parsed once); validation by the
+//! specification's rules (once per document); then an answer from the
+//! response cache, from a compiled plan over a cached snapshot, or from
+//! execution; refused mutations are recorded after.
 
 pub(crate) mod canonical;
 pub(crate) mod depth;

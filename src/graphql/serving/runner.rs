@@ -1,4 +1,4 @@
-//! Runs operations for the HTTP layer: holds each document to the limits,
+//! Runs admitted operations: holds each document to the limits,
 //! executes it with its caller, reports snapshot ages in
 //! `extensions.cache`, and answers repeated queries from the response cache.
 
@@ -17,8 +17,9 @@ use super::response_cache::{
     reads_only_snapshots,
 };
 use super::validation::SpecValidator;
+use super::writes::{ReadAhead, WriteProfile, read_ahead};
 use crate::auth::Caller;
-use crate::catalog::{AuditLog, Catalog, Collection, on_behalf_of};
+use crate::catalog::{AuditLog, Catalog, Collection, Writes, on_behalf_of};
 use crate::graphql::RequestIds;
 use crate::graphql::schema::GatewaySchema;
 use crate::graphql::schema::audit::AuditTrail;
@@ -36,6 +37,9 @@ pub struct Operation {
     pub ids: RequestIds,
     /// Whether the caller may query the schema.
     pub introspection: bool,
+    /// Its document, when admission had to read it (a mutation's write
+    /// profile): execution does not read the text again.
+    pub read_ahead: Option<ReadAhead>,
 }
 
 /// The schema with the checks and caches around it. Cheap to clone.
@@ -87,6 +91,17 @@ impl OperationRunner {
         }
     }
 
+    /// What `request` will write, read before it runs; the document read
+    /// for it, if any, goes with the operation (`Operation::read_ahead`).
+    pub fn write_profile(
+        &self,
+        request: &Request,
+        introspection: bool,
+        remove_batch: usize,
+    ) -> (WriteProfile, Option<ReadAhead>) {
+        read_ahead(&self.inner.guard, request, introspection, remove_batch)
+    }
+
     /// Bytes held by compiled plans and by kept responses, as weighed.
     pub fn cache_bytes(&self) -> (u64, u64) {
         self.inner.plans.run_pending_tasks();
@@ -96,9 +111,10 @@ impl OperationRunner {
         )
     }
 
-    /// Executes `operation` as `execute` does, and says how many of its
-    /// write calls may have reached RemotePC (0: it is safe to send again).
-    pub async fn execute_counting_writes(&self, operation: Operation) -> (Response, u32) {
+    /// Executes `operation` as `execute` does, and says what its write
+    /// calls did: how many may have reached RemotePC (0: it is safe to send
+    /// again), and how many of those have their outcome unknown.
+    pub async fn execute_counting_writes(&self, operation: Operation) -> (Response, Writes) {
         crate::catalog::count_writes(self.execute(operation)).await
     }
 
@@ -238,8 +254,9 @@ impl OperationRunner {
             caller,
             ids,
             introspection,
+            read_ahead,
         } = operation;
-        let checked = self.check(&request, introspection);
+        let checked = self.check(&request, introspection, read_ahead);
         let document = match checked {
             Ok(document) => document,
             Err(rejected) => {
@@ -264,12 +281,17 @@ impl OperationRunner {
     /// by the specification's rules (the verdict kept per document) and
     /// coerces its variables. Refused: the errors, with the parsed
     /// document when it got that far.
-    fn check(&self, request: &Request, introspection: bool) -> Result<ParsedDocument, Rejected> {
-        let document = self
-            .inner
-            .guard
-            .check(&request.query, !introspection)
-            .map_err(|error| Box::new((None, vec![error])))?;
+    fn check(
+        &self,
+        request: &Request,
+        introspection: bool,
+        read_ahead: Option<ReadAhead>,
+    ) -> Result<ParsedDocument, Rejected> {
+        let read = match read_ahead {
+            Some(ReadAhead(read)) => read,
+            None => self.inner.guard.check(&request.query, !introspection),
+        };
+        let document = read.map_err(|error| Box::new((None, vec![error])))?;
         match self.inner.validator.check(request) {
             Ok(()) => Ok(document),
             Err(errors) => Err(Box::new((Some(document), errors))),
@@ -284,9 +306,10 @@ impl OperationRunner {
             caller,
             ids,
             introspection,
+            read_ahead,
         } = operation;
         let checked = tracing::debug_span!("graphql.validate")
-            .in_scope(|| self.check(&request, introspection));
+            .in_scope(|| self.check(&request, introspection, read_ahead));
         let document = match checked {
             Ok(document) => document,
             Err(rejected) => {

@@ -15,7 +15,8 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::{AppState, Refused, admit, expiry, settle, too_slow};
+use super::{AppState, expiry, too_slow};
+use crate::admission::{Slot, settle_admitted};
 use crate::graphql::RequestIds;
 use crate::http::graphql::authenticate;
 use crate::http::media::Preferred;
@@ -42,12 +43,10 @@ pub(in crate::http) async fn respond(
         Ok(credential) => credential,
         Err(refused) => return refused,
     };
-    let admitted = request
-        .map_err(|message| Refused::new(crate::graphql::ErrorCode::BadUserInput, message))
-        .and_then(|request| admit(&state, &credential, ids, request));
+    let admitted = state.admission.admit_stream(&credential, ids, request);
     let settlement = credential.settlement();
     let caller = credential.caller().clone();
-    let admitted = match settle(settlement, &caller).await {
+    let admitted = match settle_admitted(settlement, &caller).await {
         Ok(()) => admitted,
         Err(refused) => admitted.and(Err(refused)),
     };
@@ -88,7 +87,7 @@ async fn feed(
     state: AppState,
     mut responses: futures::stream::BoxStream<'static, async_graphql::Response>,
     sender: mpsc::Sender<Bytes>,
-    _slot: super::Slot,
+    _slot: Slot,
     valid_for: Option<std::time::Duration>,
 ) {
     let live = &state.live;

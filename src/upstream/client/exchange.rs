@@ -74,7 +74,11 @@ impl RemotePcClient {
         let refused_connection =
             matches!(result, Err(UpstreamError::Transport { not_sent: true, .. }));
         if !endpoint.is_read() && !refused_connection {
-            crate::upstream::witness::may_have_reached();
+            let unknown = result
+                .as_ref()
+                .err()
+                .is_some_and(UpstreamError::outcome_unknown);
+            crate::upstream::witness::may_have_reached(unknown);
         }
         let outcome = result.as_ref().err().map_or("ok", UpstreamError::kind);
         span.record("outcome", outcome);

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use futures::StreamExt;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -24,11 +24,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::protocol::{CLOSE_SILENT, ClientMessage, PROTOCOL, authorization, truncate};
-use super::{AppState, Refused, admit, expiry, settle, too_slow};
+use super::{AppState, expiry, too_slow};
+use crate::admission::{Refusal, Slot, settle_admitted};
 use crate::auth::Credential;
 use crate::auth::Settlement;
 use crate::graphql::{ErrorCode, RequestIds};
-use crate::http::refusal::Refusal;
+use crate::http::answer::Refused;
 use receiving::Incoming;
 use sending::Unsent;
 
@@ -53,8 +54,7 @@ pub(in crate::http) fn upgrade(
     {
         let message = "this origin may not open a WebSocket here (server.cors_origins)";
         return Refusal::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message)
-            .answering(headers)
-            .into_response();
+            .answering(headers);
     }
     let Ok(unauthenticated) = Arc::clone(&state.unauthenticated_sockets).try_acquire_owned() else {
         let message = "too many WebSocket connections are waiting to authenticate; retry shortly";
@@ -64,8 +64,7 @@ pub(in crate::http) fn upgrade(
             message,
         )
         .retry_after(Duration::from_secs(1))
-        .answering(headers)
-        .into_response();
+        .answering(headers);
     };
     let streams = state.streams.clone();
     upgrade
@@ -105,7 +104,7 @@ enum Reaction {
 /// slot, freed at the same moment.
 struct Running {
     task: JoinHandle<()>,
-    _slot: super::Slot,
+    _slot: Slot,
 }
 
 impl Drop for Running {
@@ -278,9 +277,15 @@ impl Connection {
                     let message = format!(
                         "this connection has {limit} subscriptions open, its limit (live.max_subscriptions_per_connection)"
                     );
-                    Err(Refused::new(ErrorCode::TooManySubscriptions, message))
+                    let status = StatusCode::OK;
+                    Err(Refusal::new(
+                        status,
+                        ErrorCode::TooManySubscriptions,
+                        message,
+                    ))
                 } else {
-                    admit(state, credential, ids.clone(), *payload)
+                    let admission = &state.admission;
+                    admission.admit_stream(credential, ids.clone(), Ok(*payload))
                 };
                 match admitted {
                     Ok((operation, slot)) => {
@@ -316,7 +321,7 @@ impl Connection {
         let fell_behind = self.too_slow.clone();
         let send_timeout = state.live.send_timeout;
         tokio::spawn(async move {
-            if let Err(refused) = settle(settlement, &caller).await {
+            if let Err(refused) = settle_admitted(settlement, &caller).await {
                 let errors = serde_json::json!([refused.into_error()]);
                 let _ = sender.send(Outgoing::Error(id, errors)).await;
                 return;

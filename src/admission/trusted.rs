@@ -14,10 +14,8 @@ use std::time::SystemTime;
 use async_graphql::Request;
 use axum::http::StatusCode;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
-use super::AppState;
-use super::refusal::Refusal;
+use super::{Admission, Refusal};
 use crate::auth::{Caller, Grant, Scope};
 use crate::graphql::{ErrorCode, Operation, RequestIds, canonical};
 use crate::settings::Settings;
@@ -27,7 +25,7 @@ use crate::settings::Settings;
 const MAX_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
 
 /// The request entry that names a document by id.
-pub(super) const DOCUMENT_ID: &str = "documentId";
+pub const DOCUMENT_ID: &str = "documentId";
 
 /// One manifest's documents, by id and by canonical text.
 #[derive(Default)]
@@ -36,6 +34,10 @@ struct Manifest {
     by_canonical: HashMap<String, String>,
     longest: usize,
 }
+
+/// The scopes a request runs with when only some of the caller's grants
+/// admit it (`None`: all of the caller's).
+pub(super) type Narrowed = Option<Vec<Scope>>;
 
 /// Whether a grant runs only its trusted documents, and its manifest.
 type Policy = (bool, Arc<Manifest>);
@@ -119,11 +121,7 @@ impl TrustedSet {
     /// `only_trusted_documents`, those of its manifest. A document no grant
     /// admits is refused before it is parsed for execution; one that only
     /// some admit runs with their scopes alone (`Some`).
-    pub(super) fn admit(
-        &self,
-        caller: &Caller,
-        request: &mut Request,
-    ) -> Result<Option<Vec<Scope>>, Box<Refusal>> {
+    fn admit(&self, caller: &Caller, request: &mut Request) -> Result<Narrowed, Refusal> {
         let id = take_document_id(request);
         if self.by_caller.is_empty() {
             // No manifest anywhere (most deployments): nothing to look up.
@@ -176,7 +174,7 @@ impl TrustedSet {
     /// A number that changes whenever one of `caller`'s manifests is read
     /// anew: answers kept for a request name the revision they were
     /// admitted under, so a manifest change takes effect at once.
-    pub(super) fn revision(&self, caller: &Caller) -> u64 {
+    pub fn revision(&self, caller: &Caller) -> u64 {
         if self.by_caller.is_empty() {
             return 0;
         }
@@ -194,12 +192,13 @@ impl TrustedSet {
 /// mutation is (the stolen-browser-token case); the record is written on
 /// the write tracker, which shutdown waits for.
 pub(super) fn admit_audited(
-    state: &AppState,
+    admission: &Admission,
     caller: &Caller,
     ids: &RequestIds,
     request: &mut Request,
-) -> Result<Option<Vec<Scope>>, Box<Refusal>> {
-    state.trusted.admit(caller, request).inspect_err(|refusal| {
+) -> Result<Narrowed, Refusal> {
+    let inner = &admission.0;
+    inner.trusted.admit(caller, request).inspect_err(|refusal| {
         let mut sent = Request::new(request.query.clone()).variables(request.variables.clone());
         sent.operation_name.clone_from(&request.operation_name);
         let operation = Operation {
@@ -207,10 +206,11 @@ pub(super) fn admit_audited(
             caller: caller.clone(),
             ids: ids.clone(),
             introspection: false,
+            read_ahead: None,
         };
-        let (operations, code) = (state.operations.clone(), refusal.code);
+        let (operations, code) = (inner.operations.clone(), refusal.code());
         let message = refusal.message().to_owned();
-        state.writes.spawn(async move {
+        inner.writes.spawn(async move {
             operations.record_refused(&operation, code, &message).await;
         });
     })
@@ -221,7 +221,7 @@ impl Manifest {
     /// one once both are canonical. Texts much longer than any document
     /// are not parsed at all.
     fn knows(&self, text: &str) -> bool {
-        let id = hex(&Sha256::digest(text.as_bytes()));
+        let id = crate::digest::sha256_hex(text.as_bytes());
         if self.by_id.contains_key(&id) {
             return true;
         }
@@ -339,7 +339,7 @@ fn apq_hash(request: &Request) -> Option<String> {
 }
 
 /// A caller with no manifest runs any text, and no id.
-fn without_manifests(id: Option<&str>) -> Result<Option<Vec<Scope>>, Box<Refusal>> {
+fn without_manifests(id: Option<&str>) -> Result<Narrowed, Refusal> {
     match id {
         Some(_) => Err(not_trusted(
             "this caller has no trusted documents; send the query text",
@@ -348,14 +348,10 @@ fn without_manifests(id: Option<&str>) -> Result<Option<Vec<Scope>>, Box<Refusal
     }
 }
 
-fn not_trusted(message: &str) -> Box<Refusal> {
-    Box::new(Refusal::new(
+fn not_trusted(message: &str) -> Refusal {
+    Refusal::new(
         StatusCode::BAD_REQUEST,
         ErrorCode::OperationNotTrusted,
         message,
-    ))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+    )
 }

@@ -15,9 +15,12 @@ use async_graphql::Request;
 use std::time::Duration;
 
 use moka::sync::Cache;
-use sha2::{Digest, Sha256};
 
+use axum::http::StatusCode;
+
+use super::Refusal;
 use crate::cluster::Cluster;
+use crate::graphql::ErrorCode;
 
 /// Why a persisted query could not be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +35,19 @@ pub(super) enum PersistedError {
 }
 
 impl PersistedError {
-    pub(super) fn message(self) -> &'static str {
+    /// Apollo clients answer PersistedQueryNotFound by sending the text;
+    /// they expect it as a GraphQL error in a 200. A malformed extension,
+    /// or a text that does not match its hash, is a bad request (GraphQL
+    /// over HTTP: 4xx, no `data`).
+    pub(super) fn refusal(self) -> Refusal {
+        let (status, code) = match self {
+            PersistedError::NotFound => (StatusCode::OK, ErrorCode::PersistedQueryNotFound),
+            _ => (StatusCode::BAD_REQUEST, ErrorCode::BadUserInput),
+        };
+        Refusal::new(status, code, self.message())
+    }
+
+    fn message(self) -> &'static str {
         match self {
             PersistedError::NotFound => "PersistedQueryNotFound",
             PersistedError::HashMismatch => "provided sha256Hash does not match the query",
@@ -106,7 +121,7 @@ impl PersistedQueries {
             request.query = text.to_string();
             return Ok(None);
         }
-        let actual = sha256_hex(&request.query);
+        let actual = crate::digest::sha256_hex(request.query.as_bytes());
         if actual != key.1 {
             return Err(PersistedError::HashMismatch);
         }
@@ -133,27 +148,26 @@ impl PersistedQueries {
     }
 
     /// With replicas: fetches from Redis the texts of the hash-only
-    /// persisted queries in `body` (a POST body or a GET query string) that
-    /// this replica does not hold, so `resolve` finds them.
-    pub(super) async fn prefetch(&self, account: &str, body: &[u8], query_string: bool) {
+    /// persisted queries among `requests` that this replica does not hold,
+    /// so that `resolve` finds them.
+    pub(super) async fn prefetch(&self, account: &str, requests: &[Request]) {
         let Some(cluster) = &self.cluster else {
             return;
         };
-        if memchr::memmem::find(body, b"persistedQuery").is_none() {
+        let hashes: Vec<String> = requests
+            .iter()
+            .filter(|request| request.query.is_empty())
+            .filter_map(hash_of)
+            .collect();
+        if hashes.is_empty() {
             return;
         }
         // Boxed so that every request's future does not carry its size.
-        Box::pin(self.fetch_shared(cluster, account, body, query_string)).await;
+        Box::pin(self.fetch_shared(cluster, account, hashes)).await;
     }
 
-    async fn fetch_shared(
-        &self,
-        cluster: &Cluster,
-        account: &str,
-        body: &[u8],
-        query_string: bool,
-    ) {
-        for hash in hashes_without_text(body, query_string) {
+    async fn fetch_shared(&self, cluster: &Cluster, account: &str, hashes: Vec<String>) {
+        for hash in hashes {
             let key = (account.to_owned(), hash);
             if self.texts.contains_key(&key) {
                 continue;
@@ -161,49 +175,25 @@ impl PersistedQueries {
             let Some(text) = cluster.shared_text(&["apq", &key.0, &key.1]).await else {
                 continue;
             };
-            if sha256_hex(&text) == key.1 {
+            if crate::digest::sha256_hex(text.as_bytes()) == key.1 {
                 self.texts.insert(key, Arc::from(text));
             }
         }
     }
 }
 
-fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
-}
-
-/// The lower-case `sha256Hash` of each request in `body` that names a
-/// persisted query without its text (at most 16: a batch's bound).
-fn hashes_without_text(body: &[u8], query_string: bool) -> Vec<String> {
-    let requests: Vec<serde_json::Value> = if query_string {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
-        let has_query = pairs
-            .iter()
-            .any(|(key, value)| key == "query" && !value.is_empty());
-        let extensions = pairs
-            .iter()
-            .find(|(key, _)| key == "extensions")
-            .and_then(|(_, value)| serde_json::from_str::<serde_json::Value>(value).ok());
-        match (has_query, extensions) {
-            (false, Some(extensions)) => vec![serde_json::json!({ "extensions": extensions })],
-            _ => Vec::new(),
-        }
-    } else {
-        match serde_json::from_slice(body) {
-            Ok(serde_json::Value::Array(requests)) => requests,
-            Ok(request) => vec![request],
-            Err(_) => Vec::new(),
-        }
+/// The lower-case `sha256Hash` a request's persisted-query extension
+/// names, when it is one.
+fn hash_of(request: &Request) -> Option<String> {
+    let async_graphql::Value::Object(extension) = request.extensions.get("persistedQuery")? else {
+        return None;
     };
-    requests
-        .iter()
-        .filter(|request| request["query"].as_str().is_none_or(str::is_empty))
-        .filter_map(|request| request["extensions"]["persistedQuery"]["sha256Hash"].as_str())
-        .filter(|hash| hash.len() == 64 && hash.bytes().all(|byte| byte.is_ascii_hexdigit()))
-        .map(str::to_ascii_lowercase)
-        .take(16)
-        .collect()
+    match extension.get("sha256Hash")? {
+        async_graphql::Value::String(hash)
+            if hash.len() == 64 && hash.bytes().all(|byte| byte.is_ascii_hexdigit()) =>
+        {
+            Some(hash.to_ascii_lowercase())
+        }
+        _ => None,
+    }
 }

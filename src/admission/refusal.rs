@@ -1,38 +1,34 @@
-//! Answers given outside execution on HTTP: refusals (auth, quota, media
-//! type, malformed requests, limits, persisted queries) and timeouts. A
-//! `Refusal` is an HTTP status, a code from the one error table
-//! (`graphql::ErrorCode`), a message, and the headers that go with it,
-//! sent as a GraphQL error body. A stream's refusals (WebSocket, SSE) are
-//! `live::Refused`, a code and a message, since they are not HTTP answers.
+//! The one refusal: every answer given outside execution, on any
+//! transport (auth, quota, malformed requests, limits, trusted documents,
+//! persisted queries, idempotency keys, timeouts). A `Refusal` is a code
+//! from the one error table (`graphql::ErrorCode`), a message, the status
+//! and headers an HTTP answer carries, and what a stream sends instead: a
+//! GraphQL error with the code.
 
 use std::time::Duration;
 
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use async_graphql::{ErrorExtensionValues, ServerError};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use serde_json::{Value, json};
 
-use super::media::MediaType;
 use crate::auth::{ActorKind, Caller, QuotaRefusal};
 use crate::graphql::ErrorCode;
 
 /// A request refused (or cut short) outside execution.
 #[derive(Debug)]
-pub(super) struct Refusal {
-    pub(super) status: StatusCode,
-    pub(super) code: ErrorCode,
+pub struct Refusal {
+    status: StatusCode,
+    code: ErrorCode,
     message: String,
     retry_after: Option<Duration>,
     /// Extra `extensions` entries (`outcomeUnknown`).
     extensions: Vec<(&'static str, Value)>,
     headers: Vec<(HeaderName, HeaderValue)>,
-    /// The media type the client asked for (`application/json` when it
-    /// asked for none the gateway speaks), so that client libraries read
-    /// the `errors` body instead of raising a transport error.
-    media: MediaType,
 }
 
 impl Refusal {
-    pub(super) fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
+    /// Refused with `code`, answered over HTTP with `status`.
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -40,17 +36,36 @@ impl Refusal {
             retry_after: None,
             extensions: Vec::new(),
             headers: Vec::new(),
-            media: MediaType::Json,
         }
     }
 
     /// What the client is told.
-    pub(super) fn message(&self) -> &str {
+    pub fn message(&self) -> &str {
         &self.message
     }
 
+    /// The code in `extensions.code`.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// The HTTP status it is answered with.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// When to try again, if the refusal says.
+    pub fn retry_after_wait(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
+    /// The headers an HTTP answer carries besides `Retry-After`.
+    pub fn headers(&self) -> &[(HeaderName, HeaderValue)] {
+        &self.headers
+    }
+
     /// 401 with `UNAUTHENTICATED` and a `WWW-Authenticate` challenge.
-    pub(super) fn unauthenticated(why: impl std::fmt::Display) -> Self {
+    pub fn unauthenticated(why: impl std::fmt::Display) -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
             ErrorCode::Unauthenticated,
@@ -60,12 +75,12 @@ impl Refusal {
     }
 
     /// 400 with `BAD_USER_INPUT`.
-    pub(super) fn bad_request(message: impl Into<String>) -> Self {
+    pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, ErrorCode::BadUserInput, message)
     }
 
     /// 413 for a body over `server.body_limit_bytes`.
-    pub(super) fn too_large(limit: usize) -> Self {
+    pub fn too_large(limit: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::BadUserInput,
@@ -75,7 +90,7 @@ impl Refusal {
 
     /// 429 for a team, or a person in their role, over its quota; the
     /// message names whose quota and the setting that sets it.
-    pub(super) fn over_quota(caller: &Caller, refused: QuotaRefusal) -> Self {
+    pub fn over_quota(caller: &Caller, refused: QuotaRefusal) -> Self {
         let (status, code) = (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited);
         let team = &caller.team;
         let (over, spender, setting) = match caller.actor.kind {
@@ -116,7 +131,7 @@ impl Refusal {
 
     /// 504 when `server.request_timeout` ran out. A write is not cut short:
     /// it goes on, and its audit record and idempotency key get its outcome.
-    pub(super) fn timed_out(timeout: Duration, write: bool) -> Self {
+    pub fn timed_out(timeout: Duration, write: bool) -> Self {
         let timeout = humantime::format_duration(timeout);
         let refusal = Self::new(
             StatusCode::GATEWAY_TIMEOUT,
@@ -138,7 +153,7 @@ impl Refusal {
 
     /// A write still running when the shutdown grace ended: its client is
     /// answered before the connection closes, with the outcome unknown.
-    pub(super) fn stopped_before_write_finished() -> Self {
+    pub fn stopped_before_write_finished() -> Self {
         let message = "the gateway stopped before this mutation finished: it may or may not have been applied; its audit record will say which; check before retrying";
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -149,17 +164,19 @@ impl Refusal {
     }
 
     /// Says when to try again: `Retry-After` and `extensions.retryAfterMs`.
-    pub(super) fn retry_after(mut self, wait: Duration) -> Self {
+    pub fn retry_after(mut self, wait: Duration) -> Self {
         self.retry_after = Some(wait);
         self
     }
 
-    pub(super) fn extension(mut self, name: &'static str, value: Value) -> Self {
+    /// With `extensions.<name>` set to `value` (`outcomeUnknown`).
+    pub fn extension(mut self, name: &'static str, value: Value) -> Self {
         self.extensions.push((name, value));
         self
     }
 
-    pub(super) fn header(mut self, name: HeaderName, value: &'static str) -> Self {
+    /// With the header `name` set to `value`.
+    pub fn header(mut self, name: HeaderName, value: &'static str) -> Self {
         self.headers.push((name, HeaderValue::from_static(value)));
         self
     }
@@ -171,19 +188,8 @@ impl Refusal {
         self
     }
 
-    /// Sent in `media`.
-    pub(super) fn in_media(mut self, media: MediaType) -> Self {
-        self.media = media;
-        self
-    }
-
-    /// Sent in the media type the request's `Accept` asks for.
-    pub(super) fn answering(self, headers: &HeaderMap) -> Self {
-        let media = MediaType::negotiate(headers).unwrap_or(MediaType::Json);
-        self.in_media(media)
-    }
-
-    fn body(&self) -> String {
+    /// The answer's body: a GraphQL error, and no `data`.
+    pub fn body(&self) -> String {
         let mut extensions = json!({ "code": self.code.as_str() });
         if let Some(wait) = self.retry_after {
             extensions["retryAfterMs"] = json!(wait.as_millis().max(1) as u64);
@@ -195,21 +201,15 @@ impl Refusal {
         let error = json!({ "message": self.message, "extensions": extensions });
         json!({ "errors": [error] }).to_string()
     }
-}
 
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        let mut response = self.media.respond(self.status, self.body());
-        if let Some(wait) = self.retry_after {
-            let seconds = whole_seconds(wait);
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        for (name, value) in self.headers {
-            response.headers_mut().insert(name, value);
-        }
-        response
+    /// As one GraphQL error, for a stream (WebSocket, SSE), where a
+    /// refusal is a message of the stream rather than an HTTP answer.
+    pub fn into_error(self) -> ServerError {
+        let mut error = ServerError::new(self.message, None);
+        let mut extensions = ErrorExtensionValues::default();
+        extensions.set("code", self.code.as_str());
+        error.extensions = Some(extensions);
+        error
     }
 }
 
@@ -229,7 +229,7 @@ fn quota_policy(per_minute: u32, burst: u32) -> String {
 }
 
 /// Seconds for a header, rounded up, at least 1.
-fn whole_seconds(wait: Duration) -> u64 {
+pub fn whole_seconds(wait: Duration) -> u64 {
     (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 

@@ -10,7 +10,7 @@ use crate::settings::LiveSettings;
 
 /// Open subscriptions, counted.
 #[derive(Clone)]
-pub(crate) struct SubscriptionSlots {
+pub(super) struct SubscriptionSlots {
     inner: Arc<Inner>,
 }
 
@@ -32,7 +32,7 @@ struct Open {
 }
 
 /// One open subscription's place; freed when dropped.
-pub(crate) struct Slot {
+pub struct Slot {
     inner: Arc<Inner>,
     team: String,
     person: Option<String>,
@@ -68,7 +68,7 @@ impl Inner {
 }
 
 impl SubscriptionSlots {
-    pub(crate) fn new(settings: &LiveSettings) -> Self {
+    pub(super) fn new(settings: &LiveSettings) -> Self {
         Self {
             inner: Arc::new(Inner {
                 per_team: settings.max_subscriptions_per_team,
