@@ -110,7 +110,7 @@ fn string_end(bytes: &[u8], start: usize) -> usize {
 /// Whether `{`, `[` and `(` nest deeper than `max` outside strings and
 /// comments. A loop, not recursion: it runs before the parser, which
 /// recurses once per level.
-pub fn nesting_exceeds(document: &str, max: usize) -> bool {
+pub(crate) fn nesting_exceeds(document: &str, max: usize) -> bool {
     let mut depth = 0usize;
     for (_, piece) in Pieces::of(document) {
         match piece {
