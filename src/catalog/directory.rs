@@ -94,6 +94,32 @@ impl<'a> Directory<'a> {
         self.read_users(reading).await
     }
 
+    /// The user with this username, as the snapshot has it; with the
+    /// snapshot it was looked for in.
+    pub async fn user_named(
+        &self,
+        username: &str,
+    ) -> Result<(Option<Arc<User>>, Served<User>), CatalogError> {
+        let served = self.users(false).await?;
+        let found = served.snapshot.get(username).map(Arc::clone);
+        Ok((found, served))
+    }
+
+    /// The users with these usernames, in order, as the snapshot has
+    /// them; those no longer there are left out. With the snapshot.
+    pub async fn users_named(
+        &self,
+        usernames: &[String],
+    ) -> Result<(Vec<Arc<User>>, Served<User>), CatalogError> {
+        let served = self.users(false).await?;
+        let found = usernames
+            .iter()
+            .filter_map(|username| served.snapshot.get(username))
+            .map(Arc::clone)
+            .collect();
+        Ok((found, served))
+    }
+
     /// A live poll's read: the snapshot anew unless another replica read
     /// one within the poll interval.
     pub(super) async fn users_polled(&self) -> Result<Served<User>, CatalogError> {

@@ -81,6 +81,22 @@ impl<'a> Fleet<'a> {
         self.read_devices(reading).await
     }
 
+    /// The devices with these names, in order, as the snapshot (patched by
+    /// the caller's own writes) has them; names no longer there are left
+    /// out. With the snapshot they were found in.
+    pub async fn devices_named(
+        &self,
+        names: &[String],
+    ) -> Result<(Vec<Arc<Device>>, Served<Device>), CatalogError> {
+        let served = self.devices(false).await?;
+        let found = names
+            .iter()
+            .filter_map(|name| served.snapshot.get(name))
+            .map(Arc::clone)
+            .collect();
+        Ok((found, served))
+    }
+
     /// A live poll's read: the snapshot anew unless another replica read
     /// one within the poll interval.
     pub(super) async fn devices_polled(&self) -> Result<Served<Device>, CatalogError> {

@@ -88,13 +88,20 @@ impl SortCursor {
     }
 }
 
-/// A connection of `Node`s.
 /// The page size a connection's complexity assumes when neither `first`
-/// nor `last` is given. The schema's complexity attributes and compiled
-/// plans both count with it, so a plan never accepts a page the schema
-/// would refuse.
-pub(crate) const UNSIZED_PAGE_COMPLEXITY: usize = 50;
+/// nor `last` is given.
+const UNSIZED_PAGE_COMPLEXITY: usize = 50;
 
+/// The complexity of a page of `size` items (`first`, or `last`; unsized:
+/// 50) each costing `per_item`: the one formula of the schema's complexity
+/// attributes and of compiled plans, so that a plan never accepts a page
+/// the schema would refuse.
+pub(crate) fn page_complexity(size: Option<i32>, per_item: usize) -> usize {
+    let items = size.map_or(UNSIZED_PAGE_COMPLEXITY, |count| count.max(0) as usize);
+    items.saturating_mul(per_item).saturating_add(1)
+}
+
+/// A connection of `Node`s.
 pub(crate) type SortConnection<Node> = Connection<SortCursor, Node, ConnectionTotals>;
 
 /// Relay arguments as given.

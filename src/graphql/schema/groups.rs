@@ -1,22 +1,20 @@
 //! `Group`: the groups this gateway knows (RemotePC cannot list them),
 //! and the queries that read them.
 
-use std::sync::Arc;
-
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::ser::SerializeStruct;
 
-use super::cache_report::{not_reusable, record};
+use super::cache_report::not_reusable;
+use super::device::Device;
 use super::error::catalog_error;
 use super::fleet;
 use super::guard::RequireScope;
-use super::node::{NodeKind, global_id};
-use super::objects::Device;
+use super::id::{NodeKind, global_id};
 use super::timestamp::Timestamp;
 use crate::auth::Scope;
-use crate::catalog::{Collection, KnownGroup};
+use crate::catalog::KnownGroup;
 
 /// A group of computers, as known to this gateway: RemotePC offers no way to
 /// list groups, so the gateway knows the groups it created or moved
@@ -103,20 +101,6 @@ impl Group {
 
     /// The computers this gateway put in the group that still exist.
     async fn devices(&self, ctx: &Context<'_>) -> Result<Vec<Device>> {
-        devices_named(ctx, &self.computer_names).await
+        Device::named(ctx, &self.computer_names).await
     }
-}
-
-/// The devices of the caller's account with these names, in order, as the
-/// snapshot (patched by the caller's own writes) has them; names no longer
-/// there are left out.
-pub(crate) async fn devices_named(ctx: &Context<'_>, names: &[String]) -> Result<Vec<Device>> {
-    let served = fleet(ctx)?.devices(false).await.map_err(catalog_error)?;
-    record(ctx, Collection::Devices, &served);
-    let snapshot = served.snapshot;
-    Ok(names
-        .iter()
-        .filter_map(|name| snapshot.get(name))
-        .map(|device| Device(Arc::clone(device)))
-        .collect())
 }

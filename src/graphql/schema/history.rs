@@ -7,10 +7,9 @@ use async_graphql::{Context, Enum, InputObject, Object, Result};
 
 use super::cache_report::not_reusable;
 use super::connection::first_count;
+use super::device::Device;
 use super::error::{catalog_error, validation_error};
-use super::groups::devices_named;
 use super::guard::RequireScope;
-use super::objects::Device;
 use super::timestamp::Timestamp;
 use super::{caller, limits};
 use crate::auth::Scope;
@@ -93,7 +92,7 @@ impl DeviceEvent {
 
     /// The device as it is now; null when it is gone.
     async fn device(&self, ctx: &Context<'_>) -> Result<Option<Device>> {
-        let found = devices_named(ctx, std::slice::from_ref(&self.0.subject)).await?;
+        let found = Device::named(ctx, std::slice::from_ref(&self.0.subject)).await?;
         Ok(found.into_iter().next())
     }
 }
@@ -126,7 +125,7 @@ impl HistoryQuery {
     /// refresh the snapshot) and when it makes them.
     #[graphql(
         guard = "RequireScope(Scope::Read)",
-        complexity = "first.map_or(super::connection::UNSIZED_PAGE_COMPLEXITY, |n| n.max(0) as usize) * child_complexity + 1"
+        complexity = "super::connection::page_complexity(first, child_complexity)"
     )]
     async fn device_events(
         &self,

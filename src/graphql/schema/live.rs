@@ -8,12 +8,13 @@ use async_graphql::{Context, Object, Result, Subscription};
 use futures::{Stream, TryStreamExt};
 
 use super::caller;
+use super::device::{Device, DeviceStatus};
 use super::error::{ErrorCode, catalog_error, coded};
 use super::guard::RequireScope;
 use super::history::ChangeKind;
-use super::objects::{Device, DeviceStatus, User};
 use super::query::{DeviceFilter, UserFilter, device_filter};
 use super::timestamp::Timestamp;
+use super::user::User;
 use crate::auth::Scope;
 use crate::catalog::{self as domain, Catalog, Changes, Next};
 

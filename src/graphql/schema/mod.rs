@@ -4,27 +4,33 @@
 //! through `catalog`; nothing here knows how an operation arrived.
 
 pub(crate) mod audit;
+pub(crate) mod audit_trail;
 mod budget;
 pub(crate) mod cache_report;
 pub(crate) mod connection;
+pub(crate) mod device;
 pub(crate) mod error;
 mod groups;
 mod guard;
 pub(crate) mod history;
+pub(crate) mod id;
+mod invitations;
 pub(crate) mod json_out;
 pub(crate) mod live;
 mod mutation;
 pub(crate) mod node;
-pub(crate) mod objects;
+pub(crate) mod planned;
 pub(crate) mod query;
-mod relations;
 pub(crate) mod timestamp;
+pub(crate) mod user;
 mod viewer;
 
 use async_graphql::{Context, MergedObject, Schema};
 
 use crate::auth::Caller;
-use crate::catalog::{Catalog, Directory, Fleet};
+use std::sync::Arc;
+
+use crate::catalog::{Catalog, Directory, Fleet, Relations};
 use crate::settings::GraphqlSettings;
 
 /// Every query.
@@ -37,7 +43,7 @@ pub struct QueryRoot(
     query::DeviceQuery,
     groups::GroupQuery,
     history::HistoryQuery,
-    relations::InvitationQuery,
+    invitations::InvitationQuery,
     audit::AuditQuery,
     budget::BudgetQuery,
 );
@@ -95,6 +101,18 @@ fn caller<'c>(ctx: &Context<'c>) -> async_graphql::Result<&'c Caller> {
 
 fn limits<'c>(ctx: &Context<'c>) -> async_graphql::Result<&'c GraphqlSettings> {
     ctx.data::<GraphqlSettings>()
+}
+
+/// The relations RemotePC cannot list, as far as they went through this
+/// gateway (assignments, groups, invitations). They change without a new
+/// snapshot, so an answer that reads them is never kept.
+async fn relations_of(ctx: &Context<'_>) -> async_graphql::Result<Arc<Relations>> {
+    cache_report::not_reusable(ctx);
+    let account = &caller(ctx)?.account;
+    ctx.data::<Catalog>()?
+        .relations(account)
+        .await
+        .map_err(error::catalog_error)
 }
 
 /// The users of the caller's account.

@@ -1,94 +1,21 @@
-//! Object identity the Relay way: the `Node` interface, global ids
-//! (`base64url("Device:" + name)`), and `node(id:)` / `nodes(ids:)`, so
-//! normalized client caches (Apollo, urql Graphcache, Relay) key and
-//! refetch every object without hand-written key fields.
+//! Object identity the Relay way: the `Node` interface over every type
+//! with a global id (the codec is `id`'s), and `node(id:)` /
+//! `nodes(ids:)`, so normalized client caches (Apollo, urql Graphcache,
+//! Relay) key and refetch every object without hand-written key fields.
+//! The one file that knows every object type.
 
 use async_graphql::{Context, ID, Interface, Object, Result};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::audit::{AuditEntry, unreadable};
 use super::cache_report::not_reusable;
+use super::device::Device;
 use super::error::{ErrorCode, catalog_error, coded};
-use super::groups::{Group, devices_named};
+use super::groups::Group;
 use super::guard::forbidden;
-use super::objects::{Device, User, user_named};
+use super::id::{NodeKind, parse_global_id};
+use super::user::User;
 use super::{caller, fleet, limits};
-use crate::auth::Scope;
 use crate::catalog::{AuditFilter, AuditLog};
-
-/// The kinds of object a global id can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum NodeKind {
-    Device,
-    User,
-    Group,
-    AuditEntry,
-}
-
-impl NodeKind {
-    const ALL: [NodeKind; 4] = [
-        NodeKind::Device,
-        NodeKind::User,
-        NodeKind::Group,
-        NodeKind::AuditEntry,
-    ];
-
-    /// The type's name in the schema, which starts its global ids.
-    pub(crate) const fn typename(self) -> &'static str {
-        match self {
-            NodeKind::Device => "Device",
-            NodeKind::User => "User",
-            NodeKind::Group => "Group",
-            NodeKind::AuditEntry => "AuditEntry",
-        }
-    }
-
-    fn scope(self) -> Scope {
-        match self {
-            NodeKind::AuditEntry => Scope::AuditRead,
-            _ => Scope::Read,
-        }
-    }
-}
-
-/// The global id of the `kind` object keyed by `key`.
-pub(crate) fn global_id(kind: NodeKind, key: &str) -> ID {
-    let mut raw = String::with_capacity(kind.typename().len() + 1 + key.len());
-    raw.push_str(kind.typename());
-    raw.push(':');
-    raw.push_str(key);
-    ID(URL_SAFE_NO_PAD.encode(raw))
-}
-
-/// Writes `global_id(kind, key)` as a JSON string, for compiled plans.
-pub(crate) fn write_global_id(kind: NodeKind, key: &str, out: &mut Vec<u8>) {
-    out.push(b'"');
-    let start = out.len();
-    out.resize(
-        start + base64::encoded_len(kind.typename().len() + 1 + key.len(), false).unwrap_or(0),
-        0,
-    );
-    let mut raw = Vec::with_capacity(kind.typename().len() + 1 + key.len());
-    raw.extend_from_slice(kind.typename().as_bytes());
-    raw.push(b':');
-    raw.extend_from_slice(key.as_bytes());
-    let written = URL_SAFE_NO_PAD
-        .encode_slice(&raw, &mut out[start..])
-        .unwrap_or(0);
-    out.truncate(start + written);
-    out.push(b'"');
-}
-
-/// The kind and key a global id names; `None` for anything else.
-pub(crate) fn parse_global_id(id: &str) -> Option<(NodeKind, String)> {
-    let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(id).ok()?).ok()?;
-    let (typename, key) = raw.split_once(':')?;
-    let kind = NodeKind::ALL
-        .into_iter()
-        .find(|kind| kind.typename() == typename)?;
-    Some((kind, key.to_owned()))
-}
 
 /// An object with a global id.
 // A node lives for one response, one per `node`/`nodes` entry: the size of
@@ -151,11 +78,11 @@ async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
         return Err(forbidden(caller, kind.scope()));
     }
     Ok(match kind {
-        NodeKind::Device => devices_named(ctx, std::slice::from_ref(&key))
+        NodeKind::Device => Device::named(ctx, std::slice::from_ref(&key))
             .await?
             .pop()
             .map(Node::Device),
-        NodeKind::User => user_named(ctx, &key).await?.map(Node::User),
+        NodeKind::User => User::named(ctx, &key).await?.map(Node::User),
         NodeKind::Group => {
             not_reusable(ctx);
             let groups = fleet(ctx)?.known_groups().await.map_err(catalog_error)?;
@@ -179,32 +106,4 @@ async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
                 .map(|record| Node::AuditEntry(AuditEntry(record)))
         }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn global_ids_round_trip_and_plans_write_the_same_bytes() {
-        for (kind, key) in [
-            (NodeKind::Device, "PC-01"),
-            (NodeKind::User, "ann@example.com"),
-            (NodeKind::Group, "Ünïcode group: with colon"),
-            (NodeKind::AuditEntry, ""),
-        ] {
-            let id = global_id(kind, key);
-            assert_eq!(parse_global_id(&id), Some((kind, key.to_owned())));
-            let mut written = Vec::new();
-            write_global_id(kind, key, &mut written);
-            assert_eq!(written, format!("\"{}\"", id.as_str()).into_bytes());
-        }
-    }
-
-    #[test]
-    fn foreign_ids_name_nothing() {
-        for id in ["", "not base64!", "VXNlcg", "Q2F0OjE"] {
-            assert_eq!(parse_global_id(id), None, "{id}");
-        }
-    }
 }

@@ -8,10 +8,11 @@ use chrono_tz::Tz;
 
 use super::cache_report::{not_reusable, record};
 use super::connection::{PageArgs, SortConnection, paginate};
+use super::device::{Device, DeviceStatus};
 use super::error::{ErrorCode, catalog_error, coded, validation_error};
 use super::guard::RequireScope;
-use super::objects::{Device, DeviceStatus, User};
 use super::timestamp::Timestamp;
+use super::user::User;
 use super::{caller, directory, fleet, limits};
 use crate::auth::Scope;
 use crate::catalog::{self as domain, Collection, Listing};
@@ -129,7 +130,7 @@ impl UserQuery {
     #[allow(clippy::too_many_arguments)]
     #[graphql(
         guard = "RequireScope(Scope::Read)",
-        complexity = "first.or(last).map_or(super::connection::UNSIZED_PAGE_COMPLEXITY, |n| n.max(0) as usize) * child_complexity + 1"
+        complexity = "super::connection::page_complexity(first.or(last), child_complexity)"
     )]
     async fn users(
         &self,
@@ -186,7 +187,7 @@ impl DeviceQuery {
     #[allow(clippy::too_many_arguments)]
     #[graphql(
         guard = "RequireScope(Scope::Read)",
-        complexity = "first.or(last).map_or(super::connection::UNSIZED_PAGE_COMPLEXITY, |n| n.max(0) as usize) * child_complexity + 1"
+        complexity = "super::connection::page_complexity(first.or(last), child_complexity)"
     )]
     async fn devices(
         &self,

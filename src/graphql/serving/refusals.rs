@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::auth::Caller;
 use crate::catalog::{AuditLog, AuditRecord};
 use crate::graphql::RequestIds;
-use crate::graphql::schema::audit::AuditTrail;
+use crate::graphql::schema::audit_trail::AuditTrail;
 use crate::graphql::schema::error::{ErrorCode, error_code};
 
 /// One root field of a mutation operation, as sent.

@@ -22,7 +22,7 @@ use crate::auth::Caller;
 use crate::catalog::{AuditLog, Catalog, Collection, Writes, on_behalf_of};
 use crate::graphql::RequestIds;
 use crate::graphql::schema::GatewaySchema;
-use crate::graphql::schema::audit::AuditTrail;
+use crate::graphql::schema::audit_trail::AuditTrail;
 use crate::graphql::schema::cache_report::{CacheReport, SnapshotRead};
 use crate::graphql::schema::error::ErrorCode;
 use crate::settings::{CacheSettings, GraphqlSettings};

@@ -8,11 +8,11 @@ use std::sync::Arc;
 use async_graphql::{Context, Object, Result};
 use secrecy::SecretString;
 
-use super::audit::{audited, recorded};
+use super::audit_trail::{audited, recorded};
 use super::error::{catalog_error, naming};
 use super::groups::Group;
 use super::guard::RequireScope;
-use super::objects::User;
+use super::user::User;
 use super::{caller, directory, fleet};
 use crate::auth::Scope;
 use crate::catalog::{self as domain, NewUser};

@@ -7,11 +7,12 @@ use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Result, Simpl
 use serde::Serialize;
 
 use crate::catalog::UpstreamError;
-use crate::graphql::schema::audit::redacted;
+use crate::graphql::schema::audit_trail::redacted;
+use crate::graphql::schema::device::Device;
 use crate::graphql::schema::error::{ErrorCode, upstream_error};
-use crate::graphql::schema::groups::{Group, devices_named};
-use crate::graphql::schema::node::{NodeKind, global_id};
-use crate::graphql::schema::objects::{Device, User, user_named};
+use crate::graphql::schema::groups::Group;
+use crate::graphql::schema::id::{NodeKind, global_id};
+use crate::graphql::schema::user::User;
 
 /// Input of `inviteUsers`.
 #[derive(InputObject, Serialize)]
@@ -145,12 +146,12 @@ impl ComputerAssignmentPayload {
     /// The user, as the gateway's snapshot has it; null when it has no
     /// such user.
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        user_named(ctx, &self.username).await
+        User::named(ctx, &self.username).await
     }
 
     /// The computers, as the gateway's snapshot has them.
     async fn devices(&self, ctx: &Context<'_>) -> Result<Vec<Device>> {
-        devices_named(ctx, &self.computer_names).await
+        Device::named(ctx, &self.computer_names).await
     }
 }
 
@@ -285,6 +286,6 @@ impl AddComputerCommentPayload {
     /// snapshot no longer holds it.
     async fn device(&self, ctx: &Context<'_>) -> Result<Option<Device>> {
         let names = std::slice::from_ref(&self.computer_name);
-        Ok(devices_named(ctx, names).await?.pop())
+        Ok(Device::named(ctx, names).await?.pop())
     }
 }

@@ -12,7 +12,7 @@ use async_graphql::parser::types::{
 use super::{ConnectionField, EdgeField, Key, NodeField, NodeWrite, PageInfoField, Plan, Root};
 use crate::catalog as domain;
 use crate::graphql::schema::json_out::write_str;
-use crate::graphql::schema::objects::PlannedNode;
+use crate::graphql::schema::planned::PlannedNode;
 
 /// What compiling needs to reject anything unusual.
 struct Compiler {

@@ -27,12 +27,13 @@ use crate::auth::Caller;
 use crate::catalog::{Catalog, Collection};
 use crate::graphql::schema::cache_report::SnapshotRead;
 use crate::graphql::schema::connection::{
-    PageArgs, SortConnection, SortCursor, UNSIZED_PAGE_COMPLEXITY, paginate,
+    PageArgs, SortConnection, SortCursor, page_complexity, paginate,
 };
+use crate::graphql::schema::device::Device;
 use crate::graphql::schema::json_out::{write_bool, write_optional, write_str};
-use crate::graphql::schema::objects::PlannedNode;
-use crate::graphql::schema::objects::{Device, User};
+use crate::graphql::schema::planned::PlannedNode;
 use crate::graphql::schema::query::{self, device_filter, device_listing, user_listing};
+use crate::graphql::schema::user::User;
 use crate::settings::GraphqlSettings;
 
 /// Which connection the root field is.
@@ -176,13 +177,7 @@ impl Plan {
             first: Option::<i32>::parse(parse("first")).ok()?,
             last: Option::<i32>::parse(parse("last")).ok()?,
         };
-        let items = page
-            .first
-            .or(page.last)
-            .map_or(UNSIZED_PAGE_COMPLEXITY, |count| count.max(0) as usize);
-        let complexity = items
-            .saturating_mul(self.complexity_per_item)
-            .saturating_add(1);
+        let complexity = page_complexity(page.first.or(page.last), self.complexity_per_item);
         (complexity <= limits.max_complexity).then_some(page)
     }
 

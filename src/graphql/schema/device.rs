@@ -1,55 +1,21 @@
-//! The output types `User` and `Device`, wrapping catalog types, and the
-//! tables compiled plans write them by.
+//! The output type `Device` and its `DeviceStatus`, wrapping the
+//! catalog's device, and the table compiled plans write it by.
 
 use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ID, Object, Result};
 use serde::Serialize;
-use serde::ser::SerializeStruct;
 
 use super::cache_report::record;
 use super::error::catalog_error;
 use super::groups::Group;
 use super::history::{DeviceEventConnection, device_history};
+use super::id::{NodeKind, global_id, write_global_id};
 use super::json_out::{write_date_time, write_optional, write_str};
-use super::node::{NodeKind, global_id, write_global_id};
-use super::relations;
+use super::planned::{FieldWriter, PlannedNode};
 use super::timestamp::Timestamp;
+use super::user::User;
 use crate::catalog::{self as domain, Collection};
-
-/// A user of the RemotePC account.
-pub(crate) struct User(pub(crate) Arc<domain::User>);
-
-// Serial: every field is a plain read, so running them one after another
-// spares a FuturesUnordered per node (a tenth of a 50-node page's CPU).
-#[Object(serial)]
-impl User {
-    /// A global id (`Node`).
-    pub(crate) async fn id(&self) -> ID {
-        global_id(NodeKind::User, &self.0.username)
-    }
-
-    /// The user's email; RemotePC calls it the username.
-    async fn username(&self) -> &str {
-        &self.0.username
-    }
-
-    /// First name.
-    async fn first_name(&self) -> Option<&str> {
-        self.0.first_name.as_deref()
-    }
-
-    /// Last name.
-    async fn last_name(&self) -> Option<&str> {
-        self.0.last_name.as_deref()
-    }
-
-    /// Computers assigned to this user through this gateway (RemotePC
-    /// cannot list assignments; ones made elsewhere are not here).
-    async fn devices(&self, ctx: &Context<'_>) -> Result<Vec<Device>> {
-        relations::devices_of(ctx, &self.0.username).await
-    }
-}
 
 /// Whether a computer is reachable now.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -143,9 +109,7 @@ impl Device {
     /// Changes of this device the gateway observed, newest first (see
     /// `deviceEvents`): RemotePC keeps no history, so this holds what the
     /// gateway saw while it ran.
-    #[graphql(
-        complexity = "first.map_or(super::connection::UNSIZED_PAGE_COMPLEXITY, |n| n.max(0) as usize) * child_complexity + 1"
-    )]
+    #[graphql(complexity = "super::connection::page_complexity(first, child_complexity)")]
     async fn history(
         &self,
         ctx: &Context<'_>,
@@ -158,44 +122,28 @@ impl Device {
     /// Users this computer was assigned to through this gateway (RemotePC
     /// cannot list assignments; ones made elsewhere are not here).
     async fn assigned_users(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
-        relations::assigned_users(ctx, &self.0.name).await
+        let relations = super::relations_of(ctx).await?;
+        User::all_named(ctx, relations.users_of(&self.0.name)).await
     }
 
     /// The group this gateway last moved the computer into; null when it
     /// moved it into none (RemotePC cannot list groups).
     async fn group(&self, ctx: &Context<'_>) -> Result<Option<Group>> {
-        relations::group_of(ctx, &self.0.name).await
+        let relations = super::relations_of(ctx).await?;
+        Ok(relations.group_of(&self.0.name).cloned().map(Group::from))
     }
 }
 
-/// How a compiled plan writes one field of a node: its name in the schema
-/// and its JSON, as the object above resolves it. Declared beside the
-/// objects so that adding a field touches one place; a test holds each
-/// table to the schema.
-pub(crate) type FieldWriter<T> = (&'static str, fn(&T, &mut Vec<u8>));
-
-/// A node type compiled plans can write.
-pub(crate) trait PlannedNode: Sized + 'static {
-    /// Its name, for `__typename`.
-    const TYPENAME: &'static str;
-    /// Every field a plan may select, with how it is written.
-    const FIELDS: &'static [FieldWriter<Self>];
-}
-
-impl PlannedNode for domain::User {
-    const TYPENAME: &'static str = "User";
-    const FIELDS: &'static [FieldWriter<Self>] = &[
-        ("id", |user, out| {
-            write_global_id(NodeKind::User, &user.username, out)
-        }),
-        ("username", |user, out| write_str(&user.username, out)),
-        ("firstName", |user, out| {
-            write_optional(user.first_name.as_deref(), out)
-        }),
-        ("lastName", |user, out| {
-            write_optional(user.last_name.as_deref(), out)
-        }),
-    ];
+impl Device {
+    /// The devices of the caller's account with these names, in order, as
+    /// the snapshot (patched by the caller's own writes) has them; names no
+    /// longer there are left out.
+    pub(crate) async fn named(ctx: &Context<'_>, names: &[String]) -> Result<Vec<Device>> {
+        let fleet = super::fleet(ctx)?;
+        let (found, served) = fleet.devices_named(names).await.map_err(catalog_error)?;
+        record(ctx, Collection::Devices, &served);
+        Ok(found.into_iter().map(Device).collect())
+    }
 }
 
 impl PlannedNode for domain::Device {
@@ -244,81 +192,11 @@ fn status_name(status: domain::DeviceStatus) -> &'static str {
     }
 }
 
-impl Serialize for User {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut user = serializer.serialize_struct("User", 3)?;
-        user.serialize_field("username", &self.0.username)?;
-        user.serialize_field("firstName", &self.0.first_name)?;
-        user.serialize_field("lastName", &self.0.last_name)?;
-        user.end()
-    }
-}
-
-/// The user of the caller's account with this username, as the snapshot
-/// has it.
-pub(crate) async fn user_named(ctx: &Context<'_>, username: &str) -> Result<Option<User>> {
-    let served = super::directory(ctx)?
-        .users(false)
-        .await
-        .map_err(catalog_error)?;
-    record(ctx, Collection::Users, &served);
-    Ok(served
-        .snapshot
-        .get(username)
-        .map(|user| User(Arc::clone(user))))
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    /// The fields of `type NAME { … }` in the served schema.
-    fn schema_fields(name: &str) -> Vec<String> {
-        let sdl = crate::graphql::sdl();
-        let start = sdl
-            .find(&format!("type {name} {{"))
-            .or_else(|| sdl.find(&format!("type {name} implements ")))
-            .expect("type in the schema");
-        let body = &sdl[start..];
-        let body = &body[..body.find("\n}").expect("closing brace")];
-        let mut in_description = false;
-        body.lines()
-            .skip(1)
-            .map(str::trim)
-            .filter(|line| {
-                // Descriptions are `"""` blocks of their own lines, or one
-                // `"…"` line.
-                if *line == "\"\"\"" {
-                    in_description = !in_description;
-                    return false;
-                }
-                !in_description && !line.is_empty() && !line.starts_with('"')
-            })
-            .filter_map(|line| line.split([':', '(']).next().map(str::to_owned))
-            .collect()
-    }
-
-    /// Every field of the object is in its plan table, or named here as
-    /// one plans leave to async-graphql.
-    fn check<T: PlannedNode>(name: &str, not_planned: &[&str]) {
-        let planned: Vec<&str> = T::FIELDS.iter().map(|(field, _)| *field).collect();
-        for field in schema_fields(name) {
-            assert!(
-                planned.contains(&field.as_str()) || not_planned.contains(&field.as_str()),
-                "{name}.{field} is served but missing from its plan table"
-            );
-        }
-        for field in planned {
-            assert!(
-                schema_fields(name).iter().any(|served| served == field),
-                "{name}.{field} is not served"
-            );
-        }
-    }
-
     #[test]
-    fn the_plan_tables_cover_every_field_of_the_served_objects() {
-        check::<domain::User>("User", &["devices"]);
-        check::<domain::Device>("Device", &["history", "assignedUsers", "group"]);
+    fn the_plan_table_covers_every_field_of_device() {
+        let leave = ["history", "assignedUsers", "group"];
+        super::super::planned::check_table::<super::domain::Device>("Device", &leave);
     }
 }
