@@ -247,7 +247,7 @@ impl OperationRunner {
 
     /// Checks `operation` as `execute` does and runs it as a stream: a
     /// subscription yields a response per event, anything else one
-    /// response. Never cached; the HTTP layer refuses mutations here.
+    /// response. Never cached; admission refuses mutations on streams.
     pub fn subscribe(&self, operation: Operation) -> BoxStream<'static, Response> {
         let Operation {
             mut request,
@@ -386,7 +386,7 @@ fn with_context(
 type ParsedDocument = async_graphql::parser::types::ExecutableDocument;
 
 /// Why a document may not run: its errors, and the document when it
-/// parsed (the HTTP layer's `Refusal` is what a client is answered).
+/// parsed (admission's `Refusal` is what a refused request is answered).
 type Rejected = Box<(Option<ParsedDocument>, Vec<async_graphql::ServerError>)>;
 
 mod answer;
