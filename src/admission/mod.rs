@@ -199,9 +199,10 @@ impl Admission {
             ));
         }
         let slot = match transport {
-            Transport::Stream => Some(inner.subscriptions.take(credential.caller()).map_err(
-                |message| Refusal::new(StatusCode::OK, ErrorCode::TooManySubscriptions, message),
-            )?),
+            Transport::Stream => Some(
+                (inner.subscriptions.take(credential.caller()))
+                    .map_err(Refusal::too_many_subscriptions)?,
+            ),
             _ => None,
         };
         for registration in registrations {

@@ -79,6 +79,13 @@ impl Refusal {
         Self::new(StatusCode::BAD_REQUEST, ErrorCode::BadUserInput, message)
     }
 
+    /// A subscription over one of the `live.max_subscriptions*` limits
+    /// (`message` names it); a stream's refusal, so no HTTP status of its
+    /// own.
+    pub fn too_many_subscriptions(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::OK, ErrorCode::TooManySubscriptions, message)
+    }
+
     /// 413 for a body over `server.body_limit_bytes`.
     pub fn too_large(limit: usize) -> Self {
         Self::new(

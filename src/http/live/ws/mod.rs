@@ -277,15 +277,11 @@ impl Connection {
                     let message = format!(
                         "this connection has {limit} subscriptions open, its limit (live.max_subscriptions_per_connection)"
                     );
-                    let status = StatusCode::OK;
-                    Err(Refusal::new(
-                        status,
-                        ErrorCode::TooManySubscriptions,
-                        message,
-                    ))
+                    Err(Refusal::too_many_subscriptions(message))
                 } else {
-                    let admission = &state.admission;
-                    admission.admit_stream(credential, ids.clone(), Ok(*payload))
+                    state
+                        .admission
+                        .admit_stream(credential, ids.clone(), Ok(*payload))
                 };
                 match admitted {
                     Ok((operation, slot)) => {
