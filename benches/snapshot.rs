@@ -12,7 +12,7 @@ use remotepc_gateway::catalog::{Device, DeviceOrder, SortOrder, User, UserOrder}
 use remotepc_gateway::settings::{AccountSettings, UpstreamSettings};
 use remotepc_gateway::simulator::{Simulator, SimulatorConfig};
 use remotepc_gateway::upstream::RemotePcClient;
-use remotepc_gateway::upstream::wire::PageRequest;
+use remotepc_gateway::upstream::wire::{DevicePage, PageRequest, UserPage};
 
 /// Counts live heap bytes, to measure what snapshots hold.
 struct CountingAllocator;
@@ -78,7 +78,7 @@ async fn main() -> anyhow::Result<()> {
     for _ in 0..RUNS {
         let started = Instant::now();
         client
-            .device_page(PageRequest {
+            .page::<DevicePage>(PageRequest {
                 page_index: 1,
                 record_per_page: upstream.page_size,
             })
@@ -90,7 +90,7 @@ async fn main() -> anyhow::Result<()> {
     let (mut full_times, mut fetch_times) = (Vec::new(), Vec::new());
     for _ in 0..RUNS {
         let started = Instant::now();
-        let devices = client.all_devices().await?;
+        let devices = client.all::<DevicePage>().await?;
         fetch_times.push(started.elapsed());
         let snapshot = Snapshot::new(
             devices
@@ -104,8 +104,8 @@ async fn main() -> anyhow::Result<()> {
 
     // Measured on copies of the wire records, so nothing but building the
     // snapshots happens between the two readings: the copies are consumed.
-    let wire_devices = client.all_devices().await?;
-    let wire_users = client.all_users().await?;
+    let wire_devices = client.all::<DevicePage>().await?;
+    let wire_users = client.all::<UserPage>().await?;
     let before = LIVE_BYTES.load(Ordering::SeqCst);
     let devices = Snapshot::new(
         wire_devices

@@ -2,15 +2,14 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
 use super::relations::RelationCache;
-use super::replication::{Reading, Sharing};
+use super::replication::Reading;
 use super::validation::{Checker, dedup};
-use super::{Catalog, CatalogError, Collection, User, rules};
-use crate::cache::{Loaded, Patch, Served, Snapshot, SnapshotCache};
+use super::{Catalog, CatalogError, User, rules};
+use crate::cache::{Patch, Served, SnapshotCache};
 use crate::store::Store;
 use crate::upstream::{RemotePcClient, UpstreamError, wire};
 
@@ -20,9 +19,9 @@ pub struct Directory<'a> {
     account: &'a str,
     client: &'a RemotePcClient,
     cache: &'a SnapshotCache<User, UpstreamError>,
+    catalog: &'a Catalog,
     store: &'a Store,
     relations: &'a RelationCache,
-    sharing: Option<&'a Arc<Sharing>>,
 }
 
 /// A user to create.
@@ -75,10 +74,10 @@ impl<'a> Directory<'a> {
         Self {
             account,
             client,
-            cache: &catalog.users,
+            cache: catalog.cache::<User>(),
+            catalog,
             store: &catalog.store,
             relations: &catalog.relations,
-            sharing: catalog.sharing.as_ref(),
         }
     }
 
@@ -91,7 +90,7 @@ impl<'a> Directory<'a> {
         } else {
             Reading::Expired
         };
-        self.read_users(reading).await
+        self.catalog.read::<User>(self.account, reading).await
     }
 
     /// The user with this username, as the snapshot has it; with the
@@ -118,44 +117,6 @@ impl<'a> Directory<'a> {
             .map(Arc::clone)
             .collect();
         Ok((found, served))
-    }
-
-    /// A live poll's read: the snapshot anew unless another replica read
-    /// one within the poll interval.
-    pub(super) async fn users_polled(&self) -> Result<Served<User>, CatalogError> {
-        self.read_users(Reading::Poll).await
-    }
-
-    async fn read_users(&self, reading: Reading) -> Result<Served<User>, CatalogError> {
-        let refresh = reading != Reading::Expired;
-        let client = self.client.clone();
-        let sharing = self.sharing.cloned();
-        let account = self.account.to_owned();
-        let load = move || async move {
-            let fetch = || async move {
-                let users = client.all_users().await?;
-                Ok(users
-                    .into_iter()
-                    .filter_map(User::from_wire)
-                    .collect::<Vec<_>>())
-            };
-            let (users, age) = match sharing {
-                Some(sharing) => {
-                    sharing
-                        .load(&account, Collection::Users, reading, fetch)
-                        .await?
-                }
-                None => (fetch().await?, Duration::ZERO),
-            };
-            Ok(Loaded {
-                snapshot: Snapshot::new(users),
-                age,
-            })
-        };
-        self.cache
-            .get(self.account, refresh, load)
-            .await
-            .map_err(CatalogError::Upstream)
     }
 
     /// After a write whose outcome is unknown the snapshot may be wrong:

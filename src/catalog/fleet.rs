@@ -1,15 +1,12 @@
 //! Devices and groups: list, assign, unassign, group, remove, comment.
 
 use std::sync::Arc;
-use std::time::Duration;
-
-use chrono_tz::Tz;
 
 use super::relations::RelationCache;
-use super::replication::{Reading, Sharing};
+use super::replication::Reading;
 use super::validation::{Checker, dedup};
-use super::{Catalog, CatalogError, Collection, Device, rules};
-use crate::cache::{Loaded, Patch, Served, Snapshot, SnapshotCache};
+use super::{Catalog, CatalogError, Device, rules};
+use crate::cache::{Patch, Served, SnapshotCache};
 use crate::store::{KnownGroup, Store};
 use crate::upstream::{RemotePcClient, UpstreamError, wire};
 
@@ -19,11 +16,10 @@ pub struct Fleet<'a> {
     account: &'a str,
     client: &'a RemotePcClient,
     cache: &'a SnapshotCache<Device, UpstreamError>,
+    catalog: &'a Catalog,
     store: &'a Store,
     relations: &'a RelationCache,
-    sharing: Option<&'a Arc<Sharing>>,
     remove_batch_size: usize,
-    zone: Tz,
 }
 
 /// What happened to one computer of a removal.
@@ -41,12 +37,11 @@ impl<'a> Fleet<'a> {
         Self {
             account,
             client,
-            cache: &catalog.devices,
+            cache: catalog.cache::<Device>(),
+            catalog,
             store: &catalog.store,
             relations: &catalog.relations,
-            sharing: catalog.sharing.as_ref(),
             remove_batch_size: catalog.remove_batch_size,
-            zone: catalog.time_zone(account),
         }
     }
 
@@ -78,7 +73,7 @@ impl<'a> Fleet<'a> {
         } else {
             Reading::Expired
         };
-        self.read_devices(reading).await
+        self.catalog.read::<Device>(self.account, reading).await
     }
 
     /// The devices with these names, in order, as the snapshot (patched by
@@ -95,45 +90,6 @@ impl<'a> Fleet<'a> {
             .map(Arc::clone)
             .collect();
         Ok((found, served))
-    }
-
-    /// A live poll's read: the snapshot anew unless another replica read
-    /// one within the poll interval.
-    pub(super) async fn devices_polled(&self) -> Result<Served<Device>, CatalogError> {
-        self.read_devices(Reading::Poll).await
-    }
-
-    async fn read_devices(&self, reading: Reading) -> Result<Served<Device>, CatalogError> {
-        let refresh = reading != Reading::Expired;
-        let client = self.client.clone();
-        let zone = self.zone;
-        let sharing = self.sharing.cloned();
-        let account = self.account.to_owned();
-        let load = move || async move {
-            let fetch = || async move {
-                let devices = client.all_devices().await?;
-                Ok(devices
-                    .into_iter()
-                    .filter_map(|wire| Device::from_wire(wire, zone))
-                    .collect::<Vec<_>>())
-            };
-            let (devices, age) = match sharing {
-                Some(sharing) => {
-                    sharing
-                        .load(&account, Collection::Devices, reading, fetch)
-                        .await?
-                }
-                None => (fetch().await?, Duration::ZERO),
-            };
-            Ok(Loaded {
-                snapshot: Snapshot::new(devices),
-                age,
-            })
-        };
-        self.cache
-            .get(self.account, refresh, load)
-            .await
-            .map_err(CatalogError::Upstream)
     }
 
     /// After a write whose outcome is unknown the snapshot may be wrong:

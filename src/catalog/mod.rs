@@ -5,6 +5,7 @@
 //! so that no layer above holds the store. They know nothing of GraphQL or
 //! HTTP.
 
+mod collections;
 mod completions;
 mod directory;
 mod fleet;
@@ -24,6 +25,7 @@ use chrono_tz::Tz;
 
 pub use crate::store::Invitation;
 pub use crate::store::KnownGroup;
+pub use collections::{Collection, Collections, Kept, Listed};
 pub use directory::{DeleteOutcome, Directory, InviteOutcome, NewUser, UserKind};
 pub use fleet::{Fleet, RemovalOutcome};
 pub use listing::{
@@ -44,13 +46,11 @@ pub use validation::{MAX_LIST_LEN, ValidationError, Violation};
 
 // Listings answer with the cache's snapshots; callers name them through
 // the catalog.
-use crate::cache::{Freshness, SnapshotCache};
 pub use crate::cache::{Keyed, Peek, Served, Snapshot};
 use crate::clock::Clock;
 use crate::cluster::Cluster;
 use crate::settings::Settings;
 use crate::store::Store;
-use replication::Replication;
 // The upstream's error and health are part of this layer's answers; callers
 // name them through it rather than reaching past it.
 pub use crate::upstream::{
@@ -114,26 +114,6 @@ pub struct ClusterReport {
     pub lease_holders: BTreeMap<String, String>,
 }
 
-/// A collection read whole into snapshots.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Collection {
-    // In name order: `extensions.cache` lists collections in `Ord` order.
-    /// Every `computer/list` page.
-    Devices,
-    /// Every `user/list` page.
-    Users,
-}
-
-impl Collection {
-    /// The name in metrics and in `extensions.cache`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Collection::Users => "users",
-            Collection::Devices => "devices",
-        }
-    }
-}
-
 /// The services of every configured account, and their snapshot caches.
 #[derive(Clone)]
 pub struct Catalog {
@@ -141,8 +121,7 @@ pub struct Catalog {
     zones: BTreeMap<String, Tz>,
     store: Store,
     remove_batch_size: usize,
-    users: Arc<SnapshotCache<User, UpstreamError>>,
-    devices: Arc<SnapshotCache<Device, UpstreamError>>,
+    collections: Arc<Collections>,
     live: Live,
     relations: Arc<relations::RelationCache>,
     /// Redis shared with the other replicas, when configured.
@@ -183,31 +162,7 @@ impl Catalog {
             .map(|(id, account)| (id.clone(), account.time_zone))
             .collect();
         let live = Live::new(settings, clock);
-        let mut users = SnapshotCache::new(
-            Collection::Users.as_str(),
-            Freshness::from(&settings.cache),
-            clock.clone(),
-        )
-        .observed_by(live.user_observer());
-        let mut devices = SnapshotCache::new(
-            Collection::Devices.as_str(),
-            Freshness::from(&settings.cache),
-            clock.clone(),
-        )
-        .observed_by(live.device_observer());
-        if let Some(cluster) = &cluster {
-            let (cluster, clock) = (cluster.clone(), clock.clone());
-            users = users.replicated_by(Arc::new(Replication::<User>::new(
-                cluster.clone(),
-                Collection::Users,
-                clock.clone(),
-            )));
-            devices = devices.replicated_by(Arc::new(Replication::<Device>::new(
-                cluster,
-                Collection::Devices,
-                clock,
-            )));
-        }
+        let collections = Collections::new(settings, clock, &live, cluster.as_ref());
         let sharing = cluster.as_ref().map(|cluster| {
             Arc::new(replication::Sharing {
                 cluster: cluster.clone(),
@@ -222,8 +177,7 @@ impl Catalog {
             zones,
             store,
             remove_batch_size: settings.upstream.remove_batch_size,
-            users: Arc::new(users),
-            devices: Arc::new(devices),
+            collections: Arc::new(collections),
             live,
             relations: Arc::new(relations::RelationCache::new(
                 settings.cache.ttl,
@@ -273,10 +227,7 @@ impl Catalog {
     /// The snapshot of `collection` a read by `account` would be served
     /// now, if it would be served fresh; never fetches.
     pub fn peek(&self, account: &str, collection: Collection) -> Option<Peek> {
-        match collection {
-            Collection::Users => self.users.peek(account),
-            Collection::Devices => self.devices.peek(account),
-        }
+        self.collections.peek(collection, account)
     }
 
     /// Whether the gateway can serve: the store answers (mutations can be

@@ -160,21 +160,10 @@ impl Catalog {
     /// handle is aborted; `None` without a cluster.
     pub fn follow_replicas(&self) -> Option<tokio::task::JoinHandle<()>> {
         let cluster = self.cluster.clone()?;
-        let catalog = self.clone();
+        let collections = Arc::clone(&self.collections);
         Some(cluster.listen_patches(Arc::new(move |heard| match heard {
-            Patches::Rejoined => {
-                for account in catalog.devices.accounts() {
-                    catalog.devices.distrust(&account);
-                }
-                for account in catalog.users.accounts() {
-                    catalog.users.distrust(&account);
-                }
-            }
-            Patches::Message(message) => match message.collection.as_str() {
-                "devices" => apply(&catalog.devices, message),
-                "users" => apply(&catalog.users, message),
-                _ => {}
-            },
+            Patches::Rejoined => collections.distrust_all(),
+            Patches::Message(message) => collections.apply(message),
         })))
     }
 }
@@ -201,7 +190,7 @@ where
     Some(merged)
 }
 
-fn apply<T>(cache: &SnapshotCache<T, UpstreamError>, message: PatchMessage)
+pub(super) fn apply<T>(cache: &SnapshotCache<T, UpstreamError>, message: PatchMessage)
 where
     T: DeserializeOwned + Clone + crate::cache::Keyed + Send + Sync + 'static,
 {

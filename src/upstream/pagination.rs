@@ -7,24 +7,14 @@
 use futures::StreamExt;
 use tracing::Instrument;
 
-use super::wire::{PageRequest, Pagination, WireDevice, WireUser};
+use super::wire::{ListPage, PageRequest, Pagination};
 use super::{Endpoint, RemotePcClient, UpstreamError};
 
 impl RemotePcClient {
-    /// Every user of the account, all pages.
-    pub async fn all_users(&self) -> Result<Vec<WireUser>, UpstreamError> {
-        self.all_pages(Endpoint::UserList, |client, page| async move {
-            let page = client.user_page(page).await?;
-            Ok((page.pagination, page.users))
-        })
-        .await
-    }
-
-    /// Every device of the account, all pages.
-    pub async fn all_devices(&self) -> Result<Vec<WireDevice>, UpstreamError> {
-        self.all_pages(Endpoint::ComputerList, |client, page| async move {
-            let page = client.device_page(page).await?;
-            Ok((page.pagination, page.devices))
+    /// Every record of a list call, all pages.
+    pub async fn all<P: ListPage>(&self) -> Result<Vec<P::Record>, UpstreamError> {
+        self.all_pages(P::ENDPOINT, |client, page| async move {
+            Ok(client.page::<P>(page).await?.into_parts())
         })
         .await
     }

@@ -154,6 +154,34 @@ pub struct Pagination {
     pub current_page_index: u64,
 }
 
+/// One page of a list call: which endpoint answers it, and its records.
+/// The paging of every list call is the same; a new list endpoint is a
+/// page type that says where its records are.
+pub trait ListPage: de::DeserializeOwned + Send + 'static {
+    /// The list call.
+    const ENDPOINT: super::Endpoint;
+    /// One record as the list call returns it.
+    type Record: Send + 'static;
+    /// Its paging information and its records.
+    fn into_parts(self) -> (Pagination, Vec<Self::Record>);
+}
+
+impl ListPage for UserPage {
+    const ENDPOINT: super::Endpoint = super::Endpoint::UserList;
+    type Record = WireUser;
+    fn into_parts(self) -> (Pagination, Vec<WireUser>) {
+        (self.pagination, self.users)
+    }
+}
+
+impl ListPage for DevicePage {
+    const ENDPOINT: super::Endpoint = super::Endpoint::ComputerList;
+    type Record = WireDevice;
+    fn into_parts(self) -> (Pagination, Vec<WireDevice>) {
+        (self.pagination, self.devices)
+    }
+}
+
 /// One page of `user/list`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]

@@ -8,17 +8,11 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::{Change, ChangeKind};
-use crate::cache::{Keyed, Snapshot};
-use crate::catalog::{Device, DeviceStatus, User};
-
-/// Items whose changes can be told apart.
-pub(crate) trait Observed: Keyed + Sized {
-    /// The changes from `old` to `new` of one item kept in both.
-    fn changes(old: &Self, new: &Arc<Self>, at: DateTime<Utc>) -> Vec<Change<Self>>;
-}
+use crate::cache::Snapshot;
+use crate::catalog::{DeviceStatus, Listed};
 
 /// Every change from `old` to `new`, observed `at`, in key order.
-pub(super) fn diff<T: Observed>(
+pub(super) fn diff<T: Listed>(
     old: &Snapshot<T>,
     new: &Snapshot<T>,
     at: DateTime<Utc>,
@@ -55,38 +49,6 @@ pub(super) fn diff<T: Observed>(
     changes
 }
 
-impl Observed for Device {
-    fn changes(old: &Self, new: &Arc<Self>, at: DateTime<Utc>) -> Vec<Change<Self>> {
-        let mut changes = Vec::new();
-        if old.status != new.status {
-            changes.push(
-                Change::new(ChangeKind::StatusChanged, new, at)
-                    .between(Some(status_name(old.status)), Some(status_name(new.status))),
-            );
-        }
-        if old.comment != new.comment {
-            changes.push(
-                Change::new(ChangeKind::CommentChanged, new, at)
-                    .between(old.comment.as_deref(), new.comment.as_deref()),
-            );
-        }
-        if old.last_session_raw != new.last_session_raw {
-            changes.push(Change::new(ChangeKind::Session, new, at).between(
-                old.last_session_raw.as_deref(),
-                new.last_session_raw.as_deref(),
-            ));
-        }
-        changes
-    }
-}
-
-impl Observed for User {
-    /// RemotePC's user list holds names only: a user is added or removed.
-    fn changes(_old: &Self, _new: &Arc<Self>, _at: DateTime<Utc>) -> Vec<Change<Self>> {
-        Vec::new()
-    }
-}
-
 /// A status as history stores it and GraphQL spells it.
 pub fn status_name(status: DeviceStatus) -> &'static str {
     match status {
@@ -109,6 +71,7 @@ pub fn status_named(name: &str) -> Option<DeviceStatus> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::Device;
 
     fn device(name: &str, status: DeviceStatus, comment: Option<&str>) -> Device {
         Device {

@@ -9,7 +9,7 @@ use tokio::sync::broadcast;
 use super::Change;
 
 /// The listeners of one collection, per account.
-pub(super) struct Feed<T> {
+pub(in crate::catalog) struct Feed<T> {
     /// std `Mutex`: never held across `.await`.
     channels: Mutex<HashMap<String, Channel<T>>>,
     /// Events kept for a listener that has not read them.
@@ -37,7 +37,7 @@ impl<T> Drop for Listener<T> {
 }
 
 impl<T> Feed<T> {
-    pub(super) fn new(buffer: usize) -> Self {
+    pub(in crate::catalog) fn new(buffer: usize) -> Self {
         Self {
             channels: Mutex::default(),
             buffer,

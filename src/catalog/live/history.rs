@@ -11,10 +11,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use tokio::task::JoinHandle;
 
-use super::{Change, ChangeKind, Live, Observed, status_named};
+use super::{Change, ChangeKind, Live, status_named};
 use crate::catalog::relations::RelationCache;
 use crate::catalog::validation::{ValidationError, Violation};
-use crate::catalog::{Collection, DeviceStatus};
+use crate::catalog::{Collection, DeviceStatus, Listed};
 use crate::store::{HistoryPosition, HistoryQuery, HistoryRow, Store, StoreError, StoredChange};
 
 /// Rows written in one transaction.
@@ -136,17 +136,12 @@ impl StatusSince {
 impl Live {
     /// Queues `changes` for the history without waiting; when the queue is
     /// full they are dropped and counted.
-    pub(super) fn queue_history<T: Observed>(
-        &self,
-        account: &str,
-        collection: Collection,
-        changes: &[Arc<Change<T>>],
-    ) {
+    pub(super) fn queue_history<T: Listed>(&self, account: &str, changes: &[Arc<Change<T>>]) {
         let mut dropped = 0;
         for change in changes {
             let row = HistoryRow {
                 account: account.to_owned(),
-                collection: collection.as_str(),
+                collection: T::COLLECTION.as_str(),
                 subject: change.item.key().to_owned(),
                 kind: change.kind.as_str(),
                 at_ms: change.at.timestamp_millis(),

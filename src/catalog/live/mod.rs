@@ -16,16 +16,16 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
-pub(crate) use diff::Observed;
 pub use diff::{status_name, status_named};
+pub(in crate::catalog) use feed::Feed;
 pub use history::{HistoryCursor, HistoryEntry, HistoryPage, HistorySelection, StatusSince};
 
-use super::{Collection, Device, User};
+use super::Listed;
 use crate::cache::{Observer, Snapshot};
 use crate::clock::Clock;
 use crate::settings::Settings;
 use crate::store::HistoryRow;
-use feed::{Feed, Listener};
+use feed::Listener;
 
 /// What happened to an item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -85,7 +85,7 @@ pub struct Change<T> {
 }
 
 impl<T> Change<T> {
-    fn new(kind: ChangeKind, item: &Arc<T>, at: DateTime<Utc>) -> Self {
+    pub(in crate::catalog) fn new(kind: ChangeKind, item: &Arc<T>, at: DateTime<Utc>) -> Self {
         Self {
             kind,
             at,
@@ -95,7 +95,7 @@ impl<T> Change<T> {
         }
     }
 
-    fn between(mut self, from: Option<&str>, to: Option<&str>) -> Self {
+    pub(in crate::catalog) fn between(mut self, from: Option<&str>, to: Option<&str>) -> Self {
         self.from = from.map(str::to_owned);
         self.to = to.map(str::to_owned);
         self
@@ -143,8 +143,6 @@ pub struct Live {
 }
 
 struct Inner {
-    devices: Arc<Feed<Device>>,
-    users: Arc<Feed<User>>,
     history: mpsc::Sender<HistoryRow>,
     /// Taken once by the history writer. std `Mutex`: never held across
     /// `.await`.
@@ -167,8 +165,6 @@ impl Live {
         let (history, unwritten) = mpsc::channel(live.history_queue);
         Self {
             inner: Arc::new(Inner {
-                devices: Arc::new(Feed::new(live.event_buffer)),
-                users: Arc::new(Feed::new(live.event_buffer)),
                 history,
                 unwritten: Mutex::new(Some(unwritten)),
                 clock: clock.clone(),
@@ -204,20 +200,9 @@ impl Live {
         &self.inner.closed
     }
 
-    /// The observer of the device cache: diffs, publishes, records.
-    pub(super) fn device_observer(&self) -> Observer<Device> {
-        self.observer(Arc::clone(&self.inner.devices), Collection::Devices)
-    }
-
-    /// The observer of the user cache.
-    pub(super) fn user_observer(&self) -> Observer<User> {
-        self.observer(Arc::clone(&self.inner.users), Collection::Users)
-    }
-
-    fn observer<T>(&self, feed: Arc<Feed<T>>, collection: Collection) -> Observer<T>
-    where
-        T: Observed + Send + Sync + 'static,
-    {
+    /// The observer of a collection's cache: diffs, publishes to `feed`,
+    /// records.
+    pub(super) fn observer<T: Listed>(&self, feed: Arc<Feed<T>>) -> Observer<T> {
         let live = self.clone();
         Arc::new(
             move |account: &str, old: &Arc<Snapshot<T>>, new: &Arc<Snapshot<T>>| {
@@ -228,24 +213,16 @@ impl Live {
                 if changes.is_empty() {
                     return;
                 }
-                crate::telemetry::record_live_changes(collection.as_str(), changes.len());
-                live.queue_history(account, collection, &changes);
+                crate::telemetry::record_live_changes(T::COLLECTION.as_str(), changes.len());
+                live.queue_history(account, &changes);
                 feed.publish(account, &changes);
             },
         )
     }
 
-    /// Joins the account's device changes; true when its poller must start.
-    pub(super) fn listen_devices(&self, account: &str) -> (Changes<Device>, bool) {
-        self.listen(&self.inner.devices, account)
-    }
-
-    /// Joins the account's user changes; true when its poller must start.
-    pub(super) fn listen_users(&self, account: &str) -> (Changes<User>, bool) {
-        self.listen(&self.inner.users, account)
-    }
-
-    fn listen<T>(&self, feed: &Arc<Feed<T>>, account: &str) -> (Changes<T>, bool) {
+    /// Joins the account's changes in `feed`; true when its poller must
+    /// start.
+    pub(super) fn listen<T>(&self, feed: &Arc<Feed<T>>, account: &str) -> (Changes<T>, bool) {
         let (receiver, listener, start) = feed.listen(account);
         let changes = Changes {
             receiver,
@@ -255,14 +232,10 @@ impl Live {
         (changes, start)
     }
 
-    /// Whether the poller of `account`'s `collection` goes on (it has
+    /// Whether the poller of `account`'s changes in `feed` goes on (it has
     /// listeners and the gateway is not closing).
-    pub(super) fn keep_polling(&self, account: &str, collection: Collection) -> bool {
-        !self.inner.closed.is_cancelled()
-            && match collection {
-                Collection::Devices => self.inner.devices.keep_polling(account),
-                Collection::Users => self.inner.users.keep_polling(account),
-            }
+    pub(super) fn keep_polling<T>(&self, feed: &Feed<T>, account: &str) -> bool {
+        !self.inner.closed.is_cancelled() && feed.keep_polling(account)
     }
 
     /// The pause before the next poll, from the snapshot's age after this

@@ -2,79 +2,47 @@
 //! starts the poller that re-reads the collection every `poll_every`
 //! through the cache's single refresh, until the last one leaves.
 
-use std::time::Duration;
-
 use super::{Changes, HistoryCursor, HistoryPage, HistorySelection, StatusSince};
-use crate::catalog::{Catalog, CatalogError, Collection, Device, User};
+use crate::catalog::replication::Reading;
+use crate::catalog::{Catalog, CatalogError, Collection, Listed};
 
 impl Catalog {
-    /// `account`'s device changes from now on; starts polling its devices
-    /// if nobody did.
-    pub fn device_changes(&self, account: &str) -> Result<Changes<Device>, CatalogError> {
-        self.fleet(account)?;
-        let (changes, start) = self.live.listen_devices(account);
-        if start {
-            tokio::spawn(self.clone().poll(account.to_owned(), Collection::Devices));
-        }
-        Ok(changes)
-    }
-
-    /// `account`'s user changes from now on; starts polling its users if
+    /// `account`'s changes of `T` from now on; starts polling them if
     /// nobody did.
-    pub fn user_changes(&self, account: &str) -> Result<Changes<User>, CatalogError> {
-        self.directory(account)?;
-        let (changes, start) = self.live.listen_users(account);
+    pub fn changes<T: Listed>(&self, account: &str) -> Result<Changes<T>, CatalogError> {
+        self.client(account)?;
+        let feed = &T::kept(&self.collections).feed;
+        let (changes, start) = self.live.listen(feed, account);
         if start {
-            tokio::spawn(self.clone().poll(account.to_owned(), Collection::Users));
+            tokio::spawn(self.clone().poll::<T>(account.to_owned()));
         }
         Ok(changes)
     }
 
-    /// Reads `account`'s `collection` whenever its snapshot is
-    /// `poll_every` old, while anyone listens.
-    async fn poll(self, account: String, collection: Collection) {
-        tracing::debug!(
-            account,
-            collection = collection.as_str(),
-            "live polling starts"
-        );
+    /// Reads `account`'s `T` whenever its snapshot is `poll_every` old,
+    /// while anyone listens.
+    async fn poll<T: Listed>(self, account: String) {
+        let collection = T::COLLECTION.as_str();
+        tracing::debug!(account, collection, "live polling starts");
+        let kept = T::kept(&self.collections);
         loop {
-            let age = self.snapshot_age(&account, collection);
+            let age = kept.cache.age(&account);
             let due = age.is_none_or(|age| age >= self.live.poll_every());
             if due {
-                crate::telemetry::record_live_poll(&account, collection.as_str());
-                if let Err(error) = self.read_anew(&account, collection).await {
+                crate::telemetry::record_live_poll(&account, collection);
+                if let Err(error) = self.read::<T>(&account, Reading::Poll).await {
                     tracing::debug!(account, error = %error, "live poll failed; retrying");
                 }
             }
-            let age = self.snapshot_age(&account, collection);
-            let pause = self.live.next_poll_in(age, due);
+            let pause = self.live.next_poll_in(kept.cache.age(&account), due);
             tokio::select! {
                 () = tokio::time::sleep(pause) => {}
                 () = self.live.closed().cancelled() => {}
             }
-            if !self.live.keep_polling(&account, collection) {
-                tracing::debug!(
-                    account,
-                    collection = collection.as_str(),
-                    "live polling stops"
-                );
+            if !self.live.keep_polling(&kept.feed, &account) {
+                tracing::debug!(account, collection, "live polling stops");
                 return;
             }
-        }
-    }
-
-    fn snapshot_age(&self, account: &str, collection: Collection) -> Option<Duration> {
-        match collection {
-            Collection::Devices => self.devices.age(account),
-            Collection::Users => self.users.age(account),
-        }
-    }
-
-    async fn read_anew(&self, account: &str, collection: Collection) -> Result<(), CatalogError> {
-        match collection {
-            Collection::Devices => self.fleet(account)?.devices_polled().await.map(drop),
-            Collection::Users => self.directory(account)?.users_polled().await.map(drop),
         }
     }
 

@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use async_graphql::Context;
 
-use crate::catalog::Collection;
-use crate::catalog::Served;
+use crate::catalog::{Collection, Listed, Served};
 
 /// One collection as an operation read it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,14 +48,15 @@ impl SnapshotRead {
 }
 
 impl SnapshotRead {
-    /// How `served` was read.
-    pub(crate) fn of<T>(served: &Served<T>) -> Self {
-        Self {
+    /// Which collection `served` is, and how it was read.
+    pub(crate) fn of<T: Listed>(served: &Served<T>) -> (Collection, Self) {
+        let read = Self {
             version: served.snapshot.version(),
             age: served.age,
             stale: served.stale,
             suspect: served.suspect,
-        }
+        };
+        (T::COLLECTION, read)
     }
 }
 
@@ -90,13 +90,13 @@ impl CacheReport {
     }
 }
 
-/// Records that the operation read `collection` as `served`; when it reads
-/// a collection twice, the older reading is reported.
-pub(crate) fn record<T>(ctx: &Context<'_>, collection: Collection, served: &Served<T>) {
+/// Records that the operation read `served`; when it reads a collection
+/// twice, the older reading is reported.
+pub(crate) fn record<T: Listed>(ctx: &Context<'_>, served: &Served<T>) {
     let Ok(report) = ctx.data::<std::sync::Arc<CacheReport>>() else {
         return;
     };
-    let read = SnapshotRead::of(served);
+    let (collection, read) = SnapshotRead::of(served);
     let mut guard = report.lock();
     let state = &mut *guard;
     match state.reads.get_mut(&collection) {

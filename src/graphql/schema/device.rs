@@ -15,7 +15,7 @@ use super::json_out::{write_date_time, write_optional, write_str};
 use super::planned::{FieldWriter, PlannedNode};
 use super::timestamp::Timestamp;
 use super::user::User;
-use crate::catalog::{self as domain, Collection};
+use crate::catalog as domain;
 
 /// Whether a computer is reachable now.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -141,7 +141,7 @@ impl Device {
     pub(crate) async fn named(ctx: &Context<'_>, names: &[String]) -> Result<Vec<Device>> {
         let fleet = super::fleet(ctx)?;
         let (found, served) = fleet.devices_named(names).await.map_err(catalog_error)?;
-        record(ctx, Collection::Devices, &served);
+        record(ctx, &served);
         Ok(found.into_iter().map(Device).collect())
     }
 }

@@ -102,7 +102,9 @@ impl SubscriptionRoot {
         let catalog = ctx.data::<Catalog>()?;
         let account = &caller(ctx)?.account;
         let filter = device_filter(filter, catalog.time_zone(account), None)?;
-        let changes = catalog.device_changes(account).map_err(catalog_error)?;
+        let changes = catalog
+            .changes::<domain::Device>(account)
+            .map_err(catalog_error)?;
         Ok(changes_matching(changes, move |device| {
             filter.selection(domain::DeviceOrder::Name).admits(device)
         })
@@ -119,10 +121,10 @@ impl SubscriptionRoot {
     ) -> Result<impl Stream<Item = Result<UserChange>> + use<>> {
         let catalog = ctx.data::<Catalog>()?;
         let account = &caller(ctx)?.account;
-        let filter = domain::UserFilter {
-            search: filter.and_then(|filter| filter.search),
-        };
-        let changes = catalog.user_changes(account).map_err(catalog_error)?;
+        let filter = UserFilter::selecting(filter);
+        let changes = catalog
+            .changes::<domain::User>(account)
+            .map_err(catalog_error)?;
         Ok(
             changes_matching(changes, move |user| filter.selection().admits(user))
                 .map_ok(UserChange),

@@ -15,7 +15,7 @@ use super::timestamp::Timestamp;
 use super::user::User;
 use super::{caller, directory, fleet, limits};
 use crate::auth::Scope;
-use crate::catalog::{self as domain, Collection, Listing};
+use crate::catalog::{self as domain, Listing};
 use crate::catalog::{Catalog, Snapshot, StatusHeld, StatusSince};
 
 /// Sort direction.
@@ -117,6 +117,15 @@ pub(crate) struct UserFilter {
     pub(crate) search: Option<String>,
 }
 
+impl UserFilter {
+    /// The catalog's form of `filter` (every user when absent).
+    pub(crate) fn selecting(filter: Option<Self>) -> domain::UserFilter {
+        domain::UserFilter {
+            search: filter.and_then(|filter| filter.search),
+        }
+    }
+}
+
 /// Queries on users.
 #[derive(Default)]
 pub(crate) struct UserQuery;
@@ -147,7 +156,7 @@ impl UserQuery {
             .users(refresh)
             .await
             .map_err(catalog_error)?;
-        record(ctx, Collection::Users, &served);
+        record(ctx, &served);
         if refresh {
             not_reusable(ctx);
         }
@@ -166,7 +175,7 @@ impl UserQuery {
     #[graphql(guard = "RequireScope(Scope::Read)")]
     async fn user(&self, ctx: &Context<'_>, username: String) -> Result<Option<User>> {
         let served = directory(ctx)?.users(false).await.map_err(catalog_error)?;
-        record(ctx, Collection::Users, &served);
+        record(ctx, &served);
         Ok(served
             .snapshot
             .get(username.trim())
@@ -201,7 +210,7 @@ impl DeviceQuery {
         #[graphql(default)] refresh: bool,
     ) -> Result<SortConnection<Device>> {
         let served = fleet(ctx)?.devices(refresh).await.map_err(catalog_error)?;
-        record(ctx, Collection::Devices, &served);
+        record(ctx, &served);
         let catalog = ctx.data::<Catalog>()?;
         let account = &caller(ctx)?.account;
         let seen = if DeviceFilter::needs_history(filter.as_ref()) {
@@ -232,7 +241,7 @@ impl DeviceQuery {
     #[graphql(guard = "RequireScope(Scope::Read)")]
     async fn device(&self, ctx: &Context<'_>, name: String) -> Result<Option<Device>> {
         let served = fleet(ctx)?.devices(false).await.map_err(catalog_error)?;
-        record(ctx, Collection::Devices, &served);
+        record(ctx, &served);
         Ok(served
             .snapshot
             .get(name.trim())
@@ -246,9 +255,7 @@ pub(crate) fn user_listing(
     filter: Option<UserFilter>,
     order_by: Option<UserOrder>,
 ) -> Listing<domain::User> {
-    let filter = domain::UserFilter {
-        search: filter.and_then(|filter| filter.search),
-    };
+    let filter = UserFilter::selecting(filter);
     let order = order_by.unwrap_or_default();
     let field = match order.field {
         UserOrderField::Username => domain::UserOrder::Username,

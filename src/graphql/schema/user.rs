@@ -13,7 +13,7 @@ use super::error::catalog_error;
 use super::id::{NodeKind, global_id, write_global_id};
 use super::json_out::{write_optional, write_str};
 use super::planned::{FieldWriter, PlannedNode};
-use crate::catalog::{self as domain, Collection};
+use crate::catalog as domain;
 
 /// A user of the RemotePC account.
 pub(crate) struct User(pub(crate) Arc<domain::User>);
@@ -59,7 +59,7 @@ impl User {
             .user_named(username)
             .await
             .map_err(catalog_error)?;
-        record(ctx, Collection::Users, &served);
+        record(ctx, &served);
         Ok(found.map(User))
     }
 
@@ -74,7 +74,7 @@ impl User {
             .users_named(usernames)
             .await
             .map_err(catalog_error)?;
-        record(ctx, Collection::Users, &served);
+        record(ctx, &served);
         Ok(found.into_iter().map(User).collect())
     }
 }

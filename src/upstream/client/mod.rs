@@ -15,8 +15,8 @@ use super::gate::Gate;
 use super::key::{KeyStatus, KeyStore};
 use super::retry::RetryPolicy;
 use super::wire::{
-    AddComment, AssignComputers, CreateGroup, CreateUser, DeleteOutcome, DeleteUsers, DevicePage,
-    InviteOutcome, InviteUsers, MoveToGroup, PageRequest, RemoveComputers, UserPage,
+    AddComment, AssignComputers, CreateGroup, CreateUser, DeleteOutcome, DeleteUsers,
+    InviteOutcome, InviteUsers, ListPage, MoveToGroup, PageRequest, RemoveComputers,
 };
 use super::{Endpoint, KeyError, UpstreamError};
 use crate::clock::Clock;
@@ -263,14 +263,9 @@ impl RemotePcClient {
         self.post(Endpoint::CommentAdd, request).await
     }
 
-    /// `GET user/list`, one page.
-    pub async fn user_page(&self, page: PageRequest) -> Result<UserPage, UpstreamError> {
-        self.send(Endpoint::UserList, Some(page), &page).await
-    }
-
-    /// `GET computer/list`, one page.
-    pub async fn device_page(&self, page: PageRequest) -> Result<DevicePage, UpstreamError> {
-        self.send(Endpoint::ComputerList, Some(page), &page).await
+    /// One page of a list call (`GET user/list`, `GET computer/list`).
+    pub async fn page<P: ListPage>(&self, page: PageRequest) -> Result<P, UpstreamError> {
+        self.send(P::ENDPOINT, Some(page), &page).await
     }
 
     /// A write whose success message carries nothing of use (`"SUCCESS"`).

@@ -136,7 +136,7 @@ impl Plan {
                 let connection =
                     paginate(&listing, page, limits, |device| Device(Arc::clone(device))).ok()?;
                 self.write_connection(&connection, |device| device.0.as_ref(), &mut out);
-                (Collection::Devices, SnapshotRead::of(&served))
+                SnapshotRead::of(&served)
             }
             Root::Users => {
                 let directory = catalog.directory(&caller.account).ok()?;
@@ -149,7 +149,7 @@ impl Plan {
                 let connection =
                     paginate(&listing, page, limits, |user| User(Arc::clone(user))).ok()?;
                 self.write_connection(&connection, |user| user.0.as_ref(), &mut out);
-                (Collection::Users, SnapshotRead::of(&served))
+                SnapshotRead::of(&served)
             }
         };
         out.push(b'}');
