@@ -143,7 +143,7 @@ impl Admission {
         let admitted = self.check(credential, submission);
         let settled = quota::settle(credential.settlement()).await;
         let mut admitted = quota::settled_as(credential, settled, admitted)?;
-        admitted.quota_left(credential.charged_caller().quota.remaining);
+        admitted.quota_left(credential.quota_left());
         Ok(admitted)
     }
 
@@ -208,7 +208,8 @@ impl Admission {
         for registration in registrations {
             inner.persisted.register(registration);
         }
-        let caller = credential.charged_caller();
+        let mut caller = credential.caller().clone();
+        caller.quota.remaining = credential.quota_left();
         let operations = requests
             .into_iter()
             .zip(resolved)

@@ -84,11 +84,10 @@ impl<'a> Credential<'a> {
         }
     }
 
-    /// The caller, with what is left of its quota after this request.
-    pub fn charged_caller(&self) -> Caller {
-        let mut caller = self.caller().clone();
-        caller.quota.remaining = self.left.get();
-        caller
+    /// What is left of the caller's quota after this request, once
+    /// charged.
+    pub fn quota_left(&self) -> Option<u32> {
+        self.left.get()
     }
 
     /// Whether it may query the schema.

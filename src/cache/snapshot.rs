@@ -114,6 +114,13 @@ impl<T: Keyed> Snapshot<T> {
             .map(|position| &self.items[*position as usize])
     }
 
+    /// The items with these keys, in their order; keys not here are left
+    /// out.
+    pub fn get_all<'k>(&self, keys: impl IntoIterator<Item = &'k str>) -> Vec<Arc<T>> {
+        let found = keys.into_iter().filter_map(|key| self.get(key));
+        found.map(Arc::clone).collect()
+    }
+
     /// How many items the collection holds.
     pub fn len(&self) -> usize {
         self.items.len()

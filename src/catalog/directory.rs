@@ -1,7 +1,6 @@
 //! Users: list, invite, create, delete.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -91,32 +90,6 @@ impl<'a> Directory<'a> {
             Reading::Expired
         };
         self.catalog.read::<User>(self.account, reading).await
-    }
-
-    /// The user with this username, as the snapshot has it; with the
-    /// snapshot it was looked for in.
-    pub async fn user_named(
-        &self,
-        username: &str,
-    ) -> Result<(Option<Arc<User>>, Served<User>), CatalogError> {
-        let served = self.users(false).await?;
-        let found = served.snapshot.get(username).map(Arc::clone);
-        Ok((found, served))
-    }
-
-    /// The users with these usernames, in order, as the snapshot has
-    /// them; those no longer there are left out. With the snapshot.
-    pub async fn users_named(
-        &self,
-        usernames: &[String],
-    ) -> Result<(Vec<Arc<User>>, Served<User>), CatalogError> {
-        let served = self.users(false).await?;
-        let found = usernames
-            .iter()
-            .filter_map(|username| served.snapshot.get(username))
-            .map(Arc::clone)
-            .collect();
-        Ok((found, served))
     }
 
     /// After a write whose outcome is unknown the snapshot may be wrong:

@@ -76,22 +76,6 @@ impl<'a> Fleet<'a> {
         self.catalog.read::<Device>(self.account, reading).await
     }
 
-    /// The devices with these names, in order, as the snapshot (patched by
-    /// the caller's own writes) has them; names no longer there are left
-    /// out. With the snapshot they were found in.
-    pub async fn devices_named(
-        &self,
-        names: &[String],
-    ) -> Result<(Vec<Arc<Device>>, Served<Device>), CatalogError> {
-        let served = self.devices(false).await?;
-        let found = names
-            .iter()
-            .filter_map(|name| served.snapshot.get(name))
-            .map(Arc::clone)
-            .collect();
-        Ok((found, served))
-    }
-
     /// After a write whose outcome is unknown the snapshot may be wrong:
     /// the next read fetches anew, and serves it marked suspect while
     /// RemotePC fails.

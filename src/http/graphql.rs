@@ -150,14 +150,13 @@ async fn handle(state: AppState, ids: RequestIds, headers: HeaderMap, source: So
     if let Some(label) = &label {
         super::access::note_operation(label);
     }
-    let (caller, introspection) = (team.charged_caller(), team.introspection());
     // Boxed, as every large, rarer path is: the future of a cached answer
     // stays small, and axum's layers move it by value.
     let finished = Box::pin(admitted.run()).await;
     answer::finished(finished, media, started, |kept| {
         if let (Some(ticket), Some(label)) = (lane, label) {
             let lane = &state.raw_lane;
-            lane.register(ticket, &caller, introspection, kept, &label);
+            lane.register(ticket, team.caller(), team.introspection(), kept, &label);
         }
     })
 }

@@ -6,8 +6,6 @@ use std::sync::Arc;
 use async_graphql::{Context, Enum, ID, Object, Result};
 use serde::Serialize;
 
-use super::cache_report::record;
-use super::error::catalog_error;
 use super::groups::Group;
 use super::history::{DeviceEventConnection, device_history};
 use super::id::{NodeKind, global_id, write_global_id};
@@ -139,9 +137,7 @@ impl Device {
     /// the snapshot (patched by the caller's own writes) has them; names no
     /// longer there are left out.
     pub(crate) async fn named(ctx: &Context<'_>, names: &[String]) -> Result<Vec<Device>> {
-        let fleet = super::fleet(ctx)?;
-        let (found, served) = fleet.devices_named(names).await.map_err(catalog_error)?;
-        record(ctx, &served);
+        let found = super::named(ctx, names).await?;
         Ok(found.into_iter().map(Device).collect())
     }
 }

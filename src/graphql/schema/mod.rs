@@ -30,7 +30,7 @@ use async_graphql::{Context, MergedObject, Schema};
 use crate::auth::Caller;
 use std::sync::Arc;
 
-use crate::catalog::{Catalog, Directory, Fleet, Relations};
+use crate::catalog::{Catalog, Directory, Fleet, Listed, Relations};
 use crate::settings::GraphqlSettings;
 
 /// Every query.
@@ -120,6 +120,24 @@ fn directory<'c>(ctx: &Context<'c>) -> async_graphql::Result<Directory<'c>> {
     ctx.data::<Catalog>()?
         .directory(&caller(ctx)?.account)
         .map_err(error::catalog_error)
+}
+
+/// The items of the caller's account with these keys, in order, as the
+/// snapshot has them; those no longer there are left out.
+async fn named<T: Listed>(
+    ctx: &Context<'_>,
+    keys: &[String],
+) -> async_graphql::Result<Vec<Arc<T>>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let catalog = ctx.data::<Catalog>()?;
+    let (found, served) = catalog
+        .named::<T>(&caller(ctx)?.account, keys)
+        .await
+        .map_err(error::catalog_error)?;
+    cache_report::record(ctx, &served);
+    Ok(found)
 }
 
 /// The devices and groups of the caller's account.

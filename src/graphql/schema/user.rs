@@ -7,9 +7,7 @@ use async_graphql::{Context, ID, Object, Result};
 use serde::Serialize;
 use serde::ser::SerializeStruct;
 
-use super::cache_report::record;
 use super::device::Device;
-use super::error::catalog_error;
 use super::id::{NodeKind, global_id, write_global_id};
 use super::json_out::{write_optional, write_str};
 use super::planned::{FieldWriter, PlannedNode};
@@ -54,27 +52,14 @@ impl User {
     /// The user of the caller's account with this username, as the
     /// snapshot has it.
     pub(crate) async fn named(ctx: &Context<'_>, username: &str) -> Result<Option<User>> {
-        let directory = super::directory(ctx)?;
-        let (found, served) = directory
-            .user_named(username)
-            .await
-            .map_err(catalog_error)?;
-        record(ctx, &served);
-        Ok(found.map(User))
+        let found = super::named(ctx, &[username.to_owned()]).await?;
+        Ok(found.into_iter().next().map(User))
     }
 
     /// The users of the caller's account with these usernames, in order;
     /// those no longer there are left out.
     pub(crate) async fn all_named(ctx: &Context<'_>, usernames: &[String]) -> Result<Vec<User>> {
-        if usernames.is_empty() {
-            return Ok(Vec::new());
-        }
-        let directory = super::directory(ctx)?;
-        let (found, served) = directory
-            .users_named(usernames)
-            .await
-            .map_err(catalog_error)?;
-        record(ctx, &served);
+        let found = super::named(ctx, usernames).await?;
         Ok(found.into_iter().map(User).collect())
     }
 }

@@ -3,7 +3,11 @@
 //! of one item is); one generic path loads, caches, shares between
 //! replicas, polls, diffs and records every one of them. `Collections`
 //! keeps each one's snapshots and feed: adding a collection is a variant
-//! of `Collection`, a field there and its `Listed` description.
+//! of `Collection`, a field of `Collections` and a file of its own with
+//! its `Listed` description (`devices.rs`, `users.rs`).
+
+mod devices;
+mod users;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +17,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::live::{Change, ChangeKind, Feed, Live, status_name};
+use super::live::{Change, Feed, Live};
 use super::replication::{Reading, Replication};
 use super::{Catalog, CatalogError, Device, User};
 use crate::cache::{Freshness, Keyed, Loaded, Peek, Served, Snapshot, SnapshotCache};
@@ -21,7 +25,7 @@ use crate::clock::Clock;
 use crate::cluster::{Cluster, PatchMessage};
 use crate::settings::Settings;
 use crate::upstream::UpstreamError;
-use crate::upstream::wire::{DevicePage, ListPage, UserPage};
+use crate::upstream::wire::ListPage;
 
 /// A collection read whole into snapshots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -62,60 +66,6 @@ pub trait Listed: Keyed + Clone + Serialize + DeserializeOwned + Send + Sync + '
 
     /// Where the catalog keeps it.
     fn kept(collections: &Collections) -> &Kept<Self>;
-}
-
-impl Listed for Device {
-    const COLLECTION: Collection = Collection::Devices;
-    type Page = DevicePage;
-
-    fn from_record(record: crate::upstream::wire::WireDevice, zone: Tz) -> Option<Self> {
-        Device::from_wire(record, zone)
-    }
-
-    fn changes(old: &Self, new: &Arc<Self>, at: DateTime<Utc>) -> Vec<Change<Self>> {
-        let mut changes = Vec::new();
-        if old.status != new.status {
-            changes.push(
-                Change::new(ChangeKind::StatusChanged, new, at)
-                    .between(Some(status_name(old.status)), Some(status_name(new.status))),
-            );
-        }
-        if old.comment != new.comment {
-            changes.push(
-                Change::new(ChangeKind::CommentChanged, new, at)
-                    .between(old.comment.as_deref(), new.comment.as_deref()),
-            );
-        }
-        if old.last_session_raw != new.last_session_raw {
-            changes.push(Change::new(ChangeKind::Session, new, at).between(
-                old.last_session_raw.as_deref(),
-                new.last_session_raw.as_deref(),
-            ));
-        }
-        changes
-    }
-
-    fn kept(collections: &Collections) -> &Kept<Self> {
-        &collections.devices
-    }
-}
-
-impl Listed for User {
-    const COLLECTION: Collection = Collection::Users;
-    type Page = UserPage;
-
-    fn from_record(record: crate::upstream::wire::WireUser, _zone: Tz) -> Option<Self> {
-        User::from_wire(record)
-    }
-
-    /// RemotePC's user list holds names only: a user is added or removed.
-    fn changes(_old: &Self, _new: &Arc<Self>, _at: DateTime<Utc>) -> Vec<Change<Self>> {
-        Vec::new()
-    }
-
-    fn kept(collections: &Collections) -> &Kept<Self> {
-        &collections.users
-    }
 }
 
 /// Every collection's snapshots and feed.
@@ -255,6 +205,19 @@ impl Catalog {
             .get(account, reading != Reading::Expired, load)
             .await
             .map_err(CatalogError::Upstream)
+    }
+
+    /// `account`'s items of `T` with these keys, in order, as the snapshot
+    /// (patched by the caller's own writes) has them; keys no longer there
+    /// are left out. With the snapshot they were found in.
+    pub async fn named<T: Listed>(
+        &self,
+        account: &str,
+        keys: &[String],
+    ) -> Result<(Vec<Arc<T>>, Served<T>), CatalogError> {
+        let served = self.read::<T>(account, Reading::Expired).await?;
+        let found = served.snapshot.get_all(keys.iter().map(String::as_str));
+        Ok((found, served))
     }
 
     /// The snapshots of `T`, one per account.
