@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::relations::RelationCache;
-use super::replication::Reading;
 use super::validation::{Checker, dedup};
 use super::{Catalog, CatalogError, User, rules};
 use crate::cache::{Patch, Served, SnapshotCache};
@@ -84,12 +83,7 @@ impl<'a> Directory<'a> {
     /// With replicas, one of them reads RemotePC and the others load its
     /// snapshot.
     pub async fn users(&self, refresh: bool) -> Result<Served<User>, CatalogError> {
-        let reading = if refresh {
-            Reading::Forced
-        } else {
-            Reading::Expired
-        };
-        self.catalog.read::<User>(self.account, reading).await
+        self.catalog.listed::<User>(self.account, refresh).await
     }
 
     /// After a write whose outcome is unknown the snapshot may be wrong:

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use super::relations::RelationCache;
-use super::replication::Reading;
 use super::validation::{Checker, dedup};
 use super::{Catalog, CatalogError, Device, rules};
 use crate::cache::{Patch, Served, SnapshotCache};
@@ -68,12 +67,7 @@ impl<'a> Fleet<'a> {
     /// With replicas, one of them reads RemotePC and the others load its
     /// snapshot.
     pub async fn devices(&self, refresh: bool) -> Result<Served<Device>, CatalogError> {
-        let reading = if refresh {
-            Reading::Forced
-        } else {
-            Reading::Expired
-        };
-        self.catalog.read::<Device>(self.account, reading).await
+        self.catalog.listed::<Device>(self.account, refresh).await
     }
 
     /// After a write whose outcome is unknown the snapshot may be wrong:

@@ -171,6 +171,22 @@ impl<T: Listed> KeptAny for Kept<T> {
 }
 
 impl Catalog {
+    /// Every item of `account`'s `T`: the cached snapshot, or all upstream
+    /// pages read anew (`refresh` asks for that unless the snapshot is
+    /// younger than `cache.min_refresh_interval`).
+    pub async fn listed<T: Listed>(
+        &self,
+        account: &str,
+        refresh: bool,
+    ) -> Result<Served<T>, CatalogError> {
+        let reading = if refresh {
+            Reading::Forced
+        } else {
+            Reading::Expired
+        };
+        self.read::<T>(account, reading).await
+    }
+
     /// `account`'s `T`: the cached snapshot, or every page read anew when
     /// `reading` asks. With replicas, one of them reads RemotePC and the
     /// others load its snapshot.
