@@ -20,11 +20,12 @@
 //!   guards, error codes) and the serving path (document, limits, the
 //!   specification's validation and variable coercion, response cache,
 //!   plans, execution).
-//! - [`catalog`] — domain services (users, devices, groups), the vendor's
-//!   input rules, the services over the gateway's own records (audit
-//!   log, idempotency ledger, relations), and the live fleet: changes
-//!   diffed from consecutive snapshots, their subscribers, pollers and
-//!   history.
+//! - [`catalog`] — domain services (users, devices, groups); each
+//!   collection RemotePC lists, described once and read, kept, shared and
+//!   watched by one generic path; the vendor's input rules; the services
+//!   over the gateway's own records (audit log, idempotency ledger,
+//!   relations); and the live fleet: changes diffed from consecutive
+//!   snapshots, their subscribers, pollers and history.
 //! - [`cache`] — sorted, indexed snapshots of whole collections, generic
 //!   over what they hold and how it is loaded.
 //! - [`upstream`] — the RemotePC client: wire types, envelopes, paging,

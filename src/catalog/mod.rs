@@ -1,6 +1,7 @@
 //! Domain services over one RemotePC account each: `Directory` (users) and
 //! `Fleet` (devices, groups). They validate input by the vendor's rules before
-//! anything is sent and read collections as snapshots. Beside them, the
+//! anything is sent and read collections as snapshots, each collection
+//! described once (`collections`). Beside them, the
 //! services over the gateway's own records (`AuditLog`, `IdempotencyLedger`),
 //! so that no layer above holds the store. They know nothing of GraphQL or
 //! HTTP.
@@ -25,7 +26,8 @@ use chrono_tz::Tz;
 
 pub use crate::store::Invitation;
 pub use crate::store::KnownGroup;
-pub use collections::{Collection, Collections, Kept, Listed};
+// What describes and keeps collections, and each collection's own types.
+pub use collections::*;
 pub use directory::{DeleteOutcome, Directory, InviteOutcome, NewUser, UserKind};
 pub use fleet::{Fleet, RemovalOutcome};
 pub use listing::{
