@@ -83,6 +83,10 @@ use store::{Store, StoreError};
 use upstream::ClientSetupError;
 
 /// Why the gateway could not start.
+#[expect(
+    missing_docs,
+    reason = "variant fields are named by what they hold; the #[error] message says how they read"
+)]
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// Settings are invalid.
@@ -104,9 +108,7 @@ pub enum StartError {
     /// The listen address is taken or not allowed.
     #[error("cannot listen on {addr} (server.listen)")]
     Bind {
-        /// The address.
         addr: SocketAddr,
-        /// The cause.
         #[source]
         source: std::io::Error,
     },

@@ -33,7 +33,7 @@ impl From<&CacheSettings> for Freshness {
 /// A snapshot as served, with how old it is.
 #[derive(Debug, Clone)]
 pub struct Served<T> {
-    /// The collection.
+    /// The whole collection as it was read (and patched by writes since).
     pub snapshot: Arc<Snapshot<T>>,
     /// Time since it was read from RemotePC.
     pub age: Duration,
@@ -58,7 +58,7 @@ pub struct Peek {
 /// snapshot another replica read from RemotePC a while ago).
 #[derive(Debug)]
 pub struct Loaded<T> {
-    /// The collection.
+    /// Every item read, sorted and indexed.
     pub snapshot: Snapshot<T>,
     /// Time since it was read from RemotePC.
     pub age: Duration,

@@ -12,7 +12,8 @@ use super::Cluster;
 pub struct Limit {
     /// Units replenished per `period`.
     pub per_period: u32,
-    /// The period.
+    /// How often `per_period` units come back; the GCRA's emission
+    /// interval is `period / per_period`.
     pub period: Duration,
     /// Units that may go at once after a quiet spell.
     pub burst: u32,

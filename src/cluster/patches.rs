@@ -21,9 +21,9 @@ pub(super) const PATCH_SCOPE: &str = "patch";
 pub struct PatchMessage {
     /// The replica that made it (which ignores its own).
     pub origin: String,
-    /// The account.
+    /// The account whose snapshot the write changed.
     pub account: String,
-    /// `devices` or `users`.
+    /// The collection's name (`devices`, `users`).
     pub collection: String,
     /// Keys of items gone.
     #[serde(default)]

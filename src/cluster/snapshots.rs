@@ -27,7 +27,7 @@ pub struct SharedSnapshot<T> {
     pub format: u32,
     /// When RemotePC was read, in ms since the Unix epoch.
     pub fetched_ms: i64,
-    /// The collection.
+    /// Every item, in the order the reading replica's snapshot held them.
     pub items: Vec<T>,
 }
 

@@ -30,11 +30,13 @@ impl SimError {
 type SimResult = Result<Value, SimError>;
 
 /// An active user of the simulated account.
+#[expect(
+    missing_docs,
+    reason = "the vendor's field names (remotepc-api.md): only fields whose name does not say what they hold are documented"
+)]
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimUser {
-    /// First name.
     pub firstname: String,
-    /// Last name.
     pub lastname: String,
     /// Email, the key.
     pub username: String,
@@ -43,21 +45,21 @@ pub struct SimUser {
 }
 
 /// A computer of the simulated account.
+#[expect(
+    missing_docs,
+    reason = "the vendor's field names (remotepc-api.md): only fields whose name does not say what they hold are documented"
+)]
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimDevice {
     /// Vendor machine id.
     pub machine_id: String,
     /// Host name, the key.
     pub host_name: String,
-    /// OS family.
     pub os: String,
-    /// OS version.
     pub os_version: String,
-    /// IP address.
     pub ip: String,
     /// `YYYY-MM-DD hh:mm:ss` or empty.
     pub last_session: String,
-    /// Comment.
     pub comments: String,
     /// Online (cannot be removed) or offline.
     pub online: bool,

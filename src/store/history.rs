@@ -10,9 +10,9 @@ use super::{Store, StoreError, failed};
 /// One observed change of one item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryRow {
-    /// The account.
+    /// The account whose collection changed (a configured account id).
     pub account: String,
-    /// `devices` or `users`.
+    /// The collection's name (`Collection::as_str`).
     pub collection: &'static str,
     /// The item's key (host name, username).
     pub subject: String,

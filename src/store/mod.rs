@@ -27,23 +27,22 @@ use crate::clock::Clock;
 use crate::settings::StoreSettings;
 
 /// Why the store failed. Never contains the database password.
+#[expect(
+    missing_docs,
+    reason = "variant fields are named by what they hold; the #[error] message says how they read"
+)]
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database could not be reached or refused a statement.
     #[error("store: {operation} failed")]
     Database {
-        /// What was being done.
         operation: &'static str,
-        /// The cause.
         #[source]
         source: sqlx::Error,
     },
     /// A stored value could not be read back.
     #[error("store: a stored {what} is unreadable")]
-    Corrupt {
-        /// Which kind of value.
-        what: &'static str,
-    },
+    Corrupt { what: &'static str },
 }
 
 fn failed(operation: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {

@@ -250,7 +250,7 @@ pub fn record_rate_limited(scope: &'static str, name: &str) {
 /// One RemotePC call: to which account and endpoint, in which flow (a
 /// team or role, or `background`).
 pub struct UpstreamCall<'a> {
-    /// The account.
+    /// The configured account id (a metric label: never a key or token).
     pub account: &'a str,
     /// The endpoint's path.
     pub endpoint: &'static str,

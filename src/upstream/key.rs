@@ -179,43 +179,33 @@ impl fmt::Display for ApiKey {
 }
 
 /// Why an account's key could not be read. Never contains the key.
+#[expect(
+    missing_docs,
+    reason = "variant fields are named by what they hold; the #[error] message says how they read"
+)]
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     /// `api_key_env` names a variable that is not set.
     #[error(
         "account `{account}`: environment variable `{var}` (accounts.{account}.api_key_env) is not set"
     )]
-    MissingEnv {
-        /// Account id.
-        account: String,
-        /// Variable name.
-        var: String,
-    },
+    MissingEnv { account: String, var: String },
     /// `api_key_file` cannot be read.
     #[error("account `{account}`: cannot read key file {path:?} (accounts.{account}.api_key_file)")]
     File {
-        /// Account id.
         account: String,
-        /// File path.
         path: PathBuf,
-        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
     /// The source holds only whitespace.
     #[error("account `{account}`: the API key is empty")]
-    Empty {
-        /// Account id.
-        account: String,
-    },
+    Empty { account: String },
     /// No source is configured.
     #[error(
         "account `{account}`: no API key source (set accounts.{account}.api_key_env or api_key_file)"
     )]
-    NoSource {
-        /// Account id.
-        account: String,
-    },
+    NoSource { account: String },
 }
 
 #[cfg(test)]

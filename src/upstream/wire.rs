@@ -34,11 +34,13 @@ pub struct InviteOutcome {
 }
 
 /// `POST user/create`. `Debug` redacts the password.
+#[expect(
+    missing_docs,
+    reason = "the vendor's field names (remotepc-api.md): only fields whose name does not say what they hold are documented"
+)]
 #[derive(Clone, Serialize)]
 pub struct CreateUser {
-    /// First name.
     pub firstname: String,
-    /// Last name.
     pub lastname: String,
     /// Email, used as the username.
     pub username: String,
@@ -183,23 +185,28 @@ impl ListPage for DevicePage {
 }
 
 /// One page of `user/list`.
+#[expect(
+    missing_docs,
+    reason = "the vendor's field names (remotepc-api.md): only fields whose name does not say what they hold are documented"
+)]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct UserPage {
-    /// Paging information.
     pub pagination: Pagination,
     /// The users on this page.
     pub users: Vec<WireUser>,
 }
 
 /// A user as `user/list` returns it.
+#[expect(
+    missing_docs,
+    reason = "the vendor's field names (remotepc-api.md): only fields whose name does not say what they hold are documented"
+)]
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct WireUser {
-    /// First name.
     #[serde(deserialize_with = "lenient_string")]
     pub firstname: Option<String>,
-    /// Last name.
     #[serde(deserialize_with = "lenient_string")]
     pub lastname: Option<String>,
     /// Email.
@@ -208,16 +215,23 @@ pub struct WireUser {
 }
 
 /// One page of `computer/list`.
+#[expect(
+    missing_docs,
+    reason = "the vendor's field names (remotepc-api.md): only fields whose name does not say what they hold are documented"
+)]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct DevicePage {
-    /// Paging information.
     pub pagination: Pagination,
     /// The devices on this page.
     pub devices: Vec<WireDevice>,
 }
 
 /// A device as `computer/list` returns it.
+#[expect(
+    missing_docs,
+    reason = "the vendor's field names (remotepc-api.md): only fields whose name does not say what they hold are documented"
+)]
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct WireDevice {
@@ -236,7 +250,6 @@ pub struct WireDevice {
     /// `YYYY-MM-DD hh:mm:ss` without a time zone, or empty.
     #[serde(deserialize_with = "lenient_string")]
     pub viewer_last_session_time: Option<String>,
-    /// Free-text comment.
     #[serde(deserialize_with = "lenient_string")]
     pub comments: Option<String>,
     /// OS family, e.g. `Windows`.

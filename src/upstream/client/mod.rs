@@ -82,6 +82,10 @@ pub struct AccountHealth {
 }
 
 /// Why a client could not be built.
+#[expect(
+    missing_docs,
+    reason = "variant fields are named by what they hold; the #[error] message says how they read"
+)]
 #[derive(Debug, thiserror::Error)]
 pub enum ClientSetupError {
     /// The key source is unusable.
@@ -89,16 +93,11 @@ pub enum ClientSetupError {
     Key(#[from] KeyError),
     /// `base_url` is not a URL.
     #[error("account `{account}`: accounts.{account}.base_url is not a valid URL")]
-    BaseUrl {
-        /// Account id.
-        account: String,
-    },
+    BaseUrl { account: String },
     /// The TLS/HTTP stack could not be set up.
     #[error("account `{account}`: cannot build the HTTP client")]
     Http {
-        /// Account id.
         account: String,
-        /// The cause.
         #[source]
         source: reqwest::Error,
     },
