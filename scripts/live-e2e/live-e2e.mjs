@@ -158,10 +158,18 @@ async function run() {
     check(grown < MEMORY_BOUND_MIB, `memory grew ${grown.toFixed(1)} MiB for ${SUBSCRIBERS} subscribers`);
 
     const sse = createSseClient({ url, headers: { authorization: `Bearer ${token}` }, retryAttempts: 0 });
+    let sseConnected;
+    const sseOpen = new Promise((resolveOpen) => (sseConnected = resolveOpen));
     const sseDone = new Promise((resolveDone, reject) => {
-      sse.subscribe({ query: CHANGES }, { next: () => {}, error: reject, complete: resolveDone });
+      sse.subscribe(
+        { query: CHANGES },
+        { next: () => {}, error: reject, complete: resolveDone },
+        { connected: () => sseConnected() },
+      );
     });
-    await new Promise((resolveSoon) => setTimeout(resolveSoon, 500));
+    // SIGTERM only once the stream is open: on a loaded machine a fixed
+    // pause could end the gateway before the event stream is accepted.
+    await deadline(Promise.race([sseOpen, sseDone]), 20_000, 'the graphql-sse subscription to open');
     gateway.kill('SIGTERM');
     await deadline(Promise.all([...completions, sseDone]), 20_000, 'every subscription to complete at SIGTERM');
     console.log(`SIGTERM completed all ${completions.length + 1} open subscriptions`);

@@ -75,6 +75,8 @@ pub struct Collections {
 }
 
 impl Collections {
+    /// Empty snapshot caches and feeds for every collection, observed by
+    /// `live` and shared through `cluster` when there is one.
     pub(super) fn new(
         settings: &Settings,
         clock: &Clock,
