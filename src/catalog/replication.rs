@@ -9,10 +9,9 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Catalog, Collection};
+use super::Catalog;
 use crate::cache::{Patch, Replicator, Snapshot, SnapshotCache};
 use crate::clock::Clock;
 use crate::cluster::{Cluster, PatchMessage, Patches};
@@ -42,16 +41,15 @@ pub(super) struct Sharing {
 }
 
 impl Sharing {
-    /// `account`'s `collection`, shared or read with `fetch`, and its age.
+    /// `account`'s `T`, shared or read with `fetch`, and its age.
     pub(super) async fn load<T, F, Fut>(
         &self,
         account: &str,
-        collection: Collection,
         reading: Reading,
         fetch: F,
     ) -> Result<(Vec<T>, Duration), UpstreamError>
     where
-        T: Serialize + DeserializeOwned + crate::cache::Keyed + Clone,
+        T: super::Listed,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Vec<T>, UpstreamError>>,
     {
@@ -63,7 +61,7 @@ impl Sharing {
         let clock = self.clock.clone();
         self.cluster
             .load_shared(
-                (account, collection.as_str()),
+                (account, T::COLLECTION.as_str()),
                 max_age,
                 move || clock.unix_ms(),
                 (fetch, merged_over::<T>),
@@ -75,16 +73,14 @@ impl Sharing {
 /// Tells other replicas of one collection's writes.
 pub(super) struct Replication<T> {
     cluster: Cluster,
-    collection: Collection,
     clock: Clock,
     items: PhantomData<fn() -> T>,
 }
 
 impl<T> Replication<T> {
-    pub(super) fn new(cluster: Cluster, collection: Collection, clock: Clock) -> Self {
+    pub(super) fn new(cluster: Cluster, clock: Clock) -> Self {
         Self {
             cluster,
-            collection,
             clock,
             items: PhantomData,
         }
@@ -93,7 +89,7 @@ impl<T> Replication<T> {
 
 impl<T> Replicator<T> for Replication<T>
 where
-    T: Serialize + crate::cache::Keyed + Send + Sync + 'static,
+    T: super::Listed,
 {
     fn patched(
         &self,
@@ -105,13 +101,13 @@ where
         let message = PatchMessage {
             origin: String::new(),
             account: account.to_owned(),
-            collection: self.collection.as_str().to_owned(),
+            collection: T::COLLECTION.as_str().to_owned(),
             removed: patch.removed.clone(),
             upserted: serde_json::to_value(&patch.upserted).unwrap_or_default(),
             drop: false,
             generation: None,
         };
-        let (cluster, collection) = (self.cluster.clone(), self.collection.as_str());
+        let (cluster, collection) = (self.cluster.clone(), T::COLLECTION.as_str());
         let (account, snapshot) = (account.to_owned(), Arc::clone(snapshot));
         let age_ms = i64::try_from(age.as_millis()).unwrap_or(i64::MAX);
         let fetched_ms = self.clock.unix_ms().saturating_sub(age_ms);
@@ -138,13 +134,13 @@ where
         let message = PatchMessage {
             origin: String::new(),
             account: account.to_owned(),
-            collection: self.collection.as_str().to_owned(),
+            collection: T::COLLECTION.as_str().to_owned(),
             removed: Vec::new(),
             upserted: serde_json::Value::Null,
             drop: true,
             generation: None,
         };
-        let (cluster, collection) = (self.cluster.clone(), self.collection.as_str());
+        let (cluster, collection) = (self.cluster.clone(), T::COLLECTION.as_str());
         let account = account.to_owned();
         async move {
             cluster.bump_generation(&account, collection).await;

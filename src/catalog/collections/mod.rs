@@ -142,7 +142,7 @@ impl<T: Listed> Kept<T> {
         let mut cache = SnapshotCache::new(name, Freshness::from(&settings.cache), clock.clone())
             .observed_by(live.observer(Arc::clone(&feed)));
         if let Some(cluster) = cluster {
-            let replication = Replication::<T>::new(cluster.clone(), T::COLLECTION, clock.clone());
+            let replication = Replication::<T>::new(cluster.clone(), clock.clone());
             cache = cache.replicated_by(Arc::new(replication));
         }
         Self { cache, feed }
@@ -210,7 +210,7 @@ impl Catalog {
                     .collect::<Vec<T>>())
             };
             let (items, age) = match sharing {
-                Some(sharing) => sharing.load(&owner, T::COLLECTION, reading, fetch).await?,
+                Some(sharing) => sharing.load::<T, _, _>(&owner, reading, fetch).await?,
                 None => (fetch().await?, Duration::ZERO),
             };
             Ok(Loaded {
