@@ -197,29 +197,32 @@ impl Catalog {
         account: &str,
         reading: Reading,
     ) -> Result<Served<T>, CatalogError> {
-        let client = self.client(account)?.clone();
+        let client = self.client(account)?;
         let zone = self.time_zone(account);
-        let sharing = self.sharing.clone();
-        let owner = account.to_owned();
-        let load = move || async move {
-            let fetch = || async move {
-                let records = client.all::<T::Page>().await?;
-                Ok(records
-                    .into_iter()
-                    .filter_map(|record| T::from_record(record, zone))
-                    .collect::<Vec<T>>())
-            };
-            let (items, age) = match sharing {
-                Some(sharing) => sharing.load::<T, _, _>(&owner, reading, fetch).await?,
-                None => (fetch().await?, Duration::ZERO),
-            };
-            Ok(Loaded {
-                snapshot: Snapshot::new(items),
-                age,
-            })
+        // The clones the fetch's future owns are made on a miss only: a
+        // served snapshot costs none.
+        let load = || {
+            let (client, sharing) = (client.clone(), self.sharing.clone());
+            let owner = account.to_owned();
+            async move {
+                let fetch = || async move {
+                    let records = client.all::<T::Page>().await?;
+                    Ok(records
+                        .into_iter()
+                        .filter_map(|record| T::from_record(record, zone))
+                        .collect::<Vec<T>>())
+                };
+                let (items, age) = match sharing {
+                    Some(sharing) => sharing.load::<T, _, _>(&owner, reading, fetch).await?,
+                    None => (fetch().await?, Duration::ZERO),
+                };
+                Ok(Loaded {
+                    snapshot: Snapshot::new(items),
+                    age,
+                })
+            }
         };
-        T::kept(&self.collections)
-            .cache
+        self.cache::<T>()
             .get(account, reading != Reading::Expired, load)
             .await
             .map_err(CatalogError::Upstream)
