@@ -31,7 +31,7 @@ use crate::settings::Settings;
 
 pub use idempotency::{IDEMPOTENCY_KEY, parse_key};
 use quota::charge;
-pub use quota::{charge_all, settle_admitted};
+pub use quota::{StreamQuota, charge_all};
 pub use refusal::{Refusal, unknown_outcome_body, whole_seconds};
 pub use running::{Admitted, Finished};
 pub use slots::Slot;
@@ -302,15 +302,16 @@ impl Admission {
     }
 
     /// Admits one operation of a stream (`Transport::Stream`): the checks
-    /// `admit` makes, one unit of quota counted (settled by the caller
-    /// with [`settle`], since a WebSocket connection admits while it
-    /// reads), and a subscription slot held while it runs.
+    /// `admit` makes, one unit of quota counted, and a subscription slot
+    /// held while it runs. The unit is taken from what replicas share when
+    /// the caller settles the [`StreamQuota`] (before the operation runs),
+    /// or at once, in the background, when the operation is refused.
     pub fn admit_stream(
         &self,
         credential: &Credential<'_>,
         ids: RequestIds,
         request: Result<Request, String>,
-    ) -> Result<(Operation, Slot), Refusal> {
+    ) -> Result<(Operation, Slot, StreamQuota), Refusal> {
         let submission = Submission {
             transport: Transport::Stream,
             ids,
@@ -322,8 +323,16 @@ impl Admission {
             idempotency_key: Ok(None),
             started: Instant::now(),
         };
-        self.check(credential, submission)?
-            .into_stream()
-            .ok_or_else(|| Refusal::bad_request("a stream carries one operation"))
+        let admitted = self.check(credential, submission).and_then(|admitted| {
+            (admitted.into_stream())
+                .ok_or_else(|| Refusal::bad_request("a stream carries one operation"))
+        });
+        match admitted {
+            Ok((operation, slot)) => Ok((operation, slot, StreamQuota::of(credential))),
+            Err(refused) => {
+                quota::settle_refused(credential);
+                Err(refused)
+            }
+        }
     }
 }

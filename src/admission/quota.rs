@@ -3,7 +3,7 @@
 //! counted are then taken from the quota the replicas share, whether or
 //! not the request was admitted.
 
-use crate::auth::{Credential, QuotaRefusal, Settlement};
+use crate::auth::{Caller, Credential, QuotaRefusal, Settlement};
 
 use super::Refusal;
 
@@ -48,14 +48,36 @@ pub(super) fn settled_as<T>(
     }
 }
 
-/// As [`settle`], for a stream's operation admitted already (a WebSocket
-/// connection admits while it reads, and settles in the operation's task).
-pub async fn settle_admitted(
+/// The quota a stream's operation counted, still to be taken from what
+/// the replicas share: a WebSocket connection admits while it reads, and
+/// settles in the operation's task.
+pub struct StreamQuota {
     settlement: Option<Settlement>,
-    caller: &crate::auth::Caller,
-) -> Result<(), Refusal> {
-    match settle(settlement).await {
-        Some(Err(refused)) => Err(Refusal::over_quota(caller, refused)),
-        _ => Ok(()),
+    caller: Caller,
+}
+
+impl StreamQuota {
+    pub(super) fn of(credential: &Credential<'_>) -> Self {
+        Self {
+            settlement: credential.settlement(),
+            caller: credential.caller().clone(),
+        }
+    }
+
+    /// Takes the units counted from the shared quota; refused when the
+    /// replicas together say the caller is over it.
+    pub async fn settle(self) -> Result<(), Refusal> {
+        match settle(self.settlement).await {
+            Some(Err(refused)) => Err(Refusal::over_quota(&self.caller, refused)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A refused stream's operation still spends what it was counted, settled
+/// in the background so that the refusal is not held up.
+pub(super) fn settle_refused(credential: &Credential<'_>) {
+    if let Some(settlement) = credential.settlement() {
+        tokio::spawn(settlement.settle());
     }
 }

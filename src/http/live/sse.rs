@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::{AppState, expiry, too_slow};
-use crate::admission::{Slot, settle_admitted};
+use crate::admission::Slot;
 use crate::graphql::RequestIds;
 use crate::http::graphql::authenticate;
 use crate::http::media::Preferred;
@@ -43,12 +43,9 @@ pub(in crate::http) async fn respond(
         Ok(credential) => credential,
         Err(refused) => return refused,
     };
-    let admitted = state.admission.admit_stream(&credential, ids, request);
-    let settlement = credential.settlement();
-    let caller = credential.caller().clone();
-    let admitted = match settle_admitted(settlement, &caller).await {
-        Ok(()) => admitted,
-        Err(refused) => admitted.and(Err(refused)),
+    let admitted = match state.admission.admit_stream(&credential, ids, request) {
+        Ok((operation, slot, quota)) => quota.settle().await.map(|()| (operation, slot)),
+        Err(refused) => Err(refused),
     };
     let (sender, events) = mpsc::channel::<Bytes>(QUEUE);
     match admitted {

@@ -25,9 +25,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::protocol::{CLOSE_SILENT, ClientMessage, PROTOCOL, authorization, truncate};
 use super::{AppState, expiry, too_slow};
-use crate::admission::{Refusal, Slot, settle_admitted};
+use crate::admission::{Refusal, Slot, StreamQuota};
 use crate::auth::Credential;
-use crate::auth::Settlement;
 use crate::graphql::{ErrorCode, RequestIds};
 use crate::http::answer::Refused;
 use receiving::Incoming;
@@ -284,18 +283,12 @@ impl Connection {
                         .admit_stream(credential, ids.clone(), Ok(*payload))
                 };
                 match admitted {
-                    Ok((operation, slot)) => {
-                        let quota = (credential.settlement(), credential.caller().clone());
+                    Ok((operation, slot, quota)) => {
                         let task = self.start(state, id.clone(), operation, quota);
                         self.running.insert(id, Running { task, _slot: slot });
                         Reaction::Nothing
                     }
                     Err(refused) => {
-                        // A refused operation still spends what it was
-                        // counted (with replicas, settled in the background).
-                        if let Some(settlement) = credential.settlement() {
-                            tokio::spawn(settlement.settle());
-                        }
                         let errors = json!([refused.into_error()]);
                         Reaction::Send(json!({"id": id, "type": "error", "payload": errors}))
                     }
@@ -310,14 +303,14 @@ impl Connection {
         state: &AppState,
         id: String,
         operation: crate::graphql::Operation,
-        (settlement, caller): (Option<Settlement>, crate::auth::Caller),
+        quota: StreamQuota,
     ) -> JoinHandle<()> {
         let mut responses = state.operations.subscribe(operation);
         let sender = self.sender.clone();
         let fell_behind = self.too_slow.clone();
         let send_timeout = state.live.send_timeout;
         tokio::spawn(async move {
-            if let Err(refused) = settle_admitted(settlement, &caller).await {
+            if let Err(refused) = quota.settle().await {
                 let errors = serde_json::json!([refused.into_error()]);
                 let _ = sender.send(Outgoing::Error(id, errors)).await;
                 return;
