@@ -41,8 +41,10 @@
 //! limits, shared persisted-query texts) serves `catalog`, `auth`,
 //! `upstream` and `http` and knows none of them;
 //! [`settings`], [`clock`] and [`digest`] are leaves every layer reads;
-//! [`telemetry`] (logging, metrics, OpenTelemetry export and W3C trace
-//! context: `http` continues a caller's trace, `upstream` may pass it on)
+//! [`telemetry`] (logging and the access line, which `http` writes and
+//! `admission` notes the operation in; metrics, OpenTelemetry export and
+//! W3C trace context: `http` continues a caller's trace, `upstream` may
+//! pass it on)
 //! is read by every layer and reads only `settings`; [`simulator`] is an
 //! in-process RemotePC for the demo and the tests, and states the vendor's
 //! rules itself, apart from `catalog::rules`, so that each checks the other.
@@ -229,6 +231,14 @@ impl App {
     /// The address actually bound (useful with port 0).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The main address's routes and middleware, to answer requests in
+    /// this process without a socket: what a connection's service runs,
+    /// less the accept loop (tests and benchmarks that compare answers
+    /// byte for byte at a rate TCP would dominate).
+    pub fn router(&self) -> axum::Router {
+        self.listeners.main.1.clone()
     }
 
     /// The admin address actually bound, when `server.admin_listen` is set.

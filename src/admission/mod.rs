@@ -144,6 +144,9 @@ impl Admission {
         let settled = quota::settle(credential.settlement()).await;
         let mut admitted = quota::settled_as(credential, settled, admitted)?;
         admitted.quota_left(credential.quota_left());
+        if let [label] = admitted.labels() {
+            crate::telemetry::access::note_operation(label);
+        }
         Ok(admitted)
     }
 

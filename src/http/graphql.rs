@@ -147,9 +147,6 @@ async fn handle(state: AppState, ids: RequestIds, headers: HeaderMap, source: So
         [label] => Some(label.clone()),
         _ => None,
     };
-    if let Some(label) = &label {
-        super::access::note_operation(label);
-    }
     // Boxed, as every large, rarer path is: the future of a cached answer
     // stays small, and axum's layers move it by value.
     let finished = Box::pin(admitted.run()).await;
@@ -196,7 +193,7 @@ pub(super) async fn authenticate<'s>(
     {
         Ok(credential) => {
             let caller = credential.caller();
-            super::access::note_team(&caller.team);
+            telemetry::access::note_team(&caller.team);
             let span = tracing::Span::current();
             span.record("team", caller.team.as_str());
             span.record("subject", caller.actor.subject.as_str());

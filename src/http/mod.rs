@@ -5,7 +5,6 @@
 //! read to `admission`, which admits, refuses and runs it.
 
 mod accept;
-mod access;
 mod answer;
 mod cors;
 mod graphiql;

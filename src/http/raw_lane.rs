@@ -18,7 +18,7 @@ use super::reading::Source;
 use crate::admission::{IDEMPOTENCY_KEY, TrustedSet};
 use crate::auth::{Caller, Credential};
 use crate::graphql::KeptResponse;
-use crate::telemetry::CacheHitMeter;
+use crate::telemetry::{self, CacheHitMeter};
 
 /// Kept request keys, bounded in bytes; `None` when the response cache is
 /// off.
@@ -90,7 +90,7 @@ impl Entry {
     /// the request's span.
     pub(super) fn record(&self, elapsed: Duration) {
         self.meter.record(elapsed.as_secs_f64());
-        super::access::note_operation(&self.operation);
+        telemetry::access::note_operation(&self.operation);
         if crate::telemetry::exporting() {
             let span = tracing::Span::current();
             span.record("graphql.operation.name", self.operation.as_str());

@@ -17,8 +17,8 @@ use axum::response::Response;
 use rand::Rng;
 use tracing::Instrument;
 
-use super::access::{self, Line};
 use crate::graphql::RequestIds;
+use crate::telemetry::access::{self, Line};
 use crate::telemetry::{self, trace_context};
 
 /// The header both ways.

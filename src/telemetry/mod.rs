@@ -6,6 +6,7 @@
 //! values (team and account names from settings, endpoint names, outcome
 //! codes, operation names capped in number), never a token or a key.
 
+pub mod access;
 mod json_fields;
 mod json_line;
 mod otel;

@@ -3,8 +3,9 @@
 //! ids at the top level of the line, the method, path, status, the team
 //! or role, the GraphQL operation, how long it took, what the response
 //! cache did and the bytes sent; never a token, a variable or a subject.
-//! Handlers note who called and what ran in a note kept for the request's
-//! task, so the line costs no lookup of the span's fields.
+//! Handlers note who called, and admission what ran, in a note kept for
+//! the request's task, so the line costs no lookup of the span's fields.
+//! `http` writes the line as each answer leaves.
 
 use std::cell::RefCell;
 use std::time::Duration;
@@ -18,13 +19,13 @@ tokio::task_local! {
 
 /// What the handlers of one request noted for its access line.
 #[derive(Default)]
-pub(super) struct Note {
+pub struct Note {
     team: Option<String>,
     operation: Option<String>,
 }
 
 /// Runs `handler` with a note to fill, and gives the note back.
-pub(super) async fn noting<T>(handler: impl Future<Output = T>) -> (T, Note) {
+pub async fn noting<T>(handler: impl Future<Output = T>) -> (T, Note) {
     NOTE.scope(RefCell::new(Note::default()), async {
         let answer = handler.await;
         let note = NOTE.with(|note| note.take());
@@ -34,29 +35,36 @@ pub(super) async fn noting<T>(handler: impl Future<Output = T>) -> (T, Note) {
 }
 
 /// Notes the caller's team or role (outside a request: nothing).
-pub(super) fn note_team(team: &str) {
+pub fn note_team(team: &str) {
     let _ = NOTE.try_with(|note| note.borrow_mut().team = Some(team.to_owned()));
 }
 
 /// Notes the GraphQL operation's label (`team/name`, or `none`).
-pub(super) fn note_operation(operation: &str) {
+pub fn note_operation(operation: &str) {
     let _ = NOTE.try_with(|note| note.borrow_mut().operation = Some(operation.to_owned()));
 }
 
 /// One request as the access line tells it.
-pub(super) struct Line<'a> {
-    pub(super) request_id: &'a str,
-    pub(super) trace_id: Option<&'a str>,
-    pub(super) method: &'a Method,
-    pub(super) path: &'a str,
-    pub(super) status: StatusCode,
-    pub(super) took: Duration,
-    pub(super) note: Note,
+pub struct Line<'a> {
+    /// The gateway's own id for the request (`x-request-id`).
+    pub request_id: &'a str,
+    /// The W3C trace it belongs to, when it has one.
+    pub trace_id: Option<&'a str>,
+    /// As received.
+    pub method: &'a Method,
+    /// The URL's path, never its query (which may carry variables).
+    pub path: &'a str,
+    /// What the answer said.
+    pub status: StatusCode,
+    /// From the first byte read to the answer's headers.
+    pub took: Duration,
+    /// What the handlers and admission noted.
+    pub note: Note,
 }
 
 impl Line<'_> {
     /// Writes the line; `headers` and `body` are the answer's.
-    pub(super) fn write(self, headers: &HeaderMap, body: &axum::body::Body) {
+    pub fn write(self, headers: &HeaderMap, body: &axum::body::Body) {
         let cache = headers
             .get("x-response-cache")
             .and_then(|value| value.to_str().ok())
