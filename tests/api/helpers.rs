@@ -23,6 +23,8 @@ pub(crate) struct TestGateway {
     /// or a cool-down.
     pub(crate) clock: Clock,
     pub(crate) http: reqwest::Client,
+    /// The gateway's routes, to ask without a socket (`plans::ask`).
+    pub(crate) router: axum::Router,
 }
 
 impl Drop for TestGateway {
@@ -101,6 +103,7 @@ pub(crate) async fn spawn_gateway_with(
         .await
         .expect("gateway starts");
     let url = format!("http://{}/graphql", app.addr());
+    let router = app.router();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     TestGateway {
         url,
@@ -108,6 +111,7 @@ pub(crate) async fn spawn_gateway_with(
         store_path,
         clock,
         http: reqwest::Client::new(),
+        router,
     }
 }
 
