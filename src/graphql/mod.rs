@@ -10,7 +10,9 @@ mod serving;
 pub use schema::error::{ErrorCode, error_code, outcome};
 pub use schema::{GatewaySchema, MutationRoot, QueryRoot, SubscriptionRoot, build_schema, sdl};
 pub use serving::canonical::canonical;
-pub use serving::response_cache::{KeptResponse, ResponseBody};
+pub use serving::entity_tag::EntityTag;
+pub use serving::response_body::ResponseBody;
+pub use serving::response_cache::KeptResponse;
 pub use serving::runner::{Answer, Operation, OperationRunner, Via};
 pub use serving::writes::{ReadAhead, WriteProfile};
 

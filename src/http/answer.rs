@@ -1,8 +1,8 @@
 //! What admission and execution decided, as HTTP answers: a finished
 //! submission in the negotiated media type with the headers that say how
 //! it was answered (`x-response-cache`, `Server-Timing`,
-//! `idempotent-replayed`), and a [`Refusal`] with its status, `Retry-After`
-//! and its other headers.
+//! `idempotent-replayed`), a GET's `ETag` and its `304 Not Modified`, and a
+//! [`Refusal`] with its status, `Retry-After` and its other headers.
 
 use std::time::Instant;
 
@@ -11,13 +11,44 @@ use axum::response::{IntoResponse, Response};
 
 use super::media::MediaType;
 use crate::admission::{Finished, Refusal, whole_seconds};
-use crate::graphql::{Answer, KeptResponse, ResponseBody, Via};
+use crate::graphql::{Answer, EntityTag, KeptResponse, ResponseBody, Via};
 
 /// `hit` when the response cache answered, `miss` when it could have but
 /// held no current response; absent for what it never keeps (errors,
 /// mutations, data besides snapshots).
 const RESPONSE_CACHE: &str = "x-response-cache";
 const SERVER_TIMING: &str = "server-timing";
+/// Every tagged answer is checked with the gateway on each use: a browser
+/// revalidates it (and gets a `304` while nothing changed), and no shared
+/// cache keeps what one audience was answered.
+const REVALIDATE: &str = "private, no-cache";
+
+/// Whether an answer may be tagged and answered `304`: only a GET's (a
+/// POST is not cacheable), with the `If-None-Match` it sent.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Conditional<'h> {
+    tags: bool,
+    if_none_match: Option<&'h HeaderValue>,
+}
+
+impl<'h> Conditional<'h> {
+    /// A GET's answers are tagged, and `headers` may revalidate them.
+    pub(super) fn get(headers: &'h HeaderMap) -> Self {
+        let if_none_match = headers.get(header::IF_NONE_MATCH);
+        Self {
+            tags: true,
+            if_none_match,
+        }
+    }
+
+    /// A POST's answers are neither.
+    pub(super) fn post() -> Self {
+        Self {
+            tags: false,
+            if_none_match: None,
+        }
+    }
+}
 
 /// A refusal in the media type the client asked for (`application/json`
 /// when it asked for none the gateway speaks), so that client libraries
@@ -52,7 +83,7 @@ impl Refused for Refusal {
 /// registers it).
 pub(super) fn finished(
     finished: Finished,
-    media: MediaType,
+    (media, conditional): (MediaType, Conditional<'_>),
     started: Instant,
     keep: impl FnOnce(KeptResponse),
 ) -> Response {
@@ -61,7 +92,7 @@ pub(super) fn finished(
             if let Some(kept) = kept {
                 keep(kept);
             }
-            written(media, body, via, started)
+            written((media, conditional), body, via, started)
         }
         Finished::One(Answer::Executed(response)) => {
             let mut answer = media.response(&response);
@@ -82,20 +113,38 @@ pub(super) fn finished(
 }
 
 /// A body written by the response cache, a plan or the schema, with the
-/// headers that say which.
+/// headers that say which; for a GET, its tag, and `304` with no body when
+/// `If-None-Match` names it.
 pub(super) fn written(
-    media: MediaType,
+    (media, conditional): (MediaType, Conditional<'_>),
     body: ResponseBody,
     via: Via,
     started: Instant,
 ) -> Response {
-    let mut response = media.respond_written(body);
+    let tag = body.tag.filter(|_| conditional.tags);
+    let unchanged = tag
+        .zip(conditional.if_none_match)
+        .is_some_and(|(tag, if_none_match)| tag.matched_by(if_none_match.as_bytes()));
+    let mut response = if unchanged {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        media.respond_written(body)
+    };
     server_timing(&mut response, via, started);
     let cache = if via == Via::Cache { "hit" } else { "miss" };
+    let headers = response.headers_mut();
+    headers.insert(RESPONSE_CACHE, HeaderValue::from_static(cache));
+    if let Some(tag) = tag {
+        insert_tag(headers, tag);
+    }
     response
-        .headers_mut()
-        .insert(RESPONSE_CACHE, HeaderValue::from_static(cache));
-    response
+}
+
+fn insert_tag(headers: &mut HeaderMap, tag: EntityTag) {
+    if let Ok(value) = HeaderValue::from_str(&tag.header_text()) {
+        headers.insert(header::ETAG, value);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(REVALIDATE));
 }
 
 /// `Server-Timing: gateway;desc="plan";dur=0.12`: what answered and how

@@ -17,7 +17,7 @@ use crate::settings::ServerSettings;
 /// negotiation, idempotency and request ids, Apollo Client's
 /// `clientAwareness` and operation-name headers, W3C trace context, and
 /// the account a person acts on.
-const STANDARD_HEADERS: [&str; 12] = [
+const STANDARD_HEADERS: [&str; 13] = [
     "authorization",
     super::ACCOUNT_HEADER,
     "content-type",
@@ -30,6 +30,8 @@ const STANDARD_HEADERS: [&str; 12] = [
     "apollo-require-preflight",
     "traceparent",
     "tracestate",
+    // A poller revalidating a GET (`ETag`).
+    "if-none-match",
 ];
 
 /// Refused origins already logged; bounded so that a scan of made-up
@@ -103,6 +105,7 @@ pub(super) fn layer(server: &ServerSettings) -> CorsLayer {
         .expose_headers([
             HeaderName::from_static(request_id::REQUEST_ID),
             header::RETRY_AFTER,
+            header::ETAG,
             HeaderName::from_static("idempotent-replayed"),
             HeaderName::from_static("ratelimit-policy"),
             HeaderName::from_static("ratelimit"),

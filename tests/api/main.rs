@@ -12,6 +12,7 @@ mod connections;
 mod cors;
 mod docs;
 mod durability;
+mod etags;
 mod fair_shares;
 mod frontend;
 mod graphiql;

@@ -9,11 +9,13 @@
 pub(crate) mod canonical;
 pub(crate) mod depth;
 pub(crate) mod document;
+pub(crate) mod entity_tag;
 pub(crate) mod escapes;
 pub(crate) mod flow;
 pub(crate) mod limits;
 pub(crate) mod plan;
 pub(crate) mod refusals;
+pub(crate) mod response_body;
 pub(crate) mod response_cache;
 pub(crate) mod runner;
 pub(crate) mod validation;

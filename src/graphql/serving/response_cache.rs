@@ -22,9 +22,11 @@ use async_graphql::parser::types::{
 use bytes::Bytes;
 
 use super::document::normalize;
+use super::entity_tag::{EntityTag, Tagger};
+use super::response_body::{ResponseBody, body};
 use crate::auth::Caller;
 use crate::catalog::{Catalog, Collection};
-use crate::graphql::schema::cache_report::{SnapshotRead, Staleness, write_extension};
+use crate::graphql::schema::cache_report::{SnapshotRead, Staleness};
 
 /// Root fields whose responses depend on snapshots and nothing else.
 const SNAPSHOT_ROOT_FIELDS: [&str; 5] = ["users", "user", "devices", "device", "__typename"];
@@ -114,6 +116,8 @@ struct CachedResponse {
     head: Bytes,
     /// The snapshots it was computed from.
     reads: Vec<(Collection, u64)>,
+    /// Which query it answers, for whom, from which snapshot versions.
+    tag: EntityTag,
 }
 
 impl CachedResponse {
@@ -128,7 +132,7 @@ impl CachedResponse {
             }
             ages.push((*collection, current.age, Staleness::Fresh));
         }
-        Some(body(self.head.clone(), ages))
+        Some(body(self.head.clone(), ages).tagged(self.tag))
     }
 }
 
@@ -150,6 +154,7 @@ impl KeptResponse {
 pub(crate) struct ResponseCache {
     entries: Option<moka::sync::Cache<ResponseKey, Arc<CachedResponse>>>,
     doorkeeper: Doorkeeper,
+    tagger: Tagger,
 }
 
 /// Remembers, lossily, the keys asked recently: a response is kept only the
@@ -199,7 +204,20 @@ impl ResponseCache {
         Self {
             entries,
             doorkeeper: Doorkeeper::new(),
+            tagger: Tagger::new(),
         }
+    }
+
+    /// The entity tag of the answer to `key` computed from `reads`.
+    pub(crate) fn tag(
+        &self,
+        key: &ResponseKey,
+        reads: &BTreeMap<Collection, SnapshotRead>,
+    ) -> EntityTag {
+        let versions = reads
+            .iter()
+            .map(|(collection, read)| (*collection, read.version));
+        self.tagger.tag(key, versions)
     }
 
     /// Bytes of responses kept, as weighed.
@@ -233,7 +251,7 @@ impl ResponseCache {
     pub(crate) fn keep(
         &self,
         key: ResponseKey,
-        head: Bytes,
+        (head, tag): (Bytes, EntityTag),
         reads: &BTreeMap<Collection, SnapshotRead>,
     ) -> Option<KeptResponse> {
         if !self.doorkeeper.seen_before(&key) {
@@ -249,58 +267,12 @@ impl ResponseCache {
             account,
             head,
             reads,
+            tag,
         });
         let kept = KeptResponse(Arc::downgrade(&cached));
         entries.insert(key, cached);
         Some(kept)
     }
-}
-
-/// A response body without errors, byte for byte as async-graphql
-/// serializes it, in two parts: `head`, the same for every answer of one
-/// response (`{"data":…,"extensions":{"cache":`), shared rather than
-/// copied; and `tail`, this answer's snapshot ages and closing braces.
-#[derive(Debug, Clone)]
-pub struct ResponseBody {
-    /// `data` and the start of `extensions`.
-    pub head: Bytes,
-    /// `extensions.cache` and the end of the body.
-    pub tail: Vec<u8>,
-}
-
-impl ResponseBody {
-    /// The body with one more `extensions` entry, after `cache`.
-    pub fn with_extension(mut self, name: &str, value: &serde_json::Value) -> Self {
-        let closing = self.tail.len().saturating_sub(2);
-        let entry = format!(",{}:{value}", serde_json::Value::from(name));
-        self.tail.splice(closing..closing, entry.into_bytes());
-        self
-    }
-}
-
-/// What a body's head starts with, before `data`.
-pub(crate) const HEAD_OPEN: &[u8] = b"{\"data\":";
-/// What a body's head ends with, after `data`.
-pub(crate) const HEAD_EXTENSIONS: &[u8] = b",\"extensions\":{\"cache\":";
-
-/// The head of a body whose `data` serialized to `data`.
-pub(crate) fn head(data: &[u8]) -> Bytes {
-    let mut out = Vec::with_capacity(HEAD_OPEN.len() + data.len() + HEAD_EXTENSIONS.len());
-    out.extend_from_slice(HEAD_OPEN);
-    out.extend_from_slice(data);
-    out.extend_from_slice(HEAD_EXTENSIONS);
-    Bytes::from(out)
-}
-
-/// The body starting with `head` for snapshots read at these ages.
-pub(crate) fn body(
-    head: Bytes,
-    reads: impl IntoIterator<Item = (Collection, Duration, Staleness)>,
-) -> ResponseBody {
-    let mut tail = Vec::with_capacity(96);
-    write_extension(reads, &mut tail);
-    tail.extend_from_slice(b"}}");
-    ResponseBody { head, tail }
 }
 
 /// Whether the operation `operation_name` picks is a query whose every root

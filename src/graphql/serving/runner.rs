@@ -12,9 +12,9 @@ use futures::stream::{self, BoxStream};
 use super::limits::{DocumentGuard, classify_request_errors};
 use super::plan::Plan;
 use super::refusals::{mutation_fields, record_refusals};
+use super::response_body::{ResponseBody, body, head};
 use super::response_cache::{
-    KeptResponse, PlanKey, ResponseBody, ResponseCache, ResponseKey, body, head,
-    reads_only_snapshots,
+    KeptResponse, PlanKey, ResponseCache, ResponseKey, reads_only_snapshots,
 };
 use super::validation::SpecValidator;
 use super::writes::{ReadAhead, WriteProfile, read_ahead};
@@ -191,8 +191,7 @@ impl OperationRunner {
                 .await;
             crate::telemetry::record_plan(planned.is_some());
             if let Some((head, reads)) = planned {
-                let body = body(head.clone(), ages(&reads));
-                let kept = self.keep(key, head, &reads);
+                let (body, kept) = self.written(key, head, &reads);
                 return Answer::Written {
                     body,
                     via: Via::Plan,
@@ -206,9 +205,7 @@ impl OperationRunner {
         if executed.reusable
             && let Ok(data) = serde_json::to_vec(&executed.response.data)
         {
-            let head = head(&data);
-            let body = body(head.clone(), ages(&executed.reads));
-            let kept = self.keep(key, head, &executed.reads);
+            let (body, kept) = self.written(key, head(&data), &executed.reads);
             return Answer::Written {
                 body,
                 via: Via::Schema,
@@ -219,23 +216,27 @@ impl OperationRunner {
         Answer::Executed(executed.into_response())
     }
 
-    /// Keeps a response computed from `reads`, unless one was stale (the
-    /// cache only answers while its snapshots are fresh) or it is the
+    /// The body of a response to `key` computed from `reads`, tagged with
+    /// their versions; and the response kept, unless a snapshot was stale
+    /// (the cache only answers while its snapshots are fresh) or it is the
     /// first time the query is seen.
-    fn keep(
+    fn written(
         &self,
         key: ResponseKey,
         head: bytes::Bytes,
         reads: &BTreeMap<Collection, SnapshotRead>,
-    ) -> Option<KeptResponse> {
+    ) -> (ResponseBody, Option<KeptResponse>) {
+        let responses = &self.inner.responses;
+        let tag = responses.tag(&key, reads);
+        let body = body(head.clone(), ages(reads)).tagged(tag);
         let kept = reads
             .values()
             .all(|read| !read.stale)
-            .then(|| self.inner.responses.keep(key, head, reads))
+            .then(|| responses.keep(key, (head, tag), reads))
             .flatten();
         let outcome = if kept.is_some() { "kept" } else { "miss" };
         crate::telemetry::record_response_cache(outcome);
-        kept
+        (body, kept)
     }
 
     /// The body of a response the response cache handed out before, if it

@@ -22,7 +22,7 @@ use bytes::Bytes;
 
 mod compile;
 
-use super::response_cache::{HEAD_EXTENSIONS, HEAD_OPEN};
+use super::response_body::{HEAD_EXTENSIONS, HEAD_OPEN};
 use crate::auth::Caller;
 use crate::catalog::{Catalog, Collection};
 use crate::graphql::schema::cache_report::SnapshotRead;
