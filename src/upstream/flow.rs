@@ -92,7 +92,13 @@ tokio::task_local! {
 
 /// Runs `work` with its RemotePC calls queued in `flow`, and says what
 /// they cost it.
-pub async fn on_behalf_of<F: Future>(flow: Flow, work: F) -> (F::Output, UpstreamUse) {
+///
+/// Not an `async fn`: one would keep a place for `work` beside the scope's
+/// future that holds it, and that place is copied with every answer.
+pub fn on_behalf_of<F: Future>(
+    flow: Flow,
+    work: F,
+) -> impl Future<Output = (F::Output, UpstreamUse)> {
     let scope = InScope {
         flow,
         calls: Cell::new(0),
@@ -100,17 +106,15 @@ pub async fn on_behalf_of<F: Future>(flow: Flow, work: F) -> (F::Output, Upstrea
     };
     // Read at the end of the work, inside the scope: nothing is shared
     // beyond the task, so nothing is allocated for it.
-    CURRENT
-        .scope(scope, async {
-            let output = work.await;
-            let used = CURRENT.with(|scope| UpstreamUse {
-                flow: Arc::clone(&scope.flow.group),
-                calls: scope.calls.get(),
-                queued: Duration::from_micros(scope.queued_micros.get()),
-            });
-            (output, used)
-        })
-        .await
+    CURRENT.scope(scope, async move {
+        let output = work.await;
+        let used = CURRENT.with(|scope| UpstreamUse {
+            flow: Arc::clone(&scope.flow.group),
+            calls: scope.calls.get(),
+            queued: Duration::from_micros(scope.queued_micros.get()),
+        });
+        (output, used)
+    })
 }
 
 /// The flow in scope, if any (none: the background lane).
