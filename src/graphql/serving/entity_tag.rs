@@ -7,7 +7,9 @@
 //! versions count from the start again) or from another replica matches
 //! nothing, and costs one full answer, never a wrong 304.
 
-use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::hash::{BuildHasher, Hash, Hasher};
+
+use foldhash::fast::RandomState;
 
 use super::response_cache::ResponseKey;
 use crate::catalog::Collection;
@@ -41,13 +43,15 @@ impl EntityTag {
     }
 }
 
-/// Draws tags with the process's own hashing key.
+/// Draws tags with the process's own hashing key. foldhash rather than
+/// SipHash: a tag is hashed on every answer that is not a cache hit, and a
+/// forged collision could only tell its own sender "not modified".
 #[derive(Debug)]
 pub(crate) struct Tagger(RandomState);
 
 impl Tagger {
     pub(crate) fn new() -> Self {
-        Self(RandomState::new())
+        Self(RandomState::default())
     }
 
     /// The tag of the answer to `key` computed from these snapshot
