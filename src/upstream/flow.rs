@@ -11,6 +11,8 @@ use std::cell::Cell;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt;
+
 /// Whose calls a flow carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lane {
@@ -93,8 +95,9 @@ tokio::task_local! {
 /// Runs `work` with its RemotePC calls queued in `flow`, and says what
 /// they cost it.
 ///
-/// Not an `async fn`: one would keep a place for `work` beside the scope's
-/// future that holds it, and that place is copied with every answer.
+/// No `async` wrapper: an `async fn` or block keeps a place for `work`
+/// beside the place it awaits it in, and the whole is copied into the box
+/// of every answer. `map` holds `work` once.
 pub fn on_behalf_of<F: Future>(
     flow: Flow,
     work: F,
@@ -104,17 +107,17 @@ pub fn on_behalf_of<F: Future>(
         calls: Cell::new(0),
         queued_micros: Cell::new(0),
     };
-    // Read at the end of the work, inside the scope: nothing is shared
+    // Read as the work completes, inside the scope: nothing is shared
     // beyond the task, so nothing is allocated for it.
-    CURRENT.scope(scope, async move {
-        let output = work.await;
+    let measured = work.map(|output| {
         let used = CURRENT.with(|scope| UpstreamUse {
             flow: Arc::clone(&scope.flow.group),
             calls: scope.calls.get(),
             queued: Duration::from_micros(scope.queued_micros.get()),
         });
         (output, used)
-    })
+    });
+    CURRENT.scope(scope, measured)
 }
 
 /// The flow in scope, if any (none: the background lane).
