@@ -9,47 +9,16 @@ use std::time::Instant;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::conditional::Conditional;
 use super::media::MediaType;
 use crate::admission::{Finished, Refusal, whole_seconds};
-use crate::graphql::{Answer, EntityTag, KeptResponse, ResponseBody, Via};
+use crate::graphql::{Answer, KeptResponse, ResponseBody, Via};
 
 /// `hit` when the response cache answered, `miss` when it could have but
 /// held no current response; absent for what it never keeps (errors,
 /// mutations, data besides snapshots).
 const RESPONSE_CACHE: &str = "x-response-cache";
 const SERVER_TIMING: &str = "server-timing";
-/// Every tagged answer is checked with the gateway on each use: a browser
-/// revalidates it (and gets a `304` while nothing changed), and no shared
-/// cache keeps what one audience was answered.
-const REVALIDATE: &str = "private, no-cache";
-
-/// Whether an answer may be tagged and answered `304`: only a GET's (a
-/// POST is not cacheable), with the `If-None-Match` it sent.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Conditional<'h> {
-    tags: bool,
-    if_none_match: Option<&'h HeaderValue>,
-}
-
-impl<'h> Conditional<'h> {
-    /// A GET's answers are tagged, and `headers` may revalidate them.
-    pub(super) fn get(headers: &'h HeaderMap) -> Self {
-        let if_none_match = headers.get(header::IF_NONE_MATCH);
-        Self {
-            tags: true,
-            if_none_match,
-        }
-    }
-
-    /// A POST's answers are neither.
-    pub(super) fn post() -> Self {
-        Self {
-            tags: false,
-            if_none_match: None,
-        }
-    }
-}
-
 /// A refusal in the media type the client asked for (`application/json`
 /// when it asked for none the gateway speaks), so that client libraries
 /// read the `errors` body instead of raising a transport error.
@@ -121,11 +90,8 @@ pub(super) fn written(
     via: Via,
     started: Instant,
 ) -> Response {
-    let tag = body.tag.filter(|_| conditional.tags);
-    let unchanged = tag
-        .zip(conditional.if_none_match)
-        .is_some_and(|(tag, if_none_match)| tag.matched_by(if_none_match.as_bytes()));
-    let mut response = if unchanged {
+    let tag = conditional.tag(&body);
+    let mut response = if tag.is_some_and(|tag| conditional.unchanged(tag)) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         media.respond_written(body)
@@ -135,16 +101,9 @@ pub(super) fn written(
     let headers = response.headers_mut();
     headers.insert(RESPONSE_CACHE, HeaderValue::from_static(cache));
     if let Some(tag) = tag {
-        insert_tag(headers, tag);
+        super::conditional::insert_tag(headers, tag);
     }
     response
-}
-
-fn insert_tag(headers: &mut HeaderMap, tag: EntityTag) {
-    if let Ok(value) = HeaderValue::from_str(&tag.header_text()) {
-        headers.insert(header::ETAG, value);
-    }
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(REVALIDATE));
 }
 
 /// `Server-Timing: gateway;desc="plan";dur=0.12`: what answered and how

@@ -13,7 +13,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 
 use super::AppState;
-use super::answer::{self, Conditional, Refused};
+use super::answer::{self, Refused};
+use super::conditional::Conditional;
 use super::live;
 use super::media::MediaType;
 use super::raw_lane::Lane;
@@ -113,7 +114,7 @@ async fn handle(state: AppState, ids: RequestIds, headers: HeaderMap, source: So
                 // Charged before it is served, as any other request is.
                 return match crate::admission::charge_all(&mut team, 1).await {
                     Ok(()) => {
-                        let media = (entry.media(), conditional(&source, &headers));
+                        let media = (entry.media(), Conditional::of(&source, &headers));
                         let response = answer::written(media, body, Via::Cache, started);
                         entry.record(started.elapsed());
                         response
@@ -151,21 +152,13 @@ async fn handle(state: AppState, ids: RequestIds, headers: HeaderMap, source: So
     // Boxed, as every large, rarer path is: the future of a cached answer
     // stays small, and axum's layers move it by value.
     let finished = Box::pin(admitted.run()).await;
-    let media = (media, conditional(&source, &headers));
+    let media = (media, Conditional::of(&source, &headers));
     answer::finished(finished, media, started, |kept| {
         if let (Some(ticket), Some(label)) = (lane, label) {
             let lane = &state.raw_lane;
             lane.register(ticket, team.caller(), team.introspection(), kept, &label);
         }
     })
-}
-
-/// Whether the answer is tagged for revalidation: a GET's is.
-fn conditional<'h>(source: &Source, headers: &'h HeaderMap) -> Conditional<'h> {
-    match source {
-        Source::Query(_) => Conditional::get(headers),
-        Source::Body(_) => Conditional::post(),
-    }
 }
 
 fn not_acceptable() -> Refusal {

@@ -6,6 +6,7 @@
 
 mod accept;
 mod answer;
+mod conditional;
 mod cors;
 mod graphiql;
 mod graphql;

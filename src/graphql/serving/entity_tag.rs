@@ -1,6 +1,6 @@
-//! Entity tags for answers read from snapshots: what a poller sends back in
-//! `If-None-Match` to learn, without a body, that nothing it asked about
-//! changed. A tag names the query for its audience (the response cache's
+//! Entity tags for answers read from snapshots: what a poller sends back
+//! (`If-None-Match`, read by `http`) to learn, without a body, that nothing
+//! it asked about changed. A tag names the query for its audience (the response cache's
 //! key: account, scopes, introspection, document, operation, variables)
 //! and the versions of the snapshots the answer read, hashed with a key
 //! drawn when the process starts: a tag from before a restart (when
@@ -20,26 +20,15 @@ use crate::catalog::Collection;
 pub struct EntityTag(u64);
 
 impl EntityTag {
-    /// As `ETag` sends it: `W/"` and 16 hexadecimal digits and `"`.
-    pub fn header_text(self) -> String {
-        format!("W/\"{:016x}\"", self.0)
+    /// The tag's opaque value; `http` writes it as an HTTP entity-tag.
+    pub fn value(self) -> u64 {
+        self.0
     }
 
-    /// Whether an `If-None-Match` value names this tag (weak comparison,
-    /// RFC 9110 §13.1.2): `*`, or a list of tags one of which is this one
-    /// with or without `W/`. A malformed member matches nothing.
-    pub fn matched_by(self, if_none_match: &[u8]) -> bool {
-        let Ok(text) = std::str::from_utf8(if_none_match) else {
-            return false;
-        };
-        if text.trim() == "*" {
-            return true;
-        }
-        let own = format!("\"{:016x}\"", self.0);
-        text.split(',').any(|member| {
-            let member = member.trim();
-            member.strip_prefix("W/").unwrap_or(member) == own
-        })
+    /// A tag of this value, for tests of how tags are written.
+    #[cfg(test)]
+    pub(crate) fn from_value(value: u64) -> Self {
+        Self(value)
     }
 }
 
@@ -68,35 +57,5 @@ impl Tagger {
             version.hash(&mut hasher);
         }
         EntityTag(hasher.finish())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn if_none_match_compares_weakly_and_reads_lists_and_the_star() {
-        let tag = EntityTag(0xab);
-        let own = tag.header_text();
-        assert_eq!(own, "W/\"00000000000000ab\"");
-        for matching in [
-            own.as_str(),
-            "\"00000000000000ab\"",
-            "\"1\", W/\"00000000000000ab\"",
-            " * ",
-        ] {
-            assert!(tag.matched_by(matching.as_bytes()), "{matching}");
-        }
-        for other in [
-            "",
-            "W/\"00000000000000ac\"",
-            "00000000000000ab",
-            "W/\"00000000000000AB\"",
-            "\"00000000000000ab",
-        ] {
-            assert!(!tag.matched_by(other.as_bytes()), "{other}");
-        }
-        assert!(!tag.matched_by(b"\xff\"00000000000000ab\""));
     }
 }
