@@ -25,7 +25,9 @@
 //!   watched by one generic path; the vendor's input rules; the services
 //!   over the gateway's own records (audit log, idempotency ledger,
 //!   relations); and the live fleet: changes diffed from consecutive
-//!   snapshots, their subscribers, pollers and history.
+//!   snapshots, written to the change log at positions every replica
+//!   shares, then sent to subscribers, who resume from any position kept;
+//!   pollers and history.
 //! - [`cache`] — sorted, indexed snapshots of whole collections, generic
 //!   over what they hold and how it is loaded.
 //! - [`upstream`] — the RemotePC client: wire types, envelopes, paging,
@@ -33,7 +35,8 @@
 //!   calls between flows (the request's flow travels with its task) and
 //!   paces them to RemotePC's own 429s.
 //! - [`store`] — durable audit log, idempotency keys, known groups,
-//!   assignments, invitations, history (SQLite or PostgreSQL); reached
+//!   assignments, invitations, the change log and items' last states
+//!   (SQLite or PostgreSQL); reached
 //!   only through `catalog`.
 //!
 //! Beside them: [`cluster`] (Redis, when several replicas act as one:

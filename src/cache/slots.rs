@@ -29,9 +29,12 @@ enum Decision<T> {
     Fetch(Option<Served<T>>),
 }
 
-/// Told of every snapshot that replaces another in a slot (a refresh, or a
-/// write's patch): the account, the old snapshot and the new one.
-pub type Observer<T> = Arc<dyn Fn(&str, &Arc<Snapshot<T>>, &Arc<Snapshot<T>>) + Send + Sync>;
+/// Told of every snapshot put in a slot (a refresh, or a write's patch):
+/// the account, the snapshot it replaced (none for the slot's first) and
+/// the new one. Called under the slot's lock, so an account's snapshots
+/// are told in the order they were kept; it must not block.
+pub type Observer<T> =
+    Arc<dyn Fn(&str, Option<&Arc<Snapshot<T>>>, &Arc<Snapshot<T>>) + Send + Sync>;
 
 /// A fetch in flight: the snapshot and how old it already was.
 type Fetch<T, E> = Shared<BoxFuture<'static, Result<(Arc<Snapshot<T>>, Duration), Arc<E>>>>;
@@ -330,11 +333,7 @@ impl<T: Keyed + Clone + Send + Sync + 'static, E: Send + Sync + 'static> Snapsho
                 .await
                 .map(|loaded| (Arc::new(loaded.snapshot), loaded.age))
                 .map_err(Arc::new);
-            let (result, replaced) = store_fetched(&slot, &clock, result);
-            if let (Some(observer), Some(old), Ok((new, _))) = (observer, replaced, &result) {
-                observer(&slot.account, &old, new);
-            }
-            result
+            store_fetched(&slot, &clock, observer.as_ref(), result)
         }
         .boxed()
         .shared();
@@ -347,13 +346,14 @@ impl<T: Keyed + Clone + Send + Sync + 'static, E: Send + Sync + 'static> Snapsho
 type Fetched<T, E> = Result<(Arc<Snapshot<T>>, Duration), Arc<E>>;
 
 /// Puts a fetch's result in its slot, with the writes that overlapped it
-/// applied over it; returns the result as kept (what the fetch's readers
-/// are served) and the snapshot it replaced.
+/// applied over it, and tells `observer`; returns the result as kept (what
+/// the fetch's readers are served).
 fn store_fetched<T: Keyed + Clone, E>(
     slot: &Slot<T, E>,
     clock: &Clock,
+    observer: Option<&Observer<T>>,
     result: Fetched<T, E>,
-) -> (Fetched<T, E>, Option<Arc<Snapshot<T>>>) {
+) -> Fetched<T, E> {
     let mut state = slot.lock();
     state.in_flight = None;
     state.driven = false;
@@ -373,18 +373,25 @@ fn store_fetched<T: Keyed + Clone, E>(
             });
             state.last_failure = None;
             state.suspect = false;
-            (Ok((kept, age)), replaced.map(|cached| cached.snapshot))
+            if let Some(observer) = observer {
+                observer(
+                    &slot.account,
+                    replaced.map(|cached| cached.snapshot).as_ref(),
+                    &kept,
+                );
+            }
+            Ok((kept, age))
         }
         // A write of unknown effect overlapped the fetch: RemotePC may
         // have been read before it. Keep the current (suspect) snapshot;
         // the next read fetches again.
         Ok(fetched) => {
             state.last_failure = None;
-            (Ok(fetched), None)
+            Ok(fetched)
         }
         Err(error) => {
             state.last_failure = Some(clock.now());
-            (Err(error), None)
+            Err(error)
         }
     }
 }

@@ -99,10 +99,10 @@ impl<T: Keyed + Clone + Send + Sync + 'static, E: Send + Sync + 'static> Snapsho
                 state.fetch_overtaken = true;
             }
         }
-        drop(state);
         if let Some(observer) = &self.observer {
-            observer(account, &old, &patched);
+            observer(account, Some(&old), &patched);
         }
+        drop(state);
         Some((patch, patched, age))
     }
 

@@ -38,12 +38,53 @@ pub struct Snapshot<T> {
     /// std `Mutex`: never held across `.await`; views are built once.
     /// Keyed by ordering name and facet name ("" for all items).
     views: Mutex<HashMap<(&'static str, &'static str), Arc<SortedView>>>,
+    position: Arc<LogPosition>,
 }
 
 impl<T> Snapshot<T> {
     /// This snapshot's version: different for every snapshot built.
     pub fn version(&self) -> u64 {
         self.version
+    }
+
+    /// Where the change log stands once it holds every change this
+    /// snapshot shows.
+    pub fn position(&self) -> &Arc<LogPosition> {
+        &self.position
+    }
+}
+
+/// A change-log position known later than the snapshot it belongs to:
+/// set once the log has written the snapshot's changes.
+#[derive(Debug, Default)]
+pub struct LogPosition {
+    /// The position plus one; 0 while unknown.
+    value: AtomicU64,
+    known: tokio::sync::Notify,
+}
+
+impl LogPosition {
+    /// Records the position and wakes whoever waits for it.
+    pub fn set(&self, position: u64) {
+        self.value
+            .store(position.saturating_add(1), Ordering::Release);
+        self.known.notify_waiters();
+    }
+
+    /// The position, if known yet.
+    pub fn get(&self) -> Option<u64> {
+        self.value.load(Ordering::Acquire).checked_sub(1)
+    }
+
+    /// The position, once known.
+    pub async fn known(&self) -> u64 {
+        loop {
+            let known = self.known.notified();
+            if let Some(position) = self.get() {
+                return position;
+            }
+            known.await;
+        }
     }
 }
 
@@ -78,6 +119,7 @@ impl<T: Keyed> Snapshot<T> {
             keys,
             index,
             views: Mutex::default(),
+            position: Arc::default(),
         }
     }
 

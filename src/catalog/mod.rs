@@ -35,8 +35,8 @@ pub use listing::{
     UserOrder,
 };
 pub use live::{
-    Change, ChangeKind, Changes, HistoryCursor, HistoryEntry, HistoryPage, HistorySelection, Live,
-    Next, StatusSince, status_name, status_named,
+    Change, ChangeCursor, ChangeKind, Changes, ChangesSince, CursorProblem, HistoryEntry,
+    HistoryPage, HistorySelection, Live, Next, StatusSince, status_name, status_named,
 };
 pub use model::{Device, DeviceStatus, User, local_instant};
 pub use records::{
@@ -48,7 +48,7 @@ pub use validation::{MAX_LIST_LEN, ValidationError, Violation};
 
 // Listings answer with the cache's snapshots; callers name them through
 // the catalog.
-pub use crate::cache::{Keyed, Peek, Served, Snapshot};
+pub use crate::cache::{Keyed, LogPosition, Peek, Served, Snapshot};
 use crate::clock::Clock;
 use crate::cluster::Cluster;
 use crate::settings::Settings;
@@ -77,6 +77,9 @@ pub enum CatalogError {
     /// The caller's account is not configured.
     #[error("account `{0}` is not configured")]
     UnknownAccount(String),
+    /// A change cursor cannot be resumed from: list again.
+    #[error("{0}; list again and resume from the list's changeCursor")]
+    CursorExpired(CursorProblem),
 }
 
 impl From<UpstreamError> for CatalogError {
@@ -163,7 +166,7 @@ impl Catalog {
             .iter()
             .map(|(id, account)| (id.clone(), account.time_zone))
             .collect();
-        let live = Live::new(settings, clock);
+        let live = Live::new(settings, clock, store.clone());
         let collections = Collections::new(settings, clock, &live, cluster.as_ref());
         let sharing = cluster.as_ref().map(|cluster| {
             Arc::new(replication::Sharing {

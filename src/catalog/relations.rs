@@ -109,8 +109,7 @@ impl Catalog {
     /// Starts writing observed changes to the store (see
     /// `Live::write_history`); `None` when already started.
     pub fn write_history(&self) -> Option<tokio::task::JoinHandle<()>> {
-        self.live
-            .write_history(self.store.clone(), Arc::clone(&self.relations))
+        self.live.write_history(Arc::clone(&self.relations))
     }
 
     /// `account`'s assignments and group memberships made through the

@@ -8,7 +8,10 @@ mod schema;
 mod serving;
 
 pub use schema::error::{ErrorCode, error_code, outcome};
-pub use schema::{GatewaySchema, MutationRoot, QueryRoot, SubscriptionRoot, build_schema, sdl};
+pub use schema::{
+    GatewaySchema, MutationRoot, QueryRoot, ResumeFrom, StreamPosition, SubscriptionRoot,
+    build_schema, sdl,
+};
 pub use serving::canonical::canonical;
 pub use serving::entity_tag::EntityTag;
 pub use serving::response_body::ResponseBody;

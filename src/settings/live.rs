@@ -36,7 +36,7 @@ pub struct LiveSettings {
     #[serde(with = "humantime_serde")]
     pub client_timeout: Duration,
     /// Events kept for a subscriber that has not read them yet; one that
-    /// falls further behind is disconnected as too slow.
+    /// falls further behind reads the rest from the change log.
     pub event_buffer: usize,
     /// Longest a message may wait for the client to read it before the
     /// client is disconnected as too slow.
@@ -47,8 +47,10 @@ pub struct LiveSettings {
     pub history_retention: Duration,
     /// Most history rows kept in all; the oldest go first.
     pub history_max_rows: u64,
-    /// Changes waiting to be written to the history; past it they are
-    /// dropped and counted (`gateway_live_history_dropped_total`).
+    /// Snapshots whose changes wait to be logged; past it their changes
+    /// are counted (`gateway_live_history_dropped_total`) and the log
+    /// catches up from the items' last states with a gap, which ends
+    /// resumes across it with `CURSOR_EXPIRED`.
     pub history_queue: usize,
 }
 

@@ -1,56 +1,9 @@
-//! Observed changes of users and devices (RemotePC keeps no history): rows
-//! appended in batches, read newest first by keyset, pruned by age and by
-//! count.
+//! Observed changes of users and devices (RemotePC keeps no history),
+//! as the change log wrote them: read by position, newest or oldest first,
+//! and pruned by age and by count, moving the log's floor.
 
-use sqlx::Row;
-use sqlx::any::AnyRow;
-
+use super::change_log::{CHANGE_COLUMNS, GAP, StoredChange, stored_change};
 use super::{Store, StoreError, failed};
-
-/// One observed change of one item.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HistoryRow {
-    /// The account whose collection changed (a configured account id).
-    pub account: String,
-    /// The collection's name (`Collection::as_str`).
-    pub collection: &'static str,
-    /// The item's key (host name, username).
-    pub subject: String,
-    /// `ADDED`, `STATUS_CHANGED`, …
-    pub kind: &'static str,
-    /// When it was observed, in ms since the Unix epoch.
-    pub at_ms: i64,
-    /// The value before (a status, a comment, a session time).
-    pub from: Option<String>,
-    /// The value after.
-    pub to: Option<String>,
-}
-
-/// A row read back: `HistoryRow` with owned names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredChange {
-    /// The item's key.
-    pub subject: String,
-    /// The kind, as stored.
-    pub kind: String,
-    /// When it was observed, in ms since the Unix epoch.
-    pub at_ms: i64,
-    /// The value before.
-    pub from: Option<String>,
-    /// The value after.
-    pub to: Option<String>,
-}
-
-/// Where a page of history starts: strictly after this row, newest first.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HistoryPosition {
-    /// The row's time.
-    pub at_ms: i64,
-    /// The row's item key.
-    pub subject: String,
-    /// The row's kind.
-    pub kind: String,
-}
 
 /// Which changes of one account's collection to read.
 #[derive(Debug, Clone, Default)]
@@ -63,62 +16,15 @@ pub struct HistoryQuery {
     pub kinds: Vec<&'static str>,
     /// Only changes observed at or after this.
     pub since_ms: Option<i64>,
-    /// Only rows after this one.
-    pub after: Option<HistoryPosition>,
+    /// Only changes after this position (before it, newest first).
+    pub after: Option<i64>,
+    /// Oldest first, from `after` on; else newest first.
+    pub oldest_first: bool,
 }
 
 impl Store {
-    /// Appends `rows` in one transaction. A row that states what the
-    /// history already says last of its item (the same status, comment or
-    /// session; added when last added) is a change another replica, or an
-    /// earlier snapshot, recorded already, and is left out.
-    pub async fn record_history(&self, rows: &[HistoryRow]) -> Result<(), StoreError> {
-        let mut transaction = self
-            .pool
-            .begin()
-            .await
-            .map_err(failed("recording history"))?;
-        for row in rows {
-            // Presence is one state told by two kinds.
-            let (group_a, group_b) = match row.kind {
-                "ADDED" | "REMOVED" => ("ADDED", "REMOVED"),
-                kind => (kind, kind),
-            };
-            sqlx::query(
-                "INSERT INTO live_events (account, collection, subject, kind, at_ms, from_value, to_value)
-                 SELECT $1, $2, $3, $4, $5, $6, $7
-                 WHERE NOT EXISTS (
-                     SELECT 1 FROM live_events latest
-                     WHERE latest.account = $1 AND latest.collection = $2 AND latest.subject = $3
-                       AND latest.kind IN ($8, $9)
-                       AND latest.at_ms = (SELECT MAX(other.at_ms) FROM live_events other
-                           WHERE other.account = $1 AND other.collection = $2
-                             AND other.subject = $3 AND other.kind IN ($8, $9))
-                       AND latest.kind = $4
-                       AND COALESCE(latest.to_value, '') = COALESCE($7, ''))
-                 ON CONFLICT (account, collection, subject, kind, at_ms) DO NOTHING",
-            )
-            .bind(&row.account)
-            .bind(row.collection)
-            .bind(&row.subject)
-            .bind(row.kind)
-            .bind(row.at_ms)
-            .bind(row.from.as_deref())
-            .bind(row.to.as_deref())
-            .bind(group_a)
-            .bind(group_b)
-            .execute(&mut *transaction)
-            .await
-            .map_err(failed("recording history"))?;
-        }
-        transaction
-            .commit()
-            .await
-            .map_err(failed("recording history"))
-    }
-
     /// Up to `limit` changes of `account`'s `collection` that `query`
-    /// selects, newest first (ties by key, then kind).
+    /// selects, in log order.
     pub async fn history(
         &self,
         account: &str,
@@ -126,9 +32,9 @@ impl Store {
         query: &HistoryQuery,
         limit: usize,
     ) -> Result<Vec<StoredChange>, StoreError> {
-        let mut sql = String::from(
-            "SELECT subject, kind, at_ms, from_value, to_value FROM live_events
-             WHERE account = $1 AND collection = $2",
+        let mut sql = format!(
+            "SELECT {CHANGE_COLUMNS} FROM live_events
+             WHERE account = $1 AND collection = $2 AND kind <> '{GAP}'"
         );
         let mut next = 3;
         let mut placeholder = |sql: &mut String, text: &str| {
@@ -152,15 +58,11 @@ impl Store {
             sql.push(')');
         }
         if query.after.is_some() {
-            let (a, b, c) = (next, next + 1, next + 2);
-            sql.push_str(&format!(
-                " AND (at_ms < ${a} OR (at_ms = ${a} AND (subject > ${b} OR (subject = ${b} AND kind > ${c}))))"
-            ));
-            next += 3;
+            let relation = if query.oldest_first { ">" } else { "<" };
+            placeholder(&mut sql, &format!(" AND seq {relation} ?"));
         }
-        sql.push_str(&format!(
-            " ORDER BY at_ms DESC, subject, kind LIMIT ${next}"
-        ));
+        let order = if query.oldest_first { "ASC" } else { "DESC" };
+        sql.push_str(&format!(" ORDER BY seq {order} LIMIT ${next}"));
         let mut statement = sqlx::query(&sql).bind(account).bind(collection);
         if let Some(subject) = &query.subject {
             statement = statement.bind(subject);
@@ -174,11 +76,8 @@ impl Store {
         for kind in &query.kinds {
             statement = statement.bind(*kind);
         }
-        if let Some(after) = &query.after {
-            statement = statement
-                .bind(after.at_ms)
-                .bind(&after.subject)
-                .bind(&after.kind);
+        if let Some(after) = query.after {
+            statement = statement.bind(after);
         }
         let rows = statement
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
@@ -193,13 +92,13 @@ impl Store {
         &self,
         account: &str,
     ) -> Result<Vec<StoredChange>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT subject, kind, at_ms, from_value, to_value FROM live_events latest
+        let rows = sqlx::query(&format!(
+            "SELECT {CHANGE_COLUMNS} FROM live_events latest
              WHERE account = $1 AND collection = 'devices' AND kind = 'STATUS_CHANGED'
-             AND at_ms = (SELECT MAX(at_ms) FROM live_events other
+             AND seq = (SELECT MAX(seq) FROM live_events other
                  WHERE other.account = latest.account AND other.collection = latest.collection
-                 AND other.subject = latest.subject AND other.kind = latest.kind)",
-        )
+                 AND other.subject = latest.subject AND other.kind = latest.kind)"
+        ))
         .bind(account)
         .fetch_all(&self.pool)
         .await
@@ -208,24 +107,46 @@ impl Store {
     }
 
     /// Deletes changes observed before `cutoff_ms`, then the oldest past
-    /// `max_rows`; returns how many went.
+    /// `max_rows`, and puts each account's floor at the last position it
+    /// lost; returns how many went.
     pub async fn prune_history(&self, cutoff_ms: i64, max_rows: u64) -> Result<u64, StoreError> {
-        let aged = sqlx::query("DELETE FROM live_events WHERE at_ms < $1")
+        let over: Option<i64> = sqlx::query_scalar(
+            "SELECT at_ms FROM live_events ORDER BY at_ms DESC LIMIT 1 OFFSET $1",
+        )
+        .bind(i64::try_from(max_rows.saturating_sub(1)).unwrap_or(i64::MAX))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(failed("pruning history"))?;
+        let cutoff_ms = over.map_or(cutoff_ms, |over| over.max(cutoff_ms));
+        let mut transaction = self.pool.begin().await.map_err(failed("pruning history"))?;
+        let floors: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT account, MAX(seq) FROM live_events WHERE at_ms < $1 GROUP BY account",
+        )
+        .bind(cutoff_ms)
+        .fetch_all(&mut *transaction)
+        .await
+        .map_err(failed("pruning history"))?;
+        for (account, floor) in floors {
+            sqlx::query(
+                "UPDATE change_log_heads SET floor_seq = $2 WHERE account = $1 AND floor_seq < $2",
+            )
+            .bind(account)
+            .bind(floor)
+            .execute(&mut *transaction)
+            .await
+            .map_err(failed("pruning history"))?;
+        }
+        let pruned = sqlx::query("DELETE FROM live_events WHERE at_ms < $1")
             .bind(cutoff_ms)
-            .execute(&self.pool)
+            .execute(&mut *transaction)
             .await
             .map_err(failed("pruning history"))?
             .rows_affected();
-        let over = sqlx::query(
-            "DELETE FROM live_events WHERE at_ms <
-             (SELECT at_ms FROM live_events ORDER BY at_ms DESC LIMIT 1 OFFSET $1)",
-        )
-        .bind(i64::try_from(max_rows.saturating_sub(1)).unwrap_or(i64::MAX))
-        .execute(&self.pool)
-        .await
-        .map_err(failed("pruning history"))?
-        .rows_affected();
-        Ok(aged + over)
+        transaction
+            .commit()
+            .await
+            .map_err(failed("pruning history"))?;
+        Ok(pruned)
     }
 }
 
@@ -241,18 +162,4 @@ fn like_pattern(needle: &str) -> String {
     }
     pattern.push('%');
     pattern
-}
-
-fn stored_change(row: &AnyRow) -> Result<StoredChange, StoreError> {
-    let read = |source| StoreError::Database {
-        operation: "reading history",
-        source,
-    };
-    Ok(StoredChange {
-        subject: row.try_get("subject").map_err(read)?,
-        kind: row.try_get("kind").map_err(read)?,
-        at_ms: row.try_get("at_ms").map_err(read)?,
-        from: row.try_get("from_value").map_err(read)?,
-        to: row.try_get("to_value").map_err(read)?,
-    })
 }

@@ -104,6 +104,39 @@ const STEPS: &[&[&str]] = &[
         "ALTER TABLE idempotency_keys ADD COLUMN owner TEXT",
         "ALTER TABLE idempotency_keys ADD COLUMN lease_until_ms BIGINT",
     ],
+    // The change log: each change at a position (`seq`) of its account's
+    // log, taken under the account's head row so positions commit in
+    // order on every replica; the item as the change left it; the last
+    // state of every item, so a process that starts can tell what changed
+    // while none watched. Rows kept from before are numbered in time order
+    // and the log's floor is put after them: a resume cannot start inside
+    // what was kept without positions.
+    &[
+        "ALTER TABLE live_events ADD COLUMN seq BIGINT",
+        "ALTER TABLE live_events ADD COLUMN item TEXT",
+        "UPDATE live_events SET seq = numbered.n FROM (
+            SELECT account AS a, collection AS c, subject AS s, kind AS k, at_ms AS t,
+                   ROW_NUMBER() OVER (PARTITION BY account ORDER BY at_ms, collection, subject, kind) AS n
+            FROM live_events) AS numbered
+         WHERE live_events.account = numbered.a AND live_events.collection = numbered.c
+           AND live_events.subject = numbered.s AND live_events.kind = numbered.k
+           AND live_events.at_ms = numbered.t",
+        "CREATE INDEX IF NOT EXISTS live_events_by_seq ON live_events (account, seq)",
+        "CREATE TABLE IF NOT EXISTS change_log_heads (
+        account TEXT PRIMARY KEY,
+        last_seq BIGINT NOT NULL,
+        floor_seq BIGINT NOT NULL
+    )",
+        "INSERT INTO change_log_heads (account, last_seq, floor_seq)
+         SELECT account, MAX(seq), MAX(seq) FROM live_events GROUP BY account",
+        "CREATE TABLE IF NOT EXISTS live_state (
+        account TEXT NOT NULL,
+        collection TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        item TEXT NOT NULL,
+        PRIMARY KEY (account, collection, subject)
+    )",
+    ],
 ];
 
 /// Applies the steps not yet applied, all in one transaction. On

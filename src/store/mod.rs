@@ -1,9 +1,10 @@
 //! Durable state: the audit log, idempotency keys, the groups this
-//! gateway created and the history of changes it observed. One code path for SQLite (embedded default, WAL) and
+//! gateway created and the log of changes it observed. One code path for SQLite (embedded default, WAL) and
 //! PostgreSQL (replicas sharing state), through sqlx's `Any` driver; the SQL
 //! is kept to what both accept. Knows nothing of GraphQL or HTTP.
 
 mod audit;
+mod change_log;
 mod groups;
 mod history;
 mod idempotency;
@@ -18,8 +19,9 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 
 pub use audit::{AuditActor, AuditFilter, AuditRecord, OUTCOME_UNKNOWN, STARTED};
+pub use change_log::{Append, GAP, LogBounds, NewChange, StoredChange};
 pub use groups::KnownGroup;
-pub use history::{HistoryPosition, HistoryQuery, HistoryRow, StoredChange};
+pub use history::HistoryQuery;
 pub use idempotency::Claim;
 pub use relations::Invitation;
 

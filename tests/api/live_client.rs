@@ -207,14 +207,29 @@ impl WsClient {
 pub(crate) struct SseStream {
     response: reqwest::Response,
     buffer: String,
+    /// The `id:` of the last event that had one.
+    pub(crate) last_id: Option<String>,
 }
 
 /// Posts `query` accepting `text/event-stream` with `token`.
 pub(crate) async fn sse(url: &str, token: Option<&str>, query: &str) -> reqwest::Response {
+    sse_with(url, token, query, &[]).await
+}
+
+/// As `sse`, with `headers` (a reconnect's `Last-Event-ID`).
+pub(crate) async fn sse_with(
+    url: &str,
+    token: Option<&str>,
+    query: &str,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
     let mut request = reqwest::Client::new()
         .post(url)
         .header("accept", "text/event-stream")
         .json(&json!({"query": query}));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
@@ -234,6 +249,7 @@ impl SseStream {
         Self {
             response,
             buffer: String::new(),
+            last_id: None,
         }
     }
 
@@ -249,6 +265,8 @@ impl SseStream {
                         name = value.trim().to_owned();
                     } else if let Some(value) = line.strip_prefix("data:") {
                         data.push_str(value.trim());
+                    } else if let Some(value) = line.strip_prefix("id:") {
+                        self.last_id = Some(value.trim().to_owned());
                     }
                 }
                 if name.is_empty() {

@@ -48,6 +48,7 @@ mod replicas_shared;
 mod replicas_steady;
 mod replicas_trust;
 mod response_cache;
+mod resume;
 mod review;
 mod schema;
 mod shutdown;

@@ -1,24 +1,16 @@
-//! The history of observed changes: queued by the observer without
-//! waiting, written to the store in batches, pruned by age and count, and
-//! read back a page at a time with opaque cursors.
+//! The change log read back as history: pages newest first (or oldest
+//! first, from a cursor), when each device entered its status, and pruning
+//! by age and count.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use tokio::task::JoinHandle;
 
-use super::{Change, ChangeKind, Live, status_named};
-use crate::catalog::relations::RelationCache;
-use crate::catalog::validation::{ValidationError, Violation};
-use crate::catalog::{Collection, DeviceStatus, Listed};
-use crate::store::{HistoryPosition, HistoryQuery, HistoryRow, Store, StoreError, StoredChange};
-
-/// Rows written in one transaction.
-const BATCH: usize = 500;
+use super::{ChangeCursor, ChangeKind, Live, status_named};
+use crate::catalog::{Collection, DeviceStatus};
+use crate::store::{HistoryQuery, Store, StoreError, StoredChange};
 
 /// Which changes to read; every condition given must hold.
 #[derive(Debug, Clone, Default)]
@@ -31,6 +23,8 @@ pub struct HistorySelection {
     pub kinds: Vec<ChangeKind>,
     /// Only changes observed at or after this.
     pub since: Option<DateTime<Utc>>,
+    /// Oldest first, from the cursor on; else newest first.
+    pub oldest_first: bool,
 }
 
 /// One change read back, with the cursor that points at it.
@@ -46,57 +40,17 @@ pub struct HistoryEntry {
     pub from: Option<String>,
     /// The value after.
     pub to: Option<String>,
-    /// Where a page starting after this entry begins.
-    pub cursor: HistoryCursor,
+    /// Its position in the change log: where a page after it begins.
+    pub cursor: ChangeCursor,
 }
 
-/// A page of history, newest first.
+/// A page of history.
 #[derive(Debug, Clone, Default)]
 pub struct HistoryPage {
     /// The entries.
     pub entries: Vec<HistoryEntry>,
-    /// Whether older entries follow.
+    /// Whether more entries follow, in the page's order.
     pub has_next_page: bool,
-}
-
-/// An opaque position in the history: stays valid while newer changes
-/// arrive, because it names the entry, not an offset.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HistoryCursor(HistoryPosition);
-
-impl HistoryCursor {
-    /// The cursor as clients see it.
-    pub fn encode(&self) -> String {
-        let text = format!("{}\n{}\n{}", self.0.at_ms, self.0.kind, self.0.subject);
-        URL_SAFE_NO_PAD.encode(text)
-    }
-
-    /// Reads a cursor `encode` gave; `field` names the argument when not.
-    pub fn decode(text: &str, field: &str) -> Result<Self, ValidationError> {
-        let refused = || ValidationError {
-            violations: vec![Violation {
-                field: field.to_owned(),
-                rule: "not a cursor of this history".to_owned(),
-            }],
-        };
-        let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| refused())?;
-        let text = String::from_utf8(bytes).map_err(|_| refused())?;
-        let mut parts = text.splitn(3, '\n');
-        let at_ms = parts
-            .next()
-            .and_then(|at| at.parse().ok())
-            .ok_or_else(refused)?;
-        let kind = parts
-            .next()
-            .and_then(ChangeKind::named)
-            .ok_or_else(refused)?;
-        let subject = parts.next().ok_or_else(refused)?.to_owned();
-        Ok(Self(HistoryPosition {
-            at_ms,
-            subject,
-            kind: kind.as_str().to_owned(),
-        }))
-    }
 }
 
 /// When each device's current status began, as far as the gateway saw it.
@@ -134,75 +88,6 @@ impl StatusSince {
 }
 
 impl Live {
-    /// Queues `changes` for the history without waiting; when the queue is
-    /// full they are dropped and counted.
-    pub(super) fn queue_history<T: Listed>(&self, account: &str, changes: &[Arc<Change<T>>]) {
-        let mut dropped = 0;
-        for change in changes {
-            let row = HistoryRow {
-                account: account.to_owned(),
-                collection: T::COLLECTION.as_str(),
-                subject: change.item.key().to_owned(),
-                kind: change.kind.as_str(),
-                at_ms: change.at.timestamp_millis(),
-                from: change.from.clone(),
-                to: change.to.clone(),
-            };
-            if self.inner.history.try_send(row).is_err() {
-                dropped += 1;
-            }
-        }
-        if dropped > 0 {
-            crate::telemetry::record_history_dropped(dropped);
-            tracing::warn!(
-                dropped,
-                "history queue full (live.history_queue); changes not recorded"
-            );
-        }
-    }
-
-    /// Writes queued changes to `store` in batches, and forgets the
-    /// relations they end (a computer removed, a user deleted or joined);
-    /// after `finish_history`, writes what is still queued and ends.
-    /// `None` when already started.
-    pub(in crate::catalog) fn write_history(
-        &self,
-        store: Store,
-        relations: Arc<RelationCache>,
-    ) -> Option<JoinHandle<()>> {
-        let mut unwritten = self
-            .inner
-            .unwritten
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take()?;
-        let closed = self.inner.history_closed.clone();
-        Some(tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(BATCH);
-            loop {
-                let closing = tokio::select! {
-                    received = unwritten.recv_many(&mut batch, BATCH) => received == 0,
-                    () = closed.cancelled() => true,
-                };
-                if closing {
-                    while let Ok(row) = unwritten.try_recv() {
-                        batch.push(row);
-                    }
-                }
-                for chunk in batch.chunks(BATCH) {
-                    if let Err(error) = store.record_history(chunk).await {
-                        tracing::warn!(error = %error, rows = chunk.len(), "history not recorded");
-                    }
-                    forget_ended(&store, &relations, chunk).await;
-                }
-                batch.clear();
-                if closing {
-                    return;
-                }
-            }
-        }))
-    }
-
     /// Prunes the history by `live.history_retention` and
     /// `live.history_max_rows` every `interval`.
     pub fn prune_history_every(&self, store: Store, interval: Duration) -> JoinHandle<()> {
@@ -231,41 +116,6 @@ impl Live {
     }
 }
 
-/// Forgets the relations `rows` end: assignments and group membership of
-/// removed computers, assignments of removed users, invitations of users
-/// who appeared.
-async fn forget_ended(store: &Store, relations: &RelationCache, rows: &[HistoryRow]) {
-    let ended = |collection: Collection, kind: ChangeKind| {
-        let mut by_account: HashMap<&str, Vec<String>> = HashMap::new();
-        for row in rows {
-            if row.collection == collection.as_str() && row.kind == kind.as_str() {
-                by_account
-                    .entry(&row.account)
-                    .or_default()
-                    .push(row.subject.clone());
-            }
-        }
-        by_account
-    };
-    for (account, devices) in ended(Collection::Devices, ChangeKind::Removed) {
-        log_failure(store.forget_devices(account, &devices).await);
-        relations.changed(account);
-    }
-    for (account, users) in ended(Collection::Users, ChangeKind::Removed) {
-        log_failure(store.forget_users(account, &users).await);
-        relations.changed(account);
-    }
-    for (account, users) in ended(Collection::Users, ChangeKind::Added) {
-        log_failure(store.forget_invitations(account, &users).await);
-    }
-}
-
-fn log_failure(result: Result<(), StoreError>) {
-    if let Err(error) = result {
-        tracing::warn!(error = %error, "relations ended by an observed change not forgotten");
-    }
-}
-
 /// A page of `account`'s `collection` history that `selection` picks.
 pub(in crate::catalog) async fn read_page(
     store: &Store,
@@ -273,14 +123,15 @@ pub(in crate::catalog) async fn read_page(
     collection: Collection,
     selection: HistorySelection,
     first: usize,
-    after: Option<HistoryCursor>,
+    after: Option<ChangeCursor>,
 ) -> Result<HistoryPage, StoreError> {
     let query = HistoryQuery {
         subject: selection.subject,
         subject_contains: selection.name_contains.filter(|needle| !needle.is_empty()),
         kinds: selection.kinds.iter().map(|kind| kind.as_str()).collect(),
         since_ms: selection.since.map(|since| since.timestamp_millis()),
-        after: after.map(|cursor| cursor.0),
+        after: after.map(|cursor| i64::try_from(cursor.position).unwrap_or(i64::MAX)),
+        oldest_first: selection.oldest_first,
     };
     let mut rows = store
         .history(
@@ -315,11 +166,7 @@ pub(in crate::catalog) async fn status_since(
 
 fn entry(row: StoredChange) -> Option<HistoryEntry> {
     let kind = ChangeKind::named(&row.kind)?;
-    let cursor = HistoryCursor(HistoryPosition {
-        at_ms: row.at_ms,
-        subject: row.subject.clone(),
-        kind: row.kind,
-    });
+    let cursor = ChangeCursor::at(u64::try_from(row.seq).ok()?);
     Some(HistoryEntry {
         subject: row.subject,
         kind,

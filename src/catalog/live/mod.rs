@@ -1,31 +1,37 @@
 //! The live fleet: what changed between consecutive snapshots (refreshes
-//! and the gateway's own writes), sent to subscribers at once and kept in
-//! the store as history. An account's collection is polled only while
-//! someone listens, through the cache's one refresh: listeners never add
-//! upstream reads. Knows nothing of GraphQL or of transports.
+//! and the gateway's own writes), written to the change log at positions
+//! every replica shares, then sent to subscribers, who can resume from any
+//! position the log still keeps. An account's collection is polled only
+//! while someone listens, through the cache's one refresh: listeners never
+//! add upstream reads. Knows nothing of GraphQL or of transports.
 
+mod cursor;
 mod diff;
 mod feed;
 mod history;
+mod observe;
 mod poll;
+mod resume;
+mod writer;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+pub use cursor::{ChangeCursor, CursorProblem};
 pub use diff::{status_name, status_named};
 pub(in crate::catalog) use feed::Feed;
-pub use history::{HistoryCursor, HistoryEntry, HistoryPage, HistorySelection, StatusSince};
+pub use history::{HistoryEntry, HistoryPage, HistorySelection, StatusSince};
+pub use resume::{Changes, ChangesSince, Next};
 
-use super::Listed;
-use crate::cache::{Observer, Snapshot};
+use crate::catalog::Listed;
 use crate::clock::Clock;
 use crate::settings::Settings;
-use crate::store::HistoryRow;
-use feed::Listener;
+use crate::store::{GAP, Store, StoredChange};
+use writer::Transition;
 
 /// What happened to an item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -82,6 +88,8 @@ pub struct Change<T> {
     pub from: Option<String>,
     /// The value after.
     pub to: Option<String>,
+    /// Its position in the account's change log (0 until logged).
+    pub position: u64,
 }
 
 impl<T> Change<T> {
@@ -92,6 +100,7 @@ impl<T> Change<T> {
             item: Arc::clone(item),
             from: None,
             to: None,
+            position: 0,
         }
     }
 
@@ -102,36 +111,57 @@ impl<T> Change<T> {
     }
 }
 
-/// What a listener reads next.
+/// What the log sends a collection's listeners.
 #[derive(Debug)]
-pub enum Next<T> {
-    /// A change.
+pub(super) enum Delivery<T> {
+    /// A logged change.
     Change(Arc<Change<T>>),
-    /// The listener fell more than `live.event_buffer` events behind; this
-    /// many were lost.
-    TooSlow(u64),
-    /// The gateway is shutting down.
-    Closed,
+    /// Changes were lost here: a resume across this position cannot be
+    /// complete.
+    Gap(u64),
 }
 
-/// One listener's changes of one account's collection.
-pub struct Changes<T> {
-    receiver: broadcast::Receiver<Arc<Change<T>>>,
-    closed: CancellationToken,
-    _listener: Listener<T>,
+impl<T> Clone for Delivery<T> {
+    fn clone(&self) -> Self {
+        match self {
+            Delivery::Change(change) => Delivery::Change(Arc::clone(change)),
+            Delivery::Gap(position) => Delivery::Gap(*position),
+        }
+    }
 }
 
-impl<T: Send + Sync + 'static> Changes<T> {
-    /// The next change, or why there is none.
-    pub async fn next(&mut self) -> Next<T> {
-        tokio::select! {
-            biased;
-            () = self.closed.cancelled() => Next::Closed,
-            received = self.receiver.recv() => match received {
-                Ok(change) => Next::Change(change),
-                Err(broadcast::error::RecvError::Lagged(lost)) => Next::TooSlow(lost),
-                Err(broadcast::error::RecvError::Closed) => Next::Closed,
-            },
+impl<T> Delivery<T> {
+    /// Its position in the log.
+    pub(super) fn position(&self) -> u64 {
+        match self {
+            Delivery::Change(change) => change.position,
+            Delivery::Gap(position) => *position,
+        }
+    }
+}
+
+impl<T: Listed> Delivery<T> {
+    /// A log row as a change; a gap when it is one, or when the row cannot
+    /// be read back as a change.
+    fn from_row(row: &StoredChange) -> Self {
+        let position = u64::try_from(row.seq).unwrap_or_default();
+        let change = (row.kind != GAP)
+            .then(|| {
+                let kind = ChangeKind::named(&row.kind)?;
+                let item: T = serde_json::from_str(row.item.as_deref()?).ok()?;
+                Some(Change {
+                    kind,
+                    at: DateTime::from_timestamp_millis(row.at_ms)?,
+                    item: Arc::new(item),
+                    from: row.from.clone(),
+                    to: row.to.clone(),
+                    position,
+                })
+            })
+            .flatten();
+        match change {
+            Some(change) => Delivery::Change(Arc::new(change)),
+            None => Delivery::Gap(position),
         }
     }
 }
@@ -143,10 +173,11 @@ pub struct Live {
 }
 
 struct Inner {
-    history: mpsc::Sender<HistoryRow>,
-    /// Taken once by the history writer. std `Mutex`: never held across
+    store: Store,
+    queue: mpsc::Sender<Transition>,
+    /// Taken once by the log's writer. std `Mutex`: never held across
     /// `.await`.
-    unwritten: Mutex<Option<mpsc::Receiver<HistoryRow>>>,
+    unwritten: Mutex<Option<mpsc::Receiver<Transition>>>,
     clock: Clock,
     poll_every: Duration,
     /// Least pause between polls, also after a failed one.
@@ -154,18 +185,20 @@ struct Inner {
     retention: Duration,
     max_rows: u64,
     closed: CancellationToken,
-    /// Cancelled after the last write: the history writer drains and ends.
+    /// Cancelled after the last write: the log's writer drains and ends.
     history_closed: CancellationToken,
 }
 
 impl Live {
-    /// Empty feeds, as `settings.live` configures them.
-    pub fn new(settings: &Settings, clock: &Clock) -> Self {
+    /// Empty feeds, as `settings.live` configures them, logging to
+    /// `store`.
+    pub fn new(settings: &Settings, clock: &Clock, store: Store) -> Self {
         let live = &settings.live;
-        let (history, unwritten) = mpsc::channel(live.history_queue);
+        let (queue, unwritten) = mpsc::channel(live.history_queue);
         Self {
             inner: Arc::new(Inner {
-                history,
+                store,
+                queue,
                 unwritten: Mutex::new(Some(unwritten)),
                 clock: clock.clone(),
                 poll_every: live.poll_every(&settings.cache),
@@ -200,36 +233,8 @@ impl Live {
         &self.inner.closed
     }
 
-    /// The observer of a collection's cache: diffs, publishes to `feed`,
-    /// records.
-    pub(super) fn observer<T: Listed>(&self, feed: Arc<Feed<T>>) -> Observer<T> {
-        let live = self.clone();
-        Arc::new(
-            move |account: &str, old: &Arc<Snapshot<T>>, new: &Arc<Snapshot<T>>| {
-                let at = DateTime::from_timestamp_millis(live.inner.clock.unix_ms())
-                    .unwrap_or_else(Utc::now);
-                let changes: Vec<Arc<Change<T>>> =
-                    diff::diff(old, new, at).into_iter().map(Arc::new).collect();
-                if changes.is_empty() {
-                    return;
-                }
-                crate::telemetry::record_live_changes(T::COLLECTION.as_str(), changes.len());
-                live.queue_history(account, &changes);
-                feed.publish(account, &changes);
-            },
-        )
-    }
-
-    /// Joins the account's changes in `feed`; true when its poller must
-    /// start.
-    pub(super) fn listen<T>(&self, feed: &Arc<Feed<T>>, account: &str) -> (Changes<T>, bool) {
-        let (receiver, listener, start) = feed.listen(account);
-        let changes = Changes {
-            receiver,
-            closed: self.inner.closed.clone(),
-            _listener: listener,
-        };
-        (changes, start)
+    fn store(&self) -> &Store {
+        &self.inner.store
     }
 
     /// Whether the poller of `account`'s changes in `feed` goes on (it has

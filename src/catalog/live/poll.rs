@@ -1,27 +1,16 @@
-//! Subscribing: a listener joins its account's feed, and the first one
-//! starts the poller that re-reads the collection every `poll_every`
-//! through the cache's single refresh, until the last one leaves.
+//! Polling while anyone listens: the first listener of an account's
+//! collection starts the poller that re-reads it every `poll_every`
+//! through the cache's single refresh, and sends listeners what other
+//! replicas logged meanwhile, until the last one leaves. History reads.
 
-use super::{Changes, HistoryCursor, HistoryPage, HistorySelection, StatusSince};
+use super::{ChangeCursor, HistoryPage, HistorySelection, StatusSince};
 use crate::catalog::replication::Reading;
 use crate::catalog::{Catalog, CatalogError, Collection, Listed};
 
 impl Catalog {
-    /// `account`'s changes of `T` from now on; starts polling them if
-    /// nobody did.
-    pub fn changes<T: Listed>(&self, account: &str) -> Result<Changes<T>, CatalogError> {
-        self.client(account)?;
-        let feed = &T::kept(&self.collections).feed;
-        let (changes, start) = self.live.listen(feed, account);
-        if start {
-            tokio::spawn(self.clone().poll::<T>(account.to_owned()));
-        }
-        Ok(changes)
-    }
-
     /// Reads `account`'s `T` whenever its snapshot is `poll_every` old,
     /// while anyone listens.
-    async fn poll<T: Listed>(self, account: String) {
+    pub(super) async fn poll<T: Listed>(self, account: String) {
         let collection = T::COLLECTION.as_str();
         tracing::debug!(account, collection, "live polling starts");
         let kept = T::kept(&self.collections);
@@ -34,6 +23,7 @@ impl Catalog {
                     tracing::debug!(account, error = %error, "live poll failed; retrying");
                 }
             }
+            self.live.deliver(&kept.feed, &account).await;
             let pause = self.live.next_poll_in(kept.cache.age(&account), due);
             tokio::select! {
                 () = tokio::time::sleep(pause) => {}
@@ -46,17 +36,18 @@ impl Catalog {
         }
     }
 
-    /// A page of `account`'s device history, newest first.
+    /// A page of `account`'s device history after `after`, newest first
+    /// unless `selection` says otherwise.
     pub async fn device_history(
         &self,
         account: &str,
         selection: HistorySelection,
         first: usize,
-        after: Option<&str>,
+        after: Option<ChangeCursor>,
     ) -> Result<HistoryPage, CatalogError> {
-        let after = after
-            .map(|cursor| HistoryCursor::decode(cursor, "after"))
-            .transpose()?;
+        if let Some(cursor) = after.filter(|_| selection.oldest_first) {
+            super::resume::resumable(cursor, self.store.log_bounds(account).await?)?;
+        }
         let page = super::history::read_page(
             &self.store,
             account,

@@ -3,14 +3,19 @@
 //! snapshot under it is refreshed.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_graphql::connection::{Connection, CursorType, Edge};
-use async_graphql::{OutputType, SimpleObject};
+use async_graphql::{ComplexObject, Context, OutputType, SimpleObject};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use super::cache_report::not_reusable;
+use super::error::catalog_error;
 use super::json_out::write_str;
+use crate::cache::LogPosition;
 use crate::catalog::Keyed;
+use crate::catalog::{Catalog, ChangeCursor};
 use crate::catalog::{Listing, ValidationError, Violation};
 use crate::settings::GraphqlSettings;
 
@@ -19,6 +24,49 @@ use crate::settings::GraphqlSettings;
 pub(crate) struct ConnectionTotals {
     /// Items matching the query, over all pages.
     pub(crate) total_count: usize,
+}
+
+/// The fields of a connection over a snapshot besides `edges` and
+/// `pageInfo`.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub(crate) struct SnapshotTotals {
+    /// Items matching the query, over all pages.
+    pub(crate) total_count: usize,
+    #[graphql(skip)]
+    pub(crate) position: Arc<LogPosition>,
+}
+
+/// How long `changeCursor` waits for the log to take the snapshot's
+/// changes (written a moment after the snapshot is kept).
+const LOGGED_WITHIN: Duration = Duration::from_secs(2);
+
+#[ComplexObject]
+impl SnapshotTotals {
+    /// The change-log position the snapshot under this page reflects:
+    /// subscribe (`deviceChanges`, `userChanges`) or poll
+    /// (`deviceChangesSince`) with `after: changeCursor` to get exactly the
+    /// changes this page does not show yet.
+    async fn change_cursor(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        let account = &super::caller(ctx)?.account;
+        let logged = tokio::time::timeout(LOGGED_WITHIN, self.position.known()).await;
+        let position = match logged {
+            Ok(position) => position,
+            Err(_) => {
+                // The log is behind (a slow store): its head is older, so
+                // a resume from it repeats changes but misses none. It is
+                // not the snapshot's, so the answer is not kept.
+                not_reusable(ctx);
+                let catalog = ctx.data::<Catalog>()?;
+                catalog
+                    .change_head(account)
+                    .await
+                    .map_err(catalog_error)?
+                    .position
+            }
+        };
+        Ok(ChangeCursor::at(position).encode(account))
+    }
 }
 
 /// A position in a listing.
@@ -102,7 +150,7 @@ pub(crate) fn page_complexity(size: Option<i32>, per_item: usize) -> usize {
 }
 
 /// A connection of `Node`s.
-pub(crate) type SortConnection<Node> = Connection<SortCursor, Node, ConnectionTotals>;
+pub(crate) type SortConnection<Node> = Connection<SortCursor, Node, SnapshotTotals>;
 
 /// Relay arguments as given.
 #[derive(Debug, Default)]
@@ -143,8 +191,9 @@ where
     let mut connection = Connection::with_additional_fields(
         start > 0,
         end < listing.len(),
-        ConnectionTotals {
+        SnapshotTotals {
             total_count: listing.len(),
+            position: Arc::clone(listing.snapshot.position()),
         },
     );
     connection.edges = (start..end)

@@ -44,6 +44,10 @@ pub enum ErrorCode {
     /// A subscriber did not read its events in time and was dropped;
     /// subscribe again.
     SlowConsumer,
+    /// A change cursor cannot be resumed from: older than what is kept,
+    /// across changes that were lost, malformed, or another account's.
+    /// List again and resume from the list's `changeCursor`.
+    CursorExpired,
     /// The gateway's store cannot record the write (unreachable, or its
     /// disk full), so nothing was sent to RemotePC; retry later.
     StoreUnavailable,
@@ -68,6 +72,7 @@ impl ErrorCode {
             ErrorCode::OperationNotTrusted => "OPERATION_NOT_TRUSTED",
             ErrorCode::TooManySubscriptions => "TOO_MANY_SUBSCRIPTIONS",
             ErrorCode::SlowConsumer => "SLOW_CONSUMER",
+            ErrorCode::CursorExpired => "CURSOR_EXPIRED",
             ErrorCode::StoreUnavailable => "STORE_UNAVAILABLE",
             ErrorCode::Internal => "INTERNAL",
         }
@@ -137,7 +142,18 @@ pub(crate) fn catalog_error(error: CatalogError) -> async_graphql::Error {
             tracing::error!(error = %error, "caller bound to an unconfigured account");
             coded(ErrorCode::Internal, "internal error")
         }
+        CatalogError::CursorExpired(_) => coded(ErrorCode::CursorExpired, error.to_string()),
     }
+}
+
+/// `after` as a change cursor of `account`'s log; `CURSOR_EXPIRED` when it
+/// is none.
+pub(crate) fn change_cursor(
+    after: &str,
+    account: &str,
+) -> async_graphql::Result<crate::catalog::ChangeCursor> {
+    crate::catalog::ChangeCursor::decode(after, account)
+        .map_err(|problem| catalog_error(CatalogError::CursorExpired(problem)))
 }
 
 /// `BAD_USER_INPUT` with every violation under `extensions.violations`.

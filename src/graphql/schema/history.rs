@@ -1,15 +1,17 @@
 //! The history of observed changes (RemotePC keeps none): `deviceEvents`
 //! for "what changed overnight" and `Device.history` for one computer,
-//! newest first, with cursors that name the entry.
+//! newest first or, from a cursor, oldest first; each entry's cursor is
+//! its position in the change log.
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, Enum, InputObject, Object, Result};
+use async_graphql::{Context, Enum, InputObject, Object, Result, SimpleObject};
 
 use super::cache_report::not_reusable;
 use super::connection::first_count;
 use super::device::Device;
-use super::error::{catalog_error, validation_error};
+use super::error::{catalog_error, change_cursor, validation_error};
 use super::guard::RequireScope;
+use super::live::{DeviceChange, Logged};
 use super::timestamp::Timestamp;
 use super::{caller, limits};
 use crate::auth::Scope;
@@ -58,41 +60,51 @@ impl From<ChangeKind> for domain::ChangeKind {
 
 /// One change of a device the gateway observed: between two reads of
 /// RemotePC's list, or made through the gateway.
-pub(crate) struct DeviceEvent(HistoryEntry);
+pub(crate) struct DeviceEvent {
+    entry: HistoryEntry,
+    cursor: String,
+}
 
 #[Object]
 impl DeviceEvent {
+    /// Its position in the account's change log: resume `deviceChanges`,
+    /// `deviceChangesSince` or `deviceEvents(order: OLDEST_FIRST)` after
+    /// it. The same as its edge's cursor.
+    async fn cursor(&self) -> &str {
+        &self.cursor
+    }
+
     /// When the gateway observed it (UTC): within one poll interval of the
     /// change while someone subscribes, else at the next read.
     async fn at(&self) -> Timestamp {
-        Timestamp::utc(self.0.at)
+        Timestamp::utc(self.entry.at)
     }
 
     /// What changed.
     async fn kind(&self) -> ChangeKind {
-        self.0.kind.into()
+        self.entry.kind.into()
     }
 
     /// The device's host name.
     async fn device_name(&self) -> &str {
-        &self.0.subject
+        &self.entry.subject
     }
 
     /// The value before: the status (`ONLINE`, `OFFLINE`, `UNKNOWN`), the
     /// comment, or the session time as RemotePC wrote it; null for
     /// `ADDED`/`REMOVED`.
     async fn from(&self) -> Option<&str> {
-        self.0.from.as_deref()
+        self.entry.from.as_deref()
     }
 
     /// The value after, as `from`.
     async fn to(&self) -> Option<&str> {
-        self.0.to.as_deref()
+        self.entry.to.as_deref()
     }
 
     /// The device as it is now; null when it is gone.
     async fn device(&self, ctx: &Context<'_>) -> Result<Option<Device>> {
-        let found = Device::named(ctx, std::slice::from_ref(&self.0.subject)).await?;
+        let found = Device::named(ctx, std::slice::from_ref(&self.entry.subject)).await?;
         Ok(found.into_iter().next())
     }
 }
@@ -109,8 +121,32 @@ pub(crate) struct DeviceEventFilter {
     name_contains: Option<String>,
 }
 
-/// A page of device changes, newest first.
+/// A page of device changes.
 pub(crate) type DeviceEventConnection = Connection<String, DeviceEvent>;
+
+/// Which way `deviceEvents` pages.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum HistoryOrder {
+    /// Newest first; `after` continues to older changes.
+    #[default]
+    NewestFirst,
+    /// Oldest first; `after` (a change cursor) starts after that change:
+    /// how a poller catches up. `CURSOR_EXPIRED` when the changes after
+    /// it are no longer all kept.
+    OldestFirst,
+}
+
+/// Changes after a cursor, for a poller: one request per interval keeps
+/// it in sync.
+#[derive(SimpleObject)]
+pub(crate) struct DeviceChangeBatch {
+    /// The changes, oldest first.
+    changes: Vec<DeviceChange>,
+    /// Where to ask from next time (the last change's cursor, or later).
+    cursor: String,
+    /// Whether more changes are kept after `cursor` already: ask again now.
+    has_more: bool,
+}
 
 /// Queries on the history.
 #[derive(Default)]
@@ -118,9 +154,10 @@ pub(crate) struct HistoryQuery;
 
 #[Object]
 impl HistoryQuery {
-    /// Changes of the account's devices the gateway observed, newest first:
-    /// what changed overnight. Kept `live.history_retention` (30 days by
-    /// default); the gateway sees changes when it reads RemotePC (every
+    /// Changes of the account's devices the gateway observed, newest first
+    /// (what changed overnight) or oldest first from a cursor (catching
+    /// up). Kept `live.history_retention` (30 days by default); the
+    /// gateway sees changes when it reads RemotePC (every
     /// `live.poll_interval` while anyone subscribes, else when queries
     /// refresh the snapshot) and when it makes them.
     #[graphql(
@@ -133,6 +170,7 @@ impl HistoryQuery {
         filter: Option<DeviceEventFilter>,
         first: Option<i32>,
         after: Option<String>,
+        #[graphql(default)] order: HistoryOrder,
     ) -> Result<DeviceEventConnection> {
         let filter = filter.unwrap_or_default();
         let zone = ctx.data::<Catalog>()?.time_zone(&caller(ctx)?.account);
@@ -150,8 +188,43 @@ impl HistoryQuery {
                 .map(Into::into)
                 .collect(),
             since,
+            oldest_first: order == HistoryOrder::OldestFirst,
         };
         history_page(ctx, selection, first, after).await
+    }
+
+    /// Changes of the account's devices after a change cursor (an event's
+    /// `cursor`, a connection's `changeCursor`), oldest first, and the
+    /// cursor to ask from next: catching up without a socket.
+    /// `CURSOR_EXPIRED` when the changes after it are no longer all kept.
+    #[graphql(
+        guard = "RequireScope(Scope::Read)",
+        complexity = "super::connection::page_complexity(first, child_complexity)"
+    )]
+    async fn device_changes_since(
+        &self,
+        ctx: &Context<'_>,
+        after: String,
+        first: Option<i32>,
+    ) -> Result<DeviceChangeBatch> {
+        not_reusable(ctx);
+        let first = first_count(first, limits(ctx)?).map_err(|error| validation_error(&error))?;
+        let account = &caller(ctx)?.account;
+        let after = change_cursor(&after, account)?;
+        let since = ctx
+            .data::<Catalog>()?
+            .changes_since::<domain::Device>(account, after, first)
+            .await
+            .map_err(catalog_error)?;
+        Ok(DeviceChangeBatch {
+            changes: since
+                .changes
+                .into_iter()
+                .map(|change| DeviceChange(Logged::new(change, account)))
+                .collect(),
+            cursor: since.cursor.encode(account),
+            has_more: since.has_more,
+        })
     }
 }
 
@@ -181,16 +254,23 @@ async fn history_page(
     let limits = limits(ctx)?;
     let first = first_count(first, limits).map_err(|error| validation_error(&error))?;
     let account = &caller(ctx)?.account;
+    let cursor = after
+        .as_deref()
+        .map(|after| change_cursor(after, account))
+        .transpose()?;
     let page = ctx
         .data::<Catalog>()?
-        .device_history(account, selection, first, after.as_deref())
+        .device_history(account, selection, first, cursor)
         .await
         .map_err(catalog_error)?;
     let mut connection = Connection::new(after.is_some(), page.has_next_page);
     connection.edges = page
         .entries
         .into_iter()
-        .map(|entry| Edge::new(entry.cursor.encode(), DeviceEvent(entry)))
+        .map(|entry| {
+            let cursor = entry.cursor.encode(account);
+            Edge::new(cursor.clone(), DeviceEvent { entry, cursor })
+        })
         .collect();
     Ok(connection)
 }

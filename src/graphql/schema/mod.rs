@@ -60,7 +60,7 @@ pub struct MutationRoot(
 /// The served schema.
 pub type GatewaySchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
-pub use live::SubscriptionRoot;
+pub use live::{ResumeFrom, StreamPosition, SubscriptionRoot};
 
 /// Builds the schema with its limits and the app-wide services. It has no
 /// extensions: with any, async-graphql runs every field through the

@@ -1,9 +1,11 @@
 //! GraphQL over Server-Sent Events, distinct connections mode (the npm
 //! `graphql-sse` client): a request to `/graphql` accepting
 //! `text/event-stream` is authenticated by its header, admitted as any
-//! other, and answered with `next` events and a final `complete`. Refusals
-//! after authentication are `next` events too, as the protocol asks;
-//! comments keep an idle stream open.
+//! other, and answered with `next` events and a final `complete`. Each
+//! change event's `id:` is its change cursor, and a reconnect's
+//! `Last-Event-ID` resumes after it. Refusals after authentication are
+//! `next` events too, as the protocol asks; comments keep an idle stream
+//! open.
 
 use std::convert::Infallible;
 
@@ -17,7 +19,7 @@ use tokio::time::Instant;
 
 use super::{AppState, expiry, too_slow};
 use crate::admission::Slot;
-use crate::graphql::RequestIds;
+use crate::graphql::{RequestIds, ResumeFrom, StreamPosition};
 use crate::http::graphql::authenticate;
 use crate::http::media::Preferred;
 
@@ -49,10 +51,20 @@ pub(in crate::http) async fn respond(
     };
     let (sender, events) = mpsc::channel::<Bytes>(QUEUE);
     match admitted {
-        Ok((operation, slot)) => {
+        Ok((mut operation, slot)) => {
+            let position = StreamPosition::default();
+            operation.request = operation.request.data(position.clone());
+            if let Some(last) = last_event_id(&headers) {
+                operation.request = operation.request.data(ResumeFrom(last));
+            }
             let responses = state.operations.subscribe(operation);
             let valid_for = credential.valid_for();
-            let feeding = feed(state.clone(), responses, sender, slot, valid_for);
+            let stream = Feeding {
+                sender,
+                position,
+                _slot: slot,
+            };
+            let feeding = feed(state.clone(), responses, stream, valid_for);
             state.streams.spawn(feeding);
         }
         Err(refused) => {
@@ -83,10 +95,12 @@ pub(in crate::http) async fn respond(
 async fn feed(
     state: AppState,
     mut responses: futures::stream::BoxStream<'static, async_graphql::Response>,
-    sender: mpsc::Sender<Bytes>,
-    _slot: Slot,
+    stream: Feeding,
     valid_for: Option<std::time::Duration>,
 ) {
+    let Feeding {
+        sender, position, ..
+    } = stream;
     let live = &state.live;
     let closed = state.catalog.live().closed().clone();
     let mut pings = tokio::time::interval_at(Instant::now() + live.keep_alive, live.keep_alive);
@@ -102,7 +116,9 @@ async fn feed(
                 Some(response) => {
                     let data = serde_json::to_string(&response).unwrap_or_default();
                     let last = too_slow(&response);
-                    let sent = sender.send_timeout(event("next", &data), live.send_timeout).await;
+                    let id = position.last().filter(|_| response.errors.is_empty());
+                    let next = event_with_id("next", &data, id.as_deref());
+                    let sent = sender.send_timeout(next, live.send_timeout).await;
                     if sent.is_err() || last {
                         break;
                     }
@@ -121,6 +137,30 @@ async fn feed(
         .await;
 }
 
+/// What a stream's feeder holds.
+struct Feeding {
+    sender: mpsc::Sender<Bytes>,
+    /// The cursor of the change sent last.
+    position: StreamPosition,
+    _slot: Slot,
+}
+
 fn event(name: &str, data: &str) -> Bytes {
-    Bytes::from(format!("event: {name}\ndata: {data}\n\n"))
+    event_with_id(name, data, None)
+}
+
+/// An event; with an id, a reconnecting client sends it back as
+/// `Last-Event-ID`.
+fn event_with_id(name: &str, data: &str, id: Option<&str>) -> Bytes {
+    match id {
+        Some(id) => Bytes::from(format!("event: {name}\nid: {id}\ndata: {data}\n\n")),
+        None => Bytes::from(format!("event: {name}\ndata: {data}\n\n")),
+    }
+}
+
+/// The `Last-Event-ID` a reconnecting client sent: a change cursor, which
+/// never holds a line break (SSE ids cannot).
+fn last_event_id(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get("last-event-id")?.to_str().ok()?.trim();
+    (!value.is_empty()).then(|| value.to_owned())
 }
