@@ -49,6 +49,7 @@ mod replicas_steady;
 mod replicas_trust;
 mod response_cache;
 mod resume;
+mod resume_churn;
 mod review;
 mod schema;
 mod shutdown;
