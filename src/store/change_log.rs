@@ -197,18 +197,15 @@ async fn lock_head(
 }
 
 /// Inserts `change` at `seq`; 1 when written, 0 when the log already
-/// says it last of its item.
+/// says it last of its item: the item's latest row of this kind, or of
+/// its presence (an item removed and added again starts afresh), is this
+/// kind with the same value.
 async fn insert_change(
     transaction: &mut Transaction<'_, Any>,
     append: &Append,
     change: &NewChange,
     seq: i64,
 ) -> Result<i64, StoreError> {
-    // Presence is one state told by two kinds.
-    let (group_a, group_b) = match change.kind {
-        "ADDED" | "REMOVED" => ("ADDED", "REMOVED"),
-        kind => (kind, kind),
-    };
     let written = sqlx::query(
         "INSERT INTO live_events
              (account, collection, subject, kind, at_ms, from_value, to_value, seq, item)
@@ -218,7 +215,7 @@ async fn insert_change(
              WHERE latest.account = $1 AND latest.collection = $2 AND latest.subject = $3
                AND latest.seq = (SELECT MAX(other.seq) FROM live_events other
                    WHERE other.account = $1 AND other.collection = $2
-                     AND other.subject = $3 AND other.kind IN ($10, $11))
+                     AND other.subject = $3 AND other.kind IN ($4, 'ADDED', 'REMOVED'))
                AND latest.kind = $4
                AND COALESCE(latest.to_value, '') = COALESCE($7, ''))
          ON CONFLICT (account, collection, subject, kind, at_ms) DO NOTHING",
@@ -232,8 +229,6 @@ async fn insert_change(
     .bind(change.to.as_deref())
     .bind(seq)
     .bind(change.item.as_deref())
-    .bind(group_a)
-    .bind(group_b)
     .execute(&mut **transaction)
     .await
     .map_err(failed("appending changes"))?

@@ -44,6 +44,7 @@ mod raw_lane;
 mod relations;
 mod replicas;
 mod replicas_faults;
+mod replicas_resume;
 mod replicas_shared;
 mod replicas_steady;
 mod replicas_trust;

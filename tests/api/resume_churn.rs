@@ -17,17 +17,18 @@ use crate::live_client::{SseStream, WsClient, sse_with};
 use crate::process::start_binary_with;
 
 const TOKEN: &str = "churn-test-token-0123456789";
-const CHANGES: &str = "deviceChanges(after: $after) { cursor kind device { name status comment } }";
+pub(crate) const CHANGES: &str =
+    "deviceChanges(after: $after) { cursor kind device { name status comment } }";
 
 /// A device as a frontend shows it: status and comment.
-type Shown = (String, String);
+pub(crate) type Shown = (String, String);
 
 /// The fleet a frontend builds: a list, then every change applied.
 #[derive(Default)]
-struct Fleet {
-    devices: BTreeMap<String, Shown>,
-    positions: HashSet<String>,
-    last: Option<String>,
+pub(crate) struct Fleet {
+    pub(crate) devices: BTreeMap<String, Shown>,
+    pub(crate) positions: HashSet<String>,
+    pub(crate) last: Option<String>,
 }
 
 fn shown(device: &Value) -> Shown {
@@ -37,6 +38,21 @@ fn shown(device: &Value) -> Shown {
 }
 
 impl Fleet {
+    /// The devices this fleet shows otherwise than `expected`.
+    pub(crate) fn differences(&self, expected: &BTreeMap<String, Shown>) -> Vec<String> {
+        let differs = expected
+            .iter()
+            .filter(|(name, shown)| self.devices.get(*name) != Some(shown));
+        let extra = self
+            .devices
+            .keys()
+            .filter(|name| !expected.contains_key(*name));
+        differs
+            .map(|(name, _)| name.clone())
+            .chain(extra.cloned())
+            .collect()
+    }
+
     fn apply(&mut self, change: &Value) {
         let cursor = change["cursor"].as_str().expect("a cursor").to_owned();
         assert!(
@@ -57,7 +73,7 @@ impl Fleet {
 }
 
 /// RemotePC's fleet, as the gateway would show it.
-fn remotepc(sim: &Simulator) -> BTreeMap<String, Shown> {
+pub(crate) fn remotepc(sim: &Simulator) -> BTreeMap<String, Shown> {
     sim.state(|state| {
         state
             .devices()
@@ -70,10 +86,10 @@ fn remotepc(sim: &Simulator) -> BTreeMap<String, Shown> {
     })
 }
 
-async fn listed(url: &str) -> (Fleet, String) {
+pub(crate) async fn listed(url: &str, token: &str) -> (Fleet, String) {
     let answer: Value = reqwest::Client::new()
         .post(url)
-        .bearer_auth(TOKEN)
+        .bearer_auth(token)
         .json(&json!({"query": "{ devices(first: 500) { changeCursor nodes { name status comment } } }"}))
         .send()
         .await
@@ -92,7 +108,7 @@ async fn listed(url: &str) -> (Fleet, String) {
 }
 
 /// `steps` churns of RemotePC, one every 100 ms.
-async fn churn(sim: &Simulator, steps: usize) {
+pub(crate) async fn churn(sim: &Simulator, steps: usize) {
     let mut ticks = tokio::time::interval(Duration::from_millis(100));
     for _ in 0..steps {
         ticks.tick().await;
@@ -102,7 +118,7 @@ async fn churn(sim: &Simulator, steps: usize) {
 
 /// Applies what `client` tells until `done` says the fleet is complete,
 /// or `phase` ends.
-async fn watch_ws(
+pub(crate) async fn watch_ws(
     client: &mut WsClient,
     fleet: &mut Fleet,
     phase: Duration,
@@ -161,7 +177,7 @@ async fn subscribers_cut_off_during_churn_resume_with_nothing_lost_or_repeated()
     let (_gateway, addr) = start_binary_with(&sim, &store_url, TOKEN, &settings).await;
     let url = format!("http://{addr}/graphql");
 
-    let (mut over_ws, after) = listed(&url).await;
+    let (mut over_ws, after) = listed(&url, TOKEN).await;
     let mut over_sse = Fleet {
         devices: over_ws.devices.clone(),
         ..Fleet::default()
@@ -212,26 +228,21 @@ async fn subscribers_cut_off_during_churn_resume_with_nothing_lost_or_repeated()
 
     let expected = remotepc(&sim);
     let complete = |fleet: &Fleet| fleet.devices == expected;
-    let settling = Duration::from_secs(10);
+    let settling = Duration::from_secs(8);
     tokio::join!(
         watch_ws(&mut client, &mut over_ws, settling, complete),
         watch_sse(&mut stream, &mut over_sse, settling, complete),
     );
-    let missing = |fleet: &Fleet| -> Vec<String> {
-        let differs = expected
-            .iter()
-            .filter(|(name, shown)| fleet.devices.get(*name) != Some(shown));
-        let extra = fleet
-            .devices
-            .keys()
-            .filter(|name| !expected.contains_key(*name));
-        differs
-            .map(|(name, _)| name.clone())
-            .chain(extra.cloned())
-            .collect()
-    };
-    assert_eq!(missing(&over_ws), Vec::<String>::new(), "over WebSocket");
-    assert_eq!(missing(&over_sse), Vec::<String>::new(), "over SSE");
+    assert_eq!(
+        over_ws.differences(&expected),
+        Vec::<String>::new(),
+        "over WebSocket"
+    );
+    assert_eq!(
+        over_sse.differences(&expected),
+        Vec::<String>::new(),
+        "over SSE"
+    );
     assert!(
         over_ws.positions.len() > 50,
         "churn was told: {}",

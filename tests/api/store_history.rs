@@ -178,3 +178,25 @@ async fn items_last_states_follow_the_appends() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_item_removed_and_added_again_starts_afresh() {
+    for (tag, store) in backends().await {
+        let account = format!("again-{tag}");
+        let lives = [
+            change("PC-9", "ADDED", 1_000, None),
+            change("PC-9", "STATUS_CHANGED", 2_000, Some("OFFLINE")),
+            change("PC-9", "REMOVED", 3_000, None),
+            change("PC-9", "ADDED", 4_000, None),
+            // Its second life goes offline too: a change, not a repeat.
+            change("PC-9", "STATUS_CHANGED", 5_000, Some("OFFLINE")),
+            // Another replica's view of the same: a repeat.
+            change("PC-9", "STATUS_CHANGED", 5_040, Some("OFFLINE")),
+        ];
+        let head = store
+            .append_changes(&append(&account, lives.to_vec()))
+            .await
+            .expect("appended");
+        assert_eq!(head, 5, "{tag}");
+    }
+}
