@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
+use remotepc_gateway::settings::StoreSettings;
 use remotepc_gateway::simulator::{Simulator, SimulatorConfig};
+use remotepc_gateway::store::Store;
 use serde_json::{Value, json};
 
 use crate::helpers::{
@@ -317,4 +319,80 @@ async fn a_change_made_while_the_gateway_was_down_is_resumed_after_its_restart()
     );
     second.stop().await;
     remove_store(&store);
+}
+
+#[tokio::test]
+async fn a_cursor_older_than_what_is_kept_ends_with_cursor_expired() {
+    let gateway = warm_gateway(polled_often).await;
+    let listed = gateway
+        .gql(
+            "{ devices(first: 1) { changeCursor nodes { name } } }",
+            json!({}),
+        )
+        .await;
+    let old = listed["data"]["devices"]["changeCursor"].clone();
+    let device = listed["data"]["devices"]["nodes"][0]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    comment(&gateway, &device, "soon pruned").await;
+    let since = "query($after: String!) { deviceChangesSince(after: $after) { changes { to } } }";
+    eventually(
+        "the comment to be logged",
+        Duration::from_secs(10),
+        || async {
+            let read = gateway.gql(since, json!({"after": old})).await;
+            let changes = read["data"]["deviceChangesSince"]["changes"]
+                .as_array()?
+                .len();
+            (changes == 1).then_some(())
+        },
+    )
+    .await;
+
+    // Retention passes: everything logged so far is pruned.
+    let settings = StoreSettings {
+        url: format!("sqlite://{}?mode=rwc", gateway.store_path.display()),
+        ..StoreSettings::default()
+    };
+    let store = Store::open(&settings).await.expect("the gateway's store");
+    let pruned = store
+        .prune_history(i64::MAX, u64::MAX)
+        .await
+        .expect("pruned");
+    assert!(pruned >= 1, "the comment was pruned");
+
+    let polled = gateway.gql(since, json!({"after": old})).await;
+    assert_eq!(
+        polled["errors"][0]["extensions"]["code"], "CURSOR_EXPIRED",
+        "{polled}"
+    );
+    let message = polled["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("live.history_retention"), "{message}");
+    let mut client = WsClient::connect(&gateway.url, READER_TOKEN).await;
+    client
+        .subscribe("old", CHANGES_AFTER, json!({"after": old}))
+        .await;
+    let told = client
+        .until("the refusal", |message| message["id"] == "old")
+        .await;
+    assert_eq!(
+        told["payload"][0]["extensions"]["code"], "CURSOR_EXPIRED",
+        "{told}"
+    );
+    // A fresh list gives a cursor that resumes.
+    let fresh = gateway
+        .gql("{ devices(first: 1) { changeCursor } }", json!({}))
+        .await;
+    let resumed = gateway
+        .gql(
+            since,
+            json!({"after": fresh["data"]["devices"]["changeCursor"]}),
+        )
+        .await;
+    assert_eq!(
+        resumed["data"]["deviceChangesSince"]["changes"],
+        json!([]),
+        "{resumed}"
+    );
 }
