@@ -1,7 +1,9 @@
 // The example page in a real browser against the demo gateway, asserting
 // what a person sees: rows after "load more", the status filter, a comment
 // visible after saving (and stored by RemotePC's simulator, not only in
-// Apollo's cache), and a save refused for a team without the scope.
+// Apollo's cache), a save refused for a team without the scope, and the
+// list following changes live, also those made while the browser was
+// offline (it resumes after the last change it applied).
 //
 //   npm run build && npm run e2e
 //
@@ -65,6 +67,25 @@ async function eventually(what, probe) {
 async function rows(page, count) {
   await page.getByTestId('device-row').nth(count - 1).waitFor();
   return page.getByTestId('device-row').count();
+}
+
+/** Sets `name`'s comment through the gateway, as another person would. */
+async function setComment(url, token, name, comment) {
+  const answer = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({
+      query: 'mutation($n: String!, $c: String!) { addComputerComment(input: { computerName: $n, comment: $c }) { comment } }',
+      variables: { n: name, c: comment },
+    }),
+  }).then((response) => response.json());
+  check(answer.data?.addComputerComment?.comment === comment, `the comment was set: ${JSON.stringify(answer)}`);
+}
+
+/** Waits until the row of `name` shows `comment`. */
+async function rowShows(page, name, comment) {
+  const row = page.getByTestId('device-row').filter({ hasText: name });
+  await row.getByTestId('device-comment').filter({ hasText: comment }).waitFor();
 }
 
 function check(condition, message) {
@@ -136,7 +157,23 @@ async function run() {
       (expected) => document.querySelector('[data-testid="comment"]')?.textContent === expected,
       before,
     );
-    console.log('helpdesk-web in Chromium: load more, filter, saved comment and forbidden save all seen');
+
+    const watcher = await openApp(browser, origin, url, viewer);
+    await rows(watcher, 20);
+    await watcher.getByTestId('live').filter({ hasText: 'live' }).waitFor();
+    const watched = await watcher.getByTestId('device-row').nth(3).locator('td').first().textContent();
+    const seenLive = `Seen live at ${Date.now()}`;
+    await setComment(url, admin, watched, seenLive);
+    await rowShows(watcher, watched, seenLive);
+    await watcher.context().setOffline(true);
+    await watcher.getByTestId('live').filter({ hasText: 'offline' }).waitFor();
+    const whileAway = `Changed while offline at ${Date.now()}`;
+    await setComment(url, admin, watched, whileAway);
+    await watcher.context().setOffline(false);
+    await rowShows(watcher, watched, whileAway);
+    await watcher.getByTestId('live').filter({ hasText: 'live' }).waitFor();
+
+    console.log('helpdesk-web in Chromium: load more, filter, saved comment, forbidden save, live list and its catch-up after offline all seen');
   } finally {
     await browser?.close();
     server.close();

@@ -1,12 +1,14 @@
 // A helpdesk's computer list: a status filter, "load more" (cursor
-// paging), and a panel for the chosen computer.
+// paging), a panel for the chosen computer, and changes shown as they
+// happen (live.tsx), also after the browser was offline.
 import { useState } from 'react';
-import { useQuery } from '@apollo/client';
+import { useApolloClient, useQuery } from '@apollo/client';
 
 import { graphql } from './gql';
 import type { DeviceStatus } from './gql/graphql';
 import { DevicePanel } from './DevicePanel';
 import { explain } from './errors';
+import { useLiveDevices } from './live';
 
 const PAGE = 20;
 
@@ -14,6 +16,7 @@ const DevicesQuery = graphql(`
   query Devices($filter: DeviceFilter, $first: Int!, $after: String) {
     devices(first: $first, after: $after, filter: $filter, orderBy: { field: NAME, direction: ASC }) {
       totalCount
+      changeCursor
       edges {
         cursor
         node {
@@ -22,6 +25,7 @@ const DevicesQuery = graphql(`
           status
           os
           lastSessionAt
+          comment
         }
       }
       pageInfo {
@@ -41,6 +45,7 @@ export function App() {
     notifyOnNetworkStatusChange: true,
   });
   const devices = data?.devices;
+  const live = useLiveDevices(useApolloClient(), devices?.changeCursor);
   return (
     <main style={{ fontFamily: 'system-ui', display: 'flex', gap: '2rem', padding: '1rem' }}>
       <section style={{ flex: 1 }}>
@@ -58,6 +63,7 @@ export function App() {
             <option value="UNKNOWN">Unknown</option>
           </select>
         </label>
+        <p data-testid="live">{live}</p>
         {error && <p role="alert">{explain(error)}</p>}
         {devices && (
           <p data-testid="count">
@@ -78,6 +84,7 @@ export function App() {
                 <td>{node.status}</td>
                 <td>{node.os ?? '—'}</td>
                 <td>{node.lastSessionAt ? new Date(node.lastSessionAt).toLocaleString() : 'never'}</td>
+                <td data-testid="device-comment">{node.comment ?? ''}</td>
               </tr>
             ))}
           </tbody>

@@ -2,8 +2,11 @@
 // the build's environment, or saved by a sign-in step in localStorage),
 // Relay-style paging for `devices`, and ids from the schema's Node
 // interface, which Apollo's cache uses as is (`__typename` + `id`).
-import { ApolloClient, HttpLink, InMemoryCache } from '@apollo/client';
-import { relayStylePagination } from '@apollo/client/utilities';
+// Subscriptions go over graphql-transport-ws (the npm graphql-ws client).
+import { ApolloClient, HttpLink, InMemoryCache, split } from '@apollo/client';
+import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
+import { getMainDefinition, relayStylePagination } from '@apollo/client/utilities';
+import { createClient } from 'graphql-ws';
 
 export const gatewayUrl =
   localStorage.getItem('gatewayUrl') ??
@@ -12,11 +15,26 @@ export const gatewayUrl =
 
 const token = localStorage.getItem('gatewayToken') ?? import.meta.env.VITE_GATEWAY_TOKEN ?? '';
 
+// The page resubscribes from the last change it applied (live.tsx), so the
+// socket client does not retry with a subscription's first variables.
+export const socket = createClient({
+  url: gatewayUrl.replace(/^http/, 'ws'),
+  connectionParams: { authorization: `Bearer ${token}` },
+  retryAttempts: 0,
+});
+
+const http = new HttpLink({
+  uri: gatewayUrl,
+  headers: { authorization: `Bearer ${token}` },
+});
+
+const isSubscription = ({ query }: { query: Parameters<typeof getMainDefinition>[0] }) => {
+  const definition = getMainDefinition(query);
+  return definition.kind === 'OperationDefinition' && definition.operation === 'subscription';
+};
+
 export const client = new ApolloClient({
-  link: new HttpLink({
-    uri: gatewayUrl,
-    headers: { authorization: `Bearer ${token}` },
-  }),
+  link: split(isSubscription, new GraphQLWsLink(socket), http),
   cache: new InMemoryCache({
     typePolicies: {
       // The root type is `Query`, as Apollo expects; one list per filter
