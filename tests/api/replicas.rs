@@ -2,7 +2,7 @@
 //! act as one: one RemotePC read per page for all, writes visible on every
 //! replica, one quota. Needs Redis: `#[ignore]`d, so `cargo test` lists
 //! them as ignored; `.ci/run` sets `GATEWAY_TEST_REDIS_URL` and runs them. The store is
-//! PostgreSQL when `GATEWAY_TEST_POSTGRES_URL` is set, else one SQLite file.
+//! PostgreSQL (in a schema of their own) when `GATEWAY_TEST_POSTGRES_URL` is set, else one SQLite file.
 
 use std::time::Duration;
 
@@ -23,12 +23,74 @@ pub(crate) struct Replicas {
     pub(crate) prefix: String,
     store_path: std::path::PathBuf,
     secret_path: std::path::PathBuf,
+    /// The PostgreSQL schema these replicas' store lives in, if any.
+    postgres: Option<PrivateSchema>,
 }
 
 impl Drop for Replicas {
     fn drop(&mut self) {
+        for process in &mut self.processes {
+            let _ = process.start_kill();
+        }
+        if let Some(schema) = self.postgres.take() {
+            schema.drop_all();
+        }
         remove_store(&self.store_path);
         let _ = std::fs::remove_file(&self.secret_path);
+    }
+}
+
+/// A PostgreSQL schema of one set of replicas. The database outlives the
+/// test and other tests share it under the same account name (`default`):
+/// in one schema, their change logs would be one log, and a subscriber
+/// would hear another test's churn.
+struct PrivateSchema {
+    server: String,
+    name: String,
+}
+
+impl PrivateSchema {
+    /// Creates the schema `name` on the PostgreSQL at `server`, and the
+    /// store URL whose connections use it.
+    async fn create(server: &str, name: &str) -> (Self, String) {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(server)
+            .await
+            .expect("the test PostgreSQL answers");
+        sqlx::query(&format!("CREATE SCHEMA \"{name}\""))
+            .execute(&pool)
+            .await
+            .expect("a schema of the replicas' own");
+        pool.close().await;
+        let joiner = if server.contains('?') { '&' } else { '?' };
+        let url = format!("{server}{joiner}options[search_path]={name}");
+        let schema = Self {
+            server: server.to_owned(),
+            name: name.to_owned(),
+        };
+        (schema, url)
+    }
+
+    /// Drops the schema and its tables, from a thread of its own: `Drop`
+    /// cannot await, and may run inside the test's runtime.
+    fn drop_all(self) {
+        let name = self.name.clone();
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime to drop the schema");
+            runtime.block_on(async {
+                let pool = sqlx::AnyPool::connect(&self.server).await?;
+                let statement = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.name);
+                sqlx::query(&statement).execute(&pool).await?;
+                pool.close().await;
+                Ok::<_, sqlx::Error>(())
+            })
+        });
+        if let Ok(Err(error)) = dropped.join() {
+            eprintln!("the replicas' schema {name} stays: {error}");
+        }
     }
 }
 
@@ -57,13 +119,18 @@ impl Replicas {
         .await
         .expect("simulator");
         let store_path = temp_store_path();
-        let store_url = std::env::var("GATEWAY_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| format!("sqlite://{}?mode=rwc", store_path.display()));
         let prefix = format!(
             "gateway-test-{}-{:08x}",
             std::process::id(),
             rand::random::<u32>()
         );
+        let (postgres, store_url) = match std::env::var("GATEWAY_TEST_POSTGRES_URL") {
+            Ok(server) => {
+                let (schema, url) = PrivateSchema::create(&server, &prefix.replace('-', "_")).await;
+                (Some(schema), url)
+            }
+            Err(_) => (None, format!("sqlite://{}?mode=rwc", store_path.display())),
+        };
         let token = format!("replica-token-{prefix}");
         let replicas = count.to_string();
         let secret_path = store_path.with_extension("secret");
@@ -96,6 +163,7 @@ impl Replicas {
             prefix,
             store_path,
             secret_path,
+            postgres,
         }
     }
 
