@@ -363,6 +363,11 @@ pub fn record_history_dropped(count: usize) {
     metrics::counter!("gateway_live_history_dropped_total").increment(count as u64);
 }
 
+/// One read of the change log for `purpose` (`feed`, `resume`, `since`).
+pub fn record_change_log_read(purpose: &'static str) {
+    metrics::counter!("gateway_change_log_reads_total", "purpose" => purpose).increment(1);
+}
+
 /// Whether this replica runs without Redis (each limit at 1/N).
 pub fn record_cluster_fallback(fallback: bool) {
     metrics::gauge!("gateway_cluster_fallback").set(if fallback { 1.0 } else { 0.0 });

@@ -28,7 +28,7 @@ pub(super) fn describe_all() {
 }
 
 fn describe_counters() {
-    let counters: [(&str, &str); 13] = [
+    let counters: [(&str, &str); 14] = [
         (
             "gateway_graphql_requests_total",
             "GraphQL operations answered, by team, operation and outcome (OK or an error code).",
@@ -67,7 +67,11 @@ fn describe_counters() {
         ),
         (
             "gateway_live_history_dropped_total",
-            "Observed changes not written to the history because its queue was full.",
+            "Observed changes not written to the change log (its queue was full or the store failed); the log records a gap.",
+        ),
+        (
+            "gateway_change_log_reads_total",
+            "Reads of the change log, by purpose (feed: sending listeners new changes; resume: a listener catching up after its cursor; since: deviceChangesSince).",
         ),
         (
             "gateway_cluster_events_total",
@@ -136,6 +140,9 @@ fn register_fixed() {
         metrics::counter!("gateway_plan_runs_total", "result" => result).absolute(0);
     }
     metrics::counter!("gateway_live_history_dropped_total").absolute(0);
+    for purpose in ["feed", "resume", "since"] {
+        metrics::counter!("gateway_change_log_reads_total", "purpose" => purpose).absolute(0);
+    }
     metrics::gauge!("gateway_live_subscriptions").set(0.0);
     metrics::gauge!("gateway_plan_cache_bytes").set(0.0);
     metrics::gauge!("gateway_response_cache_bytes").set(0.0);

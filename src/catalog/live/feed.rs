@@ -170,6 +170,7 @@ impl<T: Listed> Feed<T> {
         let mut sent = sent.lock().await;
         loop {
             let after = i64::try_from(*sent).unwrap_or(i64::MAX);
+            crate::telemetry::record_change_log_read("feed");
             let rows = store
                 .changes_after(account, T::COLLECTION.as_str(), after, PAGE)
                 .await?;

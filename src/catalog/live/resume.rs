@@ -82,6 +82,7 @@ impl<T: Listed> Changes<T> {
     /// feed has the rest. Pruning past `last` meanwhile is a gap.
     async fn catch_up(&mut self) -> Result<(), Next<T>> {
         let after = i64::try_from(self.last).unwrap_or(i64::MAX);
+        crate::telemetry::record_change_log_read("resume");
         let rows = self
             .store
             .changes_after(&self.account, T::COLLECTION.as_str(), after, PAGE)
@@ -161,6 +162,7 @@ impl Catalog {
         self.client(account)?;
         let bounds = self.store.log_bounds(account).await?;
         let mut last = resumable(after, bounds)?;
+        crate::telemetry::record_change_log_read("since");
         let rows = self
             .store
             .changes_after(
