@@ -10,7 +10,7 @@
 //! `max_stale`), marked as such.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use futures::FutureExt;
@@ -36,8 +36,12 @@ enum Decision<T> {
 pub type Observer<T> =
     Arc<dyn Fn(&str, Option<&Arc<Snapshot<T>>>, &Arc<Snapshot<T>>) + Send + Sync>;
 
-/// A fetch in flight: the snapshot and how old it already was.
-type Fetch<T, E> = Shared<BoxFuture<'static, Result<(Arc<Snapshot<T>>, Duration), Arc<E>>>>;
+/// A fetch's result as it comes back from RemotePC: the snapshot and how
+/// old it already was.
+type Fetched<T, E> = Result<(Arc<Snapshot<T>>, Duration), Arc<E>>;
+
+/// A fetch in flight.
+type Fetch<T, E> = Shared<BoxFuture<'static, Fetched<T, E>>>;
 
 struct Cached<T> {
     snapshot: Arc<Snapshot<T>>,
@@ -72,9 +76,7 @@ struct Slot<T, E> {
 
 impl<T, E> Slot<T, E> {
     fn lock(&self) -> MutexGuard<'_, SlotState<T, E>> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -87,7 +89,7 @@ pub struct SnapshotCache<T, E> {
     clock: Clock,
     /// std `Mutex`: never held across `.await`.
     slots: Mutex<HashMap<String, Arc<Slot<T, E>>>>,
-    /// Called outside every lock, after the replacement.
+    /// Told of each snapshot kept, under its slot's lock.
     observer: Option<Observer<T>>,
     /// Told of this replica's writes, for the others.
     replicator: Option<Arc<dyn Replicator<T>>>,
@@ -112,20 +114,18 @@ impl<T: Keyed + Clone + Send + Sync + 'static, E: Send + Sync + 'static> Snapsho
         self
     }
 
-    /// Tells `observer` of every snapshot that replaces another.
+    /// Tells `observer` of every snapshot kept, the first one included.
     pub fn observed_by(mut self, observer: Observer<T>) -> Self {
         self.observer = Some(observer);
         self
     }
 
-    /// How old the account's current snapshot is; `None` when it has none.
-    /// Never fetches.
+    /// How old the account's current snapshot is, if any; never fetches.
     pub fn age(&self, account: &str) -> Option<Duration> {
         self.current(account).map(|(_, age, _)| age)
     }
 
-    /// The current snapshot's version, age and whether it is suspect,
-    /// read without fetching.
+    /// The current snapshot's version, age and whether it is suspect.
     fn current(&self, account: &str) -> Option<(u64, Duration, bool)> {
         let slots = self
             .slots
@@ -342,9 +342,6 @@ impl<T: Keyed + Clone + Send + Sync + 'static, E: Send + Sync + 'static> Snapsho
     }
 }
 
-/// A fetch's result as it comes back from RemotePC.
-type Fetched<T, E> = Result<(Arc<Snapshot<T>>, Duration), Arc<E>>;
-
 /// Puts a fetch's result in its slot, with the writes that overlapped it
 /// applied over it, and tells `observer`; returns the result as kept (what
 /// the fetch's readers are served).
@@ -374,11 +371,8 @@ fn store_fetched<T: Keyed + Clone, E>(
             state.last_failure = None;
             state.suspect = false;
             if let Some(observer) = observer {
-                observer(
-                    &slot.account,
-                    replaced.map(|cached| cached.snapshot).as_ref(),
-                    &kept,
-                );
+                let replaced = replaced.map(|cached| cached.snapshot);
+                observer(&slot.account, replaced.as_ref(), &kept);
             }
             Ok((kept, age))
         }
