@@ -17,6 +17,7 @@ mod records;
 mod relations;
 mod replication;
 pub mod rules;
+mod summary;
 mod validation;
 
 use std::collections::BTreeMap;
@@ -44,6 +45,7 @@ pub use records::{
     STARTED, StoreError,
 };
 pub use relations::Relations;
+pub use summary::{FleetSummary, LastSeen, SUMMARY_NAMED_MAX};
 pub use validation::{MAX_LIST_LEN, ValidationError, Violation};
 
 // Listings answer with the cache's snapshots; callers name them through
@@ -134,6 +136,7 @@ pub struct Catalog {
     sharing: Option<Arc<replication::Sharing>>,
     /// Audit and idempotency completions the store refused, to write again.
     pending: Arc<completions::PendingCompletions>,
+    clock: Clock,
 }
 
 impl Catalog {
@@ -191,6 +194,7 @@ impl Catalog {
             cluster,
             sharing,
             pending: Arc::default(),
+            clock: clock.clone(),
         })
     }
 
@@ -207,6 +211,11 @@ impl Catalog {
     /// The time zone of `account`'s local times (UTC when unknown).
     pub fn time_zone(&self, account: &str) -> Tz {
         self.zones.get(account).copied().unwrap_or(Tz::UTC)
+    }
+
+    /// Now, by the clock the catalog was built with (tests move it).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::from_timestamp_millis(self.clock.unix_ms()).unwrap_or_default()
     }
 
     /// Redis shared with the other replicas, when configured.

@@ -59,6 +59,7 @@ mod steady_writes;
 mod store;
 mod store_faults;
 mod store_history;
+mod summary;
 mod teams;
 mod trusted;
 mod trusted_roles;

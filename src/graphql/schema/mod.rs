@@ -21,6 +21,7 @@ mod mutation;
 pub(crate) mod node;
 pub(crate) mod planned;
 pub(crate) mod query;
+mod summary;
 pub(crate) mod timestamp;
 pub(crate) mod user;
 mod viewer;
@@ -41,6 +42,7 @@ pub struct QueryRoot(
     node::NodeQuery,
     query::UserQuery,
     query::DeviceQuery,
+    summary::SummaryQuery,
     groups::GroupQuery,
     history::HistoryQuery,
     invitations::InvitationQuery,
