@@ -231,7 +231,8 @@ mod tests {
         assert_eq!(named.len(), SUMMARY_NAMED_MAX);
         assert_eq!(named[0], (None, 1000));
         assert_eq!(named[1], (Some("os052".to_owned()), 53));
-        // The three smallest (1, 2 and 3 devices) are left unnamed.
-        assert_eq!(rest, 1 + 2 + 3);
+        // 54 counts, 50 named: the four smallest (1 to 4 devices) are not.
+        assert_eq!(named.last(), Some(&(Some("os004".to_owned()), 5)));
+        assert_eq!(rest, 1 + 2 + 3 + 4);
     }
 }
