@@ -67,6 +67,7 @@ pub mod cluster;
 pub mod digest;
 pub mod graphql;
 pub mod http;
+pub mod mcp;
 pub mod settings;
 pub mod simulator;
 pub mod store;
@@ -194,6 +195,15 @@ impl App {
             (writes.clone(), grace_over.clone()),
             &settings,
         );
+        let mcp = settings.mcp.enabled.then(|| {
+            mcp::Mcp::new(
+                admission.clone(),
+                authenticator.clone(),
+                (catalog.clone(), store.clone()),
+                &settings,
+                grace_over.clone(),
+            )
+        });
         let state = http::AppState::new(
             (operations, admission),
             catalog.clone(),
@@ -212,7 +222,10 @@ impl App {
             _ => None,
         };
         let listeners = http::Listeners {
-            main: (main, http::router(state.clone(), &settings.server)),
+            main: (
+                main,
+                http::router(state.clone(), &settings.server, mcp.map(|mcp| mcp.router())),
+            ),
             admin: admin.map(|listener| (listener, http::admin_router(state))),
         };
         Ok(Self {

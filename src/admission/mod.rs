@@ -47,6 +47,9 @@ pub enum Transport {
     Get,
     /// A `graphql-transport-ws` subscription or a `graphql-sse` stream.
     Stream,
+    /// An assistant's tool call on the MCP endpoint: audited with
+    /// `actor.via = "mcp"`.
+    Mcp,
 }
 
 /// The requests one submission carried.
@@ -75,6 +78,8 @@ pub struct Submission {
     pub idempotency_key: Result<Option<String>, &'static str>,
     /// When the transport received it.
     pub started: Instant,
+    /// The approval a person gave the write (an assistant's tool call).
+    pub approval: Option<String>,
 }
 
 /// The services and limits admission applies. Cheap to clone.
@@ -165,6 +170,7 @@ impl Admission {
             refused_by_transport,
             idempotency_key,
             started,
+            approval,
         } = submission;
         charge(credential, 1)?;
         if let Some(refusal) = refused_by_transport {
@@ -213,6 +219,10 @@ impl Admission {
         }
         let mut caller = credential.caller().clone();
         caller.quota.remaining = credential.quota_left();
+        if transport == Transport::Mcp {
+            caller.actor.via = "mcp".to_owned();
+            caller.actor.approval = approval;
+        }
         let operations = requests
             .into_iter()
             .zip(resolved)
@@ -325,6 +335,7 @@ impl Admission {
             refused_by_transport: None,
             idempotency_key: Ok(None),
             started: Instant::now(),
+            approval: None,
         };
         let admitted = self.check(credential, submission).and_then(|admitted| {
             (admitted.into_stream())

@@ -150,6 +150,7 @@ mod tests {
                 name: None,
                 issuer: None,
                 via: team.to_owned(),
+                approval: None,
             },
             quota: crate::auth::QuotaView::default(),
         }

@@ -97,8 +97,12 @@ pub struct Actor {
     pub name: Option<String>,
     /// The provider's `iss`, for a person.
     pub issuer: Option<String>,
-    /// The role (`<provider>/<value>`) or team it acted through.
+    /// The role (`<provider>/<value>`) or team it acted through; `mcp`
+    /// for an assistant's tool call.
     pub via: String,
+    /// The approval a person gave the assistant's write, when it runs
+    /// under one.
+    pub approval: Option<String>,
 }
 
 impl Caller {

@@ -377,6 +377,7 @@ impl Provider {
                     name,
                     issuer: Some(self.settings.issuer.clone()),
                     via: first.label.clone(),
+                    approval: None,
                 },
                 quota: first.limits,
             },

@@ -97,6 +97,7 @@ impl Teams {
                             name: None,
                             issuer: None,
                             via: name.clone(),
+                            approval: None,
                         },
                         account: team.account.clone(),
                         accounts: Arc::from([team.account.clone()]),

@@ -139,6 +139,7 @@ async fn handle(state: AppState, ids: RequestIds, headers: HeaderMap, source: So
         refused_by_transport: media.is_none().then(not_acceptable),
         idempotency_key: parse_key(headers.get(IDEMPOTENCY_KEY).map(|value| value.as_bytes())),
         started,
+        approval: None,
     };
     let admitted = match state.admission.admit(&mut team, submission).await {
         Ok(admitted) => admitted,

@@ -109,9 +109,11 @@ impl std::ops::Deref for AppState {
     }
 }
 
-/// The gateway's routes and middleware. With `server.admin_listen` set,
-/// `/metrics` and `/readyz` are left to `admin_router`.
-pub fn router(state: AppState, server: &ServerSettings) -> Router {
+/// The gateway's routes and middleware, with `more` routes (the MCP
+/// endpoint) under the same request ids, CORS and body limit. With
+/// `server.admin_listen` set, `/metrics` and `/readyz` are left to
+/// `admin_router`.
+pub fn router(state: AppState, server: &ServerSettings, more: Option<Router>) -> Router {
     let access_log = request_id::AccessLog(state.access_log);
     let mut others = Router::new()
         .route("/", get(graphiql::home))
@@ -137,6 +139,7 @@ pub fn router(state: AppState, server: &ServerSettings) -> Router {
         .route("/schema.graphql", get(sdl::schema))
         .merge(others)
         .with_state(state)
+        .merge(more.unwrap_or_default())
         .layer(DefaultBodyLimit::max(server.body_limit_bytes))
         .layer(cors::layer(server))
         .layer(middleware::from_fn_with_state(

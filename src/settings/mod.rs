@@ -12,6 +12,7 @@ mod access;
 mod cluster;
 mod guessable;
 mod live;
+mod mcp;
 mod oidc;
 mod otel;
 mod server;
@@ -21,6 +22,7 @@ mod validate;
 pub use access::{AccountSettings, SCOPES, TeamSettings, VENDOR_BASE_URL};
 pub use cluster::ClusterSettings;
 pub use live::LiveSettings;
+pub use mcp::McpSettings;
 pub use oidc::{
     ASYMMETRIC_ALGORITHMS, AuthSettings, OidcSettings, RoleSettings, secure_or_loopback,
 };
@@ -57,6 +59,8 @@ pub struct Settings {
     pub log: LogSettings,
     /// OpenTelemetry trace export.
     pub otel: OtelSettings,
+    /// The Model Context Protocol endpoint for assistants.
+    pub mcp: McpSettings,
     /// Sample data used by `--demo`.
     pub demo: DemoSettings,
 }

@@ -23,6 +23,7 @@ impl Settings {
         self.live.validate(&self.cache)?;
         self.otel.validate()?;
         self.cluster.validate()?;
+        self.mcp.validate(&self.teams.keys().collect::<Vec<_>>())?;
         self.validate_rest()
     }
 

@@ -50,8 +50,11 @@ pub struct AuditActor {
     pub name: Option<String>,
     /// The person's identity provider (`iss`).
     pub issuer: Option<String>,
-    /// The role or team it acted through.
+    /// The role or team it acted through; `mcp` for a write an assistant
+    /// asked for and a person approved.
     pub via: String,
+    /// The approval the write ran under (an assistant's tool call).
+    pub approval: Option<String>,
 }
 
 /// Which records to list; all conditions given must hold.
@@ -146,8 +149,8 @@ impl Store {
     pub async fn record_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO audit_log (id, at_ms, team, account, request_id, client_request_id, operation, input, outcome, result,
-                actor_kind, actor_subject, actor_name, actor_issuer, actor_via)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                actor_kind, actor_subject, actor_name, actor_issuer, actor_via, actor_approval)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(&record.id)
         .bind(record.at.timestamp_millis())
@@ -164,6 +167,7 @@ impl Store {
         .bind(record.actor.name.clone())
         .bind(record.actor.issuer.clone())
         .bind(&record.actor.via)
+        .bind(record.actor.approval.clone())
         .execute(&self.pool)
         .await
         .map(drop)
@@ -251,7 +255,7 @@ impl Store {
         }
         let sql = format!(
             "SELECT id, at_ms, team, account, request_id, client_request_id, operation, input, outcome, result,
-                actor_kind, actor_subject, actor_name, actor_issuer, actor_via
+                actor_kind, actor_subject, actor_name, actor_issuer, actor_via, actor_approval
              FROM audit_log WHERE {clause} ORDER BY at_ms DESC, id DESC LIMIT {limit}"
         );
         let rows = bind_all(sqlx::query(&sql), binds)
@@ -317,5 +321,6 @@ fn actor_from_row(row: &AnyRow) -> Result<AuditActor, StoreError> {
         name: optional("actor_name")?,
         issuer: optional("actor_issuer")?,
         via: optional("actor_via")?.unwrap_or_default(),
+        approval: optional("actor_approval")?,
     })
 }

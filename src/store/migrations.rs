@@ -137,6 +137,28 @@ const STEPS: &[&[&str]] = &[
         PRIMARY KEY (account, collection, subject)
     )",
     ],
+    // Approvals a person gives an assistant's destructive tool call: bound
+    // to the person (issuer and `sub`), the account, the tool and its
+    // arguments, and the idempotency key the write runs under; decided
+    // once. The audit names the approval a write ran under.
+    &[
+        "CREATE TABLE IF NOT EXISTS mcp_approvals (
+        id TEXT PRIMARY KEY,
+        account TEXT NOT NULL,
+        issuer TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        tool TEXT NOT NULL,
+        arguments TEXT NOT NULL,
+        idem_key TEXT NOT NULL,
+        created_ms BIGINT NOT NULL,
+        expires_ms BIGINT NOT NULL,
+        state TEXT NOT NULL,
+        decided_ms BIGINT,
+        outcome TEXT
+    )",
+        "CREATE INDEX IF NOT EXISTS mcp_approvals_by_expiry ON mcp_approvals (expires_ms)",
+        "ALTER TABLE audit_log ADD COLUMN actor_approval TEXT",
+    ],
 ];
 
 /// Applies the steps not yet applied, all in one transaction. On

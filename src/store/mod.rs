@@ -3,6 +3,7 @@
 //! PostgreSQL (replicas sharing state), through sqlx's `Any` driver; the SQL
 //! is kept to what both accept. Knows nothing of GraphQL or HTTP.
 
+mod approvals;
 mod audit;
 mod change_log;
 mod groups;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 
+pub use approvals::{Approval, ApprovalRequest, ApprovalState};
 pub use audit::{AuditActor, AuditFilter, AuditRecord, OUTCOME_UNKNOWN, STARTED};
 pub use change_log::{Append, GAP, LogBounds, NewChange, StoredChange};
 pub use groups::KnownGroup;
@@ -135,7 +137,7 @@ impl Store {
         })
     }
 
-    /// Runs `sweep` (expired idempotency keys) every `interval` until the
+    /// Runs `sweep` (expired idempotency keys) and `sweep_approvals` every `interval` until the
     /// handle is aborted.
     pub fn sweep_every(&self, interval: Duration) -> tokio::task::JoinHandle<()> {
         let store = self.clone();
@@ -148,6 +150,9 @@ impl Store {
                     Ok(0) => {}
                     Ok(swept) => tracing::debug!(swept, "expired idempotency keys removed"),
                     Err(error) => tracing::warn!(error = %error, "idempotency sweep failed"),
+                }
+                if let Err(error) = store.sweep_approvals().await {
+                    tracing::warn!(error = %error, "approval sweep failed");
                 }
             }
         })

@@ -28,6 +28,7 @@ mod live_client;
 mod live_limits;
 mod live_slow;
 mod live_sockets;
+mod mcp;
 mod observability;
 mod oidc;
 mod oidc_accounts;

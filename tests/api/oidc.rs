@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestGateway, error_code, spawn_gateway_with};
 
-const AUDIENCE: &str = "helpdesk-web";
+pub(crate) const AUDIENCE: &str = "helpdesk-web";
 
 fn fixture(name: &str) -> String {
     let path = format!("{}/tests/fixtures/oidc/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -95,7 +95,7 @@ async fn jwks(State(idp): State<Idp>) -> Response {
     Json(json!({ "keys": keys })).into_response()
 }
 
-fn role(scopes: &[&str], per_minute: u32, burst: u32) -> RoleSettings {
+pub(crate) fn role(scopes: &[&str], per_minute: u32, burst: u32) -> RoleSettings {
     RoleSettings {
         scopes: scopes.iter().map(|scope| (*scope).to_owned()).collect(),
         account: "default".to_owned(),

@@ -70,6 +70,7 @@ fn record(tag: &str, id: &str, team: &str, operation: &str, minutes_ago: i64) ->
             name: None,
             issuer: None,
             via: team.to_owned(),
+            approval: None,
         },
         account: format!("account-{tag}"),
         request_id: format!("request-{id}"),

@@ -257,8 +257,16 @@ impl AuditActorView<'_> {
         self.0.issuer.as_deref()
     }
 
-    /// The role (`<provider>/<claim value>`) or team it acted through.
+    /// The role (`<provider>/<claim value>`) or team it acted through;
+    /// `mcp` when an assistant asked for it (the record's `team` still
+    /// names the role or team).
     async fn via(&self) -> &str {
         &self.0.via
+    }
+
+    /// The approval the person gave the assistant's write (see
+    /// `/approve/<id>`); null for any other write.
+    async fn approval(&self) -> Option<&str> {
+        self.0.approval.as_deref()
     }
 }

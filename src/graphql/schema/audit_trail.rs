@@ -79,6 +79,7 @@ impl AuditRecord {
                 name: caller.actor.name.clone(),
                 issuer: caller.actor.issuer.clone(),
                 via: caller.actor.via.clone(),
+                approval: caller.actor.approval.clone(),
             },
             account: caller.account.clone(),
             request_id: ids.id.clone(),

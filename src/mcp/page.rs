@@ -1,0 +1,209 @@
+//! The approval page, `/approve/<id>`: the gateway's own page (the same
+//! Content-Security-Policy as GraphiQL), where the signed-in person sees
+//! exactly what the assistant's change would do, by name from the
+//! snapshot, and approves or declines it. The page holds no data itself:
+//! its script reads the request and posts the decision with the person's
+//! bearer token, so no cookie can decide for them.
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::Mcp;
+use super::approvals::{self, digest};
+use super::tools::built_in;
+use crate::admission::Refusal;
+use crate::catalog::{Device, User};
+use crate::graphql::RequestIds;
+use crate::store::{Approval, ApprovalState};
+
+const PAGE: &str = include_str!("approve.html");
+const SCRIPT: &str = include_str!("approve.js");
+
+/// The same policy as GraphiQL's: the gateway's own script, talking to
+/// the gateway only, never framed (an approve button in a frame is a
+/// clickjacking target).
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+     style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; \
+     connect-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; \
+     form-action 'none'";
+
+pub(super) async fn page(Path(_id): Path<String>) -> Response {
+    (
+        [
+            (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+            (header::X_FRAME_OPTIONS, "DENY"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "no-referrer"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        Html(PAGE),
+    )
+        .into_response()
+}
+
+pub(super) async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        SCRIPT,
+    )
+        .into_response()
+}
+
+/// What the approval asks, for the person it was asked for: the tool, its
+/// arguments, and every device or user it names as the snapshot has them.
+pub(super) async fn request(
+    State(mcp): State<Mcp>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let answer = async {
+        let credential = mcp.authenticate(&headers).await?;
+        let approval = approvals::owned_by(&mcp, credential.caller(), &id).await?;
+        Ok::<_, Refusal>(described(&mcp, &approval).await)
+    };
+    match answer.await {
+        Ok(body) => json_response(&body),
+        Err(refused) => super::refused_json(&refused),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(super) struct Decision {
+    approve: bool,
+    /// The digest of the arguments the page showed.
+    digest: String,
+}
+
+/// The person's decision; approving runs the write and answers its result.
+pub(super) async fn decide(
+    State(mcp): State<Mcp>,
+    Path(id): Path<String>,
+    Extension(ids): Extension<RequestIds>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let answer = async {
+        let decision: Decision = serde_json::from_slice(&body)
+            .map_err(|_| Refusal::bad_request("the body must be JSON: {\"approve\": true|false, \"digest\": \"<the page's digest>\"}"))?;
+        let mut credential = mcp.authenticate(&headers).await?;
+        let decided = approvals::decide(
+            &mcp,
+            &mut credential,
+            (&id, decision.approve, &decision.digest),
+            ids,
+        )
+        .await?;
+        Ok::<_, Refusal>(json!({
+            "status": if decided.approved { "approved" } else { "declined" },
+            "result": decided.result,
+        }))
+    };
+    match answer.await {
+        Ok(body) => json_response(&body),
+        Err(refused) => super::refused_json(&refused),
+    }
+}
+
+fn json_response(body: &Value) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn described(mcp: &Mcp, approval: &Approval) -> Value {
+    let request = &approval.request;
+    let arguments: Value = serde_json::from_str(&request.arguments).unwrap_or(Value::Null);
+    let names = |key: &str| -> Vec<String> {
+        (arguments[key].as_array().into_iter().flatten())
+            .filter_map(|name| name.as_str().map(str::to_owned))
+            .collect()
+    };
+    let catalog = &mcp.0.catalog;
+    let devices = match catalog.fleet(&request.account) {
+        Ok(fleet) => fleet
+            .devices(false)
+            .await
+            .ok()
+            .map(|served| served.snapshot),
+        Err(_) => None,
+    };
+    let users = match catalog.directory(&request.account) {
+        Ok(directory) => directory
+            .users(false)
+            .await
+            .ok()
+            .map(|served| served.snapshot),
+        Err(_) => None,
+    };
+    let device = |name: &String| match devices.as_ref().and_then(|snapshot| snapshot.get(name)) {
+        Some(device) => device_view(device),
+        None => json!({ "name": name, "found": false }),
+    };
+    let user = |email: &String| match users.as_ref().and_then(|snapshot| snapshot.get(email)) {
+        Some(user) => user_view(user),
+        None => json!({ "username": email, "found": false }),
+    };
+    let state = match &approval.state {
+        ApprovalState::Pending if request.expires_ms <= catalog.now().timestamp_millis() => {
+            "expired"
+        }
+        ApprovalState::Pending => "pending",
+        ApprovalState::Approved(_) => "approved",
+        ApprovalState::Declined => "declined",
+    };
+    let username: Vec<String> = arguments["username"]
+        .as_str()
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
+    let users_named = [names("activeUsers"), names("invitedUsers"), username].concat();
+    json!({
+        "id": request.id,
+        "tool": request.tool,
+        "title": built_in(&request.tool).map_or(request.tool.as_str(), |tool| tool.title),
+        "account": request.account,
+        "state": state,
+        "expiresAt": chrono::DateTime::<chrono::Utc>::from_timestamp_millis(request.expires_ms).map(|at| at.to_rfc3339()),
+        "arguments": arguments,
+        "digest": digest(approval),
+        "devices": names("computerNames").iter().map(device).collect::<Vec<_>>(),
+        "users": users_named.iter().map(user).collect::<Vec<_>>(),
+        "group": arguments.get("groupName"),
+    })
+}
+
+fn device_view(device: &Arc<Device>) -> Value {
+    json!({
+        "name": device.name,
+        "found": true,
+        "status": format!("{:?}", device.status).to_uppercase(),
+        "os": device.os,
+        "comment": device.comment,
+        "lastSessionAt": device.last_session_at.map(|at| at.to_rfc3339()),
+    })
+}
+
+fn user_view(user: &Arc<User>) -> Value {
+    json!({
+        "username": user.username,
+        "found": true,
+        "firstName": user.first_name,
+        "lastName": user.last_name,
+    })
+}
