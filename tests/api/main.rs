@@ -29,6 +29,7 @@ mod live_limits;
 mod live_slow;
 mod live_sockets;
 mod mcp;
+mod mcp_approvals;
 mod observability;
 mod oidc;
 mod oidc_accounts;
