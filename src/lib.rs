@@ -8,6 +8,14 @@
 //!   subscriptions' transports (WebSocket, Server-Sent Events); reads each
 //!   request and hands it to `admission`. Reaches `catalog` only for
 //!   readiness and the live fleet's shutdown signal.
+//! - [`mcp`] — the Model Context Protocol endpoint for assistants, beside
+//!   `http` (`lib.rs` hands its routes to `http`'s router, which serves
+//!   them under the same middleware; neither imports the other): its tools
+//!   are GraphQL operations it hands to `admission`, as `http` does,
+//!   naming `graphql` only for request ids, answers and error codes; it
+//!   authenticates with `auth`, and keeps a person's approvals of
+//!   destructive tools, and reads what the approval page shows, through
+//!   `catalog`. It wraps the `rmcp` SDK, which no other layer names.
 //! - [`auth`] — who is calling (a team token, or a person's JWT checked
 //!   against an identity provider's keys), which account they act on,
 //!   their quota.
@@ -199,7 +207,7 @@ impl App {
             mcp::Mcp::new(
                 admission.clone(),
                 authenticator.clone(),
-                (catalog.clone(), store.clone()),
+                catalog.clone(),
                 &settings,
                 grace_over.clone(),
             )

@@ -41,8 +41,8 @@ pub use live::{
 };
 pub use model::{Device, DeviceStatus, User, local_instant};
 pub use records::{
-    AuditActor, AuditFilter, AuditLog, AuditRecord, Claim, IdempotencyLedger, OUTCOME_UNKNOWN,
-    STARTED, StoreError,
+    Approval, ApprovalBook, ApprovalRequest, ApprovalState, AuditActor, AuditFilter, AuditLog,
+    AuditRecord, Claim, IdempotencyLedger, OUTCOME_UNKNOWN, STARTED, StoreError,
 };
 pub use relations::Relations;
 pub use summary::{FleetSummary, LastSeen, SUMMARY_NAMED_MAX};
@@ -231,6 +231,11 @@ impl Catalog {
     /// The audit log of every account's mutations.
     pub fn audit_log(&self) -> AuditLog {
         AuditLog::new(self.store.clone(), Arc::clone(&self.pending))
+    }
+
+    /// Approvals of assistants' destructive tool calls.
+    pub fn approvals(&self) -> ApprovalBook {
+        ApprovalBook::new(self.store.clone())
     }
 
     /// The idempotency keys of every team.

@@ -1,5 +1,5 @@
-//! The gateway's own records, as services: the audit log of mutations and
-//! the ledger of idempotency keys. They hold the store so that `http` and
+//! The gateway's own records, as services: the audit log of mutations,
+//! the ledger of idempotency keys and the book of assistants' approvals. They hold the store so that `http` and
 //! `graphql` do not; the record types are the store's, named here so that
 //! callers import them from the service they use.
 
@@ -11,7 +11,8 @@ use serde_json::Value;
 use super::completions::{Completion, PendingCompletions};
 use crate::store::Store;
 pub use crate::store::{
-    AuditActor, AuditFilter, AuditRecord, Claim, OUTCOME_UNKNOWN, STARTED, StoreError,
+    Approval, ApprovalRequest, ApprovalState, AuditActor, AuditFilter, AuditRecord, Claim,
+    OUTCOME_UNKNOWN, STARTED, StoreError,
 };
 
 /// The durable audit log: every mutation, begun before it can reach
@@ -126,5 +127,43 @@ impl IdempotencyLedger {
     pub async fn release(&self, team: &str, key: &str) -> Result<(), StoreError> {
         self.pending
             .noted(self.store.release_idempotency(team, key).await)
+    }
+}
+
+/// Approvals of assistants' destructive tool calls (`mcp`): requested,
+/// decided once, completed with the write's answer.
+#[derive(Clone, Debug)]
+pub struct ApprovalBook {
+    store: Store,
+}
+
+impl ApprovalBook {
+    pub(super) fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    /// Records `request` as pending, unless `max_open` are open already.
+    pub async fn request(
+        &self,
+        request: &ApprovalRequest,
+        max_open: u64,
+    ) -> Result<bool, StoreError> {
+        self.store.request_approval(request, max_open).await
+    }
+
+    /// The approval `id`, if it exists.
+    pub async fn get(&self, id: &str) -> Result<Option<Approval>, StoreError> {
+        self.store.approval(id).await
+    }
+
+    /// Decides the pending, unexpired approval `id`; `false` when another
+    /// decision won, or it expired.
+    pub async fn decide(&self, id: &str, approved: bool) -> Result<bool, StoreError> {
+        self.store.decide_approval(id, approved).await
+    }
+
+    /// Keeps the answer of the write approval `id` ran.
+    pub async fn complete(&self, id: &str, outcome: &str) -> Result<(), StoreError> {
+        self.store.complete_approval(id, outcome).await
     }
 }

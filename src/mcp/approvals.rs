@@ -17,8 +17,8 @@ use super::handler::without_approval;
 use super::tools::{BuiltIn, built_in};
 use crate::admission::Refusal;
 use crate::auth::{ActorKind, Caller, Credential};
+use crate::catalog::{Approval, ApprovalRequest, ApprovalState, StoreError};
 use crate::graphql::{ErrorCode, RequestIds};
-use crate::store::{Approval, ApprovalRequest, ApprovalState};
 
 /// A new unguessable id (about 190 bits).
 pub(super) fn new_id() -> String {
@@ -124,7 +124,7 @@ async fn ask(
         expires_ms: mcp.0.catalog.now().timestamp_millis().saturating_add(ttl),
     };
     let max = u64::try_from(settings.max_pending_approvals).unwrap_or(u64::MAX);
-    match mcp.0.store.request_approval(&request, max).await {
+    match mcp.0.approvals.request(&request, max).await {
         Ok(true) => Ok(request),
         Ok(false) => Err(Refusal::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -174,7 +174,7 @@ pub(super) async fn owned_by(mcp: &Mcp, caller: &Caller, id: &str) -> Result<App
     if id.len() != 32 || !id.bytes().all(|byte| byte.is_ascii_alphanumeric()) {
         return Err(not_found());
     }
-    let approval = (mcp.0.store.approval(id).await)
+    let approval = (mcp.0.approvals.get(id).await)
         .map_err(|error| store_refusal(&error))?
         .ok_or_else(not_found)?;
     if caller.actor.kind != ActorKind::Person {
@@ -219,8 +219,8 @@ pub(super) async fn decide(
     }
     let tool = built_in(&approval.request.tool)
         .ok_or_else(|| conflict("the approval names a tool this gateway no longer has"))?;
-    let store = &mcp.0.store;
-    match store.decide_approval(id, approve).await {
+    let book = &mcp.0.approvals;
+    match book.decide(id, approve).await {
         Ok(true) => {}
         Ok(false) => return Err(conflict("this approval was already decided, or it expired")),
         Err(error) => return Err(store_refusal(&error)),
@@ -244,7 +244,7 @@ pub(super) async fn decide(
             json!({ "errors": [{ "message": refused.message(), "extensions": { "code": refused.code().as_str() } }] })
         }
     };
-    if let Err(error) = store.complete_approval(id, &result.to_string()).await {
+    if let Err(error) = book.complete(id, &result.to_string()).await {
         tracing::warn!(error = %error, approval = id, "the approval's outcome was not kept; the audit log has it");
     }
     Ok(Decided {
@@ -261,7 +261,7 @@ fn conflict(message: &str) -> Refusal {
     Refusal::new(StatusCode::CONFLICT, ErrorCode::Conflict, message)
 }
 
-fn store_refusal(error: &crate::store::StoreError) -> Refusal {
+fn store_refusal(error: &StoreError) -> Refusal {
     tracing::warn!(error = %error, "approvals cannot be read or written");
     Refusal::new(
         StatusCode::SERVICE_UNAVAILABLE,

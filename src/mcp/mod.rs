@@ -28,7 +28,6 @@ use crate::admission::{Admission, Refusal};
 use crate::auth::{AuthError, Authenticator, Credential};
 use crate::graphql::ErrorCode;
 use crate::settings::{McpSettings, Settings};
-use crate::store::Store;
 
 /// The request header naming the RemotePC account (as on `/graphql`).
 const ACCOUNT_HEADER: &str = "remotepc-account";
@@ -42,7 +41,7 @@ pub struct Mcp(Arc<Services>);
 struct Services {
     admission: Admission,
     authenticator: Authenticator,
-    store: Store,
+    approvals: crate::catalog::ApprovalBook,
     catalog: crate::catalog::Catalog,
     settings: McpSettings,
     /// Issuers people sign in with, for the metadata.
@@ -56,7 +55,7 @@ impl Mcp {
     pub fn new(
         admission: Admission,
         authenticator: Authenticator,
-        (catalog, store): (crate::catalog::Catalog, Store),
+        catalog: crate::catalog::Catalog,
         settings: &Settings,
         shutdown: CancellationToken,
     ) -> Self {
@@ -66,7 +65,7 @@ impl Mcp {
         Self(Arc::new(Services {
             admission,
             authenticator,
-            store,
+            approvals: catalog.approvals(),
             catalog,
             settings: settings.mcp.clone(),
             issuers,

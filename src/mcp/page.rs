@@ -18,9 +18,9 @@ use super::Mcp;
 use super::approvals::{self, digest};
 use super::tools::built_in;
 use crate::admission::Refusal;
+use crate::catalog::{Approval, ApprovalState};
 use crate::catalog::{Device, User};
 use crate::graphql::RequestIds;
-use crate::store::{Approval, ApprovalState};
 
 const PAGE: &str = include_str!("approve.html");
 const SCRIPT: &str = include_str!("approve.js");
