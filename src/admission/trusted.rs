@@ -171,6 +171,22 @@ impl TrustedSet {
         }
     }
 
+    /// Every document of `caller`'s manifests (its team's, or each of its
+    /// roles'), by id, each once, in id order: what an assistant may be
+    /// offered as tools.
+    pub fn documents(&self, caller: &Caller) -> Vec<(String, Arc<str>)> {
+        let mut found = BTreeMap::new();
+        for grant in caller.grants.iter() {
+            if let Some(trusted) = self.by_caller.get(&grant.label) {
+                let manifest = trusted.current(&self.revision);
+                for (id, text) in &manifest.by_id {
+                    found.entry(id.clone()).or_insert_with(|| Arc::clone(text));
+                }
+            }
+        }
+        found.into_iter().collect()
+    }
+
     /// A number that changes whenever one of `caller`'s manifests is read
     /// anew: answers kept for a request name the revision they were
     /// admitted under, so a manifest change takes effect at once.

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use super::Mcp;
 use super::answers::{self, ToolAnswer, ToolOperation};
 use super::handler::without_approval;
-use super::tools::{BuiltIn, built_in};
+use super::offer::Offered;
 use crate::admission::Refusal;
 use crate::auth::{ActorKind, Caller, Credential};
 use crate::catalog::{Approval, ApprovalRequest, ApprovalState, StoreError};
@@ -63,7 +63,7 @@ fn expires_at(approval: &ApprovalRequest) -> String {
 pub(super) async fn ask_or_report(
     mcp: &Mcp,
     caller: &Caller,
-    tool: &BuiltIn,
+    tool: &Offered,
     arguments: Map<String, Value>,
     base: &str,
 ) -> ToolAnswer {
@@ -108,7 +108,7 @@ pub(super) async fn ask_or_report(
 async fn ask(
     mcp: &Mcp,
     caller: &Caller,
-    tool: &BuiltIn,
+    tool: &Offered,
     arguments: String,
 ) -> Result<ApprovalRequest, Refusal> {
     let settings = &mcp.0.settings;
@@ -118,7 +118,7 @@ async fn ask(
         account: caller.account.clone(),
         issuer: caller.actor.issuer.clone().unwrap_or_default(),
         subject: caller.actor.subject.clone(),
-        tool: tool.name.to_owned(),
+        tool: tool.name.clone(),
         arguments,
         idempotency_key: new_id(),
         expires_ms: mcp.0.catalog.now().timestamp_millis().saturating_add(ttl),
@@ -140,7 +140,7 @@ async fn ask(
 async fn report(
     mcp: &Mcp,
     caller: &Caller,
-    tool: &BuiltIn,
+    tool: &Offered,
     bound: &str,
     id: &str,
 ) -> Result<(Approval, &'static str), Refusal> {
@@ -217,8 +217,8 @@ pub(super) async fn decide(
             "the request is not the one this page showed: reload it",
         ));
     }
-    let tool = built_in(&approval.request.tool)
-        .ok_or_else(|| conflict("the approval names a tool this gateway no longer has"))?;
+    let tool = (mcp.find(&caller, &approval.request.tool))
+        .ok_or_else(|| conflict("the approval names a tool this person is no longer offered"))?;
     let book = &mcp.0.approvals;
     match book.decide(id, approve).await {
         Ok(true) => {}
@@ -232,7 +232,7 @@ pub(super) async fn decide(
         });
     }
     let operation = ToolOperation {
-        document: tool.document,
+        document: &tool.document,
         variables: serde_json::from_str(&approval.request.arguments).unwrap_or(Value::Null),
         ids,
         idempotency_key: Some(approval.request.idempotency_key.clone()),

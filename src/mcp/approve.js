@@ -48,6 +48,7 @@
     document.getElementById('group-line').hidden = !request.group;
     fill(document.getElementById('devices'), request.devices, ['name', 'status', 'os', 'lastSessionAt']);
     fill(document.getElementById('users'), request.users, ['username', 'firstName']);
+    document.getElementById('arguments').textContent = JSON.stringify(request.arguments, null, 2);
     var open = request.state === 'pending';
     document.getElementById('request').hidden = false;
     document.getElementById('approve').disabled = !open;

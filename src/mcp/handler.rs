@@ -1,15 +1,14 @@
-//! The MCP server handler: which tools a caller sees (by their scopes) and
-//! what a call does: a read runs its operation at once; a destructive
-//! one asks the person for approval, or reports what the approval named
-//! in the call came to. Every call authenticates the request it came in.
+//! The MCP server handler: which tools a caller sees (`offer`) and what a
+//! call does: a read runs its operation at once; a destructive one asks
+//! the person for approval, or reports what the approval named in the call
+//! came to. Every call authenticates the request it came in.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use axum::http::request::Parts;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -17,9 +16,8 @@ use serde_json::{Map, Value};
 
 use super::Mcp;
 use super::answers::{self, ToolAnswer, ToolOperation};
-use super::tools::{BUILT_IN, BuiltIn, Effect, built_in};
 use crate::admission::Refusal;
-use crate::auth::{ActorKind, Caller, Credential};
+use crate::auth::Credential;
 use crate::graphql::RequestIds;
 
 /// Most items a list tool answers at once.
@@ -36,25 +34,6 @@ impl Handler {
         Self { mcp }
     }
 
-    /// Whether `caller` sees `tool`: the scope it needs, and for a
-    /// destructive one, a person to approve it (or a team allowed
-    /// without).
-    fn offers(&self, caller: &Caller, tool: &BuiltIn) -> bool {
-        let allowed = caller.scopes.contains(&tool.scope);
-        match tool.effect {
-            Effect::Read => allowed,
-            Effect::Destructive => {
-                allowed && (caller.actor.kind == ActorKind::Person || self.unapproved(caller))
-            }
-        }
-    }
-
-    /// Whether `caller` is a team `mcp.allow_unapproved_writes_for` names.
-    fn unapproved(&self, caller: &Caller) -> bool {
-        caller.actor.kind == ActorKind::Team
-            && (self.mcp.0.settings.allow_unapproved_writes_for).contains(&caller.team)
-    }
-
     async fn credential<'a>(&'a self, parts: &Parts) -> Result<Credential<'a>, ErrorData> {
         self.mcp
             .authenticate(&parts.headers)
@@ -69,69 +48,54 @@ impl Handler {
     ) -> Result<CallToolResult, ErrorData> {
         let mut credential = self.credential(parts).await?;
         let caller = credential.caller().clone();
-        let tool = built_in(&request.name)
-            .filter(|tool| self.offers(&caller, tool))
-            .ok_or_else(|| {
-                ErrorData::invalid_params(
-                    format!("no tool named `{}` for this caller", request.name),
-                    None,
-                )
-            })?;
+        let tool = self.mcp.find(&caller, &request.name).ok_or_else(|| {
+            ErrorData::invalid_params(
+                format!("no tool named `{}` for this caller", request.name),
+                None,
+            )
+        })?;
         let arguments = request.arguments.unwrap_or_default();
-        let ids = parts
-            .extensions
-            .get::<RequestIds>()
-            .cloned()
-            .unwrap_or_default();
-        let max_tokens = self.mcp.0.settings.max_result_tokens;
-        if tool.list.is_some()
-            && let Some(first) = arguments.get("first")
-            && !first
-                .as_u64()
-                .is_some_and(|first| (1..=MAX_PAGE).contains(&first))
-            && first.is_number()
-        {
-            let message = format!(
-                "`first` must be between 1 and {MAX_PAGE} (a tool answer stays small: page with `after`)"
-            );
-            return Ok(result(answers::refusal_answer(&Refusal::bad_request(
-                message,
-            ))));
+        if let Some(refused) = page_refusal(tool.list.is_some(), &arguments) {
+            return Ok(result(answers::refusal_answer(&refused)));
         }
-        let answer = match tool.effect {
-            Effect::Read => {
-                let operation = ToolOperation {
-                    document: tool.document,
-                    variables: Value::Object(arguments),
-                    ids,
-                    idempotency_key: None,
-                    approval: None,
-                };
-                match answers::run(&self.mcp.0.admission, &mut credential, operation).await {
-                    Ok(response) => answers::from_response(response, tool.list, max_tokens),
-                    Err(refused) => answers::refusal_answer(&refused),
-                }
-            }
-            Effect::Destructive if self.unapproved(&caller) => {
-                let operation = ToolOperation {
-                    document: tool.document,
-                    variables: Value::Object(without_approval(arguments)),
-                    ids,
-                    idempotency_key: Some(super::approvals::new_id()),
-                    approval: None,
-                };
-                match answers::run(&self.mcp.0.admission, &mut credential, operation).await {
-                    Ok(response) => answers::from_response(response, None, max_tokens),
-                    Err(refused) => answers::refusal_answer(&refused),
-                }
-            }
-            Effect::Destructive => {
-                let base = self.mcp.base_url(&parts.headers);
-                super::approvals::ask_or_report(&self.mcp, &caller, tool, arguments, &base).await
-            }
+        let ids = (parts.extensions.get::<RequestIds>().cloned()).unwrap_or_default();
+        let max_tokens = self.mcp.0.settings.max_result_tokens;
+        if tool.destructive && !self.mcp.unapproved(&caller) {
+            let base = self.mcp.base_url(&parts.headers);
+            let answer =
+                super::approvals::ask_or_report(&self.mcp, &caller, &tool, arguments, &base);
+            return Ok(result(answer.await));
+        }
+        let operation = ToolOperation {
+            document: &tool.document,
+            variables: Value::Object(without_approval(arguments)),
+            ids,
+            // A team's unapproved write still runs once, whatever retries it.
+            idempotency_key: tool.destructive.then(super::approvals::new_id),
+            approval: None,
+        };
+        let answer = match answers::run(&self.mcp.0.admission, &mut credential, operation).await {
+            Ok(response) => answers::from_response(response, tool.list, max_tokens),
+            Err(refused) => answers::refusal_answer(&refused),
         };
         Ok(result(answer))
     }
+}
+
+/// A list tool's `first` out of bounds, refused naming it.
+fn page_refusal(pages: bool, arguments: &Map<String, Value>) -> Option<Refusal> {
+    let first = arguments
+        .get("first")
+        .filter(|first| pages && first.is_number())?;
+    if first
+        .as_u64()
+        .is_some_and(|first| (1..=MAX_PAGE).contains(&first))
+    {
+        return None;
+    }
+    Some(Refusal::bad_request(format!(
+        "`first` must be between 1 and {MAX_PAGE} (a tool answer stays small: page with `after`)"
+    )))
 }
 
 /// The arguments as the operation takes them: without `approvalId`.
@@ -148,32 +112,6 @@ fn result(answer: ToolAnswer) -> CallToolResult {
     };
     result.is_error = Some(answer.is_error);
     result
-}
-
-fn definition(tool: &BuiltIn) -> Tool {
-    let mut schema = (tool.input)();
-    if tool.effect == Effect::Destructive
-        && let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut)
-    {
-        properties.insert(
-            "approvalId".to_owned(),
-            serde_json::json!({ "type": "string", "description": "The approval this call asked for: call again with it (and the same arguments) once the person decided, to learn the outcome." }),
-        );
-    }
-    let object = match schema {
-        Value::Object(object) => object,
-        _ => Map::new(),
-    };
-    let mut definition = Tool::new(tool.name, tool.description, Arc::new(object));
-    definition.title = Some(tool.title.to_owned());
-    let read_only = tool.effect == Effect::Read;
-    let mut annotations = ToolAnnotations::default();
-    annotations.read_only_hint = Some(read_only);
-    annotations.destructive_hint = Some(!read_only);
-    annotations.idempotent_hint = Some(true);
-    annotations.open_world_hint = Some(false);
-    definition.annotations = Some(annotations);
-    definition
 }
 
 impl ServerHandler for Handler {
@@ -193,11 +131,10 @@ impl ServerHandler for Handler {
     ) -> Result<ListToolsResult, ErrorData> {
         let parts = parts(&context)?;
         let credential = self.credential(parts).await?;
-        let caller = credential.caller();
-        let tools = BUILT_IN
+        let offered = self.mcp.offered(credential.caller());
+        let tools = offered
             .iter()
-            .filter(|tool| self.offers(caller, tool))
-            .map(definition)
+            .map(super::offer::Offered::definition)
             .collect();
         Ok(ListToolsResult::with_all_items(tools))
     }

@@ -9,7 +9,9 @@
 
 mod answers;
 mod approvals;
+mod documents;
 mod handler;
+mod offer;
 mod page;
 mod tools;
 
@@ -44,6 +46,8 @@ struct Services {
     approvals: crate::catalog::ApprovalBook,
     catalog: crate::catalog::Catalog,
     settings: McpSettings,
+    /// Tools made from the callers' trusted documents.
+    documents: Option<documents::DocumentTools>,
     /// Issuers people sign in with, for the metadata.
     issuers: Vec<String>,
     /// Ends open tool-call streams at shutdown.
@@ -68,6 +72,7 @@ impl Mcp {
             approvals: catalog.approvals(),
             catalog,
             settings: settings.mcp.clone(),
+            documents: documents::DocumentTools::new(),
             issuers,
             shutdown,
         }))

@@ -30,6 +30,7 @@ mod live_slow;
 mod live_sockets;
 mod mcp;
 mod mcp_approvals;
+mod mcp_documents;
 mod observability;
 mod oidc;
 mod oidc_accounts;
