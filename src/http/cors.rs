@@ -17,7 +17,7 @@ use crate::settings::ServerSettings;
 /// negotiation, idempotency and request ids, Apollo Client's
 /// `clientAwareness` and operation-name headers, W3C trace context, and
 /// the account a person acts on.
-const STANDARD_HEADERS: [&str; 13] = [
+const STANDARD_HEADERS: [&str; 15] = [
     "authorization",
     super::ACCOUNT_HEADER,
     "content-type",
@@ -32,6 +32,9 @@ const STANDARD_HEADERS: [&str; 13] = [
     "tracestate",
     // A poller revalidating a GET (`ETag`).
     "if-none-match",
+    // MCP clients in a browser (`/mcp`).
+    "mcp-protocol-version",
+    "mcp-session-id",
 ];
 
 /// Refused origins already logged; bounded so that a scan of made-up
@@ -112,6 +115,8 @@ pub(super) fn layer(server: &ServerSettings) -> CorsLayer {
             HeaderName::from_static("x-response-cache"),
             HeaderName::from_static("server-timing"),
             HeaderName::from_static(crate::telemetry::trace_context::TRACE_RESPONSE),
+            // Where an MCP client in a browser signs the person in.
+            header::WWW_AUTHENTICATE,
         ])
         .max_age(Duration::from_secs(600))
         // `request_id::assign` sets `Vary` on every answer.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::Extension;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -67,7 +67,9 @@ pub(super) async fn request(
     headers: HeaderMap,
 ) -> Response {
     let answer = async {
-        let credential = mcp.authenticate(&headers).await?;
+        let credential = mcp
+            .authenticate(&for_approval(&mcp, &id, &headers).await)
+            .await?;
         let approval = approvals::owned_by(&mcp, credential.caller(), &id).await?;
         Ok::<_, Refusal>(described(&mcp, &approval).await)
     };
@@ -96,7 +98,9 @@ pub(super) async fn decide(
     let answer = async {
         let decision: Decision = serde_json::from_slice(&body)
             .map_err(|_| Refusal::bad_request("the body must be JSON: {\"approve\": true|false, \"digest\": \"<the page's digest>\"}"))?;
-        let mut credential = mcp.authenticate(&headers).await?;
+        let mut credential = mcp
+            .authenticate(&for_approval(&mcp, &id, &headers).await)
+            .await?;
         let decided = approvals::decide(
             &mcp,
             &mut credential,
@@ -113,6 +117,19 @@ pub(super) async fn decide(
         Ok(body) => json_response(&body),
         Err(refused) => super::refused_json(&refused),
     }
+}
+
+/// `headers`, naming the account approval `id` acts on: a person whose
+/// roles name several accounts decides on that one, whichever the page
+/// would otherwise default to.
+async fn for_approval(mcp: &Mcp, id: &str, headers: &HeaderMap) -> HeaderMap {
+    let mut headers = headers.clone();
+    if let Ok(Some(approval)) = mcp.0.approvals.get(id).await
+        && let Ok(account) = HeaderValue::from_str(&approval.request.account)
+    {
+        headers.insert(super::ACCOUNT_HEADER, account);
+    }
+    headers
 }
 
 fn json_response(body: &Value) -> Response {

@@ -431,3 +431,55 @@ async fn a_team_allowed_unapproved_writes_runs_them_audited_as_mcp() {
         json!([{ "operation": "removeComputers", "outcome": "OK", "team": "admin", "actor": { "kind": "TEAM", "subject": "admin", "via": "mcp", "approval": null } }])
     );
 }
+
+#[tokio::test]
+async fn no_token_or_key_appears_in_what_mcp_logs_or_answers() {
+    let capture = crate::helpers::LogCapture::start();
+    let gateway = spawn_gateway_with(Default::default(), |settings| {
+        settings.mcp.enabled = true;
+        settings.mcp.allow_unapproved_writes_for = vec!["admin".to_owned()];
+    })
+    .await;
+    let wrong = "wrong-token-that-must-not-leak-42";
+    let mut answers = Vec::new();
+    for token in [Some(ADMIN_TOKEN), Some(READER_TOKEN), Some(wrong), None] {
+        answers.push(mcp_call(&gateway, token, "tools/list", json!({})).await.2);
+    }
+    answers.push(
+        call_tool(
+            &gateway,
+            ADMIN_TOKEN,
+            "search_devices",
+            json!({ "first": "x" }),
+        )
+        .await
+        .0,
+    );
+    answers.push(
+        call_tool(
+            &gateway,
+            ADMIN_TOKEN,
+            "remove_computers",
+            json!({ "computerNames": ["NO-SUCH-PC"] }),
+        )
+        .await
+        .0,
+    );
+    let logs = capture.text();
+    assert!(
+        logs.contains("/mcp"),
+        "the calls were logged: {}",
+        &logs[..logs.len().min(2000)]
+    );
+    for secret in [
+        ADMIN_TOKEN,
+        READER_TOKEN,
+        wrong,
+        gateway.sim.api_key().as_str(),
+    ] {
+        assert!(!logs.contains(secret), "a secret in the logs");
+        for answer in &answers {
+            assert!(!answer.to_string().contains(secret), "a secret in {answer}");
+        }
+    }
+}
