@@ -171,17 +171,19 @@ pub(super) async fn owned_by(mcp: &Mcp, caller: &Caller, id: &str) -> Result<App
             "no such approval (it may have expired)",
         )
     };
+    // Before the id is looked up: a team token learns nothing of which
+    // approvals exist.
+    if caller.actor.kind != ActorKind::Person {
+        return Err(forbidden(
+            "a team token cannot approve: the person the assistant acts for must sign in",
+        ));
+    }
     if id.len() != 32 || !id.bytes().all(|byte| byte.is_ascii_alphanumeric()) {
         return Err(not_found());
     }
     let approval = (mcp.0.approvals.get(id).await)
         .map_err(|error| store_refusal(&error))?
         .ok_or_else(not_found)?;
-    if caller.actor.kind != ActorKind::Person {
-        return Err(forbidden(
-            "a team token cannot approve: the person the assistant acts for must sign in",
-        ));
-    }
     let request = &approval.request;
     let same_person = caller.actor.issuer.as_deref() == Some(request.issuer.as_str())
         && caller.actor.subject == request.subject;

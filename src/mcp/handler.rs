@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use axum::http::request::Parts;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig,
+    PaginatedRequestParams, RequestMetaObject, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -45,7 +45,8 @@ impl Handler {
         &self,
         parts: &Parts,
         request: CallToolRequestParams,
-    ) -> Result<CallToolResult, ErrorData> {
+        meta: &RequestMetaObject,
+    ) -> Result<CallToolResponse, ErrorData> {
         let mut credential = self.credential(parts).await?;
         let caller = credential.caller().clone();
         let tool = self.mcp.find(&caller, &request.name).ok_or_else(|| {
@@ -56,15 +57,27 @@ impl Handler {
         })?;
         let arguments = request.arguments.unwrap_or_default();
         if let Some(refused) = page_refusal(tool.list.is_some(), &arguments) {
-            return Ok(result(answers::refusal_answer(&refused)));
+            return Ok(result(answers::refusal_answer(&refused)).into());
         }
         let ids = (parts.extensions.get::<RequestIds>().cloned()).unwrap_or_default();
         let max_tokens = self.mcp.0.settings.max_result_tokens;
         if tool.destructive && !self.mcp.unapproved(&caller) {
+            let mut arguments = arguments;
+            // A client retrying after the URL elicitation echoes the
+            // approval as its request state; what it says it did is not read.
+            if let Some(state) = request
+                .request_state
+                .filter(|_| !arguments.contains_key("approvalId"))
+            {
+                arguments.insert("approvalId".to_owned(), Value::String(state));
+            }
             let base = self.mcp.base_url(&parts.headers);
             let answer =
-                super::approvals::ask_or_report(&self.mcp, &caller, &tool, arguments, &base);
-            return Ok(result(answer.await));
+                super::approvals::ask_or_report(&self.mcp, &caller, &tool, arguments, &base).await;
+            if elicits_urls(Some(meta)) || elicits_urls(request.meta.as_ref()) {
+                return Ok(super::elicitation::ask_person(answer));
+            }
+            return Ok(result(answer).into());
         }
         let operation = ToolOperation {
             document: &tool.document,
@@ -78,8 +91,17 @@ impl Handler {
             Ok(response) => answers::from_response(response, tool.list, max_tokens),
             Err(refused) => answers::refusal_answer(&refused),
         };
-        Ok(result(answer))
+        Ok(result(answer).into())
     }
+}
+
+/// Whether the client said (in the request's `_meta`, protocol
+/// 2026-07-28) that it can send the person to a URL.
+fn elicits_urls(meta: Option<&RequestMetaObject>) -> bool {
+    let capabilities = meta.and_then(RequestMetaObject::client_capabilities);
+    capabilities
+        .and_then(|capabilities| capabilities.elicitation)
+        .is_some_and(|elicitation| elicitation.url.is_some())
 }
 
 /// A list tool's `first` out of bounds, refused naming it.
@@ -104,7 +126,7 @@ pub(super) fn without_approval(mut arguments: Map<String, Value>) -> Map<String,
     arguments
 }
 
-fn result(answer: ToolAnswer) -> CallToolResult {
+pub(super) fn result(answer: ToolAnswer) -> CallToolResult {
     let mut result = if answer.is_error {
         CallToolResult::structured_error(answer.structured)
     } else {
@@ -145,7 +167,7 @@ impl ServerHandler for Handler {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let parts = parts(&context)?;
-        self.call(parts, request).await.map(CallToolResponse::from)
+        self.call(parts, request, &context.meta).await
     }
 }
 

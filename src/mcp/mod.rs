@@ -10,6 +10,7 @@
 mod answers;
 mod approvals;
 mod documents;
+mod elicitation;
 mod handler;
 mod offer;
 mod page;

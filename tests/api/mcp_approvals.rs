@@ -346,3 +346,85 @@ async fn approvals_are_bounded() {
     let message = refused["errors"][0]["message"].as_str().unwrap_or_default();
     assert!(message.contains("mcp.max_pending_approvals"), "{refused}");
 }
+
+/// A `tools/call` as a 2026-07-28 client that can elicit URLs sends it.
+async fn call_eliciting(gateway: &TestGateway, token: &str, params: Value) -> Value {
+    let url = gateway.url.replace("/graphql", "/mcp");
+    let body = json!({ "jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": params });
+    let answer = (gateway.http.post(url).bearer_auth(token))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", params["name"].as_str().unwrap_or_default())
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("an answer");
+    let status = answer.status().as_u16();
+    let text = answer.text().await.expect("a body");
+    assert_eq!(status, 200, "{text}");
+    serde_json::from_str(&text).expect("JSON")
+}
+
+fn eliciting_meta() -> Value {
+    json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": { "name": "test", "version": "1" },
+        "io.modelcontextprotocol/clientCapabilities": { "elicitation": { "url": {} } },
+    })
+}
+
+#[tokio::test]
+async fn a_client_that_elicits_urls_sends_the_person_to_the_page_and_its_accept_decides_nothing() {
+    let idp = Idp::start(&["rsa-1"]).await;
+    let gateway = gateway(&idp).await;
+    let alice = person(&idp, "alice");
+    let offline = gateway.devices_by_status(false);
+    let arguments = json!({ "computerNames": [offline[0]] });
+    let asked = call_eliciting(
+        &gateway,
+        &alice,
+        json!({ "name": "remove_computers", "arguments": arguments, "_meta": eliciting_meta() }),
+    )
+    .await;
+    let result = &asked["result"];
+    assert_eq!(result["resultType"], "input_required", "{asked}");
+    let id = result["requestState"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let elicitation = &result["inputRequests"]["approval"];
+    assert_eq!(elicitation["method"], "elicitation/create", "{asked}");
+    assert_eq!(elicitation["params"]["mode"], "url");
+    assert_eq!(elicitation["params"]["elicitationId"], id.as_str());
+    let url = elicitation["params"]["url"].as_str().unwrap_or_default();
+    assert!(url.ends_with(&format!("/approve/{id}")), "{asked}");
+
+    // The client says the person accepted; the person did not.
+    let retry = json!({ "name": "remove_computers", "arguments": arguments, "_meta": eliciting_meta(),
+        "requestState": id, "inputResponses": { "approval": { "action": "accept" } } });
+    let told = call_eliciting(&gateway, &alice, retry.clone()).await;
+    assert_eq!(
+        told["result"]["structuredContent"]["status"], "pending",
+        "{told}"
+    );
+    assert_eq!(gateway.calls(Endpoint::ComputerRemove), 0);
+
+    let (_, request) = read_request(&gateway, &id, &alice).await;
+    let (status, _) = decide(
+        &gateway,
+        &id,
+        &alice,
+        true,
+        request["digest"].as_str().unwrap_or_default(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let told = call_eliciting(&gateway, &alice, retry).await;
+    assert_eq!(
+        told["result"]["structuredContent"]["status"], "approved",
+        "{told}"
+    );
+    assert_eq!(gateway.calls(Endpoint::ComputerRemove), 1);
+}
