@@ -129,6 +129,9 @@ fn trust_demo_issuer(settings: &mut Settings, issuer: &DemoIssuer) {
         ..OidcSettings::new(&issuer.url, &[DEMO_AUDIENCE])
     };
     settings.auth.oidc.insert("demo".to_owned(), provider);
+    // The approval page signs Dana in through the demo issuer.
+    settings.mcp.sign_in_provider = Some("demo".to_owned());
+    settings.mcp.sign_in_client_id = Some(DEMO_AUDIENCE.to_owned());
 }
 
 fn add_teams(settings: &mut Settings, tokens: &DemoTokens) {

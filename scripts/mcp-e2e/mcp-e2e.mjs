@@ -2,9 +2,10 @@
 // (@modelcontextprotocol/sdk, Streamable HTTP) against the demo, and its
 // approval page driven in Debian's Chromium as the signed-in person:
 // tools listed as two callers, a search, fleet_summary against the demo's
-// numbers, a removal that runs only once the person approves it in the
-// browser (then it is in RemotePC and the audit log), and a declined and
-// an expired approval that change nothing.
+// numbers, a removal that runs only once the person, signed in at the
+// demo's identity provider from the page, approves it in the browser (then
+// it is in RemotePC and the audit log), and a declined and an expired
+// approval that change nothing.
 //
 //   npm ci && GATEWAY_BIN=../../target/debug/remotepc-gateway CHROMIUM=/usr/bin/chromium node mcp-e2e.mjs
 import { spawn } from 'node:child_process';
@@ -84,6 +85,11 @@ async function openApproval(browser, url, token) {
 
 async function decideInBrowser(browser, url, token, button, expected) {
   const page = await openApproval(browser, url, token);
+  await decideOn(page, button, expected);
+}
+
+/** Approves or declines on `page`, once it shows the request. */
+async function decideOn(page, button, expected) {
   await page.locator('#devices tbody tr').first().waitFor({ timeout: 20_000 });
   await page.locator(button).click();
   await page.getByText(expected).waitFor({ timeout: 20_000 });
@@ -143,7 +149,15 @@ async function main() {
     const approval = (await call(person, 'remove_computers', removal)).structuredContent;
     const exists = async (name) => (await graphql(found.url, found.viewer, 'query($n: String!) { device(name: $n) { name } }', { n: name }).catch(() => ({ device: 'unknown' }))).device !== null;
     check(await exists(toRemove), 'nothing is removed before the person approves');
-    await decideInBrowser(browser, approval.approvalUrl, found.person, '#approve', 'Approved: the change ran.');
+    // Signed in as the person through the demo's identity provider
+    // (authorization code with PKCE), in a fresh context: no token given.
+    const context = await browser.newContext();
+    const signingIn = await context.newPage();
+    await signingIn.goto(approval.approvalUrl);
+    await signingIn.locator('#sign-in-button').click();
+    await signingIn.waitForURL(approval.approvalUrl, { timeout: 20_000 });
+    await decideOn(signingIn, '#approve', 'Approved: the change ran.');
+    await context.close();
     const outcome = (await call(person, 'remove_computers', { ...removal, approvalId: approval.approvalId })).structuredContent;
     check(outcome.status === 'approved' && outcome.result.data.removeComputers.removedCount === 1, `the outcome: ${JSON.stringify(outcome)}`);
     check(!(await exists(toRemove)), `${toRemove} is gone from RemotePC`);
@@ -162,7 +176,7 @@ async function main() {
     await late.getByText('This request is expired.').waitFor({ timeout: 20_000 });
     check(await late.locator('#approve').isDisabled(), 'an expired request cannot be approved');
     check(await exists(toExpire), `${toExpire} is still there after its approval expired`);
-    console.log(`mcp-e2e: tools listed as a team and a person, fleet_summary = ${summary.total} devices (${offlineCount} offline), a removal approved in Chromium ran once (audited via mcp), a declined and an expired one changed nothing`);
+    console.log(`mcp-e2e: tools listed as a team and a person, fleet_summary = ${summary.total} devices (${offlineCount} offline), a removal approved in Chromium by the person signed in at the demo's provider (PKCE) ran once (audited via mcp), a declined and an expired one changed nothing`);
     await viewer.close();
     await person.close();
   } finally {

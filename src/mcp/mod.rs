@@ -51,6 +51,8 @@ struct Services {
     documents: Option<documents::DocumentTools>,
     /// Issuers people sign in with, for the metadata.
     issuers: Vec<String>,
+    /// Where the approval page signs people in (`mcp.sign_in_*`).
+    sign_in: Option<page::SignIn>,
     /// Ends open tool-call streams at shutdown.
     shutdown: CancellationToken,
 }
@@ -67,6 +69,7 @@ impl Mcp {
         let issuers = (settings.auth.oidc.values())
             .map(|provider| provider.issuer.clone())
             .collect();
+        let sign_in = page::SignIn::from_settings(settings);
         Self(Arc::new(Services {
             admission,
             authenticator,
@@ -75,6 +78,7 @@ impl Mcp {
             settings: settings.mcp.clone(),
             documents: documents::DocumentTools::new(),
             issuers,
+            sign_in,
             shutdown,
         }))
     }
@@ -108,6 +112,8 @@ impl Mcp {
             .route(METADATA_PATH, get(metadata))
             .route(&format!("{METADATA_PATH}{path}"), get(metadata))
             .route("/approve/{id}", get(page::page))
+            .route("/approve/signed-in", get(page::page))
+            .route("/approve/sign-in", get(page::sign_in))
             .route("/approve/{id}/request", get(page::request))
             .route("/approve/{id}/decision", post(page::decide))
             .route("/approve/page.js", get(page::script))

@@ -25,18 +25,57 @@ use crate::graphql::RequestIds;
 const PAGE: &str = include_str!("approve.html");
 const SCRIPT: &str = include_str!("approve.js");
 
-/// The same policy as GraphiQL's: the gateway's own script, talking to
-/// the gateway only, never framed (an approve button in a frame is a
-/// clickjacking target).
+/// GraphiQL's policy: the gateway's own script, talking to the gateway
+/// only, never framed (an approve button in a frame is a clickjacking
+/// target). With sign-in, the page may also talk to the identity
+/// provider (its discovery document and token endpoint).
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
      style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; \
      connect-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; \
      form-action 'none'";
 
-pub(super) async fn page(Path(_id): Path<String>) -> Response {
+/// Where the approval page signs people in.
+pub(super) struct SignIn {
+    body: String,
+    policy: String,
+}
+
+impl SignIn {
+    pub(super) fn from_settings(settings: &crate::settings::Settings) -> Option<Self> {
+        let mcp = &settings.mcp;
+        let provider = settings.auth.oidc.get(mcp.sign_in_provider.as_deref()?)?;
+        let issuer = provider.issuer.trim_end_matches('/');
+        let origin = issuer.split('/').take(3).collect::<Vec<_>>().join("/");
+        let body = json!({ "issuer": issuer, "clientId": mcp.sign_in_client_id, "scope": mcp.sign_in_scope });
+        let policy = CONTENT_SECURITY_POLICY.replace(
+            "connect-src 'self'",
+            &format!("connect-src 'self' {origin}"),
+        );
+        Some(Self {
+            body: body.to_string(),
+            policy,
+        })
+    }
+}
+
+/// The provider, client id and scope the page signs people in with.
+pub(super) async fn sign_in(State(mcp): State<Mcp>) -> Response {
+    match &mcp.0.sign_in {
+        Some(sign_in) => json_response(&serde_json::from_str(&sign_in.body).unwrap_or(Value::Null)),
+        None => super::refused_json(&Refusal::new(
+            axum::http::StatusCode::NOT_FOUND,
+            crate::graphql::ErrorCode::NotFound,
+            "no sign-in is configured (mcp.sign_in_provider): paste a token",
+        )),
+    }
+}
+
+pub(super) async fn page(State(mcp): State<Mcp>) -> Response {
+    let policy =
+        (mcp.0.sign_in.as_ref()).map_or(CONTENT_SECURITY_POLICY, |sign_in| sign_in.policy.as_str());
     (
         [
-            (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+            (header::CONTENT_SECURITY_POLICY, policy),
             (header::X_FRAME_OPTIONS, "DENY"),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
             (header::REFERRER_POLICY, "no-referrer"),

@@ -30,6 +30,16 @@ pub struct McpSettings {
     /// approval (service agents a person already stands behind). Empty:
     /// none.
     pub allow_unapproved_writes_for: Vec<String>,
+    /// The identity provider (`[auth.oidc.<name>]`) the approval page
+    /// signs people in with (authorization code with PKCE, in the
+    /// browser); unset: the page asks for a token, as GraphiQL does.
+    pub sign_in_provider: Option<String>,
+    /// The approval page's client id at that provider: a public client
+    /// whose redirect URI is `<public_url>/approve/signed-in` and whose
+    /// tokens carry an audience the provider's `audiences` accept.
+    pub sign_in_client_id: Option<String>,
+    /// The scopes the page asks for.
+    pub sign_in_scope: String,
     /// The address clients reach the gateway at (e.g.
     /// `https://gateway.example.com`), for approval links and the
     /// resource metadata; unset: taken from the request's `Host`.
@@ -45,13 +55,20 @@ impl Default for McpSettings {
             approval_ttl: Duration::from_secs(600),
             max_pending_approvals: 1000,
             allow_unapproved_writes_for: Vec::new(),
+            sign_in_provider: None,
+            sign_in_client_id: None,
+            sign_in_scope: "openid profile".to_owned(),
             public_url: None,
         }
     }
 }
 
 impl McpSettings {
-    pub(super) fn validate(&self, teams: &[&String]) -> Result<(), SettingsError> {
+    pub(super) fn validate(
+        &self,
+        teams: &[&String],
+        providers: &[&String],
+    ) -> Result<(), SettingsError> {
         if !self.path.starts_with('/') || self.path.len() < 2 || self.path.contains(['?', '#']) {
             return Err(invalid(
                 "mcp.path",
@@ -82,6 +99,27 @@ impl McpSettings {
                 "mcp.allow_unapproved_writes_for",
                 &format!("names `{team}`, which is not a configured team"),
             ));
+        }
+        match (&self.sign_in_provider, &self.sign_in_client_id) {
+            (Some(provider), Some(_)) if !providers.contains(&provider) => {
+                return Err(invalid(
+                    "mcp.sign_in_provider",
+                    &format!("names `{provider}`, which is not a configured [auth.oidc.<name>]"),
+                ));
+            }
+            (Some(_), None) => {
+                return Err(invalid(
+                    "mcp.sign_in_client_id",
+                    "is needed with mcp.sign_in_provider: the approval page's client id at the provider",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "mcp.sign_in_provider",
+                    "is needed with mcp.sign_in_client_id",
+                ));
+            }
+            _ => {}
         }
         if let Some(url) = &self.public_url
             && !(url.starts_with("https://") || url.starts_with("http://"))

@@ -23,7 +23,9 @@ impl Settings {
         self.live.validate(&self.cache)?;
         self.otel.validate()?;
         self.cluster.validate()?;
-        self.mcp.validate(&self.teams.keys().collect::<Vec<_>>())?;
+        let teams: Vec<_> = self.teams.keys().collect();
+        self.mcp
+            .validate(&teams, &self.auth.oidc.keys().collect::<Vec<_>>())?;
         self.validate_rest()
     }
 

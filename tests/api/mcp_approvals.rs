@@ -428,3 +428,80 @@ async fn a_client_that_elicits_urls_sends_the_person_to_the_page_and_its_accept_
     );
     assert_eq!(gateway.calls(Endpoint::ComputerRemove), 1);
 }
+
+#[tokio::test]
+async fn the_page_names_where_people_sign_in_and_may_reach_only_that_provider() {
+    let idp = Idp::start(&["rsa-1"]).await;
+    let provider = OidcSettings {
+        roles_claim: "groups".to_owned(),
+        roles: [(
+            "helpdesk".to_owned(),
+            role(&["read", "computers:write"], 600, 60),
+        )]
+        .into(),
+        ..OidcSettings::new(idp.issuer(), &[AUDIENCE])
+    };
+    let gateway = spawn_gateway_with(Default::default(), move |settings| {
+        settings.mcp.enabled = true;
+        settings.auth.oidc.insert("corp".to_owned(), provider);
+        settings.mcp.sign_in_provider = Some("corp".to_owned());
+        settings.mcp.sign_in_client_id = Some("remotepc-approvals".to_owned());
+    })
+    .await;
+    let base = gateway.url.replace("/graphql", "");
+    let config: Value = (gateway
+        .http
+        .get(format!("{base}/approve/sign-in"))
+        .send()
+        .await)
+        .expect("an answer")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        config,
+        json!({ "issuer": idp.issuer(), "clientId": "remotepc-approvals", "scope": "openid profile" })
+    );
+    for path in [
+        "/approve/signed-in",
+        &format!("/approve/{}", "a".repeat(32)),
+    ] {
+        let page = gateway
+            .http
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .expect("the page");
+        let policy = (page.headers().get("content-security-policy"))
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            policy.contains(&format!("connect-src 'self' {};", idp.issuer())),
+            "{policy}"
+        );
+        assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    }
+
+    let without =
+        spawn_gateway_with(Default::default(), |settings| settings.mcp.enabled = true).await;
+    let base = without.url.replace("/graphql", "");
+    let answer = without
+        .http
+        .get(format!("{base}/approve/sign-in"))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(answer.status().as_u16(), 404);
+    let page = without
+        .http
+        .get(format!("{base}/approve/signed-in"))
+        .send()
+        .await
+        .expect("the page");
+    let policy = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(policy.contains("connect-src 'self';"), "{policy}");
+}
