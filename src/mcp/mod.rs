@@ -175,7 +175,15 @@ async fn require_bearer(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    if let Err(refused) = mcp.authenticate(request.headers()).await {
+    let refused = match mcp.authenticate(request.headers()).await {
+        Ok(credential) => {
+            // The access line names the team or role, as on /graphql.
+            crate::telemetry::access::note_team(&credential.caller().team);
+            None
+        }
+        Err(refused) => Some(refused),
+    };
+    if let Some(refused) = refused {
         let status = refused.status();
         let mut response = refused_json(&refused);
         if status == StatusCode::UNAUTHORIZED {
