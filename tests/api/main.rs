@@ -31,6 +31,8 @@ mod live_sockets;
 mod mcp;
 mod mcp_approvals;
 mod mcp_documents;
+mod mcp_guards;
+mod mcp_sign_in;
 mod observability;
 mod oidc;
 mod oidc_accounts;
