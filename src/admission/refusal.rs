@@ -11,7 +11,7 @@ use async_graphql::{ErrorExtensionValues, ServerError};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::auth::{ActorKind, Caller, QuotaRefusal};
+use crate::auth::{ActorKind, AuthError, Caller, QuotaRefusal};
 use crate::graphql::ErrorCode;
 
 /// A request refused (or cut short) outside execution.
@@ -72,6 +72,20 @@ impl Refusal {
             why.to_string(),
         )
         .header(header::WWW_AUTHENTICATE, "Bearer")
+    }
+
+    /// Why a request's credentials were not accepted: 403 `FORBIDDEN` for a
+    /// person with no role, or asking for an account not theirs; else 401
+    /// `UNAUTHENTICATED` with its reason.
+    pub fn of_authentication(error: AuthError) -> Self {
+        match error {
+            AuthError::NoRole | AuthError::AccountNotGranted(_) => Self::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::Forbidden,
+                error.to_string(),
+            ),
+            error => Self::unauthenticated(error),
+        }
     }
 
     /// 400 with `BAD_USER_INPUT`.

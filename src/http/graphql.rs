@@ -20,7 +20,7 @@ use super::media::MediaType;
 use super::raw_lane::Lane;
 use super::reading::{Source, content_type_is_json, from_query_string, read_requests};
 use crate::admission::{IDEMPOTENCY_KEY, Refusal, Submission, Transport, parse_key};
-use crate::auth::{AuthError, Credential};
+use crate::auth::Credential;
 use crate::graphql::{ErrorCode, RequestIds, Via};
 use crate::telemetry;
 
@@ -203,18 +203,10 @@ pub(super) async fn authenticate<'s>(
             span.record("subject", caller.actor.subject.as_str());
             Ok(credential)
         }
-        Err(error @ (AuthError::NoRole | AuthError::AccountNotGranted(_))) => {
-            observe_refusal("unauthenticated", ErrorCode::Forbidden, started);
-            let refusal = Refusal::new(
-                StatusCode::FORBIDDEN,
-                ErrorCode::Forbidden,
-                error.to_string(),
-            );
-            Err(refusal.answering(headers))
-        }
         Err(error) => {
-            observe_refusal("unauthenticated", ErrorCode::Unauthenticated, started);
-            Err(Refusal::unauthenticated(error).answering(headers))
+            let refusal = Refusal::of_authentication(error);
+            observe_refusal("unauthenticated", refusal.code(), started);
+            Err(refusal.answering(headers))
         }
     }
 }

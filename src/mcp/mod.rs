@@ -28,8 +28,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::admission::{Admission, Refusal};
-use crate::auth::{AuthError, Authenticator, Credential};
-use crate::graphql::ErrorCode;
+use crate::auth::{Authenticator, Credential};
 use crate::settings::{McpSettings, Settings};
 
 /// The request header naming the RemotePC account (as on `/graphql`).
@@ -133,14 +132,7 @@ impl Mcp {
         authenticator
             .authenticate(authorization, account)
             .await
-            .map_err(|error| match error {
-                AuthError::NoRole | AuthError::AccountNotGranted(_) => Refusal::new(
-                    StatusCode::FORBIDDEN,
-                    ErrorCode::Forbidden,
-                    error.to_string(),
-                ),
-                error => Refusal::unauthenticated(error),
-            })
+            .map_err(Refusal::of_authentication)
     }
 
     /// Where clients reach the gateway: `mcp.public_url`, else the
