@@ -64,6 +64,14 @@ impl Refusal {
         &self.headers
     }
 
+    /// Every header its HTTP answer carries: `Retry-After` (in whole
+    /// seconds), then the rest.
+    pub fn answer_headers(&self) -> impl Iterator<Item = (HeaderName, HeaderValue)> + '_ {
+        let retry = (self.retry_after)
+            .map(|wait| (header::RETRY_AFTER, HeaderValue::from(whole_seconds(wait))));
+        retry.into_iter().chain(self.headers.iter().cloned())
+    }
+
     /// 401 with `UNAUTHENTICATED` and a `WWW-Authenticate` challenge.
     pub fn unauthenticated(why: impl std::fmt::Display) -> Self {
         Self::new(

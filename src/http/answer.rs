@@ -6,12 +6,12 @@
 
 use std::time::Instant;
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::conditional::Conditional;
 use super::media::MediaType;
-use crate::admission::{Finished, Refusal, whole_seconds};
+use crate::admission::{Finished, Refusal};
 use crate::graphql::{Answer, KeptResponse, ResponseBody, Via};
 
 /// `hit` when the response cache answered, `miss` when it could have but
@@ -32,12 +32,8 @@ pub(super) trait Refused {
 impl Refused for Refusal {
     fn in_media(self, media: MediaType) -> Response {
         let mut response = media.respond(self.status(), self.body());
-        if let Some(wait) = self.retry_after_wait() {
-            let seconds = HeaderValue::from(whole_seconds(wait));
-            response.headers_mut().insert(header::RETRY_AFTER, seconds);
-        }
-        for (name, value) in self.headers() {
-            response.headers_mut().insert(name.clone(), value.clone());
+        for (name, value) in self.answer_headers() {
+            response.headers_mut().insert(name, value);
         }
         response
     }

@@ -124,7 +124,7 @@ async fn ask(
         expires_ms: mcp.0.catalog.now().timestamp_millis().saturating_add(ttl),
     };
     let max = u64::try_from(settings.max_pending_approvals).unwrap_or(u64::MAX);
-    match mcp.0.approvals.request(&request, max).await {
+    match mcp.0.catalog.approvals().request(&request, max).await {
         Ok(true) => Ok(request),
         Ok(false) => Err(Refusal::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -144,7 +144,7 @@ async fn report(
     bound: &str,
     id: &str,
 ) -> Result<(Approval, &'static str), Refusal> {
-    let approval = owned_by(mcp, caller, id).await?;
+    let approval = owned_by(caller, find(mcp, id).await)?;
     if approval.request.tool != tool.name || approval.request.arguments != bound {
         return Err(conflict(
             "these arguments are not the ones the approval was asked for: nothing ran; call without approvalId to ask for a new approval",
@@ -161,9 +161,8 @@ async fn report(
     Ok((approval, status))
 }
 
-/// The approval `id`, when `caller` is the person it was asked for, on
-/// the account it acts on.
-pub(super) async fn owned_by(mcp: &Mcp, caller: &Caller, id: &str) -> Result<Approval, Refusal> {
+/// The approval `id` as stored; not found when malformed or absent.
+pub(super) async fn find(mcp: &Mcp, id: &str) -> Result<Approval, Refusal> {
     let not_found = || {
         Refusal::new(
             StatusCode::NOT_FOUND,
@@ -171,19 +170,28 @@ pub(super) async fn owned_by(mcp: &Mcp, caller: &Caller, id: &str) -> Result<App
             "no such approval (it may have expired)",
         )
     };
-    // Before the id is looked up: a team token learns nothing of which
+    if id.len() != 32 || !id.bytes().all(|byte| byte.is_ascii_alphanumeric()) {
+        return Err(not_found());
+    }
+    (mcp.0.catalog.approvals().get(id).await)
+        .map_err(|error| store_refusal(&error))?
+        .ok_or_else(not_found)
+}
+
+/// `found`, when `caller` is the person it was asked for, on the account
+/// it acts on.
+pub(super) fn owned_by(
+    caller: &Caller,
+    found: Result<Approval, Refusal>,
+) -> Result<Approval, Refusal> {
+    // Before what was found is told: a team token learns nothing of which
     // approvals exist.
     if caller.actor.kind != ActorKind::Person {
         return Err(forbidden(
             "a team token cannot approve: the person the assistant acts for must sign in",
         ));
     }
-    if id.len() != 32 || !id.bytes().all(|byte| byte.is_ascii_alphanumeric()) {
-        return Err(not_found());
-    }
-    let approval = (mcp.0.approvals.get(id).await)
-        .map_err(|error| store_refusal(&error))?
-        .ok_or_else(not_found)?;
+    let approval = found?;
     let request = &approval.request;
     let same_person = caller.actor.issuer.as_deref() == Some(request.issuer.as_str())
         && caller.actor.subject == request.subject;
@@ -204,16 +212,17 @@ pub(super) struct Decided {
     pub(super) result: Value,
 }
 
-/// The person's decision on `id`, made on the page whose arguments hashed
-/// to `seen_digest`: approving runs the write once, as them.
+/// The person's decision on `found`, made on the page whose arguments
+/// hashed to `seen_digest`: approving runs the write once, as them.
 pub(super) async fn decide(
     mcp: &Mcp,
     credential: &mut Credential<'_>,
-    (id, approve, seen_digest): (&str, bool, &str),
+    (found, approve, seen_digest): (Result<Approval, Refusal>, bool, &str),
     ids: RequestIds,
 ) -> Result<Decided, Refusal> {
     let caller = credential.caller().clone();
-    let approval = owned_by(mcp, &caller, id).await?;
+    let approval = owned_by(&caller, found)?;
+    let id = approval.request.id.as_str();
     if digest(&approval) != seen_digest {
         return Err(conflict(
             "the request is not the one this page showed: reload it",
@@ -221,7 +230,7 @@ pub(super) async fn decide(
     }
     let tool = (mcp.find(&caller, &approval.request.tool))
         .ok_or_else(|| conflict("the approval names a tool this person is no longer offered"))?;
-    let book = &mcp.0.approvals;
+    let book = mcp.0.catalog.approvals();
     match book.decide(id, approve).await {
         Ok(true) => {}
         Ok(false) => return Err(conflict("this approval was already decided, or it expired")),

@@ -43,7 +43,6 @@ pub struct Mcp(Arc<Services>);
 struct Services {
     admission: Admission,
     authenticator: Authenticator,
-    approvals: crate::catalog::ApprovalBook,
     catalog: crate::catalog::Catalog,
     settings: McpSettings,
     /// Tools made from the callers' trusted documents.
@@ -72,7 +71,6 @@ impl Mcp {
         Self(Arc::new(Services {
             admission,
             authenticator,
-            approvals: catalog.approvals(),
             catalog,
             settings: settings.mcp.clone(),
             documents: documents::DocumentTools::new(),
@@ -233,12 +231,8 @@ fn refused_json(refused: &Refusal) -> Response {
         refused.body(),
     )
         .into_response();
-    if let Some(wait) = refused.retry_after_wait() {
-        let seconds = HeaderValue::from(crate::admission::whole_seconds(wait));
-        response.headers_mut().insert(header::RETRY_AFTER, seconds);
-    }
-    for (name, value) in refused.headers() {
-        response.headers_mut().insert(name.clone(), value.clone());
+    for (name, value) in refused.answer_headers() {
+        response.headers_mut().insert(name, value);
     }
     response
 }

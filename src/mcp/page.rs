@@ -36,7 +36,7 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
 
 /// Where the approval page signs people in.
 pub(super) struct SignIn {
-    body: String,
+    body: Value,
     policy: String,
 }
 
@@ -51,17 +51,14 @@ impl SignIn {
             "connect-src 'self'",
             &format!("connect-src 'self' {origin}"),
         );
-        Some(Self {
-            body: body.to_string(),
-            policy,
-        })
+        Some(Self { body, policy })
     }
 }
 
 /// The provider, client id and scope the page signs people in with.
 pub(super) async fn sign_in(State(mcp): State<Mcp>) -> Response {
     match &mcp.0.sign_in {
-        Some(sign_in) => json_response(&serde_json::from_str(&sign_in.body).unwrap_or(Value::Null)),
+        Some(sign_in) => json_response(&sign_in.body),
         None => super::refused_json(&Refusal::new(
             axum::http::StatusCode::NOT_FOUND,
             crate::graphql::ErrorCode::NotFound,
@@ -106,10 +103,9 @@ pub(super) async fn request(
     headers: HeaderMap,
 ) -> Response {
     let answer = async {
-        let credential = mcp
-            .authenticate(&for_approval(&mcp, &id, &headers).await)
-            .await?;
-        let approval = approvals::owned_by(&mcp, credential.caller(), &id).await?;
+        let found = approvals::find(&mcp, &id).await;
+        let credential = mcp.authenticate(&on_account(&headers, &found)).await?;
+        let approval = approvals::owned_by(credential.caller(), found)?;
         Ok::<_, Refusal>(described(&mcp, &approval).await)
     };
     match answer.await {
@@ -137,13 +133,12 @@ pub(super) async fn decide(
     let answer = async {
         let decision: Decision = serde_json::from_slice(&body)
             .map_err(|_| Refusal::bad_request("the body must be JSON: {\"approve\": true|false, \"digest\": \"<the page's digest>\"}"))?;
-        let mut credential = mcp
-            .authenticate(&for_approval(&mcp, &id, &headers).await)
-            .await?;
+        let found = approvals::find(&mcp, &id).await;
+        let mut credential = mcp.authenticate(&on_account(&headers, &found)).await?;
         let decided = approvals::decide(
             &mcp,
             &mut credential,
-            (&id, decision.approve, &decision.digest),
+            (found, decision.approve, &decision.digest),
             ids,
         )
         .await?;
@@ -158,12 +153,12 @@ pub(super) async fn decide(
     }
 }
 
-/// `headers`, naming the account approval `id` acts on: a person whose
-/// roles name several accounts decides on that one, whichever the page
-/// would otherwise default to.
-async fn for_approval(mcp: &Mcp, id: &str, headers: &HeaderMap) -> HeaderMap {
+/// `headers`, naming the account the approval `found` acts on: a person
+/// whose roles name several accounts decides on that one, whichever the
+/// page would otherwise default to.
+fn on_account(headers: &HeaderMap, found: &Result<Approval, Refusal>) -> HeaderMap {
     let mut headers = headers.clone();
-    if let Ok(Some(approval)) = mcp.0.approvals.get(id).await
+    if let Ok(approval) = found
         && let Ok(account) = HeaderValue::from_str(&approval.request.account)
     {
         headers.insert(super::ACCOUNT_HEADER, account);
