@@ -4,6 +4,7 @@
 //!
 //! Layers, each a module; a request goes down them in this order:
 //! - [`http`] — accept loop, router, middleware, request ids, media types,
+//!   content codings (answers compressed as `Accept-Encoding` allows),
 //!   the raw lane (answers served from their request's bytes), and
 //!   subscriptions' transports (WebSocket, Server-Sent Events); reads each
 //!   request and hands it to `admission`. Reaches `catalog` only for
@@ -52,6 +53,9 @@
 //! limits, shared persisted-query texts) serves `catalog`, `auth`,
 //! `upstream` and `http` and knows none of them;
 //! [`settings`], [`clock`] and [`digest`] are leaves every layer reads;
+//! [`content_coding`] (brotli, zstd and gzip streams a kept compressed
+//! prefix can end without compressing again) is a leaf `graphql` keeps
+//! compressed answers with and `http` compresses the rest with;
 //! [`telemetry`] (logging and the access line, which `http` writes and
 //! `admission` notes the operation in; metrics, OpenTelemetry export and
 //! W3C trace context: `http` continues a caller's trace, `upstream` may
@@ -72,6 +76,7 @@ pub mod cache;
 pub mod catalog;
 pub mod clock;
 pub mod cluster;
+pub mod content_coding;
 pub mod digest;
 pub mod graphql;
 pub mod http;
