@@ -15,7 +15,7 @@ pub use schema::{
 pub use serving::canonical::canonical;
 pub use serving::entity_tag::EntityTag;
 pub use serving::response_body::ResponseBody;
-pub use serving::response_cache::KeptResponse;
+pub use serving::response_cache::{EncodedHead, KeptResponse};
 pub use serving::runner::{Answer, Operation, OperationRunner, Via};
 pub use serving::writes::{ReadAhead, WriteProfile};
 

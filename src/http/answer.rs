@@ -1,7 +1,8 @@
 //! What admission and execution decided, as HTTP answers: a finished
 //! submission in the negotiated media type with the headers that say how
 //! it was answered (`x-response-cache`, `Server-Timing`,
-//! `idempotent-replayed`), a GET's `ETag` and its `304 Not Modified`, and a
+//! `idempotent-replayed`), compressed from the kept compressed head where
+//! one is kept, a GET's `ETag` and its `304 Not Modified`, and a
 //! [`Refusal`] with its status, `Retry-After` and its other headers.
 
 use std::time::Instant;
@@ -12,7 +13,20 @@ use axum::response::{IntoResponse, Response};
 use super::conditional::Conditional;
 use super::media::MediaType;
 use crate::admission::{Finished, Refusal};
-use crate::graphql::{Answer, KeptResponse, ResponseBody, Via};
+use crate::content_coding::Coding;
+use crate::graphql::{Answer, EncodedHead, KeptResponse, ResponseBody, Via};
+
+/// The coding a written body is sent in, with its head compressed (kept
+/// with the response, when `KeptResponse` is given).
+pub(super) trait Encode:
+    Fn(&ResponseBody, Option<&KeptResponse>) -> Option<(Coding, EncodedHead)>
+{
+}
+
+impl<F> Encode for F where
+    F: Fn(&ResponseBody, Option<&KeptResponse>) -> Option<(Coding, EncodedHead)>
+{
+}
 
 /// `hit` when the response cache answered, `miss` when it could have but
 /// held no current response; absent for what it never keeps (errors,
@@ -48,16 +62,17 @@ impl Refused for Refusal {
 /// registers it).
 pub(super) fn finished(
     finished: Finished,
-    (media, conditional): (MediaType, Conditional<'_>),
+    ((media, conditional), encode): ((MediaType, Conditional<'_>), impl Encode),
     started: Instant,
     keep: impl FnOnce(KeptResponse),
 ) -> Response {
     match finished {
         Finished::One(Answer::Written { body, via, kept }) => {
+            let coding = encode(&body, kept.as_ref());
             if let Some(kept) = kept {
                 keep(kept);
             }
-            written((media, conditional), body, via, started)
+            written((media, conditional), (body, coding), via, started)
         }
         Finished::One(Answer::Executed(response)) => {
             let mut answer = media.response(&response);
@@ -82,13 +97,18 @@ pub(super) fn finished(
 /// `If-None-Match` names it.
 pub(super) fn written(
     (media, conditional): (MediaType, Conditional<'_>),
-    body: ResponseBody,
+    (body, coding): (ResponseBody, Option<(Coding, EncodedHead)>),
     via: Via,
     started: Instant,
 ) -> Response {
     let tag = conditional.tag(&body);
     let mut response = if tag.is_some_and(|tag| conditional.unchanged(tag)) {
         StatusCode::NOT_MODIFIED.into_response()
+    } else if let Some((coding, head)) = coding {
+        let ending = head.ending.close(&body.tail);
+        let mut response = media.respond_parts(head.bytes, ending);
+        super::encoding::set_encoding(response.headers_mut(), coding);
+        response
     } else {
         media.respond_written(body)
     };

@@ -2,10 +2,18 @@
 //! access: the page and its start script are ours; React, ReactDOM and
 //! GraphiQL come from the npm registry at pinned versions, with their
 //! licences (`scripts/fetch-graphiql.sh` refreshes `assets/graphiql/`).
+//! Each asset is compressed once per coding and kept.
 
-use axum::extract::Path;
-use axum::http::{StatusCode, header};
+use std::sync::OnceLock;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+
+use super::AppState;
+use super::encoding::set_encoding;
+use crate::content_coding::Compressor;
 
 const PAGE: &str = include_str!("graphiql/index.html");
 
@@ -92,16 +100,42 @@ pub(super) async fn favicon() -> Response {
         .into_response()
 }
 
-pub(super) async fn asset(Path(file): Path<String>) -> Response {
-    match ASSETS.iter().find(|(name, _, _)| *name == file) {
-        Some((_, content_type, bytes)) => (
-            [
-                (header::CONTENT_TYPE, *content_type),
-                (header::CACHE_CONTROL, "public, max-age=86400"),
-            ],
-            *bytes,
-        )
-            .into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
+/// Each asset compressed in each coding, on first demand: GraphiQL's
+/// script is 3.5 MB, and compressing it for every page load would cost
+/// tens of milliseconds each time.
+static COMPRESSED: [[OnceLock<Option<Bytes>>; 3]; ASSETS.len()] =
+    [const { [const { OnceLock::new() }; 3] }; ASSETS.len()];
+
+pub(super) async fn asset(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(index) = ASSETS.iter().position(|(name, _, _)| *name == file) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let (_, content_type, bytes) = ASSETS[index];
+    let negotiated = state.compression.negotiate(&headers);
+    let coding = state.compression.coding_for(negotiated, bytes.len());
+    let compressed = coding.and_then(|coding| {
+        let slot = &COMPRESSED[index][coding.index()];
+        let bytes = slot.get_or_init(|| {
+            crate::telemetry::record_compression(coding.token());
+            let (head, ending) = Compressor::body(coding, bytes, b"").ok()?;
+            Some([head.as_ref(), &ending].concat().into())
+        });
+        Some((coding, bytes.clone()?))
+    });
+    let headers = [
+        (header::CONTENT_TYPE, content_type),
+        (header::CACHE_CONTROL, "public, max-age=86400"),
+    ];
+    match compressed {
+        Some((coding, body)) => {
+            let mut response = (headers, body).into_response();
+            set_encoding(response.headers_mut(), coding);
+            response
+        }
+        None => (headers, bytes).into_response(),
     }
 }

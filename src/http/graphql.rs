@@ -15,18 +15,30 @@ use axum::response::Response;
 use super::AppState;
 use super::answer::{self, Refused};
 use super::conditional::Conditional;
+use super::encoding::Negotiated;
 use super::live;
 use super::media::MediaType;
 use super::raw_lane::Lane;
 use super::reading::{Source, content_type_is_json, from_query_string, read_requests};
 use crate::admission::{IDEMPOTENCY_KEY, Refusal, Submission, Transport, parse_key};
 use crate::auth::Credential;
-use crate::graphql::{ErrorCode, RequestIds, Via};
+use crate::graphql::{ErrorCode, KeptResponse, RequestIds, ResponseBody, Via};
 use crate::telemetry;
 
 pub(super) async fn post(
     State(state): State<AppState>,
     Extension(ids): Extension<RequestIds>,
+    request: axum::extract::Request,
+) -> Response {
+    let negotiated = state.compression.negotiate(request.headers());
+    let response = answer_post(state.clone(), ids, negotiated, request).await;
+    state.compression.encode(negotiated, response).await
+}
+
+async fn answer_post(
+    state: AppState,
+    ids: RequestIds,
+    negotiated: Negotiated,
     request: axum::extract::Request,
 ) -> Response {
     // The headers are moved out rather than extracted, which would copy
@@ -51,9 +63,15 @@ pub(super) async fn post(
                 .map_err(|_| {
                     "the body is not a GraphQL request: expected JSON with a `query` or a `documentId`".to_owned()
                 });
-            return Box::pin(live::sse_respond(state, ids, headers, request)).await;
+            return Box::pin(live::sse_respond(
+                state,
+                ids,
+                (headers, negotiated),
+                request,
+            ))
+            .await;
         }
-        Ok(body) => return handle(state, ids, headers, Source::Body(body)).await,
+        Ok(body) => return handle(state, ids, (headers, negotiated), Source::Body(body)).await,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             Refusal::too_large(state.body_limit)
         }
@@ -77,6 +95,17 @@ pub(super) async fn get(
     Extension(ids): Extension<RequestIds>,
     request: axum::extract::Request,
 ) -> Response {
+    let negotiated = state.compression.negotiate(request.headers());
+    let response = answer_get(state.clone(), ids, negotiated, request).await;
+    state.compression.encode(negotiated, response).await
+}
+
+async fn answer_get(
+    state: AppState,
+    ids: RequestIds,
+    negotiated: Negotiated,
+    request: axum::extract::Request,
+) -> Response {
     let (mut parts, _) = request.into_parts();
     let upgrade = parts
         .headers
@@ -94,17 +123,32 @@ pub(super) async fn get(
     let query = parts.uri.query().unwrap_or_default().to_owned();
     if live::wants_event_stream(&parts.headers) {
         let request = from_query_string(&query);
-        return Box::pin(live::sse_respond(state, ids, parts.headers, request)).await;
+        let headers = (parts.headers, negotiated);
+        return Box::pin(live::sse_respond(state, ids, headers, request)).await;
     }
-    handle(state, ids, parts.headers, Source::Query(query)).await
+    handle(
+        state,
+        ids,
+        (parts.headers, negotiated),
+        Source::Query(query),
+    )
+    .await
 }
 
-async fn handle(state: AppState, ids: RequestIds, headers: HeaderMap, source: Source) -> Response {
+async fn handle(
+    state: AppState,
+    ids: RequestIds,
+    (headers, negotiated): (HeaderMap, Negotiated),
+    source: Source,
+) -> Response {
     let started = Instant::now();
     let mut team = match authenticate(&state, &headers, started).await {
         Ok(team) => team,
         Err(refused) => return refused,
     };
+    if negotiated.refuses_all() {
+        return refuse(&team, &headers, unacceptable_coding(), started);
+    }
     let lane = match state
         .raw_lane
         .offer(&team, &headers, &source, state.admission.trusted())
@@ -115,7 +159,8 @@ async fn handle(state: AppState, ids: RequestIds, headers: HeaderMap, source: So
                 return match crate::admission::charge_all(&mut team, 1).await {
                     Ok(()) => {
                         let media = (entry.media(), Conditional::of(&source, &headers));
-                        let response = answer::written(media, body, Via::Cache, started);
+                        let coding = state.coding_for(negotiated, &body, Some(entry.kept()));
+                        let response = answer::written(media, (body, coding), Via::Cache, started);
                         entry.record(started.elapsed());
                         response
                     }
@@ -154,12 +199,19 @@ async fn handle(state: AppState, ids: RequestIds, headers: HeaderMap, source: So
     // stays small, and axum's layers move it by value.
     let finished = Box::pin(admitted.run()).await;
     let media = (media, Conditional::of(&source, &headers));
-    answer::finished(finished, media, started, |kept| {
+    let encode =
+        |body: &ResponseBody, kept: Option<&KeptResponse>| state.coding_for(negotiated, body, kept);
+    answer::finished(finished, (media, encode), started, |kept| {
         if let (Some(ticket), Some(label)) = (lane, label) {
             let lane = &state.raw_lane;
             lane.register(ticket, team.caller(), team.introspection(), kept, &label);
         }
     })
+}
+
+fn unacceptable_coding() -> Refusal {
+    let message = "Accept-Encoding must allow br, zstd, gzip or identity";
+    Refusal::new(StatusCode::NOT_ACCEPTABLE, ErrorCode::BadUserInput, message)
 }
 
 fn not_acceptable() -> Refusal {

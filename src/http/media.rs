@@ -56,9 +56,14 @@ impl MediaType {
     /// A body the response cache, a plan or the schema wrote, sent as its
     /// two parts: the shared one is written as is, never copied.
     pub(super) fn respond_written(self, body: ResponseBody) -> Response {
+        self.respond_parts(body.head, body.tail)
+    }
+
+    /// A body of a shared part and its own end, with its exact length.
+    pub(super) fn respond_parts(self, head: Bytes, tail: Vec<u8>) -> Response {
         let body = Body::new(TwoParts {
-            head: Some(body.head),
-            tail: Some(Bytes::from(body.tail)),
+            head: Some(head),
+            tail: Some(Bytes::from(tail)),
         });
         self.respond(StatusCode::OK, body)
     }

@@ -1,13 +1,14 @@
 //! The HTTP surface: the accept loop, router, middleware (request ids,
-//! trace, body limit, timeouts), the GraphQL endpoint and its media types,
-//! the raw lane, subscriptions' transports, an offline GraphiQL, liveness,
-//! readiness and metrics. Authenticates each request and hands what it
+//! trace, body limit, timeouts, compression), the GraphQL endpoint with
+//! its media types and content codings, the raw lane, subscriptions'
+//! transports, an offline GraphiQL, liveness, readiness and metrics. Authenticates each request and hands what it
 //! read to `admission`, which admits, refuses and runs it.
 
 mod accept;
 mod answer;
 mod conditional;
 mod cors;
+mod encoding;
 mod graphiql;
 mod graphql;
 mod health;
@@ -70,6 +71,8 @@ pub struct Services {
     streams: TaskTracker,
     /// Whether each answer gets an access line (`log.access`).
     access_log: bool,
+    /// Whether and from how many bytes answers are compressed.
+    compression: encoding::Compression,
 }
 
 impl AppState {
@@ -97,6 +100,7 @@ impl AppState {
             )),
             streams,
             access_log: settings.log.access,
+            compression: encoding::Compression::new(&settings.server),
         }))
     }
 }
@@ -132,14 +136,31 @@ pub fn router(state: AppState, server: &ServerSettings, more: Option<Router>) ->
         StatusCode::REQUEST_TIMEOUT,
         server.request_timeout,
     ));
+    // `/graphql` compresses its own answers, from kept compressed heads.
+    let compression = encoding::Compression::new(server);
+    let compressed = |routes: Router<AppState>| {
+        routes.layer(middleware::from_fn_with_state(
+            compression,
+            encoding::compress,
+        ))
+    };
     // One layer of our own, outermost, so that preflight answers get ids
     // too: each layer costs every request a boxed future.
     Router::new()
         .route("/graphql", post(graphql::post).get(graphql::get))
-        .route("/schema.graphql", get(sdl::schema))
-        .merge(others)
+        .merge(compressed(
+            Router::new()
+                .route("/schema.graphql", get(sdl::schema))
+                .merge(others),
+        ))
         .with_state(state)
-        .merge(more.unwrap_or_default())
+        .merge(
+            more.unwrap_or_default()
+                .layer(middleware::from_fn_with_state(
+                    compression,
+                    encoding::compress,
+                )),
+        )
         .layer(DefaultBodyLimit::max(server.body_limit_bytes))
         .layer(cors::layer(server))
         .layer(middleware::from_fn_with_state(

@@ -1,5 +1,5 @@
 //! `[server]`: where the gateway listens, its HTTP limits and timeouts,
-//! and which browser origins may call it.
+//! which browser origins may call it, and how answers are compressed.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -46,6 +46,12 @@ pub struct ServerSettings {
     /// port>`: development servers (Vite, Next) pick their port. Meant for
     /// the demo and a developer's machine, never production.
     pub cors_allow_loopback_dev: bool,
+    /// Compress answers (brotli, zstd or gzip) for clients whose
+    /// `Accept-Encoding` allows it.
+    pub compression: bool,
+    /// Answers shorter than this are sent as they are: their framing
+    /// would cost more than compression saves.
+    pub compression_min_bytes: usize,
 }
 
 impl Default for ServerSettings {
@@ -62,6 +68,8 @@ impl Default for ServerSettings {
             cors_origins: Vec::new(),
             cors_allow_headers: Vec::new(),
             cors_allow_loopback_dev: false,
+            compression: true,
+            compression_min_bytes: 1024,
         }
     }
 }

@@ -327,6 +327,11 @@ fn response_cache_series(result: &'static str) -> metrics::Counter {
     metrics::counter!("gateway_response_cache_total", "result" => result)
 }
 
+/// A body (or an event stream) was compressed in `coding`.
+pub fn record_compression(coding: &'static str) {
+    metrics::counter!("gateway_compressions_total", "coding" => coding).increment(1);
+}
+
 /// A query with a compiled plan was answered by it (`planned`) or handed to
 /// the schema (`fallback`: a case the plan leaves to async-graphql).
 pub fn record_plan(planned: bool) {

@@ -28,7 +28,7 @@ pub(super) fn describe_all() {
 }
 
 fn describe_counters() {
-    let counters: [(&str, &str); 14] = [
+    let counters: [(&str, &str); 15] = [
         (
             "gateway_graphql_requests_total",
             "GraphQL operations answered, by team, operation and outcome (OK or an error code).",
@@ -48,6 +48,10 @@ fn describe_counters() {
         (
             "gateway_response_cache_total",
             "Single queries that met the response cache, by result (hit, kept, miss, not_reusable).",
+        ),
+        (
+            "gateway_compressions_total",
+            "Bodies compressed, by content coding (br, zstd, gzip): a kept answer once per snapshot version and coding, any other answer each time it is sent, an event stream once.",
         ),
         (
             "gateway_plan_runs_total",
@@ -135,6 +139,9 @@ fn describe_gauges() {
 fn register_fixed() {
     for result in ["hit", "kept", "miss", "not_reusable"] {
         metrics::counter!("gateway_response_cache_total", "result" => result).absolute(0);
+    }
+    for coding in ["br", "zstd", "gzip"] {
+        metrics::counter!("gateway_compressions_total", "coding" => coding).absolute(0);
     }
     for result in ["planned", "fallback"] {
         metrics::counter!("gateway_plan_runs_total", "result" => result).absolute(0);

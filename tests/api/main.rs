@@ -6,6 +6,7 @@ mod audit;
 mod batches;
 mod cache;
 mod cli;
+mod compression;
 mod computers;
 mod conformance;
 mod connections;

@@ -199,7 +199,8 @@ async fn a_query_string_is_answered_by_its_bytes_too() {
     assert_eq!(caches[2].as_deref(), Some("hit"), "{caches:?}");
 }
 
-fn urlencode(text: &str) -> String {
+/// `text` percent-encoded for a query string.
+pub(crate) fn urlencode(text: &str) -> String {
     text.bytes()
         .map(|byte| match byte {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {

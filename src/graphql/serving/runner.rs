@@ -6,25 +6,23 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_graphql::{Request, Response};
-use futures::StreamExt;
-use futures::stream::{self, BoxStream};
+use futures::stream::{self, BoxStream, StreamExt};
 
 use super::limits::{DocumentGuard, classify_request_errors};
 use super::plan::Plan;
 use super::refusals::{mutation_fields, record_refusals};
 use super::response_body::{ResponseBody, body, head};
 use super::response_cache::{
-    KeptResponse, PlanKey, ResponseCache, ResponseKey, reads_only_snapshots,
+    EncodedHead, KeptResponse, PlanKey, ResponseCache, ResponseKey, reads_only_snapshots,
 };
 use super::validation::SpecValidator;
 use super::writes::{ReadAhead, WriteProfile, read_ahead};
 use crate::auth::Caller;
 use crate::catalog::{AuditLog, Catalog, Collection, Writes, on_behalf_of};
+use crate::content_coding::Coding;
 use crate::graphql::RequestIds;
-use crate::graphql::schema::GatewaySchema;
-use crate::graphql::schema::audit_trail::AuditTrail;
 use crate::graphql::schema::cache_report::{CacheReport, SnapshotRead};
-use crate::graphql::schema::error::ErrorCode;
+use crate::graphql::schema::{GatewaySchema, audit_trail::AuditTrail, error::ErrorCode};
 use crate::settings::{CacheSettings, GraphqlSettings};
 
 /// One operation and who sends it.
@@ -180,10 +178,10 @@ impl OperationRunner {
             };
         }
         let plan_key = (key.document_len() <= MAX_PLANNED_DOCUMENT).then(|| key.plan_key());
-        if let Some(Some(plan)) = plan_key
+        let planned = plan_key
             .as_ref()
-            .and_then(|plan_key| inner.plans.get(plan_key))
-        {
+            .and_then(|plan_key| inner.plans.get(plan_key));
+        if let Some(Some(plan)) = planned {
             let planned = plan
                 .run(
                     &operation.request,
@@ -221,8 +219,7 @@ impl OperationRunner {
 
     /// The body of a response to `key` computed from `reads`, tagged with
     /// their versions; and the response kept, unless a snapshot was stale
-    /// (the cache only answers while its snapshots are fresh) or it is the
-    /// first time the query is seen.
+    /// (kept answers are served only while fresh) or the query is new.
     fn written(
         &self,
         key: ResponseKey,
@@ -243,10 +240,14 @@ impl OperationRunner {
     }
 
     /// The body of a response the response cache handed out before, if it
-    /// is still kept and every snapshot it read is current and fresh: what
-    /// answering the same request again would give.
+    /// is still kept and every snapshot it read is current and fresh.
     pub fn replay(&self, kept: &KeptResponse) -> Option<ResponseBody> {
         kept.body(&self.inner.catalog)
+    }
+
+    /// The head of `kept` in `coding`, compressed once and kept with it.
+    pub fn encoded(&self, kept: &KeptResponse, coding: Coding) -> Option<EncodedHead> {
+        self.inner.responses.encoded(kept, coding)
     }
 
     /// Checks `operation` as `execute` does and runs it as a stream: a

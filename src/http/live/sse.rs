@@ -5,7 +5,8 @@
 //! change event's `id:` is its change cursor, and a reconnect's
 //! `Last-Event-ID` resumes after it. Refusals after authentication are
 //! `next` events too, as the protocol asks; comments keep an idle stream
-//! open.
+//! open. Where the client accepts a coding, the stream is compressed, each
+//! event flushed as it is sent.
 
 use std::convert::Infallible;
 
@@ -19,7 +20,9 @@ use tokio::time::Instant;
 
 use super::{AppState, expiry, too_slow};
 use crate::admission::Slot;
+use crate::content_coding::{Compressor, Profile};
 use crate::graphql::{RequestIds, ResumeFrom, StreamPosition};
+use crate::http::encoding::{Negotiated, set_encoding};
 use crate::http::graphql::authenticate;
 use crate::http::media::Preferred;
 
@@ -37,7 +40,7 @@ pub(in crate::http) fn wants_event_stream(headers: &HeaderMap) -> bool {
 pub(in crate::http) async fn respond(
     state: AppState,
     ids: RequestIds,
-    headers: HeaderMap,
+    (headers, negotiated): (HeaderMap, Negotiated),
     request: Result<Request, String>,
 ) -> Response {
     let started = std::time::Instant::now();
@@ -73,12 +76,32 @@ pub(in crate::http) async fn respond(
             let _ = sender.try_send(event("complete", ""));
         }
     }
-    let body = futures::stream::unfold(events, |mut events| async move {
-        let event = events.recv().await?;
-        Some((Ok::<_, Infallible>(event), events))
-    });
+    let compressor = (negotiated.coding)
+        .and_then(|coding| Some((coding, Compressor::new(coding, Profile::Stream).ok()?)));
+    let coding = compressor.as_ref().map(|(coding, _)| *coding);
+    if let Some(coding) = coding {
+        crate::telemetry::record_compression(coding.token());
+    }
+    let body = futures::stream::unfold(
+        (events, compressor.map(|(_, compressor)| compressor)),
+        |(mut events, mut compressor)| async move {
+            let Some(event) = events.recv().await else {
+                // The stream's end, once: then nothing more.
+                let ending = compressor.take()?.ending().close(b"");
+                return Some((Ok(Bytes::from(ending)), (events, None)));
+            };
+            let bytes = match &mut compressor {
+                Some(compressor) => compressor.push(&event).ok()?,
+                None => event,
+            };
+            Some((Ok::<_, Infallible>(bytes), (events, compressor)))
+        },
+    );
     let mut response = (StatusCode::OK, Body::from_stream(body)).into_response();
     let response_headers = response.headers_mut();
+    if let Some(coding) = coding {
+        set_encoding(response_headers, coding);
+    }
     response_headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/event-stream; charset=utf-8"),

@@ -7,29 +7,25 @@
 //! patches a snapshot) or a refresh makes it unreachable at once. Only
 //! queries whose root fields all read snapshots are kept.
 
+mod doorkeeper;
+mod reusable;
+
 use std::collections::BTreeMap;
-use std::hash::{BuildHasher, RandomState};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
-use async_graphql::Positioned;
 use async_graphql::Request;
-use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection,
-    SelectionSet,
-};
 use bytes::Bytes;
+use doorkeeper::Doorkeeper;
+pub(crate) use reusable::{reads_only_snapshots, selected_operation};
 
 use super::document::normalize;
 use super::entity_tag::{EntityTag, Tagger};
 use super::response_body::{ResponseBody, body};
 use crate::auth::Caller;
 use crate::catalog::{Catalog, Collection};
+use crate::content_coding::{Coding, Compressor, Ending, Profile};
 use crate::graphql::schema::cache_report::{SnapshotRead, Staleness};
-
-/// Root fields whose responses depend on snapshots and nothing else.
-const SNAPSHOT_ROOT_FIELDS: [&str; 5] = ["users", "user", "devices", "device", "__typename"];
 
 /// What makes two requests the same query for the same audience.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -108,8 +104,9 @@ impl PlanKey {
     }
 }
 
-#[derive(Debug)]
 struct CachedResponse {
+    /// Its key, to weigh it again once it holds a compressed form.
+    key: Arc<ResponseKey>,
     /// The account whose snapshots it read.
     account: String,
     /// The start of its body, `data` included.
@@ -118,6 +115,41 @@ struct CachedResponse {
     reads: Vec<(Collection, u64)>,
     /// Which query it answers, for whom, from which snapshot versions.
     tag: EntityTag,
+    /// `head` compressed in each coding ([`Coding::index`]), on first
+    /// demand; `None` inside if its codec failed.
+    encoded: [OnceLock<Option<EncodedHead>>; 3],
+}
+
+/// A kept response's head compressed, and what ends it with an answer's
+/// own tail, stored: a compressed hit costs no compression work.
+#[derive(Clone)]
+pub struct EncodedHead {
+    /// `head` compressed, its stream left open at a block boundary.
+    pub bytes: Bytes,
+    /// What closes the stream after the tail.
+    pub ending: Ending,
+}
+
+impl EncodedHead {
+    /// `head` compressed in `coding`; `None` if its codec failed.
+    pub fn compress(coding: Coding, head: &[u8]) -> Option<Self> {
+        crate::telemetry::record_compression(coding.token());
+        let mut compressor = Compressor::new(coding, Profile::Body).ok()?;
+        let bytes = compressor.push(head).ok()?;
+        let ending = compressor.ending().clone();
+        Some(Self { bytes, ending })
+    }
+}
+
+impl CachedResponse {
+    /// Bytes it holds, as the cache weighs it: its key is weighed apart.
+    fn weight(&self) -> usize {
+        let encoded: usize = (self.encoded.iter())
+            .filter_map(|slot| slot.get().and_then(Option::as_ref))
+            .map(|head| head.bytes.len() + head.ending.weight())
+            .sum();
+        self.head.len() + encoded
+    }
 }
 
 impl CachedResponse {
@@ -142,6 +174,15 @@ impl CachedResponse {
 #[derive(Debug, Clone)]
 pub struct KeptResponse(Weak<CachedResponse>);
 
+impl std::fmt::Debug for CachedResponse {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (formatter.debug_struct("CachedResponse"))
+            .field("account", &self.account)
+            .field("bytes", &self.weight())
+            .finish_non_exhaustive()
+    }
+}
+
 impl KeptResponse {
     /// The response body, if the response is still kept and every snapshot
     /// it read is still the current, fresh one.
@@ -152,40 +193,9 @@ impl KeptResponse {
 
 /// Kept responses, bounded in bytes.
 pub(crate) struct ResponseCache {
-    entries: Option<moka::sync::Cache<ResponseKey, Arc<CachedResponse>>>,
+    entries: Option<moka::sync::Cache<Arc<ResponseKey>, Arc<CachedResponse>>>,
     doorkeeper: Doorkeeper,
     tagger: Tagger,
-}
-
-/// Remembers, lossily, the keys asked recently: a response is kept only the
-/// second time its key is seen, so one-off queries (a new date on every
-/// request) neither pay for an insert nor push out the responses frontends
-/// poll for. Scenario B of the benchmark kept ~8 MiB of responses nobody
-/// asked for again without it.
-struct Doorkeeper {
-    /// Key hashes; 0 is an empty slot. A collision forgets a key, which
-    /// costs one more execution, never a wrong answer.
-    slots: Box<[AtomicU64]>,
-    hasher: RandomState,
-}
-
-/// Keys remembered at once (512 KiB).
-const DOORKEEPER_SLOTS: usize = 1 << 16;
-
-impl Doorkeeper {
-    fn new() -> Self {
-        Self {
-            slots: (0..DOORKEEPER_SLOTS).map(|_| AtomicU64::new(0)).collect(),
-            hasher: RandomState::new(),
-        }
-    }
-
-    /// Whether `key` was seen before (and remembers it).
-    fn seen_before(&self, key: &ResponseKey) -> bool {
-        let hash = self.hasher.hash_one(key) | 1;
-        let slot = &self.slots[hash as usize % self.slots.len()];
-        slot.swap(hash, Ordering::Relaxed) == hash
-    }
 }
 
 impl ResponseCache {
@@ -195,8 +205,8 @@ impl ResponseCache {
         let entries = (max_bytes > 0).then(|| {
             moka::sync::Cache::builder()
                 .max_capacity(max_bytes)
-                .weigher(|key: &ResponseKey, value: &Arc<CachedResponse>| {
-                    u32::try_from(key.weight() + value.head.len()).unwrap_or(u32::MAX)
+                .weigher(|key: &Arc<ResponseKey>, value: &Arc<CachedResponse>| {
+                    u32::try_from(key.weight() + value.weight()).unwrap_or(u32::MAX)
                 })
                 .time_to_live(ttl)
                 .build()
@@ -262,111 +272,42 @@ impl ResponseCache {
             .iter()
             .map(|(collection, read)| (*collection, read.version))
             .collect();
-        let account = key.account.clone();
+        let key = Arc::new(key);
         let cached = Arc::new(CachedResponse {
-            account,
+            key: Arc::clone(&key),
+            account: key.account.clone(),
             head,
             reads,
             tag,
+            encoded: Default::default(),
         });
         let kept = KeptResponse(Arc::downgrade(&cached));
         entries.insert(key, cached);
         Some(kept)
     }
-}
 
-/// Whether the operation `operation_name` picks is a query whose every root
-/// field reads snapshots only (not the store, not the audit log).
-pub(crate) fn reads_only_snapshots(
-    document: &ExecutableDocument,
-    operation_name: Option<&str>,
-) -> bool {
-    let Some(operation) = selected_operation(document, operation_name) else {
-        return false;
-    };
-    operation.node.ty == OperationType::Query
-        && root_fields_read_snapshots(document, &operation.node.selection_set.node, 0)
-}
-
-/// The operation a request with `operation_name` runs, if there is one.
-pub(crate) fn selected_operation<'d>(
-    document: &'d ExecutableDocument,
-    operation_name: Option<&str>,
-) -> Option<&'d Positioned<OperationDefinition>> {
-    match (&document.operations, operation_name) {
-        (DocumentOperations::Single(operation), _) => Some(operation),
-        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name),
-        // A lone named operation is stored as `Multiple` too.
-        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
-            operations.values().next()
+    /// The head of `kept` compressed in `coding`: compressed on first
+    /// demand, then kept with it and counted in its weight.
+    pub(crate) fn encoded(&self, kept: &KeptResponse, coding: Coding) -> Option<EncodedHead> {
+        let cached = kept.0.upgrade()?;
+        let slot = &cached.encoded[coding.index()];
+        if let Some(done) = slot.get() {
+            return done.clone();
         }
-        (DocumentOperations::Multiple(_), None) => None,
-    }
-}
-
-fn root_fields_read_snapshots(
-    document: &ExecutableDocument,
-    set: &SelectionSet,
-    depth: usize,
-) -> bool {
-    // Validated documents have no fragment cycles; the bound is a backstop.
-    if depth > 16 {
-        return false;
-    }
-    set.items.iter().all(|selection| match &selection.node {
-        Selection::Field(field) => SNAPSHOT_ROOT_FIELDS.contains(&field.node.name.node.as_str()),
-        Selection::InlineFragment(fragment) => {
-            root_fields_read_snapshots(document, &fragment.node.selection_set.node, depth + 1)
+        let mut compressed_here = false;
+        let encoded = slot.get_or_init(|| {
+            compressed_here = true;
+            EncodedHead::compress(coding, &cached.head)
+        });
+        if compressed_here && let Some(entries) = &self.entries {
+            // Weighed again by inserting it again, if it is still the
+            // entry: a newer response for the key stays (were it replaced
+            // in between, the older one fails its version check).
+            let current = entries.get(&*cached.key);
+            if current.is_some_and(|current| Arc::ptr_eq(&current, &cached)) {
+                entries.insert(Arc::clone(&cached.key), Arc::clone(&cached));
+            }
         }
-        Selection::FragmentSpread(spread) => document
-            .fragments
-            .get(&spread.node.fragment_name.node)
-            .is_some_and(|fragment| {
-                root_fields_read_snapshots(document, &fragment.node.selection_set.node, depth + 1)
-            }),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parsed(document: &str) -> ExecutableDocument {
-        async_graphql::parser::parse_query(document).expect("parses")
-    }
-
-    #[test]
-    fn only_queries_on_snapshots_are_kept() {
-        let reads =
-            |document: &str, name: Option<&str>| reads_only_snapshots(&parsed(document), name);
-        assert!(reads(
-            "{ devices { totalCount } user(username: \"a\") { username } }",
-            None
-        ));
-        assert!(reads(
-            "query Q { ...F } fragment F on Query { devices { totalCount } }",
-            None
-        ));
-        assert!(!reads("{ devices { totalCount } groups { name } }", None));
-        assert!(!reads(
-            "query Q { ... on Query { auditLog { totalCount } } }",
-            None
-        ));
-        assert!(!reads(
-            "mutation { deleteUsers(usernames: []) { ok } }",
-            None
-        ));
-        assert!(reads(
-            "query A { users { totalCount } } query B { groups { name } }",
-            Some("A")
-        ));
-        assert!(!reads(
-            "query A { users { totalCount } } query B { groups { name } }",
-            Some("B")
-        ));
-        assert!(!reads(
-            "query A { users { totalCount } } query B { groups { name } }",
-            None
-        ));
+        encoded.clone()
     }
 }

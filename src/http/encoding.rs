@@ -1,0 +1,341 @@
+//! Compressed answers: the content coding a request's `Accept-Encoding`
+//! allows (RFC 9110 §12.5.3: by q-value, then the client's order), and
+//! answers sent in it with `Content-Encoding` and `Vary: Accept-Encoding`.
+//! Kept answers arrive already compressed from the response cache (see
+//! `answer::written`); everything else is compressed here, large bodies a
+//! piece per frame so that the first bytes leave before the last are
+//! compressed.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use http_body::{Body as _, Frame, SizeHint};
+
+use crate::content_coding::{Coding, Compressor, Profile};
+use crate::graphql::{EncodedHead, KeptResponse, ResponseBody};
+use crate::settings::ServerSettings;
+
+/// Bodies larger than this are compressed a piece per frame.
+const STREAMED_ABOVE: usize = 256 * 1024;
+const PIECE: usize = 64 * 1024;
+
+/// What the gateway's settings allow: whether it compresses, and from how
+/// many bytes.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Compression {
+    enabled: bool,
+    min_bytes: usize,
+}
+
+/// What a request's `Accept-Encoding` allows, for answers of any size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Negotiated {
+    /// The coding it prefers, if it prefers one over sending the answer
+    /// as it is.
+    pub(super) coding: Option<Coding>,
+    /// Whether an answer may be sent as it is (`identity`).
+    identity: bool,
+    /// Whether the answer depends on `Accept-Encoding`: `Vary` says so.
+    varies: bool,
+}
+
+impl Compression {
+    pub(super) fn new(server: &ServerSettings) -> Self {
+        Self {
+            enabled: server.compression,
+            min_bytes: server.compression_min_bytes,
+        }
+    }
+
+    /// What `headers` allow.
+    pub(super) fn negotiate(self, headers: &HeaderMap) -> Negotiated {
+        if !self.enabled {
+            return Negotiated::UNCODED;
+        }
+        let mut values = headers.get_all(header::ACCEPT_ENCODING).iter().peekable();
+        if values.peek().is_none() {
+            // No preference: an answer as it is, which every client reads.
+            return Negotiated {
+                varies: true,
+                ..Negotiated::UNCODED
+            };
+        }
+        let text = values.filter_map(|value| value.to_str().ok());
+        let accepted = Accepted::parse(text);
+        let (coding, identity) = accepted.choose();
+        Negotiated {
+            coding,
+            identity,
+            varies: true,
+        }
+    }
+
+    /// The coding to send a body of `length` bytes in.
+    pub(super) fn coding_for(self, negotiated: Negotiated, length: usize) -> Option<Coding> {
+        let large = length >= self.min_bytes;
+        negotiated.coding.filter(|_| large || !negotiated.identity)
+    }
+
+    /// `response` sent in the coding `negotiated` allows, with `Vary`. A
+    /// response already encoded (a kept answer), an event stream, and one
+    /// without a body are left as they are.
+    pub(super) async fn encode(self, negotiated: Negotiated, mut response: Response) -> Response {
+        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+            return response;
+        }
+        negotiated.mark(response.headers_mut());
+        let headers = response.headers();
+        let skip = headers.contains_key(header::CONTENT_ENCODING)
+            || headers
+                .get(header::CONTENT_TYPE)
+                .is_some_and(|value| value.as_bytes().starts_with(b"text/event-stream"))
+            || response.status() == StatusCode::NOT_MODIFIED;
+        let Some(length) = response.body().size_hint().exact() else {
+            return response;
+        };
+        let length = usize::try_from(length).unwrap_or(usize::MAX);
+        let Some(coding) = self.coding_for(negotiated, length).filter(|_| !skip) else {
+            return response;
+        };
+        crate::telemetry::record_compression(coding.token());
+        let (parts, body) = response.into_parts();
+        // A body with an exact length is in memory: collecting it waits
+        // for nothing.
+        let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
+            return Response::from_parts(parts, Body::empty());
+        };
+        let mut response = Response::from_parts(parts, Body::empty());
+        let encoded = if body.len() > STREAMED_ABOVE {
+            Compressor::new(coding, Profile::Body).map(|compressor| {
+                Body::new(Pieces {
+                    compressor: Some(compressor),
+                    input: body.clone(),
+                })
+            })
+        } else {
+            Compressor::body(coding, &body, b"").map(|(head, ending)| {
+                let mut bytes = head.to_vec();
+                bytes.extend(ending);
+                Body::from(bytes)
+            })
+        };
+        match encoded {
+            Ok(encoded) => {
+                *response.body_mut() = encoded;
+                set_encoding(response.headers_mut(), coding);
+            }
+            Err(_) => *response.body_mut() = Body::from(body),
+        }
+        response
+    }
+}
+
+/// Middleware for routes that do not compress their own answers.
+pub(super) async fn compress(
+    axum::extract::State(compression): axum::extract::State<Compression>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let negotiated = compression.negotiate(request.headers());
+    let response = next.run(request).await;
+    compression.encode(negotiated, response).await
+}
+
+impl super::Services {
+    /// The coding a written `body` is sent in, with its head compressed:
+    /// kept with the response when there is one, else compressed now.
+    pub(super) fn coding_for(
+        &self,
+        negotiated: Negotiated,
+        body: &ResponseBody,
+        kept: Option<&KeptResponse>,
+    ) -> Option<(Coding, EncodedHead)> {
+        let length = body.head.len() + body.tail.len();
+        let coding = self.compression.coding_for(negotiated, length)?;
+        let kept = kept.and_then(|kept| self.operations.encoded(kept, coding));
+        let head = kept.or_else(|| EncodedHead::compress(coding, &body.head))?;
+        Some((coding, head))
+    }
+}
+
+impl Negotiated {
+    /// No coding asked for, nothing varies: compression is off.
+    const UNCODED: Negotiated = Negotiated {
+        coding: None,
+        identity: true,
+        varies: false,
+    };
+
+    /// Whether no answer is acceptable: `identity` refused, and no coding
+    /// the gateway has allowed.
+    pub(super) fn refuses_all(self) -> bool {
+        self.coding.is_none() && !self.identity
+    }
+
+    /// `Vary: Accept-Encoding` where the answer depends on it.
+    pub(super) fn mark(self, headers: &mut HeaderMap) {
+        if self.varies {
+            headers.append(header::VARY, HeaderValue::from_static("accept-encoding"));
+        }
+    }
+}
+
+/// `Content-Encoding` for `coding`; the length changed with the body.
+pub(super) fn set_encoding(headers: &mut HeaderMap, coding: Coding) {
+    headers.insert(
+        header::CONTENT_ENCODING,
+        HeaderValue::from_static(coding.token()),
+    );
+    headers.remove(header::CONTENT_LENGTH);
+}
+
+/// The codings one `Accept-Encoding` field lists, in its order.
+struct Accepted {
+    /// Each listed coding the gateway has, with its weight in thousandths
+    /// and its place in the list.
+    codings: [Option<(u16, usize)>; 3],
+    identity: Option<(u16, usize)>,
+    any: Option<(u16, usize)>,
+}
+
+impl Accepted {
+    fn parse<'t>(fields: impl Iterator<Item = &'t str>) -> Self {
+        let mut accepted = Accepted {
+            codings: [None; 3],
+            identity: None,
+            any: None,
+        };
+        let members = fields.flat_map(|field| field.split(','));
+        for (place, member) in members.enumerate() {
+            let mut parts = member.split(';');
+            let name = parts.next().unwrap_or_default().trim();
+            if name.is_empty() {
+                continue;
+            }
+            // A member whose weight does not parse is ignored rather than
+            // guessed at.
+            let Some(weight) = weight(parts) else {
+                continue;
+            };
+            let slot = match name.to_ascii_lowercase().as_str() {
+                "br" => &mut accepted.codings[Coding::Brotli.index()],
+                "zstd" => &mut accepted.codings[Coding::Zstd.index()],
+                "gzip" | "x-gzip" => &mut accepted.codings[Coding::Gzip.index()],
+                "identity" => &mut accepted.identity,
+                "*" => &mut accepted.any,
+                _ => continue,
+            };
+            // The first mention of a coding is the one that counts.
+            slot.get_or_insert((weight, place));
+        }
+        accepted
+    }
+
+    /// The preferred coding, if the client prefers one to `identity`, and
+    /// whether `identity` is acceptable.
+    fn choose(&self) -> (Option<Coding>, bool) {
+        // `identity` is acceptable unless refused by name, or by `*;q=0`
+        // without naming it; unnamed, it comes after every coding the client
+        // asks for, whatever their weight.
+        let identity = self
+            .identity
+            .or(self.any.map(|(weight, _)| (weight, usize::MAX)));
+        let identity = identity.unwrap_or((1, usize::MAX));
+        let mut best: Option<(Coding, u16, usize)> = None;
+        for coding in Coding::ALL {
+            // A coding matched by `*` sits at the star's place, the
+            // gateway's own order breaking ties among them.
+            let rated = self.codings[coding.index()].or(self.any);
+            let Some((weight, place)) = rated.filter(|(weight, _)| *weight > 0) else {
+                continue;
+            };
+            let better = best.is_none_or(|(_, best_weight, best_place)| {
+                weight > best_weight || (weight == best_weight && place < best_place)
+            });
+            if better {
+                best = Some((coding, weight, place));
+            }
+        }
+        let coding = best
+            .filter(|(_, weight, place)| {
+                *weight > identity.0 || (*weight == identity.0 && *place < identity.1)
+            })
+            .map(|(coding, ..)| coding);
+        (coding, identity.0 > 0)
+    }
+}
+
+/// The weight a member's parameters give (RFC 9110 §12.4.2): `q=` and a
+/// qvalue, in thousandths; 1 without one; `None` if malformed.
+fn weight<'p>(mut parameters: impl Iterator<Item = &'p str>) -> Option<u16> {
+    let Some(parameter) = parameters.next() else {
+        return Some(1000);
+    };
+    let (name, value) = parameter.trim().split_once('=')?;
+    if !name.trim().eq_ignore_ascii_case("q") || parameters.next().is_some() {
+        return None;
+    }
+    qvalue(value.trim())
+}
+
+/// `0[.ddd]` or `1[.000]`, in thousandths.
+fn qvalue(text: &str) -> Option<u16> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits_ok = fraction.len() <= 3 && fraction.bytes().all(|byte| byte.is_ascii_digit());
+    let fraction_value = format!("{fraction:0<3}").parse::<u16>().ok()?;
+    match whole {
+        "0" if digits_ok => Some(fraction_value),
+        "1" if digits_ok && fraction_value == 0 => Some(1000),
+        _ => None,
+    }
+}
+
+/// A large body compressed one piece per frame.
+struct Pieces {
+    compressor: Option<Compressor>,
+    input: Bytes,
+}
+
+impl http_body::Body for Pieces {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        let this = &mut *self;
+        let Some(compressor) = &mut this.compressor else {
+            return Poll::Ready(None);
+        };
+        if this.input.is_empty() {
+            let ending = compressor.ending().close(b"");
+            this.compressor = None;
+            return Poll::Ready(Some(Ok(Frame::data(Bytes::from(ending)))));
+        }
+        let piece = this.input.split_to(PIECE.min(this.input.len()));
+        match compressor.push(&piece) {
+            Ok(bytes) => Poll::Ready(Some(Ok(Frame::data(bytes)))),
+            // The connection is cut rather than the body ended short, so
+            // that the client cannot take a truncated answer for a whole.
+            Err(error) => {
+                this.compressor = None;
+                Poll::Ready(Some(Err(error)))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.compressor.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::default()
+    }
+}
+
+#[cfg(test)]
+mod tests;
