@@ -7,12 +7,14 @@
 //! compressed.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use http_body::{Body as _, Frame, SizeHint};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::content_coding::{Coding, Compressor, Profile};
 use crate::graphql::{EncodedHead, KeptResponse, ResponseBody};
@@ -24,10 +26,12 @@ const PIECE: usize = 64 * 1024;
 
 /// What the gateway's settings allow: whether it compresses, and from how
 /// many bytes.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(super) struct Compression {
     enabled: bool,
     min_bytes: usize,
+    /// Places for event streams compressed at once.
+    streams: Arc<Semaphore>,
 }
 
 /// What a request's `Accept-Encoding` allows, for answers of any size.
@@ -47,11 +51,26 @@ impl Compression {
         Self {
             enabled: server.compression,
             min_bytes: server.compression_min_bytes,
+            streams: Arc::new(Semaphore::new(server.compression_max_streams)),
         }
     }
 
+    /// A compressor for an event stream, and its place among those
+    /// compressed at once; `None` when `negotiated` asks for none or every
+    /// place is taken (the stream then goes uncompressed).
+    pub(super) fn stream(
+        &self,
+        negotiated: Negotiated,
+    ) -> Option<(Coding, Compressor, OwnedSemaphorePermit)> {
+        let coding = negotiated.coding?;
+        let place = Arc::clone(&self.streams).try_acquire_owned().ok()?;
+        let compressor = Compressor::new(coding, Profile::Stream).ok()?;
+        crate::telemetry::record_compression(coding.token());
+        Some((coding, compressor, place))
+    }
+
     /// What `headers` allow.
-    pub(super) fn negotiate(self, headers: &HeaderMap) -> Negotiated {
+    pub(super) fn negotiate(&self, headers: &HeaderMap) -> Negotiated {
         if !self.enabled {
             return Negotiated::UNCODED;
         }
@@ -74,7 +93,7 @@ impl Compression {
     }
 
     /// The coding to send a body of `length` bytes in.
-    pub(super) fn coding_for(self, negotiated: Negotiated, length: usize) -> Option<Coding> {
+    pub(super) fn coding_for(&self, negotiated: Negotiated, length: usize) -> Option<Coding> {
         let large = length >= self.min_bytes;
         negotiated.coding.filter(|_| large || !negotiated.identity)
     }
@@ -82,7 +101,7 @@ impl Compression {
     /// `response` sent in the coding `negotiated` allows, with `Vary`. A
     /// response already encoded (a kept answer), an event stream, and one
     /// without a body are left as they are.
-    pub(super) async fn encode(self, negotiated: Negotiated, mut response: Response) -> Response {
+    pub(super) async fn encode(&self, negotiated: Negotiated, mut response: Response) -> Response {
         if response.status() == StatusCode::SWITCHING_PROTOCOLS {
             return response;
         }

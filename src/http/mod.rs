@@ -136,31 +136,20 @@ pub fn router(state: AppState, server: &ServerSettings, more: Option<Router>) ->
         StatusCode::REQUEST_TIMEOUT,
         server.request_timeout,
     ));
-    // `/graphql` compresses its own answers, from kept compressed heads.
-    let compression = encoding::Compression::new(server);
-    let compressed = |routes: Router<AppState>| {
-        routes.layer(middleware::from_fn_with_state(
-            compression,
-            encoding::compress,
-        ))
-    };
+    // `/graphql` compresses its own answers, from kept compressed heads;
+    // the other routes (and MCP's) are compressed as they leave.
+    let compress = middleware::from_fn_with_state(state.compression.clone(), encoding::compress);
+    let compressed = Router::new()
+        .route("/schema.graphql", get(sdl::schema))
+        .merge(others)
+        .layer(compress.clone());
     // One layer of our own, outermost, so that preflight answers get ids
     // too: each layer costs every request a boxed future.
     Router::new()
         .route("/graphql", post(graphql::post).get(graphql::get))
-        .merge(compressed(
-            Router::new()
-                .route("/schema.graphql", get(sdl::schema))
-                .merge(others),
-        ))
+        .merge(compressed)
         .with_state(state)
-        .merge(
-            more.unwrap_or_default()
-                .layer(middleware::from_fn_with_state(
-                    compression,
-                    encoding::compress,
-                )),
-        )
+        .merge(more.unwrap_or_default().layer(compress))
         .layer(DefaultBodyLimit::max(server.body_limit_bytes))
         .layer(cors::layer(server))
         .layer(middleware::from_fn_with_state(

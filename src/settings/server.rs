@@ -52,6 +52,9 @@ pub struct ServerSettings {
     /// Answers shorter than this are sent as they are: their framing
     /// would cost more than compression saves.
     pub compression_min_bytes: usize,
+    /// Event streams compressed at once: each keeps its compressor (up to
+    /// ~450 KiB) while open; later streams are sent uncompressed.
+    pub compression_max_streams: usize,
 }
 
 impl Default for ServerSettings {
@@ -70,6 +73,7 @@ impl Default for ServerSettings {
             cors_allow_loopback_dev: false,
             compression: true,
             compression_min_bytes: 1024,
+            compression_max_streams: 256,
         }
     }
 }

@@ -302,3 +302,80 @@ async fn the_schema_and_graphiql_are_compressed_too() {
         assert!(sent.decoded() == script, "{coding}: decodes to the script");
     }
 }
+
+#[tokio::test]
+async fn a_subscription_over_a_compressed_event_stream_gets_each_event_as_it_happens() {
+    use std::io::Write;
+    let gateway = crate::live::warm_gateway(|settings| {
+        settings.live.poll_interval = Some(std::time::Duration::from_secs(3600));
+    })
+    .await;
+    let request = (gateway.http.post(&gateway.url))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/json")
+        .header("accept", "text/event-stream")
+        .header("accept-encoding", "gzip")
+        .body(json!({ "query": crate::live::DEVICE_CHANGES }).to_string());
+    let mut stream = request.send().await.expect("the stream is answered");
+    assert_eq!(stream.headers()["content-encoding"], "gzip");
+    let mut decoded = flate2::write::GzDecoder::new(Vec::new());
+    let device = gateway.devices_by_status(false)[0].clone();
+    let deadline = tokio::time::Instant::now() + crate::live_client::WAIT;
+    // A subscribe has no acknowledgement: comment until the stream tells
+    // of one, reading whatever arrives in between.
+    for probe in 0.. {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no event told in time"
+        );
+        let comment =
+            json!({"input": {"computerName": device, "comment": format!("probe {probe}")}});
+        gateway.gql(crate::live::COMMENT, comment).await;
+        let wait = std::time::Duration::from_millis(250);
+        while let Ok(chunk) = tokio::time::timeout(wait, stream.chunk()).await {
+            let chunk = chunk
+                .expect("the stream reads")
+                .expect("the stream stays open");
+            decoded
+                .write_all(&chunk)
+                .expect("each chunk decodes as it comes");
+        }
+        let text = String::from_utf8_lossy(decoded.get_ref()).into_owned();
+        if text.contains("COMMENT_CHANGED") {
+            assert!(
+                text.starts_with("event: next\n") || text.starts_with(':'),
+                "{text}"
+            );
+            return;
+        }
+    }
+}
+
+#[tokio::test]
+async fn event_streams_beyond_the_bound_go_uncompressed() {
+    let gateway = spawn_gateway_with(SimulatorConfig::default(), |settings| {
+        settings.server.compression_max_streams = 1;
+    })
+    .await;
+    let open = || {
+        (gateway.http.post(&gateway.url))
+            .bearer_auth(ADMIN_TOKEN)
+            .header("content-type", "application/json")
+            .header("accept", "text/event-stream")
+            .header("accept-encoding", "gzip")
+            .body(json!({ "query": crate::live::DEVICE_CHANGES }).to_string())
+            .send()
+    };
+    let first = open().await.expect("the first stream is answered");
+    let second = open().await.expect("the second stream is answered");
+    assert_eq!(first.status(), 200);
+    assert_eq!(second.status(), 200);
+    assert_eq!(
+        first
+            .headers()
+            .get("content-encoding")
+            .map(|value| value.as_bytes()),
+        Some(&b"gzip"[..])
+    );
+    assert_eq!(second.headers().get("content-encoding"), None);
+}

@@ -20,7 +20,6 @@ use tokio::time::Instant;
 
 use super::{AppState, expiry, too_slow};
 use crate::admission::Slot;
-use crate::content_coding::{Compressor, Profile};
 use crate::graphql::{RequestIds, ResumeFrom, StreamPosition};
 use crate::http::encoding::{Negotiated, set_encoding};
 use crate::http::graphql::authenticate;
@@ -76,22 +75,21 @@ pub(in crate::http) async fn respond(
             let _ = sender.try_send(event("complete", ""));
         }
     }
-    let compressor = (negotiated.coding)
-        .and_then(|coding| Some((coding, Compressor::new(coding, Profile::Stream).ok()?)));
-    let coding = compressor.as_ref().map(|(coding, _)| *coding);
-    if let Some(coding) = coding {
-        crate::telemetry::record_compression(coding.token());
-    }
+    let compressing = state.compression.stream(negotiated);
+    let coding = compressing.as_ref().map(|(coding, ..)| *coding);
+    let compressor = compressing.map(|(_, compressor, place)| (compressor, place));
     let body = futures::stream::unfold(
-        (events, compressor.map(|(_, compressor)| compressor)),
+        (events, compressor),
         |(mut events, mut compressor)| async move {
             let Some(event) = events.recv().await else {
-                // The stream's end, once: then nothing more.
-                let ending = compressor.take()?.ending().close(b"");
+                // The stream's end, once: then nothing more, and its place
+                // among compressed streams is given back.
+                let (compressor, _place) = compressor.take()?;
+                let ending = compressor.ending().close(b"");
                 return Some((Ok(Bytes::from(ending)), (events, None)));
             };
             let bytes = match &mut compressor {
-                Some(compressor) => compressor.push(&event).ok()?,
+                Some((compressor, _)) => compressor.push(&event).ok()?,
                 None => event,
             };
             Some((Ok::<_, Infallible>(bytes), (events, compressor)))
