@@ -18,6 +18,9 @@
 //! - D: A and B over 1,000 / 10,000 / 100,000 devices and `first` 10 / 50 /
 //!   500.
 //! - E: the gateway's peak RSS (VmHWM) in each of them.
+//! - Z: A with `Accept-Encoding: br` (and `-- --coding gzip` or `zstd`):
+//!   kept answers served compressed, next to A in the same run; its body
+//!   bytes are the compressed ones.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -43,6 +46,8 @@ struct Options {
     connections: usize,
     only: Option<Vec<String>>,
     otel: bool,
+    /// The coding scenario Z asks for.
+    coding: String,
 }
 
 /// The loopback OTLP sink gateways export to under `--otel`.
@@ -70,6 +75,7 @@ impl Options {
             connections: 64,
             only: None,
             otel: false,
+            coding: "br".to_owned(),
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -85,6 +91,7 @@ impl Options {
                 "--warmup" => options.warmup = humantime::parse_duration(&value()?)?,
                 "--connections" => options.connections = value()?.parse()?,
                 "--otel" => options.otel = true,
+                "--coding" => options.coding = value()?,
                 "--only" => {
                     options.only = Some(value()?.split(',').map(str::to_uppercase).collect());
                 }
@@ -137,10 +144,13 @@ impl Load {
     }
 
     /// The wrk script sending this load.
-    fn wrk_script(&self, token: &str) -> String {
+    fn wrk_script(&self, token: &str, coding: Option<&str>) -> String {
         let mut script = format!(
             "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"Authorization\"] = \"Bearer {token}\"\n"
         );
+        if let Some(coding) = coding {
+            let _ = writeln!(script, "wrk.headers[\"Accept-Encoding\"] = \"{coding}\"");
+        }
         match self {
             Self::Fixed(body) => {
                 let _ = writeln!(script, "wrk.body = {}", lua_string(&body.to_string()));
@@ -290,6 +300,27 @@ url = "sqlite://{store}?mode=rwc"
             "gateway answered errors: {parsed}"
         );
         Ok(bytes)
+    }
+
+    /// The length of the answer to `body` as sent in `coding`.
+    async fn compressed_length(
+        &self,
+        client: &reqwest::Client,
+        body: &serde_json::Value,
+        coding: &str,
+    ) -> anyhow::Result<usize> {
+        let response = (client.post(&self.url))
+            .bearer_auth(&self.token)
+            .header("accept-encoding", coding)
+            .json(body)
+            .send()
+            .await?;
+        let sent = response.headers().get("content-encoding").cloned();
+        ensure!(
+            sent.is_some_and(|sent| sent == coding),
+            "not sent in {coding}"
+        );
+        Ok(response.bytes().await?.len())
     }
 
     /// Requests the gateway counted that did not end `ok`, from /metrics.
@@ -458,11 +489,14 @@ impl Bench {
         devices: usize,
         first: usize,
     ) -> anyhow::Result<()> {
-        let load_kind = if scenario.ends_with('A') {
-            Load::scenario_a(first)
-        } else {
+        let load_kind = if scenario.ends_with('B') {
             Load::scenario_b(first)
+        } else {
+            Load::scenario_a(first)
         };
+        let coding = scenario
+            .ends_with('Z')
+            .then_some(self.options.coding.clone());
         let name = format!(
             "{}-{devices}-{first}-{}ms",
             scenario.replace('/', ""),
@@ -471,20 +505,22 @@ impl Bench {
         eprintln!("running {name}");
         let gateway = Gateway::start(simulator, &self.work, &name).await?;
         let sample = gateway.post(&self.client, &load_kind.sample()).await?;
-        let measured = load(
-            &self.options,
-            &self.work,
-            &gateway.url,
-            &load_kind.wrk_script(&gateway.token),
-            &name,
-        )
-        .await?;
+        let sent_bytes = match &coding {
+            Some(coding) => {
+                gateway
+                    .compressed_length(&self.client, &load_kind.sample(), coding)
+                    .await?
+            }
+            None => sample.len(),
+        };
+        let script = load_kind.wrk_script(&gateway.token, coding.as_deref());
+        let measured = load(&self.options, &self.work, &gateway.url, &script, &name).await?;
         let failed = gateway.failed_requests(&self.client).await?;
         let peak_rss_mib = gateway.peak_rss_mib();
         drop(gateway);
 
         let baseline = Baseline::start(sample.clone(), "application/json".to_owned()).await?;
-        let fixed = Load::Fixed(load_kind.sample()).wrk_script("baseline");
+        let fixed = Load::Fixed(load_kind.sample()).wrk_script("baseline", None);
         let baseline_measured = load(
             &self.options,
             &self.work,
@@ -503,7 +539,7 @@ impl Bench {
             baseline: baseline_measured,
             failed,
             peak_rss_mib,
-            response_bytes: sample.len(),
+            response_bytes: sent_bytes,
         });
         Ok(())
     }
@@ -672,7 +708,7 @@ async fn main() -> anyhow::Result<()> {
 async fn run(bench: &mut Bench) -> anyhow::Result<()> {
     for latency in [Duration::ZERO, Duration::from_millis(20)] {
         let simulator = simulator(10_000, latency).await?;
-        for scenario in ["A", "B"] {
+        for scenario in ["A", "Z", "B"] {
             if bench.options.runs(scenario) {
                 bench
                     .throughput(scenario, &simulator, latency, 10_000, 50)

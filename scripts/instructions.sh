@@ -3,7 +3,8 @@
 # callgrind (repeatable on this shared VM, where req/s vary by ±30% from
 # run to run): scenario A (a cached devices(first: 50)) or B (a planned
 # query with new filter values each request), 10,000 devices.
-#   [FILTER=info] scripts/instructions.sh RELEASE_BINARY a|b [REQUESTS]
+#   [FILTER=info] [CODING=br] scripts/instructions.sh RELEASE_BINARY a|b [REQUESTS]
+# CODING sends `Accept-Encoding: $CODING` (a compressed hit, for A).
 # Needs valgrind, curl and python3; works in ./ab-work. Kernel time is not
 # counted: this measures the gateway's own code, which is what changes.
 set -eu
@@ -31,6 +32,7 @@ TOML
 cat > drive.py <<'PY'
 import http.client, json, sys
 n, which = int(sys.argv[1]), sys.argv[2]
+coding = sys.argv[3] if len(sys.argv) > 3 else ""
 fields = "name machineId status os osVersion ip comment lastSessionAt lastSessionRaw"
 page = "{ totalCount edges { cursor node { %s } } pageInfo { hasNextPage endCursor } }" % fields
 a = json.dumps({"query": "query A { devices(first: 50) %s }" % page})
@@ -40,8 +42,11 @@ connection = http.client.HTTPConnection("127.0.0.1", 18080)
 for i in range(n):
     before = "2026-%02d-%02dT%02d:%02d:00" % (1 + i % 11, 1 + i % 28, i % 24, (i * 7) % 60)
     body = a if which == "a" else json.dumps({"query": b, "variables": {"first": 50, "before": before}})
-    connection.request("POST", "/graphql", body, {"Content-Type": "application/json",
-                       "Authorization": "Bearer ab-test-token-0123456789abcdef"})
+    headers = {"Content-Type": "application/json",
+               "Authorization": "Bearer ab-test-token-0123456789abcdef"}
+    if coding:
+        headers["Accept-Encoding"] = coding
+    connection.request("POST", "/graphql", body, headers)
     answer = connection.getresponse()
     answer.read()
     assert answer.status == 200, answer.status
@@ -55,9 +60,9 @@ AB_KEY=abkey valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=c
   $BIN serve --config gw.toml > gw.log 2>&1 &
 GW=$!
 for _ in $(seq 1 300); do curl -s -o /dev/null http://127.0.0.1:18080/healthz && break; sleep 0.5; done
-python3 drive.py 300 "$WHICH"   # warm: snapshots read, plans compiled, responses kept
+python3 drive.py 300 "$WHICH" "${CODING:-}"   # warm: snapshots read, plans compiled, responses kept
 callgrind_control -i on > /dev/null
-python3 drive.py "$N" "$WHICH"
+python3 drive.py "$N" "$WHICH" "${CODING:-}"
 callgrind_control -d > /dev/null
 sleep 1
 kill $GW; wait $GW 2>/dev/null || true
