@@ -57,6 +57,18 @@ impl<'writer> FormatFields<'writer> for AppendedJsonFields {
     }
 }
 
+/// An event's fields as `"name":value` pairs, comma-separated, as the
+/// JSON formatter flattens them.
+pub(super) fn write_event_fields(out: &mut impl Write, event: &tracing::Event<'_>) -> fmt::Result {
+    let mut visitor = Pairs {
+        out,
+        first: true,
+        result: Ok(()),
+    };
+    event.record(&mut visitor);
+    visitor.result
+}
+
 /// Writes `"name":value` pairs, comma-separated.
 struct Pairs<'a, W: Write> {
     out: &'a mut W,
