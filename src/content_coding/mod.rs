@@ -6,15 +6,18 @@
 //! (zstd), and the trailer the format needs. The response cache keeps a
 //! body's `data` compressed this way and ends it with each answer's own
 //! snapshot ages: a compressed hit costs no compression work. Streams
-//! (event streams) push one event at a time.
+//! (event streams) push one event at a time. Which coding a request
+//! prefers is [`negotiate`]d here too, from its `Accept-Encoding` text.
 
 mod ending;
+mod negotiation;
 
 use std::io::Write;
 
 use bytes::Bytes;
 
 pub use ending::Ending;
+pub use negotiation::negotiate;
 
 /// A content coding the gateway can send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -66,6 +66,9 @@ fn malformed_weights_drop_their_member_only() {
     assert_eq!(chosen("br;q=abc, zstd;level=3, gzip;q=0.2"), Some("gzip"));
     assert_eq!(chosen("br;q=1.001, gzip;q=0.2"), Some("gzip"));
     assert_eq!(chosen(",,br"), Some("br"));
+    assert_eq!(chosen("br;q=0.05, gzip;q=0.049"), Some("br"));
+    assert_eq!(chosen("br;q=.5, gzip;q=0.001"), Some("gzip"));
+    assert_eq!(chosen("br;q=1., gzip"), Some("br"));
 }
 
 #[test]
