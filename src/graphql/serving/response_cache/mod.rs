@@ -55,13 +55,13 @@ impl ResponseKey {
         }
     }
 
-    /// The key of the plan for this query: the same document for the same
-    /// audience, any account, any variables.
     /// Bytes of document text the key holds.
     pub(crate) fn document_len(&self) -> usize {
         self.document.len()
     }
 
+    /// The key of the plan for this query: the same document for the same
+    /// audience, any account, any variables.
     pub(crate) fn plan_key(&self) -> PlanKey {
         PlanKey {
             scopes: self.scopes,
@@ -150,9 +150,7 @@ impl CachedResponse {
             .sum();
         self.head.len() + encoded
     }
-}
 
-impl CachedResponse {
     /// The whole response body, if every snapshot it read is still the
     /// current, fresh one.
     fn body(&self, catalog: &Catalog) -> Option<ResponseBody> {
