@@ -379,3 +379,42 @@ async fn event_streams_beyond_the_bound_go_uncompressed() {
     );
     assert_eq!(second.headers().get("content-encoding"), None);
 }
+
+#[tokio::test]
+async fn a_large_answer_is_compressed_a_piece_at_a_time() {
+    let config = SimulatorConfig {
+        devices: 1_000,
+        ..SimulatorConfig::default()
+    };
+    let gateway = spawn_gateway_with(config, |_| {}).await;
+    // `groups` reads the store: executed, not kept, over 256 KiB.
+    let page = "edges { cursor node { id name machineId status os osVersion ip comment lastSessionAt lastSessionRaw } }";
+    let query = format!(
+        "{{ groups {{ name }} a: devices(first: 500) {{ {page} }} b: devices(first: 500, orderBy: {{ field: NAME, direction: DESC }}) {{ {page} }} }}"
+    );
+    let plain = post(&gateway, None, &query).await;
+    assert!(
+        plain.bytes.len() > 256 * 1024,
+        "{} bytes",
+        plain.bytes.len()
+    );
+    for coding in ["br", "zstd", "gzip"] {
+        let sent = post(&gateway, Some(coding), &query).await;
+        assert_eq!(sent.header("content-encoding"), Some(coding));
+        assert_eq!(
+            sent.header("content-length"),
+            None,
+            "sent as it is compressed"
+        );
+        assert!(
+            sent.bytes.len() * 4 < plain.bytes.len(),
+            "{coding}: {}",
+            sent.bytes.len()
+        );
+        assert_eq!(
+            without_ages(sent.json()),
+            without_ages(plain.json()),
+            "{coding}"
+        );
+    }
+}
