@@ -1,7 +1,8 @@
 //! Compressed answers: the coding `Accept-Encoding` prefers, `Vary`, the
 //! same GraphQL answer once decoded, kept answers compressed once per
 //! snapshot version, event streams compressed event by event, and the
-//! settings that turn it off.
+//! settings that turn it off. Only `a_kept_answer_is_compressed_once…`
+//! asks for zstd (it counts zstd compressions in the process's metrics).
 
 use std::io::Read;
 
@@ -113,7 +114,7 @@ async fn a_page_comes_in_the_coding_asked_for_and_decodes_to_the_same_answer() {
     for (accept, coding) in [
         ("br", "br"),
         ("gzip, deflate, br, zstd", "gzip"),
-        ("gzip;q=0.5, zstd", "zstd"),
+        ("gzip;q=0.5, br", "br"),
         ("*", "br"),
         ("identity, gzip", "none"),
     ] {
@@ -140,6 +141,9 @@ async fn a_page_comes_in_the_coding_asked_for_and_decodes_to_the_same_answer() {
     assert_eq!(gateway.calls(Endpoint::ComputerList), 1);
 }
 
+/// Counts compressions in zstd, which no other test of this process asks
+/// for: metrics are the process's, and `cargo test` runs tests side by
+/// side in one process.
 #[tokio::test]
 async fn a_kept_answer_is_compressed_once_per_snapshot_version() {
     let gateway = spawn_gateway().await;
@@ -398,7 +402,7 @@ async fn a_large_answer_is_compressed_a_piece_at_a_time() {
         "{} bytes",
         plain.bytes.len()
     );
-    for coding in ["br", "zstd", "gzip"] {
+    for coding in ["br", "gzip"] {
         let sent = post(&gateway, Some(coding), &query).await;
         assert_eq!(sent.header("content-encoding"), Some(coding));
         assert_eq!(
