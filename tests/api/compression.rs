@@ -1,7 +1,7 @@
 //! Compressed answers: the coding `Accept-Encoding` prefers, `Vary`, the
 //! same GraphQL answer once decoded, kept answers compressed once per
-//! snapshot version, event streams compressed event by event, and the
-//! settings that turn it off. Only `a_kept_answer_is_compressed_once…`
+//! snapshot version, and the settings that turn it off (event streams:
+//! `compression_streams.rs`). Only `a_kept_answer_is_compressed_once…`
 //! asks for zstd (it counts zstd compressions in the process's metrics).
 
 use std::io::Read;
@@ -16,14 +16,14 @@ use crate::raw_lane::urlencode;
 const PAGE: &str = "query Page { devices(first: 50) { totalCount edges { cursor node { id name machineId status os osVersion ip comment lastSessionAt } } } }";
 
 /// What one answer came with: its headers and its bytes as sent.
-struct Sent {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    bytes: Vec<u8>,
+pub(crate) struct Sent {
+    pub(crate) status: u16,
+    pub(crate) headers: reqwest::header::HeaderMap,
+    pub(crate) bytes: Vec<u8>,
 }
 
 impl Sent {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|value| value.to_str().ok())
     }
 
@@ -36,7 +36,7 @@ impl Sent {
     }
 
     /// The body decoded from its `Content-Encoding`.
-    fn decoded(&self) -> Vec<u8> {
+    pub(crate) fn decoded(&self) -> Vec<u8> {
         decode(self.header("content-encoding"), &self.bytes)
     }
 
@@ -72,7 +72,7 @@ async fn post(gateway: &TestGateway, accept_encoding: Option<&str>, query: &str)
     sent(request).await
 }
 
-async fn sent(request: reqwest::RequestBuilder) -> Sent {
+pub(crate) async fn sent(request: reqwest::RequestBuilder) -> Sent {
     let response = request.send().await.expect("gateway answers");
     let status = response.status().as_u16();
     let headers = response.headers().clone();
@@ -256,28 +256,6 @@ async fn a_conditional_get_is_tagged_alike_in_every_coding() {
 }
 
 #[tokio::test]
-async fn an_event_stream_is_compressed_event_by_event() {
-    let gateway = spawn_gateway().await;
-    let request = (gateway.http.post(&gateway.url))
-        .bearer_auth(ADMIN_TOKEN)
-        .header("content-type", "application/json")
-        .header("accept", "text/event-stream")
-        .header("accept-encoding", "gzip")
-        .body(json!({ "query": PAGE }).to_string());
-    let sent = sent(request).await;
-    assert_eq!(sent.status, 200);
-    assert_eq!(sent.header("content-encoding"), Some("gzip"));
-    let text = String::from_utf8(sent.decoded()).expect("UTF-8 events");
-    let (next, rest) = text.split_once("\n\n").expect("a first event");
-    let data = next
-        .strip_prefix("event: next\ndata: ")
-        .expect("a next event");
-    let answer: Value = serde_json::from_str(data).expect("JSON data");
-    assert_eq!(answer["data"]["devices"]["totalCount"], 50, "{answer}");
-    assert!(rest.starts_with("event: complete\n"), "{rest}");
-}
-
-#[tokio::test]
 async fn the_schema_and_graphiql_are_compressed_too() {
     let gateway = spawn_gateway().await;
     let base = gateway.url.trim_end_matches("/graphql").to_owned();
@@ -305,83 +283,6 @@ async fn the_schema_and_graphiql_are_compressed_too() {
         );
         assert!(sent.decoded() == script, "{coding}: decodes to the script");
     }
-}
-
-#[tokio::test]
-async fn a_subscription_over_a_compressed_event_stream_gets_each_event_as_it_happens() {
-    use std::io::Write;
-    let gateway = crate::live::warm_gateway(|settings| {
-        settings.live.poll_interval = Some(std::time::Duration::from_secs(3600));
-    })
-    .await;
-    let request = (gateway.http.post(&gateway.url))
-        .bearer_auth(ADMIN_TOKEN)
-        .header("content-type", "application/json")
-        .header("accept", "text/event-stream")
-        .header("accept-encoding", "gzip")
-        .body(json!({ "query": crate::live::DEVICE_CHANGES }).to_string());
-    let mut stream = request.send().await.expect("the stream is answered");
-    assert_eq!(stream.headers()["content-encoding"], "gzip");
-    let mut decoded = flate2::write::GzDecoder::new(Vec::new());
-    let device = gateway.devices_by_status(false)[0].clone();
-    let deadline = tokio::time::Instant::now() + crate::live_client::WAIT;
-    // A subscribe has no acknowledgement: comment until the stream tells
-    // of one, reading whatever arrives in between.
-    for probe in 0.. {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no event told in time"
-        );
-        let comment =
-            json!({"input": {"computerName": device, "comment": format!("probe {probe}")}});
-        gateway.gql(crate::live::COMMENT, comment).await;
-        let wait = std::time::Duration::from_millis(250);
-        while let Ok(chunk) = tokio::time::timeout(wait, stream.chunk()).await {
-            let chunk = chunk
-                .expect("the stream reads")
-                .expect("the stream stays open");
-            decoded
-                .write_all(&chunk)
-                .expect("each chunk decodes as it comes");
-        }
-        let text = String::from_utf8_lossy(decoded.get_ref()).into_owned();
-        if text.contains("COMMENT_CHANGED") {
-            assert!(
-                text.starts_with("event: next\n") || text.starts_with(':'),
-                "{text}"
-            );
-            return;
-        }
-    }
-}
-
-#[tokio::test]
-async fn event_streams_beyond_the_bound_go_uncompressed() {
-    let gateway = spawn_gateway_with(SimulatorConfig::default(), |settings| {
-        settings.server.compression_max_streams = 1;
-    })
-    .await;
-    let open = || {
-        (gateway.http.post(&gateway.url))
-            .bearer_auth(ADMIN_TOKEN)
-            .header("content-type", "application/json")
-            .header("accept", "text/event-stream")
-            .header("accept-encoding", "gzip")
-            .body(json!({ "query": crate::live::DEVICE_CHANGES }).to_string())
-            .send()
-    };
-    let first = open().await.expect("the first stream is answered");
-    let second = open().await.expect("the second stream is answered");
-    assert_eq!(first.status(), 200);
-    assert_eq!(second.status(), 200);
-    assert_eq!(
-        first
-            .headers()
-            .get("content-encoding")
-            .map(|value| value.as_bytes()),
-        Some(&b"gzip"[..])
-    );
-    assert_eq!(second.headers().get("content-encoding"), None);
 }
 
 #[tokio::test]

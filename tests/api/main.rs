@@ -7,6 +7,7 @@ mod batches;
 mod cache;
 mod cli;
 mod compression;
+mod compression_streams;
 mod computers;
 mod conformance;
 mod connections;
