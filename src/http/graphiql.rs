@@ -13,7 +13,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 
 use super::AppState;
 use super::encoding::set_encoding;
-use crate::content_coding::Compressor;
+use crate::content_coding::{Coding, Compressor};
 
 const PAGE: &str = include_str!("graphiql/index.html");
 
@@ -117,15 +117,19 @@ pub(super) async fn asset(
     let (_, content_type, bytes) = ASSETS[index];
     let negotiated = state.compression.negotiate(&headers);
     let coding = state.compression.coding_for(negotiated, bytes.len());
-    let compressed = coding.and_then(|coding| {
-        let slot = &COMPRESSED[index][coding.index()];
-        let bytes = slot.get_or_init(|| {
-            crate::telemetry::record_compression(coding.token());
-            let (head, ending) = Compressor::body(coding, bytes, b"").ok()?;
-            Some([head.as_ref(), &ending].concat().into())
-        });
-        Some((coding, bytes.clone()?))
-    });
+    let compressed = match coding {
+        Some(coding) => match COMPRESSED[index][coding.index()].get() {
+            Some(kept) => kept.clone().map(|body| (coding, body)),
+            // Tens of milliseconds for the script: off the async workers,
+            // which would otherwise stall every other request meanwhile.
+            None => tokio::task::spawn_blocking(move || compress_asset(index, coding))
+                .await
+                .ok()
+                .flatten()
+                .map(|body| (coding, body)),
+        },
+        None => None,
+    };
     let headers = [
         (header::CONTENT_TYPE, content_type),
         (header::CACHE_CONTROL, "public, max-age=86400"),
@@ -138,4 +142,16 @@ pub(super) async fn asset(
         }
         None => (headers, bytes).into_response(),
     }
+}
+
+/// Asset `index` in `coding`, compressed by the first caller and kept.
+fn compress_asset(index: usize, coding: Coding) -> Option<Bytes> {
+    let slot = &COMPRESSED[index][coding.index()];
+    let kept = slot.get_or_init(|| {
+        crate::telemetry::record_compression(coding.token());
+        let (_, _, bytes) = ASSETS[index];
+        let (head, ending) = Compressor::body(coding, bytes, b"").ok()?;
+        Some([head.as_ref(), &ending].concat().into())
+    });
+    kept.clone()
 }

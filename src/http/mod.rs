@@ -1,8 +1,9 @@
 //! The HTTP surface: the accept loop, router, middleware (request ids,
 //! trace, body limit, timeouts, compression), the GraphQL endpoint with
 //! its media types and content codings, the raw lane, subscriptions'
-//! transports, an offline GraphiQL, liveness, readiness and metrics. Authenticates each request and hands what it
-//! read to `admission`, which admits, refuses and runs it.
+//! transports, an offline GraphiQL, liveness, readiness and metrics.
+//! Authenticates each request and hands what it read to `admission`,
+//! which admits, refuses and runs it.
 
 mod accept;
 mod answer;
