@@ -53,7 +53,8 @@ async fn a_subscription_over_a_compressed_event_stream_gets_each_event_as_it_hap
     let deadline = tokio::time::Instant::now() + crate::live_client::WAIT;
     // A subscribe has no acknowledgement: comment until the stream tells
     // of one, reading whatever arrives in between.
-    for probe in 0.. {
+    let mut probe = 0;
+    let text = loop {
         assert!(
             tokio::time::Instant::now() < deadline,
             "no event told in time"
@@ -61,6 +62,7 @@ async fn a_subscription_over_a_compressed_event_stream_gets_each_event_as_it_hap
         let comment =
             json!({"input": {"computerName": device, "comment": format!("probe {probe}")}});
         gateway.gql(crate::live::COMMENT, comment).await;
+        probe += 1;
         let wait = std::time::Duration::from_millis(250);
         while let Ok(chunk) = tokio::time::timeout(wait, stream.chunk()).await {
             let chunk = chunk
@@ -72,13 +74,13 @@ async fn a_subscription_over_a_compressed_event_stream_gets_each_event_as_it_hap
         }
         let text = String::from_utf8_lossy(decoded.get_ref()).into_owned();
         if text.contains("COMMENT_CHANGED") {
-            assert!(
-                text.starts_with("event: next\n") || text.starts_with(':'),
-                "{text}"
-            );
-            return;
+            break text;
         }
-    }
+    };
+    assert!(
+        text.starts_with("event: next\n") || text.starts_with(':'),
+        "{text}"
+    );
 }
 
 #[tokio::test]
