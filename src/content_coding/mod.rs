@@ -145,12 +145,12 @@ impl Compressor {
         &self.ending
     }
 
-    /// `head` compressed and, apart, what ends it with `tail` stored:
-    /// the two parts of one compressed body.
-    pub fn body(coding: Coding, head: &[u8], tail: &[u8]) -> std::io::Result<(Bytes, Vec<u8>)> {
+    /// `body` compressed whole, ended.
+    pub fn whole(coding: Coding, body: &[u8]) -> std::io::Result<Vec<u8>> {
         let mut compressor = Compressor::new(coding, Profile::Body)?;
-        let head = compressor.push(head)?;
-        Ok((head, compressor.ending.close(tail)))
+        let mut whole = compressor.push(body)?.to_vec();
+        whole.extend(compressor.ending.close(b""));
+        Ok(whole)
     }
 }
 

@@ -57,9 +57,9 @@ fn tails_longer_than_a_stored_block_are_split() {
         .map(|index| (index * 7 % 251) as u8)
         .collect();
     for coding in Coding::ALL {
-        let (head, ending) = Compressor::body(coding, b"{\"data\":", &tail).expect("compresses");
-        let mut body = head.to_vec();
-        body.extend(ending);
+        let mut compressor = Compressor::new(coding, Profile::Body).expect("a compressor");
+        let mut body = compressor.push(b"{\"data\":").expect("compresses").to_vec();
+        body.extend(compressor.ending().close(&tail));
         let mut expected = b"{\"data\":".to_vec();
         expected.extend_from_slice(&tail);
         assert_eq!(decode(coding, &body), expected, "{coding:?}");

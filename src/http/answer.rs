@@ -68,11 +68,16 @@ pub(super) fn finished(
 ) -> Response {
     match finished {
         Finished::One(Answer::Written { body, via, kept }) => {
-            let coding = encode(&body, kept.as_ref());
+            let written = written(
+                (media, conditional),
+                (body, kept.as_ref(), encode),
+                via,
+                started,
+            );
             if let Some(kept) = kept {
                 keep(kept);
             }
-            written((media, conditional), (body, coding), via, started)
+            written
         }
         Finished::One(Answer::Executed(response)) => {
             let mut answer = media.response(&response);
@@ -93,18 +98,19 @@ pub(super) fn finished(
 }
 
 /// A body written by the response cache, a plan or the schema, with the
-/// headers that say which; for a GET, its tag, and `304` with no body when
+/// headers that say which, compressed as `encode` says (asked only when a
+/// body is sent); for a GET, its tag, and `304` with no body when
 /// `If-None-Match` names it.
 pub(super) fn written(
     (media, conditional): (MediaType, Conditional<'_>),
-    (body, coding): (ResponseBody, Option<(Coding, EncodedHead)>),
+    (body, kept, encode): (ResponseBody, Option<&KeptResponse>, impl Encode),
     via: Via,
     started: Instant,
 ) -> Response {
     let tag = conditional.tag(&body);
     let mut response = if tag.is_some_and(|tag| conditional.unchanged(tag)) {
         StatusCode::NOT_MODIFIED.into_response()
-    } else if let Some((coding, head)) = coding {
+    } else if let Some((coding, head)) = encode(&body, kept) {
         let ending = head.ending.close(&body.tail);
         let mut response = media.respond_parts(head.bytes, ending);
         super::encoding::set_encoding(response.headers_mut(), coding);

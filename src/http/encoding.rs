@@ -105,17 +105,9 @@ impl Compression {
             return response;
         }
         negotiated.mark(response.headers_mut());
-        let headers = response.headers();
-        let skip = headers.contains_key(header::CONTENT_ENCODING)
-            || headers
-                .get(header::CONTENT_TYPE)
-                .is_some_and(|value| value.as_bytes().starts_with(b"text/event-stream"))
-            || response.status() == StatusCode::NOT_MODIFIED;
-        let Some(length) = response.body().size_hint().exact() else {
-            return response;
-        };
-        let length = usize::try_from(length).unwrap_or(usize::MAX);
-        let Some(coding) = self.coding_for(negotiated, length).filter(|_| !skip) else {
+        let coding =
+            Self::plain_length(&response).and_then(|length| self.coding_for(negotiated, length));
+        let Some(coding) = coding else {
             return response;
         };
         crate::telemetry::record_compression(coding.token());
@@ -125,7 +117,6 @@ impl Compression {
         let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
             return Response::from_parts(parts, Body::empty());
         };
-        let mut response = Response::from_parts(parts, Body::empty());
         let encoded = if body.len() > STREAMED_ABOVE {
             Compressor::new(coding, Profile::Body).map(|compressor| {
                 Body::new(Pieces {
@@ -134,20 +125,33 @@ impl Compression {
                 })
             })
         } else {
-            Compressor::body(coding, &body, b"").map(|(head, ending)| {
-                let mut bytes = head.to_vec();
-                bytes.extend(ending);
-                Body::from(bytes)
-            })
+            Compressor::whole(coding, &body).map(Body::from)
         };
         match encoded {
             Ok(encoded) => {
-                *response.body_mut() = encoded;
+                let mut response = Response::from_parts(parts, encoded);
                 set_encoding(response.headers_mut(), coding);
+                response
             }
-            Err(_) => *response.body_mut() = Body::from(body),
+            Err(_) => Response::from_parts(parts, Body::from(body)),
         }
-        response
+    }
+
+    /// The length of `response`'s body, if it is one this layer compresses:
+    /// whole in memory, not already encoded (a kept answer), not an event
+    /// stream (compressed event by event) and not a `304`.
+    fn plain_length(response: &Response) -> Option<usize> {
+        let headers = response.headers();
+        let event_stream = (headers.get(header::CONTENT_TYPE))
+            .is_some_and(|value| value.as_bytes().starts_with(b"text/event-stream"));
+        if headers.contains_key(header::CONTENT_ENCODING)
+            || event_stream
+            || response.status() == StatusCode::NOT_MODIFIED
+        {
+            return None;
+        }
+        let length = response.body().size_hint().exact()?;
+        Some(usize::try_from(length).unwrap_or(usize::MAX))
     }
 }
 
@@ -165,7 +169,7 @@ pub(super) async fn compress(
 impl super::Services {
     /// The coding a written `body` is sent in, with its head compressed:
     /// kept with the response when there is one, else compressed now.
-    pub(super) fn coding_for(
+    pub(super) fn encoded_head(
         &self,
         negotiated: Negotiated,
         body: &ResponseBody,

@@ -150,8 +150,7 @@ fn compress_asset(index: usize, coding: Coding) -> Option<Bytes> {
     let kept = slot.get_or_init(|| {
         crate::telemetry::record_compression(coding.token());
         let (_, _, bytes) = ASSETS[index];
-        let (head, ending) = Compressor::body(coding, bytes, b"").ok()?;
-        Some([head.as_ref(), &ending].concat().into())
+        Compressor::whole(coding, bytes).ok().map(Bytes::from)
     });
     kept.clone()
 }

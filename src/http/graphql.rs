@@ -159,8 +159,11 @@ async fn handle(
                 return match crate::admission::charge_all(&mut team, 1).await {
                     Ok(()) => {
                         let media = (entry.media(), Conditional::of(&source, &headers));
-                        let coding = state.coding_for(negotiated, &body, Some(entry.kept()));
-                        let response = answer::written(media, (body, coding), Via::Cache, started);
+                        let encode = |body: &ResponseBody, kept: Option<&KeptResponse>| {
+                            state.encoded_head(negotiated, body, kept)
+                        };
+                        let body = (body, Some(entry.kept()), encode);
+                        let response = answer::written(media, body, Via::Cache, started);
                         entry.record(started.elapsed());
                         response
                     }
@@ -199,8 +202,9 @@ async fn handle(
     // stays small, and axum's layers move it by value.
     let finished = Box::pin(admitted.run()).await;
     let media = (media, Conditional::of(&source, &headers));
-    let encode =
-        |body: &ResponseBody, kept: Option<&KeptResponse>| state.coding_for(negotiated, body, kept);
+    let encode = |body: &ResponseBody, kept: Option<&KeptResponse>| {
+        state.encoded_head(negotiated, body, kept)
+    };
     answer::finished(finished, (media, encode), started, |kept| {
         if let (Some(ticket), Some(label)) = (lane, label) {
             let lane = &state.raw_lane;
