@@ -175,7 +175,7 @@ async fn require_bearer(
     };
     if let Some(refused) = refused {
         let status = refused.status();
-        let mut response = refused_json(&refused);
+        let mut response = json_answer(Err(refused));
         if status == StatusCode::UNAUTHORIZED {
             let metadata = format!(
                 "{}{METADATA_PATH}{}",
@@ -219,20 +219,23 @@ async fn metadata(
         .into_response()
 }
 
-/// A refusal as JSON (`{"errors": [...]}`, as `/graphql` words it), with
+/// `answer` as JSON no cache keeps (the approval page's answers): the
+/// body, or the refusal (`{"errors": [...]}`, as `/graphql` words it) with
 /// its status and headers.
-fn refused_json(refused: &Refusal) -> Response {
-    let mut response = (
-        refused.status(),
-        [
-            (header::CONTENT_TYPE, "application/json"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        refused.body(),
-    )
-        .into_response();
-    for (name, value) in refused.answer_headers() {
-        response.headers_mut().insert(name, value);
+fn json_answer(answer: Result<serde_json::Value, Refusal>) -> Response {
+    let (status, body) = match &answer {
+        Ok(body) => (StatusCode::OK, body.to_string()),
+        Err(refused) => (refused.status(), refused.body()),
+    };
+    let content = [
+        (header::CONTENT_TYPE, "application/json"),
+        (header::CACHE_CONTROL, "no-store"),
+    ];
+    let mut response = (status, content, body).into_response();
+    if let Err(refused) = answer {
+        for (name, value) in refused.answer_headers() {
+            response.headers_mut().insert(name, value);
+        }
     }
     response
 }

@@ -57,14 +57,14 @@ impl SignIn {
 
 /// The provider, client id and scope the page signs people in with.
 pub(super) async fn sign_in(State(mcp): State<Mcp>) -> Response {
-    match &mcp.0.sign_in {
-        Some(sign_in) => json_response(&sign_in.body),
-        None => super::refused_json(&Refusal::new(
+    super::json_answer(match &mcp.0.sign_in {
+        Some(sign_in) => Ok(sign_in.body.clone()),
+        None => Err(Refusal::new(
             axum::http::StatusCode::NOT_FOUND,
             crate::graphql::ErrorCode::NotFound,
             "no sign-in is configured (mcp.sign_in_provider): paste a token",
         )),
-    }
+    })
 }
 
 pub(super) async fn page(State(mcp): State<Mcp>) -> Response {
@@ -108,10 +108,7 @@ pub(super) async fn request(
         let approval = approvals::owned_by(credential.caller(), found)?;
         Ok::<_, Refusal>(described(&mcp, &approval).await)
     };
-    match answer.await {
-        Ok(body) => json_response(&body),
-        Err(refused) => super::refused_json(&refused),
-    }
+    super::json_answer(answer.await)
 }
 
 #[derive(Deserialize)]
@@ -147,10 +144,7 @@ pub(super) async fn decide(
             "result": decided.result,
         }))
     };
-    match answer.await {
-        Ok(body) => json_response(&body),
-        Err(refused) => super::refused_json(&refused),
-    }
+    super::json_answer(answer.await)
 }
 
 /// `headers`, naming the account the approval `found` acts on: a person
@@ -164,17 +158,6 @@ fn on_account(headers: &HeaderMap, found: &Result<Approval, Refusal>) -> HeaderM
         headers.insert(super::ACCOUNT_HEADER, account);
     }
     headers
-}
-
-fn json_response(body: &Value) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "application/json"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        body.to_string(),
-    )
-        .into_response()
 }
 
 async fn described(mcp: &Mcp, approval: &Approval) -> Value {
