@@ -8,6 +8,7 @@ mod schema;
 mod serving;
 
 pub use schema::error::{ErrorCode, error_code, outcome};
+pub(crate) use schema::guard::{Root, root_scope};
 pub use schema::{
     GatewaySchema, MutationRoot, QueryRoot, ResumeFrom, StreamPosition, SubscriptionRoot,
     build_schema, sdl,

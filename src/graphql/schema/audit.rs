@@ -11,10 +11,10 @@ use serde_json::Value;
 use super::cache_report::not_reusable;
 use super::connection::ConnectionTotals;
 use super::error::{ErrorCode, coded};
-use super::guard::RequireScope;
+use super::guard::{RequireScope, Root};
 use super::id::{NodeKind, global_id};
 use super::timestamp::Timestamp;
-use crate::auth::{Caller, Scope};
+use crate::auth::Caller;
 use crate::catalog::{AuditActor, AuditFilter, AuditLog, AuditRecord, Catalog};
 use crate::settings::GraphqlSettings;
 
@@ -129,7 +129,7 @@ pub(crate) struct AuditQuery;
 #[Object]
 impl AuditQuery {
     /// Mutations made on the caller's RemotePC account, newest first.
-    #[graphql(guard = "RequireScope(Scope::AuditRead)")]
+    #[graphql(guard = "const { RequireScope::of(Root::Query, \"auditLog\") }")]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,

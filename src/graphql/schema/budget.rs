@@ -6,8 +6,8 @@ use async_graphql::{Context, Enum, Object, Result, SimpleObject};
 
 use super::cache_report::not_reusable;
 use super::error::catalog_error;
-use super::guard::RequireScope;
-use crate::auth::{Caller, Scope};
+use super::guard::{RequireScope, Root};
+use crate::auth::Caller;
 use crate::catalog::{Catalog, FlowBudget, Lane};
 
 /// Whose calls a flow carries.
@@ -80,7 +80,7 @@ pub(crate) struct BudgetQuery;
 impl BudgetQuery {
     /// How the caller's account's RemotePC calls are shared between teams,
     /// people and the gateway's own reads now.
-    #[graphql(guard = "RequireScope(Scope::AuditRead)")]
+    #[graphql(guard = "const { RequireScope::of(Root::Query, \"upstreamBudget\") }")]
     async fn upstream_budget(&self, ctx: &Context<'_>) -> Result<UpstreamBudget> {
         // It moves with every call, not with snapshots: never kept.
         not_reusable(ctx);

@@ -10,10 +10,9 @@ use super::cache_report::not_reusable;
 use super::device::Device;
 use super::error::catalog_error;
 use super::fleet;
-use super::guard::RequireScope;
+use super::guard::{RequireScope, Root};
 use super::id::{NodeKind, global_id};
 use super::timestamp::Timestamp;
-use crate::auth::Scope;
 use crate::catalog::KnownGroup;
 
 /// A group of computers, as known to this gateway: RemotePC offers no way to
@@ -52,7 +51,7 @@ pub(crate) struct GroupQuery;
 impl GroupQuery {
     /// Groups known to this gateway: the ones it created or moved computers
     /// into (RemotePC offers no way to list groups), by name.
-    #[graphql(guard = "RequireScope(Scope::Read)")]
+    #[graphql(guard = "const { RequireScope::of(Root::Query, \"groups\") }")]
     async fn groups(&self, ctx: &Context<'_>) -> Result<Vec<Group>> {
         not_reusable(ctx);
         let groups = fleet(ctx)?.known_groups().await.map_err(catalog_error)?;
@@ -60,7 +59,7 @@ impl GroupQuery {
     }
 
     /// One group known to this gateway; null when it knows none by that name.
-    #[graphql(guard = "RequireScope(Scope::Read)")]
+    #[graphql(guard = "const { RequireScope::of(Root::Query, \"group\") }")]
     async fn group(&self, ctx: &Context<'_>, name: String) -> Result<Option<Group>> {
         not_reusable(ctx);
         let groups = fleet(ctx)?.known_groups().await.map_err(catalog_error)?;

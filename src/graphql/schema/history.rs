@@ -10,11 +10,10 @@ use super::cache_report::not_reusable;
 use super::connection::first_count;
 use super::device::Device;
 use super::error::{catalog_error, change_cursor, validation_error};
-use super::guard::RequireScope;
+use super::guard::{RequireScope, Root};
 use super::live::{DeviceChange, Logged};
 use super::timestamp::Timestamp;
 use super::{caller, limits};
-use crate::auth::Scope;
 use crate::catalog::{self as domain, Catalog, HistoryEntry, HistorySelection};
 
 /// What happened to a device or user.
@@ -161,7 +160,7 @@ impl HistoryQuery {
     /// `live.poll_interval` while anyone subscribes, else when queries
     /// refresh the snapshot) and when it makes them.
     #[graphql(
-        guard = "RequireScope(Scope::Read)",
+        guard = "const { RequireScope::of(Root::Query, \"deviceEvents\") }",
         complexity = "super::connection::page_complexity(first, child_complexity)"
     )]
     async fn device_events(
@@ -198,7 +197,7 @@ impl HistoryQuery {
     /// cursor to ask from next: catching up without a socket.
     /// `CURSOR_EXPIRED` when the changes after it are no longer all kept.
     #[graphql(
-        guard = "RequireScope(Scope::Read)",
+        guard = "const { RequireScope::of(Root::Query, \"deviceChangesSince\") }",
         complexity = "super::connection::page_complexity(first, child_complexity)"
     )]
     async fn device_changes_since(

@@ -8,9 +8,8 @@ use async_graphql::{Context, Object, Result};
 use super::cache_report::not_reusable;
 use super::caller;
 use super::error::catalog_error;
-use super::guard::RequireScope;
+use super::guard::{RequireScope, Root};
 use super::timestamp::Timestamp;
-use crate::auth::Scope;
 use crate::catalog::{Catalog, Invitation as Pending};
 
 /// An invitation sent through this gateway that RemotePC's user list does
@@ -45,7 +44,7 @@ impl InvitationQuery {
     /// first. RemotePC cannot list invitations: one sent another way is not
     /// here; one is dropped once its user appears in RemotePC's user list,
     /// is deleted, or after `live.history_retention`.
-    #[graphql(guard = "RequireScope(Scope::Read)")]
+    #[graphql(guard = "const { RequireScope::of(Root::Query, \"invitations\") }")]
     async fn invitations(&self, ctx: &Context<'_>) -> Result<Vec<Invitation>> {
         not_reusable(ctx);
         let account = &caller(ctx)?.account;

@@ -12,12 +12,11 @@ use futures::{Stream, TryStreamExt};
 use super::caller;
 use super::device::{Device, DeviceStatus};
 use super::error::{catalog_error, change_cursor};
-use super::guard::RequireScope;
+use super::guard::{RequireScope, Root};
 use super::history::ChangeKind;
 use super::query::{DeviceFilter, UserFilter, device_filter};
 use super::timestamp::Timestamp;
 use super::user::User;
-use crate::auth::Scope;
 use crate::catalog::{self as domain, Catalog, ChangeCursor, Changes, Next};
 
 /// Where a subscription's stream is: the cursor of the event it sent last,
@@ -168,7 +167,7 @@ impl SubscriptionRoot {
     /// subscriber and query); changes made through the gateway arrive at
     /// once. `filter` is tested on the device's new state (its last, when
     /// removed); `offlineSince`/`onlineSince` are for queries.
-    #[graphql(guard = "RequireScope(Scope::Read)")]
+    #[graphql(guard = "const { RequireScope::of(Root::Subscription, \"deviceChanges\") }")]
     async fn device_changes(
         &self,
         ctx: &Context<'_>,
@@ -192,7 +191,7 @@ impl SubscriptionRoot {
 
     /// Changes of the account's users (added, removed), as
     /// `deviceChanges`.
-    #[graphql(guard = "RequireScope(Scope::Read)")]
+    #[graphql(guard = "const { RequireScope::of(Root::Subscription, \"userChanges\") }")]
     async fn user_changes(
         &self,
         ctx: &Context<'_>,

@@ -11,7 +11,7 @@ pub(crate) mod connection;
 pub(crate) mod device;
 pub(crate) mod error;
 mod groups;
-mod guard;
+pub(crate) mod guard;
 pub(crate) mod history;
 pub(crate) mod id;
 mod invitations;

@@ -10,11 +10,10 @@ use super::cache_report::{not_reusable, record};
 use super::connection::{PageArgs, SortConnection, paginate};
 use super::device::{Device, DeviceStatus};
 use super::error::{ErrorCode, catalog_error, coded, validation_error};
-use super::guard::RequireScope;
+use super::guard::{RequireScope, Root};
 use super::timestamp::Timestamp;
 use super::user::User;
 use super::{caller, directory, fleet, limits};
-use crate::auth::Scope;
 use crate::catalog::{self as domain, Listing};
 use crate::catalog::{Catalog, Snapshot, StatusHeld, StatusSince};
 
@@ -138,7 +137,7 @@ impl UserQuery {
     /// snapshot is younger than `cache.min_refresh_interval`.
     #[allow(clippy::too_many_arguments)]
     #[graphql(
-        guard = "RequireScope(Scope::Read)",
+        guard = "const { RequireScope::of(Root::Query, \"users\") }",
         complexity = "super::connection::page_complexity(first.or(last), child_complexity)"
     )]
     async fn users(
@@ -172,7 +171,7 @@ impl UserQuery {
     }
 
     /// One user by username (email, any case); null when there is none.
-    #[graphql(guard = "RequireScope(Scope::Read)")]
+    #[graphql(guard = "const { RequireScope::of(Root::Query, \"user\") }")]
     async fn user(&self, ctx: &Context<'_>, username: String) -> Result<Option<User>> {
         let served = directory(ctx)?.users(false).await.map_err(catalog_error)?;
         record(ctx, &served);
@@ -195,7 +194,7 @@ impl DeviceQuery {
     /// anew unless the snapshot is younger than `cache.min_refresh_interval`.
     #[allow(clippy::too_many_arguments)]
     #[graphql(
-        guard = "RequireScope(Scope::Read)",
+        guard = "const { RequireScope::of(Root::Query, \"devices\") }",
         complexity = "super::connection::page_complexity(first.or(last), child_complexity)"
     )]
     async fn devices(
@@ -238,7 +237,7 @@ impl DeviceQuery {
     }
 
     /// One device by its exact name; null when there is none.
-    #[graphql(guard = "RequireScope(Scope::Read)")]
+    #[graphql(guard = "const { RequireScope::of(Root::Query, \"device\") }")]
     async fn device(&self, ctx: &Context<'_>, name: String) -> Result<Option<Device>> {
         let served = fleet(ctx)?.devices(false).await.map_err(catalog_error)?;
         record(ctx, &served);

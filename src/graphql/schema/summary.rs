@@ -9,10 +9,9 @@ use super::cache_report::{not_reusable, record};
 use super::device::DeviceStatus;
 use super::error::catalog_error;
 use super::groups::Group;
-use super::guard::RequireScope;
+use super::guard::{RequireScope, Root};
 use super::query::{DeviceFilter, device_filter, device_listing};
 use super::{caller, fleet};
-use crate::auth::Scope;
 use crate::catalog::{self as domain, Catalog};
 
 /// How long ago a device was last seen.
@@ -146,7 +145,7 @@ impl SummaryQuery {
     /// by status, OS family, group and last-seen bucket: "how many are
     /// offline for more than a week" without listing them. From the same
     /// snapshot as `devices`, with no RemotePC call of its own.
-    #[graphql(guard = "RequireScope(Scope::Read)")]
+    #[graphql(guard = "const { RequireScope::of(Root::Query, \"fleetSummary\") }")]
     async fn fleet_summary(
         &self,
         ctx: &Context<'_>,

@@ -11,10 +11,9 @@ use secrecy::SecretString;
 use super::audit_trail::{audited, recorded};
 use super::error::{catalog_error, naming};
 use super::groups::Group;
-use super::guard::RequireScope;
+use super::guard::{RequireScope, Root};
 use super::user::User;
 use super::{caller, directory, fleet};
-use crate::auth::Scope;
 use crate::catalog::{self as domain, NewUser};
 pub(crate) use types::*;
 
@@ -25,7 +24,7 @@ pub(crate) struct UserMutation;
 #[Object]
 impl UserMutation {
     /// Invites users by email (RemotePC `user/invite`).
-    #[graphql(guard = "RequireScope(Scope::UsersWrite)")]
+    #[graphql(guard = "const { RequireScope::of(Root::Mutation, \"inviteUsers\") }")]
     async fn invite_users(
         &self,
         ctx: &Context<'_>,
@@ -46,7 +45,7 @@ impl UserMutation {
     }
 
     /// Creates an active user with a password (RemotePC `user/create`).
-    #[graphql(guard = "RequireScope(Scope::UsersWrite)")]
+    #[graphql(guard = "const { RequireScope::of(Root::Mutation, \"createUser\") }")]
     async fn create_user(
         &self,
         ctx: &Context<'_>,
@@ -72,7 +71,7 @@ impl UserMutation {
 
     /// Deletes active users and invitations, reporting each email
     /// (RemotePC `user/delete`).
-    #[graphql(guard = "RequireScope(Scope::UsersWrite)")]
+    #[graphql(guard = "const { RequireScope::of(Root::Mutation, \"deleteUsers\") }")]
     async fn delete_users(
         &self,
         ctx: &Context<'_>,
@@ -110,7 +109,7 @@ pub(crate) struct ComputerMutation;
 #[Object]
 impl ComputerMutation {
     /// Assigns computers to a user (RemotePC `computer/assign`).
-    #[graphql(guard = "RequireScope(Scope::ComputersWrite)")]
+    #[graphql(guard = "const { RequireScope::of(Root::Mutation, \"assignComputers\") }")]
     async fn assign_computers(
         &self,
         ctx: &Context<'_>,
@@ -126,7 +125,7 @@ impl ComputerMutation {
     }
 
     /// Unassigns computers from a user (RemotePC `computer/unassign`).
-    #[graphql(guard = "RequireScope(Scope::ComputersWrite)")]
+    #[graphql(guard = "const { RequireScope::of(Root::Mutation, \"unassignComputers\") }")]
     async fn unassign_computers(
         &self,
         ctx: &Context<'_>,
@@ -143,7 +142,7 @@ impl ComputerMutation {
 
     /// Removes offline computers from the account, reporting each one
     /// (RemotePC `computer/remove`, in calls of at most 50).
-    #[graphql(guard = "RequireScope(Scope::ComputersWrite)")]
+    #[graphql(guard = "const { RequireScope::of(Root::Mutation, \"removeComputers\") }")]
     async fn remove_computers(
         &self,
         ctx: &Context<'_>,
@@ -171,7 +170,7 @@ impl ComputerMutation {
     }
 
     /// Sets a computer's comment (RemotePC `computer/comments/add`).
-    #[graphql(guard = "RequireScope(Scope::ComputersWrite)")]
+    #[graphql(guard = "const { RequireScope::of(Root::Mutation, \"addComputerComment\") }")]
     async fn add_computer_comment(
         &self,
         ctx: &Context<'_>,
@@ -220,7 +219,7 @@ impl GroupMutation {
     /// Creates a group, optionally moving computers into it
     /// (RemotePC `computer/group/create`). The gateway remembers it: see
     /// `groups`.
-    #[graphql(guard = "RequireScope(Scope::GroupsWrite)")]
+    #[graphql(guard = "const { RequireScope::of(Root::Mutation, \"createGroup\") }")]
     async fn create_group(
         &self,
         ctx: &Context<'_>,
@@ -246,7 +245,7 @@ impl GroupMutation {
     }
 
     /// Moves computers into an existing group (RemotePC `computer/group/move`).
-    #[graphql(guard = "RequireScope(Scope::GroupsWrite)")]
+    #[graphql(guard = "const { RequireScope::of(Root::Mutation, \"moveComputersToGroup\") }")]
     async fn move_computers_to_group(
         &self,
         ctx: &Context<'_>,
