@@ -237,7 +237,7 @@ impl App {
         let listeners = http::Listeners {
             main: (
                 main,
-                http::router(state.clone(), &settings.server, mcp.map(|mcp| mcp.router())),
+                http::front(state.clone(), &settings.server, mcp.map(|mcp| mcp.router())),
             ),
             admin: admin.map(|listener| (listener, http::admin_router(state))),
         };
@@ -262,11 +262,11 @@ impl App {
         self.addr
     }
 
-    /// The main address's routes and middleware, to answer requests in
-    /// this process without a socket: what a connection's service runs,
-    /// less the accept loop (tests and benchmarks that compare answers
-    /// byte for byte at a rate TCP would dominate).
-    pub fn router(&self) -> axum::Router {
+    /// The main address's service, to answer requests in this process
+    /// without a socket: what a connection calls, less the accept loop
+    /// (tests and benchmarks that compare answers byte for byte at a rate
+    /// TCP would dominate).
+    pub fn router(&self) -> http::Front {
         self.listeners.main.1.clone()
     }
 

@@ -37,6 +37,22 @@ const STANDARD_HEADERS: [&str; 15] = [
     "mcp-session-id",
 ];
 
+/// Headers pages may read from answers: ids, retries and quotas, cache
+/// and timing, the trace, and where an MCP client in a browser signs the
+/// person in.
+const EXPOSED: [&str; 10] = [
+    request_id::REQUEST_ID,
+    "retry-after",
+    "etag",
+    "idempotent-replayed",
+    "ratelimit-policy",
+    "ratelimit",
+    "x-response-cache",
+    "server-timing",
+    crate::telemetry::trace_context::TRACE_RESPONSE,
+    "www-authenticate",
+];
+
 /// Refused origins already logged; bounded so that a scan of made-up
 /// origins cannot grow it.
 const MAX_LOGGED_ORIGINS: usize = 256;
@@ -48,6 +64,8 @@ pub(super) struct Origins {
     loopback_dev: bool,
     /// Refused origins already logged.
     logged: Arc<Mutex<HashSet<Vec<u8>>>>,
+    /// [`EXPOSED`], as the layer writes it.
+    exposed: HeaderValue,
 }
 
 impl Origins {
@@ -62,7 +80,23 @@ impl Origins {
             ),
             loopback_dev: server.cors_allow_loopback_dev,
             logged: Arc::default(),
+            exposed: HeaderValue::from_str(&EXPOSED.join(","))
+                .expect("EXPOSED holds header names, which are valid header text"),
         }
+    }
+
+    /// The CORS headers of an answer that did not pass the layer (a raw
+    /// lane hit), as the layer writes them: the page's origin when it is
+    /// a listed one, and on every answer, what pages may read.
+    pub(super) fn allow_response(&self, request: &HeaderMap, response: &mut HeaderMap) {
+        if let Some(origin) = request.get(header::ORIGIN)
+            && self.allow(origin, request)
+            && self.listed(origin)
+        {
+            response.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        }
+        let exposed = self.exposed.clone();
+        response.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, exposed);
     }
 
     /// Whether a page at `origin` may call: a listed origin, a loopback
@@ -105,19 +139,7 @@ pub(super) fn layer(server: &ServerSettings) -> CorsLayer {
         }))
         .allow_methods([Method::GET, Method::POST])
         .allow_headers(headers)
-        .expose_headers([
-            HeaderName::from_static(request_id::REQUEST_ID),
-            header::RETRY_AFTER,
-            header::ETAG,
-            HeaderName::from_static("idempotent-replayed"),
-            HeaderName::from_static("ratelimit-policy"),
-            HeaderName::from_static("ratelimit"),
-            HeaderName::from_static("x-response-cache"),
-            HeaderName::from_static("server-timing"),
-            HeaderName::from_static(crate::telemetry::trace_context::TRACE_RESPONSE),
-            // Where an MCP client in a browser signs the person in.
-            header::WWW_AUTHENTICATE,
-        ])
+        .expose_headers(EXPOSED.map(HeaderName::from_static))
         .max_age(Duration::from_secs(600))
         // `request_id::assign` sets `Vary` on every answer.
         .vary([])

@@ -18,10 +18,10 @@ use super::conditional::Conditional;
 use super::encoding::Negotiated;
 use super::live;
 use super::media::MediaType;
-use super::raw_lane::Lane;
+use super::raw_lane::{Entry, Lane};
 use super::reading::{Source, content_type_is_json, from_query_string, read_requests};
 use crate::admission::{IDEMPOTENCY_KEY, Refusal, Submission, Transport, parse_key};
-use crate::auth::Credential;
+use crate::auth::{AuthError, Credential};
 use crate::graphql::{ErrorCode, KeptResponse, RequestIds, ResponseBody, Via};
 use crate::telemetry;
 
@@ -155,20 +155,8 @@ async fn handle(
     {
         Lane::Seen(entry, ticket) => match state.operations.replay(entry.kept()) {
             Some(body) => {
-                // Charged before it is served, as any other request is.
-                return match crate::admission::charge_all(&mut team, 1).await {
-                    Ok(()) => {
-                        let media = (entry.media(), Conditional::of(&source, &headers));
-                        let encode = |body: &ResponseBody, kept: Option<&KeptResponse>| {
-                            state.encoded_head(negotiated, body, kept)
-                        };
-                        let body = (body, Some(entry.kept()), encode);
-                        let response = answer::written(media, body, Via::Cache, started);
-                        entry.record(started.elapsed());
-                        response
-                    }
-                    Err(refused) => refuse(&team, &headers, refused, started),
-                };
+                let request = (&headers, &source, negotiated);
+                return answer_seen(&state, &mut team, request, (&entry, body), started).await;
             }
             // No longer current: answered the long way, and registered anew.
             None => Some(ticket),
@@ -213,6 +201,52 @@ async fn handle(
     })
 }
 
+/// The answer the raw lane keeps for `source`, compressed as `headers`
+/// ask; `None` when it keeps none (or the request does not authenticate,
+/// or refuses every coding), for the long way, which refuses or answers.
+pub(super) async fn from_lane(
+    state: &AppState,
+    headers: &HeaderMap,
+    source: Source,
+) -> Option<Response> {
+    let started = Instant::now();
+    let negotiated = state.compression.negotiate(headers);
+    if negotiated.refuses_all() {
+        return None;
+    }
+    let mut team = credential_of(state, headers).await.ok()?;
+    let trusted = state.admission.trusted();
+    let Lane::Seen(entry, _) = state.raw_lane.offer(&team, headers, &source, trusted) else {
+        return None;
+    };
+    let body = state.operations.replay(entry.kept())?;
+    noted(&team);
+    let request = (headers, &source, negotiated);
+    let response = answer_seen(state, &mut team, request, (&entry, body), started).await;
+    Some(state.compression.encode(negotiated, response).await)
+}
+
+/// A lane hit answered: charged first, as any other request is.
+async fn answer_seen(
+    state: &AppState,
+    team: &mut Credential<'_>,
+    (headers, source, negotiated): (&HeaderMap, &Source, Negotiated),
+    (entry, body): (&Entry, ResponseBody),
+    started: Instant,
+) -> Response {
+    if let Err(refused) = crate::admission::charge_all(team, 1).await {
+        return refuse(team, headers, refused, started);
+    }
+    let media = (entry.media(), Conditional::of(source, headers));
+    let encode = |body: &ResponseBody, kept: Option<&KeptResponse>| {
+        state.encoded_head(negotiated, body, kept)
+    };
+    let body = (body, Some(entry.kept()), encode);
+    let response = answer::written(media, body, Via::Cache, started);
+    entry.record(started.elapsed());
+    response
+}
+
 fn unacceptable_coding() -> Refusal {
     let message = "Accept-Encoding must allow br, zstd, gzip or identity";
     Refusal::new(StatusCode::NOT_ACCEPTABLE, ErrorCode::BadUserInput, message)
@@ -240,23 +274,9 @@ pub(super) async fn authenticate<'s>(
     headers: &HeaderMap,
     started: Instant,
 ) -> Result<Credential<'s>, Response> {
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok());
-    let account = headers
-        .get(super::ACCOUNT_HEADER)
-        .and_then(|value| value.to_str().ok());
-    match state
-        .authenticator
-        .authenticate(authorization, account)
-        .await
-    {
+    match credential_of(state, headers).await {
         Ok(credential) => {
-            let caller = credential.caller();
-            telemetry::access::note_team(&caller.team);
-            let span = tracing::Span::current();
-            span.record("team", caller.team.as_str());
-            span.record("subject", caller.actor.subject.as_str());
+            noted(&credential);
             Ok(credential)
         }
         Err(error) => {
@@ -265,6 +285,30 @@ pub(super) async fn authenticate<'s>(
             Err(refusal.answering(headers))
         }
     }
+}
+
+/// The credential `headers` present, as the authenticator judges it.
+async fn credential_of<'s>(
+    state: &'s AppState,
+    headers: &HeaderMap,
+) -> Result<Credential<'s>, AuthError> {
+    let text = |name| headers.get(name).and_then(|value| value.to_str().ok());
+    (state.authenticator)
+        .authenticate(
+            text(header::AUTHORIZATION.as_str()),
+            text(super::ACCOUNT_HEADER),
+        )
+        .await
+}
+
+/// The caller in the access line and the request's span (the team or
+/// role, and the subject: never a token or an email).
+fn noted(credential: &Credential<'_>) {
+    let caller = credential.caller();
+    telemetry::access::note_team(&caller.team);
+    let span = tracing::Span::current();
+    span.record("team", caller.team.as_str());
+    span.record("subject", caller.actor.subject.as_str());
 }
 
 fn observe_refusal(team: &str, code: ErrorCode, started: Instant) {

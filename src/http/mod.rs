@@ -10,6 +10,7 @@ mod answer;
 mod conditional;
 mod cors;
 mod encoding;
+mod front;
 mod graphiql;
 mod graphql;
 mod health;
@@ -35,6 +36,7 @@ use tower_http::timeout::TimeoutLayer;
 /// name several acts on (WebSocket: `account` in `connection_init`).
 pub(crate) const ACCOUNT_HEADER: &str = "remotepc-account";
 
+pub use front::Front;
 pub use serve::{Listeners, serve};
 
 use crate::admission::Admission;
@@ -114,12 +116,11 @@ impl std::ops::Deref for AppState {
     }
 }
 
-/// The gateway's routes and middleware, with `more` routes (the MCP
-/// endpoint) under the same request ids, CORS and body limit. With
-/// `server.admin_listen` set, `/metrics` and `/readyz` are left to
-/// `admin_router`.
-pub fn router(state: AppState, server: &ServerSettings, more: Option<Router>) -> Router {
-    let access_log = request_id::AccessLog(state.access_log);
+/// The main address's service: request ids, the raw lane's hits, then the
+/// gateway's routes and middleware, with `more` routes (the MCP endpoint)
+/// under the same CORS and body limit. With `server.admin_listen` set,
+/// `/metrics` and `/readyz` are left to `admin_router`.
+pub fn front(state: AppState, server: &ServerSettings, more: Option<Router>) -> Front {
     let mut others = Router::new()
         .route("/", get(graphiql::home))
         .route("/graphiql", get(graphiql::page))
@@ -144,19 +145,16 @@ pub fn router(state: AppState, server: &ServerSettings, more: Option<Router>) ->
         .route("/schema.graphql", get(sdl::schema))
         .merge(others)
         .layer(compress.clone());
-    // One layer of our own, outermost, so that preflight answers get ids
-    // too: each layer costs every request a boxed future.
-    Router::new()
+    // Ids and the access line are the front's, outside every route, so
+    // that preflights get them too.
+    let router = Router::new()
         .route("/graphql", post(graphql::post).get(graphql::get))
         .merge(compressed)
-        .with_state(state)
+        .with_state(state.clone())
         .merge(more.unwrap_or_default().layer(compress))
         .layer(DefaultBodyLimit::max(server.body_limit_bytes))
-        .layer(cors::layer(server))
-        .layer(middleware::from_fn_with_state(
-            access_log,
-            request_id::assign,
-        ))
+        .layer(cors::layer(server));
+    Front::new(state, router)
 }
 
 /// `/metrics`, `/readyz` and `/healthz`, for `server.admin_listen`.

@@ -28,12 +28,27 @@ pub(super) const REQUEST_ID: &str = "x-request-id";
 #[derive(Debug, Clone, Copy)]
 pub(super) struct AccessLog(pub(super) bool);
 
-/// Gives the request its ids and runs it inside a span that carries them.
+/// Gives the request its ids and runs it inside a span that carries them
+/// (as middleware: the admin address's).
 pub(super) async fn assign(
-    State(AccessLog(access_log)): State<AccessLog>,
-    mut request: Request,
+    State(access_log): State<AccessLog>,
+    request: Request,
     next: Next,
 ) -> Response {
+    identified(access_log, request, |request| next.run(request)).await
+}
+
+/// Gives `request` its ids and has `answer` answer it inside a span that
+/// carries them; writes the access line and the ids' headers.
+pub(super) async fn identified<F, A>(
+    AccessLog(access_log): AccessLog,
+    mut request: Request,
+    answer: F,
+) -> Response
+where
+    F: FnOnce(Request) -> A,
+    A: Future<Output = Response>,
+{
     let ids = RequestIds {
         id: new_id(),
         client: request
@@ -67,7 +82,7 @@ pub(super) async fn assign(
     request.extensions_mut().insert(ids);
     let (method, uri) = (request.method().clone(), request.uri().clone());
     let started = Instant::now();
-    let (mut response, note) = access::noting(next.run(request).instrument(span.clone())).await;
+    let (mut response, note) = access::noting(answer(request).instrument(span.clone())).await;
     let status = response.status().as_u16();
     if telemetry::exporting() {
         span.record("http.response.status_code", i64::from(status));

@@ -5,6 +5,7 @@
 //! `server.max_connections` are open at once. On shutdown every connection
 //! is told to finish its request in flight and close.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -24,12 +25,13 @@ use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 use tower::Service;
 
+use super::Front;
 use crate::settings::ServerSettings;
 
 /// Bound listeners and what they serve.
 pub struct Listeners {
     /// The main address: GraphQL, GraphiQL, health.
-    pub main: (TcpListener, Router),
+    pub main: (TcpListener, Front),
     /// `server.admin_listen`, when set.
     pub admin: Option<(TcpListener, Router)>,
 }
@@ -87,13 +89,19 @@ impl From<&ServerSettings> for Limits {
     }
 }
 
-async fn accept(
-    (listener, router): &(TcpListener, Router),
+async fn accept<S>(
+    (listener, service): &(TcpListener, S),
     limits: &Limits,
     slots: &Arc<Semaphore>,
     graceful: &GracefulShutdown,
     ended: &CancellationToken,
-) {
+) where
+    S: Service<hyper::Request<Incoming>, Response = axum::response::Response, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -113,14 +121,14 @@ async fn accept(
             }
         };
         let _ = stream.set_nodelay(true);
-        let router = router.clone();
+        let service = service.clone();
         let slot = ConnectionSlot(Arc::new(std::sync::Mutex::new(Some(slot))));
         let held = slot.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             if request.headers().contains_key(hyper::header::UPGRADE) {
                 request.extensions_mut().insert(held.clone());
             }
-            router.clone().call(request)
+            service.clone().call(request)
         });
         let io = TokioIo::new(IdleTimeout::new(stream, limits.idle));
         let connection = builder

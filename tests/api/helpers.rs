@@ -24,7 +24,7 @@ pub(crate) struct TestGateway {
     pub(crate) clock: Clock,
     pub(crate) http: reqwest::Client,
     /// The gateway's routes, to ask without a socket (`plans::ask`).
-    pub(crate) router: axum::Router,
+    pub(crate) router: remotepc_gateway::http::Front,
 }
 
 impl Drop for TestGateway {

@@ -5,6 +5,7 @@
 
 use remotepc_gateway::simulator::SimulatorConfig;
 use remotepc_gateway::upstream::Endpoint;
+use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -209,4 +210,75 @@ pub(crate) fn urlencode(text: &str) -> String {
             _ => format!("%{byte:02X}"),
         })
         .collect()
+}
+
+/// The headers of one POST of `body` from a page at `origin`, and its
+/// parsed body.
+async fn from_page(gateway: &TestGateway, origin: &str, body: &str) -> (HeaderMap, Value) {
+    let response = gateway
+        .http
+        .post(&gateway.url)
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/json")
+        .header("origin", origin)
+        .header("x-request-id", "page-7")
+        .header(
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        )
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("gateway answers");
+    let headers = response.headers().clone();
+    (headers, response.json().await.expect("JSON"))
+}
+
+#[tokio::test]
+async fn a_hit_answered_ahead_of_the_router_carries_every_header_the_router_adds() {
+    let page = "https://helpdesk.example";
+    let gateway = spawn_gateway_with(SimulatorConfig::default(), |settings| {
+        settings.server.cors_origins = vec![page.to_owned()];
+    })
+    .await;
+    let (miss, first) = from_page(&gateway, page, &body()).await;
+    from_page(&gateway, page, &body()).await;
+    let (hit, again) = from_page(&gateway, page, &body()).await;
+    let value = |headers: &HeaderMap, name: &str| {
+        let values = headers.get_all(name).iter();
+        values
+            .map(|value| value.to_str().unwrap_or("?").to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(value(&miss, "x-response-cache"), ["miss"]);
+    assert_eq!(value(&hit, "x-response-cache"), ["hit"]);
+    assert_eq!(first["data"], again["data"]);
+    let names = |headers: &HeaderMap| {
+        let mut names: Vec<String> = headers.keys().map(|name| name.to_string()).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names(&hit), names(&miss));
+    for name in [
+        "access-control-allow-origin",
+        "access-control-expose-headers",
+        "vary",
+        "content-type",
+    ] {
+        assert_eq!(value(&hit, name), value(&miss, name), "{name}");
+    }
+    assert_eq!(value(&hit, "access-control-allow-origin"), [page]);
+    let traced = |headers: &HeaderMap| value(headers, "traceresponse")[0][..35].to_owned();
+    assert_eq!(traced(&hit), "00-0af7651916cd43dd8448eb211c80319c");
+    assert_eq!(traced(&miss), traced(&hit));
+    let ids = (value(&miss, "x-request-id"), value(&hit, "x-request-id"));
+    assert_ne!(ids.0, ids.1, "each request has its own id");
+    assert!(ids.1[0].len() == 20 && ids.1[0] != "page-7", "{ids:?}");
+
+    let (elsewhere, _) = from_page(&gateway, "https://other.example", &body()).await;
+    assert_eq!(value(&elsewhere, "x-response-cache"), ["hit"]);
+    assert!(!elsewhere.contains_key("access-control-allow-origin"));
+    let exposed = value(&elsewhere, "access-control-expose-headers");
+    assert_eq!(exposed, value(&miss, "access-control-expose-headers"));
+    assert_eq!(gateway.calls(Endpoint::ComputerList), 1);
 }
