@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::conditional::Conditional;
@@ -15,6 +15,7 @@ use super::media::MediaType;
 use crate::admission::{Finished, Refusal};
 use crate::content_coding::Coding;
 use crate::graphql::{Answer, EncodedHead, KeptResponse, ResponseBody, Via};
+use crate::telemetry::access::RESPONSE_CACHE;
 
 /// The coding a written body is sent in, with its head compressed (kept
 /// with the response, when `KeptResponse` is given).
@@ -28,11 +29,7 @@ impl<F> Encode for F where
 {
 }
 
-/// `hit` when the response cache answered, `miss` when it could have but
-/// held no current response; absent for what it never keeps (errors,
-/// mutations, data besides snapshots).
-const RESPONSE_CACHE: &str = "x-response-cache";
-const SERVER_TIMING: &str = "server-timing";
+const SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
 /// A refusal in the media type the client asked for (`application/json`
 /// when it asked for none the gateway speaks), so that client libraries
 /// read the `errors` body instead of raising a transport error.

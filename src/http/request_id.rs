@@ -11,7 +11,7 @@ use std::cell::Cell;
 use std::time::Instant;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use rand::Rng;
@@ -23,6 +23,9 @@ use crate::telemetry::{self, trace_context};
 
 /// The header both ways.
 pub(super) const REQUEST_ID: &str = "x-request-id";
+/// Header names made once, not parsed from text on every answer.
+const REQUEST_ID_NAME: HeaderName = HeaderName::from_static(REQUEST_ID);
+const TRACE_RESPONSE_NAME: HeaderName = HeaderName::from_static(trace_context::TRACE_RESPONSE);
 
 /// Whether each answer gets an access line (`log.access`).
 #[derive(Debug, Clone, Copy)]
@@ -53,7 +56,7 @@ where
         id: new_id(),
         client: request
             .headers()
-            .get(REQUEST_ID)
+            .get(REQUEST_ID_NAME)
             .and_then(|value| value.to_str().ok())
             .filter(|id| {
                 (1..=128).contains(&id.len()) && id.bytes().all(|byte| byte.is_ascii_graphic())
@@ -61,15 +64,18 @@ where
             .map(str::to_owned),
     };
     let incoming = trace_context::incoming(request.headers());
+    let trace_id = incoming.trace_id();
+    // Fields as text where they can be: a `Display` value is formatted
+    // through `fmt` for the log line.
     let span = tracing::info_span!(
         "request",
         otel.kind = "server",
-        request_id = %ids.id,
+        request_id = ids.id.as_str(),
         client_request_id = ids.client.as_deref().unwrap_or(""),
-        trace_id = incoming.trace_id().map(tracing::field::display),
+        trace_id = trace_id.as_ref().map(trace_context::TraceHex::as_str),
         team = tracing::field::Empty,
         subject = tracing::field::Empty,
-        http.request.method = %request.method(),
+        http.request.method = request.method().as_str(),
         url.path = request.uri().path(),
         url.scheme = "http",
         server.address = server_address(&request),
@@ -111,10 +117,10 @@ where
     }
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&id) {
-        headers.insert(REQUEST_ID, value);
+        headers.insert(REQUEST_ID_NAME, value);
     }
     if let Some(value) = trace_response {
-        headers.insert(trace_context::TRACE_RESPONSE, value);
+        headers.insert(TRACE_RESPONSE_NAME, value);
     }
     // What CORS answers depend on, set once here rather than joined by
     // the CORS layer for every response.

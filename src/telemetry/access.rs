@@ -10,7 +10,7 @@
 use std::cell::RefCell;
 use std::time::Duration;
 
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, Method, StatusCode, header};
 use http_body::Body as _;
 
 tokio::task_local! {
@@ -44,6 +44,11 @@ pub fn note_operation(operation: &str) {
     let _ = NOTE.try_with(|note| note.borrow_mut().operation = Some(operation.to_owned()));
 }
 
+/// `hit` when the response cache answered, `miss` when it could have but
+/// held no current response; absent for what it never keeps (errors,
+/// mutations, data besides snapshots). The access line's `cache`.
+pub const RESPONSE_CACHE: HeaderName = HeaderName::from_static("x-response-cache");
+
 /// One request as the access line tells it.
 pub struct Line<'a> {
     /// The gateway's own id for the request (`x-request-id`).
@@ -66,7 +71,7 @@ impl Line<'_> {
     /// Writes the line; `headers` and `body` are the answer's.
     pub fn write(self, headers: &HeaderMap, body: &axum::body::Body) {
         let cache = headers
-            .get("x-response-cache")
+            .get(RESPONSE_CACHE)
             .and_then(|value| value.to_str().ok())
             .unwrap_or("");
         let bytes = headers
@@ -77,7 +82,7 @@ impl Line<'_> {
             target: "access",
             request_id = self.request_id,
             trace_id = self.trace_id,
-            http.request.method = %self.method,
+            http.request.method = self.method.as_str(),
             url.path = self.path,
             http.response.status_code = self.status.as_u16(),
             team = self.note.team.as_deref(),

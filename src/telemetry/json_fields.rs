@@ -99,8 +99,11 @@ impl<W: Write> Visit for Pairs<'_, W> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let text = format!("{value:?}");
-        self.pair(field, |out| write_json_str(out, &text));
+        self.pair(field, |out| {
+            out.write_char('"')?;
+            write!(Escaping(out), "{value:?}")?;
+            out.write_char('"')
+        });
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
@@ -124,13 +127,31 @@ impl<W: Write> Visit for Pairs<'_, W> {
     }
 }
 
-/// `text` as a JSON string. Scanned by byte: every character JSON
-/// escapes is ASCII, so a byte that needs it is a whole character and the
-/// runs between them are valid UTF-8 (by char it was 8,000 instructions of
-/// a cached answer at `info`).
+/// `text` as a JSON string.
 fn write_json_str(out: &mut impl Write, text: &str) -> fmt::Result {
     out.write_char('"')?;
-    let mut plain = 0;
+    write_escaped(out, text)?;
+    out.write_char('"')
+}
+
+/// Whether JSON escapes `byte` inside a string.
+fn escaped(byte: u8) -> bool {
+    byte < 0x20 || byte == b'"' || byte == b'\\'
+}
+
+/// `text` escaped for the inside of a JSON string. Nearly every text (ids,
+/// paths, names) needs nothing escaped: that is checked over the whole
+/// text first, without branching per byte, and the text written in one
+/// piece. Otherwise it is scanned by byte: every character JSON escapes is
+/// ASCII, so a byte that needs it is a whole character and the runs
+/// between them are valid UTF-8 (byte by byte, log lines were 8,000
+/// instructions of a cached answer at `info`).
+fn write_escaped(out: &mut impl Write, text: &str) -> fmt::Result {
+    let plain = (text.bytes()).fold(true, |plain, byte| plain & !escaped(byte));
+    if plain {
+        return out.write_str(text);
+    }
+    let mut run = 0;
     for (index, byte) in text.bytes().enumerate() {
         let escape = match byte {
             b'"' => "\\\"",
@@ -141,16 +162,25 @@ fn write_json_str(out: &mut impl Write, text: &str) -> fmt::Result {
             0..=0x1f => "",
             _ => continue,
         };
-        out.write_str(text.get(plain..index).unwrap_or_default())?;
+        out.write_str(text.get(run..index).unwrap_or_default())?;
         if escape.is_empty() {
             write!(out, "\\u{byte:04x}")?;
         } else {
             out.write_str(escape)?;
         }
-        plain = index + 1;
+        run = index + 1;
     }
-    out.write_str(text.get(plain..).unwrap_or_default())?;
-    out.write_char('"')
+    out.write_str(text.get(run..).unwrap_or_default())
+}
+
+/// Escapes what is written through it, so that a `Debug` or `Display`
+/// value goes into a JSON string without a string of its own.
+struct Escaping<'a, W: Write>(&'a mut W);
+
+impl<W: Write> Write for Escaping<'_, W> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        write_escaped(self.0, text)
+    }
 }
 
 #[cfg(test)]
@@ -212,6 +242,7 @@ mod tests {
                 "request",
                 request_id = "r1",
                 quoted = "say \"hi\"\n\u{1}",
+                shown = %"dis\"play\n",
                 count = 3_u64,
                 team = tracing::field::Empty,
                 later = tracing::field::Empty,
@@ -226,6 +257,7 @@ mod tests {
         let span = &line["spans"][0];
         assert_eq!(span["request_id"], "r1", "{line}");
         assert_eq!(span["quoted"], "say \"hi\"\n\u{1}", "{line}");
+        assert_eq!(span["shown"], "dis\"play\n", "{line}");
         assert_eq!(span["count"], 3);
         assert_eq!(span["team"], "ops");
         assert_eq!(span["later"], -2);

@@ -7,7 +7,7 @@ use std::fmt::{self, Write};
 
 use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
+use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
 
@@ -70,7 +70,7 @@ where
 /// access line's cost, itself a quarter of a cached answer's at `info`.
 fn access_line(mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
     writer.write_str("{\"timestamp\":\"")?;
-    SystemTime.format_time(&mut writer)?;
+    super::timestamp::UtcMicros.format_time(&mut writer)?;
     writer.write_str("\",\"level\":\"")?;
     writer.write_str(event.metadata().level().as_str())?;
     writer.write_str("\",")?;

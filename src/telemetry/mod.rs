@@ -11,6 +11,7 @@ mod json_fields;
 mod json_line;
 mod otel;
 mod series;
+mod timestamp;
 pub mod trace_context;
 
 use std::collections::{HashMap, HashSet};
@@ -67,6 +68,7 @@ where
             .event_format(json_line::WithRequestIds(
                 tracing_subscriber::fmt::format()
                     .json()
+                    .with_timer(timestamp::UtcMicros)
                     .flatten_event(true)
                     .with_current_span(false)
                     .with_span_list(true),

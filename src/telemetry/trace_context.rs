@@ -24,8 +24,9 @@ pub struct Incoming {
 
 impl Incoming {
     /// The trace id to create the request's span with, when known now.
-    pub fn trace_id(&self) -> Option<TraceId> {
-        self.local.as_ref().map(SpanContext::trace_id)
+    pub fn trace_id(&self) -> Option<TraceHex> {
+        let local = self.local.as_ref()?;
+        Some(TraceHex::of(local.trace_id()))
     }
 }
 
@@ -65,20 +66,45 @@ pub fn continue_trace(incoming: Incoming, span: &tracing::Span) -> Option<Header
         None => {
             let _ = span.set_parent(incoming.parent);
             let own = span.context().span().span_context().clone();
-            span.record("trace_id", tracing::field::display(own.trace_id()));
+            span.record("trace_id", TraceHex::of(own.trace_id()).as_str());
             own
         }
     };
     if !own.is_valid() {
         return None;
     }
-    let value = format!(
-        "00-{}-{}-{:02x}",
-        own.trace_id(),
-        own.span_id(),
-        own.trace_flags().to_u8()
-    );
-    HeaderValue::from_str(&value).ok()
+    let mut value = *b"00-________________________________-________________-__";
+    write_hex(&mut value[3..35], &own.trace_id().to_bytes());
+    write_hex(&mut value[36..52], &own.span_id().to_bytes());
+    write_hex(&mut value[53..], &[own.trace_flags().to_u8()]);
+    HeaderValue::from_bytes(&value).ok()
+}
+
+/// `bytes` as lowercase hex digits into `out` (twice as long), as W3C
+/// trace context writes ids: here, on every request, rather than through
+/// `fmt`.
+fn write_hex(out: &mut [u8], bytes: &[u8]) {
+    const DIGIT: &[u8; 16] = b"0123456789abcdef";
+    for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGIT[usize::from(byte >> 4)];
+        pair[1] = DIGIT[usize::from(byte & 0xf)];
+    }
+}
+
+/// A trace id as its 32 hex digits.
+pub struct TraceHex([u8; 32]);
+
+impl TraceHex {
+    fn of(trace_id: TraceId) -> Self {
+        let mut digits = [b'0'; 32];
+        write_hex(&mut digits, &trace_id.to_bytes());
+        Self(digits)
+    }
+
+    /// The digits.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
 }
 
 /// `traceparent` (and `tracestate`) for a call to RemotePC made inside the
@@ -152,5 +178,26 @@ mod tests {
         assert_eq!(parts.len(), 4);
         assert_eq!((parts[1].len(), parts[2].len()), (32, 16));
         assert_ne!(parts[1], "0".repeat(32));
+    }
+
+    #[test]
+    fn ids_are_written_as_fmt_writes_them() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "traceparent",
+            HeaderValue::from_static("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"),
+        );
+        let incoming = incoming(&headers);
+        let local = incoming.local.clone().expect("ids without export");
+        let text = incoming.trace_id().expect("a trace id");
+        assert_eq!(text.as_str(), "0af7651916cd43dd8448eb211c80319c");
+        let response = continue_trace(incoming, &tracing::Span::none()).expect("a traceresponse");
+        let expected = format!(
+            "00-{}-{}-{:02x}",
+            local.trace_id(),
+            local.span_id(),
+            local.trace_flags().to_u8()
+        );
+        assert_eq!(response.to_str().ok(), Some(expected.as_str()));
     }
 }
