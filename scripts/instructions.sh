@@ -5,10 +5,17 @@
 # query with new filter values each request), 10,000 devices.
 #   [FILTER=info] [CODING=br] scripts/instructions.sh RELEASE_BINARY a|b [REQUESTS]
 # CODING sends `Accept-Encoding: $CODING` (a compressed hit, for A).
-# Needs valgrind, curl and python3; works in ./ab-work. Kernel time is not
-# counted: this measures the gateway's own code, which is what changes.
+# Then the floor, counted the same way: examples/bare_hyper (built beside
+# BINARY: `cargo build --profile bench --example bare_hyper`) answering
+# every request with the bytes of the gateway's last answer.
+# Background work is kept out of the count: snapshots live 10 minutes
+# (no refresh lands in the window), and counting starts once the process
+# is idle after the warm-up (the change log's first write of 20,000 rows
+# is done). Needs valgrind, curl and python3; works in ./ab-work. Kernel
+# time is not counted: this measures the processes' own code.
 set -eu
 BIN=$(realpath "$1"); WHICH=$2; N=${3:-2000}
+BARE=$(dirname "$BIN")/examples/bare_hyper
 mkdir -p ab-work && cd ab-work
 TOKEN=ab-test-token-0123456789abcdef
 HASH=$(printf %s "$TOKEN" | $BIN hash-token -)
@@ -17,6 +24,8 @@ cat > gw.toml <<TOML
 listen = "127.0.0.1:18080"
 [log]
 filter = "${FILTER:-error}"
+[cache]
+ttl = "10m"
 [store]
 url = "sqlite://ab.db?mode=rwc"
 [accounts.default]
@@ -31,14 +40,14 @@ burst = 10000000
 TOML
 cat > drive.py <<'PY'
 import http.client, json, sys
-n, which = int(sys.argv[1]), sys.argv[2]
-coding = sys.argv[3] if len(sys.argv) > 3 else ""
+n, which, port = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+coding = sys.argv[4] if len(sys.argv) > 4 else ""
 fields = "name machineId status os osVersion ip comment lastSessionAt lastSessionRaw"
 page = "{ totalCount edges { cursor node { %s } } pageInfo { hasNextPage endCursor } }" % fields
 a = json.dumps({"query": "query A { devices(first: 50) %s }" % page})
 b = ("query B($before: DateTime!, $first: Int!) { devices(first: $first, filter: { status: OFFLINE, "
      "lastSessionBefore: $before }, orderBy: { field: LAST_SESSION, direction: DESC }) %s }" % page)
-connection = http.client.HTTPConnection("127.0.0.1", 18080)
+connection = http.client.HTTPConnection("127.0.0.1", port)
 for i in range(n):
     before = "2026-%02d-%02dT%02d:%02d:00" % (1 + i % 11, 1 + i % 28, i % 24, (i * 7) % 60)
     body = a if which == "a" else json.dumps({"query": b, "variables": {"first": 50, "before": before}})
@@ -48,8 +57,9 @@ for i in range(n):
         headers["Accept-Encoding"] = coding
     connection.request("POST", "/graphql", body, headers)
     answer = connection.getresponse()
-    answer.read()
+    body = answer.read()
     assert answer.status == 200, answer.status
+open("answer.bin", "wb").write(body)
 PY
 $BIN simulate --port 19090 --devices 10000 --users 10000 --api-key abkey > /dev/null 2>&1 &
 SIM=$!
@@ -59,12 +69,41 @@ rm -f ab.db* callgrind.out.*
 AB_KEY=abkey valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=callgrind.out.%p \
   $BIN serve --config gw.toml > gw.log 2>&1 &
 GW=$!
-for _ in $(seq 1 300); do curl -s -o /dev/null http://127.0.0.1:18080/healthz && break; sleep 0.5; done
-python3 drive.py 300 "$WHICH" "${CODING:-}"   # warm: snapshots read, plans compiled, responses kept
-callgrind_control -i on > /dev/null
-python3 drive.py "$N" "$WHICH" "${CODING:-}"
-callgrind_control -d > /dev/null
-sleep 1
-kill $GW; wait $GW 2>/dev/null || true
-TOTAL=$(callgrind_annotate callgrind.out.*.1 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",","",$1); print $1}')
-echo "$WHICH: $((TOTAL / N)) instructions per request (callgrind.out.*.1 has the profile)"
+# Waits (at most 2 minutes) until PROCESS uses under 5% of a core for a
+# second.
+settle() {
+  local before after
+  for _ in $(seq 1 120); do
+    before=$(awk '{print $14 + $15}' "/proc/$1/stat")
+    sleep 1
+    after=$(awk '{print $14 + $15}' "/proc/$1/stat")
+    [ $((after - before)) -lt 5 ] && return
+  done
+}
+# Counts what PROCESS executes for N requests after a warm-up; prints it
+# per request.
+count() {
+  local process=$1 port=$2
+  for _ in $(seq 1 300); do curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.5; done
+  python3 drive.py 300 "$WHICH" "$port" "${CODING:-}"   # warm: snapshots read, plans compiled, responses kept
+  settle "$process"
+  callgrind_control -i on "$process" > /dev/null
+  python3 drive.py "$N" "$WHICH" "$port" "${CODING:-}"
+  callgrind_control -d "$process" > /dev/null
+  sleep 1
+  kill "$process"; wait "$process" 2>/dev/null || true
+  local total
+  total=$(callgrind_annotate "callgrind.out.$process.1" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",","",$1); print $1}')
+  echo $((total / N))
+}
+GATEWAY=$(count $GW 18080)
+echo "$WHICH: $GATEWAY instructions per request (callgrind.out.$GW.1 has the profile)"
+if [ -x "$BARE" ]; then
+  valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=callgrind.out.%p \
+    "$BARE" answer.bin 18081 > bare.log 2>&1 &
+  BARE_PID=$!
+  FLOOR=$(count $BARE_PID 18081)
+  echo "bare hyper, the same $(wc -c < answer.bin) bytes: $FLOOR instructions per request; the gateway: $(python3 -c "print(f'{$GATEWAY / $FLOOR:.2f}')")x"
+else
+  echo "no $BARE: build it with cargo build --profile bench --example bare_hyper for the floor"
+fi
