@@ -11,13 +11,20 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// `bytes` as lower-case hex digits, two per byte.
 pub fn hex(bytes: &[u8]) -> String {
+    let mut digits = vec![0; bytes.len() * 2];
+    write_hex(&mut digits, bytes);
+    String::from_utf8(digits).unwrap_or_default()
+}
+
+/// `bytes` as lower-case hex digits into `out`, which is twice as long
+/// (trace ids, written on every request, go through here without an
+/// allocation).
+pub fn write_hex(out: &mut [u8], bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0x0f)];
     }
-    text
 }
 
 #[cfg(test)]

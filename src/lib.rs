@@ -52,7 +52,8 @@
 //! refresh leases, snapshot hand-off, the patch channel, shared GCRA
 //! limits, shared persisted-query texts) serves `catalog`, `auth`,
 //! `upstream` and `http` and knows none of them;
-//! [`settings`], [`clock`] and [`digest`] are leaves every layer reads;
+//! [`settings`], [`clock`], [`digest`] and [`json_text`] are leaves every
+//! layer reads;
 //! [`content_coding`] (brotli, zstd and gzip streams a kept compressed
 //! prefix can end without compressing again) is a leaf `graphql` keeps
 //! compressed answers with and `http` compresses the rest with;
@@ -60,7 +61,8 @@
 //! `admission` notes the operation in; metrics, OpenTelemetry export and
 //! W3C trace context: `http` continues a caller's trace, `upstream` may
 //! pass it on)
-//! is read by every layer and reads only `settings`; [`simulator`] is an
+//! is read by every layer and reads only the leaves `settings`, `digest`
+//! and `json_text`; [`simulator`] is an
 //! in-process RemotePC for the demo and the tests, and states the vendor's
 //! rules itself, apart from `catalog::rules`, so that each checks the other.
 //!
@@ -80,6 +82,7 @@ pub mod content_coding;
 pub mod digest;
 pub mod graphql;
 pub mod http;
+pub mod json_text;
 pub mod mcp;
 pub mod settings;
 pub mod simulator;

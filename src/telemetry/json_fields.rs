@@ -134,21 +134,14 @@ fn write_json_str(out: &mut impl Write, text: &str) -> fmt::Result {
     out.write_char('"')
 }
 
-/// Whether JSON escapes `byte` inside a string.
-fn escaped(byte: u8) -> bool {
-    byte < 0x20 || byte == b'"' || byte == b'\\'
-}
-
 /// `text` escaped for the inside of a JSON string. Nearly every text (ids,
 /// paths, names) needs nothing escaped: that is checked over the whole
-/// text first, without branching per byte, and the text written in one
-/// piece. Otherwise it is scanned by byte: every character JSON escapes is
+/// text first, eight bytes at a time, and the text written in one piece. Otherwise it is scanned by byte: every character JSON escapes is
 /// ASCII, so a byte that needs it is a whole character and the runs
 /// between them are valid UTF-8 (byte by byte, log lines were 8,000
 /// instructions of a cached answer at `info`).
 fn write_escaped(out: &mut impl Write, text: &str) -> fmt::Result {
-    let plain = (text.bytes()).fold(true, |plain, byte| plain & !escaped(byte));
-    if plain {
+    if crate::json_text::needs_no_escape(text.as_bytes()) {
         return out.write_str(text);
     }
     let mut run = 0;

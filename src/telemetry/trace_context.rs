@@ -74,21 +74,10 @@ pub fn continue_trace(incoming: Incoming, span: &tracing::Span) -> Option<Header
         return None;
     }
     let mut value = *b"00-________________________________-________________-__";
-    write_hex(&mut value[3..35], &own.trace_id().to_bytes());
-    write_hex(&mut value[36..52], &own.span_id().to_bytes());
-    write_hex(&mut value[53..], &[own.trace_flags().to_u8()]);
+    crate::digest::write_hex(&mut value[3..35], &own.trace_id().to_bytes());
+    crate::digest::write_hex(&mut value[36..52], &own.span_id().to_bytes());
+    crate::digest::write_hex(&mut value[53..], &[own.trace_flags().to_u8()]);
     HeaderValue::from_bytes(&value).ok()
-}
-
-/// `bytes` as lowercase hex digits into `out` (twice as long), as W3C
-/// trace context writes ids: here, on every request, rather than through
-/// `fmt`.
-fn write_hex(out: &mut [u8], bytes: &[u8]) {
-    const DIGIT: &[u8; 16] = b"0123456789abcdef";
-    for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
-        pair[0] = DIGIT[usize::from(byte >> 4)];
-        pair[1] = DIGIT[usize::from(byte & 0xf)];
-    }
 }
 
 /// A trace id as its 32 hex digits.
@@ -97,7 +86,7 @@ pub struct TraceHex([u8; 32]);
 impl TraceHex {
     fn of(trace_id: TraceId) -> Self {
         let mut digits = [b'0'; 32];
-        write_hex(&mut digits, &trace_id.to_bytes());
+        crate::digest::write_hex(&mut digits, &trace_id.to_bytes());
         Self(digits)
     }
 

@@ -80,7 +80,7 @@ pub(crate) fn write_str(text: &str, out: &mut Vec<u8>) {
     // Names, ids and dates rarely hold anything serde_json escapes (a
     // control character, a quote, a backslash): copy those at once.
     // Escaping byte by byte was a quarter of a planned answer's work.
-    let plain = needs_no_escape(bytes);
+    let plain = crate::json_text::needs_no_escape(bytes);
     if plain {
         out.reserve(bytes.len() + 2);
         out.push(b'"');
@@ -90,32 +90,6 @@ pub(crate) fn write_str(text: &str, out: &mut Vec<u8>) {
     }
     // Writing to a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, text);
-}
-
-/// Whether `bytes` holds no control character, quote or backslash; eight
-/// bytes at a time with the usual SWAR tests for a zero byte and a byte
-/// below a bound.
-fn needs_no_escape(bytes: &[u8]) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    let has_zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS != 0;
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        let word = u64::from_ne_bytes(word);
-        let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGHS != 0;
-        if below_space
-            || has_zero(word ^ (ONES * u64::from(b'"')))
-            || has_zero(word ^ (ONES * u64::from(b'\\')))
-        {
-            return false;
-        }
-    }
-    chunks
-        .remainder()
-        .iter()
-        .all(|&byte| byte >= 0x20 && byte != b'"' && byte != b'\\')
 }
 
 pub(crate) fn write_optional(text: Option<&str>, out: &mut Vec<u8>) {
