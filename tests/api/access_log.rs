@@ -101,9 +101,10 @@ async fn each_request_gets_one_access_line_with_its_ids_at_the_top_level() {
         "{access}"
     );
 
-    // Kept on its second sight, answered from the response cache on its third.
+    // Kept on its second sight, answered from the response cache on its
+    // third, and by its bytes ahead of the router on its fourth.
     let mut caching = Vec::new();
-    for _ in 0..2 {
+    for _ in 0..3 {
         let (id, bytes) = ask(&url, TRACEPARENT).await;
         let access = line_where(&mut logged, "an access line", |line| {
             line["target"] == "access"
@@ -111,9 +112,12 @@ async fn each_request_gets_one_access_line_with_its_ids_at_the_top_level() {
         .await;
         assert_eq!(access["request_id"], id.as_str(), "{access}");
         assert_eq!(access["bytes"], bytes, "{access}");
+        assert_eq!(access["team"], "ops", "{access}");
+        assert_eq!(access["graphql.operation.name"], "Fleet", "{access}");
+        assert_eq!(access["trace_id"], TRACE_ID, "{access}");
         caching.push(access["cache"].clone());
     }
-    assert_eq!(caching, [json!("miss"), json!("hit")]);
+    assert_eq!(caching, [json!("miss"), json!("hit"), json!("hit")]);
 }
 
 #[tokio::test]

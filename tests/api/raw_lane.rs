@@ -1,7 +1,8 @@
 //! The raw-request lane: a request whose exact bytes were answered from the
-//! response cache before is answered again before it is parsed, yet with
-//! the same quota, audience, media type, metrics and freshness as any
-//! other request.
+//! response cache before is answered again before it is parsed, ahead of
+//! the router, yet with the same quota, audience, media type, metrics,
+//! freshness and headers as any other request; a body without a length
+//! goes the router's way.
 
 use remotepc_gateway::simulator::SimulatorConfig;
 use remotepc_gateway::upstream::Endpoint;
@@ -280,5 +281,67 @@ async fn a_hit_answered_ahead_of_the_router_carries_every_header_the_router_adds
     assert!(!elsewhere.contains_key("access-control-allow-origin"));
     let exposed = value(&elsewhere, "access-control-expose-headers");
     assert_eq!(exposed, value(&miss, "access-control-expose-headers"));
+    assert_eq!(gateway.calls(Endpoint::ComputerList), 1);
+}
+
+/// The status, `x-response-cache` and body of `body` sent chunked (no
+/// `Content-Length`), as browsers' streaming uploads and some proxies do.
+async fn post_chunked(gateway: &TestGateway, body: &str) -> (u16, String, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = gateway
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches("/graphql");
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connects");
+    let (half, rest) = body.split_at(body.len() / 2);
+    let request = format!(
+        "POST /graphql HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+         {:x}\r\n{half}\r\n{:x}\r\n{rest}\r\n0\r\n\r\n",
+        half.len(),
+        rest.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("sent");
+    let mut answer = Vec::new();
+    let read = stream.read_to_end(&mut answer);
+    tokio::time::timeout(std::time::Duration::from_secs(10), read)
+        .await
+        .expect("answered and closed within 10 s")
+        .expect("readable");
+    let answer = String::from_utf8(answer).expect("UTF-8");
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a head and a body");
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok());
+    let cache = (head.lines())
+        .find_map(|line| line.strip_prefix("x-response-cache: "))
+        .unwrap_or_default();
+    let body = if head.contains("transfer-encoding: chunked") {
+        body.split("\r\n").skip(1).step_by(2).collect::<String>()
+    } else {
+        body.to_owned()
+    };
+    let parsed = serde_json::from_str(&body).unwrap_or_else(|_| panic!("not JSON: {body}"));
+    (status.unwrap_or_default(), cache.to_owned(), parsed)
+}
+
+#[tokio::test]
+async fn a_body_sent_without_a_length_takes_the_routers_way_and_is_answered_the_same() {
+    let gateway = spawn_gateway().await;
+    let mut caches = Vec::new();
+    for _ in 0..3 {
+        let (status, cache, answer) = post_chunked(&gateway, &body()).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["data"]["devices"]["totalCount"], 50, "{answer}");
+        caches.push(cache);
+    }
+    assert_eq!(caches, ["miss", "miss", "hit"]);
+    let (_, _, chunked) = post_chunked(&gateway, &body()).await;
+    let (_, cache, _, with_length) = send(&gateway, ADMIN_TOKEN, &body(), "*/*").await;
+    assert_eq!(cache.as_deref(), Some("hit"));
+    assert_eq!(with_length["data"], chunked["data"]);
     assert_eq!(gateway.calls(Endpoint::ComputerList), 1);
 }
