@@ -141,7 +141,7 @@ pub(super) fn layer(server: &ServerSettings) -> CorsLayer {
         .allow_headers(headers)
         .expose_headers(EXPOSED.map(HeaderName::from_static))
         .max_age(Duration::from_secs(600))
-        // `request_id::assign` sets `Vary` on every answer.
+        // `request_id::identified` sets `Vary` on every answer.
         .vary([])
 }
 

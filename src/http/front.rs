@@ -71,7 +71,10 @@ impl Front {
         let Ok(body) = axum::body::to_bytes(body, self.state.body_limit).await else {
             // What the handler answers when a body cannot be read.
             let refusal = Refusal::bad_request("the request body could not be read");
-            return Ok(self.with_cors(&parts.headers, refusal.answering(&parts.headers)));
+            let compression = &self.state.compression;
+            let negotiated = compression.negotiate(&parts.headers);
+            let refused = compression.encode(negotiated, refusal.answering(&parts.headers));
+            return Ok(self.with_cors(&parts.headers, refused.await));
         };
         let hit = graphql::from_lane(&self.state, &parts.headers, Source::Body(body.clone()));
         match hit.await {

@@ -15,10 +15,11 @@ use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use rand::Rng;
-use tracing::Instrument;
+use tracing::{Instrument, Span};
 
 use crate::graphql::RequestIds;
 use crate::telemetry::access::{self, Line};
+use crate::telemetry::trace_context::TraceHex;
 use crate::telemetry::{self, trace_context};
 
 /// The header both ways.
@@ -52,37 +53,9 @@ where
     F: FnOnce(Request) -> A,
     A: Future<Output = Response>,
 {
-    let ids = RequestIds {
-        id: new_id(),
-        client: request
-            .headers()
-            .get(REQUEST_ID_NAME)
-            .and_then(|value| value.to_str().ok())
-            .filter(|id| {
-                (1..=128).contains(&id.len()) && id.bytes().all(|byte| byte.is_ascii_graphic())
-            })
-            .map(str::to_owned),
-    };
+    let ids = request_ids(&request);
     let incoming = trace_context::incoming(request.headers());
-    let trace_id = incoming.trace_id();
-    // Fields as text where they can be: a `Display` value is formatted
-    // through `fmt` for the log line.
-    let span = tracing::info_span!(
-        "request",
-        otel.kind = "server",
-        request_id = ids.id.as_str(),
-        client_request_id = ids.client.as_deref().unwrap_or(""),
-        trace_id = trace_id.as_ref().map(trace_context::TraceHex::as_str),
-        team = tracing::field::Empty,
-        subject = tracing::field::Empty,
-        http.request.method = request.method().as_str(),
-        url.path = request.uri().path(),
-        url.scheme = "http",
-        server.address = server_address(&request),
-        http.response.status_code = tracing::field::Empty,
-        graphql.operation.name = tracing::field::Empty,
-        graphql.operation.type = tracing::field::Empty,
-    );
+    let span = request_span(&request, &ids, incoming.trace_id());
     let trace_response = trace_context::continue_trace(incoming, &span);
     let id = ids.id.clone();
     request.extensions_mut().insert(ids);
@@ -126,6 +99,41 @@ where
     // the CORS layer for every response.
     headers.append(header::VARY, HeaderValue::from_static(VARY));
     response
+}
+
+/// A new id for `request`, and the client's own when it is plausible.
+fn request_ids(request: &Request) -> RequestIds {
+    let client = (request.headers().get(REQUEST_ID_NAME))
+        .and_then(|value| value.to_str().ok())
+        .filter(|id| {
+            (1..=128).contains(&id.len()) && id.bytes().all(|byte| byte.is_ascii_graphic())
+        })
+        .map(str::to_owned);
+    RequestIds {
+        id: new_id(),
+        client,
+    }
+}
+
+/// The span `request` runs in. Fields are given as text where they can
+/// be: a `Display` value goes through `fmt` for the log line.
+fn request_span(request: &Request, ids: &RequestIds, trace_id: Option<TraceHex>) -> Span {
+    tracing::info_span!(
+        "request",
+        otel.kind = "server",
+        request_id = ids.id.as_str(),
+        client_request_id = ids.client.as_deref().unwrap_or(""),
+        trace_id = trace_id.as_ref().map(TraceHex::as_str),
+        team = tracing::field::Empty,
+        subject = tracing::field::Empty,
+        http.request.method = request.method().as_str(),
+        url.path = request.uri().path(),
+        url.scheme = "http",
+        server.address = server_address(request),
+        http.response.status_code = tracing::field::Empty,
+        graphql.operation.name = tracing::field::Empty,
+        graphql.operation.type = tracing::field::Empty,
+    )
 }
 
 /// The host the client addressed (`Host`, or the URI's authority),
