@@ -61,7 +61,11 @@ where
     request.extensions_mut().insert(ids);
     let (method, uri) = (request.method().clone(), request.uri().clone());
     let started = Instant::now();
-    let (mut response, note) = access::noting(answer(request).instrument(span.clone())).await;
+    // Boxed: the answer's future is most of this one's size, and each
+    // layer that holds it (the note's scope, the span, the connection's
+    // box) would otherwise copy all of it as it is moved in.
+    let answering = Box::pin(answer(request).instrument(span.clone()));
+    let (mut response, note) = access::noting(answering).await;
     let status = response.status().as_u16();
     if telemetry::exporting() {
         span.record("http.response.status_code", i64::from(status));
