@@ -14,6 +14,9 @@ use tracing_subscriber::fmt::FormatFields;
 use tracing_subscriber::fmt::FormattedFields;
 use tracing_subscriber::fmt::format::Writer;
 
+/// What the per-thread buffer a span's fields are written into keeps.
+const SCRATCH_BYTES: usize = 1024;
+
 /// Formats span fields as `{"name":value,…}`, appending on record.
 #[derive(Debug, Default)]
 pub(super) struct AppendedJsonFields;
@@ -28,13 +31,16 @@ impl<'writer> FormatFields<'writer> for AppendedJsonFields {
         fields: R,
     ) -> fmt::Result {
         thread_local! {
-            static SCRATCH: RefCell<String> = RefCell::new(String::with_capacity(1024));
+            static SCRATCH: RefCell<String> = RefCell::new(String::with_capacity(SCRATCH_BYTES));
         }
         SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
             Ok(mut scratch) => {
                 scratch.clear();
-                write_object(&mut *scratch, fields)?;
-                writer.write_str(&scratch)
+                let written =
+                    write_object(&mut *scratch, fields).and_then(|()| writer.write_str(&scratch));
+                // A span with a huge field does not keep its size here.
+                scratch.shrink_to(4 * SCRATCH_BYTES);
+                written
             }
             // A field's `Debug` that formats a span's fields itself.
             Err(_) => write_object(&mut writer, fields),
