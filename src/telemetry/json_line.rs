@@ -65,19 +65,23 @@ where
 }
 
 /// The access line: written outside any span, so it is the JSON
-/// formatter's line without `spans`, written here directly; the
-/// formatter's generic path (its fields through serde) was most of the
-/// access line's cost, itself a quarter of a cached answer's at `info`.
+/// formatter's line without `spans`, written here directly into a string
+/// (`buffered`); the formatter's generic path (its fields through serde)
+/// was most of the access line's cost, itself a quarter of a cached
+/// answer's at `info`.
 fn access_line(mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
-    writer.write_str("{\"timestamp\":\"")?;
-    super::timestamp::UtcMicros.format_time(&mut writer)?;
-    writer.write_str("\",\"level\":\"")?;
-    writer.write_str(event.metadata().level().as_str())?;
-    writer.write_str("\",")?;
-    super::json_fields::write_event_fields(&mut writer, event)?;
-    writer.write_str(",\"target\":\"")?;
-    writer.write_str(ACCESS)?;
-    writer.write_str("\"}\n")
+    super::json_fields::buffered(&mut writer, |line| {
+        line.push_str("{\"timestamp\":\"");
+        super::timestamp::UtcMicros.format_time(&mut Writer::new(line))?;
+        line.push_str("\",\"level\":\"");
+        line.push_str(event.metadata().level().as_str());
+        line.push_str("\",");
+        super::json_fields::write_event_fields(line, event)?;
+        line.push_str(",\"target\":\"");
+        line.push_str(ACCESS);
+        line.push_str("\"}\n");
+        Ok(())
+    })
 }
 
 /// The value of the string field `name` in a span's JSON fields, when it
