@@ -33,7 +33,7 @@ pub(super) fn buffered(
     SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
         Ok(mut scratch) => {
             scratch.clear();
-            let written = fill(&mut *scratch).and_then(|()| out.write_str(&scratch));
+            let written = fill(&mut scratch).and_then(|()| out.write_str(&scratch));
             // A line or span with a huge field does not keep its size here.
             scratch.shrink_to(4 * SCRATCH_BYTES);
             written
