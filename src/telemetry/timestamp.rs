@@ -54,13 +54,12 @@ fn write_time(out: &mut impl Write, second: &Second, micros: u32) -> fmt::Result
     out.write_str(std::str::from_utf8(&fraction).map_err(|_| fmt::Error)?)
 }
 
-/// `seconds` since 1970 as `YYYY-MM-DDTHH:MM:SS.`; `None` past year 9999.
+/// `seconds` since 1970 as `YYYY-MM-DDTHH:MM:SS.` (the calendar is
+/// chrono's; this runs once a second); `None` past year 9999.
 fn second_text(seconds: u64) -> Option<Second> {
-    let (days, of_day) = (seconds / 86_400, seconds % 86_400);
-    let (year, month, day) = civil_date(days);
-    if year > 9999 {
-        return None;
-    }
+    use chrono::{Datelike, Timelike};
+    let at = chrono::DateTime::from_timestamp(i64::try_from(seconds).ok()?, 0)?;
+    let year = u64::try_from(at.year()).ok().filter(|year| *year <= 9999)?;
     let mut text = *b"0000-00-00T00:00:00.";
     let mut put = |at: usize, width: usize, mut value: u64| {
         for digit in text[at..at + width].iter_mut().rev() {
@@ -69,31 +68,12 @@ fn second_text(seconds: u64) -> Option<Second> {
         }
     };
     put(0, 4, year);
-    put(5, 2, month);
-    put(8, 2, day);
-    put(11, 2, of_day / 3600);
-    put(14, 2, of_day % 3600 / 60);
-    put(17, 2, of_day % 60);
+    put(5, 2, u64::from(at.month()));
+    put(8, 2, u64::from(at.day()));
+    put(11, 2, u64::from(at.hour()));
+    put(14, 2, u64::from(at.minute()));
+    put(17, 2, u64::from(at.second()));
     Some(text)
-}
-
-/// Year, month and day of `days` after 1970-01-01, in the proleptic
-/// Gregorian calendar (Howard Hinnant's `civil_from_days`).
-fn civil_date(days: u64) -> (u64, u64, u64) {
-    let shifted = days + 719_468;
-    let era = shifted / 146_097;
-    let of_era = shifted % 146_097;
-    let year_of_era = (of_era - of_era / 1460 + of_era / 36_524 - of_era / 146_096) / 365;
-    let of_year = of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * of_year + 2) / 153;
-    let day = of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
