@@ -56,7 +56,8 @@
 //! layer reads;
 //! [`content_coding`] (brotli, zstd and gzip streams a kept compressed
 //! prefix can end without compressing again) is a leaf `graphql` keeps
-//! compressed answers with and `http` compresses the rest with;
+//! compressed answers with and `http` compresses the rest with (and
+//! reads RFC 9110 q-values with, for `Accept` too);
 //! [`telemetry`] (logging and the access line, which `http` writes and
 //! `admission` notes the operation in; metrics, OpenTelemetry export and
 //! W3C trace context: `http` continues a caller's trace, `upstream` may

@@ -17,7 +17,7 @@ use std::io::Write;
 use bytes::Bytes;
 
 pub use ending::Ending;
-pub use negotiation::negotiate;
+pub use negotiation::{negotiate, qvalue};
 
 /// A content coding the gateway can send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

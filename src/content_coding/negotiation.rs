@@ -108,8 +108,9 @@ fn weight<'p>(mut parameters: impl Iterator<Item = &'p str>) -> Option<u16> {
     qvalue(value.trim())
 }
 
-/// `0[.ddd]` or `1[.000]`, in thousandths.
-fn qvalue(text: &str) -> Option<u16> {
+/// RFC 9110's `qvalue` (§12.4.2): `0[.ddd]` or `1[.000]`, in thousandths;
+/// the weight of a media range in `Accept` too.
+pub fn qvalue(text: &str) -> Option<u16> {
     let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
     if fraction.len() > 3 || !fraction.bytes().all(|byte| byte.is_ascii_digit()) {
         return None;

@@ -4,6 +4,7 @@
 use axum::http::{HeaderMap, header};
 
 use super::media::MediaType;
+use crate::content_coding::qvalue;
 
 /// What a `/graphql` request's `Accept` prefers among what it may be
 /// answered with.
@@ -107,7 +108,7 @@ impl<'a> MediaRange<'a> {
                 continue;
             };
             if name.trim().eq_ignore_ascii_case("q") {
-                quality = parse_quality(value.trim())?;
+                quality = qvalue(value.trim())?;
             }
         }
         Some(Self {
@@ -134,24 +135,6 @@ impl<'a> MediaRange<'a> {
         } else {
             None
         }
-    }
-}
-
-/// RFC 9110's `qvalue`: `0`, `1`, or up to three decimals, as thousandths.
-fn parse_quality(text: &str) -> Option<u16> {
-    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-    if fraction.len() > 3 || !fraction.bytes().all(|byte| byte.is_ascii_digit()) {
-        return None;
-    }
-    let thousandths = fraction
-        .bytes()
-        .chain(std::iter::repeat(b'0'))
-        .take(3)
-        .fold(0u16, |sum, digit| sum * 10 + u16::from(digit - b'0'));
-    match whole {
-        "0" => Some(thousandths),
-        "1" if thousandths == 0 => Some(1000),
-        _ => None,
     }
 }
 
@@ -249,14 +232,14 @@ mod tests {
 
     #[test]
     fn quality_values_follow_rfc_9110() {
-        assert_eq!(parse_quality("1"), Some(1000));
-        assert_eq!(parse_quality("1.000"), Some(1000));
-        assert_eq!(parse_quality("0.5"), Some(500));
-        assert_eq!(parse_quality("0.125"), Some(125));
-        assert_eq!(parse_quality("0."), Some(0));
-        assert_eq!(parse_quality("1.5"), None);
-        assert_eq!(parse_quality("0.1234"), None);
-        assert_eq!(parse_quality("-1"), None);
-        assert_eq!(parse_quality(""), None);
+        assert_eq!(qvalue("1"), Some(1000));
+        assert_eq!(qvalue("1.000"), Some(1000));
+        assert_eq!(qvalue("0.5"), Some(500));
+        assert_eq!(qvalue("0.125"), Some(125));
+        assert_eq!(qvalue("0."), Some(0));
+        assert_eq!(qvalue("1.5"), None);
+        assert_eq!(qvalue("0.1234"), None);
+        assert_eq!(qvalue("-1"), None);
+        assert_eq!(qvalue(""), None);
     }
 }
