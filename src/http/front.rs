@@ -108,9 +108,7 @@ impl LaneShape {
         match *request.method() {
             Method::GET if !headers.contains_key(header::UPGRADE) => Some(Self::Get),
             Method::POST => {
-                let length = (headers.get(header::CONTENT_LENGTH))
-                    .and_then(|value| value.to_str().ok()?.parse::<u64>().ok())?;
-                let within = length <= body_limit as u64;
+                let within = graphql::announced_length(headers)? <= body_limit as u64;
                 (within && content_type_is_json(headers)).then_some(Self::Post)
             }
             _ => None,

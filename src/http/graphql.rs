@@ -80,7 +80,8 @@ async fn answer_post(
     refusal.answering(&headers)
 }
 
-fn announced_length(headers: &HeaderMap) -> Option<u64> {
+/// The body's length as `Content-Length` announces it.
+pub(super) fn announced_length(headers: &HeaderMap) -> Option<u64> {
     headers
         .get(header::CONTENT_LENGTH)?
         .to_str()
