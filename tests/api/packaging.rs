@@ -98,3 +98,52 @@ fn the_dockerfile_copies_what_cargo_toml_names() {
         );
     }
 }
+
+/// The opt-level Cargo builds the gateway's own crate at in `profile`: a
+/// per-package level beats the profile's own, and a profile inherits
+/// both from the one it inherits (`bench` from `release` unless it says).
+fn own_crate_opt_level(profiles: &toml::Table, profile: &str) -> Option<i64> {
+    let mut chain = Vec::new();
+    let mut name = profile;
+    while let Some(table) = profiles.get(name).and_then(toml::Value::as_table) {
+        chain.push(table);
+        name = match table.get("inherits").and_then(toml::Value::as_str) {
+            Some(parent) => parent,
+            None if name == "bench" => "release",
+            None => break,
+        };
+    }
+    let per_package = chain.iter().find_map(|table| {
+        let package = table.get("package")?.get(env!("CARGO_PKG_NAME"))?;
+        package.get("opt-level")?.as_integer()
+    });
+    per_package.or_else(|| {
+        chain
+            .iter()
+            .find_map(|table| table.get("opt-level")?.as_integer())
+    })
+}
+
+#[test]
+fn what_ships_and_what_is_measured_optimise_the_gateways_own_code() {
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).expect("Cargo.toml");
+    let manifest: toml::Table = manifest.parse().expect("Cargo.toml is TOML");
+    let profiles = manifest
+        .get("profile")
+        .and_then(toml::Value::as_table)
+        .expect("[profile.*] tables");
+    // `release` builds it unoptimised for a quick first build; `dist` and
+    // `bench` inherit that level unless they set their own.
+    assert_eq!(own_crate_opt_level(profiles, "release"), Some(0));
+    for shipped in ["dist", "bench"] {
+        assert_eq!(
+            own_crate_opt_level(profiles, shipped),
+            Some(3),
+            "[profile.{shipped}] builds the gateway's code at opt-level 3"
+        );
+        let lto = profiles.get(shipped).and_then(|profile| profile.get("lto"));
+        assert_eq!(lto.and_then(toml::Value::as_str), Some("fat"), "{shipped}");
+    }
+    let dockerfile = std::fs::read_to_string(root().join("Dockerfile")).expect("a Dockerfile");
+    assert!(dockerfile.contains("cargo build --profile dist"));
+}
