@@ -53,7 +53,8 @@ pub(crate) async fn run(
         settings.server.listen = listen;
     }
     // The demo logs only; point a real deployment's `[otel]` at a collector.
-    let _no_export = telemetry::init(&settings.log, &OtelSettings::default(), std::io::stdout);
+    let (lines, _written_at_exit) = telemetry::stdout_lines()?;
+    let _no_export = telemetry::init(&settings.log, &OtelSettings::default(), lines);
     let dir = demo_dir(args.dir)?;
     if args.reset {
         reset(&dir)?;

@@ -174,8 +174,9 @@ async fn serve(config: Option<PathBuf>, listen: Option<SocketAddr>) -> anyhow::R
     if let Some(listen) = listen {
         settings.server.listen = listen;
     }
-    let export = telemetry::init(&settings.log, &settings.otel, std::io::stdout)
-        .map_err(anyhow::Error::msg)?;
+    let (lines, _written_at_exit) = telemetry::stdout_lines()?;
+    let export =
+        telemetry::init(&settings.log, &settings.otel, lines).map_err(anyhow::Error::msg)?;
     let app = App::build(settings).await?;
     tracing::info!(addr = %app.addr(), "listening");
     app.run_until_stopped(shutdown_signal()).await?;

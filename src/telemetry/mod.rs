@@ -1,5 +1,7 @@
 //! Logging, traces and metrics. Logs: a `tracing` subscriber writing JSON
-//! or pretty lines to a writer the caller chooses. Traces: the same spans,
+//! or pretty lines to a writer the caller chooses (the binary's: standard
+//! output behind `line_buffer`, written a millisecond's lines at a time).
+//! Traces: the same spans,
 //! exported over OTLP when `[otel]` names a collector (`otel`), with W3C
 //! trace context at the edges (`trace_context`). Metrics: one Prometheus
 //! recorder per process, rendered by `GET /metrics`. Labels only ever carry bounded
@@ -9,6 +11,7 @@
 pub mod access;
 mod json_fields;
 mod json_line;
+mod line_buffer;
 mod otel;
 mod series;
 mod timestamp;
@@ -26,6 +29,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
+pub use line_buffer::{LineBuffer, LineFlush, stdout_lines};
 pub use otel::Export;
 
 use crate::settings::{LogFormat, LogSettings, OtelSettings};

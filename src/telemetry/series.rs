@@ -28,7 +28,7 @@ pub(super) fn describe_all() {
 }
 
 fn describe_counters() {
-    let counters: [(&str, &str); 15] = [
+    let counters: [(&str, &str); 16] = [
         (
             "gateway_graphql_requests_total",
             "GraphQL operations answered, by team, operation and outcome (OK or an error code).",
@@ -80,6 +80,10 @@ fn describe_counters() {
         (
             "gateway_cluster_events_total",
             "Replica coordination events (leases, snapshot hand-offs, patches), by event.",
+        ),
+        (
+            super::line_buffer::LOG_WAITS,
+            "Log lines that waited for room in the full log buffer: standard output was read more slowly than the gateway logged.",
         ),
         (
             "gateway_otel_exports_total",
@@ -147,6 +151,7 @@ fn register_fixed() {
         metrics::counter!("gateway_plan_runs_total", "result" => result).absolute(0);
     }
     metrics::counter!("gateway_live_history_dropped_total").absolute(0);
+    metrics::counter!(super::line_buffer::LOG_WAITS).absolute(0);
     for purpose in ["feed", "resume", "since"] {
         metrics::counter!("gateway_change_log_reads_total", "purpose" => purpose).absolute(0);
     }

@@ -312,6 +312,7 @@ async fn every_metric_family_is_described_and_the_main_series_exist_from_the_sta
         "gateway_plan_runs_total{result=\"planned\"}",
         "gateway_live_subscriptions",
         "gateway_live_history_dropped_total",
+        "gateway_log_waits_total",
         "gateway_response_cache_bytes",
     ] {
         assert!(
