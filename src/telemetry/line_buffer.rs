@@ -67,7 +67,7 @@ impl Shared {
 
 impl LineBuffer {
     /// A buffer of `bound` bytes in front of `sink`, written by a thread
-    /// of its own.
+    /// of its own, which lives as long as the process (one per process).
     pub fn new<S: Write + Send + 'static>(sink: S, bound: usize) -> io::Result<(Self, LineFlush)> {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),

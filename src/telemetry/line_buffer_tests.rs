@@ -146,5 +146,7 @@ fn a_line_longer_than_the_bound_goes_alone_and_is_not_kept() {
     log(&buffer, "after\n");
     assert!(flush.flush(Duration::from_secs(10)), "every line written");
     assert_eq!(sink.text(), format!("short\n{long}after\n"));
-    assert!(buffer.shared.lock().waiting.capacity() <= 16 + long.len());
+    // The long line's buffer was shrunk after it was written; the other
+    // one holds "after".
+    assert!(buffer.shared.lock().waiting.capacity() <= 16);
 }
