@@ -41,11 +41,31 @@ mod tests {
         ] {
             assert!(needs_no_escape(plain.as_bytes()), "{plain}");
         }
-        for (at, byte) in [b'"', b'\\', b'\n', 0x01, 0x1f].into_iter().enumerate() {
-            for length in [1, 7, 8, 9, 17] {
-                let mut text = vec![b'a'; length];
-                text[(at * 5) % length] = byte;
-                assert!(!needs_no_escape(&text), "{text:?}");
+        // Every length around the word's, every position, every kind of
+        // byte JSON escapes (and the bytes beside the bounds that it does
+        // not).
+        for length in 0..=33 {
+            let text = vec![b'a'; length];
+            assert!(needs_no_escape(&text), "{length}");
+            for at in 0..length {
+                for (byte, escaped) in [
+                    (b'"', true),
+                    (b'\\', true),
+                    (b'\n', true),
+                    (0x00, true),
+                    (0x1f, true),
+                    (b' ', false),
+                    (b'!', false),
+                    (b'#', false),
+                    (b'[', false),
+                    (b']', false),
+                    (0x7f, false),
+                    (0xc3, false),
+                ] {
+                    let mut text = text.clone();
+                    text[at] = byte;
+                    assert_eq!(needs_no_escape(&text), !escaped, "{text:?}");
+                }
             }
         }
     }
