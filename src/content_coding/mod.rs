@@ -64,10 +64,10 @@ pub enum Profile {
 const GZIP_LEVEL: u32 = 1;
 /// Brotli's quality 3 compresses pages and events within 1 % of quality
 /// 4's bytes for four fifths of its work: a filtered page's miss cost
-/// 2.34M instructions in `br` at quality 4 and 1.85M at 3, against 350k
-/// sent as it is; most of the rest is clearing and searching the match
-/// table, which qualities 3 and 4 size alike. A stream's compressor at
-/// quality 3 holds 411 KiB, at 4 715 KiB (`tests/stream_memory.rs`).
+/// 2.34M instructions in `br` at quality 4 and 1.86M at 3, against 350k
+/// sent as it is, most of it the encoder clearing and searching its
+/// match table. A stream's compressor at quality 3 holds 411 KiB, at 4
+/// 715 KiB (`tests/stream_memory.rs`).
 const BROTLI_QUALITY: u32 = 3;
 const ZSTD_LEVEL: i32 = 1;
 /// Window sizes (log2 bytes). A stream keeps its window for its life;

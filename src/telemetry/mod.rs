@@ -1,12 +1,12 @@
 //! Logging, traces and metrics. Logs: a `tracing` subscriber writing JSON
 //! or pretty lines to a writer the caller chooses (the binary's: standard
 //! output behind `line_buffer`, written a millisecond's lines at a time).
-//! Traces: the same spans,
-//! exported over OTLP when `[otel]` names a collector (`otel`), with W3C
-//! trace context at the edges (`trace_context`). Metrics: one Prometheus
-//! recorder per process, rendered by `GET /metrics`. Labels only ever carry bounded
-//! values (team and account names from settings, endpoint names, outcome
-//! codes, operation names capped in number), never a token or a key.
+//! Traces: the same spans, exported over OTLP when `[otel]` names a
+//! collector (`otel`), with W3C trace context at the edges
+//! (`trace_context`). Metrics: one Prometheus recorder per process,
+//! rendered by `GET /metrics`. Labels only ever carry bounded values (team
+//! and account names from settings, endpoint names, outcome codes,
+//! operation names capped in number), never a token or a key.
 
 pub mod access;
 mod json_fields;
