@@ -3,9 +3,9 @@
 # (10,000 devices): wrk A (a cached devices(first: 50)) and B (the plan
 # scenario with a random lastSessionBefore), ROUNDS rounds, old then new.
 #   scripts/ab-bench.sh OLD_BINARY NEW_BINARY [ROUNDS]   (FIRST=500 for B at 500)
-# FILTER=info logs as the default does (the script's default is error), and
-# its lines go through a pipe to a reader, as under a container runtime;
-# otherwise to /dev/null. OLD_DATE=NaiveDateTime for an old binary from
+# FILTER=info logs as the default does (the script's default is error). The
+# gateway's output goes through a pipe to a reader, as under a container
+# runtime. OLD_DATE=NaiveDateTime for an old binary from
 # before 2026-11-30 (B's variable type).
 # Needs wrk and curl; works in ./ab-work.
 set -u
@@ -58,13 +58,8 @@ for round in $(seq 1 $ROUNDS); do
   for which in old new; do
     if [ $which = old ]; then BIN=$OLD; mk_b "${OLD_DATE:-DateTime}"; else BIN=$NEW; mk_b DateTime; fi
     rm -f ab.db*
-    if [ "${FILTER:-error}" = error ]; then
-      AB_KEY=abkey $BIN serve --config gw.toml > /dev/null 2>&1 &
-      GW=$!
-    else
-      AB_KEY=abkey $BIN serve --config gw.toml 2>/dev/null > >(cat > /dev/null) &
-      GW=$!
-    fi
+    AB_KEY=abkey $BIN serve --config gw.toml 2>/dev/null > >(cat > /dev/null) &
+    GW=$!
     for _ in $(seq 1 50); do curl -s -o /dev/null http://127.0.0.1:18080/healthz && break; sleep 0.2; done
     wrk -t2 -c64 -d2s -s a.lua http://127.0.0.1:18080/graphql > /dev/null
     wrk -t2 -c64 -d2s -s b.lua http://127.0.0.1:18080/graphql > /dev/null
