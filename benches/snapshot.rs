@@ -55,6 +55,13 @@ fn mib(bytes: isize) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
+/// A cursor of the connections' size: their JSON array in base64url.
+fn cursor_like(order: &str, sort_key: &str, key: &str) -> String {
+    use base64::Engine;
+    let json = serde_json::to_vec(&["c1", order, sort_key, key]).unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let simulator = Simulator::start(SimulatorConfig {
@@ -115,22 +122,39 @@ async fn main() -> anyhow::Result<()> {
     );
     let users = Snapshot::new(wire_users.clone().into_iter().filter_map(User::from_wire));
     let bare = LIVE_BYTES.load(Ordering::SeqCst) - before;
+    let mut views = Vec::new();
     for order in [
         DeviceOrder::Name,
         DeviceOrder::LastSession,
         DeviceOrder::Status,
         DeviceOrder::Os,
     ] {
-        devices.view(order.name(), |device| order.sort_key(device));
+        let view = devices.view(order.name(), |device| order.sort_key(device));
+        views.push((order.name(), view, devices.keys()));
     }
     for order in [
         UserOrder::Username,
         UserOrder::FirstName,
         UserOrder::LastName,
     ] {
-        users.view(order.name(), |user| order.sort_key(user));
+        let view = users.view(order.name(), |user| order.sort_key(user));
+        views.push((order.name(), view, users.keys()));
     }
     let with_views = LIVE_BYTES.load(Ordering::SeqCst) - before;
+    // Every item shown once by a plan, and every cursor of every view
+    // written: what pages keep at most.
+    for position in 0..RECORDS {
+        devices.written(position);
+        users.written(position);
+    }
+    for (order, view, keys) in &views {
+        for in_view in 0..view.entries.len() {
+            view.cursor(in_view, |sort_key, position| {
+                cursor_like(order, sort_key, &keys[position as usize])
+            });
+        }
+    }
+    let all_written = LIVE_BYTES.load(Ordering::SeqCst) - before;
 
     println!(
         "snapshot benchmark ({RECORDS} devices, {RECORDS} users, {} ms upstream latency, page fan-out {})",
@@ -161,6 +185,11 @@ async fn main() -> anyhow::Result<()> {
         "| memory: the same with all 7 sorted views built | {:.1} MiB | < 20 MB |",
         mib(with_views)
     );
+    println!(
+        "| memory: the same with every item's written form and every cursor kept | {:.1} MiB | |",
+        mib(all_written)
+    );
+    drop(views);
     drop((devices, users, wire_devices, wire_users, client, simulator));
     Ok(())
 }

@@ -38,7 +38,8 @@
 //!   shares, then sent to subscribers, who resume from any position kept;
 //!   pollers and history.
 //! - [`cache`] — sorted, indexed snapshots of whole collections, generic
-//!   over what they hold and how it is loaded.
+//!   over what they hold and how it is loaded, keeping what answers write
+//!   of each item (its written form, its cursors) once written.
 //! - [`upstream`] — the RemotePC client: wire types, envelopes, paging,
 //!   errors, breaker, and the fair scheduler that shares each account's
 //!   calls between flows (the request's flow travels with its task) and

@@ -9,4 +9,4 @@ mod snapshot;
 
 pub use served::{Freshness, Loaded, Peek, Served};
 pub use slots::{Observer, Patch, Replicator, SnapshotCache};
-pub use snapshot::{Keyed, LogPosition, Snapshot, SortedView};
+pub use snapshot::{Keyed, LogPosition, Snapshot, SortedView, WrittenForm};

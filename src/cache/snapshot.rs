@@ -1,10 +1,12 @@
 //! An immutable, sorted, indexed copy of one collection, with sorted views
-//! built once per ordering and shared by every query on the snapshot.
+//! built once per ordering and shared by every query on the snapshot, and
+//! what answers write of each item (its fields as JSON, its cursor in a
+//! view) kept once written: a snapshot never changes, so neither do they.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// An item with a unique key (a username, a host name).
 pub trait Keyed {
@@ -17,12 +19,37 @@ pub trait Keyed {
     }
 }
 
+/// An item's fields as answers write them, computed from the item alone:
+/// the one form a snapshot keeps of each item it was asked for.
+pub trait WrittenForm {
+    /// The item, written.
+    fn written_form(&self) -> Box<[u8]>;
+}
+
 /// The snapshot's items in one order: `(sort key, position)` pairs sorted by
 /// sort key, then by item key.
 #[derive(Debug)]
 pub struct SortedView {
     /// Sort key and position in `Snapshot::items`, in view order.
     pub entries: Vec<(String, u32)>,
+    /// Each entry's cursor once a page has written it: at most one per
+    /// entry, freed with the snapshot.
+    cursors: Box<[OnceLock<Box<str>>]>,
+}
+
+impl SortedView {
+    fn new(entries: Vec<(String, u32)>) -> Self {
+        let cursors = entries.iter().map(|_| OnceLock::new()).collect();
+        Self { entries, cursors }
+    }
+
+    /// The cursor of the entry at `in_view`, made by `encode` from its sort
+    /// key and position the first time it is asked for. A view is one
+    /// ordering, so there is one cursor encoding per entry.
+    pub fn cursor(&self, in_view: usize, encode: impl FnOnce(&str, u32) -> String) -> &str {
+        let (sort_key, position) = &self.entries[in_view];
+        self.cursors[in_view].get_or_init(|| encode(sort_key, *position).into_boxed_str())
+    }
 }
 
 /// A whole collection at one moment, sorted by normalized key.
@@ -38,6 +65,9 @@ pub struct Snapshot<T> {
     /// std `Mutex`: never held across `.await`; views are built once.
     /// Keyed by ordering name and facet name ("" for all items).
     views: Mutex<HashMap<(&'static str, &'static str), Arc<SortedView>>>,
+    /// Each item's written form once an answer has needed it: at most one
+    /// per item, freed with the snapshot.
+    written: Box<[OnceLock<Box<[u8]>>]>,
     position: Arc<LogPosition>,
 }
 
@@ -111,10 +141,11 @@ impl<T: Keyed> Snapshot<T> {
             .enumerate()
             .map(|(position, (key, _))| (key.clone(), position as u32))
             .collect();
-        let (keys, items) = entries.into_iter().unzip();
+        let (keys, items): (Vec<String>, Vec<Arc<T>>) = entries.into_iter().unzip();
         static VERSIONS: AtomicU64 = AtomicU64::new(1);
         Self {
             version: VERSIONS.fetch_add(1, Ordering::Relaxed),
+            written: items.iter().map(|_| OnceLock::new()).collect(),
             items,
             keys,
             index,
@@ -163,6 +194,16 @@ impl<T: Keyed> Snapshot<T> {
         found.map(Arc::clone).collect()
     }
 
+    /// The item at `position` in its written form, written the first time
+    /// it is asked for and kept with the snapshot: answers copy it instead
+    /// of formatting the item again.
+    pub fn written(&self, position: usize) -> &[u8]
+    where
+        T: WrittenForm,
+    {
+        self.written[position].get_or_init(|| self.items[position].written_form())
+    }
+
     /// How many items the collection holds.
     pub fn len(&self) -> usize {
         self.items.len()
@@ -204,7 +245,7 @@ impl<T: Keyed> Snapshot<T> {
             // Positions follow key order, so ties on the sort key fall back
             // to the item key.
             entries.sort_unstable();
-            Arc::new(SortedView { entries })
+            Arc::new(SortedView::new(entries))
         });
         Arc::clone(view)
     }
@@ -224,6 +265,43 @@ mod tests {
         fn comparable(key: &str) -> Cow<'_, str> {
             Cow::Owned(key.to_ascii_lowercase())
         }
+    }
+
+    /// Written forms made, by every `Email` of the tests.
+    static FORMS_WRITTEN: AtomicU64 = AtomicU64::new(0);
+
+    impl WrittenForm for Email {
+        fn written_form(&self) -> Box<[u8]> {
+            FORMS_WRITTEN.fetch_add(1, Ordering::Relaxed);
+            format!("{}#{}", self.0, self.1)
+                .into_bytes()
+                .into_boxed_slice()
+        }
+    }
+
+    #[test]
+    fn an_items_written_form_is_written_once_and_a_changed_copy_writes_its_own() {
+        let snapshot = Snapshot::new([Email("b@x.io", 1), Email("a@x.io", 2)]);
+        let before = FORMS_WRITTEN.load(Ordering::Relaxed);
+        assert_eq!(snapshot.written(1), b"b@x.io#1");
+        assert_eq!(snapshot.written(1), b"b@x.io#1");
+        assert_eq!(snapshot.written(0), b"a@x.io#2");
+        assert_eq!(FORMS_WRITTEN.load(Ordering::Relaxed) - before, 2);
+        let changed = snapshot.with_changes(&[], [Email("b@x.io", 3)]);
+        assert_eq!(changed.written(1), b"b@x.io#3");
+    }
+
+    #[test]
+    fn a_views_cursors_are_encoded_once_per_entry() {
+        let snapshot = Snapshot::new([Email("c@x.io", 1), Email("a@x.io", 2)]);
+        let by_number = snapshot.view("number", |item| item.1.to_string());
+        let encode = |sort_key: &str, position: u32| format!("{sort_key}/{position}");
+        assert_eq!(by_number.cursor(0, encode), "1/1");
+        assert_eq!(by_number.cursor(1, encode), "2/0");
+        assert_eq!(
+            by_number.cursor(0, |_, _| unreachable!("encoded once")),
+            "1/1"
+        );
     }
 
     #[test]

@@ -50,7 +50,7 @@ pub use validation::{MAX_LIST_LEN, ValidationError, Violation};
 
 // Listings answer with the cache's snapshots; callers name them through
 // the catalog.
-pub use crate::cache::{Keyed, LogPosition, Peek, Served, Snapshot};
+pub use crate::cache::{Keyed, LogPosition, Peek, Served, Snapshot, WrittenForm};
 use crate::clock::Clock;
 use crate::cluster::Cluster;
 use crate::settings::Settings;

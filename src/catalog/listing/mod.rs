@@ -130,22 +130,42 @@ impl<T: Keyed> Listing<T> {
 
     /// The `index`-th item's sort key, key and value.
     pub fn entry(&self, index: usize) -> (&str, &str, &Arc<T>) {
-        let ascending = if self.descending {
-            self.len() - 1 - index
-        } else {
-            index
-        };
-        let in_view = match &self.accepted {
-            Some(accepted) => accepted[ascending] as usize,
-            None => self.range.start + ascending,
-        };
-        let (sort_key, position) = &self.view.entries[in_view];
+        let (sort_key, position) = &self.view.entries[self.in_view(index)];
         let position = *position as usize;
         (
             sort_key,
             &self.snapshot.keys()[position],
             &self.snapshot.items()[position],
         )
+    }
+
+    /// Where the `index`-th item is in the snapshot's items.
+    pub fn position(&self, index: usize) -> usize {
+        self.view.entries[self.in_view(index)].1 as usize
+    }
+
+    /// The `index`-th item's cursor: `encode` of the ordering's name, the
+    /// item's sort key and its key, made once per snapshot and view.
+    pub fn cursor(&self, index: usize, encode: fn(&str, &str, &str) -> String) -> &str {
+        self.view.cursor(self.in_view(index), |sort_key, position| {
+            encode(
+                self.order,
+                sort_key,
+                &self.snapshot.keys()[position as usize],
+            )
+        })
+    }
+
+    fn in_view(&self, index: usize) -> usize {
+        let ascending = if self.descending {
+            self.len() - 1 - index
+        } else {
+            index
+        };
+        match &self.accepted {
+            Some(accepted) => accepted[ascending] as usize,
+            None => self.range.start + ascending,
+        }
     }
 
     /// How many items come at or before `(sort_key, key)` in listing order,

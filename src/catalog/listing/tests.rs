@@ -195,6 +195,19 @@ fn indexed_selections_equal_filtering_every_device() {
             listed, expected,
             "{filter:?} by {order:?}, descending {descending}"
         );
+        // Cursors are kept per view entry across listings of every filter
+        // and direction: each must still be its own item's.
+        for index in 0..listing.len() {
+            let (sort_key, key, item) = listing.entry(index);
+            let encode =
+                |order: &str, sort_key: &str, key: &str| format!("{order}|{sort_key}|{key}");
+            let cursor = listing.cursor(index, encode);
+            assert_eq!(cursor, format!("{}|{sort_key}|{key}", order.name()));
+            assert!(Arc::ptr_eq(
+                item,
+                &snapshot.items()[listing.position(index)]
+            ));
+        }
     }
 }
 

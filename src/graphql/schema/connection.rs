@@ -13,10 +13,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use super::cache_report::not_reusable;
 use super::error::catalog_error;
 use super::json_out::write_str;
-use crate::cache::LogPosition;
-use crate::catalog::Keyed;
-use crate::catalog::{Catalog, ChangeCursor};
-use crate::catalog::{Listing, ValidationError, Violation};
+use crate::catalog::{
+    Catalog, ChangeCursor, Keyed, Listing, LogPosition, ValidationError, Violation,
+};
 use crate::settings::GraphqlSettings;
 
 /// Fields every connection carries besides `edges` and `pageInfo`.
@@ -119,21 +118,6 @@ impl SortCursor {
         json.push(b']');
         json
     }
-
-    /// The encoded cursor as a JSON string appended to `out`, as writing
-    /// `encode_cursor()`'s string would, without the intermediate string:
-    /// a planned page writes one per edge.
-    pub(crate) fn write_quoted(&self, out: &mut Vec<u8>) {
-        let json = self.json();
-        out.push(b'"');
-        let start = out.len();
-        out.resize(start + json.len().div_ceil(3) * 4, 0);
-        match URL_SAFE_NO_PAD.encode_slice(&json, &mut out[start..]) {
-            Ok(written) => out.truncate(start + written),
-            Err(_) => out.truncate(start),
-        }
-        out.push(b'"');
-    }
 }
 
 /// The page size a connection's complexity assumes when neither `first`
@@ -165,6 +149,50 @@ pub(crate) struct PageArgs {
     pub(crate) last: Option<i32>,
 }
 
+/// Where one page of a listing starts and ends, as indexes of the listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PageBounds {
+    /// The page's first item.
+    pub(crate) start: usize,
+    /// Just past the page's last item.
+    pub(crate) end: usize,
+}
+
+impl PageBounds {
+    /// The page of `listing` that `args` ask for, checked as connections
+    /// check their arguments.
+    pub(crate) fn of<T: Keyed>(
+        listing: &Listing<T>,
+        args: PageArgs,
+        limits: &GraphqlSettings,
+    ) -> Result<Self, ValidationError> {
+        let window = Window::parse(args, listing.order, limits)?;
+        let mut start = window.after.map_or(0, |after| {
+            listing.position_after(&after.sort_key, &after.key)
+        });
+        let mut end = window.before.map_or(listing.len(), |before| {
+            listing.position_before(&before.sort_key, &before.key)
+        });
+        end = end.max(start);
+        match window.size {
+            Size::First(n) => end = end.min(start + n),
+            Size::Last(n) => start = start.max(end.saturating_sub(n)),
+        }
+        Ok(Self { start, end })
+    }
+}
+
+/// The cursor of the item with `sort_key` and `key` in the ordering named
+/// `order`, as connections write it.
+pub(crate) fn encode_cursor(order: &str, sort_key: &str, key: &str) -> String {
+    SortCursor {
+        order: order.to_owned(),
+        sort_key: sort_key.to_owned(),
+        key: key.to_owned(),
+    }
+    .encode_cursor()
+}
+
 /// Cuts one page out of `listing` and wraps each item with `node`.
 pub(crate) fn paginate<T, Node>(
     listing: &Listing<T>,
@@ -176,18 +204,7 @@ where
     T: Keyed,
     Node: OutputType,
 {
-    let window = Window::parse(args, listing.order, limits)?;
-    let mut start = window.after.map_or(0, |after| {
-        listing.position_after(&after.sort_key, &after.key)
-    });
-    let mut end = window.before.map_or(listing.len(), |before| {
-        listing.position_before(&before.sort_key, &before.key)
-    });
-    end = end.max(start);
-    match window.size {
-        Size::First(n) => end = end.min(start + n),
-        Size::Last(n) => start = start.max(end.saturating_sub(n)),
-    }
+    let PageBounds { start, end } = PageBounds::of(listing, args, limits)?;
     let mut connection = Connection::with_additional_fields(
         start > 0,
         end < listing.len(),
@@ -314,19 +331,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cursors_written_in_place_match_their_encoding() {
-        let cursor = SortCursor {
-            order: "name:asc".to_owned(),
-            sort_key: "quote \" and \\ and é".to_owned(),
-            key: "PC-1".to_owned(),
-        };
-        let mut out = b"x".to_vec();
-        cursor.write_quoted(&mut out);
-        let expected = serde_json::to_vec(&cursor.encode_cursor()).expect("serializes");
-        assert_eq!(out[1..], expected[..]);
+    fn cursors_are_serde_json_arrays_in_base64url() {
+        let cursor = encode_cursor("name:asc", "quote \" and \\ and é", "PC-1");
         let parts = [CURSOR_VERSION, "name:asc", "quote \" and \\ and é", "PC-1"];
         let reference = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&parts).expect("serializes"));
-        assert_eq!(cursor.encode_cursor(), reference);
+        assert_eq!(cursor, reference);
     }
 
     #[test]

@@ -195,4 +195,25 @@ mod tests {
         let leave = ["history", "assignedUsers", "group"];
         super::super::planned::check_table::<super::domain::Device>("Device", &leave);
     }
+
+    #[test]
+    fn a_written_device_holds_each_field_as_its_writer_writes_it() {
+        use chrono::{FixedOffset, TimeZone};
+        let zone = FixedOffset::west_opt(5 * 3600).expect("an offset");
+        let mut device = super::domain::Device {
+            name: "PC \"quoted\" \\ ünï".to_owned(),
+            machine_id: Some(String::new()),
+            os: None,
+            os_version: Some("10.0\u{1f}".to_owned()),
+            ip: Some("10.0.0.1".to_owned()),
+            comment: Some("a\nb".to_owned()),
+            status: super::domain::DeviceStatus::Offline,
+            last_session_raw: Some("2026-03-01 10:00:00".to_owned()),
+            last_session_at: zone.with_ymd_and_hms(2026, 3, 1, 10, 0, 0).single(),
+        };
+        super::super::planned::check_written_form(&device);
+        device.last_session_at = None;
+        device.comment = None;
+        super::super::planned::check_written_form(&device);
+    }
 }

@@ -96,4 +96,13 @@ mod tests {
     fn the_plan_table_covers_every_field_of_user() {
         super::super::planned::check_table::<super::domain::User>("User", &["devices"]);
     }
+
+    #[test]
+    fn a_written_user_holds_each_field_as_its_writer_writes_it() {
+        super::super::planned::check_written_form(&super::domain::User {
+            username: "ünï\"@x.io".to_owned(),
+            first_name: None,
+            last_name: Some("\u{7f}\\".to_owned()),
+        });
+    }
 }

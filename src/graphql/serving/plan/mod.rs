@@ -12,28 +12,22 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use async_graphql::connection::{CursorType, Edge, EmptyFields};
 use async_graphql::parser::types::VariableDefinition;
-use async_graphql::{InputType, Name, OutputType, Positioned, Request};
+use async_graphql::{InputType, Name, Positioned, Request};
 // The argument values of a document, variables not yet put in; async-graphql
 // re-exports only the constant kind.
 use async_graphql_value::{ConstValue, Value};
 use bytes::Bytes;
 
 mod compile;
+mod write;
 
 use super::response_body::{HEAD_EXTENSIONS, HEAD_OPEN};
 use crate::auth::Caller;
 use crate::catalog::{Catalog, Collection};
 use crate::graphql::schema::cache_report::SnapshotRead;
-use crate::graphql::schema::connection::{
-    PageArgs, SortConnection, SortCursor, page_complexity, paginate,
-};
-use crate::graphql::schema::device::Device;
-use crate::graphql::schema::json_out::{write_bool, write_optional, write_str};
-use crate::graphql::schema::planned::PlannedNode;
+use crate::graphql::schema::connection::{PageArgs, PageBounds, page_complexity};
 use crate::graphql::schema::query::{self, device_filter, device_listing, user_listing};
-use crate::graphql::schema::user::User;
 use crate::settings::GraphqlSettings;
 
 /// Which connection the root field is.
@@ -133,9 +127,12 @@ impl Plan {
                     &filter,
                     Option::<query::DeviceOrder>::parse(argument(&arguments, "orderBy")).ok()?,
                 );
-                let connection =
-                    paginate(&listing, page, limits, |device| Device(Arc::clone(device))).ok()?;
-                self.write_connection(&connection, |device| device.0.as_ref(), &mut out);
+                let bounds = PageBounds::of(&listing, page, limits).ok()?;
+                write::Page {
+                    listing: &listing,
+                    bounds,
+                }
+                .write(&self.fields, &mut out);
                 SnapshotRead::of(&served)
             }
             Root::Users => {
@@ -146,9 +143,12 @@ impl Plan {
                     Option::<query::UserFilter>::parse(argument(&arguments, "filter")).ok()?,
                     Option::<query::UserOrder>::parse(argument(&arguments, "orderBy")).ok()?,
                 );
-                let connection =
-                    paginate(&listing, page, limits, |user| User(Arc::clone(user))).ok()?;
-                self.write_connection(&connection, |user| user.0.as_ref(), &mut out);
+                let bounds = PageBounds::of(&listing, page, limits).ok()?;
+                write::Page {
+                    listing: &listing,
+                    bounds,
+                }
+                .write(&self.fields, &mut out);
                 SnapshotRead::of(&served)
             }
         };
@@ -207,147 +207,6 @@ impl Plan {
             })
             .collect()
     }
-
-    fn write_connection<Node: OutputType, Item: PlannedNode>(
-        &self,
-        connection: &SortConnection<Node>,
-        item: impl Fn(&Node) -> &Item,
-        out: &mut Vec<u8>,
-    ) {
-        out.push(b'{');
-        for (index, field) in self.fields.iter().enumerate() {
-            if index > 0 {
-                out.push(b',');
-            }
-            match field {
-                ConnectionField::TotalCount(key) => {
-                    out.extend_from_slice(key);
-                    let total = connection.additional_fields.total_count;
-                    out.extend_from_slice(itoa::Buffer::new().format(total).as_bytes());
-                }
-                ConnectionField::Typename(key, name) => {
-                    out.extend_from_slice(key);
-                    write_str(name, out);
-                }
-                ConnectionField::PageInfo(key, fields) => {
-                    out.extend_from_slice(key);
-                    write_page_info(connection, fields, out);
-                }
-                ConnectionField::Edges(key, fields) => {
-                    out.extend_from_slice(key);
-                    out.push(b'[');
-                    for (position, edge) in connection.edges.iter().enumerate() {
-                        if position > 0 {
-                            out.push(b',');
-                        }
-                        write_edge(edge, item(&edge.node), fields, out);
-                    }
-                    out.push(b']');
-                }
-                ConnectionField::Nodes(key, fields) => {
-                    out.extend_from_slice(key);
-                    out.push(b'[');
-                    for (position, edge) in connection.edges.iter().enumerate() {
-                        if position > 0 {
-                            out.push(b',');
-                        }
-                        write_node(item(&edge.node), fields, out);
-                    }
-                    out.push(b']');
-                }
-            }
-        }
-        out.push(b'}');
-    }
-}
-
-fn write_page_info<Node: OutputType>(
-    connection: &SortConnection<Node>,
-    fields: &[PageInfoField],
-    out: &mut Vec<u8>,
-) {
-    out.push(b'{');
-    for (index, field) in fields.iter().enumerate() {
-        if index > 0 {
-            out.push(b',');
-        }
-        match field {
-            PageInfoField::HasPreviousPage(key) => {
-                out.extend_from_slice(key);
-                write_bool(connection.has_previous_page, out);
-            }
-            PageInfoField::HasNextPage(key) => {
-                out.extend_from_slice(key);
-                write_bool(connection.has_next_page, out);
-            }
-            PageInfoField::StartCursor(key) => {
-                out.extend_from_slice(key);
-                let first = connection.edges.first();
-                write_optional(
-                    first.map(|edge| edge.cursor.encode_cursor()).as_deref(),
-                    out,
-                );
-            }
-            PageInfoField::EndCursor(key) => {
-                out.extend_from_slice(key);
-                let last = connection.edges.last();
-                write_optional(last.map(|edge| edge.cursor.encode_cursor()).as_deref(), out);
-            }
-            PageInfoField::Typename(key) => {
-                out.extend_from_slice(key);
-                write_str("PageInfo", out);
-            }
-        }
-    }
-    out.push(b'}');
-}
-
-/// One edge, its fields in selection order.
-fn write_edge<Node, T: PlannedNode>(
-    edge: &Edge<SortCursor, Node, EmptyFields>,
-    item: &T,
-    fields: &[EdgeField],
-    out: &mut Vec<u8>,
-) where
-    Node: OutputType,
-{
-    out.push(b'{');
-    for (index, field) in fields.iter().enumerate() {
-        if index > 0 {
-            out.push(b',');
-        }
-        match field {
-            EdgeField::Cursor(key) => {
-                out.extend_from_slice(key);
-                edge.cursor.write_quoted(out);
-            }
-            EdgeField::Node(key, fields) => {
-                out.extend_from_slice(key);
-                write_node(item, fields, out);
-            }
-            EdgeField::Typename(key, name) => {
-                out.extend_from_slice(key);
-                write_str(name, out);
-            }
-        }
-    }
-    out.push(b'}');
-}
-
-/// One node, its fields in selection order.
-fn write_node<T: PlannedNode>(item: &T, fields: &[NodeField], out: &mut Vec<u8>) {
-    out.push(b'{');
-    for (index, (key, write)) in fields.iter().enumerate() {
-        if index > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(key);
-        match write {
-            NodeWrite::Typename => write_str(T::TYPENAME, out),
-            NodeWrite::Field(field) => (T::FIELDS[*field].1)(item, out),
-        }
-    }
-    out.push(b'}');
 }
 
 /// One argument's value, if given.
