@@ -20,11 +20,12 @@ use tracing::Instrument;
 
 use super::{Freshness, Keyed, Loaded, Peek, Served, Snapshot};
 use crate::clock::Clock;
+use crate::telemetry::{CacheRead, CacheReadMeter};
 
 /// What a read does.
 enum Decision<T> {
-    /// Serve this snapshot; the label says which (`fresh`, `stale`).
-    Serve(Served<T>, &'static str),
+    /// Serve this snapshot, `Fresh` or `Stale`.
+    Serve(Served<T>, CacheRead),
     /// Wait for a fetch; serve the suspect snapshot if it fails.
     Fetch(Option<Served<T>>),
 }
@@ -70,6 +71,8 @@ struct SlotState<T, E> {
 struct Slot<T, E> {
     /// The account whose snapshot this is.
     account: String,
+    /// Its reads' metrics.
+    meter: CacheReadMeter,
     /// std `Mutex`: never held across `.await`.
     state: Mutex<SlotState<T, E>>,
 }
@@ -77,6 +80,11 @@ struct Slot<T, E> {
 impl<T, E> Slot<T, E> {
     fn lock(&self) -> MutexGuard<'_, SlotState<T, E>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn observe(&self, read: CacheRead, served: &Served<T>) {
+        let age = served.age.as_secs_f64();
+        self.meter.record(read, age, served.snapshot.len());
     }
 }
 
@@ -159,16 +167,16 @@ impl<T: Keyed + Clone + Send + Sync + 'static, E: Send + Sync + 'static> Snapsho
             let mut state = slot.lock();
             match self.decide(&mut state, refresh) {
                 Decision::Serve(served, result) => {
-                    if result == "stale" {
+                    if result == CacheRead::Stale {
                         self.refresh_in_background(&slot, &mut state, load);
                     }
-                    self.observe(account, result, &served);
+                    slot.observe(result, &served);
                     return Ok(served);
                 }
                 // A fetch is running, or one failed just now: answer at once.
                 Decision::Fetch(Some(suspect)) if !self.may_start(&state) => {
                     self.refresh_in_background(&slot, &mut state, load);
-                    self.observe(account, "suspect", &suspect);
+                    slot.observe(CacheRead::Suspect, &suspect);
                     return Ok(suspect);
                 }
                 Decision::Fetch(fallback) => {
@@ -184,12 +192,12 @@ impl<T: Keyed + Clone + Send + Sync + 'static, E: Send + Sync + 'static> Snapsho
                     stale: false,
                     suspect: false,
                 };
-                self.observe(account, "miss", &served);
+                slot.observe(CacheRead::Miss, &served);
                 Ok(served)
             }
             // Stale-if-error: a suspect snapshot beats no answer.
             (Err(_), Some(suspect)) => {
-                self.observe(account, "suspect", &suspect);
+                slot.observe(CacheRead::Suspect, &suspect);
                 Ok(suspect)
             }
             (Err(error), None) => Err(error),
@@ -219,10 +227,10 @@ impl<T: Keyed + Clone + Send + Sync + 'static, E: Send + Sync + 'static> Snapsho
             return Decision::Fetch(Some(served));
         }
         if !forced && age < self.freshness.ttl {
-            return Decision::Serve(served, "fresh");
+            return Decision::Serve(served, CacheRead::Fresh);
         }
         if !forced && servable {
-            return Decision::Serve(served, "stale");
+            return Decision::Serve(served, CacheRead::Stale);
         }
         Decision::Fetch(None)
     }
@@ -266,16 +274,6 @@ impl<T: Keyed + Clone + Send + Sync + 'static, E: Send + Sync + 'static> Snapsho
         (age < self.freshness.ttl && !suspect).then_some(Peek { version, age })
     }
 
-    fn observe(&self, account: &str, result: &'static str, served: &Served<T>) {
-        crate::telemetry::record_cache_read(
-            account,
-            self.collection,
-            result,
-            served.age.as_secs_f64(),
-            served.snapshot.len(),
-        );
-    }
-
     /// Accounts with a slot.
     pub fn accounts(&self) -> Vec<String> {
         self.slots
@@ -294,6 +292,7 @@ impl<T: Keyed + Clone + Send + Sync + 'static, E: Send + Sync + 'static> Snapsho
         Arc::clone(slots.entry(account.to_owned()).or_insert_with(|| {
             Arc::new(Slot {
                 account: account.to_owned(),
+                meter: CacheReadMeter::new(account, self.collection),
                 state: Mutex::new(SlotState {
                     current: None,
                     in_flight: None,

@@ -72,6 +72,16 @@ pub struct Snapshot<T> {
 }
 
 impl<T> Snapshot<T> {
+    /// How many items the collection holds.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether the collection is empty.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
     /// This snapshot's version: different for every snapshot built.
     pub fn version(&self) -> u64 {
         self.version
@@ -202,16 +212,6 @@ impl<T: Keyed> Snapshot<T> {
         T: WrittenForm,
     {
         self.written[position].get_or_init(|| self.items[position].written_form())
-    }
-
-    /// How many items the collection holds.
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    /// Whether the collection is empty.
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
     }
 
     /// The items ordered by `sort_key`, then by key; built on first use under
