@@ -1,12 +1,15 @@
 //! Compiled plans proven equal to execution on generated queries: a seeded
 //! generator writes connection queries (one to three root fields, some
 //! failing beside others that succeed; fields, aliases, `__typename`,
-//! filters, orders, page sizes, cursors, literals and variables, complexity
-//! near the limit) over data with odd strings, and each is asked of a
-//! gateway that always executes and of one that answers by plan; the
+//! filters, orders, page sizes up to the maximum and past it, cursors,
+//! literals and variables) over data with odd strings, and each is asked
+//! of a gateway that always executes and of one that answers by plan; the
 //! bodies must be the same bytes. Most cases are asked of the gateways'
 //! routers in process; one in twenty goes over HTTP, where the reference
-//! is also asked in process to show that both write the same bytes.
+//! is also asked in process to show that both write the same bytes. (At
+//! the default `graphql.max_complexity` no single connection reaches the
+//! limit: `plans::a_plan_refuses_every_page_past_the_complexity_limit_…`
+//! holds plans to it.)
 //! `GATEWAY_PLAN_SEED` replays a run; the seed is in every failure message.
 //! `GATEWAY_PLAN_CASES` sets the count.
 

@@ -3,7 +3,7 @@
 //! off) and of one that answers by plan, over identically seeded
 //! simulators, and the bodies must be the same bytes.
 
-use remotepc_gateway::settings::SCOPES;
+use remotepc_gateway::settings::{SCOPES, Settings};
 use remotepc_gateway::simulator::SimulatorConfig;
 use serde_json::{Value, json};
 
@@ -18,6 +18,11 @@ const DEVICE_FIELDS: &str =
     "id name machineId status os osVersion ip comment lastSessionAt lastSessionRaw";
 
 pub(crate) async fn gateways() -> (TestGateway, TestGateway) {
+    gateways_with(|_| {}).await
+}
+
+/// As `gateways`, both with `tweak` applied to their settings.
+async fn gateways_with(tweak: impl Fn(&mut Settings)) -> (TestGateway, TestGateway) {
     let config = SimulatorConfig {
         devices: 120,
         users: 40,
@@ -26,6 +31,7 @@ pub(crate) async fn gateways() -> (TestGateway, TestGateway) {
     // A zone with daylight saving time, so offsets differ across the year.
     let zone: chrono_tz::Tz = "America/New_York".parse().expect("zone");
     let reference = spawn_gateway_with(config.clone(), |settings| {
+        tweak(settings);
         settings.cache.response_cache_bytes = 0;
         if let Some(account) = settings.accounts.get_mut("default") {
             account.time_zone = zone;
@@ -33,6 +39,7 @@ pub(crate) async fn gateways() -> (TestGateway, TestGateway) {
     })
     .await;
     let planned = spawn_gateway_with(config, |settings| {
+        tweak(settings);
         if let Some(account) = settings.accounts.get_mut("default") {
             account.time_zone = zone;
         }
@@ -258,4 +265,35 @@ async fn a_plan_shows_a_write_made_through_the_gateway_at_once() {
 
     assert_eq!(via, "plan");
     assert!(after.contains("\"comment\":\"Rewired\""), "{after}");
+}
+
+#[tokio::test]
+async fn a_plan_refuses_every_page_past_the_complexity_limit_as_the_schema_does() {
+    // Six per item in each (an edge and its node, or a node, and their
+    // fields): pages of ten fit, eleven do not. Fields in table order
+    // under their own names are one copy for a plan, but each still counts.
+    let (reference, planned) = gateways_with(|settings| settings.graphql.max_complexity = 61).await;
+    let queries = [
+        "query Run($first: Int) { devices(first: $first) { edges { node { name machineId status os } } } }",
+        "query Mixed($first: Int) { devices(first: $first) { nodes { os status n: name ip comment } } }",
+        "query People($first: Int) { users(first: $first) { edges { node { __typename username firstName lastName } } } }",
+    ];
+    for query in queries {
+        ask(&planned, ADMIN_TOKEN, query, &json!({ "first": 1 })).await;
+        let mut answered_by = Vec::new();
+        for first in 8..=14 {
+            let variables = json!({ "first": first });
+            let (expected, _) = ask(&reference, ADMIN_TOKEN, query, &variables).await;
+            let (answered, via) = ask(&planned, TWIN_TOKEN, query, &variables).await;
+            assert_eq!(answered, expected, "{query} with first: {first}");
+            answered_by.push(via);
+        }
+        assert_eq!(
+            answered_by,
+            [
+                "plan", "plan", "plan", "schema", "schema", "schema", "schema"
+            ],
+            "{query}"
+        );
+    }
 }

@@ -22,17 +22,23 @@ pub(crate) trait PlannedNode: Sized + 'static {
 /// table field, ahead of the fields' JSON.
 const END_BYTES: usize = 4;
 
-/// A planned node's written form is every field of its table as JSON, one
-/// after another, behind where each ends: a page copies the fields it
-/// selects instead of escaping strings and formatting dates again.
+/// A planned node's written form is every field of its table as the
+/// object's JSON holds it, `"name":value`, joined by commas, behind where
+/// each field ends: a page copies the fields it selects instead of
+/// escaping strings and formatting dates again, and fields selected in
+/// table order under their own names in one copy.
 impl<T: PlannedNode> WrittenForm for T {
     fn written_form(&self) -> Box<[u8]> {
         let header = T::FIELDS.len() * END_BYTES;
         let mut form = vec![0; header];
-        for (index, (_, write)) in T::FIELDS.iter().enumerate() {
+        for (index, (name, write)) in T::FIELDS.iter().enumerate() {
+            if index > 0 {
+                form.push(b',');
+            }
+            form.extend_from_slice(own_key(name).as_bytes());
             write(self, &mut form);
             // A field past 4 GiB cannot be in a snapshot; saturating keeps
-            // `written_field` within the form regardless.
+            // the reads below within the form regardless.
             let end = u32::try_from(form.len() - header).unwrap_or(u32::MAX);
             form[index * END_BYTES..][..END_BYTES].copy_from_slice(&end.to_le_bytes());
         }
@@ -40,17 +46,41 @@ impl<T: PlannedNode> WrittenForm for T {
     }
 }
 
-/// The JSON of the table's field at `field` out of `T`'s written form.
-pub(crate) fn written_field<T: PlannedNode>(form: &[u8], field: usize) -> &[u8] {
-    let header = T::FIELDS.len() * END_BYTES;
-    let end_of = |index: usize| {
-        let bytes = form.get(index * END_BYTES..(index + 1) * END_BYTES);
-        let bytes = bytes.and_then(|bytes| <[u8; END_BYTES]>::try_from(bytes).ok());
-        bytes.map_or(0, |bytes| u32::from_le_bytes(bytes) as usize)
-    };
-    let start = if field == 0 { 0 } else { end_of(field - 1) };
-    form.get(header + start..header + end_of(field))
+/// A table field's own response key as JSON: table names are GraphQL
+/// names, which JSON never escapes.
+fn own_key(name: &str) -> String {
+    format!("\"{name}\":")
+}
+
+/// The table's fields `first..=last` out of `T`'s written form, as a node
+/// selecting them under their own names writes them: `"name":value`,
+/// comma-separated.
+pub(crate) fn written_run<T: PlannedNode>(form: &[u8], first: usize, last: usize) -> &[u8] {
+    let body = form.get(T::FIELDS.len() * END_BYTES..).unwrap_or_default();
+    body.get(field_start(form, first)..field_end(form, last))
         .unwrap_or_default()
+}
+
+/// The value of the table's field at `field` out of `T`'s written form.
+pub(crate) fn written_field<T: PlannedNode>(form: &[u8], field: usize) -> &[u8] {
+    let run = written_run::<T>(form, field, field);
+    let key = T::FIELDS.get(field).map_or(0, |(name, _)| name.len() + 3);
+    run.get(key..).unwrap_or_default()
+}
+
+/// Where field `index`'s `"name":` starts in a form's body.
+fn field_start(form: &[u8], index: usize) -> usize {
+    match index {
+        0 => 0,
+        _ => field_end(form, index - 1) + 1,
+    }
+}
+
+/// Where field `index`'s value ends in a form's body.
+fn field_end(form: &[u8], index: usize) -> usize {
+    let bytes = form.get(index * END_BYTES..(index + 1) * END_BYTES);
+    let bytes = bytes.and_then(|bytes| <[u8; END_BYTES]>::try_from(bytes).ok());
+    bytes.map_or(0, |bytes| u32::from_le_bytes(bytes) as usize)
 }
 
 /// Test support: every field of the served object `name` is in `T`'s
@@ -74,18 +104,31 @@ pub(crate) fn check_table<T: PlannedNode>(name: &str, not_planned: &[&str]) {
 }
 
 /// Test support: each field read out of `item`'s written form is the
-/// bytes its table writer writes alone.
+/// bytes its table writer writes alone, and each run of fields is the
+/// fields under their own names, comma-separated.
 #[cfg(test)]
 pub(crate) fn check_written_form<T: PlannedNode>(item: &T) {
     let form = item.written_form();
-    for (index, (field, write)) in T::FIELDS.iter().enumerate() {
-        let mut alone = Vec::new();
-        write(item, &mut alone);
-        assert_eq!(
-            String::from_utf8_lossy(written_field::<T>(&form, index)),
-            String::from_utf8_lossy(&alone),
-            "{field}"
-        );
+    let alone: Vec<String> = T::FIELDS
+        .iter()
+        .map(|(_, write)| {
+            let mut out = Vec::new();
+            write(item, &mut out);
+            String::from_utf8_lossy(&out).into_owned()
+        })
+        .collect();
+    for (index, (field, _)) in T::FIELDS.iter().enumerate() {
+        let read = String::from_utf8_lossy(written_field::<T>(&form, index));
+        assert_eq!(read, alone[index], "{field}");
+    }
+    for first in 0..T::FIELDS.len() {
+        for last in first..T::FIELDS.len() {
+            let expected: Vec<String> = (first..=last)
+                .map(|index| format!("{}{}", own_key(T::FIELDS[index].0), alone[index]))
+                .collect();
+            let run = String::from_utf8_lossy(written_run::<T>(&form, first, last));
+            assert_eq!(run, expected.join(","), "fields {first}..={last}");
+        }
     }
 }
 

@@ -130,12 +130,12 @@ impl Compiler {
                     1 + edges
                         .iter()
                         .map(|edge| match edge {
-                            EdgeField::Node(_, nodes) => 1 + nodes.len(),
+                            EdgeField::Node(_, nodes) => 1 + selected(nodes),
                             _ => 1,
                         })
                         .sum::<usize>()
                 }
-                ConnectionField::Nodes(_, nodes) => 1 + nodes.len(),
+                ConnectionField::Nodes(_, nodes) => 1 + selected(nodes),
                 ConnectionField::PageInfo(_, fields) => 1 + fields.len(),
                 _ => 1,
             })
@@ -169,21 +169,41 @@ impl Compiler {
     }
 
     fn node(&self, set: &SelectionSet) -> Option<Vec<NodeField>> {
-        fields_of(set)?
-            .into_iter()
-            .map(|(name, field)| {
-                if !field.selection_set.node.items.is_empty() {
-                    return None;
+        let mut written: Vec<NodeField> = Vec::new();
+        for (name, field) in fields_of(set)? {
+            if !field.selection_set.node.items.is_empty() {
+                return None;
+            }
+            let index = match (name, self.root) {
+                ("__typename", _) => {
+                    written.push((key(field), NodeWrite::Typename));
+                    continue;
                 }
-                let write = match (name, self.root) {
-                    ("__typename", _) => NodeWrite::Typename,
-                    (_, Root::Users) => NodeWrite::Field(field_index::<domain::User>(name)?),
-                    (_, Root::Devices) => NodeWrite::Field(field_index::<domain::Device>(name)?),
-                };
-                Some((key(field), write))
-            })
-            .collect()
+                (_, Root::Users) => field_index::<domain::User>(name)?,
+                (_, Root::Devices) => field_index::<domain::Device>(name)?,
+            };
+            if field.alias.is_some() {
+                written.push((key(field), NodeWrite::Field(index)));
+                continue;
+            }
+            // Fields under their own names, next in the table, are one
+            // copy out of the item's written form.
+            match written.last_mut() {
+                Some((_, NodeWrite::Run(_, last))) if *last + 1 == index => *last = index,
+                _ => written.push((Key::new(), NodeWrite::Run(index, index))),
+            }
+        }
+        Some(written)
     }
+}
+
+/// How many fields a node's selection holds: a run counts each of its.
+fn selected(nodes: &[NodeField]) -> usize {
+    let fields = |(_, write): &NodeField| match write {
+        NodeWrite::Run(first, last) => last - first + 1,
+        NodeWrite::Typename | NodeWrite::Field(_) => 1,
+    };
+    nodes.iter().map(fields).sum()
 }
 
 fn page_info(set: &SelectionSet) -> Option<Vec<PageInfoField>> {

@@ -65,12 +65,15 @@ enum EdgeField {
     Typename(Key, &'static str),
 }
 
-/// How a node field is written: `__typename`, or the field at this index
-/// of the node type's field table (`PlannedNode::FIELDS`).
-#[derive(Debug, Clone, Copy)]
+/// How a node field is written: `__typename`, the value of the field at
+/// this index of the node type's field table (`PlannedNode::FIELDS`) under
+/// an alias, or the table's fields `first..=last` under their own names,
+/// keys included (their key is empty).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum NodeWrite {
     Typename,
     Field(usize),
+    Run(usize, usize),
 }
 
 type NodeField = (Key, NodeWrite);

@@ -6,7 +6,7 @@ use super::{ConnectionField, EdgeField, NodeField, NodeWrite, PageInfoField};
 use crate::catalog::{Keyed, Listing, WrittenForm};
 use crate::graphql::schema::connection::{PageBounds, encode_cursor};
 use crate::graphql::schema::json_out::{write_bool, write_str};
-use crate::graphql::schema::planned::{PlannedNode, written_field};
+use crate::graphql::schema::planned::{PlannedNode, written_field, written_run};
 
 /// One page of a listing, as the connection's selection writes it.
 pub(super) struct Page<'a, T> {
@@ -134,7 +134,7 @@ impl<T: Keyed + PlannedNode + WrittenForm> Page<'_, T> {
     }
 
     /// One node, its fields in selection order, copied from the item's
-    /// written form.
+    /// written form: a run of fields under their own names in one copy.
     fn write_node(&self, index: usize, fields: &[NodeField], out: &mut Vec<u8>) {
         let written = self.listing.snapshot.written(self.listing.position(index));
         out.push(b'{');
@@ -147,6 +147,9 @@ impl<T: Keyed + PlannedNode + WrittenForm> Page<'_, T> {
                 NodeWrite::Typename => write_str(T::TYPENAME, out),
                 NodeWrite::Field(field) => {
                     out.extend_from_slice(written_field::<T>(written, *field));
+                }
+                NodeWrite::Run(first, last) => {
+                    out.extend_from_slice(written_run::<T>(written, *first, *last));
                 }
             }
         }
