@@ -228,3 +228,26 @@ fn session_keys_order_like_the_times_they_encode() {
     assert_eq!(keys, sorted);
     assert!(keys.iter().all(|key| key.len() == keys[0].len()));
 }
+
+#[test]
+fn session_keys_are_written_as_chrono_formats_them() {
+    let mut rng = StdRng::seed_from_u64(29);
+    let start = NaiveDate::from_ymd_opt(0, 1, 1).and_then(|day| day.and_hms_opt(0, 0, 0));
+    let start = start.expect("a date");
+    let mut times: Vec<NaiveDateTime> = (0..2000)
+        .map(|_| {
+            start
+                + Duration::days(rng.random_range(0..3_652_000))
+                + Duration::nanoseconds(rng.random_range(0..86_400_000_000_000))
+        })
+        .collect();
+    let leap = NaiveDate::from_ymd_opt(2016, 12, 31)
+        .and_then(|day| day.and_hms_nano_opt(23, 59, 59, 1_500_000_000));
+    let far = NaiveDate::from_ymd_opt(12_345, 6, 7).and_then(|day| day.and_hms_opt(8, 9, 10));
+    let before = NaiveDate::from_ymd_opt(-1, 12, 31).and_then(|day| day.and_hms_opt(0, 0, 0));
+    times.extend([leap, far, before].into_iter().flatten());
+    for time in times {
+        let expected = time.format("%Y-%m-%dT%H:%M:%S%.9f").to_string();
+        assert_eq!(session_sort_key(time), expected, "{time:?}");
+    }
+}
