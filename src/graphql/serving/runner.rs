@@ -13,7 +13,7 @@ use super::plan::Plan;
 use super::refusals::{mutation_fields, record_refusals};
 use super::response_body::{ResponseBody, body, head};
 use super::response_cache::{
-    EncodedHead, KeptResponse, PlanKey, ResponseCache, ResponseKey, reads_only_snapshots,
+    EncodedHead, KeptResponse, KeyHasher, PlanKey, ResponseCache, ResponseKey, reads_only_snapshots,
 };
 use super::validation::SpecValidator;
 use super::writes::{ReadAhead, WriteProfile, read_ahead};
@@ -56,7 +56,7 @@ struct Inner {
     responses: ResponseCache,
     /// Compiled plans by document and audience; `None` where the operation
     /// has a shape plans do not cover. Weighed in bytes.
-    plans: moka::sync::Cache<PlanKey, Option<Arc<Plan>>>,
+    plans: moka::sync::Cache<PlanKey, Option<Arc<Plan>>, KeyHasher>,
 }
 
 /// Documents longer than this never get a plan: frontends' queries are a
@@ -84,7 +84,7 @@ impl OperationRunner {
                 plans: moka::sync::Cache::builder()
                     .max_capacity(cache.plan_cache_bytes)
                     .weigher(|key: &PlanKey, plan: &Option<Arc<Plan>>| key.weight(plan.is_some()))
-                    .build(),
+                    .build_with_hasher(KeyHasher::default()),
             }),
         }
     }

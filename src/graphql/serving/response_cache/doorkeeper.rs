@@ -1,10 +1,10 @@
 //! The doorkeeper in front of the response cache: a response is kept only
 //! the second time its key is seen.
 
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::ResponseKey;
+use super::{KeyHasher, ResponseKey};
 
 /// Remembers, lossily, the keys asked recently: a response is kept only the
 /// second time its key is seen, so one-off queries (a new date on every
@@ -15,7 +15,7 @@ pub(super) struct Doorkeeper {
     /// Key hashes; 0 is an empty slot. A collision forgets a key, which
     /// costs one more execution, never a wrong answer.
     slots: Box<[AtomicU64]>,
-    hasher: RandomState,
+    hasher: KeyHasher,
 }
 
 /// Keys remembered at once (512 KiB).
@@ -25,7 +25,7 @@ impl Doorkeeper {
     pub(super) fn new() -> Self {
         Self {
             slots: (0..DOORKEEPER_SLOTS).map(|_| AtomicU64::new(0)).collect(),
-            hasher: RandomState::new(),
+            hasher: KeyHasher::default(),
         }
     }
 
