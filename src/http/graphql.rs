@@ -210,6 +210,9 @@ pub(super) async fn from_lane(
     headers: &HeaderMap,
     source: Source,
 ) -> Option<Response> {
+    if !state.raw_lane.may_hold(&source) {
+        return None;
+    }
     let started = Instant::now();
     let negotiated = state.compression.negotiate(headers);
     if negotiated.refuses_all() {

@@ -8,6 +8,7 @@
 
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -25,6 +26,7 @@ use crate::telemetry::{self, CacheHitMeter};
 pub(super) struct RawLane {
     entries: Option<moka::sync::Cache<u64, Arc<Entry>, RandomState>>,
     hasher: RandomState,
+    marks: Marks,
 }
 
 /// foldhash, seeded per process: SipHash of each request's bytes was the
@@ -120,6 +122,8 @@ pub(super) enum Lane {
 /// A request that may be registered once its answer is known.
 pub(super) struct Ticket {
     hash: u64,
+    /// The hash of its bytes alone, for `Marks`.
+    bytes_hash: u64,
     trusted_revision: u64,
     request: Bytes,
     media: MediaType,
@@ -140,7 +144,15 @@ impl RawLane {
         Self {
             entries,
             hasher: RandomState::default(),
+            marks: Marks::new(),
         }
+    }
+
+    /// Whether the lane may hold an entry for `source`'s bytes; `false`
+    /// means it holds none, and the request need not be authenticated to
+    /// ask.
+    pub(super) fn may_hold(&self, source: &Source) -> bool {
+        self.entries.is_some() && self.marks.marked(self.hasher.hash_one(source.bytes()))
     }
 
     /// Looks `source`, sent by `credential` with `headers`, up; entries
@@ -178,8 +190,10 @@ impl RawLane {
             via_get,
         };
         let hash = self.hasher.hash_one((audience, request.as_ref()));
+        let bytes_hash = self.hasher.hash_one(request.as_ref());
         let ticket = Ticket {
             hash,
+            bytes_hash,
             trusted_revision,
             request,
             media,
@@ -187,6 +201,9 @@ impl RawLane {
         };
         match entries.get(&hash) {
             Some(entry) if entry.audience() == audience && *entry.request == *ticket.request => {
+                // Marks are cleared now and then: a hit the router found
+                // marks its bytes again, for the service ahead of it.
+                self.marks.mark_once(bytes_hash);
                 Lane::Seen(entry, ticket)
             }
             _ => Lane::Unseen(ticket),
@@ -220,5 +237,94 @@ impl RawLane {
             operation: operation.to_owned(),
         };
         entries.insert(ticket.hash, Arc::new(entry));
+        self.marks.mark_once(ticket.bytes_hash);
+    }
+}
+
+/// Request bytes the lane may hold an entry for, by a hash of the bytes
+/// alone. A request whose bytes are not marked cannot be a hit, so the
+/// connection's service hands it to the router without authenticating it
+/// first; the router authenticates it once, and asks the lane itself.
+/// Lossy both ways: a mark outliving its entry costs that authentication,
+/// as every miss cost before; a mark cleared costs a hit the router's
+/// way, which marks it again.
+struct Marks {
+    words: Box<[AtomicU64]>,
+    /// Marks set since the last clearing.
+    set: AtomicUsize,
+}
+
+/// 8 KiB of marks.
+const MARK_BITS: usize = 1 << 16;
+
+/// Marks are cleared after this many: with at most one bit in sixteen
+/// set, bytes never seen pass for marked at most one time in sixteen.
+const MARKS_BEFORE_CLEARING: usize = MARK_BITS / 16;
+
+impl Marks {
+    fn new() -> Self {
+        Self {
+            words: (0..MARK_BITS / 64).map(|_| AtomicU64::new(0)).collect(),
+            set: AtomicUsize::new(0),
+        }
+    }
+
+    fn place(&self, hash: u64) -> (&AtomicU64, u64) {
+        let bit = hash as usize % MARK_BITS;
+        (&self.words[bit / 64], 1 << (bit % 64))
+    }
+
+    fn marked(&self, hash: u64) -> bool {
+        let (word, bit) = self.place(hash);
+        word.load(Ordering::Relaxed) & bit != 0
+    }
+
+    /// Marks `hash`, unless it is marked; clears every mark first when
+    /// enough were set since the last clearing.
+    fn mark_once(&self, hash: u64) {
+        if self.marked(hash) {
+            return;
+        }
+        if self.set.fetch_add(1, Ordering::Relaxed) >= MARKS_BEFORE_CLEARING {
+            self.set.store(0, Ordering::Relaxed);
+            for word in &self.words {
+                word.store(0, Ordering::Relaxed);
+            }
+        }
+        let (word, bit) = self.place(hash);
+        word.fetch_or(bit, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_hold_what_was_marked_until_cleared_after_a_bounded_count() {
+        let marks = Marks::new();
+        assert!(!marks.marked(7));
+        marks.mark_once(7);
+        marks.mark_once(7);
+        assert!(marks.marked(7));
+        assert!(marks.marked(7 + MARK_BITS as u64), "one bit per place");
+        assert_eq!(
+            marks.set.load(Ordering::Relaxed),
+            1,
+            "a marked hash is not counted again"
+        );
+        for hash in 1..MARKS_BEFORE_CLEARING as u64 {
+            marks.mark_once(hash * 16 + 8);
+        }
+        assert!(marks.marked(7), "{MARKS_BEFORE_CLEARING} marks are held");
+        let ones: u32 = marks
+            .words
+            .iter()
+            .map(|word| word.load(Ordering::Relaxed).count_ones())
+            .sum();
+        assert_eq!(ones as usize, MARKS_BEFORE_CLEARING);
+        marks.mark_once(3);
+        assert!(!marks.marked(7), "cleared before the next mark");
+        assert!(marks.marked(3));
     }
 }

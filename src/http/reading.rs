@@ -16,6 +16,16 @@ pub(super) enum Source {
     Query(String),
 }
 
+impl Source {
+    /// The body's or query string's bytes, as sent.
+    pub(super) fn bytes(&self) -> &[u8] {
+        match self {
+            Self::Body(body) => body,
+            Self::Query(query) => query.as_bytes(),
+        }
+    }
+}
+
 /// The requests a body or query string carried.
 pub(super) fn read_requests(source: &Source) -> Result<Batch, String> {
     let (requests, is_array) = match source {
