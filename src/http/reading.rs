@@ -2,7 +2,7 @@
 //! request or a batch, by text or by trusted `documentId`) or a GET query
 //! string.
 
-use async_graphql::{BatchRequest, Request};
+use async_graphql::Request;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, header};
 
@@ -26,15 +26,29 @@ impl Source {
     }
 }
 
+/// A JSON array of requests, or one request. Told apart by the first
+/// byte: deserializing into async-graphql's untagged `BatchRequest`
+/// buffers the whole body into an intermediate tree first, which was
+/// about 5% of a planned request's work.
+fn batch_or_single(body: &[u8]) -> serde_json::Result<(Vec<Request>, bool)> {
+    let first = body
+        .iter()
+        .find(|byte| !matches!(byte, b' ' | b'\t' | b'\n' | b'\r'));
+    if first == Some(&b'[') {
+        Ok((serde_json::from_slice(body)?, true))
+    } else {
+        Ok((vec![serde_json::from_slice(body)?], false))
+    }
+}
+
 /// The requests a body or query string carried.
 pub(super) fn read_requests(source: &Source) -> Result<Batch, String> {
     let (requests, is_array) = match source {
         Source::Body(body) if memchr::memmem::find(body, b"\"documentId\"").is_some() => {
             with_document_ids(body)?
         }
-        Source::Body(body) => match serde_json::from_slice::<BatchRequest>(body) {
-            Ok(BatchRequest::Single(request)) => (vec![request], false),
-            Ok(BatchRequest::Batch(requests)) => (requests, true),
+        Source::Body(body) => match batch_or_single(body) {
+            Ok(read) => read,
             Err(_) => {
                 return Err(
                     "the body is not a GraphQL request: expected JSON with a `query` (or an array of them)"
