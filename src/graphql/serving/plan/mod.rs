@@ -105,8 +105,8 @@ impl Plan {
         catalog: &Catalog,
         limits: &GraphqlSettings,
     ) -> Option<(Bytes, BTreeMap<Collection, SnapshotRead>)> {
-        let arguments = self.arguments(request)?;
-        let page = self.page(&arguments, limits)?;
+        let mut arguments = self.arguments(request)?;
+        let page = self.page(&mut arguments, limits)?;
         let expected = self.last_length.load(Ordering::Relaxed).max(1024);
         let mut out = Vec::with_capacity(expected + expected / 8);
         out.extend_from_slice(HEAD_OPEN);
@@ -117,7 +117,8 @@ impl Plan {
                 let fleet = catalog.fleet(&caller.account).ok()?;
                 let served = fleet.devices(false).await.ok()?;
                 let filter =
-                    Option::<query::DeviceFilter>::parse(argument(&arguments, "filter")).ok()?;
+                    Option::<query::DeviceFilter>::parse(argument(&mut arguments, "filter"))
+                        .ok()?;
                 // The status history is read from the store: the schema
                 // answers those.
                 if query::DeviceFilter::needs_history(filter.as_ref()) {
@@ -128,7 +129,8 @@ impl Plan {
                 let listing = device_listing(
                     Arc::clone(&served.snapshot),
                     &filter,
-                    Option::<query::DeviceOrder>::parse(argument(&arguments, "orderBy")).ok()?,
+                    Option::<query::DeviceOrder>::parse(argument(&mut arguments, "orderBy"))
+                        .ok()?,
                 );
                 let bounds = PageBounds::of(&listing, page, limits).ok()?;
                 write::Page {
@@ -143,8 +145,8 @@ impl Plan {
                 let served = directory.users(false).await.ok()?;
                 let listing = user_listing(
                     Arc::clone(&served.snapshot),
-                    Option::<query::UserFilter>::parse(argument(&arguments, "filter")).ok()?,
-                    Option::<query::UserOrder>::parse(argument(&arguments, "orderBy")).ok()?,
+                    Option::<query::UserFilter>::parse(argument(&mut arguments, "filter")).ok()?,
+                    Option::<query::UserOrder>::parse(argument(&mut arguments, "orderBy")).ok()?,
                 );
                 let bounds = PageBounds::of(&listing, page, limits).ok()?;
                 write::Page {
@@ -165,10 +167,10 @@ impl Plan {
     /// (that is the schema's), and within `graphql.max_complexity`.
     fn page(
         &self,
-        arguments: &BTreeMap<String, ConstValue>,
+        arguments: &mut BTreeMap<String, ConstValue>,
         limits: &GraphqlSettings,
     ) -> Option<PageArgs> {
-        let parse = |name: &str| argument(arguments, name);
+        let mut parse = |name: &str| argument(arguments, name);
         if let Some(refresh) = parse("refresh")
             && <bool as InputType>::parse(Some(refresh)).ok()?
         {
@@ -193,26 +195,45 @@ impl Plan {
             let name = &definition.name.node;
             let value = match request.variables.get(name) {
                 Some(ConstValue::Null) if !definition.var_type.node.nullable => return None,
-                Some(value) => value.clone(),
-                None => definition.default_value.as_ref()?.node.clone(),
+                Some(value) => value,
+                None => &definition.default_value.as_ref()?.node,
             };
-            variables.insert(name.clone(), value);
+            variables.insert(name, value);
         }
         self.arguments
             .iter()
-            .map(|(name, value)| {
-                let value = value
-                    .node
-                    .clone()
-                    .into_const_with(|variable| variables.get(&variable).cloned().ok_or(()))
-                    .ok()?;
-                Some((name.node.to_string(), value))
-            })
+            .map(|(name, value)| Some((name.node.to_string(), constant(&value.node, &variables)?)))
             .collect()
     }
 }
 
-/// One argument's value, if given.
-fn argument(arguments: &BTreeMap<String, ConstValue>, name: &str) -> Option<ConstValue> {
-    arguments.get(name).cloned()
+/// `value` with its variables put in, as `Value::into_const_with` does,
+/// without copying the document's value first.
+fn constant(value: &Value, variables: &BTreeMap<&Name, &ConstValue>) -> Option<ConstValue> {
+    Some(match value {
+        Value::Variable(name) => ConstValue::clone(variables.get(name)?),
+        Value::Null => ConstValue::Null,
+        Value::Number(number) => ConstValue::Number(number.clone()),
+        Value::String(text) => ConstValue::String(text.clone()),
+        Value::Boolean(boolean) => ConstValue::Boolean(*boolean),
+        Value::Binary(bytes) => ConstValue::Binary(bytes.clone()),
+        Value::Enum(name) => ConstValue::Enum(name.clone()),
+        Value::List(items) => ConstValue::List(
+            items
+                .iter()
+                .map(|item| constant(item, variables))
+                .collect::<Option<_>>()?,
+        ),
+        Value::Object(fields) => ConstValue::Object(
+            fields
+                .iter()
+                .map(|(name, field)| Some((name.clone(), constant(field, variables)?)))
+                .collect::<Option<_>>()?,
+        ),
+    })
+}
+
+/// One argument's value, if given, taken out: each is read once.
+fn argument(arguments: &mut BTreeMap<String, ConstValue>, name: &str) -> Option<ConstValue> {
+    arguments.remove(name)
 }
