@@ -19,7 +19,7 @@ use bytes::Bytes;
 use doorkeeper::Doorkeeper;
 pub(crate) use reusable::{reads_only_snapshots, selected_operation};
 
-use super::document::normalize;
+use super::document::normalized;
 use super::entity_tag::{EntityTag, Tagger};
 use super::response_body::{ResponseBody, body};
 use crate::auth::Caller;
@@ -35,7 +35,7 @@ pub(crate) struct ResponseKey {
     scopes: u8,
     introspection: bool,
     operation: Option<String>,
-    document: String,
+    document: Arc<str>,
     /// Top-level variables in name order, as JSON.
     variables: String,
 }
@@ -50,7 +50,7 @@ impl ResponseKey {
             scopes: caller.scope_bits(),
             introspection,
             operation: request.operation_name.clone(),
-            document: normalize(&request.query),
+            document: normalized(&request.query),
             variables: serde_json::to_string(&variables).unwrap_or_default(),
         }
     }
@@ -86,7 +86,7 @@ pub(crate) struct PlanKey {
     scopes: u8,
     introspection: bool,
     operation: Option<String>,
-    document: String,
+    document: Arc<str>,
 }
 
 impl PlanKey {
