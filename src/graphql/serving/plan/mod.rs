@@ -165,11 +165,7 @@ impl Plan {
 
     /// The page asked for, if a plan may answer it: not a forced refresh
     /// (that is the schema's), and within `graphql.max_complexity`.
-    fn page(
-        &self,
-        arguments: &mut BTreeMap<String, ConstValue>,
-        limits: &GraphqlSettings,
-    ) -> Option<PageArgs> {
+    fn page(&self, arguments: &mut Arguments<'_>, limits: &GraphqlSettings) -> Option<PageArgs> {
         let mut parse = |name: &str| argument(arguments, name);
         if let Some(refresh) = parse("refresh")
             && <bool as InputType>::parse(Some(refresh)).ok()?
@@ -189,7 +185,7 @@ impl Plan {
     /// The root field's arguments with variables put in. `None` when a
     /// variable is missing without a default, or null where declared
     /// non-null: async-graphql decides those cases.
-    fn arguments(&self, request: &Request) -> Option<BTreeMap<String, ConstValue>> {
+    fn arguments(&self, request: &Request) -> Option<Arguments<'_>> {
         let mut variables = BTreeMap::new();
         for definition in &self.variables {
             let name = &definition.name.node;
@@ -202,7 +198,7 @@ impl Plan {
         }
         self.arguments
             .iter()
-            .map(|(name, value)| Some((name.node.to_string(), constant(&value.node, &variables)?)))
+            .map(|(name, value)| Some((name.node.as_str(), constant(&value.node, &variables)?)))
             .collect()
     }
 }
@@ -233,7 +229,12 @@ fn constant(value: &Value, variables: &BTreeMap<&Name, &ConstValue>) -> Option<C
     })
 }
 
+/// The root field's arguments, by name, in the document's order: a few,
+/// so looked up one by one rather than through a map.
+type Arguments<'plan> = Vec<(&'plan str, ConstValue)>;
+
 /// One argument's value, if given, taken out: each is read once.
-fn argument(arguments: &mut BTreeMap<String, ConstValue>, name: &str) -> Option<ConstValue> {
-    arguments.remove(name)
+fn argument(arguments: &mut Arguments<'_>, name: &str) -> Option<ConstValue> {
+    let index = arguments.iter().position(|(given, _)| *given == name)?;
+    Some(arguments.swap_remove(index).1)
 }
