@@ -171,7 +171,10 @@ const NORMALIZED_MAX_LEN: usize = 16 * 1024;
 /// `normalize(document)`, shared: a document this thread normalized among
 /// its last few gives the same text without reading it again (reading it
 /// was 7% of a planned query's work). Each thread keeps at most
-/// `NORMALIZED_KEPT` documents of at most `NORMALIZED_MAX_LEN` bytes.
+/// `NORMALIZED_KEPT` documents of at most `NORMALIZED_MAX_LEN` bytes, each
+/// with its normal form: 256 KiB. The callers (the response and plan keys)
+/// run on the runtime's worker threads, one per core, never on its
+/// blocking pool, so the whole is that times the cores.
 pub(crate) fn normalized(document: &str) -> Arc<str> {
     thread_local! {
         static RECENT: RefCell<VecDeque<(Box<str>, Arc<str>)>> = const {
