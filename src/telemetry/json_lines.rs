@@ -14,19 +14,17 @@
 use std::cell::RefCell;
 use std::fmt::{self, Write};
 use std::io::Write as _;
+use std::sync::Arc;
 
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
 use tracing_log::NormalizeEvent;
 use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
 use super::span_fields::{self, Escaping, SpanFields};
-use super::timestamp::UtcMicros;
 
 /// The span every request runs in (`http::request_id`).
 const REQUEST_SPAN: &str = "request";
@@ -37,11 +35,12 @@ const LINE_BYTES: usize = 4 * 1024;
 
 /// Writes each event as one JSON line to what `make_writer` makes.
 pub(super) struct JsonLines<W> {
-    make_writer: W,
+    make_writer: Arc<W>,
 }
 
 impl<W> JsonLines<W> {
-    pub(super) fn new(make_writer: W) -> Self {
+    /// Shared: `access` writes its lines to the same writer.
+    pub(super) fn new(make_writer: Arc<W>) -> Self {
         Self { make_writer }
     }
 }
@@ -66,27 +65,31 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        thread_local! {
-            static LINE: RefCell<String> = const { RefCell::new(String::new()) };
-        }
-        let write = |line: &mut String| {
+        with_line_buffer(|line| {
             if write_line(line, event, &ctx).is_ok() {
                 let mut writer = self.make_writer.make_writer_for(event.metadata());
                 // As tracing-subscriber's layer: a line the writer refuses
                 // is lost, and logging goes on.
                 let _refused = writer.write_all(line.as_bytes());
             }
-        };
-        LINE.with(|line| match line.try_borrow_mut() {
-            Ok(mut line) => {
-                line.clear();
-                write(&mut line);
-                line.shrink_to(LINE_BYTES);
-            }
-            // Re-entered: a field's `Debug` logged.
-            Err(_) => write(&mut String::new()),
         });
     }
+}
+
+/// Has `write` fill an empty per-thread line buffer (or, re-entered when a
+/// field's `Debug` logs, a string of its own).
+pub(super) fn with_line_buffer(write: impl FnOnce(&mut String)) {
+    thread_local! {
+        static LINE: RefCell<String> = const { RefCell::new(String::new()) };
+    }
+    LINE.with(|line| match line.try_borrow_mut() {
+        Ok(mut line) => {
+            line.clear();
+            write(&mut line);
+            line.shrink_to(LINE_BYTES);
+        }
+        Err(_) => write(&mut String::new()),
+    });
 }
 
 /// `event` as one JSON line, its newline included.
@@ -105,7 +108,7 @@ where
         write_hoisted(line, request);
     }
     line.push_str("\"timestamp\":\"");
-    UtcMicros.format_time(&mut Writer::new(line))?;
+    super::timestamp::write_now(line)?;
     line.push_str("\",\"level\":\"");
     line.push_str(metadata.level().as_str());
     line.push('"');

@@ -43,7 +43,7 @@ fn both_lines(emit: impl FnOnce()) -> Vec<(String, String)> {
         .with_span_list(true)
         .with_writer(move || stock_sink.clone());
     let subscriber = tracing_subscriber::registry()
-        .with(JsonLines::new(move || our_sink.clone()))
+        .with(JsonLines::new(Arc::new(move || our_sink.clone())))
         .with(stock_layer);
     tracing::subscriber::with_default(subscriber, emit);
     let (ours, stock) = (ours.text(), stock.text());

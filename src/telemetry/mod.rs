@@ -18,6 +18,8 @@ mod span_fields;
 mod timestamp;
 pub mod trace_context;
 
+use std::io::Write as _;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tracing::Level;
@@ -70,21 +72,39 @@ pub fn init<W>(
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    let filter = without_payload_logs(
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.filter)),
-    );
-    let lines: Box<dyn Layer<Registry> + Send + Sync> = match settings.format {
-        LogFormat::Json => json_lines::JsonLines::new(writer)
-            .with_filter(filter)
-            .boxed(),
-        LogFormat::Pretty => tracing_subscriber::fmt::layer()
-            .compact()
-            .with_writer(writer)
-            .with_filter(filter)
-            .boxed(),
+    let filter_text = std::env::var(EnvFilter::DEFAULT_ENV)
+        .ok()
+        .filter(|text| EnvFilter::try_new(text).is_ok())
+        .unwrap_or_else(|| settings.filter.clone());
+    let filter = without_payload_logs(EnvFilter::new(&filter_text));
+    let (lines, direct): (Box<dyn Layer<Registry> + Send + Sync>, _) = match settings.format {
+        LogFormat::Json => {
+            let writer = Arc::new(writer);
+            let direct = direct_access_lines(&filter_text, &writer);
+            let lines = json_lines::JsonLines::new(writer).with_filter(filter);
+            (lines.boxed(), direct)
+        }
+        LogFormat::Pretty => {
+            let lines = tracing_subscriber::fmt::layer()
+                .compact()
+                .with_writer(writer)
+                .with_filter(filter);
+            (lines.boxed(), None)
+        }
+    };
+    let installed = |direct: Option<access::Direct>| {
+        if let Some(direct) = direct {
+            access::write_directly(direct);
+        }
     };
     let Some((tracer, export)) = otel::start(otel)? else {
-        let _already_installed = tracing_subscriber::registry().with(lines).try_init();
+        if tracing_subscriber::registry()
+            .with(lines)
+            .try_init()
+            .is_ok()
+        {
+            installed(direct);
+        }
         return Ok(None);
     };
     let spans = tracing_opentelemetry::layer()
@@ -96,10 +116,41 @@ where
         .try_init()
         .is_ok()
     {
+        installed(direct);
         EXPORTING.store(true, Ordering::Relaxed);
         PROPAGATING.store(otel.propagate_upstream, Ordering::Relaxed);
     }
     Ok(Some(export))
+}
+
+/// How access lines are written beside JSON lines to `writer`: directly
+/// when `filter_text` is plain target and level directives, which say
+/// once and for all whether it lets them through; else (`None`) as events.
+fn direct_access_lines<W>(filter_text: &str, writer: &Arc<W>) -> Option<access::Direct>
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    let passes = access_lines_pass(filter_text)?;
+    let writer = Arc::clone(writer);
+    Some(if passes {
+        access::Direct::Write(Box::new(move |line| {
+            // As the JSON layer: a line the writer refuses is lost.
+            let _refused = writer.make_writer().write_all(line);
+        }))
+    } else {
+        access::Direct::Off
+    })
+}
+
+/// Whether `filter_text` lets access lines through, when it is plain
+/// enough to say without an event.
+fn access_lines_pass(filter_text: &str) -> Option<bool> {
+    // Span and field directives: `Targets` would read them as targets.
+    if filter_text.contains(['[', '{']) {
+        return None;
+    }
+    let targets: Targets = filter_text.parse().ok()?;
+    Some(targets.would_enable(access::TARGET, &Level::INFO))
 }
 
 /// Crates that log whole messages at `trace` (tungstenite writes every

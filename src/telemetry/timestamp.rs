@@ -24,6 +24,11 @@ impl FormatTime for UtcMicros {
     }
 }
 
+/// The time now, as `UtcMicros` writes it.
+pub(super) fn write_now(out: &mut String) -> fmt::Result {
+    UtcMicros.format_time(&mut Writer::new(out))
+}
+
 /// `YYYY-MM-DDTHH:MM:SS.`
 type Second = [u8; 20];
 
