@@ -310,9 +310,18 @@ async fn credential_of<'s>(
 fn noted(credential: &Credential<'_>) {
     let caller = credential.caller();
     telemetry::access::note_team(&caller.team);
+    // Both in one record: each is a trip through every layer.
     let span = tracing::Span::current();
-    span.record("team", caller.team.as_str());
-    span.record("subject", caller.actor.subject.as_str());
+    let Some(fields) = span.metadata().map(|metadata| metadata.fields()) else {
+        return;
+    };
+    if let (Some(team), Some(subject)) = (fields.field("team"), fields.field("subject")) {
+        let team_value: &dyn tracing::Value = &caller.team.as_str();
+        let subject_value: &dyn tracing::Value = &caller.actor.subject.as_str();
+        span.record_all(
+            &fields.value_set(&[(&team, Some(team_value)), (&subject, Some(subject_value))]),
+        );
+    }
 }
 
 fn observe_refusal(team: &str, code: ErrorCode, started: Instant) {

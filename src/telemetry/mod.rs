@@ -26,8 +26,9 @@ use tracing::Level;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{EnvFilter, Layer, Registry};
+use tracing_subscriber::{EnvFilter, Layer};
 
 pub use line_buffer::{LineBuffer, LineFlush, stdout_lines};
 pub use meters::{
@@ -77,32 +78,18 @@ where
         .filter(|text| EnvFilter::try_new(text).is_ok())
         .unwrap_or_else(|| settings.filter.clone());
     let filter = without_payload_logs(EnvFilter::new(&filter_text));
-    let (lines, direct): (Box<dyn Layer<Registry> + Send + Sync>, _) = match settings.format {
-        LogFormat::Json => {
-            let writer = Arc::new(writer);
-            let direct = direct_access_lines(&filter_text, &writer);
-            let lines = json_lines::JsonLines::new(writer).with_filter(filter);
-            (lines.boxed(), direct)
-        }
-        LogFormat::Pretty => {
-            let lines = tracing_subscriber::fmt::layer()
-                .compact()
-                .with_writer(writer)
-                .with_filter(filter);
-            (lines.boxed(), None)
-        }
-    };
     let installed = |direct: Option<access::Direct>| {
         if let Some(direct) = direct {
             access::write_directly(direct);
         }
     };
     let Some((tracer, export)) = otel::start(otel)? else {
-        if tracing_subscriber::registry()
-            .with(lines)
-            .try_init()
-            .is_ok()
-        {
+        // Alone, the lines take the filter as the whole subscriber's: as a
+        // layer's own filter, it looked each span up again on every call
+        // (entering, recording, closing).
+        let (lines, direct) = lines(settings.format, &filter_text, writer);
+        let subscriber = tracing_subscriber::registry().with(filter).with(lines);
+        if subscriber.try_init().is_ok() {
             installed(direct);
         }
         return Ok(None);
@@ -110,8 +97,9 @@ where
     let spans = tracing_opentelemetry::layer()
         .with_tracer(tracer)
         .with_filter(Targets::new().with_target("remotepc_gateway", Level::DEBUG));
+    let (lines, direct) = lines(settings.format, &filter_text, writer);
     if tracing_subscriber::registry()
-        .with(lines)
+        .with(lines.with_filter(filter))
         .with(spans)
         .try_init()
         .is_ok()
@@ -121,6 +109,32 @@ where
         PROPAGATING.store(otel.propagate_upstream, Ordering::Relaxed);
     }
     Ok(Some(export))
+}
+
+/// The layer writing log lines in `format` to `writer`, and how access
+/// lines are written beside it.
+fn lines<S, W>(
+    format: LogFormat,
+    filter_text: &str,
+    writer: W,
+) -> (Box<dyn Layer<S> + Send + Sync>, Option<access::Direct>)
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    match format {
+        LogFormat::Json => {
+            let writer = Arc::new(writer);
+            let direct = direct_access_lines(filter_text, &writer);
+            (json_lines::JsonLines::new(writer).boxed(), direct)
+        }
+        LogFormat::Pretty => {
+            let lines = tracing_subscriber::fmt::layer()
+                .compact()
+                .with_writer(writer);
+            (lines.boxed(), None)
+        }
+    }
 }
 
 /// How access lines are written beside JSON lines to `writer`: directly

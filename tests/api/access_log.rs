@@ -83,6 +83,16 @@ async fn each_request_gets_one_access_line_with_its_ids_at_the_top_level() {
         (Some(first.as_str()), Some(TRACE_ID)),
         "{inside}"
     );
+    let request_span = inside["spans"]
+        .as_array()
+        .and_then(|spans| spans.iter().find(|span| span["name"] == "request"));
+    let request_span = request_span.unwrap_or_else(|| panic!("the request span: {inside}"));
+    assert_eq!(request_span["request_id"], first.as_str(), "{inside}");
+    assert_eq!(
+        request_span["team"], "ops",
+        "the caller, recorded: {inside}"
+    );
+    assert_eq!(request_span["url.path"], "/graphql", "{inside}");
     let access = line_where(&mut logged, "the first access line", |line| {
         line["target"] == "access"
     })
