@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use async_graphql::Request;
-use axum::http::StatusCode;
+use axum::http::{HeaderName, StatusCode};
 use sha2::{Digest, Sha256};
 
 use super::running::Finished;
@@ -16,8 +16,9 @@ use crate::auth::Caller;
 use crate::catalog::Claim;
 use crate::graphql::{Answer, ErrorCode, Operation, outcome};
 
-/// The header that carries the key.
-pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// The header that carries the key (a name made once: looked up by text,
+/// it was parsed again on every request).
+pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
 /// A key as sent: 1 to 255 printable ASCII characters (`None` for a
 /// value that is not text at all).

@@ -189,8 +189,10 @@ impl RawLane {
             media,
             via_get,
         };
-        let hash = self.hasher.hash_one((audience, request.as_ref()));
+        // The bytes are hashed once: the entry's key is their hash under
+        // the audience (an entry still matches only its own bytes).
         let bytes_hash = self.hasher.hash_one(request.as_ref());
+        let hash = self.hasher.hash_one((audience, bytes_hash));
         let ticket = Ticket {
             hash,
             bytes_hash,

@@ -32,7 +32,8 @@ impl Incoming {
 
 /// Reads `traceparent`/`tracestate`.
 pub fn incoming(headers: &HeaderMap) -> Incoming {
-    let parent = if headers.contains_key("traceparent") {
+    const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+    let parent = if headers.contains_key(TRACEPARENT) {
         TraceContextPropagator::new().extract(&Headers(headers))
     } else {
         Context::new()
