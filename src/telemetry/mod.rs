@@ -18,7 +18,7 @@ mod span_fields;
 mod timestamp;
 pub mod trace_context;
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -129,8 +129,12 @@ where
             (json_lines::JsonLines::new(writer).boxed(), direct)
         }
         LogFormat::Pretty => {
+            // Colours only for a person at a terminal: escape codes in a
+            // pipe or a file are noise to whatever reads it.
+            let colours = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
             let lines = tracing_subscriber::fmt::layer()
                 .compact()
+                .with_ansi(colours)
                 .with_writer(writer);
             (lines.boxed(), None)
         }

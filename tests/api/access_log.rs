@@ -160,3 +160,58 @@ async fn log_access_false_writes_none() {
         "{lines:?}"
     );
 }
+
+#[tokio::test]
+async fn the_filter_decides_the_access_line_in_pretty_and_json_lines() {
+    let cases = [
+        ("pretty", "info", 1),
+        ("pretty", "info,access=off", 0),
+        ("json", "info,access=off", 0),
+        ("json", "warn,remotepc_gateway=info,access=debug", 1),
+    ];
+    for (format, filter, wanted) in cases {
+        let sim = Simulator::start(SimulatorConfig::default())
+            .await
+            .expect("simulator");
+        let store = format!("sqlite://{}?mode=rwc", temp_store_path().display());
+        let settings = [
+            ("GATEWAY__LOG__FORMAT", format),
+            ("GATEWAY__LOG__FILTER", filter),
+        ];
+        let (mut gateway, addr, mut logged) =
+            start_binary_logging(&sim, &store, TOKEN, &settings).await;
+        let (id, _) = ask(&format!("http://{addr}/graphql"), TRACEPARENT).await;
+        let pid = gateway.id().expect("running").to_string();
+        let stopped = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        assert!(stopped.expect("kill runs").success());
+        tokio::time::timeout(Duration::from_secs(20), gateway.wait())
+            .await
+            .expect("the gateway stops on SIGTERM")
+            .expect("reaped");
+        let mut lines = Vec::new();
+        while let Ok(Some(line)) = tokio::time::timeout(Duration::from_secs(5), logged.recv()).await
+        {
+            lines.push(line);
+        }
+        let is_access = |line: &&String| match format {
+            "json" => {
+                line.contains(&format!("\"request_id\":\"{id}\""))
+                    && line.contains("\"target\":\"access\"")
+            }
+            _ => line.contains(&format!("request_id=\"{id}\"")) && line.contains(" access: "),
+        };
+        let access = lines.iter().filter(is_access).count();
+        assert_eq!(access, wanted, "{format} {filter}: {lines:?}");
+        assert!(
+            lines
+                .iter()
+                .all(|line| !line.contains(TOKEN) && !line.contains('\u{1b}')),
+            "no token and no colour codes in a pipe: {lines:?}"
+        );
+        if format == "pretty" {
+            assert!(lines.iter().all(|line| !line.starts_with('{')), "{lines:?}");
+        }
+    }
+}

@@ -36,6 +36,21 @@ pub(crate) fn second_team_token(token: &str) -> String {
 }
 
 /// As `start_binary_with`, with the log lines written after `listening`.
+/// The address a `listening` line names, as a JSON line or a pretty one
+/// (`… listening addr=127.0.0.1:1234`).
+fn listening_addr(line: &str) -> Option<String> {
+    if let Ok(event) = serde_json::from_str::<serde_json::Value>(line) {
+        return (event["message"] == "listening")
+            .then(|| event["addr"].as_str().map(str::to_owned))
+            .flatten();
+    }
+    let (_, fields) = line.split_once(" listening ")?;
+    let addr = fields
+        .split_whitespace()
+        .find_map(|field| field.strip_prefix("addr="))?;
+    Some(addr.trim_matches('"').to_owned())
+}
+
 pub(crate) async fn start_binary_logging(
     sim: &Simulator,
     store_url: &str,
@@ -81,10 +96,8 @@ pub(crate) async fn start_binary_logging(
     let mut lines = BufReader::new(gateway.stdout.take().expect("stdout")).lines();
     let addr = tokio::time::timeout(Duration::from_secs(30), async {
         while let Some(line) = lines.next_line().await.expect("stdout") {
-            if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line)
-                && event["message"] == "listening"
-            {
-                return event["addr"].as_str().map(str::to_owned);
+            if let Some(addr) = listening_addr(&line) {
+                return Some(addr);
             }
         }
         None
