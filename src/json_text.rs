@@ -1,5 +1,10 @@
 //! JSON string text, for answers and log lines alike: whether a text can
-//! go between quotes as it is, which nearly every name, id and date can.
+//! go between quotes as it is, which nearly every name, id and date can;
+//! and the writers log lines are made with (strings escaped, numbers as
+//! serde_json writes them). Answers are written as bytes by
+//! `graphql::schema::json_out`.
+
+use std::fmt::{self, Write};
 
 /// Whether `bytes` holds no control character, quote or backslash; eight
 /// bytes at a time with the usual SWAR tests for a zero byte and a byte
@@ -48,9 +53,105 @@ fn load<const N: usize>(bytes: &[u8]) -> [u8; N] {
     word
 }
 
+/// `"name":`.
+pub(crate) fn write_key(out: &mut String, name: &str) -> fmt::Result {
+    write_json_str(out, name)?;
+    out.push(':');
+    Ok(())
+}
+
+pub(crate) fn write_i64(out: &mut String, value: i64) {
+    out.push_str(itoa::Buffer::new().format(value));
+}
+
+pub(crate) fn write_u64(out: &mut String, value: u64) {
+    out.push_str(itoa::Buffer::new().format(value));
+}
+
+pub(crate) fn write_bool(out: &mut String, value: bool) {
+    out.push_str(if value { "true" } else { "false" });
+}
+
+/// As serde_json writes it: the shortest text that reads back the same,
+/// and `null` for what JSON has no number for.
+pub(crate) fn write_f64(out: &mut String, value: f64) {
+    if value.is_finite() {
+        out.push_str(ryu::Buffer::new().format_finite(value));
+    } else {
+        out.push_str("null");
+    }
+}
+
+/// `text` as a JSON string.
+pub(crate) fn write_json_str(out: &mut String, text: &str) -> fmt::Result {
+    out.push('"');
+    write_escaped(out, text)?;
+    out.push('"');
+    Ok(())
+}
+
+/// `text` escaped for the inside of a JSON string. Nearly every text (ids,
+/// paths, names) needs nothing escaped: that is checked over the whole
+/// text first, eight bytes at a time, and the text written in one piece.
+/// Otherwise it is scanned by byte: every character JSON escapes is ASCII,
+/// so a byte that needs it is a whole character and the runs between them
+/// are valid UTF-8.
+pub(crate) fn write_escaped(out: &mut impl Write, text: &str) -> fmt::Result {
+    if needs_no_escape(text.as_bytes()) {
+        return out.write_str(text);
+    }
+    let mut run = 0;
+    for (index, byte) in text.bytes().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.write_str(text.get(run..index).unwrap_or_default())?;
+        if escape.is_empty() {
+            write!(out, "\\u{byte:04x}")?;
+        } else {
+            out.write_str(escape)?;
+        }
+        run = index + 1;
+    }
+    out.write_str(text.get(run..).unwrap_or_default())
+}
+
+/// Escapes what is written through it, so that a `Debug` or `Display`
+/// value goes into a JSON string without a string of its own.
+pub(crate) struct Escaping<'a, W: Write>(pub(crate) &'a mut W);
+
+impl<W: Write> Write for Escaping<'_, W> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        write_escaped(self.0, text)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_are_escaped_as_json_reads_them_back() {
+        for text in [
+            "plain",
+            "quote \" and \\ back",
+            "line\nfeed\r\t",
+            "\u{1}\u{1f}bell",
+            "héllo → 😀",
+            "",
+        ] {
+            let mut written = String::new();
+            write_json_str(&mut written, text).expect("written");
+            let read: String = serde_json::from_str(&written).expect("a JSON string");
+            assert_eq!(read, text, "{written}");
+        }
+    }
 
     #[test]
     fn a_text_is_plain_unless_json_escapes_a_byte_of_it() {

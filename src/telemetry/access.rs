@@ -139,7 +139,7 @@ impl Line<'_> {
     /// The line the JSON layer writes for the event above, its newline
     /// included.
     fn write_json(&self, cache: &str, bytes: Option<u64>, line: &mut String) -> fmt::Result {
-        use super::span_fields::{write_f64, write_json_str, write_u64};
+        use crate::json_text::{write_f64, write_json_str, write_u64};
         line.push_str("{\"timestamp\":\"");
         super::timestamp::write_now(line)?;
         line.push_str("\",\"level\":\"INFO\",\"message\":\"access\",\"request_id\":");

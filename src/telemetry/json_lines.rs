@@ -24,7 +24,8 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
-use super::span_fields::{self, Escaping, SpanFields};
+use super::span_fields::SpanFields;
+use crate::json_text::{self, Escaping};
 
 /// The span every request runs in (`http::request_id`).
 const REQUEST_SPAN: &str = "request";
@@ -119,7 +120,7 @@ where
     event.record(&mut pairs);
     pairs.result?;
     line.push_str(",\"target\":");
-    span_fields::write_json_str(line, metadata.target())?;
+    json_text::write_json_str(line, metadata.target())?;
     if !spans.is_empty() {
         line.push_str(",\"spans\":[");
         for (index, span) in spans.iter().enumerate() {
@@ -168,7 +169,7 @@ where
         line.push(',');
     }
     line.push_str("\"name\":");
-    span_fields::write_json_str(line, span.name())?;
+    json_text::write_json_str(line, span.name())?;
     line.push('}');
     Ok(())
 }
@@ -185,14 +186,14 @@ impl EventPairs<'_> {
         if self.result.is_ok() {
             self.line.push(',');
             self.result =
-                span_fields::write_key(self.line, field.name()).and_then(|()| write(self.line));
+                json_text::write_key(self.line, field.name()).and_then(|()| write(self.line));
         }
     }
 }
 
 impl Visit for EventPairs<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.pair(field, |line| span_fields::write_json_str(line, value));
+        self.pair(field, |line| json_text::write_json_str(line, value));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
@@ -206,28 +207,28 @@ impl Visit for EventPairs<'_> {
 
     fn record_i64(&mut self, field: &Field, value: i64) {
         self.pair(field, |line| {
-            span_fields::write_i64(line, value);
+            json_text::write_i64(line, value);
             Ok(())
         });
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
         self.pair(field, |line| {
-            span_fields::write_u64(line, value);
+            json_text::write_u64(line, value);
             Ok(())
         });
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
         self.pair(field, |line| {
-            span_fields::write_bool(line, value);
+            json_text::write_bool(line, value);
             Ok(())
         });
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
         self.pair(field, |line| {
-            span_fields::write_f64(line, value);
+            json_text::write_f64(line, value);
             Ok(())
         });
     }

@@ -65,6 +65,8 @@ fn propagating() -> bool {
 /// exported over OTLP (the gateway's own spans down to `debug`, whatever
 /// the log filter). Does nothing when a subscriber is already installed
 /// (tests start many apps). Keep the returned export to flush it at exit.
+/// Pretty lines are coloured when standard output is a terminal: `writer`
+/// is the binary's standard output.
 pub fn init<W>(
     settings: &LogSettings,
     otel: &OtelSettings,

@@ -4,12 +4,12 @@
 //! formatting the request span's fields as JSON when it was made and when
 //! its caller was recorded cost a cached answer about 5,000 instructions
 //! at `info`; keeping them is a copy.
-//!
-//! Also the JSON text writing that lines and kept fields share.
 
 use std::fmt::{self, Write};
 
 use tracing::field::{Field, Visit};
+
+use crate::json_text::{write_bool, write_f64, write_i64, write_json_str, write_key, write_u64};
 
 /// What makes a span's kept values be copied into a text of their own:
 /// a field recorded again and again leaves its old values behind.
@@ -202,105 +202,9 @@ impl Visit for Keeping<'_> {
     }
 }
 
-/// `"name":`.
-pub(super) fn write_key(out: &mut String, name: &str) -> fmt::Result {
-    write_json_str(out, name)?;
-    out.push(':');
-    Ok(())
-}
-
-pub(super) fn write_i64(out: &mut String, value: i64) {
-    out.push_str(itoa::Buffer::new().format(value));
-}
-
-pub(super) fn write_u64(out: &mut String, value: u64) {
-    out.push_str(itoa::Buffer::new().format(value));
-}
-
-pub(super) fn write_bool(out: &mut String, value: bool) {
-    out.push_str(if value { "true" } else { "false" });
-}
-
-/// As serde_json writes it: the shortest text that reads back the same,
-/// and `null` for what JSON has no number for.
-pub(super) fn write_f64(out: &mut String, value: f64) {
-    if value.is_finite() {
-        out.push_str(ryu::Buffer::new().format_finite(value));
-    } else {
-        out.push_str("null");
-    }
-}
-
-/// `text` as a JSON string.
-pub(super) fn write_json_str(out: &mut String, text: &str) -> fmt::Result {
-    out.push('"');
-    write_escaped(out, text)?;
-    out.push('"');
-    Ok(())
-}
-
-/// `text` escaped for the inside of a JSON string. Nearly every text (ids,
-/// paths, names) needs nothing escaped: that is checked over the whole
-/// text first, eight bytes at a time, and the text written in one piece.
-/// Otherwise it is scanned by byte: every character JSON escapes is ASCII,
-/// so a byte that needs it is a whole character and the runs between them
-/// are valid UTF-8.
-pub(super) fn write_escaped(out: &mut impl Write, text: &str) -> fmt::Result {
-    if crate::json_text::needs_no_escape(text.as_bytes()) {
-        return out.write_str(text);
-    }
-    let mut run = 0;
-    for (index, byte) in text.bytes().enumerate() {
-        let escape = match byte {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0..=0x1f => "",
-            _ => continue,
-        };
-        out.write_str(text.get(run..index).unwrap_or_default())?;
-        if escape.is_empty() {
-            write!(out, "\\u{byte:04x}")?;
-        } else {
-            out.write_str(escape)?;
-        }
-        run = index + 1;
-    }
-    out.write_str(text.get(run..).unwrap_or_default())
-}
-
-/// Escapes what is written through it, so that a `Debug` or `Display`
-/// value goes into a JSON string without a string of its own.
-pub(super) struct Escaping<'a, W: Write>(pub(super) &'a mut W);
-
-impl<W: Write> Write for Escaping<'_, W> {
-    fn write_str(&mut self, text: &str) -> fmt::Result {
-        write_escaped(self.0, text)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn strings_are_escaped_as_json_reads_them_back() {
-        for text in [
-            "plain",
-            "quote \" and \\ back",
-            "line\nfeed\r\t",
-            "\u{1}\u{1f}bell",
-            "héllo → 😀",
-            "",
-        ] {
-            let mut written = String::new();
-            write_json_str(&mut written, text).expect("written");
-            let read: String = serde_json::from_str(&written).expect("a JSON string");
-            assert_eq!(read, text, "{written}");
-        }
-    }
 
     #[test]
     fn a_field_recorded_again_keeps_one_value_and_a_bounded_text() {
