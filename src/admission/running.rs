@@ -13,7 +13,7 @@ use tracing::Instrument;
 
 use super::idempotency::Idempotent;
 use super::{Admission, Refusal, Slot};
-use crate::graphql::{Answer, ErrorCode, Operation, outcome};
+use crate::graphql::{Answer, ErrorCode, Operation, operation_name, outcome};
 use crate::telemetry;
 
 /// What admission read of a submission besides its operations.
@@ -34,7 +34,8 @@ pub struct Admitted {
     admission: Admission,
     operations: Vec<Operation>,
     shape: Shape,
-    /// Each operation's label in metrics, spans and the access line.
+    /// Each operation's label in metrics, spans and the access line: the
+    /// `operationName` sent, else the name of the document's one operation.
     labels: Vec<String>,
 }
 
@@ -61,7 +62,13 @@ impl Admitted {
         let labels = operations
             .iter()
             .map(|operation| {
-                let name = operation.request.operation_name.as_deref();
+                let request = &operation.request;
+                let in_document = request
+                    .operation_name
+                    .is_none()
+                    .then(|| operation_name(&request.query))
+                    .flatten();
+                let name = request.operation_name.as_deref().or(in_document.as_deref());
                 telemetry::operation_label(&operation.caller.team, name)
             })
             .collect();

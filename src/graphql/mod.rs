@@ -14,6 +14,7 @@ pub use schema::{
     build_schema, sdl,
 };
 pub use serving::canonical::canonical;
+pub(crate) use serving::document::operation_name;
 pub use serving::entity_tag::EntityTag;
 pub use serving::response_body::ResponseBody;
 pub use serving::response_cache::{EncodedHead, KeptResponse};

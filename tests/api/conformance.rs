@@ -52,6 +52,8 @@ async fn documents_the_specification_refuses_are_request_errors() {
         "{ devices(filter: { status: \"ONLINE\" }) { totalCount } }",
         "{ devices(filter: { os: \"a\", os: \"b\" }) { totalCount } }",
         "{ devices(first: 1) { x: totalCount x: nodes { name } } }",
+        // Several operations and no `operationName`: none can be chosen.
+        "query A { __typename } query B { __typename }",
     ] {
         // Twice: the verdict is kept, and a refusal is never cached as data.
         for _ in 0..2 {

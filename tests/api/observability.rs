@@ -109,6 +109,57 @@ async fn client_operation_names_cannot_grow_the_label_set() {
     assert!(!page.contains("not a valid name"));
 }
 
+/// Relay and plain `fetch` send the document alone: its one operation's
+/// name is the request's name in metrics, as OpenTelemetry's
+/// `graphql.operation.name` has it. A document of two operations names
+/// neither (the client must choose one).
+#[tokio::test]
+async fn a_document_names_its_one_operation_when_the_client_does_not() {
+    let gateway = spawn_gateway().await;
+    let authorization = format!("Bearer {ADMIN_TOKEN}");
+    let named_in_document = json!({
+        "query": "# saved by the frontend\nquery NamedInDocumentProbe { devices(first: 1) { totalCount } }"
+    });
+    let (status, body) = gateway
+        .send(
+            &named_in_document.to_string(),
+            &[("authorization", &authorization)],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    assert_eq!(
+        (&answer["data"], &answer["errors"]),
+        (&json!({ "devices": { "totalCount": 50 } }), &json!(null)),
+        "{body}"
+    );
+    let two = json!({
+        "query": "query FirstOfTwoProbe { __typename } query SecondOfTwoProbe { __typename }"
+    });
+    let (_, refused) = gateway
+        .send(&two.to_string(), &[("authorization", &authorization)])
+        .await;
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&refused).unwrap_or_default()["errors"],
+        json!([{
+            "message": "Operation name required in request.",
+            "extensions": { "code": "BAD_USER_INPUT" }
+        }]),
+        "{refused}"
+    );
+    let page = metrics(&gateway.url).await;
+    assert_eq!(
+        sample(
+            &page,
+            "gateway_graphql_requests_total",
+            &["operation=\"NamedInDocumentProbe\"", "outcome=\"ok\""]
+        ),
+        Some(1.0),
+        "{page}"
+    );
+    assert!(!page.contains("OfTwoProbe"), "{page}");
+}
+
 #[tokio::test]
 async fn every_answer_carries_the_gateways_own_request_id() {
     let gateway = spawn_gateway().await;

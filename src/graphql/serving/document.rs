@@ -10,6 +10,8 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use super::operation_name::only_operation_name;
+
 /// One lexical piece of a document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Piece<'a> {
@@ -168,32 +170,59 @@ const NORMALIZED_KEPT: usize = 8;
 /// Documents longer than this are normalized every time, not kept.
 const NORMALIZED_MAX_LEN: usize = 16 * 1024;
 
-/// `normalize(document)`, shared: a document this thread normalized among
-/// its last few gives the same text without reading it again (reading it
-/// was 7% of a planned query's work). Each thread keeps at most
-/// `NORMALIZED_KEPT` documents of at most `NORMALIZED_MAX_LEN` bytes, each
-/// with its normal form: 256 KiB. The callers (the response and plan keys)
-/// run on the runtime's worker threads, one per core, never on its
-/// blocking pool, so the whole is that times the cores.
+/// What a document's text says before it is parsed, kept per document.
+#[derive(Clone)]
+struct Read {
+    normal: Arc<str>,
+    operation_name: Option<Arc<str>>,
+}
+
+impl Read {
+    fn of(document: &str) -> Self {
+        Self {
+            normal: Arc::from(normalize(document)),
+            operation_name: only_operation_name(document).map(Arc::from),
+        }
+    }
+}
+
+/// `normalize(document)`, shared: a document this thread read among its
+/// last few gives the same text without reading it again (reading it was
+/// 7% of a planned query's work).
 pub(crate) fn normalized(document: &str) -> Arc<str> {
+    read(document).normal
+}
+
+/// The name of `document`'s one operation (`only_operation_name`), kept
+/// as its normal form is.
+pub(crate) fn operation_name(document: &str) -> Option<Arc<str>> {
+    read(document).operation_name
+}
+
+/// Each thread keeps at most `NORMALIZED_KEPT` documents of at most
+/// `NORMALIZED_MAX_LEN` bytes, each with what was read of it: about
+/// 256 KiB. The callers (admission and the response and plan keys) run on
+/// the runtime's worker threads, one per core, never on its blocking
+/// pool, so the whole is that times the cores.
+fn read(document: &str) -> Read {
     thread_local! {
-        static RECENT: RefCell<VecDeque<(Box<str>, Arc<str>)>> = const {
+        static RECENT: RefCell<VecDeque<(Box<str>, Read)>> = const {
             RefCell::new(VecDeque::new())
         };
     }
     if document.len() > NORMALIZED_MAX_LEN {
-        return Arc::from(normalize(document));
+        return Read::of(document);
     }
     RECENT.with_borrow_mut(|recent| {
-        if let Some((_, normal)) = recent.iter().find(|(text, _)| **text == *document) {
-            return Arc::clone(normal);
+        if let Some((_, read)) = recent.iter().find(|(text, _)| **text == *document) {
+            return read.clone();
         }
-        let normal: Arc<str> = Arc::from(normalize(document));
+        let read = Read::of(document);
         if recent.len() == NORMALIZED_KEPT {
             recent.pop_back();
         }
-        recent.push_front((Box::from(document), Arc::clone(&normal)));
-        normal
+        recent.push_front((Box::from(document), read.clone()));
+        read
     })
 }
 

@@ -13,6 +13,7 @@ pub(crate) mod entity_tag;
 pub(crate) mod escapes;
 pub(crate) mod flow;
 pub(crate) mod limits;
+pub(crate) mod operation_name;
 pub(crate) mod plan;
 pub(crate) mod refusals;
 pub(crate) mod response_body;
