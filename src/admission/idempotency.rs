@@ -100,6 +100,17 @@ impl<'a> Idempotent<'a> {
         let inner = &self.admission.0;
         let (response, writes) = inner.operations.execute_counting_writes(operation).await;
         let code = outcome(&response);
+        let (ledger, owner, key) = (&inner.idempotency, &self.owner, &self.key);
+        if writes.may_have_reached == 0 {
+            // Refused before reaching RemotePC: the caller may fix the
+            // request and send it again under the same key. Nothing is
+            // kept, so it is answered as any response is (a request
+            // error without `data`, a 400 in the GraphQL media type).
+            if let Err(error) = ledger.release(owner, key).await {
+                tracing::error!(error = %error, "cannot release an idempotency key");
+            }
+            return (Finished::One(Answer::Executed(response)), code);
+        }
         let body = match serde_json::to_string(&response) {
             Ok(body) => body,
             Err(_) => {
@@ -108,16 +119,8 @@ impl<'a> Idempotent<'a> {
                 return refused(Refusal::new(status, ErrorCode::Internal, message));
             }
         };
-        let (ledger, owner, key) = (&inner.idempotency, &self.owner, &self.key);
-        let stored = if writes.may_have_reached == 0 {
-            // Refused before reaching RemotePC: the caller may fix the
-            // request and send it again under the same key.
-            ledger.release(owner, key).await
-        } else {
-            let unknown = writes.outcome_unknown > 0;
-            ledger.complete(owner, key, &body, unknown).await
-        };
-        if let Err(error) = stored {
+        let unknown = writes.outcome_unknown > 0;
+        if let Err(error) = ledger.complete(owner, key, &body, unknown).await {
             tracing::error!(error = %error, "cannot record an idempotent response");
         }
         let finished = Finished::Keyed {

@@ -81,7 +81,7 @@ pub(super) fn finished(
             server_timing(&mut answer, Via::Schema, started);
             answer
         }
-        Finished::Batch(responses) => media.batch(&async_graphql::BatchResponse::Batch(responses)),
+        Finished::Batch(responses) => media.batch(&responses),
         Finished::Keyed { body, replayed } => {
             let mut response = media.respond(StatusCode::OK, body);
             if replayed {

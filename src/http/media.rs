@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use async_graphql::{BatchResponse, Value};
+use async_graphql::Value;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -77,22 +77,21 @@ impl MediaType {
         self.respond(StatusCode::OK, body)
     }
 
-    /// One GraphQL response. With the GraphQL media type, a request error
-    /// (nothing executed: parse, validation, variables, limits) is a 400
-    /// without a `data` entry; everything else is a 200.
-    /// Fields keep the order of the selection: the response is serialized
-    /// as is, not through a `serde_json::Value`, whose maps sort their keys.
+    /// One GraphQL response. A request error (nothing executed: parse,
+    /// validation, variables, limits) has no `data` entry, as the GraphQL
+    /// specification says, and with the GraphQL media type it is a 400;
+    /// everything else is a 200. Fields keep the order of the selection:
+    /// the response is serialized as is, not through a `serde_json::Value`,
+    /// whose maps sort their keys.
     pub(super) fn response(self, response: &async_graphql::Response) -> Response {
-        let (status, body) = if self == MediaType::GraphqlResponse && is_request_error(response) {
-            let refused = RequestErrors {
-                errors: &response.errors,
-                extensions: &response.extensions,
-            };
-            (StatusCode::BAD_REQUEST, serde_json::to_vec(&refused))
-        } else {
-            (StatusCode::OK, serde_json::to_vec(response))
+        let written = Written::of(response);
+        let status = match written {
+            Written::RequestErrors(_) if self == MediaType::GraphqlResponse => {
+                StatusCode::BAD_REQUEST
+            }
+            _ => StatusCode::OK,
         };
-        let mut answer = match body {
+        let mut answer = match serde_json::to_vec(&written) {
             Ok(body) => self.respond(status, body),
             Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         };
@@ -105,9 +104,11 @@ impl MediaType {
         answer
     }
 
-    /// A batch: always 200, each entry as it came.
-    pub(super) fn batch(self, responses: &BatchResponse) -> Response {
-        match serde_json::to_string(responses) {
+    /// A batch: always 200, each entry as it came (a request error without
+    /// `data`).
+    pub(super) fn batch(self, responses: &[async_graphql::Response]) -> Response {
+        let entries: Vec<Written<'_>> = responses.iter().map(Written::of).collect();
+        match serde_json::to_string(&entries) {
             Ok(body) => self.respond(StatusCode::OK, body),
             Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         }
@@ -161,7 +162,29 @@ impl http_body::Body for TwoParts {
     }
 }
 
-/// A request error as the GraphQL media type sends it: without `data`.
+/// A GraphQL response as it is written.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Written<'a> {
+    /// A request error: its errors and extensions, without `data`.
+    RequestErrors(RequestErrors<'a>),
+    /// Anything executed, as it is.
+    Response(&'a async_graphql::Response),
+}
+
+impl<'a> Written<'a> {
+    fn of(response: &'a async_graphql::Response) -> Self {
+        if is_request_error(response) {
+            Written::RequestErrors(RequestErrors {
+                errors: &response.errors,
+                extensions: &response.extensions,
+            })
+        } else {
+            Written::Response(response)
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct RequestErrors<'a> {
     errors: &'a [async_graphql::ServerError],

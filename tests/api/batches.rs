@@ -40,6 +40,23 @@ async fn a_batch_of_two_gets_two_answers_in_order() {
 }
 
 #[tokio::test]
+async fn an_entry_that_cannot_run_is_a_request_error_without_data() {
+    let gateway = spawn_gateway().await;
+    let body = json!([
+        { "query": "{ a1: __typename }" },
+        { "query": "{ nope }" },
+    ]);
+    let (status, answer) = post_json(&gateway, &body).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer[0], json!({ "data": { "a1": "Query" } }), "{answer}");
+    assert_eq!(answer[1].get("data"), None, "{answer}");
+    assert_eq!(
+        answer[1]["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{answer}"
+    );
+}
+
+#[tokio::test]
 async fn an_array_of_one_is_answered_with_an_array_of_one() {
     let gateway = spawn_gateway().await;
     let (status, answer) = post_json(&gateway, &json!([{ "query": "{ a1: __typename }" }])).await;

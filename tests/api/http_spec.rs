@@ -86,6 +86,12 @@ async fn the_response_media_type_follows_accept() {
             .expect("ASCII")
             .starts_with("application/json")
     );
+    let body: Value = invalid_legacy.json().await.expect("JSON");
+    assert_eq!(
+        body.get("data"),
+        None,
+        "a request error has no data entry in either type: {body}"
+    );
 
     let field_error = post(
         GRAPHQL_RESPONSE,

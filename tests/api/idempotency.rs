@@ -66,6 +66,46 @@ async fn a_key_refused_before_sending_can_be_used_again_once_fixed() {
     assert_eq!(gateway.calls(Endpoint::CommentAdd), 1);
 }
 
+/// A request error under a key is answered as any request error: in the
+/// GraphQL media type a 400 without `data`; in JSON a 200 without `data`.
+/// Nothing was kept, so the key is free for the fixed request.
+#[tokio::test]
+async fn a_request_error_under_a_key_is_a_request_error_in_either_media_type() {
+    let gateway = spawn_gateway().await;
+    let name = gateway.devices_by_status(true)[0].clone();
+    let authorization = format!("Bearer {ADMIN_TOKEN}");
+    let not_a_string =
+        json!({ "query": COMMENT, "variables": { "n": 42, "c": "Long enough now" } }).to_string();
+    for (accept, status) in [
+        ("application/graphql-response+json", 400),
+        ("application/json", 200),
+    ] {
+        let headers = [
+            ("authorization", authorization.as_str()),
+            ("idempotency-key", "typed-wrong"),
+            ("accept", accept),
+        ];
+        let (answered, refused) = gateway.send(&not_a_string, &headers).await;
+        let refused = body(&refused);
+        assert_eq!(answered, status, "{accept}: {refused}");
+        assert_eq!(refused.get("data"), None, "{accept}: {refused}");
+        assert_eq!(error_code(&refused), "BAD_USER_INPUT", "{refused}");
+    }
+    let fixed =
+        json!({ "query": COMMENT, "variables": { "n": name, "c": "Long enough now" } }).to_string();
+    let headers = [
+        ("authorization", authorization.as_str()),
+        ("idempotency-key", "typed-wrong"),
+    ];
+    let (status, done) = gateway.send(&fixed, &headers).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(
+        body(&done)["data"]["addComputerComment"],
+        json!({ "computerName": name, "comment": "Long enough now" })
+    );
+    assert_eq!(gateway.calls(Endpoint::CommentAdd), 1);
+}
+
 #[tokio::test]
 async fn a_key_whose_write_never_left_is_free_and_one_that_may_have_landed_is_not() {
     let gateway = crate::helpers::spawn_gateway_with(Default::default(), |settings| {
