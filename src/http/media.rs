@@ -162,6 +162,12 @@ impl http_body::Body for TwoParts {
     }
 }
 
+/// `response` as JSON, as every transport writes it: a request error
+/// without `data`.
+pub(super) fn response_json(response: &async_graphql::Response) -> serde_json::Result<String> {
+    serde_json::to_string(&Written::of(response))
+}
+
 /// A GraphQL response as it is written.
 #[derive(Serialize)]
 #[serde(untagged)]

@@ -279,6 +279,25 @@ async fn server_sent_events_carry_changes_and_need_the_header() {
             .as_deref(),
         Some("complete")
     );
+
+    // An invalid document is reported in a `next` event on an accepted
+    // stream (graphql-sse's protocol), as a request error: no `data`.
+    let invalid = sse(&gateway.url, Some(READER_TOKEN), "subscription { nope }").await;
+    let mut invalid = SseStream::new(invalid);
+    let payload = invalid.next_payload("the validation error").await;
+    assert_eq!(payload.get("data"), None, "{payload}");
+    assert_eq!(
+        payload["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{payload}"
+    );
+    assert_eq!(
+        invalid
+            .event("the end")
+            .await
+            .map(|(name, _)| name)
+            .as_deref(),
+        Some("complete")
+    );
 }
 
 #[tokio::test]

@@ -23,7 +23,7 @@ use crate::admission::Slot;
 use crate::graphql::{RequestIds, ResumeFrom, StreamPosition};
 use crate::http::encoding::{Negotiated, set_encoding};
 use crate::http::graphql::authenticate;
-use crate::http::media::Preferred;
+use crate::http::media::{Preferred, response_json};
 
 /// Events waiting for a client that reads slowly.
 const QUEUE: usize = 16;
@@ -135,7 +135,9 @@ async fn feed(
             () = &mut expired => break,
             next = responses.next() => match next {
                 Some(response) => {
-                    let data = serde_json::to_string(&response).unwrap_or_default();
+                    // A request error (an invalid document) is a `next`
+                    // event without `data`, as the protocol asks.
+                    let data = response_json(&response).unwrap_or_default();
                     let last = too_slow(&response);
                     let id = position.last().filter(|_| response.errors.is_empty());
                     let next = event_with_id("next", &data, id.as_deref());
