@@ -63,13 +63,14 @@ impl Admitted {
             .iter()
             .map(|operation| {
                 let request = &operation.request;
-                let in_document = request
-                    .operation_name
-                    .is_none()
-                    .then(|| operation_name(&request.query))
-                    .flatten();
-                let name = request.operation_name.as_deref().or(in_document.as_deref());
-                telemetry::operation_label(&operation.caller.team, name)
+                let team = &operation.caller.team;
+                match &request.operation_name {
+                    Some(sent) => telemetry::operation_label(team, Some(sent)),
+                    None => {
+                        let in_document = operation_name(&request.query);
+                        telemetry::operation_label(team, in_document.as_deref())
+                    }
+                }
             })
             .collect();
         Self {

@@ -190,30 +190,39 @@ impl Read {
 /// last few gives the same text without reading it again (reading it was
 /// 7% of a planned query's work).
 pub(crate) fn normalized(document: &str) -> Arc<str> {
-    read(document).normal
+    match kept(document) {
+        Some(read) => read.normal,
+        None => Arc::from(normalize(document)),
+    }
 }
 
 /// The name of `document`'s one operation (`only_operation_name`), kept
 /// as its normal form is.
 pub(crate) fn operation_name(document: &str) -> Option<Arc<str>> {
-    read(document).operation_name
+    match kept(document) {
+        Some(read) => read.operation_name,
+        None => only_operation_name(document).map(Arc::from),
+    }
 }
 
+/// What was read of `document`, kept; `None` for a document too long to
+/// keep, which each caller reads for just what it needs.
+///
 /// Each thread keeps at most `NORMALIZED_KEPT` documents of at most
 /// `NORMALIZED_MAX_LEN` bytes, each with what was read of it: about
 /// 256 KiB. The callers (admission and the response and plan keys) run on
 /// the runtime's worker threads, one per core, never on its blocking
 /// pool, so the whole is that times the cores.
-fn read(document: &str) -> Read {
+fn kept(document: &str) -> Option<Read> {
     thread_local! {
         static RECENT: RefCell<VecDeque<(Box<str>, Read)>> = const {
             RefCell::new(VecDeque::new())
         };
     }
     if document.len() > NORMALIZED_MAX_LEN {
-        return Read::of(document);
+        return None;
     }
-    RECENT.with_borrow_mut(|recent| {
+    Some(RECENT.with_borrow_mut(|recent| {
         if let Some((_, read)) = recent.iter().find(|(text, _)| **text == *document) {
             return read.clone();
         }
@@ -223,7 +232,7 @@ fn read(document: &str) -> Read {
         }
         recent.push_front((Box::from(document), read.clone()));
         read
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -251,6 +260,9 @@ mod tests {
         assert_eq!(oldest, first[0]);
         let long = format!("{{ a }}{}", " ".repeat(NORMALIZED_MAX_LEN));
         assert_eq!(*normalized(&long), *"{a}");
+        let named = format!("query Long {{ a }}{}", " ".repeat(NORMALIZED_MAX_LEN));
+        assert_eq!(operation_name(&named).as_deref(), Some("Long"));
+        assert_eq!(operation_name(&documents[1]).as_deref(), Some("Q1"));
     }
 
     #[test]
