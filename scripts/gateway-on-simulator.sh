@@ -5,7 +5,14 @@
 # [CODING]`: scenario A, a cached devices(first: 50), or B, a filtered
 # page with new variables each request), then starts the simulator on
 # port 19090 with ${DEVICES:-10000} devices and 10,000 users, stopped on
-# exit.
+# exit. `answering PORT` waits (at most 150 s: valgrind starts slowly)
+# until a server on PORT answers /healthz.
+answering() {
+  for _ in $(seq 1 300); do
+    curl -s -o /dev/null "http://127.0.0.1:$1/healthz" && return
+    sleep 0.5
+  done
+}
 TOKEN=ab-test-token-0123456789abcdef
 HASH=$(printf %s "$TOKEN" | $BIN hash-token -)
 cat > gw.toml <<TOML

@@ -38,7 +38,7 @@ settle() {
 # per request.
 count() {
   local process=$1 port=$2
-  for _ in $(seq 1 300); do curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.5; done
+  answering "$port"
   python3 drive.py 300 "$WHICH" "$port" "${CODING:-}"   # warm: snapshots read, plans compiled, responses kept
   settle "$process"
   callgrind_control -i on "$process" > /dev/null

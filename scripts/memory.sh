@@ -16,7 +16,7 @@ rm -f ab.db*
 AB_KEY=abkey $BIN serve --config gw.toml > gw.log 2>&1 &
 GW=$!
 trap 'kill $SIM $GW 2>/dev/null' EXIT
-for _ in $(seq 1 100); do curl -s -o /dev/null http://127.0.0.1:18080/healthz && break; sleep 0.2; done
+answering 18080
 show() {
   awk -v moment="$1" '/^(VmRSS|RssAnon|RssFile):/ { kib[$1] = $2 }
     END { printf "%-24s RSS %6.1f MiB  anonymous %6.1f  file-backed %5.1f\n", moment,
