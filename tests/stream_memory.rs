@@ -1,16 +1,25 @@
-//! The memory an event stream's compressor holds, counted by a counting
-//! allocator (its own test binary: the allocator is the process's). A
-//! stream stays open for hours, and `server.max_connections` of them may
-//! be open at once, so each codec's stream profile is held to a bound.
+//! The memory an event stream's compressor and a compressed WebSocket
+//! hold, counted by a counting allocator (its own test binary: the
+//! allocator is the process's; the tests take turns). A stream or socket
+//! stays open for hours, and `server.max_connections` of them may be open
+//! at once, so each is held to a bound.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicIsize, Ordering};
 
+use futures::{SinkExt, StreamExt};
+
 use remotepc_gateway::content_coding::{Coding, Compressor, Profile};
+use remotepc_gateway::settings::ServerSettings;
+use yawc::{Frame, Role, WebSocket};
 
 struct Counting;
 
 static LIVE: AtomicIsize = AtomicIsize::new(0);
+/// `cargo test` runs a binary's tests on threads of one process: each
+/// test counts alone.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 // SAFETY: every call is passed to the system allocator unchanged; only a
 // counter of live bytes is kept beside it.
@@ -46,6 +55,9 @@ const STREAM_BOUND: isize = 448 * 1024;
 
 #[test]
 fn an_open_event_stream_compressor_holds_a_bounded_amount_of_memory() {
+    let _alone = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let event = |index: usize| {
         format!(
             "id: {index}\nevent: next\ndata: {{\"data\":{{\"deviceChanged\":{{\"name\":\"WIN-{index:06}\",\"status\":\"ONLINE\"}}}}}}\n\n"
@@ -75,4 +87,81 @@ fn an_open_event_stream_compressor_holds_a_bounded_amount_of_memory() {
             held / 1024
         );
     }
+}
+
+/// What a compressed connection may hold once its messages are sent, both
+/// ends together: their buffers, not deflate state (about 370 KiB a
+/// connection that kept its own).
+const SOCKET_BOUND: isize = 64 * 1024;
+
+#[test]
+fn a_compressed_websocket_holds_no_deflate_state_between_messages() {
+    let _alone = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    let held = runtime.block_on(held_by_compressed_sockets(40));
+    assert!(
+        held <= SOCKET_BOUND * 40,
+        "{} KiB a connection",
+        held / 40 / 1024
+    );
+}
+
+/// What `connections` compressed socket pairs (server and client ends)
+/// hold once each end has sent the other an 8 KiB message.
+async fn held_by_compressed_sockets(connections: isize) -> isize {
+    let options = remotepc_gateway::http::websocket_options(&ServerSettings::default());
+    let agreed = "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
+    let message = |index: usize| {
+        let devices: Vec<String> = (0..80)
+            .map(|at| format!(r#"{{"name":"WIN-{index:04}-{at:03}","status":"ONLINE"}}"#))
+            .collect();
+        format!(
+            r#"{{"id":"{index}","type":"next","payload":{{"data":[{}]}}}}"#,
+            devices.join(",")
+        )
+    };
+    let before = LIVE.load(Ordering::Relaxed);
+    let mut sockets = Vec::new();
+    for _ in 0..connections {
+        let (server_end, client_end) = tokio::io::duplex(256 * 1024);
+        let open = |io, role| {
+            WebSocket::from_stream_with_extensions(io, role, Some(agreed), options.clone())
+                .expect("deflate agreed")
+        };
+        sockets.push((
+            open(server_end, Role::Server),
+            open(client_end, Role::Client),
+        ));
+    }
+    let mut wire_bytes = 0;
+    for (index, (server, client)) in sockets.iter_mut().enumerate() {
+        let text = message(index);
+        wire_bytes += 2 * text.len();
+        server.send(Frame::text(text.clone())).await.expect("sent");
+        let received = client.next().await.expect("a frame");
+        assert_eq!(
+            received.payload().as_ref(),
+            text.as_bytes(),
+            "inflated whole"
+        );
+        client.send(Frame::text(text.clone())).await.expect("sent");
+        let received = server.next().await.expect("a frame");
+        assert_eq!(
+            received.payload().as_ref(),
+            text.as_bytes(),
+            "inflated whole"
+        );
+    }
+    let held = LIVE.load(Ordering::Relaxed) - before;
+    eprintln!(
+        "{connections} compressed connections: {} KiB held in all after {} KiB of messages",
+        held / 1024,
+        wire_bytes / 1024
+    );
+    drop(sockets);
+    held
 }

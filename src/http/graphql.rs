@@ -7,8 +7,7 @@ use std::time::Instant;
 
 use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{FromRequest, FromRequestParts, State};
+use axum::extract::{FromRequest, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 
@@ -107,7 +106,7 @@ async fn answer_get(
     negotiated: Negotiated,
     request: axum::extract::Request,
 ) -> Response {
-    let (mut parts, _) = request.into_parts();
+    let (parts, _) = request.into_parts();
     let upgrade = parts
         .headers
         .get(header::UPGRADE)
@@ -116,10 +115,7 @@ async fn answer_get(
         let slot = (parts.extensions)
             .get::<super::serve::ConnectionSlot>()
             .and_then(super::serve::ConnectionSlot::take);
-        return match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
-            Ok(upgrade) => live::upgrade(state, ids, &parts.headers, upgrade, slot),
-            Err(rejection) => axum::response::IntoResponse::into_response(rejection),
-        };
+        return live::upgrade(state, ids, parts, slot).await;
     }
     let query = parts.uri.query().unwrap_or_default().to_owned();
     if live::wants_event_stream(&parts.headers) {

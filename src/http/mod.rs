@@ -76,6 +76,8 @@ pub struct Services {
     access_log: bool,
     /// Whether and from how many bytes answers are compressed.
     compression: encoding::Compression,
+    /// What WebSocket connections are opened with (their limits, deflate).
+    websocket: live::SocketOptions,
 }
 
 impl AppState {
@@ -104,6 +106,7 @@ impl AppState {
             streams,
             access_log: settings.log.access,
             compression: encoding::Compression::new(&settings.server),
+            websocket: live::SocketOptions::new(&settings.server),
         }))
     }
 }
@@ -114,6 +117,13 @@ impl std::ops::Deref for AppState {
     fn deref(&self) -> &Services {
         &self.0
     }
+}
+
+/// What each WebSocket connection is opened with: messages up to
+/// `server.body_limit_bytes`, and deflate without context takeover, its
+/// state drawn from one pool (see `live::ws::handshake`).
+pub fn websocket_options(server: &ServerSettings) -> yawc::Options {
+    live::SocketOptions::new(server).options()
 }
 
 /// The main address's service: request ids, the raw lane's hits, then the

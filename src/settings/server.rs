@@ -47,10 +47,11 @@ pub struct ServerSettings {
     /// the demo and a developer's machine, never production.
     pub cors_allow_loopback_dev: bool,
     /// Compress answers (brotli, zstd or gzip) for clients whose
-    /// `Accept-Encoding` allows it.
+    /// `Accept-Encoding` allows it, and WebSocket messages (deflate) for
+    /// clients that offer permessage-deflate.
     pub compression: bool,
-    /// Answers shorter than this are sent as they are: their framing
-    /// would cost more than compression saves.
+    /// Answers and WebSocket messages shorter than this are sent as they
+    /// are: their framing would cost more than compression saves.
     pub compression_min_bytes: usize,
     /// Event streams compressed at once: each keeps its compressor (up to
     /// ~450 KiB) while open; later streams are sent uncompressed.

@@ -89,3 +89,54 @@ async fn live_sockets_hold_their_connection_place_until_they_close() {
         .expect("request");
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn a_malformed_upgrade_is_refused_naming_what_it_lacks() {
+    let gateway = spawn_gateway_with(SimulatorConfig::default(), |_| {}).await;
+    let upgrade = |connection: &'static str, with_key: bool| {
+        let request = reqwest::Client::new()
+            .get(&gateway.url)
+            .header("connection", connection)
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-protocol", "graphql-transport-ws");
+        let request = if with_key {
+            request.header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        } else {
+            request
+        };
+        async move {
+            let answer = request.send().await.expect("answered");
+            let status = answer.status().as_u16();
+            (
+                status,
+                answer
+                    .json::<serde_json::Value>()
+                    .await
+                    .expect("a JSON body"),
+            )
+        }
+    };
+    let refusal = |message: &str| json!({"errors": [{"message": message, "extensions": {"code": "BAD_USER_INPUT"}}]});
+    assert_eq!(
+        upgrade("upgrade", false).await,
+        (
+            400,
+            refusal(
+                "a WebSocket upgrade needs `Sec-WebSocket-Key` and `Sec-WebSocket-Version: 13`"
+            )
+        )
+    );
+    assert_eq!(
+        upgrade("keep-alive", true).await,
+        (
+            400,
+            refusal("a WebSocket upgrade needs `Connection: Upgrade`")
+        )
+    );
+    assert_eq!(
+        upgrade_status(&gateway.url).await,
+        101,
+        "a whole upgrade is taken"
+    );
+}

@@ -27,6 +27,7 @@ mod introspection;
 mod limits;
 mod live;
 mod live_client;
+mod live_deflate;
 mod live_limits;
 mod live_slow;
 mod live_sockets;

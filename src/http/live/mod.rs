@@ -10,7 +10,7 @@ mod sse;
 mod ws;
 
 pub(super) use sse::{respond as sse_respond, wants_event_stream};
-pub(super) use ws::upgrade;
+pub(super) use ws::{SocketOptions, upgrade};
 
 use super::AppState;
 use crate::graphql::ErrorCode;

@@ -5,80 +5,29 @@
 //! `SLOW_CONSUMER` and dropped (4009, see `sending`), and shutdown
 //! completes every subscription before closing (1001).
 
+mod handshake;
 mod receiving;
 mod sending;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use axum::extract::ws::{WebSocket, WebSocketUpgrade};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::Response;
 use futures::StreamExt;
 use serde_json::{Value, json};
-use std::sync::Arc;
 
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::protocol::{CLOSE_SILENT, ClientMessage, PROTOCOL, authorization, truncate};
+use super::protocol::{CLOSE_SILENT, ClientMessage, authorization, truncate};
 use super::{AppState, expiry, too_slow};
 use crate::admission::{Refusal, Slot, StreamQuota};
 use crate::auth::Credential;
-use crate::graphql::{ErrorCode, RequestIds};
-use crate::http::answer::Refused;
+use crate::graphql::RequestIds;
+pub(in crate::http) use handshake::{SocketOptions, upgrade};
 use receiving::Incoming;
 use sending::Unsent;
-
-/// Bytes read from a socket at a time.
-const READ_BUFFER: usize = 8 * 1024;
-
-/// `GET /graphql` with `Upgrade: websocket`: the origin is checked as CORS
-/// would, then the connection speaks `graphql-transport-ws`.
-/// The socket keeps `slot`, its connection's place under
-/// `server.max_connections`, for as long as it lives; until it has
-/// authenticated it also holds one of the few places for sockets that
-/// have not (a tenth of `server.max_connections`).
-pub(in crate::http) fn upgrade(
-    state: AppState,
-    ids: RequestIds,
-    headers: &HeaderMap,
-    upgrade: WebSocketUpgrade,
-    slot: Option<OwnedSemaphorePermit>,
-) -> Response {
-    if let Some(origin) = headers.get(header::ORIGIN)
-        && !state.origins.allow(origin, headers)
-    {
-        let message = "this origin may not open a WebSocket here (server.cors_origins)";
-        return Refusal::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message)
-            .answering(headers);
-    }
-    let Ok(unauthenticated) = Arc::clone(&state.unauthenticated_sockets).try_acquire_owned() else {
-        let message = "too many WebSocket connections are waiting to authenticate; retry shortly";
-        return Refusal::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::RateLimited,
-            message,
-        )
-        .retry_after(Duration::from_secs(1))
-        .answering(headers);
-    };
-    let streams = state.streams.clone();
-    upgrade
-        .protocols([PROTOCOL])
-        .max_message_size(state.body_limit)
-        // Clients send small messages; the default (128 KiB a connection)
-        // would be most of an idle subscriber's memory.
-        .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| {
-            streams.track_future(async move {
-                let _slot = slot;
-                serve(state, ids, socket, unauthenticated).await;
-            })
-        })
-}
 
 /// What subscription tasks hand the connection to send.
 enum Outgoing {
@@ -112,9 +61,12 @@ impl Drop for Running {
     }
 }
 
+/// An upgraded connection.
+type Socket = yawc::HttpWebSocket;
+
 /// One connection: its subscriptions by id and the queue they send on.
 struct Connection {
-    socket: WebSocket,
+    socket: Socket,
     running: HashMap<String, Running>,
     sender: mpsc::Sender<Outgoing>,
     outgoing: mpsc::Receiver<Outgoing>,
@@ -129,10 +81,12 @@ struct Connection {
     team: String,
 }
 
+/// Speaks the protocol on an upgraded connection until either side ends
+/// it; `speaks_protocol` says whether the client offered it.
 async fn serve(
     state: AppState,
     ids: RequestIds,
-    socket: WebSocket,
+    (socket, speaks_protocol): (Socket, bool),
     unauthenticated: OwnedSemaphorePermit,
 ) {
     let (sender, outgoing) = mpsc::channel(16);
@@ -145,11 +99,7 @@ async fn serve(
         last_delivery: None,
         team: String::new(),
     };
-    if connection
-        .socket
-        .protocol()
-        .is_none_or(|chosen| chosen != PROTOCOL)
-    {
+    if !speaks_protocol {
         return connection.close(4406, "Subprotocol not acceptable").await;
     }
     let timeout = state.live.client_timeout;

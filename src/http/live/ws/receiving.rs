@@ -2,24 +2,30 @@
 //! client sent, read as a protocol message, something the protocol does
 //! not have, its close, or the end of the stream.
 
-use axum::extract::ws::{Message, WebSocket};
+use futures::StreamExt;
+use yawc::OpCode;
 
+use super::Socket;
 use crate::http::live::protocol::ClientMessage;
 
-/// The next client message.
-pub(super) async fn receive(socket: &mut WebSocket) -> Incoming {
+/// The next client message. Cancel-safe: a frame is taken whole or not
+/// at all. The socket answers pings itself, and inflates and checks text
+/// as UTF-8 before it gets here.
+pub(super) async fn receive(socket: &mut Socket) -> Incoming {
     loop {
-        let text = match socket.recv().await {
-            Some(Ok(Message::Text(text))) => text,
-            Some(Ok(Message::Binary(_))) => {
+        let Some(frame) = socket.next().await else {
+            return Incoming::Gone;
+        };
+        let text = match frame.opcode() {
+            OpCode::Text => frame.into_payload(),
+            OpCode::Binary => {
                 let reason = "binary messages are not part of graphql-transport-ws";
                 return Incoming::Invalid(reason.to_owned());
             }
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            Some(Ok(Message::Close(_))) => return Incoming::Closed,
-            Some(Err(_)) | None => return Incoming::Gone,
+            OpCode::Close => return Incoming::Closed,
+            OpCode::Ping | OpCode::Pong | OpCode::Continuation => continue,
         };
-        return match serde_json::from_str(text.as_str()) {
+        return match serde_json::from_slice(&text) {
             Ok(message) => Incoming::Message(message),
             Err(_) => Incoming::Invalid(
                 "Invalid message received: expected a graphql-transport-ws message".to_owned(),

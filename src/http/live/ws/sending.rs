@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message};
-use futures::SinkExt;
+use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use yawc::Frame;
 
 use super::{Connection, Outgoing};
 use crate::graphql::ErrorCode;
@@ -33,7 +33,7 @@ impl Connection {
         message: &Value,
         within: Duration,
     ) -> Result<(), Unsent> {
-        let text = Message::Text(message.to_string().into());
+        let text = Frame::text(message.to_string());
         match tokio::time::timeout(within, self.socket.send(text)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(Unsent::Gone),
@@ -43,8 +43,9 @@ impl Connection {
 
     /// Ends the connection of a client that does not keep up: each open
     /// subscription gets a `SLOW_CONSUMER` error queued after what it was
-    /// sent already, then close 4009 with `reason`. Tungstenite keeps a
-    /// frame it could not finish, so what is queued stays whole.
+    /// sent already, then close 4009 with `reason`. A frame is written
+    /// into the socket's buffer whole before any of it is sent, so a send
+    /// cut off by its deadline leaves what is queued whole.
     pub(super) async fn drop_slow(&mut self, reason: &str) {
         crate::telemetry::record_live_dropped(&self.team, "slow_consumer");
         // A subscription's own account of why it fell behind, if queued,
@@ -70,9 +71,7 @@ impl Connection {
         );
         let goodbye = async {
             for message in last_words {
-                self.socket
-                    .feed(Message::Text(message.to_string().into()))
-                    .await?;
+                self.socket.feed(Frame::text(message.to_string())).await?;
             }
             self.socket
                 .feed(close_frame(CLOSE_TOO_SLOW, reason))
@@ -98,19 +97,21 @@ impl Connection {
         }
     }
 
-    /// The client closed: tungstenite queued the echo of its close frame;
-    /// sends it, so that the client sees a clean close, not 1006.
+    /// The client closed: the socket queued the echo of its close frame,
+    /// and sends it when next read (which then ends), so that the client
+    /// sees a clean close, not 1006.
     pub(super) async fn echo_close(&mut self) {
         self.abort_all();
-        let _ = tokio::time::timeout(Duration::from_secs(1), self.socket.flush()).await;
+        let drained = async { while self.socket.next().await.is_some() {} };
+        let _ = tokio::time::timeout(Duration::from_secs(1), drained).await;
     }
 
     /// Reads (and drops) what the client still sends until its close
     /// frame or the end of the stream, within `grace`.
     async fn await_close_echo(&mut self, grace: Duration) {
         let echo = async {
-            while let Some(Ok(message)) = self.socket.recv().await {
-                if matches!(message, Message::Close(_)) {
+            while let Some(frame) = self.socket.next().await {
+                if frame.opcode() == yawc::OpCode::Close {
                     return;
                 }
             }
@@ -119,9 +120,6 @@ impl Connection {
     }
 }
 
-fn close_frame(code: u16, reason: &str) -> Message {
-    Message::Close(Some(CloseFrame {
-        code,
-        reason: truncate(reason).into(),
-    }))
+fn close_frame(code: u16, reason: &str) -> Frame {
+    Frame::close(code.into(), truncate(reason))
 }
