@@ -176,6 +176,8 @@ fn access_lines_pass(filter_text: &str) -> Option<bool> {
 /// Crates that log whole messages at `trace` (tungstenite writes every
 /// WebSocket frame, `connection_init` and its token included): silenced
 /// whatever the filter asks, so that no secret reaches a log at any level.
+/// The gateway's own sockets are yawc's, which logs no payload; this
+/// stays for a dependency that would link tungstenite again.
 const PAYLOAD_LOGGING_TARGETS: [&str; 2] = ["tungstenite", "tokio_tungstenite"];
 
 fn without_payload_logs(mut filter: EnvFilter) -> EnvFilter {
