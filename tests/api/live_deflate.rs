@@ -216,6 +216,33 @@ async fn a_client_offering_deflate_gets_compressed_messages_and_may_send_them() 
         message.contains("nope"),
         "the error names the field: {refused}"
     );
+
+    let fields = "name machineId status os osVersion ip comment lastSessionAt lastSessionRaw";
+    let page = format!("{{ devices(first: 50) {{ edges {{ cursor node {{ {fields} }} }} }} }}");
+    let subscribe = json!({"id": "2", "type": "subscribe", "payload": {"query": page}});
+    socket.send(&subscribe, false).await;
+    let next = socket.receive().await;
+    assert!(next.compressed);
+    let inflated = inflate(&next.payload);
+    let page = next.message();
+    assert_eq!(page["type"], "next", "{page}");
+    let devices = page["payload"]["data"]["devices"]["edges"]
+        .as_array()
+        .map(Vec::len);
+    assert_eq!(devices, Some(50), "{page}");
+    eprintln!(
+        "a 50-device page: {} bytes sent for {}",
+        next.payload.len(),
+        inflated.len()
+    );
+    assert!(
+        next.payload.len() * 4 <= inflated.len(),
+        "a page is sent in at most a quarter of its bytes: {} of {}",
+        next.payload.len(),
+        inflated.len()
+    );
+    let complete = socket.receive().await.message();
+    assert_eq!(complete, json!({"id": "2", "type": "complete"}));
 }
 
 #[tokio::test]
