@@ -21,8 +21,9 @@ use crate::graphql::{ErrorCode, RequestIds};
 use crate::http::answer::Refused;
 use crate::settings::ServerSettings;
 
-/// Bytes read from a socket at a time: clients send small messages.
-const READ_BUFFER: usize = 8 * 1024;
+/// What a socket's read and write buffers start with: messages are
+/// small; a buffer grows for a larger frame and shrinks back after it.
+const SOCKET_BUFFER: usize = 8 * 1024;
 
 /// What every connection is opened with.
 #[derive(Clone)]
@@ -35,8 +36,8 @@ impl SocketOptions {
         let bound = server.body_limit_bytes.saturating_add(1);
         let options = yawc::Options::default()
             .with_limits(bound, bound)
-            .with_read_buffer_capacity(READ_BUFFER)
-            .with_write_buffer_capacity(READ_BUFFER)
+            .with_read_buffer_capacity(SOCKET_BUFFER)
+            .with_write_buffer_capacity(SOCKET_BUFFER)
             .with_utf8();
         if !server.compression {
             return Self(options.without_compression());
