@@ -13,7 +13,9 @@ use tracing::Instrument;
 
 use super::idempotency::Idempotent;
 use super::{Admission, Refusal, Slot};
-use crate::graphql::{Answer, ErrorCode, Operation, operation_name, outcome};
+use crate::graphql::{
+    Answer, ErrorCode, Operation, OperationKind, operation_kind, operation_name, outcome,
+};
 use crate::telemetry;
 
 /// What admission read of a submission besides its operations.
@@ -94,8 +96,14 @@ impl Admitted {
         }
     }
 
-    /// A stream's one operation, and its subscription slot.
+    /// A stream's one operation, and its subscription slot; the
+    /// operation is named in the request's span and access line (an event
+    /// stream's; a WebSocket's operations run outside any request).
     pub(super) fn into_stream(mut self) -> Option<(Operation, Slot)> {
+        self.note_in_span();
+        if let [label] = self.labels.as_slice() {
+            telemetry::access::note_operation(label);
+        }
         let slot = self.shape.slot.take()?;
         let operation = self.operations.pop()?;
         self.operations.is_empty().then_some((operation, slot))
@@ -182,12 +190,16 @@ impl Admitted {
         if let [label] = self.labels.as_slice() {
             current.record("graphql.operation.name", label.as_str());
         }
-        let kind = if self.shape.writes {
-            "mutation"
-        } else {
-            "query"
+        let kind = match self.operations.as_slice() {
+            _ if self.shape.writes => OperationKind::Mutation,
+            [one] => {
+                let request = &one.request;
+                operation_kind(&request.query, request.operation_name.as_deref())
+                    .unwrap_or(OperationKind::Query)
+            }
+            _ => OperationKind::Query,
         };
-        current.record("graphql.operation.type", kind);
+        current.record("graphql.operation.type", kind.as_str());
     }
 }
 

@@ -16,6 +16,7 @@ pub use schema::{
 pub use serving::canonical::canonical;
 pub(crate) use serving::document::operation_name;
 pub use serving::entity_tag::EntityTag;
+pub(crate) use serving::operation_name::{OperationKind, operation_kind};
 pub use serving::response_body::ResponseBody;
 pub use serving::response_cache::{EncodedHead, KeptResponse};
 pub use serving::runner::{Answer, Operation, OperationRunner, Via};

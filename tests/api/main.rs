@@ -67,6 +67,7 @@ mod steady_writes;
 mod store;
 mod store_faults;
 mod store_history;
+mod stream_names;
 mod summary;
 mod teams;
 mod trusted;

@@ -37,7 +37,7 @@ async fn gateway(
 }
 
 /// Stops the gateway as an orchestrator would; it flushes its spans first.
-async fn stop(mut gateway: tokio::process::Child) {
+pub(crate) async fn stop(mut gateway: tokio::process::Child) {
     let pid = gateway.id().expect("running").to_string();
     let sent = std::process::Command::new("kill")
         .args(["-TERM", &pid])

@@ -1,7 +1,8 @@
-//! The name of a document's one operation, read from its text without
-//! parsing it: what logs, metrics and spans call a request whose client
-//! sent no `operationName` (Relay's and plain `fetch` clients send only the
-//! document), as OpenTelemetry's `graphql.operation.name` asks.
+//! The name and kind of a document's operation, read from its text
+//! without parsing it: what logs, metrics and spans call a request whose
+//! client sent no `operationName` (Relay's and plain `fetch` clients send
+//! only the document), and its `graphql.operation.type`, as
+//! OpenTelemetry's GraphQL conventions ask.
 
 use super::document::{Piece, Pieces};
 
@@ -11,35 +12,55 @@ enum At {
     /// Between definitions: the next word starts one.
     Between,
     /// Just after `query`, `mutation` or `subscription`.
-    Keyword,
+    Keyword(OperationKind),
     /// Inside a definition, until its selection set closes.
     Inside,
 }
 
-/// The name of the document's operation when it has exactly one and that
-/// one is named; `None` for an anonymous operation, for several (the
-/// client must then name one), and for text that is not a document.
-pub(crate) fn only_operation_name(document: &str) -> Option<&str> {
-    let (mut at, mut operations, mut name) = (At::Between, 0usize, None);
-    let (mut braces, mut parens) = (0usize, 0usize);
+/// What an operation does, as `graphql.operation.type` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OperationKind {
+    Query,
+    Mutation,
+    Subscription,
+}
+
+impl OperationKind {
+    /// The keyword, which is also OpenTelemetry's value.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Query => "query",
+            Self::Mutation => "mutation",
+            Self::Subscription => "subscription",
+        }
+    }
+}
+
+/// Calls `visit` with each operation's kind and name, in order.
+fn each_operation<'d>(document: &'d str, mut visit: impl FnMut(OperationKind, Option<&'d str>)) {
+    let (mut at, mut braces, mut parens) = (At::Between, 0usize, 0usize);
     for (_, piece) in Pieces::of(document) {
-        if at == At::Keyword {
+        if let At::Keyword(kind) = at {
             at = At::Inside;
-            if let Piece::Word(word) = piece {
-                name = name.or(Some(word));
+            if let Piece::Word(name) = piece {
+                visit(kind, Some(name));
                 continue;
             }
+            visit(kind, None);
         }
         match piece {
-            Piece::Word("query" | "mutation" | "subscription") if at == At::Between => {
-                operations += 1;
-                at = At::Keyword;
+            Piece::Word("query") if at == At::Between => at = At::Keyword(OperationKind::Query),
+            Piece::Word("mutation") if at == At::Between => {
+                at = At::Keyword(OperationKind::Mutation);
+            }
+            Piece::Word("subscription") if at == At::Between => {
+                at = At::Keyword(OperationKind::Subscription);
             }
             Piece::Word(_) if at == At::Between => at = At::Inside,
             Piece::Punct(b'{') => {
                 if at == At::Between {
                     // The shorthand `{ … }`: an anonymous query.
-                    operations += 1;
+                    visit(OperationKind::Query, None);
                     at = At::Inside;
                 }
                 braces += 1;
@@ -57,14 +78,81 @@ pub(crate) fn only_operation_name(document: &str) -> Option<&str> {
             _ => {}
         }
     }
-    // An anonymous operation beside a named one leaves `name` set: only a
-    // document of one operation is named by it.
+}
+
+/// The name of the document's operation when it has exactly one and that
+/// one is named; `None` for an anonymous operation, for several (the
+/// client must then name one), and for text that is not a document.
+pub(crate) fn only_operation_name(document: &str) -> Option<&str> {
+    let (mut operations, mut name) = (0usize, None);
+    each_operation(document, |_, named| {
+        operations += 1;
+        name = named;
+    });
     (operations == 1).then_some(name).flatten()
+}
+
+/// The kind of the operation a request runs: the one named `chosen`, else
+/// the document's only one; `None` when there is no such operation (the
+/// request is then refused before it runs).
+pub(crate) fn operation_kind(document: &str, chosen: Option<&str>) -> Option<OperationKind> {
+    let (mut operations, mut only, mut named) = (0usize, None, None);
+    each_operation(document, |kind, name| {
+        operations += 1;
+        only = Some(kind);
+        if chosen.is_some() && name == chosen {
+            named = named.or(Some(kind));
+        }
+    });
+    match chosen {
+        Some(_) => named,
+        None => (operations == 1).then_some(only).flatten(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::only_operation_name;
+    use super::{OperationKind, only_operation_name, operation_kind};
+
+    #[test]
+    fn the_kind_is_the_chosen_operations_or_the_only_ones() {
+        use OperationKind::{Mutation, Query, Subscription};
+        for (document, chosen, kind) in [
+            ("{ devices { totalCount } }", None, Some(Query)),
+            ("query ($f: Int) { a }", None, Some(Query)),
+            (
+                "subscription { deviceChanges { kind } }",
+                None,
+                Some(Subscription),
+            ),
+            (
+                "subscription Watch { a }",
+                Some("Watch"),
+                Some(Subscription),
+            ),
+            ("mutation M { a }", None, Some(Mutation)),
+            (
+                "query A { a } subscription B { b }",
+                Some("B"),
+                Some(Subscription),
+            ),
+            ("query A { a } subscription B { b }", Some("A"), Some(Query)),
+            ("query A { a } subscription B { b }", None, None),
+            ("query A { a } subscription B { b }", Some("C"), None),
+            (
+                "fragment subscription on Device { name } query Q { a }",
+                None,
+                Some(Query),
+            ),
+            ("", None, None),
+        ] {
+            assert_eq!(
+                operation_kind(document, chosen),
+                kind,
+                "{document} {chosen:?}"
+            );
+        }
+    }
 
     #[test]
     fn names_the_only_operation_whatever_its_kind() {
