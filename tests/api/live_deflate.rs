@@ -73,7 +73,13 @@ impl RawSocket {
 
     /// Sends `message`, deflated (RSV1) or not, masked as a client must.
     async fn send(&mut self, message: &Value, compressed: bool) {
-        let text = message.to_string().into_bytes();
+        self.send_text(message.to_string().as_bytes(), compressed)
+            .await;
+    }
+
+    /// Sends `text` as a text frame, whatever its bytes.
+    async fn send_text(&mut self, text: &[u8], compressed: bool) {
+        let text = text.to_vec();
         let payload = if compressed { deflate(&text) } else { text };
         let first = if compressed { 0xC1 } else { 0x81 };
         let mut frame = vec![first];
@@ -94,6 +100,14 @@ impl RawSocket {
                 .map(|(at, byte)| byte ^ mask[at % 4]),
         );
         self.stream.write_all(&frame).await.expect("sent");
+    }
+
+    /// The code of the close frame that comes next.
+    async fn close_code(&mut self) -> Option<u16> {
+        let close = self.receive().await;
+        assert_eq!(close.opcode, 8, "a close frame");
+        let code = close.payload.get(..2)?;
+        Some(u16::from_be_bytes([code[0], code[1]]))
     }
 
     /// The next frame, within the wait.
@@ -287,4 +301,39 @@ async fn deflate_is_not_agreed_when_compression_is_off_or_a_smaller_window_is_as
         "nothing is deflated on a connection without the extension"
     );
     assert_eq!(ack.message(), json!({"type": "connection_ack"}));
+}
+
+#[tokio::test]
+async fn a_message_too_big_once_inflated_or_not_utf8_closes_its_socket_saying_why() {
+    let gateway = spawn_gateway_with(SimulatorConfig::default(), |_| {}).await;
+    let mut socket = RawSocket::open(&gateway.url, BROWSER_OFFER).await;
+    socket.send(&init(), false).await;
+    assert_eq!(
+        socket.receive().await.message(),
+        json!({"type": "connection_ack"})
+    );
+    // 8 MiB of one character deflates to a few kilobytes: a bomb against a
+    // 256 KiB body limit.
+    let bomb = json!({"type": "ping", "payload": {"pad": " ".repeat(8 << 20)}});
+    socket.send(&bomb, true).await;
+    assert_eq!(socket.close_code().await, Some(1009), "message too big");
+
+    let mut socket = RawSocket::open(&gateway.url, BROWSER_OFFER).await;
+    socket
+        .send_text(b"{\"type\": \"ping\", \"x\": \"\xff\xfe\"}", true)
+        .await;
+    assert_eq!(
+        socket.close_code().await,
+        Some(1007),
+        "text that is not UTF-8"
+    );
+
+    let mut next = RawSocket::open(&gateway.url, BROWSER_OFFER).await;
+    next.send(&init(), true).await;
+    let ack = next.receive().await.message();
+    assert_eq!(
+        ack,
+        json!({"type": "connection_ack"}),
+        "the gateway goes on serving"
+    );
 }

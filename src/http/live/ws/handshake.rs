@@ -37,8 +37,7 @@ impl SocketOptions {
         let options = yawc::Options::default()
             .with_limits(bound, bound)
             .with_read_buffer_capacity(SOCKET_BUFFER)
-            .with_write_buffer_capacity(SOCKET_BUFFER)
-            .with_utf8();
+            .with_write_buffer_capacity(SOCKET_BUFFER);
         if !server.compression {
             return Self(options.without_compression());
         }

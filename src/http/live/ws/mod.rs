@@ -110,9 +110,8 @@ async fn serve(
                 .close(4408, "Connection initialisation timeout")
                 .await;
         }
-        Ok(Incoming::Gone) => return,
-        Ok(Incoming::Closed) => return connection.echo_close().await,
-        Ok(Incoming::Invalid(reason)) => return connection.close(4400, &reason).await,
+        Ok(Incoming::Ended) => return connection.owed_close().await,
+        Ok(Incoming::Invalid(code, reason)) => return connection.close(code, &reason).await,
         Ok(Incoming::Message(message)) => message,
     };
     let ClientMessage::ConnectionInit { payload } = init else {
@@ -160,9 +159,8 @@ impl Connection {
                 received = receiving::receive(&mut self.socket) => {
                     unanswered_since = None;
                     let message = match received {
-                        Incoming::Gone => return self.abort_all(),
-                        Incoming::Closed => return self.echo_close().await,
-                        Incoming::Invalid(reason) => return self.close(4400, &reason).await,
+                        Incoming::Ended => return self.owed_close().await,
+                        Incoming::Invalid(code, reason) => return self.close(code, &reason).await,
                         Incoming::Message(message) => message,
                     };
                     match self.react(state, &credential, &ids, message) {

@@ -97,10 +97,12 @@ impl Connection {
         }
     }
 
-    /// The client closed: the socket queued the echo of its close frame,
-    /// and sends it when next read (which then ends), so that the client
-    /// sees a clean close, not 1006.
-    pub(super) async fn echo_close(&mut self) {
+    /// The socket's reading ended: it queued the close it owes the client
+    /// (the echo of the client's close, or 1002, 1007 or 1009 for a frame
+    /// that broke the protocol, was not UTF-8 or inflated past the body
+    /// limit) and sends it when next read, which then ends. The client sees
+    /// why, not 1006; one that just went away costs one failed read.
+    pub(super) async fn owed_close(&mut self) {
         self.abort_all();
         let drained = async { while self.socket.next().await.is_some() {} };
         let _ = tokio::time::timeout(Duration::from_secs(1), drained).await;
