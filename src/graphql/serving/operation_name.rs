@@ -26,6 +26,15 @@ pub(crate) enum OperationKind {
 }
 
 impl OperationKind {
+    fn of_keyword(word: &str) -> Option<Self> {
+        match word {
+            "query" => Some(Self::Query),
+            "mutation" => Some(Self::Mutation),
+            "subscription" => Some(Self::Subscription),
+            _ => None,
+        }
+    }
+
     /// The keyword, which is also OpenTelemetry's value.
     pub(crate) fn as_str(self) -> &'static str {
         match self {
@@ -49,14 +58,10 @@ fn each_operation<'d>(document: &'d str, mut visit: impl FnMut(OperationKind, Op
             visit(kind, None);
         }
         match piece {
-            Piece::Word("query") if at == At::Between => at = At::Keyword(OperationKind::Query),
-            Piece::Word("mutation") if at == At::Between => {
-                at = At::Keyword(OperationKind::Mutation);
+            // A fragment (or any other definition) is read past.
+            Piece::Word(word) if at == At::Between => {
+                at = OperationKind::of_keyword(word).map_or(At::Inside, At::Keyword);
             }
-            Piece::Word("subscription") if at == At::Between => {
-                at = At::Keyword(OperationKind::Subscription);
-            }
-            Piece::Word(_) if at == At::Between => at = At::Inside,
             Piece::Punct(b'{') => {
                 if at == At::Between {
                     // The shorthand `{ … }`: an anonymous query.
