@@ -1,7 +1,7 @@
-//! permessage-deflate (RFC 7692) on `/graphql`'s WebSocket, read off the
-//! wire by a client written here: the handshake's answer, the RSV1 bit of
-//! each frame, and the messages inflated by flate2, not by the library
-//! the gateway uses.
+//! permessage-deflate (RFC 7692) on `/graphql`'s WebSocket, and the
+//! socket's own limits, read off the wire by a client written here: the
+//! handshake's answer, the RSV1 bit of each frame, the messages inflated
+//! by flate2 (not by the library the gateway uses), and close codes.
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
 use remotepc_gateway::simulator::SimulatorConfig;
@@ -82,6 +82,12 @@ impl RawSocket {
         let text = text.to_vec();
         let payload = if compressed { deflate(&text) } else { text };
         let first = if compressed { 0xC1 } else { 0x81 };
+        self.send_frame(first, &payload).await;
+    }
+
+    /// Sends one whole frame: its first byte (FIN, RSV1, opcode), then
+    /// `payload`, masked.
+    async fn send_frame(&mut self, first: u8, payload: &[u8]) {
         let mut frame = vec![first];
         match u16::try_from(payload.len()) {
             Ok(length) if length < 126 => frame.push(0x80 | length as u8),
@@ -335,5 +341,37 @@ async fn a_message_too_big_once_inflated_or_not_utf8_closes_its_socket_saying_wh
         ack,
         json!({"type": "connection_ack"}),
         "the gateway goes on serving"
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_pings_faster_than_it_reads_is_closed_1008() {
+    let gateway = spawn_gateway_with(SimulatorConfig::default(), |_| {}).await;
+    let mut socket = RawSocket::open(&gateway.url, BROWSER_OFFER).await;
+    socket.send(&init(), false).await;
+    assert_eq!(
+        socket.receive().await.message(),
+        json!({"type": "connection_ack"})
+    );
+    for _ in 0..200 {
+        socket.send_frame(0x89, b"are you there").await;
+    }
+    let mut pongs = 0;
+    let close = loop {
+        let frame = socket.receive().await;
+        if frame.opcode != 0xA {
+            break frame;
+        }
+        assert_eq!(frame.payload, b"are you there", "a pong echoes its ping");
+        pongs += 1;
+    };
+    assert_eq!(close.opcode, 8, "a close frame after the pongs");
+    let code = u16::from_be_bytes([close.payload[0], close.payload[1]]);
+    assert_eq!(code, 1008, "policy: too many pings");
+    // 32 at once, then one a second: whatever the machine's pace, the
+    // flood is cut off long before its 200 pings are answered.
+    assert!(
+        (32..100).contains(&pongs),
+        "the burst is answered, not the flood: {pongs} pongs"
     );
 }

@@ -26,7 +26,7 @@ use crate::admission::{Refusal, Slot, StreamQuota};
 use crate::auth::Credential;
 use crate::graphql::RequestIds;
 pub(in crate::http) use handshake::{SocketOptions, upgrade};
-use receiving::Incoming;
+use receiving::{Incoming, PingAllowance};
 use sending::Unsent;
 
 /// What subscription tasks hand the connection to send.
@@ -67,6 +67,8 @@ type Socket = yawc::HttpWebSocket;
 /// One connection: its subscriptions by id and the queue they send on.
 struct Connection {
     socket: Socket,
+    /// The WebSocket pings the client may still send.
+    pings: PingAllowance,
     running: HashMap<String, Running>,
     sender: mpsc::Sender<Outgoing>,
     outgoing: mpsc::Receiver<Outgoing>,
@@ -92,6 +94,7 @@ async fn serve(
     let (sender, outgoing) = mpsc::channel(16);
     let mut connection = Connection {
         socket,
+        pings: PingAllowance::new(),
         running: HashMap::new(),
         sender,
         outgoing,
@@ -103,7 +106,11 @@ async fn serve(
         return connection.close(4406, "Subprotocol not acceptable").await;
     }
     let timeout = state.live.client_timeout;
-    let init = match tokio::time::timeout(timeout, receiving::receive(&mut connection.socket)).await
+    let init = match tokio::time::timeout(
+        timeout,
+        receiving::receive(&mut connection.socket, &mut connection.pings),
+    )
+    .await
     {
         Err(_) => {
             return connection
@@ -156,7 +163,7 @@ impl Connection {
                 () = &mut expired => {
                     return self.close(4403, "Forbidden: the token expired; connect again with a new one").await;
                 }
-                received = receiving::receive(&mut self.socket) => {
+                received = receiving::receive(&mut self.socket, &mut self.pings) => {
                     unanswered_since = None;
                     let message = match received {
                         Incoming::Ended => return self.owed_close().await,

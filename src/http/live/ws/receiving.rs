@@ -3,20 +3,57 @@
 //! not have, its close, or the end of the stream.
 
 use futures::StreamExt;
+use tokio::time::{Duration, Instant};
 use yawc::OpCode;
 
 use super::Socket;
+use crate::http::live::protocol::ClientMessage;
 
 /// graphql-transport-ws's close for a message it does not have.
 const CLOSE_INVALID: u16 = 4400;
 /// RFC 6455's close for a text message that is not UTF-8.
 const CLOSE_NOT_UTF8: u16 = 1007;
-use crate::http::live::protocol::ClientMessage;
+/// RFC 6455's close for a message that breaks the server's policy.
+const CLOSE_POLICY: u16 = 1008;
+
+/// The WebSocket pings a client may send: the socket queues a pong for
+/// each, so a client that pinged faster than it read would grow that
+/// queue without end. A burst, then one a second (browsers send none;
+/// libraries' heartbeats, one every few seconds at most).
+pub(super) struct PingAllowance {
+    left: u32,
+    refilled: Instant,
+}
+
+impl PingAllowance {
+    const BURST: u32 = 32;
+    const EVERY: Duration = Duration::from_secs(1);
+
+    pub(super) fn new() -> Self {
+        Self {
+            left: Self::BURST,
+            refilled: Instant::now(),
+        }
+    }
+
+    /// Whether one more ping is allowed now.
+    fn take(&mut self) -> bool {
+        let earned = self.refilled.elapsed().as_secs() / Self::EVERY.as_secs();
+        if earned > 0 {
+            let earned = u32::try_from(earned).unwrap_or(u32::MAX);
+            self.left = self.left.saturating_add(earned).min(Self::BURST);
+            self.refilled = Instant::now();
+        }
+        let allowed = self.left > 0;
+        self.left = self.left.saturating_sub(1);
+        allowed
+    }
+}
 
 /// The next client message. Cancel-safe: a frame is taken whole or not
-/// at all. The socket answers pings itself and inflates what was deflated
-/// before it gets here.
-pub(super) async fn receive(socket: &mut Socket) -> Incoming {
+/// at all. The socket answers pings itself (within `pings`) and inflates
+/// what was deflated before it gets here.
+pub(super) async fn receive(socket: &mut Socket, pings: &mut PingAllowance) -> Incoming {
     loop {
         let Some(frame) = socket.next().await else {
             return Incoming::Ended;
@@ -28,6 +65,10 @@ pub(super) async fn receive(socket: &mut Socket) -> Incoming {
                 return Incoming::Invalid(CLOSE_INVALID, reason.to_owned());
             }
             OpCode::Close => return Incoming::Ended,
+            OpCode::Ping if !pings.take() => {
+                let reason = "too many pings: at most 32 at once, then one a second";
+                return Incoming::Invalid(CLOSE_POLICY, reason.to_owned());
+            }
             OpCode::Ping | OpCode::Pong | OpCode::Continuation => continue,
         };
         if std::str::from_utf8(&text).is_err() {
