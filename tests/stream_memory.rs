@@ -111,7 +111,7 @@ fn a_compressed_websocket_holds_no_deflate_state_between_messages() {
 }
 
 /// What `connections` compressed socket pairs (server and client ends)
-/// hold once each end has sent the other an 8 KiB message.
+/// hold once each end has sent the other a 3.3 KiB message.
 async fn held_by_compressed_sockets(connections: isize) -> isize {
     let options = remotepc_gateway::http::websocket_options(&ServerSettings::default());
     let agreed = "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
