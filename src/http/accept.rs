@@ -58,11 +58,7 @@ impl Preferred {
             return Some(Preferred::Response(MediaType::Json));
         }
         let ranges = || {
-            headers
-                .get_all(header::ACCEPT)
-                .iter()
-                .filter_map(|value| value.to_str().ok())
-                .flat_map(|value| value.split(','))
+            super::header_list(headers, header::ACCEPT)
                 .filter_map(MediaRange::parse)
                 .enumerate()
         };

@@ -119,6 +119,20 @@ impl std::ops::Deref for AppState {
     }
 }
 
+/// The members of every `name` field, trimmed: a header that RFC 9110
+/// (§5.6.1) makes a comma-separated list, sent as one field or several.
+fn header_list<'h>(
+    headers: &'h axum::http::HeaderMap,
+    name: axum::http::HeaderName,
+) -> impl Iterator<Item = &'h str> + 'h {
+    headers
+        .get_all(name)
+        .into_iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|list| list.split(','))
+        .map(str::trim)
+}
+
 /// What each WebSocket connection is opened with: messages up to
 /// `server.body_limit_bytes`, and deflate without context takeover, its
 /// state drawn from one pool (see `live::ws::handshake`).

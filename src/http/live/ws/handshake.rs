@@ -19,6 +19,7 @@ use super::{AppState, serve};
 use crate::admission::Refusal;
 use crate::graphql::{ErrorCode, RequestIds};
 use crate::http::answer::Refused;
+use crate::http::header_list;
 use crate::settings::ServerSettings;
 
 /// What a socket's read and write buffers start with: messages are
@@ -124,7 +125,7 @@ struct Asked {
 /// Reads the upgrade `parts` ask for, else the refusal naming what is
 /// missing.
 async fn read(parts: &mut Parts) -> Result<Asked, Refusal> {
-    let connection_upgrades = header_lists(&parts.headers, header::CONNECTION)
+    let connection_upgrades = header_list(&parts.headers, header::CONNECTION)
         .any(|token| token.eq_ignore_ascii_case("upgrade"));
     if !connection_upgrades {
         return Err(Refusal::bad_request(
@@ -133,7 +134,7 @@ async fn read(parts: &mut Parts) -> Result<Asked, Refusal> {
     }
     decline_unhonourable_deflate(&mut parts.headers);
     let speaks_protocol =
-        header_lists(&parts.headers, header::SEC_WEBSOCKET_PROTOCOL).any(|name| name == PROTOCOL);
+        header_list(&parts.headers, header::SEC_WEBSOCKET_PROTOCOL).any(|name| name == PROTOCOL);
     let upgrade =
         <yawc::IncomingUpgrade as axum::extract::FromRequestParts<()>>::from_request_parts(
             parts,
@@ -151,24 +152,11 @@ async fn read(parts: &mut Parts) -> Result<Asked, Refusal> {
     })
 }
 
-/// The comma-separated items of every `name` header, trimmed.
-fn header_lists<'h>(
-    headers: &'h HeaderMap,
-    name: header::HeaderName,
-) -> impl Iterator<Item = &'h str> + 'h {
-    headers
-        .get_all(name)
-        .into_iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|list| list.split(','))
-        .map(str::trim)
-}
-
 /// The gateway's deflate always uses a 32 KiB window (15 bits): an offer
 /// that asks for a smaller one (`server_max_window_bits`) is declined, as
 /// RFC 7692 §7.1.2.1 wants, by answering without the extension.
 fn decline_unhonourable_deflate(headers: &mut HeaderMap) {
-    let asks_small_window = header_lists(headers, header::SEC_WEBSOCKET_EXTENSIONS).any(|offer| {
+    let asks_small_window = header_list(headers, header::SEC_WEBSOCKET_EXTENSIONS).any(|offer| {
         offer.split(';').map(str::trim).any(|parameter| {
             let (name, value) = parameter.split_once('=').unwrap_or((parameter, ""));
             name.trim() == "server_max_window_bits" && value.trim().trim_matches('"') != "15"
