@@ -149,9 +149,7 @@ impl Admission {
         let settled = quota::settle(credential.settlement()).await;
         let mut admitted = quota::settled_as(credential, settled, admitted)?;
         admitted.quota_left(credential.quota_left());
-        if let [label] = admitted.labels() {
-            crate::telemetry::access::note_operation(label);
-        }
+        admitted.note();
         Ok(admitted)
     }
 

@@ -96,14 +96,9 @@ impl Admitted {
         }
     }
 
-    /// A stream's one operation, and its subscription slot; the
-    /// operation is named in the request's span and access line (an event
-    /// stream's; a WebSocket's operations run outside any request).
+    /// A stream's one operation, and its subscription slot.
     pub(super) fn into_stream(mut self) -> Option<(Operation, Slot)> {
-        self.note_in_span();
-        if let [label] = self.labels.as_slice() {
-            telemetry::access::note_operation(label);
-        }
+        self.note();
         let slot = self.shape.slot.take()?;
         let operation = self.operations.pop()?;
         self.operations.is_empty().then_some((operation, slot))
@@ -144,7 +139,6 @@ impl Admitted {
         let record = |label: &str, outcome: &str| {
             telemetry::record_graphql(&team, label, outcome, started.elapsed().as_secs_f64());
         };
-        self.note_in_span();
         let labels = std::mem::take(&mut self.labels);
         let operations = &self.admission.0.operations;
         // The length is checked before anything is taken out: a batch keeps
@@ -181,8 +175,14 @@ impl Admitted {
         first.map_or_else(String::new, |operation| operation.caller.team.clone())
     }
 
-    /// The operation's name and kind in its span, when spans are exported.
-    fn note_in_span(&self) {
+    /// Names the operation, when there is one, in the request's access
+    /// line, and its name and kind in the request's span when spans are
+    /// exported. Called where it is admitted, inside the request (a
+    /// WebSocket's operations come later, outside it, and name nothing).
+    pub(super) fn note(&self) {
+        if let [label] = self.labels.as_slice() {
+            telemetry::access::note_operation(label);
+        }
         if !telemetry::exporting() {
             return;
         }
