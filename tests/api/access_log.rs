@@ -10,31 +10,9 @@ use remotepc_gateway::simulator::{Simulator, SimulatorConfig};
 use serde_json::{Value, json};
 
 use crate::helpers::temp_store_path;
-use crate::process::start_binary_logging;
+use crate::process::{line_where, start_binary_logging};
 
 const TOKEN: &str = "access-log-team-token-0123456789";
-
-/// The next JSON line `wanted` accepts, within a deadline.
-async fn line_where(
-    logged: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
-    what: &str,
-    wanted: impl Fn(&Value) -> bool,
-) -> Value {
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while let Some(line) = logged.recv().await {
-            let Ok(value) = serde_json::from_str::<Value>(&line) else {
-                continue;
-            };
-            assert!(!line.contains(TOKEN), "the token is never logged: {line}");
-            if wanted(&value) {
-                return value;
-            }
-        }
-        panic!("the log ended before {what}");
-    })
-    .await
-    .unwrap_or_else(|_| panic!("waited 10 s for {what}"))
-}
 
 async fn ask(url: &str, traceparent: &str) -> (String, usize) {
     let query = json!({ "query": "query Fleet { devices(first: 2) { totalCount } }", "operationName": "Fleet" });
@@ -74,9 +52,12 @@ async fn each_request_gets_one_access_line_with_its_ids_at_the_top_level() {
     let url = format!("http://{addr}/graphql");
 
     let (first, _) = ask(&url, TRACEPARENT).await;
-    let inside = line_where(&mut logged, "a line written inside the request", |line| {
-        line["message"] == "upstream call succeeded"
-    })
+    let inside = line_where(
+        &mut logged,
+        TOKEN,
+        "a line written inside the request",
+        |line| line["message"] == "upstream call succeeded",
+    )
     .await;
     assert_eq!(
         (inside["request_id"].as_str(), inside["trace_id"].as_str()),
@@ -93,7 +74,7 @@ async fn each_request_gets_one_access_line_with_its_ids_at_the_top_level() {
         "the caller, recorded: {inside}"
     );
     assert_eq!(request_span["url.path"], "/graphql", "{inside}");
-    let access = line_where(&mut logged, "the first access line", |line| {
+    let access = line_where(&mut logged, TOKEN, "the first access line", |line| {
         line["target"] == "access"
     })
     .await;
@@ -116,7 +97,7 @@ async fn each_request_gets_one_access_line_with_its_ids_at_the_top_level() {
     let mut caching = Vec::new();
     for _ in 0..3 {
         let (id, bytes) = ask(&url, TRACEPARENT).await;
-        let access = line_where(&mut logged, "an access line", |line| {
+        let access = line_where(&mut logged, TOKEN, "an access line", |line| {
             line["target"] == "access"
         })
         .await;

@@ -179,3 +179,28 @@ async fn compiled_plans_are_bounded_in_bytes_however_large_the_documents() {
     );
     crate::helpers::remove_store(&store_path);
 }
+
+/// The next JSON line of `logged` that `wanted` accepts, within 10 s;
+/// every line read on the way is checked not to carry `secret`.
+pub(crate) async fn line_where(
+    logged: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
+    secret: &str,
+    what: &str,
+    wanted: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let next = async {
+        while let Some(line) = logged.recv().await {
+            assert!(!line.contains(secret), "a secret is never logged: {line}");
+            let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if wanted(&value) {
+                return value;
+            }
+        }
+        panic!("the log ended before {what}");
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), next)
+        .await
+        .unwrap_or_else(|_| panic!("waited 10 s for {what}"))
+}

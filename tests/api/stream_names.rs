@@ -3,15 +3,13 @@
 //! `query` for a query sent as a stream) in the exported request span,
 //! as OpenTelemetry's GraphQL conventions ask.
 
-use std::time::Duration;
-
 use remotepc_gateway::simulator::{Simulator, SimulatorConfig};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::helpers::{remove_store, temp_store_path};
 use crate::otel::stop;
 use crate::otel_collector::{Collector, string_attribute};
-use crate::process::start_binary_logging;
+use crate::process::{line_where, start_binary_logging};
 
 const TOKEN: &str = "stream-names-token-0123456789";
 
@@ -28,23 +26,6 @@ async fn stream(addr: &str, document: &str) -> reqwest::Response {
         .expect("answered");
     assert_eq!(answer.status(), 200, "the stream opens");
     answer
-}
-
-/// The next access line, within a deadline.
-async fn access_line(logged: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> Value {
-    let next = async {
-        while let Some(line) = logged.recv().await {
-            assert!(!line.contains(TOKEN), "the token is never logged: {line}");
-            match serde_json::from_str::<Value>(&line) {
-                Ok(line) if line["target"] == "access" => return line,
-                _ => {}
-            }
-        }
-        panic!("the log ended before an access line");
-    };
-    tokio::time::timeout(Duration::from_secs(10), next)
-        .await
-        .expect("an access line within 10 s")
 }
 
 #[tokio::test]
@@ -65,7 +46,10 @@ async fn an_event_streams_operation_is_named_with_its_kind() {
         "query Fleet { devices(first: 1) { totalCount } }",
     ] {
         let answer = stream(&addr, document).await;
-        let line = access_line(&mut logged).await;
+        let line = line_where(&mut logged, TOKEN, "the stream's access line", |line| {
+            line["target"] == "access"
+        })
+        .await;
         assert_eq!(line["url.path"], "/graphql", "{line}");
         names.push(line["graphql.operation.name"].clone());
         drop(answer);
